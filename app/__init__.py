@@ -1,0 +1,1 @@
+"""Online chronic-disease care backend (platform + hospital + pharmacy)."""

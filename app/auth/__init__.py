@@ -1,0 +1,1 @@
+"""Who is calling: sign-in (WeChat mini-program, staff password), tokens, sessions."""

@@ -1,0 +1,62 @@
+"""Sign-in endpoints: WeChat mini-program login, staff password login, refresh, logout, me."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+
+from app.auth import service as auth_service
+from app.auth.schemas import AccountOut, PasswordLogin, RefreshRequest, TokenPair, WeChatLogin
+from app.authz.principal import CurrentPrincipal
+from app.db import DbSession
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+UserAgent = Annotated[str | None, Header(include_in_schema=False)]
+
+
+@router.post("/wechat-login", response_model=TokenPair)
+async def wechat_login(
+    body: WeChatLogin, request: Request, session: DbSession, user_agent: UserAgent = None
+) -> TokenPair:
+    """Patient sign-in from the mini-program with the code from `wx.login()`."""
+    return await auth_service.login_with_wechat(
+        session, request.app.state.settings, request.app.state.wechat, body.code, user_agent
+    )
+
+
+@router.post("/password-login", response_model=TokenPair)
+async def password_login(
+    body: PasswordLogin, request: Request, session: DbSession, user_agent: UserAgent = None
+) -> TokenPair:
+    """Staff sign-in (doctor, pharmacist, courier, bureau, admin)."""
+    return await auth_service.login_with_password(
+        session, request.app.state.settings, body.username, body.password, user_agent
+    )
+
+
+@router.post("/refresh", response_model=TokenPair)
+async def refresh(body: RefreshRequest, request: Request, session: DbSession) -> TokenPair:
+    """Exchange a refresh token for a new pair; each refresh token works once."""
+    return await auth_service.refresh(session, request.app.state.settings, body.refresh_token)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(principal: CurrentPrincipal, session: DbSession) -> Response:
+    """End this sign-in session on the server."""
+    await auth_service.logout(session, principal.session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=AccountOut)
+async def me(principal: CurrentPrincipal) -> AccountOut:
+    """Who the access token belongs to."""
+    return AccountOut(
+        id=principal.account_id,
+        role=principal.role,
+        display_name=principal.display_name,
+        patient_id=principal.patient_id,
+        doctor_id=principal.doctor_id,
+        store_id=principal.store_id,
+    )

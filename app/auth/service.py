@@ -1,0 +1,160 @@
+"""Sign-in rules: WeChat and password login, refresh-token rotation with reuse detection, logout."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import repository as auth_repository
+from app.auth.passwords import verify_password
+from app.auth.schemas import AccountOut, TokenPair
+from app.auth.tokens import (
+    AccessClaims,
+    hash_refresh_token,
+    issue_access_token,
+    new_refresh_token,
+)
+from app.auth.wechat import WeChatClient
+from app.config import Settings
+from app.errors import Unauthorized
+from app.kit.clock import utcnow
+from app.models import Account, AuthSession, Patient, RefreshToken, Role
+
+log = structlog.get_logger(__name__)
+
+
+async def login_with_wechat(
+    session: AsyncSession,
+    settings: Settings,
+    wechat: WeChatClient,
+    code: str,
+    user_agent: str | None,
+) -> TokenPair:
+    """Exchange a wx.login code; a first-time openid becomes a new patient account."""
+    identity = await wechat.code_to_session(code)
+    account = await auth_repository.get_account_by_openid(session, identity.openid)
+    if account is None:
+        account = Account(
+            id=uuid.uuid4(),
+            role=Role.patient,
+            display_name="微信用户",
+            wechat_openid=identity.openid,
+        )
+        await auth_repository.add(session, account)
+        await auth_repository.add(session, Patient(account_id=account.id))
+        log.info("patient account created", account_id=str(account.id))
+    _ensure_active(account)
+    return await start_session(session, settings, account, user_agent)
+
+
+async def login_with_password(
+    session: AsyncSession,
+    settings: Settings,
+    username: str,
+    password: str,
+    user_agent: str | None,
+) -> TokenPair:
+    """Staff sign-in; a wrong username and a wrong password answer the same."""
+    account = await auth_repository.get_account_by_username(session, username)
+    if not verify_password(account.password_hash if account else None, password):
+        raise Unauthorized("invalid_credentials")
+    assert account is not None
+    _ensure_active(account)
+    return await start_session(session, settings, account, user_agent)
+
+
+async def refresh(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenPair:
+    """Rotate a refresh token. Presenting an already-rotated one revokes the whole session."""
+    now = utcnow()
+    found = await auth_repository.get_refresh_token_for_update(
+        session, hash_refresh_token(refresh_token)
+    )
+    if found is None:
+        raise Unauthorized("refresh_token_invalid")
+    token, auth_session = found
+    if auth_session.revoked_at is not None or auth_session.expires_at <= now:
+        raise Unauthorized("refresh_token_invalid")
+    if token.used_at is not None:
+        # Someone holds a copy of a token that was already exchanged: end the family.
+        await auth_repository.revoke_session(session, auth_session.id, "refresh_token_reuse", now)
+        log.warning("refresh token reuse; session revoked", session_id=str(auth_session.id))
+        raise Unauthorized("refresh_token_reused", keep_changes=True)
+    if token.expires_at <= now:
+        raise Unauthorized("refresh_token_invalid")
+    token.used_at = now
+    account = await session.get(Account, auth_session.account_id)
+    assert account is not None
+    _ensure_active(account)
+    return await _issue_tokens(session, settings, account, auth_session, now)
+
+
+async def logout(session: AsyncSession, session_id: uuid.UUID) -> None:
+    """End the caller's sign-in session (access and refresh tokens alike)."""
+    await auth_repository.revoke_session(session, session_id, "logout", utcnow())
+
+
+def _ensure_active(account: Account) -> None:
+    if not account.is_active:
+        raise Unauthorized("account_disabled")
+
+
+async def start_session(
+    session: AsyncSession, settings: Settings, account: Account, user_agent: str | None
+) -> TokenPair:
+    """Open a sign-in session for an authenticated account and issue its first token pair."""
+    now = utcnow()
+    account.last_login_at = now
+    auth_session = AuthSession(
+        id=uuid.uuid4(),
+        account_id=account.id,
+        expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        user_agent=(user_agent or "")[:255] or None,
+    )
+    await auth_repository.add(session, auth_session)
+    return await _issue_tokens(session, settings, account, auth_session, now)
+
+
+async def _issue_tokens(
+    session: AsyncSession,
+    settings: Settings,
+    account: Account,
+    auth_session: AuthSession,
+    now: datetime,
+) -> TokenPair:
+    raw_refresh = new_refresh_token()
+    refresh_expires = min(
+        auth_session.expires_at, now + timedelta(seconds=settings.refresh_token_ttl_seconds)
+    )
+    await auth_repository.add(
+        session,
+        RefreshToken(
+            session_id=auth_session.id,
+            token_hash=hash_refresh_token(raw_refresh),
+            issued_at=now,
+            expires_at=refresh_expires,
+        ),
+    )
+    access = issue_access_token(
+        settings, AccessClaims(account.id, auth_session.id, account.role), now
+    )
+    principal_row = await auth_repository.get_live_principal_row(
+        session, account.id, auth_session.id, now
+    )
+    assert principal_row is not None
+    return TokenPair(
+        access_token=access,
+        expires_in=settings.access_token_ttl_seconds,
+        refresh_token=raw_refresh,
+        refresh_expires_in=int((refresh_expires - now).total_seconds()),
+        account=AccountOut(
+            id=account.id,
+            role=Role(account.role),
+            display_name=account.display_name,
+            patient_id=principal_row.patient_id,
+            doctor_id=principal_row.doctor_id,
+            store_id=principal_row.store_id,
+        ),
+    )

@@ -1,0 +1,66 @@
+"""Access tokens (short-lived JWT) and refresh tokens (opaque, stored hashed, rotated)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from app.config import Settings
+from app.errors import Unauthorized
+
+_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    account_id: uuid.UUID
+    session_id: uuid.UUID
+    role: str
+
+
+def issue_access_token(settings: Settings, claims: AccessClaims, now: datetime) -> str:
+    """A signed JWT naming the account, its sign-in session and role."""
+    payload = {
+        "iss": settings.jwt_issuer,
+        "sub": str(claims.account_id),
+        "sid": str(claims.session_id),
+        "role": claims.role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=settings.access_token_ttl_seconds)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(payload, settings.jwt_secret, algorithm=_ALGORITHM)
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    """The claims of a valid, unexpired access token; anything else is 401."""
+    try:
+        payload = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[_ALGORITHM],
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "sub", "sid", "role", "iss"]},
+        )
+        return AccessClaims(
+            account_id=uuid.UUID(payload["sub"]),
+            session_id=uuid.UUID(payload["sid"]),
+            role=str(payload["role"]),
+        )
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        raise Unauthorized("token_invalid") from exc
+
+
+def new_refresh_token() -> str:
+    """A fresh opaque refresh token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    """Refresh tokens are stored only as their SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,384 @@
+"""Idempotent loader of the demo data: get-or-create every row by its natural key."""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.passwords import hash_password
+from app.config import Environment, get_settings
+from app.demo import data
+from app.kit.clock import utcnow
+from app.kit.crypto import blind_index
+from app.models import (
+    Account,
+    CareRelationship,
+    ChronicDisease,
+    District,
+    Doctor,
+    Drug,
+    Institution,
+    Patient,
+    PharmacyChain,
+    PharmacyStaff,
+    PharmacyStore,
+    PharmacyStoreCoverage,
+)
+
+ROLE_LABELS: dict[str, str] = {
+    "admin": "平台管理员 admin",
+    "bureau": "医保局 bureau",
+    "doctor": "医生 doctor",
+    "pharmacist": "药师 pharmacist",
+    "courier": "配送员 courier",
+    "patient": "患者 patient",
+}
+
+PATIENT_SECRET = "wx.login openid"  # noqa: S105 - a hint shown for patients, not a secret
+
+
+@dataclass(frozen=True)
+class CredentialLine:
+    """How one demo person signs in."""
+
+    role: str
+    login: str  # username for staff, WeChat openid for patients
+    secret: str  # DEMO_PASSWORD for staff, PATIENT_SECRET for patients
+    display_name: str
+
+
+@dataclass
+class DemoSummary:
+    """What the demo data set holds after loading, and how many rows this run inserted."""
+
+    districts: int = 0
+    institutions: int = 0
+    chains: int = 0
+    stores: int = 0
+    store_coverage: int = 0
+    diseases: int = 0
+    drugs: int = 0
+    staff_accounts: int = 0
+    doctors: int = 0
+    pharmacy_staff: int = 0
+    patients: int = 0
+    care_relationships: int = 0
+    created: int = 0  # rows inserted by this run; 0 when the data was already there
+    credentials: list[CredentialLine] = field(default_factory=list)
+
+
+async def load_demo_data(session: AsyncSession, *, allow_prod: bool = False) -> DemoSummary:
+    """Ensure every demo row exists (idempotent); flushes only, the caller commits."""
+    if get_settings().env == Environment.prod and not allow_prod:
+        raise RuntimeError("refusing to load demo data (known passwords) in prod")
+    summary = DemoSummary()
+    await _districts(session, summary)
+    institutions = await _institutions(session, summary)
+    stores = await _pharmacy(session, summary)
+    await _diseases(session, summary)
+    await _drugs(session, summary)
+    await _admins_and_bureau(session, summary)
+    doctors = await _doctors(session, summary, institutions)
+    await _pharmacy_staff(session, summary, stores)
+    patients = await _patients(session, summary)
+    await _care(session, summary, patients, doctors)
+    return summary
+
+
+async def _districts(session: AsyncSession, summary: DemoSummary) -> None:
+    for item in data.DISTRICTS:
+        if await session.get(District, item.code) is None:
+            session.add(
+                District(
+                    code=item.code,
+                    name_zh=item.name_zh,
+                    name_en=item.name_en,
+                    is_county=item.is_county,
+                    is_mountainous=item.is_mountainous,
+                )
+            )
+            summary.created += 1
+        summary.districts += 1
+    await session.flush()
+
+
+async def _institutions(session: AsyncSession, summary: DemoSummary) -> dict[str, Institution]:
+    by_code: dict[str, Institution] = {}
+    for item in data.INSTITUTIONS:
+        row = await session.scalar(select(Institution).where(Institution.code == item.code))
+        if row is None:
+            row = Institution(
+                code=item.code,
+                name_zh=item.name_zh,
+                name_en=item.name_en,
+                level=item.level,
+                district_code=item.district_code,
+                is_designated=True,
+                is_online_pilot=item.is_online_pilot,
+            )
+            session.add(row)
+            summary.created += 1
+        by_code[item.code] = row
+        summary.institutions += 1
+    await session.flush()
+    return by_code
+
+
+async def _pharmacy(session: AsyncSession, summary: DemoSummary) -> dict[str, PharmacyStore]:
+    chain = await session.scalar(select(PharmacyChain).where(PharmacyChain.code == data.CHAIN.code))
+    if chain is None:
+        chain = PharmacyChain(
+            code=data.CHAIN.code, name_zh=data.CHAIN.name_zh, name_en=data.CHAIN.name_en
+        )
+        session.add(chain)
+        summary.created += 1
+        await session.flush()
+    summary.chains += 1
+
+    by_code: dict[str, PharmacyStore] = {}
+    for item in data.STORES:
+        store = await session.scalar(select(PharmacyStore).where(PharmacyStore.code == item.code))
+        if store is None:
+            store = PharmacyStore(
+                chain_id=chain.id,
+                code=item.code,
+                name_zh=item.name_zh,
+                name_en=item.name_en,
+                district_code=item.district_code,
+                address_zh=item.address_zh,
+                is_active=True,
+            )
+            session.add(store)
+            summary.created += 1
+        by_code[item.code] = store
+        summary.stores += 1
+    await session.flush()
+
+    for item in data.STORES:
+        store = by_code[item.code]
+        for district_code in item.covers:
+            if await session.get(PharmacyStoreCoverage, (store.id, district_code)) is None:
+                session.add(PharmacyStoreCoverage(store_id=store.id, district_code=district_code))
+                summary.created += 1
+            summary.store_coverage += 1
+    await session.flush()
+    return by_code
+
+
+async def _diseases(session: AsyncSession, summary: DemoSummary) -> None:
+    for item in data.DISEASES:
+        row = await session.scalar(select(ChronicDisease).where(ChronicDisease.code == item.code))
+        if row is None:
+            session.add(
+                ChronicDisease(
+                    code=item.code,
+                    national_code=item.national_code,
+                    category_zh=item.category_zh,
+                    name_zh=item.name_zh,
+                    name_en=item.name_en,
+                    online_admitted=item.online_admitted,
+                )
+            )
+            summary.created += 1
+        summary.diseases += 1
+    await session.flush()
+
+
+async def _drugs(session: AsyncSession, summary: DemoSummary) -> None:
+    for item in data.DRUGS:
+        row = await session.scalar(select(Drug).where(Drug.national_code == item.national_code))
+        if row is None:
+            session.add(
+                Drug(
+                    national_code=item.national_code,
+                    generic_name_zh=item.generic_name_zh,
+                    generic_name_en=item.generic_name_en,
+                    product_name_zh=item.product_name_zh,
+                    form=item.form,
+                    strength=item.strength,
+                    pack=item.pack,
+                    manufacturer_zh=item.manufacturer_zh,
+                    price_fen=item.price_fen,
+                    insurance_class=item.insurance_class,
+                    cold_chain=item.cold_chain,
+                    controlled=item.controlled,
+                )
+            )
+            summary.created += 1
+        summary.drugs += 1
+    await session.flush()
+
+
+async def _staff_account(
+    session: AsyncSession, summary: DemoSummary, role: str, username: str, display_name: str
+) -> Account:
+    account = await session.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        # argon2 is deliberately slow: keep it off the event loop.
+        password_hash = await asyncio.to_thread(hash_password, data.DEMO_PASSWORD)
+        account = Account(
+            role=role,
+            username=username,
+            password_hash=password_hash,
+            display_name=display_name,
+            is_active=True,
+        )
+        session.add(account)
+        summary.created += 1
+        await session.flush()
+    summary.staff_accounts += 1
+    summary.credentials.append(
+        CredentialLine(account.role, username, data.DEMO_PASSWORD, account.display_name)
+    )
+    return account
+
+
+async def _admins_and_bureau(session: AsyncSession, summary: DemoSummary) -> None:
+    for item in data.ADMINS_AND_BUREAU:
+        await _staff_account(session, summary, item.role, item.username, item.display_name)
+
+
+async def _doctors(
+    session: AsyncSession, summary: DemoSummary, institutions: dict[str, Institution]
+) -> dict[str, Doctor]:
+    by_username: dict[str, Doctor] = {}
+    for item in data.DOCTORS:
+        account = await _staff_account(session, summary, "doctor", item.username, item.display_name)
+        doctor = await session.scalar(select(Doctor).where(Doctor.account_id == account.id))
+        if doctor is None:
+            doctor = Doctor(
+                account_id=account.id,
+                institution_id=institutions[item.institution_code].id,
+                name=item.display_name,
+                department_zh=item.department_zh,
+                title_zh=item.title_zh,
+                specialties=list(item.specialties),
+                max_active_patients=item.max_active_patients,
+            )
+            session.add(doctor)
+            summary.created += 1
+        by_username[item.username] = doctor
+        summary.doctors += 1
+    await session.flush()
+    return by_username
+
+
+async def _pharmacy_staff(
+    session: AsyncSession, summary: DemoSummary, stores: dict[str, PharmacyStore]
+) -> None:
+    for item in data.PHARMACY_STAFF:
+        account = await _staff_account(
+            session, summary, item.role, item.username, item.display_name
+        )
+        row = await session.scalar(
+            select(PharmacyStaff).where(PharmacyStaff.account_id == account.id)
+        )
+        if row is None:
+            session.add(PharmacyStaff(account_id=account.id, store_id=stores[item.store_code].id))
+            summary.created += 1
+        summary.pharmacy_staff += 1
+    await session.flush()
+
+
+async def _patients(session: AsyncSession, summary: DemoSummary) -> dict[str, Patient]:
+    by_openid: dict[str, Patient] = {}
+    for item in data.PATIENTS:
+        account = await session.scalar(
+            select(Account).where(Account.wechat_openid == item.wechat_openid)
+        )
+        if account is None:
+            account = Account(
+                role="patient",
+                wechat_openid=item.wechat_openid,
+                display_name=item.name,
+                is_active=True,
+            )
+            session.add(account)
+            summary.created += 1
+            await session.flush()
+        patient = await session.scalar(select(Patient).where(Patient.account_id == account.id))
+        if patient is None:
+            patient = Patient(
+                account_id=account.id,
+                name=item.name,
+                gender=item.gender,
+                birth_date=item.birth_date,
+                national_id=item.national_id,
+                national_id_index=blind_index(item.national_id),
+                phone=item.phone,
+                insurance_type=item.insurance_type,
+                district_code=item.district_code,
+                address=item.address,
+            )
+            session.add(patient)
+            summary.created += 1
+        by_openid[item.wechat_openid] = patient
+        summary.patients += 1
+        summary.credentials.append(
+            CredentialLine("patient", item.wechat_openid, PATIENT_SECRET, account.display_name)
+        )
+    await session.flush()
+    return by_openid
+
+
+async def _care(
+    session: AsyncSession,
+    summary: DemoSummary,
+    patients: dict[str, Patient],
+    doctors: dict[str, Doctor],
+) -> None:
+    for item in data.CARE:
+        patient_id: uuid.UUID = patients[item.patient_openid].id
+        doctor = doctors[item.doctor_username]
+        existing = await session.scalar(
+            select(CareRelationship).where(
+                CareRelationship.patient_id == patient_id,
+                CareRelationship.doctor_id == doctor.id,
+                CareRelationship.ended_at.is_(None),
+            )
+        )
+        if existing is None:
+            session.add(
+                CareRelationship(
+                    patient_id=patient_id,
+                    doctor_id=doctor.id,
+                    institution_id=doctor.institution_id,
+                    kind=item.kind,
+                    started_at=utcnow(),
+                )
+            )
+            summary.created += 1
+        summary.care_relationships += 1
+    await session.flush()
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+def format_credentials(summary: DemoSummary) -> str:
+    """The demo sign-in credentials as an aligned text table (CJK-aware column widths)."""
+    header = ("角色 Role", "登录名 Username / openid", "密码 Password", "姓名 Name")
+    rows = [
+        (ROLE_LABELS.get(c.role, c.role), c.login, c.secret, c.display_name)
+        for c in summary.credentials
+    ]
+    widths = [max(_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    rule = "  ".join("-" * w for w in widths)
+    lines = ["  ".join(_pad(cell, w) for cell, w in zip(header, widths, strict=True)), rule]
+    lines += ["  ".join(_pad(cell, w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.append(rule)
+    lines.append(
+        f"Patients sign in through WeChat: in dev, POST /_dev/wechat/wx.login with the openid. "
+        f"Rows inserted by this run: {summary.created}."
+    )
+    return "\n".join(line.rstrip() for line in lines)

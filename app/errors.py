@@ -1,0 +1,130 @@
+"""AppError classes (HTTP status + stable code) and the problem+json (RFC 9457) handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.i18n import translate
+from app.observability import request_id_var
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    """A failure the client can act on: an HTTP status, a stable code and a translated detail."""
+
+    status: int = 400
+    code: str = "bad_request"
+    # When true the request's transaction is committed before the error is answered: for
+    # refusals that must leave a trace (e.g. revoking a session whose refresh token was reused).
+    keep_changes: bool = False
+
+    def __init__(
+        self,
+        code: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        keep_changes: bool = False,
+        **params: object,
+    ) -> None:
+        if code is not None:
+            self.code = code
+        self.keep_changes = keep_changes
+        self.params = params
+        self.extra = extra or {}
+        super().__init__(self.code)
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden_role"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class BadGateway(AppError):
+    status = 502
+    code = "bad_gateway"
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = "service_unavailable"
+
+
+def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    """An RFC 9457 problem document; `code` is stable, `detail` is for people."""
+    body: dict[str, Any] = {
+        "type": f"https://errors.chronic-care.cn/{code}",
+        "title": code,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "request_id": request_id_var.get(),
+    }
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(exc.status, exc.code, translate(exc.code, **exc.params), **exc.extra)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(err.get("loc", ())), "type": err.get("type"), "msg": err.get("msg")}
+        for err in exc.errors()
+    ]
+    return problem_response(422, "validation_failed", translate("validation_failed"), errors=errors)
+
+
+_HTTP_CODES = {
+    404: "route_not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    detail = translate(code) if code in _HTTP_CODES.values() else str(exc.detail)
+    return problem_response(exc.status_code, code, detail)
+
+
+async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(500, "internal_error", translate("internal_error"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error as problem+json; no stack trace ever reaches a client."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

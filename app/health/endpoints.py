@@ -1,0 +1,60 @@
+"""/healthz (process alive), /readyz (database reachable, schema at head), /metrics."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import multiprocess as prometheus_multiprocess
+from pydantic import BaseModel
+
+from app.db import DbSession
+from app.errors import ServiceUnavailable
+from app.health import migrations_state
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    schema_revision: str | None
+    expected_revision: str
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is up and serving."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"description": "Not ready"}})
+async def readyz(session: DbSession) -> Readiness:
+    """Ready when the database answers and its schema is at the migrations' head."""
+    expected = migrations_state.head_revision()
+    try:
+        current = await migrations_state.current_revision(session)
+    except Exception as exc:
+        raise ServiceUnavailable("database_unreachable") from exc
+    if current != expected:
+        raise ServiceUnavailable(
+            "schema_not_at_head", extra={"schema_revision": current, "expected": expected}
+        )
+    return Readiness(
+        status="ok", database="ok", schema_revision=current, expected_revision=expected
+    )
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus metrics (aggregated across workers when PROMETHEUS_MULTIPROC_DIR is set)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,120 @@
+"""Text people read: Simplified Chinese by default, English when Accept-Language prefers it."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Literal
+
+Language = Literal["zh", "en"]
+_current_language: ContextVar[Language] = ContextVar("language", default="zh")
+
+
+def negotiate(accept_language: str | None) -> Language:
+    """Pick zh or en from an Accept-Language header (q-values honoured; zh when unsure)."""
+    if not accept_language:
+        return "zh"
+    best: tuple[float, Language] = (0.0, "zh")
+    for part in accept_language.split(","):
+        piece = part.strip()
+        if not piece:
+            continue
+        tag, _, params = piece.partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in ("zh", "en") and quality > best[0]:
+            best = (quality, "zh" if primary == "zh" else "en")
+    return best[1]
+
+
+def set_language(language: Language) -> None:
+    """Set the language of the current request."""
+    _current_language.set(language)
+
+
+def current_language() -> Language:
+    """The language of the current request (zh outside a request)."""
+    return _current_language.get()
+
+
+def translate(key: str, **params: object) -> str:
+    """The message `key` in the current language, formatted with `params`."""
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    return entry[current_language()].format(**params)
+
+
+def register_messages(messages: dict[str, dict[Language, str]]) -> None:
+    """Add a domain's messages to the catalogue (each domain keeps its own in messages.py)."""
+    clashes = set(messages) & set(MESSAGES)
+    if clashes:
+        raise ValueError(f"message codes defined twice: {sorted(clashes)}")
+    MESSAGES.update(messages)
+
+
+# Shared codes: code -> {zh, en}. Codes are stable; texts may be reworded. Domain packages
+# register theirs with register_messages() from their own messages.py.
+MESSAGES: dict[str, dict[Language, str]] = {
+    "validation_failed": {"zh": "请求数据格式不正确", "en": "The request is malformed"},
+    "not_found": {"zh": "未找到该资源", "en": "The resource was not found"},
+    "route_not_found": {"zh": "请求的接口不存在", "en": "No such endpoint"},
+    "method_not_allowed": {"zh": "该接口不支持此请求方法", "en": "Method not allowed"},
+    "internal_error": {
+        "zh": "服务器内部错误，请稍后重试",
+        "en": "Internal server error, please retry later",
+    },
+    "not_authenticated": {"zh": "请先登录", "en": "Sign-in required"},
+    "token_invalid": {"zh": "登录凭证无效或已过期", "en": "The token is invalid or expired"},
+    "session_revoked": {
+        "zh": "登录已失效，请重新登录",
+        "en": "The session has ended, sign in again",
+    },
+    "forbidden_role": {"zh": "当前账号无权执行此操作", "en": "Your role may not do this"},
+    "invalid_credentials": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "account_disabled": {"zh": "账号已停用", "en": "The account is disabled"},
+    "wechat_code_invalid": {
+        "zh": "微信登录凭证无效或已使用，请重新登录",
+        "en": "The WeChat login code is invalid or already used",
+    },
+    "wechat_unavailable": {
+        "zh": "微信服务暂时不可用，请稍后重试",
+        "en": "WeChat is unavailable, please retry later",
+    },
+    "refresh_token_invalid": {
+        "zh": "刷新凭证无效，请重新登录",
+        "en": "The refresh token is invalid, sign in again",
+    },
+    "refresh_token_reused": {
+        "zh": "检测到刷新凭证被重复使用，已注销该登录，请重新登录",
+        "en": "A refresh token was reused; the session was revoked, sign in again",
+    },
+    "national_id_taken": {
+        "zh": "该身份证号已被其他患者登记",
+        "en": "This national ID number is registered to another patient",
+    },
+    "district_not_found": {"zh": "行政区划代码不存在", "en": "No such district code"},
+    "institution_code_taken": {
+        "zh": "该机构编码已存在",
+        "en": "An institution with this code already exists",
+    },
+    "drug_code_taken": {
+        "zh": "该医保药品编码已存在",
+        "en": "A drug with this national code already exists",
+    },
+    "conflict_duplicate": {"zh": "记录已存在", "en": "The record already exists"},
+    "payload_too_large": {"zh": "请求内容过大", "en": "The request body is too large"},
+    "unsupported_media_type": {
+        "zh": "不支持的内容类型，请使用 application/json",
+        "en": "Unsupported content type, use application/json",
+    },
+    "service_unavailable": {
+        "zh": "服务暂时不可用，请稍后重试",
+        "en": "The service is temporarily unavailable",
+    },
+}

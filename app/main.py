@@ -1,0 +1,87 @@
+"""The application factory and its lifespan (engine, HTTP client, realtime hub, outbox relay)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import structlog
+from fastapi import FastAPI
+
+from app.api import include_routers
+from app.auth.fake_wechat import create_fake_wechat_app
+from app.auth.wechat import WeChatClient
+from app.config import Environment, Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import install_error_handlers
+from app.observability import RequestContextMiddleware, configure_logging
+from app.outbox.handlers import build_handlers, outbox_http_client
+from app.outbox.relay import OutboxRelay
+from app.realtime.hub import create_hub
+
+log = structlog.get_logger(__name__)
+
+FAKE_WECHAT_PATH = "/_dev/wechat"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service for `settings` (the environment's when not given)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        http = httpx.AsyncClient(timeout=settings.wechat_timeout_seconds)
+        hub = create_hub(settings)
+        sessionmaker = create_sessionmaker(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = sessionmaker
+        app.state.http = http
+        app.state.hub = hub
+        if not hasattr(app.state, "wechat"):
+            app.state.wechat = WeChatClient(
+                http, settings.wechat_api_base, settings.wechat_appid, settings.wechat_secret
+            )
+        await hub.start()
+        relay_task: asyncio.Task[None] | None = None
+        outbox_http = outbox_http_client(settings)
+        if settings.outbox_relay_enabled:
+            relay = OutboxRelay(sessionmaker, build_handlers(settings, outbox_http), settings)
+            relay_task = asyncio.create_task(relay.run_forever(), name="outbox-relay")
+        log.info("service started", env=settings.env, database=engine.url.get_backend_name())
+        try:
+            yield
+        finally:
+            if relay_task is not None:
+                relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay_task
+            await hub.stop()
+            await outbox_http.aclose()
+            await http.aclose()
+            await engine.dispose()
+
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="Chronic-care platform API",
+        version="0.1.0",
+        description=(
+            "Online chronic-disease care for the Yangquan pilot: wearable readings, doctor "
+            "assignment, chat, e-prescriptions, pharmacy delivery and insurance settlement. "
+            "Errors are application/problem+json; people-facing text is Simplified Chinese "
+            "unless Accept-Language prefers English."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    include_routers(app)
+    if settings.fake_wechat_enabled and settings.env != Environment.prod:
+        app.mount(
+            FAKE_WECHAT_PATH, create_fake_wechat_app(settings.wechat_appid, settings.wechat_secret)
+        )
+    return app

@@ -1,0 +1,88 @@
+"""Push notifications to people's devices, behind a provider chosen by settings.push_provider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+import structlog
+
+from app.config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class PushNotification:
+    """One notification: who receives it, which template, the template's data, where it opens."""
+
+    # The provider's address for the person (for WeChat subscribe messages: the openid).
+    recipient: str
+    template: str
+    data: dict[str, Any] = field(default_factory=dict)
+    page: str | None = None
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> PushNotification:
+        """Read a `push.notification` outbox payload; ValueError if it is malformed."""
+        recipient, template = payload.get("recipient"), payload.get("template")
+        data, page = payload.get("data", {}), payload.get("page")
+        if not isinstance(recipient, str) or not recipient:
+            raise ValueError("push payload needs a non-empty 'recipient'")
+        if not isinstance(template, str) or not template:
+            raise ValueError("push payload needs a non-empty 'template'")
+        if not isinstance(data, dict):
+            raise ValueError("push payload 'data' must be an object")
+        if page is not None and not isinstance(page, str):
+            raise ValueError("push payload 'page' must be a string")
+        return cls(recipient=recipient, template=template, data=data, page=page)
+
+
+class PushProvider(Protocol):
+    """Delivers notifications; raises PermanentDeliveryError or any other error on failure."""
+
+    async def send(self, notification: PushNotification, idempotency_key: str) -> None:
+        """Deliver one notification (the key lets the provider or we drop a redelivery)."""
+        ...
+
+
+class LogPushProvider:
+    """The development provider: writes each notification as one structured log line."""
+
+    def __init__(self, logger: Any = None) -> None:
+        self._log = logger or log
+
+    async def send(self, notification: PushNotification, idempotency_key: str) -> None:
+        """Log the notification instead of sending it."""
+        self._log.info(
+            "push notification",
+            provider="log",
+            recipient=notification.recipient,
+            template=notification.template,
+            data=notification.data,
+            page=notification.page,
+            idempotency_key=idempotency_key,
+        )
+
+
+PushProviderFactory = Callable[[Settings, httpx.AsyncClient], PushProvider]
+
+# settings.push_provider -> factory. A real provider (e.g. WeChat subscribe messages through
+# the shared HTTP client) registers here.
+PUSH_PROVIDERS: dict[str, PushProviderFactory] = {
+    "log": lambda _settings, _http: LogPushProvider(),
+}
+
+
+def create_push_provider(settings: Settings, http: httpx.AsyncClient) -> PushProvider:
+    """The provider named by settings.push_provider; ValueError (at startup) if unknown."""
+    try:
+        factory = PUSH_PROVIDERS[settings.push_provider]
+    except KeyError:
+        known = ", ".join(sorted(PUSH_PROVIDERS))
+        raise ValueError(
+            f"unknown PUSH_PROVIDER {settings.push_provider!r} (known: {known})"
+        ) from None
+    return factory(settings, http)

@@ -1,0 +1,1 @@
+"""Patients' own profile and the patient records their doctors see."""

@@ -1,0 +1,75 @@
+"""Patient endpoints: the patient's own profile and access log; doctors' view of their patients."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.audit import service as audit_service
+from app.audit.schemas import AccessLogEntry, AccessLogPage
+from app.authz.principal import CurrentPrincipal, Principal, require_roles
+from app.db import DbSession
+from app.models import Role
+from app.patient import service as patient_service
+from app.patient.schemas import PatientOut, PatientPage, PatientUpdate
+
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
+
+PatientOnly = Annotated[Principal, require_roles(Role.patient)]
+PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+@router.get("/me", response_model=PatientOut)
+async def get_my_profile(principal: PatientOnly, session: DbSession) -> PatientOut:
+    """The signed-in patient's own profile, identifiers in full."""
+    assert principal.patient_id is not None
+    patient = await patient_service.get_patient(session, principal, principal.patient_id)
+    return PatientOut.from_patient(patient, reveal=True)
+
+
+@router.patch("/me", response_model=PatientOut)
+async def update_my_profile(
+    body: PatientUpdate, principal: PatientOnly, session: DbSession
+) -> PatientOut:
+    """Complete or correct the patient's own profile."""
+    patient = await patient_service.update_own_profile(session, principal, body)
+    return PatientOut.from_patient(patient, reveal=True)
+
+
+@router.get("/me/access-log", response_model=AccessLogPage)
+async def get_my_access_log(
+    principal: PatientOnly,
+    session: DbSession,
+    before_id: int | None = None,
+    limit: Limit = 50,
+) -> AccessLogPage:
+    """Who read or changed my records, newest first."""
+    assert principal.patient_id is not None
+    events = await audit_service.access_log(session, principal.patient_id, before_id, limit)
+    items = [AccessLogEntry.model_validate(e) for e in events]
+    return AccessLogPage(items=items, next_before_id=items[-1].id if len(items) == limit else None)
+
+
+@router.get("", response_model=PatientPage)
+async def list_patients(
+    principal: PatientOrDoctor,
+    session: DbSession,
+    after_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+) -> PatientPage:
+    """Patients the caller may see: a doctor's patients in active care, or oneself."""
+    patients = await patient_service.list_patients(session, principal, after_id, limit)
+    items = [PatientOut.from_patient(p, reveal=p.id == principal.patient_id) for p in patients]
+    return PatientPage(items=items, next_after_id=items[-1].id if len(items) == limit else None)
+
+
+@router.get("/{patient_id}", response_model=PatientOut)
+async def get_patient(
+    patient_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> PatientOut:
+    """One patient's profile, if the caller may see them (else 404)."""
+    patient = await patient_service.get_patient(session, principal, patient_id)
+    return PatientOut.from_patient(patient, reveal=patient.id == principal.patient_id)

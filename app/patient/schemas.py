@@ -1,0 +1,66 @@
+"""Patient profile bodies; identifiers are masked unless the caller is the patient."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.kit.masking import mask_national_id, mask_phone
+from app.models import Patient
+
+Gender = Literal["male", "female", "unknown"]
+InsuranceType = Literal["310", "390"]
+
+
+class PatientOut(BaseModel):
+    id: uuid.UUID
+    name: str | None
+    gender: Gender
+    birth_date: date | None
+    national_id: str | None = Field(description="Masked (140302********1234) unless your own")
+    phone: str | None = Field(description="Masked (138****1234) unless your own")
+    insurance_type: InsuranceType
+    district_code: str | None
+    address: str | None
+    timezone: str
+
+    @classmethod
+    def from_patient(cls, patient: Patient, *, reveal: bool) -> PatientOut:
+        """Build the body; `reveal` shows identifiers in full (the patient's own view)."""
+        return cls(
+            id=patient.id,
+            name=patient.name,
+            gender=patient.gender,  # type: ignore[arg-type]
+            birth_date=patient.birth_date,
+            national_id=patient.national_id if reveal else mask_national_id(patient.national_id),
+            phone=patient.phone if reveal else mask_phone(patient.phone),
+            insurance_type=patient.insurance_type,  # type: ignore[arg-type]
+            district_code=patient.district_code,
+            address=patient.address,
+            timezone=patient.timezone,
+        )
+
+
+class PatientPage(BaseModel):
+    items: list[PatientOut]
+    next_after_id: uuid.UUID | None
+
+
+class PatientUpdate(BaseModel):
+    """Fields a patient may set on their own profile; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    gender: Gender | None = None
+    birth_date: date | None = None
+    national_id: str | None = Field(
+        default=None, pattern=r"^\d{17}[\dX]$", description="18-character resident ID number"
+    )
+    phone: str | None = Field(default=None, pattern=r"^1\d{10}$", description="Mainland mobile")
+    insurance_type: InsuranceType | None = None
+    district_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    address: str | None = Field(default=None, min_length=1, max_length=200)

@@ -1,0 +1,230 @@
+"""The realtime websocket `/ws`: authenticate with the first message, then events and heartbeats.
+
+Protocol, JSON text frames:
+  client  {"type": "auth", "token": "<access token>"}   first frame, within WS_AUTH_TIMEOUT_SECONDS
+  server  {"type": "ready", "user_id", "heartbeat_seconds", "max_lifetime_seconds"}
+  server  {"type": "ping", "ts": <unix epoch milliseconds>}  every WS_HEARTBEAT_SECONDS
+  client  {"type": "pong"}      any client frame proves liveness; {"type": "ping"} gets a pong
+  server  <event>               each event published to the user, exactly as published
+  server  {"type": "error", "code": "unknown_message_type" | "invalid_message"}  (stays open)
+Close codes (`CloseCode`): 4401 authentication failed, 4408 silent for two heartbeats, 4000
+lifetime reached, 4429 the client fell too far behind, 1013 realtime unavailable. After any of
+them the client reconnects (with backoff) and resyncs over HTTP: events are not replayed.
+The token is never read from the URL, where proxies and access logs would keep it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from prometheus_client import Gauge
+
+from app.authz.principal import Principal, load_principal, session_is_live
+from app.config import Settings
+from app.errors import Unauthorized
+from app.realtime.hub import CloseCode, RealtimeHub, RealtimeUnavailable
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter()
+
+OPEN_CONNECTIONS = Gauge(
+    "realtime_connections", "Open authenticated realtime websockets", multiprocess_mode="livesum"
+)
+
+# A client that stopped reading can hold a close frame back for ever; give up on it after this.
+_CLOSE_TIMEOUT_SECONDS = 5.0
+
+CloseOutcome = tuple[int, str]
+
+
+class _Connection:
+    """The outbound side of one websocket: a bounded queue that only the writer task drains."""
+
+    def __init__(self, queue_size: int) -> None:
+        loop = asyncio.get_running_loop()
+        self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.closing: asyncio.Future[CloseOutcome] = loop.create_future()
+        self.heard_at = loop.time()
+
+    def deliver(self, message: str) -> None:
+        """Queue a frame; a client too far behind is dropped rather than waited for."""
+        if self.closing.done():
+            return
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.close_soon(CloseCode.send_queue_overflow, "send_queue_overflow")
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Ask the connection to close; the first request wins."""
+        if not self.closing.done():
+            self.closing.set_result((code, reason))
+
+
+@router.websocket("/ws")
+async def realtime_socket(websocket: WebSocket) -> None:
+    """One client's realtime connection (protocol in this module's docstring)."""
+    settings: Settings = websocket.app.state.settings
+    await websocket.accept()
+    principal = await _authenticate(websocket, settings)
+    if principal is None:
+        return
+    user_id = principal.account_id
+    hub: RealtimeHub = websocket.app.state.hub
+    connection = _Connection(settings.ws_send_queue_size)
+    outcome: CloseOutcome | None
+    OPEN_CONNECTIONS.inc()
+    try:
+        await hub.register(user_id, connection)
+        outcome = await _serve(websocket, connection, settings, principal)
+    except RealtimeUnavailable:
+        outcome = (CloseCode.unavailable, "realtime_unavailable")
+    finally:
+        OPEN_CONNECTIONS.dec()
+        await hub.unregister(user_id, connection)
+    if outcome is not None:
+        log.info(
+            "realtime connection closed", user_id=str(user_id), code=outcome[0], reason=outcome[1]
+        )
+        await _close(websocket, *outcome)
+
+
+async def _authenticate(websocket: WebSocket, settings: Settings) -> Principal | None:
+    """The caller behind the first frame's token, or None once the socket is closed."""
+    try:
+        async with asyncio.timeout(settings.ws_auth_timeout_seconds):
+            message = await websocket.receive()
+    except TimeoutError:
+        await _close(websocket, CloseCode.auth_failed, "auth_timeout")
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    token = _auth_token(message.get("text"))
+    if token is None:
+        await _close(websocket, CloseCode.auth_failed, "auth_required")
+        return None
+    try:
+        async with websocket.app.state.sessionmaker() as session:
+            principal = await load_principal(session, token, websocket)
+    except Unauthorized as exc:
+        await _close(websocket, CloseCode.auth_failed, exc.code)
+        return None
+    return principal
+
+
+def _auth_token(text: str | None) -> str | None:
+    try:
+        frame = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    if not isinstance(frame, dict) or frame.get("type") != "auth":
+        return None
+    token = frame.get("token")
+    return token if isinstance(token, str) and token else None
+
+
+async def _serve(
+    websocket: WebSocket, connection: _Connection, settings: Settings, principal: Principal
+) -> CloseOutcome | None:
+    """Run an authenticated connection; the close to send, or None when the client left."""
+    ready = {
+        "type": "ready",
+        "user_id": str(principal.account_id),
+        "heartbeat_seconds": settings.ws_heartbeat_seconds,
+        "max_lifetime_seconds": settings.ws_max_lifetime_seconds,
+    }
+    try:
+        await websocket.send_text(json.dumps(ready))
+    except WebSocketDisconnect:
+        return None
+    tasks = {
+        asyncio.create_task(_read(websocket, connection)),
+        asyncio.create_task(_write(websocket, connection)),
+        asyncio.create_task(
+            _heartbeat(websocket, connection, principal, settings.ws_heartbeat_seconds)
+        ),
+    }
+    waiting: set[asyncio.Future[Any]] = {*tasks, connection.closing}
+    try:
+        done, _ = await asyncio.wait(
+            waiting, timeout=settings.ws_max_lifetime_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks & done:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+    if connection.closing.done():
+        return connection.closing.result()
+    if not done:
+        return (CloseCode.lifetime_reached, "lifetime_reached")
+    return None
+
+
+async def _read(websocket: WebSocket, connection: _Connection) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        connection.heard_at = loop.time()
+        reply = _reply_to(message.get("text"))
+        if reply is not None:
+            connection.deliver(json.dumps(reply))
+
+
+def _reply_to(text: str | None) -> dict[str, str] | None:
+    try:
+        frame = json.loads(text) if text is not None else None
+    except ValueError:
+        frame = None
+    if not isinstance(frame, dict):
+        return {"type": "error", "code": "invalid_message"}
+    kind = frame.get("type")
+    if kind == "pong":
+        return None
+    if kind == "ping":
+        return {"type": "pong"}
+    return {"type": "error", "code": "unknown_message_type"}
+
+
+async def _write(websocket: WebSocket, connection: _Connection) -> None:
+    while True:
+        message = await connection.outbox.get()
+        try:
+            await websocket.send_text(message)
+        except WebSocketDisconnect:
+            return
+
+
+async def _heartbeat(
+    websocket: WebSocket, connection: _Connection, principal: Principal, interval: float
+) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval)
+        if loop.time() - connection.heard_at >= 2 * interval:
+            connection.close_soon(CloseCode.heartbeat_timeout, "heartbeat_timeout")
+            return
+        # Logout, refresh-token reuse or a disabled account end the socket too, within a beat.
+        async with websocket.app.state.sessionmaker() as session:
+            live = await session_is_live(session, principal)
+        if not live:
+            connection.close_soon(CloseCode.auth_failed, "session_revoked")
+            return
+        connection.deliver(json.dumps({"type": "ping", "ts": int(time.time() * 1000)}))
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, TimeoutError):
+        async with asyncio.timeout(_CLOSE_TIMEOUT_SECONDS):
+            await websocket.close(code, reason)

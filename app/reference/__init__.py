@@ -1,0 +1,1 @@
+"""Reference data of the pilot city: districts, institutions, pharmacy stores, diseases, drugs."""

@@ -1,0 +1,116 @@
+"""Reference data endpoints: readable by every signed-in user, maintained by admins."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.authz.principal import CurrentPrincipal, Principal, require_roles
+from app.db import DbSession
+from app.models import Role
+from app.reference import repository as reference_repository
+from app.reference import service as reference_service
+from app.reference.schemas import (
+    ChronicDiseaseOut,
+    DistrictOut,
+    DrugCreate,
+    DrugOut,
+    DrugUpdate,
+    InstitutionCreate,
+    InstitutionOut,
+    InstitutionUpdate,
+    PharmacyStoreOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["reference"])
+
+Admin = Annotated[Principal, require_roles(Role.admin)]
+
+
+@router.get("/districts", response_model=list[DistrictOut])
+async def list_districts(_: CurrentPrincipal, session: DbSession) -> list[DistrictOut]:
+    """Districts and counties of the city."""
+    rows = await reference_repository.list_districts(session)
+    return [DistrictOut.model_validate(r) for r in rows]
+
+
+@router.get("/institutions", response_model=list[InstitutionOut])
+async def list_institutions(_: CurrentPrincipal, session: DbSession) -> list[InstitutionOut]:
+    """The designated institutions."""
+    rows = await reference_repository.list_institutions(session)
+    return [InstitutionOut.model_validate(r) for r in rows]
+
+
+@router.post("/institutions", response_model=InstitutionOut, status_code=status.HTTP_201_CREATED)
+async def create_institution(
+    body: InstitutionCreate, _: Admin, session: DbSession
+) -> InstitutionOut:
+    """Add a designated institution (admin)."""
+    return InstitutionOut.model_validate(await reference_service.create_institution(session, body))
+
+
+@router.patch("/institutions/{institution_id}", response_model=InstitutionOut)
+async def update_institution(
+    institution_id: uuid.UUID, body: InstitutionUpdate, _: Admin, session: DbSession
+) -> InstitutionOut:
+    """Change an institution (admin)."""
+    return InstitutionOut.model_validate(
+        await reference_service.update_institution(session, institution_id, body)
+    )
+
+
+@router.get("/pharmacy-stores", response_model=list[PharmacyStoreOut])
+async def list_pharmacy_stores(
+    _: CurrentPrincipal,
+    session: DbSession,
+    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+) -> list[PharmacyStoreOut]:
+    """Partner pharmacy stores, optionally only those that deliver to a district."""
+    rows = await reference_repository.list_stores_with_coverage(session, district_code)
+    return [
+        PharmacyStoreOut(
+            id=store.id,
+            chain_id=store.chain_id,
+            code=store.code,
+            name_zh=store.name_zh,
+            name_en=store.name_en,
+            district_code=store.district_code,
+            address_zh=store.address_zh,
+            covered_district_codes=covered,
+        )
+        for store, covered in rows
+    ]
+
+
+@router.get("/chronic-diseases", response_model=list[ChronicDiseaseOut])
+async def list_chronic_diseases(_: CurrentPrincipal, session: DbSession) -> list[ChronicDiseaseOut]:
+    """The chronic-disease catalogue, with the diseases the online service admits."""
+    rows = await reference_repository.list_diseases(session)
+    return [ChronicDiseaseOut.model_validate(r) for r in rows]
+
+
+@router.get("/drugs", response_model=list[DrugOut])
+async def list_drugs(
+    _: CurrentPrincipal,
+    session: DbSession,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[DrugOut]:
+    """The drug catalogue, optionally filtered by name."""
+    rows = await reference_repository.list_drugs(session, q)
+    return [DrugOut.model_validate(r) for r in rows]
+
+
+@router.post("/drugs", response_model=DrugOut, status_code=status.HTTP_201_CREATED)
+async def create_drug(body: DrugCreate, _: Admin, session: DbSession) -> DrugOut:
+    """Add a drug (admin)."""
+    return DrugOut.model_validate(await reference_service.create_drug(session, body))
+
+
+@router.patch("/drugs/{drug_id}", response_model=DrugOut)
+async def update_drug(
+    drug_id: uuid.UUID, body: DrugUpdate, _: Admin, session: DbSession
+) -> DrugOut:
+    """Change a drug (admin)."""
+    return DrugOut.model_validate(await reference_service.update_drug(session, drug_id, body))

@@ -1,0 +1,130 @@
+"""Test fixtures: a migrated database per run, a rolled-back transaction per test, app clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+os.environ.setdefault("APP_ENV", "test")
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.auth.fake_wechat import create_fake_wechat_app
+from app.auth.wechat import WeChatClient
+from app.config import Environment, Settings
+from app.db import create_engine
+from app.main import create_app
+from app.realtime.hub import create_hub
+from tests.fixtures import databases
+
+FAKE_WECHAT_BASE = "http://fake-wechat.test"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `postgres`/`redis` tests (with the reason) when that server is not configured."""
+    missing = {
+        "postgres": None if databases.on_postgres() else "set TEST_POSTGRES_URL to run",
+        "redis": None if databases.REDIS_URL else "set TEST_REDIS_URL to run",
+    }
+    for item in items:
+        for marker, reason in missing.items():
+            if reason and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """One freshly migrated database for the whole run (SQLite file or new PostgreSQL DB)."""
+    url = await databases.create_migrated_database()
+    yield url
+    await databases.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    """Settings of the app under test (test env, the run's database, no background relay)."""
+    return Settings(
+        APP_ENV=Environment.test,
+        database_url=database_url,
+        redis_url=None,
+        outbox_relay_enabled=False,
+        wechat_api_base=FAKE_WECHAT_BASE,
+        log_json=True,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The run's engine."""
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        if transaction.is_active:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions joined to the test's transaction: their commits become savepoint releases."""
+    return async_sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest.fixture
+async def db_session(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and checking rows in the test's transaction."""
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def fake_wechat() -> httpx.AsyncClient:
+    """A client of the local fake WeChat (plays both wx.login and code2session)."""
+    fake = create_fake_wechat_app("wx-demo-appid", "dev-wechat-secret")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=fake), base_url=FAKE_WECHAT_BASE)
+
+
+@pytest.fixture
+async def app(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fake_wechat: httpx.AsyncClient,
+) -> AsyncIterator[object]:
+    """The app wired to the test's transaction and the fake WeChat (no lifespan tasks)."""
+    application = create_app(settings)
+    hub = create_hub(settings)
+    await hub.start()
+    application.state.engine = engine
+    application.state.sessionmaker = sessionmaker
+    application.state.http = fake_wechat
+    application.state.hub = hub
+    application.state.wechat = WeChatClient(
+        fake_wechat, FAKE_WECHAT_BASE, settings.wechat_appid, settings.wechat_secret
+    )
+    yield application
+    await hub.stop()
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the ASGI app."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
