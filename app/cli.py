@@ -27,7 +27,7 @@ OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
 
 def migrate() -> None:
     """Bring the configured database to the newest schema."""
-    command.upgrade(alembic_config(get_settings().database_url), "head")
+    command.upgrade(alembic_config(get_settings().database_url), "heads")
 
 
 async def seed_demo() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +33,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection per process: SQLite admits one writer at a time anyway, and queueing
+        # on the pool is fair and immediate where busy_timeout polling is neither.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -82,9 +87,12 @@ async def run_after_commit(session: AsyncSession) -> None:
             log.exception("after-commit callback failed")
 
 
-async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's session: committed when the endpoint returns, rolled back if it raises."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session whose work commits when the block ends (rolls back if it raises), then runs
+    the after-commit callbacks: one per request, websocket message or background task."""
     async with sessionmaker() as session:
         try:
             yield session
@@ -101,6 +109,12 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         await session.commit()
     await run_after_commit(session)
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session (see `unit_of_work`)."""
+    async with unit_of_work(request.app.state.sessionmaker) as session:
+        yield session
 
 
 # Function scope: the commit runs after the endpoint returns and before the response is sent,

@@ -61,6 +61,9 @@ def register_messages(messages: dict[str, dict[Language, str]]) -> None:
 # Shared codes: code -> {zh, en}. Codes are stable; texts may be reworded. Domain packages
 # register theirs with register_messages() from their own messages.py.
 MESSAGES: dict[str, dict[Language, str]] = {
+    "bad_request": {"zh": "请求无法处理", "en": "The request cannot be processed"},
+    "conflict": {"zh": "操作与当前状态冲突", "en": "The request conflicts with the current state"},
+    "bad_gateway": {"zh": "上游服务异常，请稍后重试", "en": "An upstream service failed"},
     "validation_failed": {"zh": "请求数据格式不正确", "en": "The request is malformed"},
     "not_found": {"zh": "未找到该资源", "en": "The resource was not found"},
     "route_not_found": {"zh": "请求的接口不存在", "en": "No such endpoint"},
@@ -112,6 +115,14 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "unsupported_media_type": {
         "zh": "不支持的内容类型，请使用 application/json",
         "en": "Unsupported content type, use application/json",
+    },
+    "database_unreachable": {
+        "zh": "数据库暂时无法连接",
+        "en": "The database is unreachable",
+    },
+    "schema_not_at_head": {
+        "zh": "数据库结构版本与程序不一致，请先执行迁移",
+        "en": "The database schema is not at the code's migration head; run the migrations",
     },
     "service_unavailable": {
         "zh": "服务暂时不可用，请稍后重试",

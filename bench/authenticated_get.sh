@@ -39,5 +39,6 @@ token=$(curl -sf "http://127.0.0.1:$port/api/v1/auth/wechat-login" -H 'content-t
     -d "{\"code\":\"$code\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
 echo "== $mode, $workers uvicorn workers, $connections connections, ${seconds}s"
-wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Authorization: Bearer $token" \
+threads=$(( connections < 2 ? connections : 2 ))
+wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -H "Authorization: Bearer $token" \
     "http://127.0.0.1:$port/api/v1/patients/me"

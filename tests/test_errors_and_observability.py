@@ -79,13 +79,13 @@ async def test_readyz_reports_schema_at_head(client) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
-    assert body["schema_revision"] == body["expected_revision"]
+    assert body["schema_revisions"] == body["expected_revisions"] != []
 
 
 async def test_readyz_is_503_when_schema_is_behind(client, monkeypatch) -> None:
     from app.health import migrations_state
 
-    monkeypatch.setattr(migrations_state, "head_revision", lambda: "a-newer-revision")
+    monkeypatch.setattr(migrations_state, "head_revisions", lambda: ("a-newer-revision",))
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["code"] == "schema_not_at_head"

@@ -23,8 +23,8 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     database: str
-    schema_revision: str | None
-    expected_revision: str
+    schema_revisions: list[str]
+    expected_revisions: list[str]
 
 
 @router.get("/healthz", response_model=Health)
@@ -36,17 +36,18 @@ async def healthz() -> Health:
 @router.get("/readyz", response_model=Readiness, responses={503: {"description": "Not ready"}})
 async def readyz(session: DbSession) -> Readiness:
     """Ready when the database answers and its schema is at the migrations' head."""
-    expected = migrations_state.head_revision()
+    expected = list(migrations_state.head_revisions())
     try:
-        current = await migrations_state.current_revision(session)
+        current = list(await migrations_state.current_revisions(session))
     except Exception as exc:
         raise ServiceUnavailable("database_unreachable") from exc
     if current != expected:
         raise ServiceUnavailable(
-            "schema_not_at_head", extra={"schema_revision": current, "expected": expected}
+            "schema_not_at_head",
+            extra={"schema_revisions": current, "expected_revisions": expected},
         )
     return Readiness(
-        status="ok", database="ok", schema_revision=current, expected_revision=expected
+        status="ok", database="ok", schema_revisions=current, expected_revisions=expected
     )
 
 

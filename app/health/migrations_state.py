@@ -23,16 +23,15 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 @lru_cache
-def head_revision() -> str:
-    """The newest migration revision in the code."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+def head_revisions() -> tuple[str, ...]:
+    """The newest migration revision(s) in the code (one, unless branches await a merge)."""
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
 
 
-async def current_revision(session: AsyncSession) -> str | None:
-    """The revision the database is at (None before the first migration)."""
+async def current_revisions(session: AsyncSession) -> tuple[str, ...]:
+    """The revision(s) the database is at (empty before the first migration)."""
     connection = await session.connection()
-    return await connection.run_sync(
-        lambda sync: MigrationContext.configure(sync).get_current_revision()
+    heads = await connection.run_sync(
+        lambda sync: MigrationContext.configure(sync).get_current_heads()
     )
+    return tuple(sorted(heads))

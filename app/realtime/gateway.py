@@ -6,7 +6,10 @@ Protocol, JSON text frames:
   server  {"type": "ping", "ts": <unix epoch milliseconds>}  every WS_HEARTBEAT_SECONDS
   client  {"type": "pong"}      any client frame proves liveness; {"type": "ping"} gets a pong
   server  <event>               each event published to the user, exactly as published
-  server  {"type": "error", "code": "unknown_message_type" | "invalid_message"}  (stays open)
+  client  {"type": "<domain>.<verb>", "ref": "...", ...}  handled by the domain that registered
+          the type (app/realtime/handlers.py); its reply echoes "ref"
+  server  {"type": "error", "code", "detail"?, "ref"?}   unknown type, bad frame or a refusal
+          (the connection stays open)
 Close codes (`CloseCode`): 4401 authentication failed, 4408 silent for two heartbeats, 4000
 lifetime reached, 4429 the client fell too far behind, 1013 realtime unavailable. After any of
 them the client reconnects (with backoff) and resyncs over HTTP: events are not replayed.
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import time
+import uuid
 from typing import Any
 
 import structlog
@@ -27,7 +31,15 @@ from prometheus_client import Gauge
 
 from app.authz.principal import Principal, load_principal, session_is_live
 from app.config import Settings
-from app.errors import Unauthorized
+from app.errors import AppError, Unauthorized
+from app.i18n import translate
+from app.realtime.handlers import (
+    ClientContext,
+    ConnectionHook,
+    connect_hooks,
+    disconnect_hooks,
+    handler_for,
+)
 from app.realtime.hub import CloseCode, RealtimeHub, RealtimeUnavailable
 
 log = structlog.get_logger(__name__)
@@ -79,16 +91,25 @@ async def realtime_socket(websocket: WebSocket) -> None:
     user_id = principal.account_id
     hub: RealtimeHub = websocket.app.state.hub
     connection = _Connection(settings.ws_send_queue_size)
+    context = ClientContext(
+        principal=principal,
+        connection_id=uuid.uuid4(),
+        app=websocket.app,
+        sessionmaker=websocket.app.state.sessionmaker,
+        deliver=lambda frame: connection.deliver(json.dumps(frame, ensure_ascii=False)),
+    )
     outcome: CloseOutcome | None
     OPEN_CONNECTIONS.inc()
     try:
         await hub.register(user_id, connection)
-        outcome = await _serve(websocket, connection, settings, principal)
+        await _run_hooks(connect_hooks(), context)
+        outcome = await _serve(websocket, connection, settings, context)
     except RealtimeUnavailable:
         outcome = (CloseCode.unavailable, "realtime_unavailable")
     finally:
         OPEN_CONNECTIONS.dec()
         await hub.unregister(user_id, connection)
+        await _run_hooks(disconnect_hooks(), context)
     if outcome is not None:
         log.info(
             "realtime connection closed", user_id=str(user_id), code=outcome[0], reason=outcome[1]
@@ -130,10 +151,19 @@ def _auth_token(text: str | None) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
+async def _run_hooks(hooks: list[ConnectionHook], context: ClientContext) -> None:
+    for hook in hooks:
+        try:
+            await hook(context)
+        except Exception:
+            log.exception("realtime connection hook failed", hook=getattr(hook, "__name__", "?"))
+
+
 async def _serve(
-    websocket: WebSocket, connection: _Connection, settings: Settings, principal: Principal
+    websocket: WebSocket, connection: _Connection, settings: Settings, context: ClientContext
 ) -> CloseOutcome | None:
     """Run an authenticated connection; the close to send, or None when the client left."""
+    principal = context.principal
     ready = {
         "type": "ready",
         "user_id": str(principal.account_id),
@@ -145,7 +175,7 @@ async def _serve(
     except WebSocketDisconnect:
         return None
     tasks = {
-        asyncio.create_task(_read(websocket, connection)),
+        asyncio.create_task(_read(websocket, connection, context)),
         asyncio.create_task(_write(websocket, connection)),
         asyncio.create_task(
             _heartbeat(websocket, connection, principal, settings.ws_heartbeat_seconds)
@@ -170,19 +200,19 @@ async def _serve(
     return None
 
 
-async def _read(websocket: WebSocket, connection: _Connection) -> None:
+async def _read(websocket: WebSocket, connection: _Connection, context: ClientContext) -> None:
     loop = asyncio.get_running_loop()
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
         connection.heard_at = loop.time()
-        reply = _reply_to(message.get("text"))
+        reply = await _reply_to(message.get("text"), context)
         if reply is not None:
-            connection.deliver(json.dumps(reply))
+            connection.deliver(json.dumps(reply, ensure_ascii=False, default=str))
 
 
-def _reply_to(text: str | None) -> dict[str, str] | None:
+async def _reply_to(text: str | None, context: ClientContext) -> dict[str, Any] | None:
     try:
         frame = json.loads(text) if text is not None else None
     except ValueError:
@@ -194,7 +224,23 @@ def _reply_to(text: str | None) -> dict[str, str] | None:
         return None
     if kind == "ping":
         return {"type": "pong"}
-    return {"type": "error", "code": "unknown_message_type"}
+    handler = handler_for(kind)
+    if handler is None:
+        return _with_ref({"type": "error", "code": "unknown_message_type"}, frame)
+    try:
+        reply = await handler(context, frame)
+    except AppError as exc:
+        reply = {"type": "error", "code": exc.code, "detail": translate(exc.code, **exc.params)}
+    except Exception:
+        log.exception("realtime message handler failed", message_type=kind)
+        reply = {"type": "error", "code": "internal_error", "detail": translate("internal_error")}
+    return None if reply is None else _with_ref(reply, frame)
+
+
+def _with_ref(reply: dict[str, Any], frame: dict[str, Any]) -> dict[str, Any]:
+    if "ref" in frame and "ref" not in reply:
+        return {**reply, "ref": frame["ref"]}
+    return reply
 
 
 async def _write(websocket: WebSocket, connection: _Connection) -> None:
