@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +62,15 @@ class Settings(BaseSettings):
     # Per request to a partner system; keep it well under outbox_lease_seconds.
     outbox_http_timeout_seconds: float = 10.0
     push_provider: str = "log"
+
+    # Uploaded files: "local" keeps them under blob_dir; "s3" uses any S3-compatible service.
+    blob_store: Literal["local", "s3"] = "local"
+    blob_dir: str = "./var/blobs"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "chronic-care"
+    s3_region: str = "cn-north-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -17,6 +17,7 @@ from app.auth.wechat import WeChatClient
 from app.config import Environment, Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
+from app.kit.blobstore import create_blob_store
 from app.observability import RequestContextMiddleware, configure_logging
 from app.outbox.handlers import build_handlers, outbox_http_client
 from app.outbox.relay import OutboxRelay
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         http = httpx.AsyncClient(timeout=settings.wechat_timeout_seconds)
         hub = create_hub(settings)
         sessionmaker = create_sessionmaker(engine)
+        app.state.blobs = create_blob_store(settings)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
         app.state.http = http

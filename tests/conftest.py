@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 os.environ.setdefault("APP_ENV", "test")
 
@@ -15,6 +16,7 @@ from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
 from app.config import Environment, Settings
 from app.db import create_engine
+from app.kit.blobstore import LocalBlobStore
 from app.main import create_app
 from app.realtime.hub import create_hub
 from tests.fixtures import databases
@@ -106,6 +108,7 @@ async def app(
     engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     fake_wechat: httpx.AsyncClient,
+    tmp_path: Path,
 ) -> AsyncIterator[object]:
     """The app wired to the test's transaction and the fake WeChat (no lifespan tasks)."""
     application = create_app(settings)
@@ -115,6 +118,7 @@ async def app(
     application.state.sessionmaker = sessionmaker
     application.state.http = fake_wechat
     application.state.hub = hub
+    application.state.blobs = LocalBlobStore(tmp_path / "blobs")
     application.state.wechat = WeChatClient(
         fake_wechat, FAKE_WECHAT_BASE, settings.wechat_appid, settings.wechat_secret
     )
