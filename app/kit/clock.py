@@ -1,18 +1,56 @@
-"""The one place the service reads the time (UTC-aware), so tests can move it."""
+"""The one place the service reads the time (UTC-aware), so tests can move it.
+
+Code calls `utcnow()`. Tests move time with `frozen_at(moment)` / `shifted_by(delta)` instead of
+sleeping: every caller sees the moved clock, however it imported `utcnow`.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def _system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_source: Callable[[], datetime] = _system_now
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    return _source()
 
 
 def to_shanghai(moment: datetime) -> datetime:
     """A UTC moment as people in the pilot city read it."""
     return moment.astimezone(SHANGHAI)
+
+
+@contextmanager
+def frozen_at(moment: datetime) -> Iterator[None]:
+    """Within the block, the clock stands still at `moment` (tests only)."""
+    global _source
+    if moment.tzinfo is None:
+        raise ValueError("frozen_at needs an aware datetime")
+    previous, _source = _source, lambda: moment
+    try:
+        yield
+    finally:
+        _source = previous
+
+
+@contextmanager
+def shifted_by(delta: timedelta) -> Iterator[None]:
+    """Within the block, the clock runs `delta` ahead of the real one (tests only)."""
+    global _source
+    previous = _source
+    _source = lambda: previous() + delta  # noqa: E731
+    try:
+        yield
+    finally:
+        _source = previous
