@@ -4,11 +4,34 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.alert.endpoints import router as alert_router
+from app.analytics.endpoints import router as analytics_router
+from app.assignment import realtime as assignment_realtime
+from app.assignment.endpoints import router as assignment_router
 from app.auth.endpoints import router as auth_router
+from app.care.endpoints import router as care_router
+from app.care.plan_endpoints import router as care_plan_router
+from app.catalogue.endpoints import router as catalogue_router
+from app.chat import socket as chat_socket
+from app.chat.endpoints import router as chat_router
+from app.delivery.endpoints import router as delivery_router
+from app.device.endpoints import router as device_router
+from app.doctor.endpoints import router as doctor_router
+from app.enrollment.endpoints import router as enrollment_router
 from app.health.endpoints import router as health_router
+from app.insurance.endpoints import router as insurance_router
+from app.nightscout.endpoints import router as nightscout_router
 from app.patient.endpoints import router as patient_router
+from app.payment.endpoints import router as payment_router
+from app.pharmacy.dashboard import router as dashboard_router
+from app.pharmacy.endpoints import router as pharmacy_router
+from app.prescription.endpoints import router as prescription_router
+from app.reading.endpoints import router as reading_router
 from app.realtime.gateway import router as realtime_router
 from app.reference.endpoints import router as reference_router
+
+# Websocket frame handlers register themselves when their module is imported.
+_CLIENT_MESSAGE_MODULES = (chat_socket, assignment_realtime)
 
 
 def include_routers(app: FastAPI) -> None:
@@ -17,4 +40,22 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(auth_router)
     app.include_router(patient_router)
     app.include_router(reference_router)
+    app.include_router(chat_router)
+    app.include_router(device_router)
+    app.include_router(reading_router)
+    app.include_router(nightscout_router)
+    app.include_router(analytics_router)
+    app.include_router(alert_router)
+    app.include_router(catalogue_router)
+    app.include_router(enrollment_router)
+    app.include_router(doctor_router)
+    app.include_router(assignment_router)
+    app.include_router(care_router)
+    app.include_router(care_plan_router)
+    app.include_router(insurance_router)
+    app.include_router(payment_router)
+    app.include_router(prescription_router)
+    app.include_router(pharmacy_router)
+    app.include_router(delivery_router)
+    app.include_router(dashboard_router)
     app.include_router(realtime_router)

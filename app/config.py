@@ -14,6 +14,8 @@ _DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 _DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LWNoYW5nZS1tZS0wMTI="  # base64 of 32 bytes, dev only
 _DEV_BLIND_INDEX_KEY = "dev-only-blind-index-key"
 _DEV_WECHAT_SECRET = "dev-wechat-secret"  # noqa: S105
+# WeChat Pay APIv3 key (32 bytes) for dev/test only; the notification decryption key in prod.
+_DEV_WECHATPAY_APIV3_KEY = "dev-only-wechatpay-apiv3-key-012"
 
 
 class Environment(StrEnum):
@@ -55,6 +57,10 @@ class Settings(BaseSettings):
     ws_send_queue_size: int = 256
 
     outbox_relay_enabled: bool = True
+    # Periodic jobs in each web process (reading maintenance, doctor presence lapses, follow-up
+    # reminders); all are safe to run in several processes. Or run them as their own workers:
+    # `python -m app.reading` and `python -m app.assignment.jobs --every 30`.
+    background_jobs_enabled: bool = True
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 50
     outbox_lease_seconds: float = 60.0
@@ -72,8 +78,107 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
 
+    # Chat (issue 5): message limits, recall window, typing timeout, per-user send rate.
+    chat_max_text_chars: int = 2000
+    chat_recall_window_seconds: float = 120.0
+    chat_typing_timeout_seconds: float = 6.0
+    chat_rate_limit_messages: int = 30
+    chat_rate_limit_window_seconds: int = 10
+    chat_image_max_bytes: int = 10 * 1024 * 1024
+    chat_voice_max_bytes: int = 2 * 1024 * 1024
+    chat_voice_max_seconds: float = 60.0
+    chat_sync_page_size: int = 100
+
+    # --- Enrollment, doctors, assignment and care (issue 4: app/catalogue, app/enrollment,
+    # app/doctor, app/assignment, app/care) ---
+    # Medical-record attachments: JPEG, PNG or PDF (checked by content), each at most this big.
+    enrollment_record_max_bytes: int = 10 * 1024 * 1024
+    enrollment_records_per_application: int = 20
+    # Validity of an approved entitlement when the reviewer does not say otherwise.
+    entitlement_validity_days: int = 365
+    # Doctor presence expires this long after the app's last report (the app re-reports every
+    # ~30 s; the gateway closes a silent socket after two heartbeats, 40 s by default).
+    presence_ttl_seconds: float = 90.0
+    # The most patients waiting for one doctor; further requests go to another doctor.
+    consultation_queue_limit: int = 30
+    # Assumed length of a consultation until a doctor has MIN_SAMPLES measured ones.
+    consultation_default_minutes: float = 12.0
+    # Assignment score weights (each factor is 0..1 before weighting).
+    assignment_weight_specialty: float = 3.0
+    assignment_weight_continuity: float = 2.5
+    assignment_weight_institution: float = 1.5
+    assignment_weight_load: float = 2.0
+    assignment_weight_presence: float = 1.0
+    # Reminders are sent this long before a follow-up is due.
+    follow_up_reminder_lead_hours: float = 24.0
+
     log_level: str = "INFO"
     log_json: bool = True
+
+    # --- Readings, clinical analytics and live alerts (issue 3) ---
+    # Glucose is stored in mg/dL; thresholds below are mg/dL, mmHg or minutes.
+    reading_batch_max_items: int = 2000
+    reading_clock_skew_seconds: int = 300
+    reading_backfill_window_days: int = 90
+    # Points older than this on arrival are marked backfilled (and raise no live alert).
+    reading_backfill_after_seconds: int = 900
+    reading_import_max_bytes: int = 20_000_000
+    cgm_default_interval_seconds: int = 300
+    bp_day_start_hour: int = 6
+    bp_night_start_hour: int = 22
+    bp_24h_systolic: int = 130
+    bp_24h_diastolic: int = 80
+    bp_day_systolic: int = 135
+    bp_day_diastolic: int = 85
+    bp_night_systolic: int = 120
+    bp_night_diastolic: int = 70
+    # An ambulatory recording is valid with at least this many day / night readings.
+    bp_abpm_min_day_readings: int = 20
+    bp_abpm_min_night_readings: int = 7
+    alert_urgent_low_mg_dl: float = 54.0
+    alert_low_recovered_mg_dl: float = 70.0
+    alert_sustained_high_mg_dl: float = 250.0
+    alert_sustained_high_minutes: int = 120
+    alert_bp_systolic: int = 180
+    alert_bp_diastolic: int = 110
+    alert_signal_loss_minutes: int = 60
+    # A patient whose data stopped longer ago than this is no longer "losing signal".
+    alert_signal_loss_horizon_hours: int = 24
+
+    # --- E-prescriptions, pharmacy routing and delivery (issue 6: app/prescription,
+    # app/pharmacy, app/delivery) ---
+    # Online prescribing policy (days' supply normal / long prescription, validity in days).
+    prescription_normal_max_days: int = 7
+    prescription_long_max_days: int = 84
+    prescription_max_valid_days: int = 3
+    # Partner callbacks older or newer than this (by their signed timestamp) are replays.
+    partner_signature_window_seconds: int = 300
+    # Wrong hand-over codes before the store must issue a new one.
+    handover_code_max_failures: int = 5
+    cold_chain_min_celsius: float = 2.0
+    cold_chain_max_celsius: float = 8.0
+    # ETA: straight-line distance x road factor at this speed (mountain counties slower).
+    courier_speed_kmh: float = 30.0
+    courier_speed_mountain_kmh: float = 20.0
+    courier_road_factor: float = 1.4
+
+    # --- Insurance settlement and payment (issue 7: app/insurance, app/payment) ---
+    # Public base URL the payment providers post their notifications to.
+    payment_notify_base_url: str = "http://127.0.0.1:8000"
+    # WeChat Pay v3 (the mini-program's appid is wechat_appid). A provider whose merchant id or
+    # keys are unset is simply not offered; PEM texts come from the environment or a secret store.
+    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
+    wechatpay_mchid: str | None = None
+    wechatpay_apiv3_key: str = _DEV_WECHATPAY_APIV3_KEY
+    wechatpay_merchant_serial: str | None = None
+    wechatpay_merchant_private_key: str | None = None
+    # Platform certificate serial -> public key or certificate PEM (JSON object in the env).
+    wechatpay_platform_public_keys: dict[str, str] = Field(default_factory=dict)
+    wechatpay_notification_max_skew_seconds: int = 300
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    alipay_app_id: str | None = None
+    alipay_app_private_key: str | None = None
+    alipay_public_key: str | None = None
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_dev(self) -> Settings:
@@ -84,6 +189,12 @@ class Settings(BaseSettings):
                 "BLIND_INDEX_KEY": (self.blind_index_key, _DEV_BLIND_INDEX_KEY),
                 "WECHAT_SECRET": (self.wechat_secret, _DEV_WECHAT_SECRET),
             }
+            # The APIv3 key matters only where WeChat Pay is set up (it decrypts notifications).
+            if self.wechatpay_mchid:
+                dev_values["WECHATPAY_APIV3_KEY"] = (
+                    self.wechatpay_apiv3_key,
+                    _DEV_WECHATPAY_APIV3_KEY,
+                )
             bad = [name for name, (value, dev) in dev_values.items() if dev in value]
             if bad:
                 raise ValueError(f"refusing to start in prod with development secrets: {bad}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,8 +11,10 @@ import structlog
 from fastapi import FastAPI
 
 from app.api import include_routers
+from app.assignment import jobs as assignment_jobs
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
+from app.chat.runtime import ChatRuntime
 from app.config import Environment, Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
@@ -21,6 +22,7 @@ from app.kit.blobstore import create_blob_store
 from app.observability import RequestContextMiddleware, configure_logging
 from app.outbox.handlers import build_handlers, outbox_http_client
 from app.outbox.relay import OutboxRelay
+from app.reading import maintenance as reading_maintenance
 from app.realtime.hub import create_hub
 
 log = structlog.get_logger(__name__)
@@ -48,19 +50,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 http, settings.wechat_api_base, settings.wechat_appid, settings.wechat_secret
             )
         await hub.start()
-        relay_task: asyncio.Task[None] | None = None
+        app.state.chat_runtime = ChatRuntime(settings, hub)
+        tasks: list[asyncio.Task[None]] = []
         outbox_http = outbox_http_client(settings)
         if settings.outbox_relay_enabled:
             relay = OutboxRelay(sessionmaker, build_handlers(settings, outbox_http), settings)
-            relay_task = asyncio.create_task(relay.run_forever(), name="outbox-relay")
+            tasks.append(asyncio.create_task(relay.run_forever(), name="outbox-relay"))
+        if settings.background_jobs_enabled:
+            tasks.append(
+                asyncio.create_task(
+                    reading_maintenance.run_forever(sessionmaker, settings, hub),
+                    name="reading-maintenance",
+                )
+            )
+            tasks.append(
+                asyncio.create_task(
+                    assignment_jobs.run_forever(sessionmaker, settings, hub),
+                    name="assignment-jobs",
+                )
+            )
         log.info("service started", env=settings.env, database=engine.url.get_backend_name())
         try:
             yield
         finally:
-            if relay_task is not None:
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await app.state.chat_runtime.close()
             await hub.stop()
             await outbox_http.aclose()
             await http.aclose()

@@ -4,4 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+
+# The pharmacy dashboard's browser test drives Debian's Chromium through Playwright (never
+# `playwright install`: it would download a browser). CJK fonts make its screenshot readable.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing chromium for the dashboard browser test (apt-get)" >&2
+        { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; } ||
+            echo "could not install chromium: the dashboard browser test will be skipped" >&2
+    else
+        echo "chromium is missing and this is not root with apt-get: the dashboard browser" \
+            "test will be skipped (install chromium to run it)" >&2
+    fi
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 os.environ.setdefault("APP_ENV", "test")
+# Servers started by tests (in-loop or subprocess) run no periodic jobs unless a test asks.
+os.environ.setdefault("BACKGROUND_JOBS_ENABLED", "false")
 
 import httpx
 import pytest

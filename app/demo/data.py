@@ -564,3 +564,82 @@ CARE: tuple[CareData, ...] = (
     CareData("demo-openid-patient-3", "dr.chen"),
     CareData("demo-openid-patient-4", "dr.zhao"),
 )
+
+# The patient whose CGM and blood pressure fill two weeks of readings (app/reading/demo.py).
+DEMO_WEARER = "demo-openid-patient-2"
+
+
+# --- Issue 6: the online formulary and the stores' starting stock ---
+@dataclass(frozen=True)
+class FormularyData:
+    disease_code: str
+    drug_code: str
+    therapeutic_class: str  # two drugs of one class at once is duplicate therapy
+    dose_unit: str
+    units_per_pack: int
+    max_daily_quantity: str  # decimal, in dose units
+    route: str
+
+
+# DEMO DATA: dose ceilings follow the usual labels (metformin 2 g/day = 4 x 0.5 g, basal insulin
+# kept under 80 U/day); classes are coarse on purpose.
+_DIABETES_DRUGS = (
+    (METFORMIN_CODE, "biguanide", "片", 20, "4", "口服"),
+    ("XA10AEG128B002020100011", "basal_insulin", "单位", 300, "80", "皮下注射"),
+    ("XA10ABM047B002020100021", "rapid_insulin", "单位", 300, "60", "皮下注射"),
+    ("XA10BFA012A001010100031", "alpha_glucosidase", "片", 30, "6", "口服"),
+    ("XA10BBG036A010010100041", "sulfonylurea", "片", 30, "4", "口服"),
+    ("XA10BHX071A001010100051", "dpp4", "片", 7, "1", "口服"),
+)
+_HYPERTENSION_DRUGS = (
+    ("XC08CAA085A001010100061", "dhp_ccb", "片", 28, "2", "口服"),
+    ("XC08CAX013A012010100071", "dhp_ccb", "片", 7, "2", "口服"),
+    ("XC09CAX058E001010100081", "arb", "粒", 28, "4", "口服"),
+    ("XC09CAL091A001010100091", "arb", "片", 7, "2", "口服"),
+    ("XC07ABM102A001010100101", "beta_blocker", "片", 20, "8", "口服"),
+    ("XC03AAQ016A001010100111", "thiazide", "片", 100, "2", "口服"),
+)
+FORMULARY: tuple[FormularyData, ...] = tuple(
+    FormularyData(disease, *drug)
+    for disease, drugs in (("M01603", _DIABETES_DRUGS), ("M03902", _HYPERTENSION_DRUGS))
+    for drug in drugs
+)
+
+# Packs of every formulary drug each demo store holds when first seeded.
+STORE_STOCK_PACKS = 200
+
+
+# --- Insurance benefit rules (issue 7) ---
+@dataclass(frozen=True)
+class BenefitRuleData:
+    insurance_type: str  # '310' employee, '390' urban-rural resident
+    disease_code: str
+    institution_level: str  # 'secondary' | 'tertiary'
+    year: int
+    deductible_fen: int
+    reimbursement_bp: int  # fund ratio in basis points
+    partial_prepay_bp: int  # category-B drugs: the share paid first by the patient
+    annual_limit_fen: int
+
+
+# DEMO DATA: illustrative 2026 terms for the two online diseases, not the bureau's published
+# figures. Employees get higher ratios than residents; secondary hospitals lower deductibles and
+# higher ratios than tertiary ones (the usual tiering that steers patients down).
+_RULE_TERMS = {
+    ("310", "tertiary"): (20_000, 8_500),
+    ("310", "secondary"): (10_000, 9_000),
+    ("390", "tertiary"): (30_000, 6_500),
+    ("390", "secondary"): (20_000, 7_000),
+}
+_ANNUAL_LIMITS = {
+    ("310", "M01603"): 500_000,
+    ("310", "M03902"): 300_000,
+    ("390", "M01603"): 400_000,
+    ("390", "M03902"): 250_000,
+}
+BENEFIT_RULES: tuple[BenefitRuleData, ...] = tuple(
+    BenefitRuleData(insutype, disease, level, 2026, deductible, ratio, 1_000, limit)
+    for (insutype, level), (deductible, ratio) in _RULE_TERMS.items()
+    for (limit_insutype, disease), limit in _ANNUAL_LIMITS.items()
+    if limit_insutype == insutype
+)

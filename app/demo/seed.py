@@ -6,6 +6,7 @@ import asyncio
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.passwords import hash_password
 from app.config import Environment, get_settings
 from app.demo import data
+from app.enrollment.demo import load_demo_enrollment
+from app.insurance.demo import load_benefit_rules, load_demo_month
 from app.kit.clock import utcnow
 from app.kit.crypto import blind_index
 from app.models import (
@@ -22,13 +25,16 @@ from app.models import (
     District,
     Doctor,
     Drug,
+    FormularyItem,
     Institution,
     Patient,
     PharmacyChain,
     PharmacyStaff,
+    PharmacyStock,
     PharmacyStore,
     PharmacyStoreCoverage,
 )
+from app.reading.demo import load_demo_wearables
 
 ROLE_LABELS: dict[str, str] = {
     "admin": "平台管理员 admin",
@@ -68,7 +74,11 @@ class DemoSummary:
     pharmacy_staff: int = 0
     patients: int = 0
     care_relationships: int = 0
+    formulary_items: int = 0
+    stock_rows: int = 0
     created: int = 0  # rows inserted by this run; 0 when the data was already there
+    # Demo wearable readings in the last 14 days (they follow the clock, so not in `created`).
+    readings: int = 0
     credentials: list[CredentialLine] = field(default_factory=list)
 
 
@@ -87,6 +97,14 @@ async def load_demo_data(session: AsyncSession, *, allow_prod: bool = False) -> 
     await _pharmacy_staff(session, summary, stores)
     patients = await _patients(session, summary)
     await _care(session, summary, patients, doctors)
+    # Enrollment and care (issue 4): catalogue, entitlements, reviewer, team, follow-up.
+    summary.created += await load_demo_enrollment(session, patients, doctors)
+    wearables = await load_demo_wearables(session, patients[data.DEMO_WEARER])
+    summary.readings = wearables.readings
+    await _pharmacy_supply(session, summary, stores)
+    # Insurance (issue 7): 2026 benefit rules, then one patient's settled month (idempotent).
+    summary.created += await load_benefit_rules(session)
+    await load_demo_month(session)
     return summary
 
 
@@ -354,6 +372,46 @@ async def _care(
             )
             summary.created += 1
         summary.care_relationships += 1
+    await session.flush()
+
+
+async def _pharmacy_supply(
+    session: AsyncSession,
+    summary: DemoSummary,
+    stores: dict[str, PharmacyStore],
+) -> None:
+    """The online formulary and every store's starting stock."""
+    diseases = {d.code: d.id for d in await session.scalars(select(ChronicDisease))}
+    drugs = {d.national_code: d.id for d in await session.scalars(select(Drug))}
+    for item in data.FORMULARY:
+        key = (diseases[item.disease_code], drugs[item.drug_code])
+        if await session.get(FormularyItem, key) is None:
+            session.add(
+                FormularyItem(
+                    disease_id=key[0],
+                    drug_id=key[1],
+                    therapeutic_class=item.therapeutic_class,
+                    dose_unit=item.dose_unit,
+                    units_per_pack=item.units_per_pack,
+                    max_daily_quantity=Decimal(item.max_daily_quantity),
+                    default_route=item.route,
+                )
+            )
+            summary.created += 1
+        summary.formulary_items += 1
+    for store in stores.values():
+        for drug_id in {drugs[item.drug_code] for item in data.FORMULARY}:
+            if await session.get(PharmacyStock, (store.id, drug_id)) is None:
+                session.add(
+                    PharmacyStock(
+                        store_id=store.id,
+                        drug_id=drug_id,
+                        quantity=data.STORE_STOCK_PACKS,
+                        updated_at=utcnow(),
+                    )
+                )
+                summary.created += 1
+            summary.stock_rows += 1
     await session.flush()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -41,11 +41,29 @@ def outbox_http_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
+HandlerFactory = Callable[[Settings, httpx.AsyncClient], Handler]
+_domain_factories: dict[str, HandlerFactory] = {}
+
+
+def register_handler(kind: str, factory: HandlerFactory) -> None:
+    """Add a domain's outbox kind (e.g. signed partner webhooks), built by `build_handlers`."""
+    if (
+        kind in (PUSH_NOTIFICATION, HTTP_POST)
+        or _domain_factories.get(kind, factory) is not factory
+    ):
+        raise ValueError(f"outbox kind {kind!r} is registered twice")
+    _domain_factories[kind] = factory
+
+
 def build_handlers(settings: Settings, http: httpx.AsyncClient) -> dict[str, Handler]:
     """The handler of every outbox kind this process can deliver, by kind."""
+    # Domains register their kinds when imported; a standalone relay must know them all too.
+    import app.api  # noqa: F401
+
     return {
         PUSH_NOTIFICATION: push_notification_handler(create_push_provider(settings, http)),
         HTTP_POST: http_post_handler(http),
+        **{kind: factory(settings, http) for kind, factory in _domain_factories.items()},
     }
 
 

@@ -1,0 +1,1 @@
+"""Live alerts from incoming readings: rules, episodes, delivery to doctors, acknowledgement."""

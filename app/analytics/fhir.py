@@ -1,0 +1,160 @@
+"""A patient's readings and CGM summary as a FHIR R4 Bundle of Observations (LOINC-coded)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from app.analytics.schemas import CgmSummaryOut
+from app.kit.clock import utcnow
+from app.models import Reading
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+# Names the deterministic ids of exported resources (a re-export gives the same ids).
+EXPORT_NAMESPACE = uuid.UUID("6b1f3c52-3d0e-4c1a-9a53-2b7f4f9e8a10")
+BAND_SYSTEM = "https://chronic-care.cn/fhir/CodeSystem/cgm-range"
+
+
+def _coding(code: str, display: str, system: str = LOINC) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code, "display": display}]}
+
+
+def _quantity(value: float, unit: str) -> dict[str, Any]:
+    code = {"mmHg": "mm[Hg]", "/min": "/min", "%": "%"}.get(unit, unit)
+    return {"value": round(value, 2), "unit": unit, "system": UCUM, "code": code}
+
+
+def _category(code: str) -> list[dict[str, Any]]:
+    return [_coding(code, code.replace("-", " ").title(), CATEGORY)]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _reading_observation(reading: Reading, subject: dict[str, str]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": str(
+            uuid.uuid5(
+                EXPORT_NAMESPACE, f"{reading.device_id}/{reading.kind}/{_iso(reading.measured_at)}"
+            )
+        ),
+        "status": "final",
+        "subject": subject,
+        "effectiveDateTime": _iso(reading.measured_at),
+        "device": {"display": f"device {reading.device_id}"},
+    }
+    if reading.kind in ("cgm", "scan"):
+        body |= {
+            "category": _category("laboratory"),
+            "code": _coding("99504-3", "Glucose [Mass/volume] in Interstitial fluid"),
+            "valueQuantity": _quantity(reading.value, "mg/dL"),
+        }
+    elif reading.kind == "bg":
+        body |= {
+            "category": _category("laboratory"),
+            "code": _coding("2339-0", "Glucose [Mass/volume] in Blood"),
+            "valueQuantity": _quantity(reading.value, "mg/dL"),
+        }
+    elif reading.kind == "bp":
+        body |= {
+            "category": _category("vital-signs"),
+            "code": _coding("85354-9", "Blood pressure panel with all children optional"),
+            "component": [
+                {
+                    "code": _coding("8480-6", "Systolic blood pressure"),
+                    "valueQuantity": _quantity(reading.value, "mmHg"),
+                },
+                {
+                    "code": _coding("8462-4", "Diastolic blood pressure"),
+                    "valueQuantity": _quantity(reading.value2 or 0.0, "mmHg"),
+                },
+            ],
+        }
+    else:  # hr, and the mean rate of an ECG summary
+        body |= {
+            "category": _category("vital-signs"),
+            "code": _coding("8867-4", "Heart rate"),
+            "valueQuantity": _quantity(reading.value, "/min"),
+        }
+    if reading.flag:
+        body["interpretation"] = [
+            _coding(
+                "L" if reading.flag == "low" else "H",
+                "Below sensor range" if reading.flag == "low" else "Above sensor range",
+                "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+            )
+        ]
+    return body
+
+
+def _summary_observations(summary: CgmSummaryOut, subject: dict[str, str]) -> list[dict[str, Any]]:
+    m = summary.metrics
+    period = {"start": _iso(summary.period.start), "end": _iso(summary.period.end)}
+    common = {"status": "final", "subject": subject, "effectivePeriod": period}
+    values = [
+        ("97507-8", "Average glucose", m.mean_mg_dl, "mg/dL"),
+        ("97506-0", "Glucose management indicator", m.gmi_percent, "%"),
+        ("104638-2", "Coefficient of variation of glucose", m.cv_percent, "%"),
+        ("104637-4", "CGM sensor active percent", m.active_percent, "%"),
+    ]
+    found: list[dict[str, Any]] = [
+        {
+            "resourceType": "Observation",
+            "id": str(uuid.uuid5(EXPORT_NAMESPACE, f"{summary.patient_id}/{code}/{period}")),
+            **common,
+            "category": _category("laboratory"),
+            "code": _coding(code, display),
+            "valueQuantity": _quantity(value, unit),
+        }
+        for code, display, value, unit in values
+        if value is not None
+    ]
+    ranges = m.time_in_ranges.model_dump()
+    found.append(
+        {
+            "resourceType": "Observation",
+            "id": str(uuid.uuid5(EXPORT_NAMESPACE, f"{summary.patient_id}/106793-3/{period}")),
+            **common,
+            "category": _category("laboratory"),
+            "code": _coding("106793-3", "Glucose time in ranges"),
+            "component": [
+                {
+                    "code": _coding(band, band.replace("_", " "), BAND_SYSTEM),
+                    "valueQuantity": _quantity(share, "%"),
+                }
+                for band, share in ranges.items()
+            ],
+        }
+    )
+    return found
+
+
+def bundle(
+    patient_id: uuid.UUID,
+    patient_name: str | None,
+    readings: Sequence[Reading],
+    summary: CgmSummaryOut,
+) -> dict[str, Any]:
+    """A collection Bundle: the Patient, one Observation per reading, and the CGM summary."""
+    # Every resource has a urn:uuid fullUrl; references use it so they resolve in the Bundle.
+    subject = {"reference": f"urn:uuid:{patient_id}"}
+    patient: dict[str, Any] = {"resourceType": "Patient", "id": str(patient_id)}
+    if patient_name:
+        patient["name"] = [{"text": patient_name}]
+    resources = [
+        patient,
+        *(_reading_observation(r, subject) for r in readings),
+        *_summary_observations(summary, subject),
+    ]
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": _iso(utcnow()),
+        "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+    }

@@ -1,0 +1,185 @@
+"""SQL for analytics: numeric series for a patient, day rollups, and the panel's aggregates."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.authz.scopes import doctor_patient_ids
+from app.models import CgmDaily, Patient, Reading
+
+
+def _epoch(session: AsyncSession) -> ColumnElement[float]:
+    # Seconds since 1970 as a float straight from the database: no datetime object per row.
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_part("epoch", Reading.measured_at)
+    return (func.julianday(Reading.measured_at) - 2440587.5) * 86400.0
+
+
+Columns = tuple[list[float], list[float], list[float | None], list[float | None], list[float]]
+
+
+async def columns(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    default_interval: int,
+) -> Columns:
+    """A patient's readings of a kind in [start, end), oldest first, as columns: epoch seconds,
+    value, value2, value3 and sample interval (the default where the reading has none)."""
+    found = await columns_by_patient(session, [patient_id], kind, start, end, default_interval)
+    return found.get(patient_id, ([], [], [], [], []))
+
+
+async def columns_by_patient(
+    session: AsyncSession,
+    patient_ids: Sequence[uuid.UUID],
+    kind: str,
+    start: datetime,
+    end: datetime,
+    default_interval: int,
+) -> dict[uuid.UUID, Columns]:
+    """`columns` for several patients in one query (patients without readings are absent)."""
+    interval = func.coalesce(Reading.sample_interval_seconds, default_interval)
+    selected = (_epoch(session), Reading.value, Reading.value2, Reading.value3, interval)
+    where = (
+        Reading.patient_id.in_(patient_ids),
+        Reading.kind == kind,
+        Reading.measured_at >= start,
+        Reading.measured_at < end,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # One row of five arrays per patient: asyncpg decodes arrays in C, where 20,000 rows
+        # would cost a Python object per value and row.
+        aggregated = [func.array_agg(aggregate_order_by(c, Reading.measured_at)) for c in selected]
+        statement = select(Reading.patient_id, *aggregated).where(*where)
+        rows = await session.execute(statement.group_by(Reading.patient_id))
+        return {row[0]: tuple(list(c) for c in row[1:]) for row in rows}  # type: ignore[misc]
+    ordered = select(Reading.patient_id, *selected).where(*where)
+    grouped: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
+    for row in await session.execute(ordered.order_by(Reading.patient_id, Reading.measured_at)):
+        grouped.setdefault(row[0], []).append(tuple(row[1:]))
+    return {
+        patient_id: tuple(list(c) for c in zip(*rows, strict=True))  # type: ignore[misc]
+        for patient_id, rows in grouped.items()
+    }
+
+
+async def upsert_daily(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write CGM day rollups (replacing what a day had)."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(CgmDaily)
+    columns = [
+        c.name for c in CgmDaily.__table__.columns if c.name not in ("patient_id", "local_date")
+    ]
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["patient_id", "local_date"],
+            set_={name: getattr(statement.excluded, name) for name in columns},
+        ),
+        list(rows),
+    )
+
+
+async def delete_daily(session: AsyncSession, since: Sequence[tuple[uuid.UUID, date]]) -> None:
+    """Drop each (patient, first date)'s rollups from that date on, before rewriting them."""
+    if since:
+        await session.execute(
+            # The table, not the entity: executemany is a Core-level DELETE.
+            delete(cast(Table, CgmDaily.__table__)).where(
+                CgmDaily.patient_id == bindparam("patient"),
+                CgmDaily.local_date >= bindparam("first"),
+            ),
+            [{"patient": patient_id, "first": first} for patient_id, first in since],
+        )
+
+
+async def timezones(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Each patient's time zone."""
+    rows = await session.execute(
+        select(Patient.id, Patient.timezone).where(Patient.id.in_(patient_ids))
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def period_totals(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID], first: date, last: date
+) -> dict[uuid.UUID, tuple[Any, ...]]:
+    """Each patient's CGM rollups of local dates [first, last] added up in SQL: (readings,
+    value sum, squared deviations, covered seconds, five band seconds, days with data)."""
+    days = CgmDaily.readings > 0
+    # Squared deviations merge across days as sum(M2_d) + sum(S_d^2 / n_d) - S^2 / N.
+    merged_m2 = (
+        func.sum(CgmDaily.squared_deviations)
+        + func.sum(CgmDaily.value_sum * CgmDaily.value_sum / CgmDaily.readings)
+        - func.sum(CgmDaily.value_sum) * func.sum(CgmDaily.value_sum) / func.sum(CgmDaily.readings)
+    )
+    result = await session.execute(
+        select(
+            CgmDaily.patient_id,
+            func.sum(CgmDaily.readings),
+            func.sum(CgmDaily.value_sum),
+            merged_m2,
+            func.sum(CgmDaily.covered_seconds),
+            func.sum(CgmDaily.very_low_seconds),
+            func.sum(CgmDaily.low_seconds),
+            func.sum(CgmDaily.in_range_seconds),
+            func.sum(CgmDaily.high_seconds),
+            func.sum(CgmDaily.very_high_seconds),
+            func.count(),
+        )
+        .where(
+            CgmDaily.patient_id.in_(patient_ids),
+            CgmDaily.local_date >= first,
+            CgmDaily.local_date <= last,
+            days,
+        )
+        .group_by(CgmDaily.patient_id)
+    )
+    return {row[0]: tuple(row[1:]) for row in result}
+
+
+async def bp_means(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+) -> dict[uuid.UUID, tuple[int, float, float]]:
+    """(count, mean systolic, mean diastolic) of each patient's BP readings in [start, end)."""
+    result = await session.execute(
+        select(
+            Reading.patient_id,
+            func.count(),
+            func.avg(Reading.value),
+            func.avg(Reading.value2),
+        )
+        .where(
+            Reading.patient_id.in_(patient_ids),
+            Reading.kind == "bp",
+            Reading.measured_at >= start,
+            Reading.measured_at < end,
+        )
+        .group_by(Reading.patient_id)
+    )
+    return {row[0]: (int(row[1]), float(row[2]), float(row[3])) for row in result}
+
+
+async def doctor_patients(
+    session: AsyncSession, doctor_id: uuid.UUID, now: datetime
+) -> Sequence[Patient]:
+    """The doctor's patients in active care."""
+    return (
+        await session.scalars(
+            select(Patient).where(Patient.id.in_(doctor_patient_ids(doctor_id, now)))
+        )
+    ).all()

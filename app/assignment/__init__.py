@@ -1,0 +1,1 @@
+"""Assignment: the engine that picks a patient's doctor, the consultation queue, hand-overs."""

@@ -1,0 +1,190 @@
+"""The assignment engine: who the patient is (diseases, history, urgency), which doctors could
+take them, the ranking, and the stored decision with its full score breakdown."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import app.assignment.messages  # noqa: F401 - registers the error texts
+from app.assignment import repository as assignment_repository
+from app.assignment.scoring import (
+    AssignmentRequest,
+    Candidate,
+    Disease,
+    Score,
+    Weights,
+    rank,
+)
+from app.authz.principal import Principal
+from app.care import repository as care_repository
+from app.care.relationships import DoctorAtCapacity
+from app.catalogue.service import city_date
+from app.config import Settings
+from app.enrollment import entitlements as entitlement_service
+from app.models import AssignmentDecision
+from app.reading.urgency import Urgency, urgency_by_patient
+
+T = TypeVar("T")
+
+RUNNERS_UP = 3
+# How many candidates one request may try when the best ones fill up under it.
+MAX_ATTEMPTS = 10
+_DEADLOCK = "40P01"
+# Only this many best candidates get a full breakdown: the tries plus the runners-up shown.
+RANKED = MAX_ATTEMPTS + RUNNERS_UP + 1
+
+
+@dataclass(frozen=True)
+class PatientContext:
+    """Everything about the patient the engine weighs."""
+
+    patient_id: uuid.UUID
+    request: AssignmentRequest
+    urgency: Urgency
+
+
+async def patient_context(
+    session: AsyncSession, patient_id: uuid.UUID, institution_id: uuid.UUID | None, now: datetime
+) -> PatientContext:
+    """The patient's online-care diseases (409 if not entitled), care history and urgency."""
+    diseases = await entitlement_service.online_care_diseases(session, patient_id, city_date(now))
+    history: dict[uuid.UUID, float] = {}
+    last_primary_seen = False
+    for doctor_id, kind, _active in await care_repository.doctors_of_patient(session, patient_id):
+        if kind == "primary" and not last_primary_seen:
+            history[doctor_id] = 1.0  # the current, or most recent, receiving doctor
+            last_primary_seen = True
+        else:
+            history.setdefault(doctor_id, 0.5)
+    urgency = (await urgency_by_patient(session, [patient_id]))[patient_id]
+    request = AssignmentRequest(
+        diseases=tuple(Disease(d.code, d.national_code) for d in diseases),
+        institution_id=institution_id,
+        urgency_level=urgency.level,
+        history=history,
+    )
+    return PatientContext(patient_id, request, urgency)
+
+
+def _codes(request: AssignmentRequest) -> list[str]:
+    return sorted({c for d in request.diseases for c in (d.code, d.national_code)})
+
+
+async def ranked(
+    session: AsyncSession,
+    settings: Settings,
+    context: PatientContext,
+    purpose: str,
+    now: datetime,
+    *,
+    exclude: Sequence[uuid.UUID] = (),
+    present_only: bool = False,
+    only: Sequence[uuid.UUID] | None = None,
+) -> tuple[list[Score], int]:
+    """Eligible doctors best first, and how many were considered."""
+    rows = await assignment_repository.candidate_rows(
+        session, _codes(context.request), exclude, now, present_only=present_only, only=only
+    )
+    consultation = purpose in ("consultation", "handoff")
+    candidates = [
+        Candidate(
+            doctor_id=row.id,
+            institution_id=row.institution_id,
+            specialties=frozenset(row.specialties),
+            capacity=settings.consultation_queue_limit if consultation else row.max_active_patients,
+            load=row.waiting if consultation else row.active,
+            presence=row.status if row.status and row.expires_at > now else "offline",
+        )
+        for row in rows
+    ]
+    best = rank(context.request, candidates, Weights.from_settings(settings), RANKED)
+    return best, len(candidates)
+
+
+async def record_decision(
+    session: AsyncSession,
+    principal: Principal | None,
+    settings: Settings,
+    context: PatientContext,
+    purpose: str,
+    chosen: Score,
+    scores: list[Score],
+    considered: int,
+    now: datetime,
+    note: str | None = None,
+) -> AssignmentDecision:
+    """Store why `chosen` was picked: its factors, the weights, the runners-up, the urgency."""
+    weights = Weights.from_settings(settings).for_urgency(context.urgency.level)
+    breakdown: dict[str, Any] = {
+        "purpose": purpose,
+        "weights": weights,
+        "urgency": {
+            "level": context.urgency.level,
+            "open_alerts": context.urgency.open_alerts,
+            "reasons": list(context.urgency.reasons),
+        },
+        "diseases": [d.code for d in context.request.diseases],
+        "chosen": chosen.as_json(),
+        "runners_up": [s.as_json() for s in scores if s is not chosen][:RUNNERS_UP],
+        "note": note,
+    }
+    decision = AssignmentDecision(
+        patient_id=context.patient_id,
+        purpose=purpose,
+        doctor_id=chosen.candidate.doctor_id,
+        requested_institution_id=context.request.institution_id,
+        urgency_level=context.urgency.level,
+        total_score=round(chosen.total, 4),
+        candidates_considered=considered,
+        breakdown=breakdown,
+        decided_at=now,
+        decided_by_account_id=principal.account_id if principal is not None else None,
+    )
+    session.add(decision)
+    await session.flush()
+    return decision
+
+
+async def first_with_room(
+    session: AsyncSession,
+    scores: list[Score],
+    take: Callable[[Score], Awaitable[T]],
+) -> tuple[Score, T] | None:
+    """Try the best candidates in turn; `take` raises DoctorAtCapacity when one has no room.
+
+    Each try runs in a savepoint: a full doctor's row lock is released as soon as it is found
+    full, so a request holds at most one doctor lock and two requests can never wait on each
+    other's doctors in a cycle.
+    """
+    for candidate in scores[:MAX_ATTEMPTS]:
+        try:
+            async with session.begin_nested():
+                return candidate, await take(candidate)
+        except DoctorAtCapacity:
+            continue
+    return None
+
+
+async def retry_on_deadlock(
+    session: AsyncSession, attempt: Callable[[], Awaitable[T]], tries: int = 3
+) -> T:
+    """Run `attempt` in a savepoint; if PostgreSQL broke a lock cycle by failing it, roll back
+    to the savepoint (releasing its locks) and run it again."""
+    failures = 0
+    while True:
+        try:
+            async with session.begin_nested():
+                return await attempt()
+        except DBAPIError as exc:
+            cause = exc.orig.__cause__ if exc.orig is not None else None
+            code = getattr(exc.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+            failures += 1
+            if code != _DEADLOCK or failures >= tries:
+                raise

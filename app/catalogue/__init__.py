@@ -1,0 +1,1 @@
+"""The versioned, effective-dated chronic-disease catalogue and its annual limits."""

@@ -1,0 +1,68 @@
+"""Catalogue endpoints: everyone reads the catalogue in force; admins publish new editions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, status
+
+from app.authz.principal import CurrentPrincipal, Principal, require_roles
+from app.catalogue import service as catalogue_service
+from app.catalogue.schemas import (
+    CatalogueEditionCreate,
+    CatalogueEditionOut,
+    CatalogueEditionSummary,
+    CatalogueEntryOut,
+)
+from app.db import DbSession
+from app.models import Role
+
+router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
+
+Admin = Annotated[Principal, require_roles(Role.admin)]
+
+
+def _edition_out(view: catalogue_service.CatalogueView) -> CatalogueEditionOut:
+    return CatalogueEditionOut(
+        id=view.edition.id,
+        effective_from=view.edition.effective_from,
+        note=view.edition.note,
+        created_at=view.edition.created_at,
+        entries=[
+            CatalogueEntryOut(
+                disease_code=item.disease.code,
+                national_code=item.disease.national_code,
+                category_zh=item.disease.category_zh,
+                name_zh=item.disease.name_zh,
+                name_en=item.disease.name_en,
+                online_admitted=item.online_admitted,
+                annual_limits_fen=item.annual_limits_fen,
+            )
+            for item in view.items
+        ],
+    )
+
+
+@router.get("", response_model=CatalogueEditionOut)
+async def get_catalogue(
+    _: CurrentPrincipal, session: DbSession, on: date | None = None
+) -> CatalogueEditionOut:
+    """The catalogue in force on a city date (today by default)."""
+    view = await catalogue_service.catalogue_on(session, on or catalogue_service.city_date())
+    return _edition_out(view)
+
+
+@router.get("/editions", response_model=list[CatalogueEditionSummary])
+async def list_editions(_: CurrentPrincipal, session: DbSession) -> list[CatalogueEditionSummary]:
+    """Every edition with its effective date, newest first."""
+    editions = await catalogue_service.list_editions(session)
+    return [CatalogueEditionSummary.model_validate(e) for e in editions]
+
+
+@router.post("/editions", response_model=CatalogueEditionOut, status_code=status.HTTP_201_CREATED)
+async def publish_edition(
+    body: CatalogueEditionCreate, principal: Admin, session: DbSession
+) -> CatalogueEditionOut:
+    """Publish the catalogue as it will be from a future date (admin); history never changes."""
+    return _edition_out(await catalogue_service.publish_edition(session, principal, body))

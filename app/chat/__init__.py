@@ -1,0 +1,1 @@
+"""Doctor-patient chat: conversations, messages, read state, recall, typing, attachments."""

@@ -1,0 +1,161 @@
+"""Chat images and voice clips: type checked from the bytes, size and duration limited.
+
+The declared Content-Type is not trusted: the first bytes decide. Images are JPEG, PNG or
+WebP; voice is AMR-NB (what WeChat records) or WAV, the formats whose duration can be read
+exactly from the file, so the 60-second limit does not rest on the client's word.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit_service
+from app.audit.service import AuditAction
+from app.authz.principal import Principal
+from app.chat import repository as chat_repository
+from app.chat.errors import TooLarge, UnsupportedType
+from app.chat.repository import Membership
+from app.config import Settings
+from app.errors import Conflict, NotFound
+from app.kit.blobstore import BlobNotFound, BlobStore, new_blob_key
+from app.models import ChatAttachment
+
+AttachmentKind = Literal["image", "voice"]
+RESOURCE = "chat_attachment"
+
+# AMR-NB speech frame sizes by frame type (RFC 4867 section 5.3), header byte excluded.
+_AMR_FRAME_BYTES = {0: 12, 1: 13, 2: 15, 3: 17, 4: 19, 5: 20, 6: 26, 7: 31, 8: 5, 15: 0}
+_AMR_FRAME_MS = 20
+
+
+def size_limit(settings: Settings, kind: AttachmentKind) -> int:
+    """The most bytes an upload of `kind` may have."""
+    return settings.chat_image_max_bytes if kind == "image" else settings.chat_voice_max_bytes
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The whole body, refusing (413) as soon as it passes `limit` bytes."""
+    data = bytearray()
+    async for chunk in chunks:
+        data.extend(chunk)
+        if len(data) > limit:
+            raise TooLarge("chat_attachment_too_large", limit_mb=round(limit / 1024 / 1024, 1))
+    return bytes(data)
+
+
+def sniff(kind: AttachmentKind, data: bytes) -> tuple[str, int | None]:
+    """The content type read from the bytes and, for voice, the duration in ms; 415 if not one
+    of the accepted formats."""
+    if kind == "image":
+        if data.startswith(b"\xff\xd8\xff"):
+            return "image/jpeg", None
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return "image/png", None
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            return "image/webp", None
+        raise UnsupportedType()
+    if data.startswith(b"#!AMR\n"):
+        return "audio/amr", _amr_duration_ms(data[6:])
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav", _wav_duration_ms(data)
+    raise UnsupportedType()
+
+
+def _amr_duration_ms(frames: bytes) -> int:
+    offset, count = 0, 0
+    while offset < len(frames):
+        frame_type = (frames[offset] >> 3) & 0x0F
+        size = _AMR_FRAME_BYTES.get(frame_type)
+        if size is None or offset + 1 + size > len(frames):
+            raise UnsupportedType()
+        offset += 1 + size
+        count += 1
+    if count == 0:
+        raise UnsupportedType()
+    return count * _AMR_FRAME_MS
+
+
+def _wav_duration_ms(data: bytes) -> int:
+    offset, byte_rate, data_bytes = 12, 0, None
+    while offset + 8 <= len(data):
+        chunk_id, chunk_size = (
+            data[offset : offset + 4],
+            struct.unpack_from("<I", data, offset + 4)[0],
+        )
+        if chunk_id == b"fmt " and chunk_size >= 12:
+            byte_rate = struct.unpack_from("<I", data, offset + 16)[0]
+        elif chunk_id == b"data":
+            data_bytes = min(chunk_size, len(data) - offset - 8)
+            break
+        offset += 8 + chunk_size + (chunk_size & 1)
+    if not byte_rate or data_bytes is None:
+        raise UnsupportedType()
+    return data_bytes * 1000 // byte_rate
+
+
+def admit_upload(member: Membership) -> None:
+    """Refuse an upload to a closed conversation before its body is read (409)."""
+    if member.conversation.closed_at is not None:
+        raise Conflict("chat_conversation_closed")
+
+
+async def store_upload(
+    session: AsyncSession,
+    blobs: BlobStore,
+    settings: Settings,
+    principal: Principal,
+    member: Membership,
+    kind: AttachmentKind,
+    data: bytes,
+) -> ChatAttachment:
+    """Check an admitted upload's bytes, keep them in the blob store and record them."""
+    content_type, duration_ms = sniff(kind, data)
+    if duration_ms is not None and duration_ms > settings.chat_voice_max_seconds * 1000:
+        raise TooLarge("chat_voice_too_long", limit=round(settings.chat_voice_max_seconds))
+    conversation_id = member.conversation.id
+    key = new_blob_key(f"chat/{conversation_id}")
+    await blobs.put(key, data, content_type)
+    attachment = await chat_repository.add_attachment(
+        session,
+        {
+            "conversation_id": conversation_id,
+            "uploader_account_id": principal.account_id,
+            "kind": kind,
+            "content_type": content_type,
+            "size_bytes": len(data),
+            "duration_ms": duration_ms,
+            "blob_key": key,
+        },
+    )
+    await audit_service.record(
+        session,
+        principal,
+        AuditAction.create,
+        RESOURCE,
+        attachment.id,
+        member.conversation.patient_id,
+    )
+    return attachment
+
+
+async def fetch(
+    session: AsyncSession, blobs: BlobStore, principal: Principal, attachment_id: uuid.UUID
+) -> tuple[ChatAttachment, bytes]:
+    """An attachment's bytes for a participant (audited); 404 otherwise or once recalled."""
+    found = await chat_repository.get_attachment(session, attachment_id, principal.account_id)
+    if found is None:
+        raise NotFound()
+    attachment, conversation = found
+    try:
+        data = await blobs.get(attachment.blob_key)
+    except BlobNotFound:
+        raise NotFound() from None
+    await audit_service.record(
+        session, principal, AuditAction.read, RESOURCE, attachment.id, conversation.patient_id
+    )
+    return attachment, data

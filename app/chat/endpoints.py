@@ -1,0 +1,204 @@
+"""Chat endpoints: conversations, messages, read state, recall, sync and attachments.
+
+Anything outside the caller's conversations answers 404. Routes that take a body check
+participation first (a dependency), so a malformed request cannot tell ids apart either.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from app.authz.principal import CurrentPrincipal
+from app.chat import attachments as chat_attachments
+from app.chat import sending as chat_sending
+from app.chat import service as chat_service
+from app.chat.errors import Invalid
+from app.chat.repository import Membership
+from app.chat.runtime import ChatRuntime, chat_runtime
+from app.chat.schemas import (
+    AttachmentOut,
+    ConversationDetail,
+    ConversationList,
+    MessageCreate,
+    MessageOut,
+    MessagePage,
+    ReadState,
+    ReadUpTo,
+    SyncRequest,
+    SyncResponse,
+    UnreadCounts,
+)
+from app.db import DbSession
+
+router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+
+
+def _runtime(request: Request) -> ChatRuntime:
+    return chat_runtime(request.app.state)
+
+
+async def _participant(
+    conversation_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> Membership:
+    return await chat_service.membership(session, principal, conversation_id)
+
+
+Runtime = Annotated[ChatRuntime, Depends(_runtime)]
+Participant = Annotated[Membership, Depends(_participant)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Seq = Annotated[int | None, Query(ge=0)]
+
+
+@router.get("/conversations", response_model=ConversationList)
+async def list_conversations(principal: CurrentPrincipal, session: DbSession) -> ConversationList:
+    """My conversations, most recent first, with unread counts and the total badge."""
+    return await chat_service.list_conversations(session, principal)
+
+
+@router.get("/unread", response_model=UnreadCounts)
+async def get_unread_counts(principal: CurrentPrincipal, session: DbSession) -> UnreadCounts:
+    """Unread messages per conversation and the total badge (same on every device)."""
+    return await chat_service.unread_counts(session, principal)
+
+
+@router.post("/sync", response_model=SyncResponse)
+async def sync(body: SyncRequest, principal: CurrentPrincipal, session: DbSession) -> SyncResponse:
+    """Catch up after a reconnect: every message after each of my per-conversation cursors."""
+    return await chat_service.sync(session, principal, body.since, body.limit)
+
+
+@router.put("/care-conversations/{care_relationship_id}", response_model=ConversationDetail)
+async def open_care_conversation(
+    care_relationship_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> ConversationDetail:
+    """The conversation of my care relationship (created on first use)."""
+    return await chat_service.open_care_conversation(session, principal, care_relationship_id)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
+async def get_conversation(
+    conversation_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> ConversationDetail:
+    """One conversation with every participant's read-up-to (read receipts)."""
+    return await chat_service.get_conversation(session, principal, conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+async def list_messages(
+    conversation_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    before_seq: Seq = None,
+    after_seq: Seq = None,
+    limit: Limit = 50,
+) -> MessagePage:
+    """History backwards from `before_seq` (newest first page by default), or the messages
+    after `after_seq`; each page ascending by seq."""
+    if before_seq is not None and after_seq is not None:
+        raise Invalid()
+    return await chat_service.history(
+        session, principal, conversation_id, before_seq=before_seq, after_seq=after_seq, limit=limit
+    )
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=MessageOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "A retry: the message stored the first time"}},
+)
+async def send_message(
+    member: Participant,
+    body: MessageCreate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: Runtime,
+    response: Response,
+) -> MessageOut:
+    """Send a message; the same client_msg_id again returns the original (200)."""
+    message, created = await chat_sending.send_message(
+        session, runtime, principal, member.conversation.id, body
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return MessageOut.of(message)
+
+
+@router.post("/conversations/{conversation_id}/read", response_model=ReadState)
+async def mark_read(
+    member: Participant,
+    body: ReadUpTo,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: Runtime,
+) -> ReadState:
+    """I have read up to this seq (never moves back); the sender sees a read receipt."""
+    return await chat_service.mark_read(
+        session, runtime, principal, member.conversation.id, body.up_to_seq
+    )
+
+
+@router.post("/conversations/{conversation_id}/messages/{seq}/recall", response_model=MessageOut)
+async def recall_message(
+    conversation_id: uuid.UUID,
+    seq: int,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: Runtime,
+) -> MessageOut:
+    """Recall my own message within the recall window; returns the "recalled" notice."""
+    message = await chat_sending.recall_message(session, runtime, principal, conversation_id, seq)
+    return MessageOut.of(message)
+
+
+@router.post(
+    "/conversations/{conversation_id}/attachments",
+    response_model=AttachmentOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def upload_attachment(
+    member: Participant,
+    kind: Literal["image", "voice"],
+    principal: CurrentPrincipal,
+    session: DbSession,
+    request: Request,
+) -> AttachmentOut:
+    """Upload an image (JPEG/PNG/WebP) or voice clip (AMR/WAV) as the raw body; send it
+    afterwards as an image or voice message with the returned id."""
+    chat_attachments.admit_upload(member)
+    settings = request.app.state.settings
+    data = await chat_attachments.read_limited(
+        request.stream(), chat_attachments.size_limit(settings, kind)
+    )
+    attachment = await chat_attachments.store_upload(
+        session, request.app.state.blobs, settings, principal, member, kind, data
+    )
+    return AttachmentOut.model_validate(attachment)
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "audio/amr": {}}}},
+)
+async def download_attachment(
+    attachment_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, request: Request
+) -> Response:
+    """The file of an image or voice message in one of my conversations."""
+    attachment, data = await chat_attachments.fetch(
+        session, request.app.state.blobs, principal, attachment_id
+    )
+    return Response(
+        content=data,
+        media_type=attachment.content_type,
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )

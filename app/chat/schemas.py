@@ -1,0 +1,205 @@
+"""Chat request and response bodies (REST and websocket frames share them)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.chat.messages import NOTICE_TEMPLATES
+from app.i18n import MESSAGES
+from app.models import ChatMessage
+
+CardType = Literal["readings_summary", "agp_chart", "prescription", "delivery", "bill"]
+SendKind = Literal["text", "image", "voice", "card"]
+ClientMsgId = Field(
+    min_length=1,
+    max_length=64,
+    pattern=r"^[A-Za-z0-9_.:-]+$",
+    description="Chosen by the client (e.g. a UUID); a retry with the same id returns the "
+    "original message",
+)
+
+
+class CardIn(BaseModel):
+    """A link to a product object; readers open it through that object's own endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_type: CardType
+    ref_id: uuid.UUID
+    title: str | None = Field(default=None, max_length=64)
+
+
+class MessageCreate(BaseModel):
+    """One message to send: text, an uploaded image or voice clip, or a card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_msg_id: str = ClientMsgId
+    kind: SendKind = "text"
+    # Upper bound checked by the service (413 with the configured limit); this only stops
+    # absurd frames before any work is done.
+    text: str | None = Field(default=None, min_length=1, max_length=100_000)
+    attachment_id: uuid.UUID | None = None
+    card: CardIn | None = None
+
+    @model_validator(mode="after")
+    def _content_matches_kind(self) -> MessageCreate:
+        given = {
+            "text": self.text is not None,
+            "attachment": self.attachment_id is not None,
+            "card": self.card is not None,
+        }
+        wanted = {"text": "text", "image": "attachment", "voice": "attachment", "card": "card"}
+        expected = wanted[self.kind]
+        if not given[expected] or any(v for k, v in given.items() if k != expected):
+            raise ValueError(f"a {self.kind} message carries exactly its {expected}")
+        if self.text is not None and not self.text.strip():
+            raise ValueError("text must not be blank")
+        return self
+
+
+class ReadUpTo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    up_to_seq: int = Field(ge=0)
+
+
+class SyncRequest(BaseModel):
+    """Per-conversation cursors: the last seq the client holds (absent = it holds none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: dict[uuid.UUID, int] = Field(default_factory=dict)
+    limit: int = Field(default=100, ge=1, le=500, description="Messages per conversation")
+
+
+class NoticeText(BaseModel):
+    code: str
+    params: dict[str, Any]
+    text: dict[Literal["zh", "en"], str]
+
+
+class MessageOut(BaseModel):
+    """A message as participants see it; a recalled message has no body any more."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    kind: str
+    sender_account_id: uuid.UUID | None
+    client_msg_id: str
+    created_at: datetime
+    recalled: bool
+    body: dict[str, Any] | None = Field(
+        description="text: {text}; image/voice: {attachment_id, content_type, size_bytes, "
+        "duration_ms}; card: {card_type, ref_id, title}; recall: {recalled_seq}"
+    )
+    notice: NoticeText | None = Field(description="System notices and recalls, in zh and en")
+
+    @classmethod
+    def of(cls, message: ChatMessage) -> MessageOut:
+        """The participant view of a stored message."""
+        body = message.body
+        notice = None
+        if "code" in body:
+            notice = render_notice(body["code"], body.get("params", {}))
+        visible: dict[str, Any] | None = None
+        if message.recalled_at is None:
+            visible = {k: v for k, v in body.items() if k not in ("code", "params")}
+        return cls(
+            id=message.id,
+            conversation_id=message.conversation_id,
+            seq=message.seq,
+            kind=message.kind,
+            sender_account_id=message.sender_account_id,
+            client_msg_id=message.client_msg_id,
+            created_at=message.created_at,
+            recalled=message.recalled_at is not None,
+            body=visible,
+            notice=notice,
+        )
+
+
+def render_notice(code: str, params: dict[str, Any]) -> NoticeText:
+    """A notice in both languages (pushed events reach readers of either)."""
+    template = NOTICE_TEMPLATES.get(code) or MESSAGES[code]
+    return NoticeText(
+        code=code,
+        params=params,
+        text={"zh": template["zh"].format(**params), "en": template["en"].format(**params)},
+    )
+
+
+class ParticipantOut(BaseModel):
+    account_id: uuid.UUID
+    role: str
+    display_name: str
+    read_seq: int = Field(description="Read up to this seq: read receipts for the sender")
+
+
+class ConversationOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    title: str | None
+    patient_id: uuid.UUID | None
+    care_relationship_id: uuid.UUID | None
+    last_seq: int
+    read_seq: int
+    unread: int
+    last_message_at: datetime | None
+    closed: bool
+    last_message: MessageOut | None = None
+
+
+class ConversationDetail(ConversationOut):
+    participants: list[ParticipantOut]
+
+
+class ConversationList(BaseModel):
+    items: list[ConversationOut]
+    total_unread: int = Field(description="The badge: unread messages over all conversations")
+
+
+class UnreadCounts(BaseModel):
+    total_unread: int
+    conversations: dict[uuid.UUID, int]
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut] = Field(description="Ascending by seq")
+    has_more: bool = Field(description="More before (paging back) or after (syncing forward)")
+
+
+class ReadState(BaseModel):
+    conversation_id: uuid.UUID
+    account_id: uuid.UUID
+    read_seq: int
+    unread: int
+    total_unread: int
+
+
+class SyncedConversation(BaseModel):
+    conversation: ConversationOut
+    messages: list[MessageOut] = Field(description="After the client's cursor, ascending")
+    has_more: bool
+
+
+class SyncResponse(BaseModel):
+    conversations: list[SyncedConversation]
+    total_unread: int
+
+
+class AttachmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    kind: str
+    content_type: str
+    size_bytes: int
+    duration_ms: int | None
+    created_at: datetime

@@ -1,0 +1,285 @@
+"""Appending messages: user sends, recalls and system notices, each numbered and fanned out.
+
+Every append locks the conversation's counter row, takes the next seq, stores the message and
+registers the pushes to run after commit, so participants only ever hear of stored messages and
+committed seqs are 1..N without gaps. A client message id makes a send idempotent: the retry
+finds the original under the same lock and gets it back instead of a second message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.authz.principal import Principal
+from app.chat import repository as chat_repository
+from app.chat.errors import TooLarge
+from app.chat.messages import NOTICE_TEMPLATES
+from app.chat.runtime import ChatRuntime
+from app.chat.schemas import MessageCreate, MessageOut, render_notice
+from app.errors import Conflict, Forbidden, NotFound
+from app.kit.clock import utcnow
+from app.models import ChatConversation, ChatMessage
+from app.outbox import service as outbox_service
+from app.realtime.publish import publish_after_commit
+
+PUSH_TEMPLATE = "chat_new_message"
+MAX_DEDUPE_KEY_CHARS = 64
+
+
+async def send_message(
+    session: AsyncSession,
+    runtime: ChatRuntime,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    draft: MessageCreate,
+) -> tuple[ChatMessage, bool]:
+    """Store and fan out a participant's message; (message, created) - a retry gets the original."""
+    await runtime.check_send_rate(principal.account_id)
+    limit = runtime.settings.chat_max_text_chars
+    if draft.text is not None and len(draft.text) > limit:
+        raise TooLarge("chat_message_too_large", limit=limit)
+    me = principal.account_id
+    # Looked up before the counter is locked, to keep the lock short; the uploader and the
+    # conversation must match, so this reveals nothing about other conversations.
+    body = await _body(session, conversation_id, me, draft)
+    now = utcnow()
+    seq = await _claim(session, conversation_id, me, now)
+    message, created = await _store(
+        session,
+        runtime,
+        seq,
+        now,
+        {
+            "conversation_id": conversation_id,
+            "sender_account_id": me,
+            "client_msg_id": draft.client_msg_id,
+            "kind": draft.kind,
+            "body": body,
+        },
+        sender_name=principal.display_name,
+    )
+    if created:
+        runtime.typing.sent(conversation_id, me)
+    return message, created
+
+
+async def recall_message(
+    session: AsyncSession,
+    runtime: ChatRuntime,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    seq: int,
+) -> ChatMessage:
+    """Recall one's own message within the window: its body is hidden, a notice is appended."""
+    me = principal.account_id
+    now = utcnow()
+    notice_seq = await _claim(session, conversation_id, me, now)
+    # Keyed by the recalled seq, so recalling twice returns the first recall notice.
+    client_msg_id = f"recall:{seq}"
+    done = await chat_repository.find_by_client_id(session, conversation_id, client_msg_id)
+    if done is not None:
+        await chat_repository.give_back_seq(session, conversation_id)
+        return done
+    target = await chat_repository.get_message_by_seq(session, conversation_id, seq)
+    if target is None:
+        raise NotFound()
+    if target.sender_account_id != me:
+        raise Forbidden("chat_recall_not_own")
+    if target.kind in ("notice", "recall") or target.recalled_at is not None:
+        raise Conflict("chat_recall_not_allowed")
+    window = runtime.settings.chat_recall_window_seconds
+    if now - target.created_at > timedelta(seconds=window):
+        raise Conflict("chat_recall_window_passed", minutes=round(window / 60))
+    await chat_repository.mark_recalled(session, target.id, now)
+    if "attachment_id" in target.body:
+        attachment_id = uuid.UUID(target.body["attachment_id"])
+        await chat_repository.mark_attachment_recalled(session, attachment_id, now)
+    message, _ = await _store(
+        session,
+        runtime,
+        notice_seq,
+        now,
+        {
+            "conversation_id": conversation_id,
+            "sender_account_id": me,
+            "client_msg_id": client_msg_id,
+            "kind": "recall",
+            "body": {
+                "recalled_seq": seq,
+                "code": "chat_notice_recalled",
+                "params": {"name": principal.display_name},
+            },
+        },
+        sender_name=principal.display_name,
+        push=False,
+    )
+    return message
+
+
+async def post_system_notice(
+    session: AsyncSession,
+    target_id: uuid.UUID,
+    notice_code: str,
+    params: dict[str, Any],
+    *,
+    runtime: ChatRuntime | None = None,
+    dedupe_key: str | None = None,
+) -> ChatMessage:
+    """Append a system notice to a conversation, given its id or its care relationship's id.
+
+    `runtime` (`chat_runtime(request.app.state)`) pushes it live; without one it is stored and
+    only offline pushes are queued. The same `dedupe_key` never posts twice. Notices reach
+    closed conversations too (e.g. "care ended").
+    """
+    from app.chat.conversations import ensure_care_conversation
+
+    if notice_code not in NOTICE_TEMPLATES:
+        raise ValueError(f"unknown chat notice code {notice_code!r}")
+    try:
+        render_notice(notice_code, params)
+    except (KeyError, IndexError) as exc:
+        raise ValueError(f"notice {notice_code!r} needs parameter {exc}") from None
+    if dedupe_key is not None and not 0 < len(dedupe_key) <= MAX_DEDUPE_KEY_CHARS:
+        raise ValueError(f"dedupe_key must be 1-{MAX_DEDUPE_KEY_CHARS} characters")
+    conversation_id = await session.scalar(
+        select(ChatConversation.id).where(ChatConversation.id == target_id)
+    )
+    if conversation_id is None:
+        conversation_id = (await ensure_care_conversation(session, target_id)).id
+    now = utcnow()
+    seq = await _claim(session, conversation_id, None, now)
+    message, _ = await _store(
+        session,
+        runtime,
+        seq,
+        now,
+        {
+            "conversation_id": conversation_id,
+            "sender_account_id": None,
+            "client_msg_id": f"notice:{dedupe_key or uuid.uuid4().hex}",
+            "kind": "notice",
+            "body": {"code": notice_code, "params": params},
+        },
+        sender_name=None,
+    )
+    return message
+
+
+async def _claim(
+    session: AsyncSession, conversation_id: uuid.UUID, sender_id: uuid.UUID | None, now: datetime
+) -> int:
+    claimed = await chat_repository.claim_next_seq(session, conversation_id, sender_id, now)
+    if claimed is None:
+        raise NotFound()
+    seq, closed_at = claimed
+    if closed_at is not None and sender_id is not None:
+        raise Conflict("chat_conversation_closed")
+    return seq
+
+
+async def _body(
+    session: AsyncSession, conversation_id: uuid.UUID, sender_id: uuid.UUID, draft: MessageCreate
+) -> dict[str, Any]:
+    if draft.kind == "text":
+        return {"text": draft.text}
+    if draft.kind == "card":
+        assert draft.card is not None
+        return draft.card.model_dump(mode="json")
+    assert draft.attachment_id is not None
+    attachment = await chat_repository.get_own_attachment(
+        session, draft.attachment_id, conversation_id, sender_id
+    )
+    if attachment is None or attachment.kind != draft.kind:
+        raise NotFound("chat_attachment_not_found")
+    return {
+        "attachment_id": str(attachment.id),
+        "content_type": attachment.content_type,
+        "size_bytes": attachment.size_bytes,
+        "duration_ms": attachment.duration_ms,
+    }
+
+
+async def _store(
+    session: AsyncSession,
+    runtime: ChatRuntime | None,
+    seq: int,
+    now: datetime,
+    values: dict[str, Any],
+    *,
+    sender_name: str | None,
+    push: bool = True,
+) -> tuple[ChatMessage, bool]:
+    """Insert the message under the claimed seq and fan it out; a known client message id
+    instead gives the seq back and returns the original."""
+    conversation_id, sender_id = values["conversation_id"], values["sender_account_id"]
+    row = {**values, "id": uuid.uuid4(), "seq": seq, "created_at": now}
+    if not await chat_repository.insert_message(session, row):
+        # A retry (checked after the lock, so one committed meanwhile is seen too). This also
+        # moved last_message_at to now, which only reorders the list by a retry's moment.
+        await chat_repository.give_back_seq(session, conversation_id)
+        original = await chat_repository.find_by_client_id(
+            session, conversation_id, values["client_msg_id"]
+        )
+        assert original is not None  # messages are never deleted
+        if original.sender_account_id != sender_id:
+            raise Conflict("chat_client_msg_id_taken")
+        return original, False
+    if sender_id is not None:
+        # Whoever writes has read everything before: unread stays last_seq - read_seq.
+        everyone = await chat_repository.note_sent(session, conversation_id, sender_id, seq)
+    else:
+        everyone = await chat_repository.active_account_ids(session, conversation_id)
+    message = ChatMessage(**row)
+    await _fan_out(session, runtime, message, everyone, sender_name, push=push)
+    return message, True
+
+
+async def _fan_out(
+    session: AsyncSession,
+    runtime: ChatRuntime | None,
+    message: ChatMessage,
+    everyone: list[uuid.UUID],
+    sender_name: str | None,
+    *,
+    push: bool,
+) -> None:
+    others = [a for a in everyone if a != message.sender_account_id]
+    online: set[uuid.UUID] = set()
+    if runtime is not None:
+        runtime.members.put(message.conversation_id, everyone)
+        event = {
+            "type": "chat.message",
+            "conversation_id": str(message.conversation_id),
+            "message": MessageOut.of(message).model_dump(mode="json"),
+        }
+        # The other participants first: the sender's own devices already have the ack coming.
+        echo = [a for a in everyone if a == message.sender_account_id]
+        publish_after_commit(session, runtime.hub, [*others, *echo], event)
+        if push:
+            online = await runtime.online(others)
+    offline = [a for a in others if a not in online]
+    if not push or not offline:
+        return
+    for account_id, openid in await chat_repository.push_addresses(session, offline):
+        await outbox_service.enqueue(
+            session,
+            "push.notification",
+            {
+                # Patients are reached through the mini-program (openid); staff apps by account.
+                "recipient": openid or f"account:{account_id}",
+                "template": PUSH_TEMPLATE,
+                # No message text: lock screens are not the place for health data.
+                "data": {
+                    "conversation_id": str(message.conversation_id),
+                    "seq": message.seq,
+                    "sender_name": sender_name,
+                },
+                "page": f"pages/chat/conversation?id={message.conversation_id}",
+            },
+            f"chat:{message.id}:{account_id}",
+        )

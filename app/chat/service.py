@@ -1,0 +1,229 @@
+"""Reading conversations: lists, history, sync, read state and read receipts (audited).
+
+Message lists are health data: each read records one audit event per conversation, not one
+per message. Unread counts are last seq minus read-up-to, because sending advances the
+sender's own read-up-to; read state is per account, so every device of it agrees.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit_service
+from app.audit.service import AuditAction
+from app.authz.principal import Principal
+from app.chat import repository as chat_repository
+from app.chat.conversations import ensure_care_conversation
+from app.chat.repository import Membership
+from app.chat.runtime import ChatRuntime
+from app.chat.schemas import (
+    ConversationDetail,
+    ConversationList,
+    ConversationOut,
+    MessageOut,
+    MessagePage,
+    ParticipantOut,
+    ReadState,
+    SyncedConversation,
+    SyncResponse,
+    UnreadCounts,
+)
+from app.errors import NotFound
+from app.models import CareRelationship, ChatConversation, ChatMessage, Doctor, Patient, Role
+from app.realtime.publish import publish_after_commit
+
+RESOURCE = "chat_conversation"
+
+
+async def membership(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> Membership:
+    """The conversation if the caller takes part in it; 404 for everyone else."""
+    found = await chat_repository.get_membership(session, conversation_id, principal.account_id)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def conversation_out(
+    member: Membership, last_message: ChatMessage | None = None
+) -> ConversationOut:
+    """The caller's view of a conversation, with its unread count."""
+    conversation = member.conversation
+    return ConversationOut(
+        id=conversation.id,
+        kind=conversation.kind,
+        title=conversation.title,
+        patient_id=conversation.patient_id,
+        care_relationship_id=conversation.care_relationship_id,
+        last_seq=conversation.last_seq,
+        read_seq=member.read_seq,
+        unread=max(conversation.last_seq - member.read_seq, 0),
+        last_message_at=conversation.last_message_at,
+        closed=conversation.closed_at is not None,
+        last_message=None if last_message is None else MessageOut.of(last_message),
+    )
+
+
+async def list_conversations(session: AsyncSession, principal: Principal) -> ConversationList:
+    """The caller's conversations, newest activity first, with last message and the badge."""
+    members = await chat_repository.list_memberships(session, principal.account_id)
+    last = await chat_repository.last_messages(session, [m.conversation for m in members])
+    await _audit(session, principal, [m.conversation for m in members if m.conversation.id in last])
+    items = [conversation_out(m, last.get(m.conversation.id)) for m in members]
+    return ConversationList(items=items, total_unread=sum(i.unread for i in items))
+
+
+async def get_conversation(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> ConversationDetail:
+    """One conversation with its participants' read-up-to (read receipts)."""
+    member = await membership(session, principal, conversation_id)
+    rows = await chat_repository.participants(session, conversation_id)
+    return ConversationDetail(
+        **conversation_out(member).model_dump(),
+        participants=[
+            ParticipantOut(account_id=a, role=role, display_name=name, read_seq=read_seq)
+            for a, role, name, read_seq in rows
+        ],
+    )
+
+
+async def open_care_conversation(
+    session: AsyncSession, principal: Principal, care_relationship_id: uuid.UUID
+) -> ConversationDetail:
+    """The conversation of one's own care relationship (created on first use)."""
+    care = await session.get(CareRelationship, care_relationship_id)
+    if care is None or not await _is_party(session, principal, care):
+        raise NotFound()
+    conversation = await ensure_care_conversation(session, care.id)
+    return await get_conversation(session, principal, conversation.id)
+
+
+async def _is_party(session: AsyncSession, principal: Principal, care: CareRelationship) -> bool:
+    if principal.role == Role.patient:
+        patient = await session.get(Patient, care.patient_id)
+        return patient is not None and patient.account_id == principal.account_id
+    if principal.role == Role.doctor:
+        doctor = await session.get(Doctor, care.doctor_id)
+        return doctor is not None and doctor.account_id == principal.account_id
+    return False
+
+
+async def unread_counts(session: AsyncSession, principal: Principal) -> UnreadCounts:
+    """Unread messages per conversation and in total (the app badge)."""
+    counts = await chat_repository.unread_counts(session, principal.account_id)
+    return UnreadCounts(total_unread=sum(counts.values()), conversations=counts)
+
+
+async def history(
+    session: AsyncSession,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    before_seq: int | None,
+    after_seq: int | None,
+    limit: int,
+) -> MessagePage:
+    """A page of messages: backwards from `before_seq` (newest when neither), or forwards
+    after `after_seq` (catching up one conversation); always ascending."""
+    member = await membership(session, principal, conversation_id)
+    if after_seq is not None:
+        rows = await chat_repository.messages_after(session, conversation_id, after_seq, limit + 1)
+        page = list(rows[:limit])
+    else:
+        rows = await chat_repository.messages_before(
+            session, conversation_id, before_seq, limit + 1
+        )
+        page = list(reversed(rows[:limit]))
+    await _audit(session, principal, [member.conversation])
+    return MessagePage(items=[MessageOut.of(m) for m in page], has_more=len(rows) > limit)
+
+
+async def sync(
+    session: AsyncSession, principal: Principal, since: dict[uuid.UUID, int], limit: int
+) -> SyncResponse:
+    """Everything after the client's per-conversation cursors, for all its conversations.
+
+    Seqs are gapless and committed in order, so "after my cursor" misses nothing and repeats
+    nothing; a conversation the client has no cursor for starts from 0.
+    """
+    members = await chat_repository.list_memberships(session, principal.account_id)
+    synced: list[SyncedConversation] = []
+    read: list[ChatConversation] = []
+    for member in members:
+        conversation = member.conversation
+        cursor = since.get(conversation.id, 0)
+        messages: Sequence[ChatMessage] = ()
+        if conversation.last_seq > cursor:
+            messages = await chat_repository.messages_after(
+                session, conversation.id, cursor, limit + 1
+            )
+            read.append(conversation)
+        synced.append(
+            SyncedConversation(
+                conversation=conversation_out(member),
+                messages=[MessageOut.of(m) for m in messages[:limit]],
+                has_more=len(messages) > limit,
+            )
+        )
+    await _audit(session, principal, read)
+    return SyncResponse(
+        conversations=synced, total_unread=sum(s.conversation.unread for s in synced)
+    )
+
+
+async def mark_read(
+    session: AsyncSession,
+    runtime: ChatRuntime,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    up_to_seq: int,
+) -> ReadState:
+    """Move the caller's read-up-to forward; their devices get the new counts, the other
+    participants a read receipt."""
+    member = await membership(session, principal, conversation_id)
+    me = principal.account_id
+    target = min(up_to_seq, member.conversation.last_seq)
+    if target > member.read_seq:
+        await chat_repository.advance_read(session, conversation_id, me, target)
+    read_seq = await chat_repository.read_seq_of(session, conversation_id, me)
+    counts = await chat_repository.unread_counts(session, me)
+    state = ReadState(
+        conversation_id=conversation_id,
+        account_id=me,
+        read_seq=read_seq,
+        unread=counts.get(conversation_id, 0),
+        total_unread=sum(counts.values()),
+    )
+    if read_seq > member.read_seq:
+        everyone = [
+            row.account_id for row in await chat_repository.participants(session, conversation_id)
+        ]
+        receipt = {
+            "type": "chat.read",
+            "conversation_id": str(conversation_id),
+            "account_id": str(me),
+            "read_seq": read_seq,
+        }
+        publish_after_commit(session, runtime.hub, [a for a in everyone if a != me], receipt)
+        # The reader's own devices also learn their badge; nobody else sees it.
+        publish_after_commit(
+            session, runtime.hub, [me], {**receipt, **state.model_dump(mode="json")}
+        )
+    return state
+
+
+async def _audit(
+    session: AsyncSession, principal: Principal, conversations: Sequence[ChatConversation]
+) -> None:
+    await audit_service.record_many(
+        session,
+        principal,
+        AuditAction.read,
+        RESOURCE,
+        [(c.id, c.patient_id) for c in conversations],
+    )

@@ -1,0 +1,91 @@
+"""Request and response shapes of the delivery endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from app.delivery.states import Place
+
+# Drug traceability codes: 20 digits, one per box.
+TRACEABILITY_CODE = r"^\d{20}$"
+
+
+class Where(BaseModel):
+    """Where the step happened: GPS from the device when it has it, else a description."""
+
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    place: str | None = Field(default=None, max_length=128)
+
+    def to_place(self) -> Place:
+        return Place(self.lat, self.lng, self.place)
+
+
+class StepIn(Where):
+    """A plain step (accept, pick, complete, return)."""
+
+
+class ReasonIn(Where):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class BoxIn(BaseModel):
+    drug_id: uuid.UUID
+    code: str = Field(pattern=TRACEABILITY_CODE)
+
+
+class ScanIn(BaseModel):
+    boxes: list[BoxIn] = Field(min_length=1, max_length=200)
+
+
+class ScanItemOut(BaseModel):
+    code: str
+    outcome: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None
+
+
+class ScanOut(BaseModel):
+    items: list[ScanItemOut]
+    complete: bool
+
+
+class DispatchIn(Where):
+    courier_account_id: uuid.UUID
+    seal_id: str | None = Field(default=None, min_length=4, max_length=40)
+
+
+class HandoverIn(Where):
+    code: str = Field(pattern=r"^\d{6}$")
+    seal_id: str | None = Field(default=None, max_length=40)
+
+
+class LocationIn(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class LocationOut(BaseModel):
+    recorded: bool
+    eta_at: datetime | None
+
+
+class TemperatureIn(BaseModel):
+    measured_at: AwareDatetime
+    celsius: Decimal = Field(ge=-40, le=60, max_digits=4, decimal_places=1)
+
+
+class TemperatureLogIn(BaseModel):
+    seal_id: str | None = Field(default=None, max_length=40)
+    readings: list[TemperatureIn] = Field(min_length=1, max_length=500)
+
+
+class TemperatureLogOut(BaseModel):
+    recorded: int
+    duplicates: int
+    excursion: bool
+    status: str

@@ -1,0 +1,79 @@
+"""Where the drug order meets insurance: the patient sees the split when ordering (pre-
+settlement), hand-over settles it, and a failed delivery after hand-over reverses it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.insurance import repository as insurance_repository
+from app.insurance import settlement as settlement_service
+from app.insurance.claims import Claim, ClaimItem
+from app.kit.clock import utcnow
+from app.models import (
+    Drug,
+    Patient,
+    PharmacyOrder,
+    PharmacyOrderLine,
+    Prescription,
+    PrescriptionItem,
+)
+
+
+async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
+    """The claim an order makes on the patient's insurance, priced from its prescription."""
+    prescription = await session.get(Prescription, order.prescription_id)
+    patient = await session.get(Patient, order.patient_id)
+    assert prescription is not None and patient is not None
+    rows = (
+        await session.execute(
+            select(PharmacyOrderLine, PrescriptionItem.unit_price_fen, Drug)
+            .join(PrescriptionItem, PrescriptionItem.id == PharmacyOrderLine.prescription_item_id)
+            .join(Drug, Drug.id == PharmacyOrderLine.drug_id)
+            .where(PharmacyOrderLine.order_id == order.id)
+            .order_by(PharmacyOrderLine.id)
+        )
+    ).all()
+    return Claim(
+        order_id=order.id,
+        patient_id=patient.id,
+        institution_id=prescription.institution_id,
+        store_id=order.store_id,
+        disease_id=prescription.disease_id,
+        insurance_type=patient.insurance_type,  # type: ignore[arg-type]
+        moment=utcnow(),
+        items=tuple(
+            ClaimItem(
+                drug_id=drug.id,
+                national_code=drug.national_code,
+                name_zh=drug.generic_name_zh,
+                quantity=line.packs,
+                unit_price_fen=unit_price_fen,
+                insurance_class=drug.insurance_class,  # type: ignore[arg-type]
+            )
+            for line, unit_price_fen, drug in rows
+        ),
+    )
+
+
+async def presettle_order(session: AsyncSession, order: PharmacyOrder) -> None:
+    """Store the split the patient sees before the drugs leave the store."""
+    await settlement_service.presettle(
+        session, await claim_of(session, order), message_id=f"quote-{order.id}"
+    )
+
+
+async def on_transition(
+    session: AsyncSession, order: PharmacyOrder, target: str, note: str | None
+) -> None:
+    """Settle at hand-over; reverse when a handed-over delivery fails (e.g. cold chain)."""
+    if target == "delivered":
+        await settlement_service.settle(
+            session, await claim_of(session, order), message_id=f"settle-{order.id}"
+        )
+    elif target == "delivery_failed":
+        settled = await insurance_repository.unreversed_settlement_of_order(session, order.id)
+        if settled is not None:
+            await settlement_service.reverse(
+                session, settled.id, note or "delivery_failed", message_id=f"reverse-{settled.id}"
+            )

@@ -1,0 +1,70 @@
+"""Device endpoints: patients bind devices and run sensors; doctors see their patients' devices."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Request, status
+
+import app.device.messages  # noqa: F401 - registers this package's message codes
+from app.authz.principal import CurrentPrincipal, Principal, require_roles
+from app.db import DbSession
+from app.device import service as device_service
+from app.device.schemas import DeviceCreate, DeviceOut, SensorSessionOut, SensorSessionStart
+from app.models import Role
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+
+PatientOnly = Annotated[Principal, require_roles(Role.patient)]
+
+
+@router.post("/devices", response_model=DeviceOut, status_code=status.HTTP_201_CREATED)
+async def bind_device(
+    body: DeviceCreate, principal: PatientOnly, session: DbSession, request: Request
+) -> DeviceOut:
+    """Bind a wearable to my account (binding the same serial again returns it)."""
+    return await device_service.bind_device(session, principal, request.app.state.settings, body)
+
+
+@router.get("/devices", response_model=list[DeviceOut])
+async def list_my_devices(principal: PatientOnly, session: DbSession) -> list[DeviceOut]:
+    """My bound devices."""
+    assert principal.patient_id is not None
+    return list(await device_service.list_devices(session, principal, principal.patient_id))
+
+
+@router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unbind_device(device_id: uuid.UUID, principal: PatientOnly, session: DbSession) -> None:
+    """Unbind one of my devices; its readings stay."""
+    await device_service.unbind_device(session, principal, device_id)
+
+
+@router.post(
+    "/devices/{device_id}/sensor-sessions",
+    response_model=SensorSessionOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def start_sensor(
+    device_id: uuid.UUID, body: SensorSessionStart, principal: PatientOnly, session: DbSession
+) -> SensorSessionOut:
+    """Start a new sensor on my CGM (about 14 days)."""
+    sensor = await device_service.start_sensor(session, principal, device_id, body)
+    return SensorSessionOut.model_validate(sensor)
+
+
+@router.post("/devices/{device_id}/sensor-sessions/end", response_model=SensorSessionOut)
+async def end_sensor(
+    device_id: uuid.UUID, principal: PatientOnly, session: DbSession
+) -> SensorSessionOut:
+    """End the sensor running on my CGM."""
+    sensor = await device_service.end_sensor(session, principal, device_id)
+    return SensorSessionOut.model_validate(sensor)
+
+
+@router.get("/patients/{patient_id}/devices", response_model=list[DeviceOut])
+async def list_patient_devices(
+    patient_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> list[DeviceOut]:
+    """A patient's devices (the patient, or a doctor caring for them; else 404)."""
+    return list(await device_service.list_devices(session, principal, patient_id))

@@ -1,0 +1,100 @@
+"""Device binding bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from app.models import Device, SensorSession
+
+DeviceKind = Literal["cgm", "bp", "ecg", "meter"]
+DeviceUnit = Literal["mg/dL", "mmol/L", "mmHg", "bpm"]
+
+UNITS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "cgm": ("mmol/L", "mg/dL"),
+    "meter": ("mmol/L", "mg/dL"),
+    "bp": ("mmHg",),
+    "ecg": ("bpm",),
+}
+
+
+class DeviceCreate(BaseModel):
+    """Bind a device to the signed-in patient."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DeviceKind = Field(description="cgm, bp (blood pressure), ecg (patch), meter")
+    model: str = Field(min_length=1, max_length=64, examples=["Dexcom G7", "Omron J760"])
+    serial: str = Field(min_length=1, max_length=64)
+    unit: DeviceUnit | None = Field(
+        default=None, description="What it reports; glucose devices default to mmol/L"
+    )
+    sample_interval_seconds: int | None = Field(
+        default=None, ge=60, le=900, description="CGM sampling interval (default 300)"
+    )
+    range_low_mg_dl: float | None = Field(default=None, ge=10, le=100)
+    range_high_mg_dl: float | None = Field(default=None, ge=200, le=1000)
+
+    @model_validator(mode="after")
+    def _unit_fits_kind(self) -> DeviceCreate:
+        allowed = UNITS_BY_KIND[self.kind]
+        if self.unit is None:
+            self.unit = allowed[0]  # type: ignore[assignment]
+        elif self.unit not in allowed:
+            raise ValueError(f"a {self.kind} device reports in {' or '.join(allowed)}")
+        return self
+
+
+class SensorSessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    device_id: uuid.UUID
+    started_at: datetime
+    expected_end_at: datetime
+    ended_at: datetime | None
+
+
+class SensorSessionStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    started_at: AwareDatetime | None = Field(default=None, description="Now when omitted")
+    expected_days: int = Field(default=14, ge=1, le=30)
+
+
+class DeviceOut(BaseModel):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    kind: DeviceKind
+    model: str
+    serial: str
+    unit: DeviceUnit
+    sample_interval_seconds: int | None
+    range_low_mg_dl: float | None
+    range_high_mg_dl: float | None
+    source: Literal["app", "nightscout", "import"]
+    bound_at: datetime
+    unbound_at: datetime | None
+    sensor_session: SensorSessionOut | None = Field(description="The running CGM sensor")
+
+    @classmethod
+    def build(cls, device: Device, running: SensorSession | None) -> DeviceOut:
+        """The body of a device and its running sensor session."""
+        return cls(
+            id=device.id,
+            patient_id=device.patient_id,
+            kind=device.kind,  # type: ignore[arg-type]
+            model=device.model,
+            serial=device.serial,
+            unit=device.unit,  # type: ignore[arg-type]
+            sample_interval_seconds=device.sample_interval_seconds,
+            range_low_mg_dl=device.range_low_mg_dl,
+            range_high_mg_dl=device.range_high_mg_dl,
+            source=device.source,  # type: ignore[arg-type]
+            bound_at=device.bound_at,
+            unbound_at=device.unbound_at,
+            sensor_session=SensorSessionOut.model_validate(running) if running else None,
+        )

@@ -1,0 +1,1 @@
+"""Doctors: profiles, weekly working hours, live presence and load counters."""

@@ -1,0 +1,1 @@
+"""Enrollment: applications with medical records, reviewers' decisions and entitlements."""

@@ -1,0 +1,88 @@
+"""Enrollment bodies: applications, records, decisions, entitlements, reviewer grants."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ApplicationStatus = Literal["draft", "pending", "approved", "rejected", "withdrawn"]
+
+
+class ApplicationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disease_code: str = Field(min_length=1, max_length=16, examples=["M01603"])
+    institution_id: uuid.UUID = Field(description="Any designated institution")
+    statement: str | None = Field(default=None, max_length=1000)
+
+
+class RecordOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+
+class EntitlementOut(BaseModel):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    disease_code: str
+    disease_name_zh: str
+    institution_id: uuid.UUID
+    application_id: uuid.UUID
+    valid_from: date
+    valid_until: date
+    active: bool = Field(description="Valid today (city date)")
+
+
+class ApplicationOut(BaseModel):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str | None
+    disease_code: str
+    disease_name_zh: str
+    institution_id: uuid.UUID
+    status: ApplicationStatus
+    statement: str | None
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    records: list[RecordOut]
+    entitlement: EntitlementOut | None
+
+
+class ApplicationPage(BaseModel):
+    items: list[ApplicationOut]
+    next_after_id: uuid.UUID | None
+
+
+class DecisionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+    reason: str | None = Field(default=None, max_length=500, description="Required to reject")
+    valid_until: date | None = Field(
+        default=None, description="Last valid city date (default: the configured validity)"
+    )
+
+
+class ReviewerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    doctor_id: uuid.UUID
+
+
+class ReviewerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    doctor_id: uuid.UUID
+    institution_id: uuid.UUID
+    created_at: datetime

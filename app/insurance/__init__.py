@@ -1,0 +1,1 @@
+"""Insurance settlement: benefit rules, pre-settlement, settlement, reversal, ledger, statements."""

@@ -1,0 +1,227 @@
+"""Insurance endpoints: benefit rules (bureau edits), the patient's quote and settlements,
+claim-review flags, and the bureau's monthly statements with export and reconciliation.
+
+Pre-settlement, settlement and reversal are not endpoints: the order flow calls them server-side
+(`app.insurance.settlement`), so no client can submit prices.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from app.audit import service as audit_service
+from app.audit.service import AuditAction
+from app.authz.principal import CurrentPrincipal, Principal, require_roles
+from app.db import DbSession
+from app.errors import NotFound
+from app.insurance import flags as flag_service
+from app.insurance import reconciliation as reconciliation_service
+from app.insurance import repository as insurance_repository
+from app.insurance import rules as rule_service
+from app.insurance import statements as statement_service
+from app.insurance.schemas import (
+    BenefitRuleCreate,
+    BenefitRuleOut,
+    FlagCreate,
+    FlaggedPage,
+    FlaggedSettlement,
+    FlagOut,
+    Reconciliation,
+    SettlementOut,
+    SettlementPage,
+    SettlementQuote,
+    StatementCreate,
+    StatementDetail,
+    StatementOut,
+    StatementPage,
+    StatementPaymentCreate,
+)
+from app.kit.clock import utcnow
+from app.models import Role
+
+router = APIRouter(prefix="/api/v1/insurance", tags=["insurance"])
+
+Bureau = Annotated[Principal, require_roles(Role.bureau)]
+PatientOnly = Annotated[Principal, require_roles(Role.patient)]
+Reviewer = Annotated[Principal, require_roles(Role.doctor, Role.bureau)]
+# Everyone who may see some settlements; the bureau reads them through statements and flags.
+SettlementReader = Annotated[
+    Principal, require_roles(Role.patient, Role.doctor, Role.courier, Role.pharmacist)
+]
+Limit = Annotated[int, Query(ge=1, le=200)]
+MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+@router.get("/benefit-rules", response_model=list[BenefitRuleOut])
+async def list_benefit_rules(
+    _: CurrentPrincipal,
+    session: DbSession,
+    year: int | None = None,
+    insurance_type: Literal["310", "390"] | None = None,
+) -> list[BenefitRuleOut]:
+    """Every version of the benefit rules (deductible, ratio, annual limit)."""
+    rows = await rule_service.list_rules(session, year, insurance_type)
+    return [BenefitRuleOut.model_validate(r) for r in rows]
+
+
+@router.post("/benefit-rules", response_model=BenefitRuleOut, status_code=201)
+async def create_benefit_rule(
+    body: BenefitRuleCreate, principal: Bureau, session: DbSession
+) -> BenefitRuleOut:
+    """Bureau staff publish a new rule version, effective today or later."""
+    return BenefitRuleOut.model_validate(
+        await rule_service.create_version(session, principal, body)
+    )
+
+
+@router.get("/orders/{order_id}/quote", response_model=SettlementQuote)
+async def get_order_quote(
+    order_id: uuid.UUID, principal: PatientOnly, session: DbSession
+) -> SettlementQuote:
+    """The patient's latest pre-settlement of an order: the split before committing."""
+    quote = await insurance_repository.latest_visible_quote(session, principal, order_id, utcnow())
+    if quote is None:
+        raise NotFound()
+    await audit_service.record(
+        session, principal, AuditAction.read, "settlement_quote", quote.id, quote.patient_id
+    )
+    return SettlementQuote.from_row(quote)
+
+
+@router.get("/settlements", response_model=SettlementPage)
+async def list_settlements(
+    principal: SettlementReader,
+    session: DbSession,
+    before: datetime | None = None,
+    limit: Limit = 50,
+) -> SettlementPage:
+    """Settlements and reversals the caller may see, newest first."""
+    rows = await insurance_repository.list_visible_settlements(
+        session, principal, utcnow(), before, limit
+    )
+    await audit_service.record_many(
+        session, principal, AuditAction.read, "settlement", [(r.id, r.patient_id) for r in rows]
+    )
+    return SettlementPage(
+        items=[SettlementOut.from_row(r) for r in rows],
+        next_before=rows[-1].settled_at if len(rows) == limit else None,
+    )
+
+
+@router.get("/settlements/{settlement_id}", response_model=SettlementOut)
+async def get_settlement(
+    settlement_id: uuid.UUID, principal: SettlementReader, session: DbSession
+) -> SettlementOut:
+    """One settlement or reversal with its drug lines, if the caller may see it."""
+    row = await insurance_repository.get_visible_settlement(
+        session, principal, settlement_id, utcnow()
+    )
+    if row is None:
+        raise NotFound("settlement_not_found")
+    items = await insurance_repository.settlement_items(session, row.id)
+    reversal = await insurance_repository.reversal_of(session, row.id)
+    await audit_service.record(
+        session, principal, AuditAction.read, "settlement", row.id, row.patient_id
+    )
+    return SettlementOut.from_row(row, list(items), reversal)
+
+
+@router.post("/settlements/{settlement_id}/flags", response_model=FlagOut, status_code=201)
+async def flag_settlement(
+    settlement_id: uuid.UUID, body: FlagCreate, principal: Reviewer, session: DbSession
+) -> FlagOut:
+    """A family doctor (own patients) or bureau reviewer flags a doubtful settlement."""
+    return FlagOut.from_row(await flag_service.flag(session, principal, settlement_id, body.reason))
+
+
+@router.get("/flags", response_model=FlaggedPage)
+async def list_flagged(
+    _: Bureau, session: DbSession, before: datetime | None = None, limit: Limit = 50
+) -> FlaggedPage:
+    """Flagged settlements for the bureau's claim review, newest flag first."""
+    pairs = await flag_service.flagged(session, before, limit)
+    return FlaggedPage(
+        items=[
+            FlaggedSettlement(flag=FlagOut.from_row(f), settlement=SettlementOut.from_row(s))
+            for f, s in pairs
+        ],
+        next_before=pairs[-1][0].flagged_at if len(pairs) == limit else None,
+    )
+
+
+@router.post("/statements", response_model=StatementOut, status_code=201)
+async def generate_statement(
+    body: StatementCreate, principal: Bureau, session: DbSession
+) -> StatementOut:
+    """Generate an institution's statement of a closed month (idempotent)."""
+    statement = await statement_service.generate(
+        session, principal, body.institution_id, body.month
+    )
+    return StatementOut.from_row(statement)
+
+
+@router.get("/statements", response_model=StatementPage)
+async def list_statements(
+    _: Bureau,
+    session: DbSession,
+    institution_id: uuid.UUID | None = None,
+    month: MonthQuery = None,
+) -> StatementPage:
+    """Statements, newest month first."""
+    rows = await statement_service.statement_repository.list_statements(
+        session, institution_id, month
+    )
+    return StatementPage(items=[StatementOut.from_row(r) for r in rows])
+
+
+@router.get("/statements/{statement_id}", response_model=StatementDetail)
+async def get_statement(statement_id: uuid.UUID, _: Bureau, session: DbSession) -> StatementDetail:
+    """The statement with every settlement and reversal it covers (the JSON export)."""
+    statement, rows = await statement_service.detail(session, statement_id)
+    return StatementDetail(
+        **StatementOut.from_row(statement).model_dump(),
+        lines=[SettlementOut.from_row(r) for r in rows],
+    )
+
+
+@router.get("/statements/{statement_id}/export.csv", response_class=Response)
+async def export_statement_csv(statement_id: uuid.UUID, _: Bureau, session: DbSession) -> Response:
+    """The statement as CSV (UTF-8 with BOM so spreadsheet software reads the Chinese)."""
+    statement, rows = await statement_service.detail(session, statement_id)
+    filename = f"statement-{statement.month}-{statement.institution_id}.csv"
+    return Response(
+        content="\ufeff" + statement_service.to_csv(statement, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post("/statements/{statement_id}/confirm", response_model=StatementOut)
+async def confirm_statement(
+    statement_id: uuid.UUID, principal: Bureau, session: DbSession
+) -> StatementOut:
+    """The bureau confirms a statement."""
+    return StatementOut.from_row(await statement_service.confirm(session, principal, statement_id))
+
+
+@router.post("/statements/{statement_id}/payment", response_model=StatementOut)
+async def record_statement_payment(
+    statement_id: uuid.UUID, body: StatementPaymentCreate, principal: Bureau, session: DbSession
+) -> StatementOut:
+    """Record the bureau's payment to the institution for a confirmed statement."""
+    statement = await statement_service.record_payment(
+        session, principal, statement_id, body.amount_fen, body.reference, body.paid_on
+    )
+    return StatementOut.from_row(statement)
+
+
+@router.get("/statements/{statement_id}/reconciliation", response_model=Reconciliation)
+async def reconcile_statement(
+    statement_id: uuid.UUID, _: Bureau, session: DbSession
+) -> Reconciliation:
+    """Statement vs ledger vs payments, to the fen, with every difference listed."""
+    return await reconciliation_service.reconcile(session, statement_id)

@@ -1,0 +1,153 @@
+"""Reconciliation: the statement, the ledger and the payments must agree to the fen.
+
+Every disagreement is listed (never just a yes/no): a settlement whose ledger entries differ
+from its row, a statement total that differs from its lines, a settlement of the month missing
+from the statement, an unbalanced ledger transaction, a payment whose booking differs from its
+record, a personal share not (or over-) collected, and a bureau payment different from what the
+statement says is owed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.insurance import repository as insurance_repository
+from app.insurance import statement_repository
+from app.insurance import statements as statement_service
+from app.insurance.ledger import Account
+from app.insurance.schemas import Difference, Reconciliation
+from app.models import Settlement, Statement
+from app.payment import repository as payment_repository
+
+# Which ledger account must hold which column of a settlement row.
+LEDGER_COLUMNS = (
+    (Account.drug_supply, "total_fen", -1),
+    (Account.fund_receivable, "fund_fen", 1),
+    (Account.account_receivable, "account_fen", 1),
+    (Account.patient_receivable, "cash_fen", 1),
+)
+
+
+def _difference(kind: str, expected: int, actual: int, detail: str, **ids: uuid.UUID) -> Difference:
+    return Difference(
+        kind=kind,
+        expected_fen=expected,
+        actual_fen=actual,
+        difference_fen=actual - expected,
+        detail=detail,
+        **ids,
+    )
+
+
+def _statement_totals(statement: Statement, rows: Sequence[Settlement]) -> list[Difference]:
+    recomputed = statement_service.totals(rows)
+    return [
+        _difference("statement_total", recomputed[name], getattr(statement, name), name)
+        for name in ("total_fen", "fund_fen", "account_fen", "cash_fen")
+        if recomputed[name] != getattr(statement, name)
+    ]
+
+
+async def _ledger_lines(session: AsyncSession, rows: Sequence[Settlement]) -> list[Difference]:
+    sums = await statement_repository.ledger_sums(
+        session, [r.id for r in rows], ("settlement", "reversal")
+    )
+    return [
+        _difference(
+            "ledger_line",
+            sign * getattr(row, column),
+            sums.get((row.id, account), 0),
+            f"{account} vs {column}",
+            settlement_id=row.id,
+        )
+        for row in rows
+        for account, column, sign in LEDGER_COLUMNS
+        if sums.get((row.id, account), 0) != sign * getattr(row, column)
+    ]
+
+
+async def _missing(
+    session: AsyncSession, statement: Statement, rows: Sequence[Settlement]
+) -> list[Difference]:
+    start, end = statement_service.month_window(statement.month)
+    covered = {r.id for r in rows}
+    booked = await statement_repository.settlements_between(
+        session, statement.institution_id, start, end
+    )
+    return [
+        _difference(
+            "missing_from_statement", 0, row.fund_fen, "booked in the month", settlement_id=row.id
+        )
+        for row in booked
+        if row.id not in covered
+    ]
+
+
+async def _payments(session: AsyncSession, rows: Sequence[Settlement]) -> list[Difference]:
+    originals = [r for r in rows if r.kind == "settlement"]
+    ids = [r.id for r in originals]
+    reversals = await insurance_repository.reversals_of(session, ids)
+    payments = await payment_repository.payments_of(session, ids)
+    refunded = await payment_repository.refunded_totals(session, [p.id for p in payments])
+    booked = await statement_repository.collected_by_payment(session, ids)
+    differences: list[Difference] = []
+    collected: dict[uuid.UUID, int] = {}
+    for payment in payments:
+        recorded = (payment.amount_fen if payment.status == "succeeded" else 0) - refunded.get(
+            payment.id, 0
+        )
+        collected[payment.settlement_id] = collected.get(payment.settlement_id, 0) + recorded
+        if booked.get(payment.id, 0) != recorded:
+            differences.append(
+                _difference(
+                    "payment_ledger",
+                    recorded,
+                    booked.get(payment.id, 0),
+                    f"{payment.method} payment vs its ledger entries",
+                    settlement_id=payment.settlement_id,
+                    payment_id=payment.id,
+                )
+            )
+    for row in originals:
+        due = 0 if row.id in reversals else row.cash_fen
+        got = collected.get(row.id, 0)
+        if got != due:
+            kind = "personal_share_unpaid" if got < due else "personal_share_overpaid"
+            differences.append(
+                _difference(kind, due, got, "cash share vs collected", settlement_id=row.id)
+            )
+    return differences
+
+
+async def reconcile(session: AsyncSession, statement_id: uuid.UUID) -> Reconciliation:
+    """Compare a statement with the ledger and the payments; list every difference."""
+    statement, rows = await statement_service.detail(session, statement_id)
+    differences = [
+        *_statement_totals(statement, rows),
+        *await _ledger_lines(session, rows),
+        *await _missing(session, statement, rows),
+        *[
+            _difference("unbalanced_transaction", 0, total, f"transaction {transaction_id}")
+            for transaction_id, total in await statement_repository.unbalanced_transactions(
+                session, [r.id for r in rows]
+            )
+        ],
+        *await _payments(session, rows),
+    ]
+    if statement.status == "paid":
+        payable = statement.fund_fen + statement.account_fen
+        remitted = await statement_repository.remitted(session, statement.id)
+        if remitted != payable:
+            differences.append(
+                _difference("remittance", payable, remitted, "bureau payment vs payable")
+            )
+    return Reconciliation(
+        statement_id=statement.id,
+        month=statement.month,
+        institution_id=statement.institution_id,
+        agrees=not differences,
+        differences=differences,
+    )

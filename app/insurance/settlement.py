@@ -1,0 +1,245 @@
+"""Pre-settlement, settlement and reversal: the service functions the order flow calls.
+
+Settlement and reversal lock the patient-year quota row first, so every booking of that patient
+and year is serialised: the annual limit cannot be overrun by concurrent orders, and a retried
+request (same message id) finds the first one's result instead of booking twice.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import app.insurance.messages  # noqa: F401 - registers the error texts
+from app.errors import Conflict, NotFound
+from app.insurance import ledger
+from app.insurance import repository as insurance_repository
+from app.insurance.calculation import QuotaState, split_claim
+from app.insurance.claims import Claim, Split
+from app.insurance.rules import rule_for, terms_of
+from app.insurance.schemas import SettlementQuote
+from app.kit.clock import to_shanghai, utcnow
+from app.models import (
+    BenefitRule,
+    ChronicDisease,
+    Drug,
+    Institution,
+    Patient,
+    Presettlement,
+    Settlement,
+)
+from app.payment import refunds
+
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def new_message_id() -> str:
+    """A fresh insurer message id."""
+    return uuid.uuid4().hex
+
+
+def _check_message_id(message_id: str) -> None:
+    if not MESSAGE_ID.match(message_id):
+        raise Conflict("message_id_invalid")
+
+
+@dataclass(frozen=True)
+class _Context:
+    rule: BenefitRule
+    year: int
+
+
+async def _context(session: AsyncSession, claim: Claim) -> _Context:
+    """Check the claim's references and find the benefit rule it is settled under."""
+    patient = await session.get(Patient, claim.patient_id)
+    institution = await session.get(Institution, claim.institution_id)
+    disease = await session.get(ChronicDisease, claim.disease_id)
+    if patient is None or institution is None or disease is None:
+        raise NotFound("claim_reference_unknown")
+    for item in claim.items:
+        if await session.get(Drug, item.drug_id) is None:
+            raise NotFound("claim_reference_unknown")
+    if patient.insurance_type != claim.insurance_type:
+        raise Conflict("insurance_type_mismatch")
+    rule = await rule_for(
+        session, claim.insurance_type, claim.disease_id, institution.level, claim.moment
+    )
+    return _Context(rule=rule, year=to_shanghai(claim.moment).year)
+
+
+def _claim_columns(claim: Claim, context: _Context) -> dict[str, object]:
+    return {
+        "order_id": claim.order_id,
+        "patient_id": claim.patient_id,
+        "institution_id": claim.institution_id,
+        "store_id": claim.store_id,
+        "disease_id": claim.disease_id,
+        "insurance_type": claim.insurance_type,
+        "med_type": str(claim.med_type),
+        "benefit_rule_id": context.rule.id,
+        "year": context.year,
+        "service_at": claim.moment,
+    }
+
+
+def _lines(claim: Claim, split: Split) -> list[dict[str, object]]:
+    return [
+        {
+            "drug_id": item.drug_id,
+            "national_code": item.national_code,
+            "name_zh": item.name_zh,
+            "quantity": item.quantity,
+            "unit_price_fen": item.unit_price_fen,
+            "amount_fen": line.amount_fen,
+            "insurance_class": item.insurance_class,
+            "self_pay_fen": line.self_pay_fen,
+            "partial_prepay_fen": line.partial_prepay_fen,
+        }
+        for item, line in zip(claim.items, split.lines, strict=True)
+    ]
+
+
+async def presettle(
+    session: AsyncSession, claim: Claim, message_id: str | None = None
+) -> SettlementQuote:
+    """The split as it would be now, stored so the patient can see it; books nothing."""
+    message_id = message_id or new_message_id()
+    _check_message_id(message_id)
+    existing = await insurance_repository.quote_by_message(session, message_id)
+    if existing is not None:
+        if existing.order_id != claim.order_id:
+            raise Conflict("message_id_reused")
+        return SettlementQuote.from_row(existing)
+    context = await _context(session, claim)
+    met, used = await insurance_repository.peek_quota(
+        session, claim.patient_id, context.year, claim.disease_id
+    )
+    split = split_claim(
+        claim.items,
+        terms_of(context.rule),
+        QuotaState(met, used),
+        claim.personal_account_balance_fen,
+    )
+    row = Presettlement(
+        message_id=message_id,
+        computed_at=utcnow(),
+        lines=[{**line, "drug_id": str(line["drug_id"])} for line in _lines(claim, split)],
+        **_claim_columns(claim, context),
+        **split.amounts(),
+    )
+    session.add(row)
+    await session.flush()
+    return SettlementQuote.from_row(row)
+
+
+async def settle(session: AsyncSession, claim: Claim, message_id: str) -> Settlement:
+    """Book the authoritative split at hand-over (recomputed now); idempotent by message id."""
+    _check_message_id(message_id)
+    context = await _context(session, claim)
+    quota = await insurance_repository.lock_quota(session, claim.patient_id, context.year)
+    existing = await insurance_repository.settlement_by_message(session, message_id)
+    if existing is not None:
+        if existing.kind != "settlement" or existing.order_id != claim.order_id:
+            raise Conflict("message_id_reused")
+        return existing
+    if await insurance_repository.unreversed_settlement_of_order(session, claim.order_id):
+        raise Conflict("order_already_settled")
+    usage = await insurance_repository.disease_quota(
+        session, claim.patient_id, context.year, claim.disease_id
+    )
+    split = split_claim(
+        claim.items,
+        terms_of(context.rule),
+        QuotaState(quota.deductible_met_fen, usage.limit_used_fen),
+        claim.personal_account_balance_fen,
+    )
+    row = Settlement(
+        kind="settlement",
+        message_id=message_id,
+        settled_at=utcnow(),
+        **_claim_columns(claim, context),
+        **split.amounts(),
+    )
+    session.add(row)
+    await session.flush()
+    await insurance_repository.add_items(
+        session,
+        [
+            {"settlement_id": row.id, "line_no": number, **line}
+            for number, line in enumerate(_lines(claim, split), start=1)
+        ],
+    )
+    await ledger.post_settlement(session, row)
+    quota.deductible_met_fen += split.deductible_fen
+    usage.limit_used_fen += split.fund_fen
+    await session.flush()
+    return row
+
+
+_NEGATED = (
+    "total_fen",
+    "fund_fen",
+    "personal_fen",
+    "account_fen",
+    "cash_fen",
+    "self_pay_fen",
+    "partial_prepay_fen",
+    "deductible_fen",
+    "copay_fen",
+    "over_limit_fen",
+)
+
+
+async def reverse(
+    session: AsyncSession, settlement_id: uuid.UUID, reason: str, message_id: str
+) -> Settlement:
+    """Undo a settlement with new entries: shares refunded, limit and deductible restored."""
+    _check_message_id(message_id)
+    original = await insurance_repository.get_settlement(session, settlement_id)
+    if original is None:
+        raise NotFound("settlement_not_found")
+    if original.kind != "settlement":
+        raise Conflict("settlement_is_reversal")
+    quota = await insurance_repository.lock_quota(session, original.patient_id, original.year)
+    existing = await insurance_repository.settlement_by_message(session, message_id)
+    if existing is not None:
+        if existing.reverses_id != original.id:
+            raise Conflict("message_id_reused")
+        return existing
+    if await insurance_repository.reversal_of(session, original.id) is not None:
+        raise Conflict("settlement_already_reversed")
+    usage = await insurance_repository.disease_quota(
+        session, original.patient_id, original.year, original.disease_id
+    )
+    rule = await session.get(BenefitRule, original.benefit_rule_id)
+    assert rule is not None
+    usage.limit_used_fen -= original.fund_fen
+    quota.deductible_met_fen -= original.deductible_fen
+    reversal = Settlement(
+        kind="reversal",
+        message_id=message_id,
+        reverses_id=original.id,
+        reason=reason[:200],
+        settled_at=utcnow(),
+        order_id=original.order_id,
+        patient_id=original.patient_id,
+        institution_id=original.institution_id,
+        store_id=original.store_id,
+        disease_id=original.disease_id,
+        insurance_type=original.insurance_type,
+        med_type=original.med_type,
+        benefit_rule_id=original.benefit_rule_id,
+        year=original.year,
+        service_at=original.service_at,
+        limit_remaining_fen=max(0, rule.annual_limit_fen - usage.limit_used_fen),
+        **{name: -getattr(original, name) for name in _NEGATED},
+    )
+    session.add(reversal)
+    await session.flush()
+    await ledger.post_settlement(session, reversal)
+    await refunds.refund_reversed(session, original, reversal)
+    await session.flush()
+    return reversal

@@ -1,0 +1,43 @@
+"""Chat messages: numbered per conversation, never deleted (a recall only hides the body)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.kit.types import UTCDateTime
+from app.models.base import Base, CreatedAt, UUIDPrimaryKey
+
+MESSAGE_KINDS = ("text", "image", "voice", "card", "notice", "recall")
+
+
+class ChatMessage(UUIDPrimaryKey, CreatedAt, Base):
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_chat_messages_conversation_seq"),
+        # A retried send finds its original instead of storing a second message.
+        UniqueConstraint(
+            "conversation_id", "client_msg_id", name="uq_chat_messages_conversation_client_msg"
+        ),
+        CheckConstraint("kind IN ('text','image','voice','card','notice','recall')", name="kind"),
+        CheckConstraint("seq > 0", name="seq"),
+    )
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("chat_conversations.id"), nullable=False
+    )
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    # None for system notices.
+    sender_account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id"))
+    client_msg_id: Mapped[str] = mapped_column(String(80), nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    body: Mapped[dict[str, Any]] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), nullable=False
+    )
+    # Kept for audit; participants never see the body again once this is set.
+    recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

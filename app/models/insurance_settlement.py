@@ -1,0 +1,152 @@
+"""Pre-settlement quotes, settlements and reversals (append-only) with their drug lines."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.kit.types import UTCDateTime
+from app.models.base import Base, UUIDPrimaryKey
+
+
+def split_checks() -> tuple[CheckConstraint, ...]:
+    """The reconciliation invariants every split row satisfies (fresh objects per table)."""
+    return (
+        CheckConstraint("total_fen = fund_fen + personal_fen", name="total_split"),
+        CheckConstraint("personal_fen = account_fen + cash_fen", name="personal_split"),
+    )
+
+
+class SplitColumns:
+    """The split of one claim in fen (signed: a reversal carries the negated amounts)."""
+
+    total_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    fund_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    personal_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    account_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cash_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    self_pay_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    partial_prepay_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    deductible_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    copay_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    over_limit_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    limit_remaining_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ClaimColumns:
+    """Who, where and what a claim is about; order_id refers to the order flow (no FK)."""
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, index=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("patients.id"), nullable=False, index=True
+    )
+    institution_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("institutions.id"), nullable=False
+    )
+    store_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("pharmacy_stores.id"))
+    disease_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("chronic_diseases.id"), nullable=False
+    )
+    insurance_type: Mapped[str] = mapped_column(String(3), nullable=False)
+    med_type: Mapped[str] = mapped_column(String(4), nullable=False)
+    benefit_rule_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("insurance_benefit_rules.id"), nullable=False
+    )
+    year: Mapped[int] = mapped_column(Integer, nullable=False)
+    service_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Presettlement(UUIDPrimaryKey, ClaimColumns, SplitColumns, Base):
+    """A quote shown before the patient commits; it books nothing."""
+
+    __tablename__ = "insurance_presettlements"
+    __table_args__ = split_checks()
+
+    message_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), nullable=False
+    )
+
+
+class Settlement(UUIDPrimaryKey, ClaimColumns, SplitColumns, Base):
+    """A settlement, or the reversal of one (kind 'reversal', negated amounts, `reverses_id`)."""
+
+    __tablename__ = "insurance_settlements"
+    __table_args__ = (
+        *split_checks(),
+        CheckConstraint("kind IN ('settlement','reversal')", name="kind"),
+        CheckConstraint(
+            "(kind = 'settlement' AND reverses_id IS NULL) OR "
+            "(kind = 'reversal' AND reverses_id IS NOT NULL)",
+            name="reversal_refers",
+        ),
+        Index("ix_insurance_settlements_institution_time", "institution_id", "settled_at"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The insurer-side request id: a retried settle/reverse with the same id books nothing new.
+    message_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    reverses_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("insurance_settlements.id"), unique=True
+    )
+    reason: Mapped[str | None] = mapped_column(String(200))
+    settled_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class SettlementItem(Base):
+    """One drug line of a settlement as priced and classed at that moment."""
+
+    __tablename__ = "insurance_settlement_items"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price_fen >= 0", name="price_not_negative"),
+        CheckConstraint("insurance_class IN ('full','partial','self_pay')", name="insurance_class"),
+    )
+
+    settlement_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("insurance_settlements.id"), primary_key=True
+    )
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    drug_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("drugs.id"), nullable=False)
+    national_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    name_zh: Mapped[str] = mapped_column(String(64), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    amount_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    insurance_class: Mapped[str] = mapped_column(String(16), nullable=False)
+    self_pay_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    partial_prepay_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class SettlementFlag(UUIDPrimaryKey, Base):
+    """A reviewer's doubt about a settlement (claim review); one per reviewer and settlement."""
+
+    __tablename__ = "insurance_settlement_flags"
+    __table_args__ = (
+        CheckConstraint("role IN ('doctor','bureau')", name="role"),
+        Index("uq_insurance_settlement_flags_reviewer", "settlement_id", "account_id", unique=True),
+    )
+
+    settlement_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("insurance_settlements.id"), nullable=False
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("accounts.id"), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    reviewer_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    reason: Mapped[str] = mapped_column(String(500), nullable=False)
+    flagged_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

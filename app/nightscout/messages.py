@@ -1,0 +1,16 @@
+"""People-facing texts of the Nightscout codes."""
+
+from app.i18n import register_messages
+
+register_messages(
+    {
+        "nightscout_unauthorized": {
+            "zh": "Nightscout 上传密钥无效",
+            "en": "The Nightscout API secret or token is not valid",
+        },
+        "nightscout_not_configured": {
+            "zh": "尚未创建 Nightscout 上传密钥",
+            "en": "No Nightscout secret has been created",
+        },
+    }
+)

@@ -1,0 +1,40 @@
+"""SQL for Nightscout credentials."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Account, NightscoutCredential, Patient
+
+
+async def for_patient(session: AsyncSession, patient_id: uuid.UUID) -> NightscoutCredential | None:
+    """The patient's credential, if any."""
+    return await session.scalar(
+        select(NightscoutCredential).where(NightscoutCredential.patient_id == patient_id)
+    )
+
+
+async def by_secret_index(
+    session: AsyncSession, secret_index: str
+) -> tuple[NightscoutCredential, Patient, Account] | None:
+    """The credential with this secret index, its patient and their (active) account."""
+    row = (
+        await session.execute(
+            select(NightscoutCredential, Patient, Account)
+            .join(Patient, Patient.id == NightscoutCredential.patient_id)
+            .join(Account, Account.id == Patient.account_id)
+            .where(NightscoutCredential.secret_index == secret_index, Account.is_active.is_(True))
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def remove(session: AsyncSession, patient_id: uuid.UUID) -> bool:
+    """Delete the patient's credential; whether there was one."""
+    result = await session.execute(
+        delete(NightscoutCredential).where(NightscoutCredential.patient_id == patient_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,140 @@
+"""Payment endpoints: courier hand-over, online payment, the patient's bill and receipts, and
+the providers' (public, signature-verified) notifications."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from app.authz.principal import CurrentPrincipal, Principal, require_roles
+from app.db import DbSession
+from app.errors import Forbidden
+from app.insurance.schemas import SettlementOut
+from app.models import Role, Settlement
+from app.payment import service as payment_service
+from app.payment.notifications import handle_alipay, handle_wechat, log_rejection
+from app.payment.providers import NotificationRejected, PaymentGateway, get_gateway
+from app.payment.schemas import (
+    BillOut,
+    HandOverPayment,
+    OnlinePaymentCreate,
+    OnlinePaymentOut,
+    PaymentOut,
+    ReceiptPage,
+    RefundOut,
+)
+
+router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
+
+CourierOnly = Annotated[Principal, require_roles(Role.courier)]
+PatientOnly = Annotated[Principal, require_roles(Role.patient)]
+Gateway = Annotated[PaymentGateway, Depends(get_gateway)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+PAYERS = frozenset({Role.patient, Role.courier})
+
+
+async def _payable_settlement(
+    settlement_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> Settlement:
+    # Resolved before the body is read, so someone else's settlement is 404 whatever is sent.
+    if principal.role not in PAYERS:
+        raise Forbidden()
+    return await payment_service.visible_settlement(session, principal, settlement_id)
+
+
+PayableSettlement = Annotated[Settlement, Depends(_payable_settlement)]
+
+
+@router.post("/settlements/{settlement_id}/hand-over", response_model=PaymentOut, status_code=201)
+async def record_hand_over(
+    body: HandOverPayment,
+    settlement: PayableSettlement,
+    principal: CourierOnly,
+    session: DbSession,
+) -> PaymentOut:
+    """The courier records cash or card taken at the door (retry-safe by collection id)."""
+    payment = await payment_service.record_hand_over(session, principal, settlement, body)
+    return PaymentOut.from_row(payment)
+
+
+@router.post("/settlements/{settlement_id}/online", response_model=OnlinePaymentOut)
+async def start_online_payment(
+    body: OnlinePaymentCreate,
+    settlement: PayableSettlement,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    gateway: Gateway,
+) -> OnlinePaymentOut:
+    """Open a WeChat Pay (mini-program) or Alipay (QR at the door) order for what is due."""
+    started = await payment_service.start_online(
+        session, principal, settlement, body.method, gateway
+    )
+    return OnlinePaymentOut(
+        payment=PaymentOut.from_row(started.payment), client_params=started.client_params
+    )
+
+
+@router.get("/settlements/{settlement_id}/bill", response_model=BillOut)
+async def get_bill(
+    settlement: PayableSettlement, principal: CurrentPrincipal, session: DbSession
+) -> BillOut:
+    """The itemised bill: drug lines, the split, payments and refunds."""
+    bill = await payment_service.bill(session, principal, settlement)
+    return BillOut(
+        settlement=SettlementOut.from_row(bill.settlement, list(bill.items), bill.reversal),
+        due_fen=bill.due_fen,
+        collected_fen=bill.collected_fen,
+        outstanding_fen=bill.due_fen - bill.collected_fen,
+        payments=[PaymentOut.from_row(p, bill.refunded.get(p.id, 0)) for p in bill.payments],
+        refunds=[RefundOut.from_row(r) for r in bill.refunds],
+    )
+
+
+@router.get("/receipts", response_model=ReceiptPage)
+async def list_receipts(
+    principal: PatientOnly,
+    session: DbSession,
+    before: datetime | None = None,
+    limit: Limit = 50,
+) -> ReceiptPage:
+    """The patient's receipts (paid payments), newest first."""
+    payments, refunded = await payment_service.receipts(session, principal, before, limit)
+    items = [PaymentOut.from_row(p, refunded.get(p.id, 0)) for p in payments]
+    return ReceiptPage(
+        items=items, next_before=payments[-1].created_at if len(payments) == limit else None
+    )
+
+
+@router.post("/notify/wechat", status_code=204, response_class=Response)
+async def wechat_notification(request: Request, session: DbSession, gateway: Gateway) -> Response:
+    """WeChat Pay v3 notification (public; verified by the platform signature)."""
+    body = await request.body()
+    try:
+        await handle_wechat(session, gateway, request.headers, body)
+    except NotificationRejected as exc:
+        log_rejection("wechat", exc)
+        return Response(
+            content=b'{"code":"FAIL","message":"rejected"}',
+            status_code=400,
+            media_type="application/json",
+        )
+    return Response(status_code=204)
+
+
+@router.post("/notify/alipay", response_class=Response)
+async def alipay_notification(request: Request, session: DbSession, gateway: Gateway) -> Response:
+    """Alipay asynchronous notification (public; verified by RSA2); answers 'success'."""
+    # Form-encoded, UTF-8 (charset=utf-8 is what we request); parsed with the standard library.
+    params = dict(
+        parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    )
+    try:
+        await handle_alipay(session, gateway, params)
+    except NotificationRejected as exc:
+        log_rejection("alipay", exc)
+        return Response(content="failure", media_type="text/plain")
+    return Response(content="success", media_type="text/plain")

@@ -1,0 +1,174 @@
+"""Pharmacy endpoints: store proposals and orders (patient), the store's orders, stock and
+couriers (store staff), partner integration (admin) and partner callbacks (signed, public)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, status
+
+from app.authz.principal import Principal, require_roles
+from app.db import DbSession
+from app.errors import Forbidden, NotFound
+from app.models import Drug, PharmacyStore, Role, StoreIntegration
+from app.pharmacy import callbacks, orders
+from app.pharmacy import repository as pharmacy_repository
+from app.pharmacy.schemas import (
+    CallbackAck,
+    CourierList,
+    CourierOut,
+    Fulfilment,
+    IntegrationIn,
+    IntegrationOut,
+    OrderCreate,
+    OrderOut,
+    OrderPage,
+    ProposalList,
+    StockIn,
+    StockList,
+    StockOut,
+    StoreProposal,
+)
+from app.pharmacy.views import present_order, present_orders
+
+router = APIRouter(prefix="/api/v1", tags=["pharmacy"])
+
+PatientOnly = Annotated[Principal, require_roles(Role.patient)]
+Admin = Annotated[Principal, require_roles(Role.admin)]
+StorePharmacist = Annotated[Principal, require_roles(Role.pharmacist)]
+OrderReader = Annotated[Principal, require_roles(Role.patient, Role.pharmacist, Role.courier)]
+
+
+def _store_of(principal: Principal) -> uuid.UUID:
+    """The caller's store; a pharmacist who is not on a store's staff has none (403)."""
+    if principal.store_id is None:
+        raise Forbidden("not_store_staff")
+    return principal.store_id
+
+
+@router.get(
+    "/prescriptions/{prescription_id}/store-proposals",
+    response_model=ProposalList,
+    tags=["prescriptions"],
+)
+async def propose_stores(
+    prescription_id: uuid.UUID,
+    principal: PatientOnly,
+    session: DbSession,
+    fulfilment: Fulfilment = "delivery",
+) -> ProposalList:
+    """Stores of the partner chain that cover my district and hold every drug in stock."""
+    district, proposals = await orders.propose(session, principal, prescription_id)
+    return ProposalList(
+        district_code=district.code,
+        district_name_zh=district.name_zh,
+        fulfilment=fulfilment,
+        items=[
+            StoreProposal(
+                store_id=p.store.id,
+                code=p.store.code,
+                name_zh=p.store.name_zh,
+                address_zh=p.store.address_zh,
+                district_code=p.store.district_code,
+                same_district=p.same_district,
+                partner_system=p.partner_system,
+            )
+            for p in proposals
+        ],
+    )
+
+
+@router.post("/orders", response_model=OrderOut, status_code=status.HTTP_201_CREATED)
+async def create_order(
+    body: OrderCreate,
+    principal: PatientOnly,
+    request: Request,
+    session: DbSession,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_length=64)],
+) -> OrderOut:
+    """Order my approved prescription from the store I chose (delivery or pickup)."""
+    order = await orders.create_order(
+        session, request.app.state.hub, principal, body, idempotency_key
+    )
+    return await present_order(session, principal, order)
+
+
+@router.get("/orders", response_model=OrderPage)
+async def list_orders(
+    principal: OrderReader,
+    session: DbSession,
+    status_filter: Annotated[list[str] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> OrderPage:
+    """My orders (patient) or my store's orders (store staff), newest first."""
+    rows = await pharmacy_repository.list_visible_orders(
+        session, principal, status_filter or [], limit
+    )
+    return OrderPage(items=await present_orders(session, principal, rows))
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut)
+async def get_order(order_id: uuid.UUID, principal: OrderReader, session: DbSession) -> OrderOut:
+    """One order with its lines, scanned codes and every step it went through."""
+    order = await orders.get_order(session, principal, order_id)
+    return await present_order(session, principal, order)
+
+
+@router.get("/pharmacy/stock", response_model=StockList)
+async def list_stock(principal: StorePharmacist, session: DbSession) -> StockList:
+    """My store's stock."""
+    rows = await pharmacy_repository.store_stock(session, _store_of(principal))
+    return StockList(items=[StockOut.model_validate(row) for row in rows])
+
+
+@router.put("/pharmacy/stock/{drug_id}", response_model=StockOut)
+async def set_stock(
+    drug_id: uuid.UUID, body: StockIn, principal: StorePharmacist, session: DbSession
+) -> StockOut:
+    """Record a stock count of one drug at my store."""
+    store_id = _store_of(principal)
+    if await session.get(Drug, drug_id) is None:
+        raise NotFound("drug_not_found")
+    row = await pharmacy_repository.set_stock(session, store_id, drug_id, body.quantity)
+    return StockOut.model_validate(row)
+
+
+@router.get("/pharmacy/couriers", response_model=CourierList)
+async def list_couriers(principal: StorePharmacist, session: DbSession) -> CourierList:
+    """My store's couriers (to dispatch to)."""
+    rows = await pharmacy_repository.couriers_of(session, _store_of(principal))
+    return CourierList(
+        items=[CourierOut(account_id=row.id, display_name=row.display_name) for row in rows]
+    )
+
+
+@router.put("/pharmacy/stores/{store_id}/integration", response_model=IntegrationOut)
+async def put_integration(
+    store_id: uuid.UUID, body: IntegrationIn, _: Admin, session: DbSession
+) -> IntegrationOut:
+    """Route a store's orders to the partner's own system (webhooks out, callbacks in)."""
+    if await session.get(PharmacyStore, store_id) is None:
+        raise NotFound("store_not_found")
+    row = await session.get(StoreIntegration, store_id)
+    if row is None:
+        row = StoreIntegration(store_id=store_id, webhook_url=body.webhook_url, secret=body.secret)
+        session.add(row)
+    row.webhook_url, row.secret, row.is_active = body.webhook_url, body.secret, body.is_active
+    await session.flush()
+    return IntegrationOut(store_id=store_id, webhook_url=row.webhook_url, is_active=row.is_active)
+
+
+@router.post("/partner/stores/{store_id}/callbacks", response_model=CallbackAck)
+async def partner_callback(
+    store_id: uuid.UUID, request: Request, session: DbSession
+) -> CallbackAck:
+    """A partner system reports an order's status (HMAC-signed; see app/pharmacy/callbacks)."""
+    return await callbacks.receive(
+        session,
+        request.app.state.hub,
+        request.app.state.settings,
+        store_id,
+        request.headers,
+        await request.body(),
+    )

@@ -1,0 +1,308 @@
+"""SQL for stock, orders (always through the caller's scope), stores and partner systems."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, false, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.authz.principal import Principal
+from app.kit.clock import utcnow
+from app.models import (
+    Account,
+    DispensedBox,
+    District,
+    Drug,
+    OrderTransition,
+    PartnerCallback,
+    PharmacyOrder,
+    PharmacyOrderLine,
+    PharmacyStaff,
+    PharmacyStock,
+    PharmacyStore,
+    PharmacyStoreCoverage,
+    Role,
+    StoreIntegration,
+)
+
+
+def order_scope(principal: Principal) -> ColumnElement[bool]:
+    """Orders the caller may see: a patient their own; store staff (pharmacists, couriers)
+    only those routed to their store."""
+    if principal.role == Role.patient and principal.patient_id is not None:
+        return PharmacyOrder.patient_id == principal.patient_id
+    if principal.role in (Role.pharmacist, Role.courier) and principal.store_id is not None:
+        return PharmacyOrder.store_id == principal.store_id
+    return false()
+
+
+async def get_visible_order(
+    session: AsyncSession, principal: Principal, order_id: uuid.UUID, *, lock: bool = False
+) -> PharmacyOrder | None:
+    """The order if the caller may see it (row-locked for a change when `lock`)."""
+    statement = select(PharmacyOrder).where(PharmacyOrder.id == order_id, order_scope(principal))
+    if lock:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def get_order_for_update(session: AsyncSession, order_id: uuid.UUID) -> PharmacyOrder | None:
+    """An order by id, row-locked (for callers that authenticated another way)."""
+    return await session.scalar(
+        select(PharmacyOrder).where(PharmacyOrder.id == order_id).with_for_update()
+    )
+
+
+async def list_visible_orders(
+    session: AsyncSession, principal: Principal, statuses: Sequence[str], limit: int
+) -> Sequence[PharmacyOrder]:
+    """The caller's orders, newest first."""
+    statement = select(PharmacyOrder).where(order_scope(principal))
+    if statuses:
+        statement = statement.where(PharmacyOrder.status.in_(statuses))
+    statement = statement.order_by(PharmacyOrder.created_at.desc(), PharmacyOrder.id).limit(limit)
+    return (await session.scalars(statement)).all()
+
+
+async def live_order_of_prescription(
+    session: AsyncSession, prescription_id: uuid.UUID
+) -> PharmacyOrder | None:
+    """The prescription's order that is not cancelled, row-locked."""
+    return await session.scalar(
+        select(PharmacyOrder)
+        .where(
+            PharmacyOrder.prescription_id == prescription_id, PharmacyOrder.status != "cancelled"
+        )
+        .with_for_update()
+    )
+
+
+async def order_by_key(
+    session: AsyncSession, patient_id: uuid.UUID, key: str
+) -> PharmacyOrder | None:
+    """The order this patient already created with `key`, if any."""
+    return await session.scalar(
+        select(PharmacyOrder).where(
+            PharmacyOrder.patient_id == patient_id, PharmacyOrder.idempotency_key == key
+        )
+    )
+
+
+async def lines_of(session: AsyncSession, order_id: uuid.UUID) -> Sequence[PharmacyOrderLine]:
+    """The lines of an order."""
+    return (
+        await session.scalars(
+            select(PharmacyOrderLine).where(PharmacyOrderLine.order_id == order_id)
+        )
+    ).all()
+
+
+async def history_of(session: AsyncSession, order_id: uuid.UUID) -> Sequence[OrderTransition]:
+    """Every transition of an order, oldest first."""
+    return (
+        await session.scalars(
+            select(OrderTransition)
+            .where(OrderTransition.order_id == order_id)
+            .order_by(OrderTransition.id)
+        )
+    ).all()
+
+
+async def boxes_of(session: AsyncSession, order_id: uuid.UUID) -> Sequence[DispensedBox]:
+    """The boxes scanned for an order."""
+    return (
+        await session.scalars(
+            select(DispensedBox)
+            .where(DispensedBox.order_id == order_id)
+            .order_by(DispensedBox.scanned_at, DispensedBox.code)
+        )
+    ).all()
+
+
+async def covering_stores(session: AsyncSession, district_code: str) -> Sequence[PharmacyStore]:
+    """Active stores that deliver to the district."""
+    return (
+        await session.scalars(
+            select(PharmacyStore)
+            .join(PharmacyStoreCoverage, PharmacyStoreCoverage.store_id == PharmacyStore.id)
+            .where(
+                PharmacyStoreCoverage.district_code == district_code,
+                PharmacyStore.is_active.is_(True),
+            )
+            .order_by(PharmacyStore.code)
+        )
+    ).all()
+
+
+async def stock_levels(
+    session: AsyncSession, store_ids: Sequence[uuid.UUID], drug_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+    """Packs on hand by (store, drug)."""
+    if not store_ids or not drug_ids:
+        return {}
+    rows = await session.execute(
+        select(PharmacyStock.store_id, PharmacyStock.drug_id, PharmacyStock.quantity).where(
+            PharmacyStock.store_id.in_(store_ids), PharmacyStock.drug_id.in_(drug_ids)
+        )
+    )
+    return {(store_id, drug_id): quantity for store_id, drug_id, quantity in rows}
+
+
+async def take_stock(
+    session: AsyncSession, store_id: uuid.UUID, drug_id: uuid.UUID, packs: int
+) -> bool:
+    """Reserve `packs` of the drug at the store if it has them (atomic; False if not)."""
+    result = await session.execute(
+        update(PharmacyStock)
+        .where(
+            PharmacyStock.store_id == store_id,
+            PharmacyStock.drug_id == drug_id,
+            PharmacyStock.quantity >= packs,
+        )
+        .values(quantity=PharmacyStock.quantity - packs, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def return_stock(
+    session: AsyncSession, store_id: uuid.UUID, packs_by_drug: Mapping[uuid.UUID, int]
+) -> None:
+    """Give reserved packs back to the shelf (an order cancelled before picking)."""
+    for drug_id, packs in packs_by_drug.items():
+        await session.execute(
+            update(PharmacyStock)
+            .where(PharmacyStock.store_id == store_id, PharmacyStock.drug_id == drug_id)
+            .values(quantity=PharmacyStock.quantity + packs, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def set_stock(
+    session: AsyncSession, store_id: uuid.UUID, drug_id: uuid.UUID, quantity: int
+) -> PharmacyStock:
+    """Set the packs on hand (a stock count)."""
+    row = await session.get(PharmacyStock, (store_id, drug_id), with_for_update=True)
+    if row is None:
+        row = PharmacyStock(store_id=store_id, drug_id=drug_id, quantity=quantity)
+        session.add(row)
+    row.quantity = quantity
+    row.updated_at = utcnow()
+    await session.flush()
+    return row
+
+
+async def store_stock(session: AsyncSession, store_id: uuid.UUID) -> Sequence[PharmacyStock]:
+    """A store's stock rows."""
+    return (
+        await session.scalars(
+            select(PharmacyStock)
+            .where(PharmacyStock.store_id == store_id)
+            .order_by(PharmacyStock.drug_id)
+        )
+    ).all()
+
+
+async def staff_accounts(session: AsyncSession, store_id: uuid.UUID) -> Sequence[uuid.UUID]:
+    """Accounts of the store's staff (who watch its order board)."""
+    return (
+        await session.scalars(
+            select(PharmacyStaff.account_id)
+            .join(Account, Account.id == PharmacyStaff.account_id)
+            .where(PharmacyStaff.store_id == store_id, Account.is_active.is_(True))
+        )
+    ).all()
+
+
+async def couriers_of(session: AsyncSession, store_id: uuid.UUID) -> Sequence[Account]:
+    """Active courier accounts of the store."""
+    return (
+        await session.scalars(
+            select(Account)
+            .join(PharmacyStaff, PharmacyStaff.account_id == Account.id)
+            .where(
+                PharmacyStaff.store_id == store_id,
+                Account.role == Role.courier,
+                Account.is_active.is_(True),
+            )
+            .order_by(Account.display_name)
+        )
+    ).all()
+
+
+async def district(session: AsyncSession, code: str) -> District | None:
+    """A district by code."""
+    return await session.get(District, code)
+
+
+async def integration(session: AsyncSession, store_id: uuid.UUID) -> StoreIntegration | None:
+    """The store's active partner-system integration, if it has one."""
+    row = await session.get(StoreIntegration, store_id)
+    return row if row is not None and row.is_active else None
+
+
+async def remember_callback(
+    session: AsyncSession,
+    store_id: uuid.UUID,
+    nonce: str,
+    body_sha256: str,
+    received_at: datetime,
+) -> tuple[PartnerCallback, bool]:
+    """The record of a callback's nonce, and whether this is its first arrival."""
+    lookup = select(PartnerCallback).where(
+        PartnerCallback.store_id == store_id, PartnerCallback.nonce == nonce
+    )
+    seen = await session.scalar(lookup)
+    if seen is not None:
+        return seen, False
+    row = PartnerCallback(
+        store_id=store_id,
+        nonce=nonce,
+        body_sha256=body_sha256,
+        outcome="received",
+        received_at=received_at,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # The same callback arrived twice at once: the other request recorded it first.
+        earlier = await session.scalar(lookup)
+        assert earlier is not None
+        return earlier, False
+    return row, True
+
+
+async def count_scanned(session: AsyncSession, order_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Boxes scanned so far per drug."""
+    rows = await session.execute(
+        select(DispensedBox.drug_id, func.count())
+        .where(DispensedBox.order_id == order_id)
+        .group_by(DispensedBox.drug_id)
+    )
+    return {drug_id: int(count) for drug_id, count in rows}
+
+
+async def boxes_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, DispensedBox]:
+    """Boxes already sold, by traceability code."""
+    if not codes:
+        return {}
+    rows = await session.scalars(select(DispensedBox).where(DispensedBox.code.in_(codes)))
+    return {box.code: box for box in rows}
+
+
+async def lines_with_drugs(
+    session: AsyncSession, order_id: uuid.UUID
+) -> list[tuple[PharmacyOrderLine, Drug]]:
+    """The order's lines, each with its drug."""
+    rows = await session.execute(
+        select(PharmacyOrderLine, Drug)
+        .join(Drug, Drug.id == PharmacyOrderLine.drug_id)
+        .where(PharmacyOrderLine.order_id == order_id)
+        .order_by(Drug.national_code)
+    )
+    return [(line, drug) for line, drug in rows]

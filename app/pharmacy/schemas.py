@@ -1,0 +1,182 @@
+"""Request and response shapes of stock, routing, orders and partner integration."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Fulfilment = Literal["delivery", "pickup"]
+
+
+class Coordinates(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class StoreProposal(BaseModel):
+    """A store that covers the patient's district and holds every line in stock."""
+
+    store_id: uuid.UUID
+    code: str
+    name_zh: str
+    address_zh: str
+    district_code: str
+    same_district: bool
+    partner_system: bool
+
+
+class ProposalList(BaseModel):
+    district_code: str
+    district_name_zh: str
+    fulfilment: Fulfilment
+    items: list[StoreProposal]
+
+
+class OrderCreate(BaseModel):
+    """The patient's choice: which store, delivery or pickup, and optionally where exactly."""
+
+    prescription_id: uuid.UUID
+    store_id: uuid.UUID
+    fulfilment: Fulfilment = "delivery"
+    destination: Coordinates | None = None
+
+
+class StockIn(BaseModel):
+    quantity: int = Field(ge=0, le=1_000_000)
+
+
+class StockOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    store_id: uuid.UUID
+    drug_id: uuid.UUID
+    quantity: int
+    updated_at: datetime
+
+
+class StockList(BaseModel):
+    items: list[StockOut]
+
+
+class IntegrationIn(BaseModel):
+    """Route a store's orders to the partner's own system."""
+
+    webhook_url: str = Field(pattern=r"^https?://", max_length=255)
+    secret: str = Field(min_length=32, max_length=256)
+    is_active: bool = True
+
+
+class IntegrationOut(BaseModel):
+    store_id: uuid.UUID
+    webhook_url: str
+    is_active: bool
+
+
+class OrderLineOut(BaseModel):
+    drug_id: uuid.UUID
+    drug_name_zh: str
+    national_code: str
+    strength: str
+    pack: str
+    packs: int
+    scanned: int
+    amount_fen: int
+    cold_chain: bool
+
+
+class OrderTransitionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: str | None
+    to_status: str
+    actor_kind: str
+    actor_name: str
+    at: datetime
+    lat: float | None
+    lng: float | None
+    place: str | None
+    note: str | None
+
+
+class CourierOut(BaseModel):
+    account_id: uuid.UUID
+    display_name: str
+
+
+class CourierList(BaseModel):
+    items: list[CourierOut]
+
+
+class OrderOut(BaseModel):
+    id: uuid.UUID
+    status: str
+    fulfilment: str
+    prescription_id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str | None
+    store_id: uuid.UUID
+    store_name_zh: str
+    district_code: str
+    # Full for the patient and the courier delivering it; masked for everyone else.
+    delivery_address: str | None
+    delivery_phone: str | None
+    total_fen: int
+    cold_chain: bool
+    seal_id: str | None
+    courier: CourierOut | None
+    # Shown only to the patient, only while the parcel is on its way.
+    handover_code: str | None
+    last_lat: float | None
+    last_lng: float | None
+    last_located_at: datetime | None
+    eta_at: datetime | None
+    lines: list[OrderLineOut]
+    traceability_codes: list[str]
+    history: list[OrderTransitionOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderPage(BaseModel):
+    items: list[OrderOut]
+
+
+class CallbackAck(BaseModel):
+    """What a partner callback did: applied, duplicate (no second effect) or ignored."""
+
+    outcome: str
+    order_id: uuid.UUID | None
+    status: str | None
+
+
+class PartnerBox(BaseModel):
+    national_code: str = Field(min_length=1, max_length=32)
+    code: str = Field(pattern=r"^\d{20}$")
+
+
+class PartnerCallbackIn(BaseModel):
+    """A status report from a partner system about one of its store's orders."""
+
+    order_id: uuid.UUID
+    status: Literal[
+        "accepted",
+        "picked",
+        "dispatched",
+        "delivered",
+        "completed",
+        "cancelled",
+        "delivery_failed",
+        "returning",
+        "returned",
+    ]
+    occurred_at: datetime | None = None
+    boxes: list[PartnerBox] = Field(default_factory=list, max_length=200)
+    seal_id: str | None = Field(default=None, max_length=40)
+    handover_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    reason: str | None = Field(default=None, max_length=500)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    place: str | None = Field(default=None, max_length=128)

@@ -1,0 +1,101 @@
+"""Orders as each caller may see them: address and phone in full only for the patient and the
+courier delivering; the hand-over code only for the patient, only while it is usable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.authz.principal import Principal
+from app.kit.masking import mask_phone
+from app.models import Account, Drug, Patient, PharmacyOrder, PharmacyOrderLine, PharmacyStore
+from app.pharmacy import repository as pharmacy_repository
+from app.pharmacy.schemas import CourierOut, OrderLineOut, OrderOut, OrderTransitionOut
+
+# The code is needed from dispatch (delivery) or picking (pickup at the counter) to hand-over.
+HANDOVER_CODE_STATES = frozenset({"picked", "dispatched"})
+
+
+def mask_address(address: str | None) -> str | None:
+    """Keep the first six characters (city and district), hide the rest."""
+    if address is None:
+        return None
+    return address[:6] + "****" if len(address) > 6 else "****"
+
+
+def reveals_contact(principal: Principal, order: PharmacyOrder) -> bool:
+    """Whether the caller needs the address and phone: the patient, or the courier on it."""
+    return principal.patient_id == order.patient_id or (
+        order.courier_account_id is not None and principal.account_id == order.courier_account_id
+    )
+
+
+async def present_order(
+    session: AsyncSession, principal: Principal, order: PharmacyOrder
+) -> OrderOut:
+    """The order as `principal` may see it."""
+    lines = await pharmacy_repository.lines_with_drugs(session, order.id)
+    scanned = await pharmacy_repository.count_scanned(session, order.id)
+    boxes = await pharmacy_repository.boxes_of(session, order.id)
+    history = await pharmacy_repository.history_of(session, order.id)
+    store = await session.get(PharmacyStore, order.store_id)
+    patient = await session.get(Patient, order.patient_id)
+    courier = (
+        await session.get(Account, order.courier_account_id)
+        if order.courier_account_id is not None
+        else None
+    )
+    assert store is not None and patient is not None
+    reveal = reveals_contact(principal, order)
+    show_code = principal.patient_id == order.patient_id and order.status in HANDOVER_CODE_STATES
+    return OrderOut(
+        id=order.id,
+        status=order.status,
+        fulfilment=order.fulfilment,
+        prescription_id=order.prescription_id,
+        patient_id=order.patient_id,
+        patient_name=patient.name,
+        store_id=order.store_id,
+        store_name_zh=store.name_zh,
+        district_code=order.district_code,
+        delivery_address=order.delivery_address if reveal else mask_address(order.delivery_address),
+        delivery_phone=order.delivery_phone if reveal else mask_phone(order.delivery_phone),
+        total_fen=order.total_fen,
+        cold_chain=order.cold_chain,
+        seal_id=order.seal_id,
+        courier=CourierOut(account_id=courier.id, display_name=courier.display_name)
+        if courier is not None
+        else None,
+        handover_code=order.handover_code if show_code else None,
+        last_lat=order.last_lat,
+        last_lng=order.last_lng,
+        last_located_at=order.last_located_at,
+        eta_at=order.eta_at,
+        lines=[_line(line, drug, scanned.get(drug.id, 0)) for line, drug in lines],
+        traceability_codes=[box.code for box in boxes],
+        history=[OrderTransitionOut.model_validate(row) for row in history],
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+def _line(line: PharmacyOrderLine, drug: Drug, scanned: int) -> OrderLineOut:
+    return OrderLineOut(
+        drug_id=drug.id,
+        drug_name_zh=drug.generic_name_zh,
+        national_code=drug.national_code,
+        strength=drug.strength,
+        pack=drug.pack,
+        packs=line.packs,
+        scanned=scanned,
+        amount_fen=line.amount_fen,
+        cold_chain=drug.cold_chain,
+    )
+
+
+async def present_orders(
+    session: AsyncSession, principal: Principal, orders: Sequence[PharmacyOrder]
+) -> list[OrderOut]:
+    """Several orders as `principal` may see them."""
+    return [await present_order(session, principal, order) for order in orders]

@@ -1,0 +1,1 @@
+"""Wearable readings: ingestion, storage and the per-patient urgency view."""

@@ -1,0 +1,93 @@
+"""Reading endpoints: the phone's batch upload, CSV import, and reading a patient's readings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+import app.reading.messages  # noqa: F401 - registers this package's message codes
+from app.authz.principal import CurrentPrincipal, Principal, require_roles
+from app.db import DbSession
+from app.kit.clock import utcnow
+from app.models import Role
+from app.reading import service as reading_service
+from app.reading.schemas import ReadingBatch, ReadingKind, ReadingOut, ReadingPage, UploadReport
+
+router = APIRouter(prefix="/api/v1", tags=["readings"])
+
+PatientOnly = Annotated[Principal, require_roles(Role.patient)]
+PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
+
+_CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "A Dexcom Clarity or LibreView (US or EU) CSV export, as exported",
+    }
+}
+
+
+@router.post(
+    "/readings",
+    response_model=UploadReport,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ReadingBatch.model_json_schema()}},
+        }
+    },
+)
+async def upload_readings(principal: PatientOnly, session: DbSession, request: Request) -> Response:
+    """Upload a batch from my phone; the report says per item: accepted, duplicate or rejected.
+
+    Re-uploading the same or an overlapping batch is safe: stored items come back as duplicates.
+    """
+    # The body is parsed and validated in one pass from its bytes (see reading.items).
+    state = request.app.state
+    body = await request.body()
+    report = await reading_service.upload(session, state.settings, state.hub, principal, body)
+    # Serialised once by pydantic-core: the report of a large batch is the bulk of the reply.
+    return Response(report.model_dump_json(), media_type="application/json")
+
+
+@router.post(
+    "/patients/{patient_id}/readings/import",
+    response_model=UploadReport,
+    openapi_extra=_CSV_BODY,
+)
+async def import_readings(
+    patient_id: uuid.UUID, principal: PatientOrDoctor, session: DbSession, request: Request
+) -> UploadReport:
+    """Import a CGM export file for a patient (the patient or their doctor); report by file line."""
+    state = request.app.state
+    body = await request.body()
+    return await reading_service.import_export(
+        session, state.settings, state.hub, principal, patient_id, body
+    )
+
+
+@router.get("/patients/{patient_id}/readings", response_model=ReadingPage)
+async def list_readings(
+    patient_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    kind: Annotated[list[ReadingKind] | None, Query()] = None,
+    since: datetime | None = Query(default=None, description="Default: 14 days ago"),
+    before: datetime | None = Query(default=None, description="Default: now (exclusive)"),
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> ReadingPage:
+    """A patient's readings, newest first (the patient, or a doctor caring for them)."""
+    now = utcnow()
+    kinds = kind or ["cgm", "scan", "bg", "bp", "hr", "ecg"]
+    end = before or now + timedelta(days=1)
+    start = since or now - timedelta(days=14)
+    readings = await reading_service.list_readings(
+        session, principal, patient_id, kinds, start, end, limit
+    )
+    items = [ReadingOut.build(r) for r in readings]
+    return ReadingPage(
+        items=items, next_before=items[-1].measured_at if len(items) == limit else None
+    )

@@ -1,0 +1,100 @@
+"""Ingesting a batch of readings: per-item verdicts, one bulk insert, latest values, alerts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alert import service as alert_service
+from app.audit import service as audit_service
+from app.audit.service import AuditAction
+from app.authz.principal import Principal
+from app.config import Settings
+from app.errors import AppError, NotFound
+from app.i18n import translate
+from app.kit.clock import utcnow
+from app.reading import repository as reading_repository
+from app.reading.items import ParsedItem, Rejection
+from app.reading.schemas import UploadReport
+from app.reading.validation import BatchContext, DeviceInfo, Row, to_row
+from app.realtime.hub import RealtimeHub
+
+RESOURCE = "readings"
+
+
+class BatchTooLarge(AppError):
+    status = 413
+    code = "reading_batch_too_large"
+
+
+def _rejected(index: int, rejection: Rejection) -> dict[str, Any]:
+    return {
+        "index": index,
+        "status": "rejected",
+        "reason": rejection.reason,
+        "field": rejection.field,
+        "message": translate(rejection.reason),
+    }
+
+
+async def ingest(
+    session: AsyncSession,
+    settings: Settings,
+    hub: RealtimeHub,
+    principal: Principal,
+    patient_id: uuid.UUID,
+    parsed: Sequence[ParsedItem | Rejection],
+    source: str,
+) -> UploadReport:
+    """Store the valid items of a batch for a patient and report on every item.
+
+    Valid items are kept even when others are bad; an item whose (device, kind, measured time)
+    is already stored, or repeats an earlier item of the batch, is a duplicate.
+    """
+    if len(parsed) > settings.reading_batch_max_items:
+        raise BatchTooLarge(limit=settings.reading_batch_max_items)
+    found = await reading_repository.batch_facts(session, patient_id)
+    if found is None:
+        raise NotFound()
+    zone_name, has_open, devices = found
+    timezone = ZoneInfo(zone_name)
+    batch = BatchContext.at(
+        utcnow(),
+        patient_id=patient_id,
+        timezone=timezone,
+        devices={d.id: DeviceInfo.of(d) for d in devices},
+        source=source,
+        settings=settings,
+    )
+    # Plain dicts, validated once into the report at the end (pydantic-core, not per object).
+    results: list[dict[str, Any] | None] = [None] * len(parsed)
+    rows: list[Row] = []
+    row_index: dict[reading_repository.Key, int] = {}
+    for index, item in enumerate(parsed):
+        outcome = item if isinstance(item, Rejection) else to_row(item, batch)
+        if isinstance(outcome, Rejection):
+            results[index] = _rejected(index, outcome)
+            continue
+        key = reading_repository.key_of(outcome)
+        if key in row_index:
+            results[index] = {"index": index, "status": "duplicate"}
+            continue
+        row_index[key] = index
+        rows.append(outcome)
+    stored_before = await reading_repository.store(session, rows, timezone)
+    accepted = [row for n, row in enumerate(rows) if n not in stored_before]
+    for n, index in enumerate(row_index.values()):
+        results[index] = {
+            "index": index,
+            "status": "duplicate" if n in stored_before else "accepted",
+        }
+    if accepted:
+        await alert_service.evaluate(session, settings, hub, patient_id, accepted, has_open)
+        await audit_service.record(
+            session, principal, AuditAction.create, RESOURCE, None, patient_id
+        )
+    return UploadReport.of_dicts([r for r in results if r is not None])

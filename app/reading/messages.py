@@ -1,0 +1,48 @@
+"""People-facing texts of reading codes and per-item rejection reasons."""
+
+from app.i18n import register_messages
+
+register_messages(
+    {
+        "reading_batch_too_large": {
+            "zh": "单次上传最多 {limit} 条读数，请分批上传",
+            "en": "A batch holds at most {limit} readings; split the upload",
+        },
+        "reading_import_too_large": {
+            "zh": "导入文件不能超过 {limit} 字节",
+            "en": "The import file may be at most {limit} bytes",
+        },
+        "reading_import_unrecognised": {
+            "zh": "无法识别的文件格式，请上传 Dexcom Clarity 或 LibreView 导出的 CSV",
+            "en": "Unrecognised file; upload a Dexcom Clarity or LibreView CSV export",
+        },
+        # Per-item rejection reasons of an upload report.
+        "malformed": {"zh": "读数格式不正确", "en": "The item is malformed"},
+        "device_not_bound": {
+            "zh": "设备未绑定到该患者",
+            "en": "The device is not bound to this patient",
+        },
+        "kind_not_from_device": {
+            "zh": "该设备不产生此类读数",
+            "en": "This device does not produce this kind of reading",
+        },
+        "in_future": {"zh": "测量时间晚于当前时间", "en": "The measured time is in the future"},
+        "too_old": {
+            "zh": "测量时间早于可补传的期限",
+            "en": "The measured time is older than the backfill window",
+        },
+        "wrong_unit": {"zh": "单位错误", "en": "Wrong unit"},
+        "out_of_range": {
+            "zh": "数值超出设备量程或生理范围",
+            "en": "The value is outside the device's range or physiologically impossible",
+        },
+        "sensor_error": {
+            "zh": "传感器报告错误码，不是测量值",
+            "en": "The sensor reported an error code, not a measurement",
+        },
+        "not_a_reading": {
+            "zh": "该行不是血糖读数（如事件或备注）",
+            "en": "The row is not a glucose reading (an event or a note)",
+        },
+    }
+)

@@ -1,0 +1,266 @@
+"""SQL for readings: bulk idempotent inserts, the latest-reading table, and range scans."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, TextClause, and_, bindparam, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Alert, Device, Patient, Reading, ReadingLatest
+
+Key = tuple[uuid.UUID, str, datetime]
+COLUMNS = tuple(column.name for column in Reading.__table__.columns)
+
+
+def key_of(row: dict[str, Any]) -> Key:
+    """The idempotency key of a reading row: (device, kind, measured time)."""
+    return (row["device_id"], row["kind"], row["measured_at"])
+
+
+def _latest_update(current: str, new: str, least: str = "LEAST") -> str:
+    # Each column moves on only with a newer reading; the stale mark keeps the earliest date.
+    newer = f"{new}.measured_at > {current}.measured_at"
+    moved = ", ".join(
+        f"{c} = CASE WHEN {newer} THEN {new}.{c} ELSE {current}.{c} END"
+        for c in ("measured_at", "utc_offset_minutes", "value", "value2", "value3", "flag")
+    )
+    return (
+        f"{moved}, stale_from = CASE WHEN {new}.stale_from IS NULL THEN {current}.stale_from "
+        f"WHEN {current}.stale_from IS NULL THEN {new}.stale_from "
+        f"ELSE {least}({current}.stale_from, {new}.stale_from) END, "
+        f"version = {current}.version + 1"
+    )
+
+
+@cache
+def _store_statement() -> TextClause:
+    # One statement and one round trip per batch, whatever its size: each column travels as one
+    # array parameter (see CONVENTIONS.md on bulk writes), a second data-modifying CTE moves the
+    # latest-reading table on, and the answer is one row: the positions that were not inserted
+    # (already stored), usually none.
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in Reading.__table__.columns
+    )
+    shown = "measured_at, utc_offset_minutes, value, value2, value3, flag"
+    columns = ", ".join(COLUMNS)
+    return text(
+        f"WITH batch AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY "  # noqa: S608
+        f"AS u({columns}, n)), "
+        f"new AS (INSERT INTO readings ({columns}) SELECT {columns} FROM batch "
+        f"ON CONFLICT DO NOTHING RETURNING device_id, kind, patient_id, {shown}), "
+        "latest AS (INSERT INTO reading_latest AS current "
+        f"(patient_id, kind, {shown}, stale_from, version) "
+        f"SELECT DISTINCT ON (kind) patient_id, kind, {shown}, "
+        "CASE WHEN kind = 'cgm' THEN (SELECT (min(measured_at) AT TIME ZONE "
+        "CAST(:timezone AS text))::date - 1 FROM new WHERE kind = 'cgm') END, 0 "
+        "FROM new ORDER BY kind, measured_at DESC "
+        "ON CONFLICT (patient_id, kind) DO UPDATE SET "
+        f"{_latest_update('current', 'excluded')}) "
+        "SELECT coalesce(array_agg(batch.n), '{}') FROM batch WHERE NOT EXISTS (SELECT 1 "
+        "FROM new WHERE (new.device_id, new.kind, new.measured_at) = "
+        "(batch.device_id, batch.kind, batch.measured_at))"
+    )
+
+
+async def store(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], timezone: ZoneInfo
+) -> set[int]:
+    """Insert the rows whose key is not stored yet and move each kind's latest reading on
+    (CGM rollups go stale from the day before the earliest new reading).
+
+    Returns the positions in `rows` that were already stored (the duplicates).
+    """
+    if not rows:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        params: dict[str, Any] = {name: [row[name] for row in rows] for name in COLUMNS}
+        params["timezone"] = timezone.key
+        not_inserted = await session.scalar(_store_statement(), params)
+        return {n - 1 for n in not_inserted or ()}
+    # SQLite: the write lock is taken at BEGIN (app/db.py), so what is absent now stays absent
+    # until this transaction commits.
+    existing = await existing_keys(session, rows)
+    fresh = [row for row in rows if key_of(row) not in existing]
+    if fresh:
+        await session.execute(
+            sqlite.insert(Reading).on_conflict_do_nothing(),
+            [{name: row[name] for name in COLUMNS} for row in fresh],
+        )
+        await _record_latest(session, _latest_rows(fresh, timezone))
+    return {n for n, row in enumerate(rows) if key_of(row) in existing}
+
+
+def _latest_rows(stored: Sequence[dict[str, Any]], timezone: ZoneInfo) -> list[dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    earliest_cgm: date | None = None
+    for row in stored:
+        kind = row["kind"]
+        if kind not in latest or row["measured_at"] > latest[kind]["measured_at"]:
+            latest[kind] = row
+        if kind == "cgm":
+            local = row["measured_at"].astimezone(timezone).date()
+            earliest_cgm = local if earliest_cgm is None else min(earliest_cgm, local)
+    shown = ("patient_id", "measured_at", "utc_offset_minutes", "value", "value2", "value3", "flag")
+    return [
+        {
+            **{c: row[c] for c in shown},
+            "kind": kind,
+            # A day's last reading is weighted up to the next day's first one: the day before
+            # the earliest new reading changes too.
+            "stale_from": earliest_cgm - timedelta(days=1)
+            if kind == "cgm" and earliest_cgm
+            else None,
+            "version": 0,
+        }
+        for kind, row in sorted(latest.items())
+    ]
+
+
+async def existing_keys(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[Key]:
+    """Which of these rows' keys are already stored."""
+    times = [row["measured_at"] for row in rows]
+    devices = {row["device_id"] for row in rows}
+    result = await session.execute(
+        select(Reading.device_id, Reading.kind, Reading.measured_at).where(
+            Reading.device_id.in_(devices),
+            Reading.measured_at.between(min(times), max(times)),
+        )
+    )
+    return {(r.device_id, r.kind, r.measured_at) for r in result}
+
+
+async def _record_latest(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    statement = text(
+        "INSERT INTO reading_latest AS current (patient_id, kind, measured_at, "  # noqa: S608
+        "utc_offset_minutes, value, value2, value3, flag, stale_from, version) VALUES "
+        "(:patient_id, :kind, :measured_at, :utc_offset_minutes, :value, :value2, :value3, "
+        ":flag, :stale_from, :version) ON CONFLICT (patient_id, kind) DO UPDATE SET "
+        + _latest_update("current", "excluded", least="MIN")
+    ).bindparams(*(bindparam(c.name, type_=c.type) for c in ReadingLatest.__table__.columns))
+    await session.execute(statement, list(rows))
+
+
+async def batch_facts(
+    session: AsyncSession, patient_id: uuid.UUID
+) -> tuple[str, bool, list[Device]] | None:
+    """For an upload, in one query: the patient's time zone, whether any alert episode of
+    theirs is open, and their bound devices; None when there is no such patient."""
+    open_episode = (
+        select(Alert.id)
+        .where(Alert.patient_id == patient_id, Alert.episode_ended_at.is_(None))
+        .exists()
+    )
+    rows = (
+        await session.execute(
+            select(Patient.timezone, open_episode, Device)
+            .outerjoin(Device, and_(Device.patient_id == Patient.id, Device.unbound_at.is_(None)))
+            .where(Patient.id == patient_id)
+        )
+    ).all()
+    if not rows:
+        return None
+    return rows[0][0], bool(rows[0][1]), [row[2] for row in rows if row[2] is not None]
+
+
+async def latest_for(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID]
+) -> Sequence[ReadingLatest]:
+    """The latest reading of every kind for these patients."""
+    return (
+        await session.scalars(
+            select(ReadingLatest).where(ReadingLatest.patient_id.in_(patient_ids))
+        )
+    ).all()
+
+
+async def series(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    kinds: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> Sequence[Any]:
+    """Readings of a patient in [start, end), oldest first (the columns analytics needs)."""
+    result = await session.execute(
+        select(
+            Reading.measured_at,
+            Reading.value,
+            Reading.value2,
+            Reading.value3,
+            Reading.sample_interval_seconds,
+            Reading.kind,
+            Reading.label,
+        )
+        .where(
+            Reading.patient_id == patient_id,
+            Reading.kind.in_(kinds),
+            Reading.measured_at >= start,
+            Reading.measured_at < end,
+        )
+        .order_by(Reading.measured_at)
+    )
+    return result.all()
+
+
+async def page(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    kinds: Sequence[str],
+    start: datetime,
+    end: datetime,
+    limit: int,
+) -> Sequence[Reading]:
+    """Up to `limit` readings in [start, end), newest first."""
+    return (
+        await session.scalars(
+            select(Reading)
+            .where(
+                Reading.patient_id == patient_id,
+                Reading.kind.in_(kinds),
+                Reading.measured_at >= start,
+                Reading.measured_at < end,
+            )
+            .order_by(Reading.measured_at.desc(), Reading.kind, Reading.device_id)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def clear_stale(
+    session: AsyncSession, kind: str, versions: Sequence[tuple[uuid.UUID, int]]
+) -> None:
+    """Clear each (patient, version read)'s stale mark, unless an upload has moved the version on
+    since it was read."""
+    if versions:
+        await session.execute(
+            # The table, not the entity: executemany is a Core-level UPDATE.
+            update(cast(Table, ReadingLatest.__table__))
+            .where(
+                ReadingLatest.patient_id == bindparam("patient"),
+                ReadingLatest.kind == kind,
+                ReadingLatest.version == bindparam("seen"),
+            )
+            .values(stale_from=None),
+            [{"patient": patient_id, "seen": version} for patient_id, version in versions],
+        )
+
+
+async def stale_patients(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID] | None, limit: int
+) -> Sequence[tuple[uuid.UUID, date, int]]:
+    """(patient, stale from, version) of CGM rollups to refresh; all patients when ids is None."""
+    statement = select(
+        ReadingLatest.patient_id, ReadingLatest.stale_from, ReadingLatest.version
+    ).where(ReadingLatest.kind == "cgm", ReadingLatest.stale_from.is_not(None))
+    if patient_ids is not None:
+        statement = statement.where(ReadingLatest.patient_id.in_(patient_ids))
+    result = await session.execute(statement.order_by(ReadingLatest.stale_from).limit(limit))
+    return [(r.patient_id, r.stale_from, r.version) for r in result]

@@ -1,0 +1,210 @@
+"""Turning a parsed item into a row of `readings`, or into the reason it cannot be one."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.config import Settings
+from app.models import Device
+from app.reading.items import (
+    BloodPressureItem,
+    EcgSummaryItem,
+    GlucoseItem,
+    HeartRateItem,
+    ParsedItem,
+    Rejection,
+)
+from app.reading.units import other_glucose_unit, to_mg_dl
+
+# Which reading kinds each kind of device produces.
+KINDS_BY_DEVICE = {
+    "cgm": frozenset({"cgm", "scan"}),
+    "meter": frozenset({"bg"}),
+    "bp": frozenset({"bp", "hr"}),
+    "ecg": frozenset({"ecg", "hr"}),
+}
+# Measuring ranges (mg/dL) when a glucose device was bound without one.
+DEFAULT_GLUCOSE_RANGES = {"cgm": (40.0, 400.0), "meter": (20.0, 600.0)}
+SYSTOLIC_RANGE = (50.0, 300.0)
+DIASTOLIC_RANGE = (20.0, 200.0)
+HEART_RATE_RANGE = (20.0, 300.0)
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What validation needs to know about a bound device (worked out once per batch)."""
+
+    id: uuid.UUID
+    unit: str
+    sample_interval_seconds: int | None
+    glucose_range: tuple[float, float]  # measuring range in mg/dL
+    kinds: frozenset[str]  # reading kinds it produces
+
+    @classmethod
+    def of(cls, device: Device) -> DeviceInfo:
+        """The validation view of a device row."""
+        low, high = DEFAULT_GLUCOSE_RANGES.get(device.kind, (20.0, 600.0))
+        kinds = KINDS_BY_DEVICE[device.kind]
+        if device.source == "nightscout":
+            # An uploader forwards finger-sticks (mbg) along with the CGM's values.
+            kinds = kinds | {"bg"}
+        return cls(
+            id=device.id,
+            unit=device.unit,
+            sample_interval_seconds=device.sample_interval_seconds,
+            glucose_range=(device.range_low_mg_dl or low, device.range_high_mg_dl or high),
+            kinds=kinds,
+        )
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """Per-batch facts: who, when, from where, and the time limits of its items."""
+
+    patient_id: uuid.UUID
+    timezone: ZoneInfo
+    devices: dict[uuid.UUID, DeviceInfo]
+    received_at: datetime
+    source: str
+    latest_allowed: datetime  # later is in the future beyond the clock skew
+    earliest_allowed: datetime  # earlier is beyond the backfill window
+    live_since: datetime  # earlier arrives as a backfilled point
+
+    @classmethod
+    def at(
+        cls,
+        received_at: datetime,
+        *,
+        patient_id: uuid.UUID,
+        timezone: ZoneInfo,
+        devices: dict[uuid.UUID, DeviceInfo],
+        source: str,
+        settings: Settings,
+    ) -> BatchContext:
+        """The context of a batch received at `received_at` under `settings`' limits."""
+        return cls(
+            patient_id=patient_id,
+            timezone=timezone,
+            devices=devices,
+            received_at=received_at,
+            source=source,
+            latest_allowed=received_at + timedelta(seconds=settings.reading_clock_skew_seconds),
+            earliest_allowed=received_at - timedelta(days=settings.reading_backfill_window_days),
+            live_since=received_at - timedelta(seconds=settings.reading_backfill_after_seconds),
+        )
+
+
+def _within(value: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] <= value <= bounds[1]
+
+
+def _glucose_fields(item: GlucoseItem, device: DeviceInfo) -> Row | Rejection:
+    unit = item.unit or device.unit
+    if unit not in ("mg/dL", "mmol/L") or unit != device.unit:
+        return Rejection("wrong_unit", "unit")
+    low, high = device.glucose_range
+    if item.flag is not None:
+        # LOW / HIGH: below / above the measuring range; stored at the range edge, flagged.
+        edge = low if item.flag == "low" else high
+        return {"value": edge, "flag": item.flag, "original_value": item.value}
+    if item.value is None:
+        return Rejection("malformed", "value")
+    mg_dl = to_mg_dl(item.value, unit)
+    if not _within(mg_dl, (low, high)):
+        # A value the device could not have measured in its unit, but could in the other one,
+        # was sent in the wrong unit; anything else is out of the device's range.
+        other = to_mg_dl(item.value, other_glucose_unit(unit))
+        return Rejection("wrong_unit" if _within(other, (low, high)) else "out_of_range", "value")
+    return {"value": mg_dl, "flag": None, "original_value": item.value}
+
+
+def _measurement_fields(item: ParsedItem, device: DeviceInfo) -> Row | Rejection:
+    if isinstance(item, GlucoseItem):
+        fields = _glucose_fields(item, device)
+        if isinstance(fields, dict):
+            fields["original_unit"] = item.unit or device.unit
+            fields["sample_interval_seconds"] = (
+                device.sample_interval_seconds if item.kind == "cgm" else None
+            )
+        return fields
+    if isinstance(item, BloodPressureItem):
+        if item.unit not in (None, "mmHg"):
+            return Rejection("wrong_unit", "unit")
+        if not _within(item.systolic, SYSTOLIC_RANGE):
+            return Rejection("out_of_range", "systolic")
+        if not _within(item.diastolic, DIASTOLIC_RANGE) or item.diastolic >= item.systolic:
+            return Rejection("out_of_range", "diastolic")
+        if item.pulse is not None and not _within(item.pulse, HEART_RATE_RANGE):
+            return Rejection("out_of_range", "pulse")
+        return {
+            "value": item.systolic,
+            "value2": item.diastolic,
+            "value3": item.pulse,
+            "label": item.posture,
+        }
+    if isinstance(item, HeartRateItem):
+        if not _within(item.bpm, HEART_RATE_RANGE):
+            return Rejection("out_of_range", "bpm")
+        return {"value": item.bpm}
+    assert isinstance(item, EcgSummaryItem)
+    rates = (item.min_bpm, item.mean_bpm, item.max_bpm)
+    if not all(_within(r, HEART_RATE_RANGE) for r in rates) or sorted(rates) != list(rates):
+        return Rejection("out_of_range", "mean_bpm")
+    return {"value": item.mean_bpm, "value2": item.min_bpm, "value3": item.max_bpm,
+            "label": item.rhythm}  # fmt: skip
+
+
+def to_row(item: ParsedItem, batch: BatchContext) -> Row | Rejection:
+    """The `readings` row for a parsed item, or why it is rejected."""
+    device = batch.devices.get(item.device_id)
+    if device is None:
+        return Rejection("device_not_bound", "device_id")
+    if item.kind not in device.kinds:
+        return Rejection("kind_not_from_device", "kind")
+    measured_at = item.measured_at.astimezone(UTC)
+    if measured_at > batch.latest_allowed:
+        return Rejection("in_future", "measured_at")
+    if measured_at < batch.earliest_allowed:
+        return Rejection("too_old", "measured_at")
+    fields = _measurement_fields(item, device)
+    if isinstance(fields, Rejection):
+        return fields
+    offset = item.utc_offset_minutes
+    if offset is None:
+        local_offset = measured_at.astimezone(batch.timezone).utcoffset()
+        offset = int(local_offset.total_seconds() // 60) if local_offset else 0
+    return reading_row(
+        device_id=device.id,
+        kind=item.kind,
+        measured_at=measured_at,
+        patient_id=batch.patient_id,
+        utc_offset_minutes=offset,
+        backfilled=item.backfill or measured_at < batch.live_since,
+        source=batch.source,
+        received_at=batch.received_at,
+        **fields,
+    )
+
+
+_OPTIONAL = dict.fromkeys(
+    (
+        "value2",
+        "value3",
+        "flag",
+        "original_value",
+        "original_unit",
+        "label",
+        "sample_interval_seconds",
+    )
+)
+
+
+def reading_row(**fields: Any) -> Row:
+    """A complete `readings` row: the given fields, None for the optional ones not given."""
+    return {**_OPTIONAL, **fields}

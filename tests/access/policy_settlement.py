@@ -1,0 +1,61 @@
+"""Access policy of insurance settlement and payment: patients see only their own, store staff
+their store's, doctors their patients', the bureau settlement data; provider notifications are
+public and verified by signature instead."""
+
+from __future__ import annotations
+
+import uuid
+
+from app.insurance import settlement as settlement_service
+from app.models import Role
+from tests.access.rules import ALL, PUBLIC, Rule, only
+from tests.insurance import world as w
+
+BUREAU = Rule(only(Role.bureau))
+# Readers scoped to their own rows; the bureau is left out because it sees every settlement.
+SCOPED_READERS = Rule(only(Role.patient, Role.doctor, Role.courier, Role.pharmacist), hidden=True)
+PAYERS = Rule(only(Role.patient, Role.courier), hidden=True)
+
+POLICY: dict[tuple[str, str], Rule] = {
+    ("GET", "/api/v1/insurance/benefit-rules"): Rule(ALL),
+    ("POST", "/api/v1/insurance/benefit-rules"): BUREAU,
+    ("GET", "/api/v1/insurance/orders/{order_id}/quote"): Rule(only(Role.patient), hidden=True),
+    ("GET", "/api/v1/insurance/settlements"): Rule(
+        only(Role.patient, Role.doctor, Role.courier, Role.pharmacist)
+    ),
+    ("GET", "/api/v1/insurance/settlements/{settlement_id}"): SCOPED_READERS,
+    # Doctors only for their patients (tested in tests/insurance); the bureau for any.
+    ("POST", "/api/v1/insurance/settlements/{settlement_id}/flags"): Rule(
+        only(Role.doctor, Role.bureau)
+    ),
+    ("GET", "/api/v1/insurance/flags"): BUREAU,
+    ("POST", "/api/v1/insurance/statements"): BUREAU,
+    ("GET", "/api/v1/insurance/statements"): BUREAU,
+    ("GET", "/api/v1/insurance/statements/{statement_id}"): BUREAU,
+    ("GET", "/api/v1/insurance/statements/{statement_id}/export.csv"): BUREAU,
+    ("POST", "/api/v1/insurance/statements/{statement_id}/confirm"): BUREAU,
+    ("POST", "/api/v1/insurance/statements/{statement_id}/payment"): BUREAU,
+    ("GET", "/api/v1/insurance/statements/{statement_id}/reconciliation"): BUREAU,
+    ("POST", "/api/v1/payments/settlements/{settlement_id}/hand-over"): Rule(
+        only(Role.courier), hidden=True
+    ),
+    ("POST", "/api/v1/payments/settlements/{settlement_id}/online"): PAYERS,
+    ("GET", "/api/v1/payments/settlements/{settlement_id}/bill"): PAYERS,
+    ("GET", "/api/v1/payments/receipts"): Rule(only(Role.patient)),
+    ("POST", "/api/v1/payments/notify/wechat"): PUBLIC,
+    ("POST", "/api/v1/payments/notify/alipay"): PUBLIC,
+}
+
+
+async def foreign_ids(session) -> dict[str, str]:
+    """A stranger's quoted and settled order at a store none of the callers work at."""
+    world = await w.build(session)
+    patient = await w.patient(session)
+    claim = w.claim(world, patient, [(world.full, 2)])
+    await settlement_service.presettle(session, claim)
+    settlement = await settlement_service.settle(session, claim, w.message_id())
+    return {
+        "order_id": str(claim.order_id),
+        "settlement_id": str(settlement.id),
+        "statement_id": str(uuid.uuid4()),
+    }

@@ -1,0 +1,96 @@
+"""Races settled by the database (PostgreSQL, real concurrent requests): the last pack goes to
+one order only, and one box cannot be scanned into two orders at once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import PharmacyStock, Role
+from tests.fixtures import factories
+from tests.pharmacy.live import Live, live_service
+from tests.prescription.world import URBAN, World, entitle, item, ok, rx_body, trace_code
+
+pytestmark = pytest.mark.postgres
+
+
+async def _second_patient_and_one_pack(session: AsyncSession, world: World) -> None:
+    account = await factories.account(session, Role.patient)
+    patient = await factories.patient_of(session, account)
+    patient.district_code, patient.address = URBAN, "阳泉市城区桃北东街1号"
+    await factories.care(session, patient, world.doctor)
+    await entitle(session, patient, world.disease, world.doctor.institution_id)
+    world.headers["patient2"] = await factories.bearer(session, world.settings, account)
+    world.headers["patient2_id"] = {"id": str(patient.id)}
+    await session.execute(
+        update(PharmacyStock)
+        .where(
+            PharmacyStock.store_id == world.store.id,
+            PharmacyStock.drug_id == world.drugs.metformin.id,
+        )
+        .values(quantity=1)
+    )
+
+
+async def _approved(live: Live, body: dict) -> str:
+    world, http = live.world, live.http
+    created = await ok(
+        await http.post("/api/v1/prescriptions", json=body, headers=world.as_("doctor")), 201
+    )
+    url = f"/api/v1/prescriptions/{created['id']}"
+    await ok(await http.post(f"{url}/sign", headers=world.as_("doctor")))
+    await ok(await http.post(f"{url}/approve", headers=world.as_("reviewer")))
+    return str(created["id"])
+
+
+def _order(live: Live, prescription_id: str, who: str = "patient"):
+    return live.http.post(
+        "/api/v1/orders",
+        json={"prescription_id": prescription_id, "store_id": str(live.world.store.id)},
+        headers={**live.world.as_(who), "Idempotency-Key": uuid.uuid4().hex},
+    )
+
+
+async def test_the_last_pack_goes_to_exactly_one_order() -> None:
+    async with live_service(_second_patient_and_one_pack, outbox_relay_enabled=False) as live:
+        world = live.world
+        mine = await _approved(live, rx_body(world))
+        theirs = await _approved(
+            live, rx_body(world, patient_id=world.headers["patient2_id"]["id"])
+        )
+        responses = await asyncio.gather(_order(live, mine), _order(live, theirs, "patient2"))
+        assert sorted(r.status_code for r in responses) == [201, 409]
+        refused = next(r for r in responses if r.status_code == 409).json()["code"]
+        assert refused in ("out_of_stock", "no_store_in_stock")
+        stock = await ok(
+            await live.http.get("/api/v1/pharmacy/stock", headers=world.as_("pharmacist"))
+        )
+        levels = {row["drug_id"]: row["quantity"] for row in stock["items"]}
+        assert levels[str(world.drugs.metformin.id)] == 0
+
+
+async def test_one_box_cannot_be_scanned_into_two_orders_at_once() -> None:
+    async with live_service(outbox_relay_enabled=False) as live:
+        world, http = live.world, live.http
+        first = await _approved(live, rx_body(world, item(world.drugs.metformin)))
+        second = await _approved(live, rx_body(world, item(world.drugs.acarbose, "1", "tid")))
+        orders = [await ok(await _order(live, pid), 201) for pid in (first, second)]
+        staff = world.as_("pharmacist")
+        for order in orders:
+            await ok(await http.post(f"/api/v1/orders/{order['id']}/accept", headers=staff))
+        code = trace_code()
+        scans = [
+            http.post(
+                f"/api/v1/orders/{order['id']}/scans",
+                json={"boxes": [{"drug_id": order["lines"][0]["drug_id"], "code": code}]},
+                headers=staff,
+            )
+            for order in orders
+        ]
+        results = [await ok(r) for r in await asyncio.gather(*scans)]
+        outcomes = sorted(result["items"][0]["outcome"] for result in results)
+        assert outcomes == ["accepted", "rejected"]

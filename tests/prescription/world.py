@@ -1,0 +1,360 @@
+"""A small pilot world for the prescription, pharmacy and delivery tests, written through the ORM:
+an entitled patient in a doctor's care, a hospital reviewer, a formulary and a store with stock
+and staff - plus helpers that walk a prescription through the API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalogue.service import city_date
+from app.config import Settings
+from app.kit.clock import utcnow
+from app.models import (
+    Account,
+    ChronicDisease,
+    Doctor,
+    Drug,
+    EnrollmentApplication,
+    Entitlement,
+    FormularyItem,
+    Patient,
+    PharmacyStaff,
+    PharmacyStock,
+    PharmacyStore,
+    PrescriptionReviewer,
+    Role,
+)
+from tests.fixtures import factories
+from tests.insurance import world as insurance_world
+
+URBAN = "140302"
+PINGDING = "140321"
+UNCOVERED = "140399"
+
+
+def _code(prefix: str, length: int = 23) -> str:
+    return (prefix + uuid.uuid4().hex.upper())[:length]
+
+
+@dataclass
+class Drugs:
+    metformin: Drug
+    acarbose: Drug
+    glargine: Drug  # cold chain
+    phenformin: Drug  # a second biguanide: duplicate therapy with metformin
+    estazolam: Drug  # controlled
+
+
+@dataclass
+class World:
+    settings: Settings
+    disease: ChronicDisease
+    drugs: Drugs
+    patient: Patient
+    patient_account: Account
+    doctor: Doctor
+    doctor_account: Account
+    reviewer_account: Account
+    store: PharmacyStore
+    pharmacist_account: Account
+    courier_account: Account
+    entitlement: Entitlement
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def as_(self, who: str) -> dict[str, str]:
+        """Authorization headers of one of: patient, doctor, reviewer, pharmacist, courier."""
+        return self.headers[who]
+
+
+async def drug(session: AsyncSession, name: str, price_fen: int, **flags: Any) -> Drug:
+    """A catalogue drug with a fresh national code."""
+    row = Drug(
+        national_code=_code("XT"),
+        generic_name_zh=name,
+        generic_name_en=name,
+        product_name_zh=name,
+        form="片剂",
+        strength="0.5g",
+        pack="20片/盒",
+        manufacturer_zh="测试药厂",
+        price_fen=price_fen,
+        insurance_class="full",
+        **flags,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def formulary(
+    session: AsyncSession,
+    disease: ChronicDisease,
+    drug_row: Drug,
+    therapeutic_class: str,
+    units_per_pack: int,
+    max_daily: str,
+    unit: str = "片",
+) -> None:
+    """Put a drug on the disease's formulary."""
+    session.add(
+        FormularyItem(
+            disease_id=disease.id,
+            drug_id=drug_row.id,
+            therapeutic_class=therapeutic_class,
+            dose_unit=unit,
+            units_per_pack=units_per_pack,
+            max_daily_quantity=Decimal(max_daily),
+            default_route="口服" if unit != "单位" else "皮下注射",
+        )
+    )
+    await session.flush()
+
+
+async def entitle(
+    session: AsyncSession, patient: Patient, disease: ChronicDisease, institution_id: uuid.UUID,
+    *, days_left: int = 365,
+) -> Entitlement:  # fmt: skip
+    """An approved application and its entitlement, valid until `days_left` days from today."""
+    today = city_date()
+    application = EnrollmentApplication(
+        patient_id=patient.id,
+        disease_id=disease.id,
+        institution_id=institution_id,
+        status="approved",
+        submitted_at=utcnow(),
+        decided_at=utcnow(),
+    )
+    session.add(application)
+    await session.flush()
+    row = Entitlement(
+        patient_id=patient.id,
+        disease_id=disease.id,
+        institution_id=institution_id,
+        application_id=application.id,
+        valid_from=today - timedelta(days=30),
+        valid_until=today + timedelta(days=days_left),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def hospital_pharmacist(session: AsyncSession, institution_id: uuid.UUID) -> Account:
+    """A pharmacist of the hospital (no store) who reviews its prescriptions."""
+    account = Account(
+        role=Role.pharmacist,
+        display_name="审方药师",
+        username=f"review-{uuid.uuid4().hex[:8]}",
+        password_hash=factories._PASSWORD_HASH,
+    )
+    session.add(account)
+    await session.flush()
+    session.add(PrescriptionReviewer(account_id=account.id, institution_id=institution_id))
+    await session.flush()
+    return account
+
+
+async def store_staff(session: AsyncSession, store: PharmacyStore, role: Role) -> Account:
+    """A pharmacist or courier of `store`."""
+    account = Account(
+        role=role,
+        display_name=f"{role}-{uuid.uuid4().hex[:4]}",
+        username=f"{role}-{uuid.uuid4().hex[:8]}",
+        password_hash=factories._PASSWORD_HASH,
+    )
+    session.add(account)
+    await session.flush()
+    session.add(PharmacyStaff(account_id=account.id, store_id=store.id))
+    await session.flush()
+    return account
+
+
+async def stock(session: AsyncSession, store: PharmacyStore, drug_row: Drug, packs: int) -> None:
+    """Packs of a drug on the store's shelf."""
+    session.add(
+        PharmacyStock(store_id=store.id, drug_id=drug_row.id, quantity=packs, updated_at=utcnow())
+    )
+    await session.flush()
+
+
+async def build(session: AsyncSession, settings: Settings, packs: int = 50) -> World:
+    """The whole world, with sign-in headers for each person."""
+    await factories.district(session, URBAN)
+    pingding = await factories.district(session, PINGDING)
+    pingding.name_zh, pingding.is_county, pingding.is_mountainous = "平定县", True, True
+    uncovered = await factories.district(session, UNCOVERED)
+    uncovered.name_zh = "外市某区"
+    disease = ChronicDisease(
+        code=_code("M", 8),
+        national_code="M01600",
+        category_zh="糖尿病",
+        name_zh="糖尿病伴并发症",
+        name_en="Diabetes with complications",
+        online_admitted=True,
+    )
+    session.add(disease)
+    await session.flush()
+    drugs = Drugs(
+        metformin=await drug(session, "二甲双胍", 1580),
+        acarbose=await drug(session, "阿卡波糖", 2960),
+        glargine=await drug(session, "甘精胰岛素", 7250, cold_chain=True),
+        phenformin=await drug(session, "苯乙双胍", 900),
+        estazolam=await drug(session, "艾司唑仑", 320, controlled=True),
+    )
+    await formulary(session, disease, drugs.metformin, "biguanide", 20, "4")
+    await formulary(session, disease, drugs.acarbose, "alpha_glucosidase", 30, "6")
+    await formulary(session, disease, drugs.glargine, "basal_insulin", 300, "80", "单位")
+    await formulary(session, disease, drugs.phenformin, "biguanide", 20, "3")
+
+    patient_account = await factories.account(session, Role.patient)
+    patient = await factories.patient_of(session, patient_account)
+    patient.district_code = URBAN
+    patient.address = "阳泉市城区南大街12号院3号楼2单元401"
+    patient.phone = "13903531001"
+    doctor_account = await factories.account(session, Role.doctor)
+    doctor = await factories.doctor_of(session, doctor_account)
+    await factories.care(session, patient, doctor)
+    entitlement = await entitle(session, patient, disease, doctor.institution_id)
+    # Orders are pre-settled and hand-overs settled: the year's benefit rule must exist.
+    await insurance_world.rule(session, disease, effective_from=date(city_date().year, 1, 1))
+    reviewer = await hospital_pharmacist(session, doctor.institution_id)
+
+    store = await factories.store(session, covers=(URBAN,))
+    store.name_zh = "国康大药房（北大街店）"
+    for row in (drugs.metformin, drugs.acarbose, drugs.glargine, drugs.phenformin):
+        await stock(session, store, row, packs)
+    pharmacist = await store_staff(session, store, Role.pharmacist)
+    courier = await store_staff(session, store, Role.courier)
+    await session.flush()
+    world = World(
+        settings, disease, drugs, patient, patient_account, doctor, doctor_account, reviewer,
+        store, pharmacist, courier, entitlement,
+    )  # fmt: skip
+    for who, account in (
+        ("patient", patient_account),
+        ("doctor", doctor_account),
+        ("reviewer", reviewer),
+        ("pharmacist", pharmacist),
+        ("courier", courier),
+    ):
+        world.headers[who] = await factories.bearer(session, settings, account)
+    return world
+
+
+def item(drug_row: Drug, dose: str = "1", frequency: str = "bid", days: int = 7) -> dict[str, Any]:
+    """One prescription line as the doctor app sends it."""
+    return {"drug_id": str(drug_row.id), "dose": dose, "frequency": frequency, "days_supply": days}
+
+
+def rx_body(world: World, *items: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """A prescription request for the world's patient (metformin 1 tablet bid, 7 days)."""
+    body: dict[str, Any] = {
+        "patient_id": str(world.patient.id),
+        "disease_id": str(world.disease.id),
+        "diagnosis_zh": "2型糖尿病伴周围神经病变，复诊",
+        "items": list(items) or [item(world.drugs.metformin)],
+    }
+    body.update(overrides)
+    return body
+
+
+async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The JSON body of a response that must have `status`."""
+    assert response.status_code == status, response.text
+    data = response.json()
+    assert isinstance(data, dict)
+    return data
+
+
+async def signed(
+    client: httpx.AsyncClient, world: World, body: dict[str, Any] | None = None
+) -> str:
+    """A prescription written and signed by the world's doctor; its id."""
+    created = await ok(
+        await client.post(
+            "/api/v1/prescriptions", json=body or rx_body(world), headers=world.as_("doctor")
+        ),
+        201,
+    )
+    await ok(
+        await client.post(
+            f"/api/v1/prescriptions/{created['id']}/sign", headers=world.as_("doctor")
+        )
+    )
+    return str(created["id"])
+
+
+async def approved(
+    client: httpx.AsyncClient, world: World, body: dict[str, Any] | None = None
+) -> str:
+    """A prescription signed and approved by the reviewer; its id."""
+    prescription_id = await signed(client, world, body)
+    await ok(
+        await client.post(
+            f"/api/v1/prescriptions/{prescription_id}/approve", headers=world.as_("reviewer")
+        )
+    )
+    return prescription_id
+
+
+async def ordered(
+    client: httpx.AsyncClient,
+    world: World,
+    body: dict[str, Any] | None = None,
+    fulfilment: str = "delivery",
+) -> dict[str, Any]:
+    """An order at the world's store for a fresh approved prescription."""
+    prescription_id = await approved(client, world, body)
+    return await ok(
+        await client.post(
+            "/api/v1/orders",
+            json={
+                "prescription_id": prescription_id,
+                "store_id": str(world.store.id),
+                "fulfilment": fulfilment,
+            },
+            headers={**world.as_("patient"), "Idempotency-Key": f"order-{uuid.uuid4().hex}"},
+        ),
+        201,
+    )
+
+
+def trace_code(n: int | None = None) -> str:
+    """A fresh 20-digit traceability code."""
+    return f"{n if n is not None else uuid.uuid4().int % 10**20:020d}"
+
+
+async def picked(client: httpx.AsyncClient, world: World, order: dict[str, Any]) -> dict[str, Any]:
+    """Accept the order and scan one code per box, then pick it."""
+    url = f"/api/v1/orders/{order['id']}"
+    staff = world.as_("pharmacist")
+    await ok(await client.post(f"{url}/accept", headers=staff))
+    boxes = [
+        {"drug_id": line["drug_id"], "code": trace_code()}
+        for line in order["lines"]
+        for _ in range(line["packs"])
+    ]
+    scan = await ok(await client.post(f"{url}/scans", json={"boxes": boxes}, headers=staff))
+    assert scan["complete"], scan
+    return await ok(await client.post(f"{url}/pick", headers=staff))
+
+
+async def dispatched(
+    client: httpx.AsyncClient, world: World, order: dict[str, Any], seal_id: str | None = None
+) -> dict[str, Any]:
+    """Pick the order and give it to the world's courier."""
+    await picked(client, world, order)
+    return await ok(
+        await client.post(
+            f"/api/v1/orders/{order['id']}/dispatch",
+            json={"courier_account_id": str(world.courier_account.id), "seal_id": seal_id},
+            headers=world.as_("pharmacist"),
+        )
+    )
