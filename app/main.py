@@ -1,4 +1,4 @@
-"""The application factory and its lifespan (engine, HTTP client, realtime hub, outbox relay)."""
+"""The application factory and its lifespan (engine, clients, realtime hub, background work)."""
 
 from __future__ import annotations
 

@@ -88,11 +88,33 @@ async def ranked(
     present_only: bool = False,
     only: Sequence[uuid.UUID] | None = None,
 ) -> tuple[list[Score], int]:
-    """Eligible doctors best first, and how many were considered."""
-    rows = await assignment_repository.candidate_rows(
-        session, _codes(context.request), exclude, now, present_only=present_only, only=only
-    )
+    """Eligible doctors best first, and how many were considered.
+
+    The database pre-ranks by an estimate of the total and returns only the candidates that
+    could be among the best RANKED; `rank` then orders those exactly, so the result is the
+    same as ranking every doctor in Python.
+    """
     consultation = purpose in ("consultation", "handoff")
+    weights = Weights.from_settings(settings)
+    applied = weights.for_urgency(context.request.urgency_level)
+    prerank = assignment_repository.Prerank(
+        diseases=[(d.code, d.national_code) for d in context.request.diseases],
+        institution_id=context.request.institution_id,
+        history=context.request.history,
+        weights=applied,
+        consultation_limit=settings.consultation_queue_limit if consultation else None,
+        limit=RANKED,
+        margin=_estimate_margin(applied),
+    )
+    rows, considered = await assignment_repository.candidate_rows(
+        session,
+        _codes(context.request),
+        exclude,
+        now,
+        present_only=present_only,
+        only=only,
+        prerank=prerank,
+    )
     candidates = [
         Candidate(
             doctor_id=row.id,
@@ -104,8 +126,15 @@ async def ranked(
         )
         for row in rows
     ]
-    best = rank(context.request, candidates, Weights.from_settings(settings), RANKED)
-    return best, len(candidates)
+    return rank(context.request, candidates, weights, RANKED), considered
+
+
+def _estimate_margin(applied: dict[str, float]) -> float:
+    """How far the database's estimate may be from the exact total, twice over (the estimate
+    skips the 4-decimal rounding of the specialty and load values and the 6-decimal rounding
+    of the total), with room to spare for floating point."""
+    per_candidate = 5e-5 * (abs(applied["specialty"]) + abs(applied["load"])) + 5e-7
+    return 2 * per_candidate + 1e-6
 
 
 async def record_decision(

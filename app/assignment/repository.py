@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, String, cast, exists, false, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Float,
+    String,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
@@ -36,6 +51,65 @@ async def lock_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient 
     return await session.scalar(select(Patient).where(Patient.id == patient_id).with_for_update())
 
 
+@dataclass(frozen=True)
+class Prerank:
+    """What the database needs to pre-rank candidates: an estimate of the engine's total
+    (without its rounding) and its eligibility rule, so only the best few rows come back."""
+
+    # One (code, national code) per disease; the doctor covers a disease treating either.
+    diseases: Sequence[tuple[str, str]]
+    institution_id: uuid.UUID | None
+    history: dict[uuid.UUID, float]
+    # Weights for this urgency: specialty, continuity, institution, load, presence.
+    weights: dict[str, float]
+    # Consultations weigh the waiting queue against this limit, else active patients.
+    consultation_limit: int | None
+    # At least the best `limit` eligible candidates (by the estimate, less `margin`) come back.
+    limit: int
+    margin: float
+
+
+def _estimate(session: AsyncSession, prerank: Prerank, now: datetime) -> Any:
+    w = prerank.weights
+    if prerank.diseases:
+        covered = sum(
+            (
+                case((_treats_any(session, [code, national]), 1.0), else_=0.0)
+                for code, national in prerank.diseases
+            ),
+            literal(0.0),
+        )
+        total: Any = covered * (w["specialty"] / len(prerank.diseases))
+    else:
+        total = literal(0.0)
+    for value in sorted(set(prerank.history.values())):
+        ids = [d for d, v in prerank.history.items() if v == value]
+        total = total + case((Doctor.id.in_(ids), value * w["continuity"]), else_=0.0)
+    if prerank.institution_id is not None:
+        total = total + case(
+            (Doctor.institution_id == prerank.institution_id, w["institution"]), else_=0.0
+        )
+    load, capacity = _load_and_capacity(prerank)
+    total = total + case(
+        (capacity > 0, (1.0 - cast(load, Float) / cast(capacity, Float)) * w["load"]), else_=0.0
+    )
+    live = DoctorPresence.expires_at > now
+    total = total + case(
+        (live & (DoctorPresence.status == "online"), w["presence"]),
+        (live & (DoctorPresence.status == "busy"), 0.5 * w["presence"]),
+        else_=0.0,
+    )
+    return total
+
+
+def _load_and_capacity(prerank: Prerank) -> tuple[Any, Any]:
+    if prerank.consultation_limit is not None:
+        return func.coalesce(DoctorLoad.waiting_consultations, 0), literal(
+            prerank.consultation_limit
+        )
+    return func.coalesce(DoctorLoad.active_patients, 0), Doctor.max_active_patients
+
+
 async def candidate_rows(
     session: AsyncSession,
     specialty_codes: list[str],
@@ -44,24 +118,42 @@ async def candidate_rows(
     *,
     present_only: bool = False,
     only: Sequence[uuid.UUID] | None = None,
-) -> Sequence[Any]:
-    """Active doctors treating any of the codes, with load counters and live presence."""
+    prerank: Prerank | None = None,
+) -> tuple[Sequence[Any], int]:
+    """Active doctors treating any of the codes, with load counters and live presence, and
+    how many there are. With `prerank`, only eligible doctors whose estimated total is within
+    `margin` of the `limit`-th best estimate come back (a superset of the best `limit`)."""
     live = (DoctorPresence.expires_at > now) & (DoctorPresence.status != "offline")
+    columns: list[Any] = [
+        Doctor.id,
+        Doctor.institution_id,
+        Doctor.specialties,
+        Doctor.max_active_patients,
+        func.coalesce(DoctorLoad.active_patients, 0).label("active"),
+        func.coalesce(DoctorLoad.waiting_consultations, 0).label("waiting"),
+        DoctorPresence.status,
+        DoctorPresence.expires_at,
+        func.count().over().label("considered"),
+    ]
+    if prerank is not None:
+        load, capacity = _load_and_capacity(prerank)
+        columns += [
+            _estimate(session, prerank, now).label("estimate"),
+            (load < capacity).label("eligible"),
+        ]
     statement = (
-        select(
-            Doctor.id,
-            Doctor.institution_id,
-            Doctor.specialties,
-            Doctor.max_active_patients,
-            func.coalesce(DoctorLoad.active_patients, 0).label("active"),
-            func.coalesce(DoctorLoad.waiting_consultations, 0).label("waiting"),
-            DoctorPresence.status,
-            DoctorPresence.expires_at,
-        )
+        select(*columns)
         .join(Account, Account.id == Doctor.account_id)
         .outerjoin(DoctorLoad, DoctorLoad.doctor_id == Doctor.id)
         .outerjoin(DoctorPresence, DoctorPresence.doctor_id == Doctor.id)
-        .where(Account.is_active.is_(True), _treats_any(session, specialty_codes))
+        # Doctors' accounts are doctor accounts: the role lets the planner use the small
+        # partial index of active doctor accounts instead of scanning every account.
+        .where(
+            # A literal, not a parameter: a generic prepared plan could not use the index.
+            Account.role == literal_column("'doctor'"),
+            Account.is_active.is_(True),
+            _treats_any(session, specialty_codes),
+        )
     )
     if exclude:
         statement = statement.where(Doctor.id.not_in(list(exclude)))
@@ -69,7 +161,27 @@ async def candidate_rows(
         statement = statement.where(live)
     if only is not None:
         statement = statement.where(Doctor.id.in_(list(only)))
-    return (await session.execute(statement)).all()
+    if prerank is None:
+        rows = (await session.execute(statement)).all()
+        return rows, len(rows)
+    scored = statement.cte("scored")
+    cutoff = (
+        select(scored.c.estimate)
+        .where(scored.c.eligible)
+        .order_by(scored.c.estimate.desc())
+        .limit(1)
+        .offset(prerank.limit - 1)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            select(scored).where(
+                scored.c.eligible,
+                scored.c.estimate >= func.coalesce(cutoff, -1e9) - prerank.margin,
+            )
+        )
+    ).all()
+    return rows, (rows[0].considered if rows else 0)
 
 
 def decision_scope(principal: Principal, now: datetime) -> ColumnElement[bool]:

@@ -50,7 +50,8 @@ async def start_primary(
     doctor = await doctor_repository.lock_doctor(session, doctor_id)
     if doctor is None:
         raise NotFound("doctor_not_found")
-    active = await care_repository.count_active_primary(session, doctor_id)
+    # Exact counts under the doctor's lock (what recount_load would read), in one round trip.
+    active, waiting = await care_repository.count_active_primary_and_waiting(session, doctor_id)
     if active >= doctor.max_active_patients:
         raise DoctorAtCapacity()
     # Team, consult or referral access to this doctor becomes the primary relationship.
@@ -68,7 +69,9 @@ async def start_primary(
     )
     if not await add_unique(session, relationship):
         raise Conflict("already_has_doctor")
-    await recount_load(session, doctor_id)
+    # The counts above plus this relationship (an ended team/consult one was not primary:
+    # the patient had no active primary, or the insert would have been refused).
+    await doctor_repository.save_load(session, doctor_id, active + 1, waiting)
     return relationship
 
 

@@ -115,6 +115,29 @@ async def count_active_primary(session: AsyncSession, doctor_id: uuid.UUID) -> i
     return count or 0
 
 
+async def count_active_primary_and_waiting(
+    session: AsyncSession, doctor_id: uuid.UUID
+) -> tuple[int, int]:
+    """Exact numbers of the doctor's receiving-doctor patients and waiting consultation
+    requests, in one round trip."""
+    active = (
+        select(func.count())
+        .where(
+            CareRelationship.doctor_id == doctor_id,
+            CareRelationship.ended_at.is_(None),
+            CareRelationship.kind == "primary",
+        )
+        .scalar_subquery()
+    )
+    waiting = (
+        select(func.count())
+        .where(ConsultationRequest.doctor_id == doctor_id, ConsultationRequest.status == "waiting")
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(active, waiting))).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 async def count_waiting(session: AsyncSession, doctor_id: uuid.UUID) -> int:
     """Exact number of consultation requests waiting for the doctor."""
     count = await session.scalar(

@@ -35,10 +35,7 @@ async def online_care_diseases(
 ) -> list[ChronicDisease]:
     """The diseases the patient may be cared for online on `on` (valid entitlement for a
     disease the catalogue in force admits online); 409 not_entitled / entitlement_expired."""
-    active = await enrollment_repository.active_entitlements(session, patient_id, on)
-    admitted = await catalogue_service.online_admitted_disease_ids(
-        session, [e.disease_id for e in active], on
-    )
+    admitted = await enrollment_repository.online_admitted_active_diseases(session, patient_id, on)
     if not admitted:
         # "Expired" only when an entitlement for an online-admitted disease has run out.
         lapsed = await enrollment_repository.entitlements_of(session, patient_id)
@@ -46,8 +43,7 @@ async def online_care_diseases(
             session, [e.disease_id for e in lapsed if e.valid_until < on], on
         )
         raise Conflict("entitlement_expired" if lapsed_online else "not_entitled")
-    diseases = await enrollment_repository.diseases_by_id(session, list(admitted))
-    return sorted(diseases.values(), key=lambda d: d.code)
+    return sorted(admitted, key=lambda d: d.code)
 
 
 async def ensure_may_prescribe(

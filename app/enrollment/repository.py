@@ -14,6 +14,8 @@ from app.authz.principal import Principal
 from app.models import (
     Account,
     Base,
+    CatalogueEdition,
+    CatalogueEntry,
     ChronicDisease,
     Doctor,
     EnrollmentApplication,
@@ -141,6 +143,35 @@ async def get_record(
             EnrollmentRecord.id == record_id, EnrollmentRecord.application_id == application_id
         )
     )
+
+
+async def online_admitted_active_diseases(
+    session: AsyncSession, patient_id: uuid.UUID, on: date
+) -> Sequence[ChronicDisease]:
+    """In one round trip: the diseases of the patient's entitlements valid on `on` that the
+    catalogue edition in force on `on` admits online, by code."""
+    edition = (
+        select(CatalogueEdition.id)
+        .where(CatalogueEdition.effective_from <= on)
+        .order_by(CatalogueEdition.effective_from.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    entitled = select(Entitlement.disease_id).where(
+        Entitlement.patient_id == patient_id,
+        Entitlement.valid_from <= on,
+        Entitlement.valid_until >= on,
+    )
+    admitted = select(CatalogueEntry.disease_id).where(
+        CatalogueEntry.edition_id == edition, CatalogueEntry.online_admitted.is_(True)
+    )
+    return (
+        await session.scalars(
+            select(ChronicDisease)
+            .where(ChronicDisease.id.in_(entitled), ChronicDisease.id.in_(admitted))
+            .order_by(ChronicDisease.code)
+        )
+    ).all()
 
 
 async def diseases_by_id(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, String
+from sqlalchemy import Boolean, CheckConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.types import UTCDateTime
@@ -35,6 +35,14 @@ class Account(UUIDPrimaryKey, CreatedAt, Base):
             "(role = 'patient' AND wechat_openid IS NOT NULL) OR "
             "(role <> 'patient' AND username IS NOT NULL AND password_hash IS NOT NULL)",
             name="credential",
+        ),
+        # The assignment engine's candidate query joins doctors to their active accounts:
+        # this small index spares it a scan of every (mostly patient) account.
+        Index(
+            "ix_accounts_active_doctors",
+            "id",
+            sqlite_where=text("role = 'doctor' AND is_active IS TRUE"),
+            postgresql_where=text("role = 'doctor' AND is_active IS TRUE"),
         ),
     )
 

@@ -10,7 +10,7 @@ import pytest
 from fhir.resources.bundle import Bundle
 from PIL import Image
 
-from app.kit.clock import utcnow
+from app.kit.clock import frozen_at, utcnow
 from tests.reading.helpers import bp_item, cgm_item, doctor_for, upload, wearer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -32,11 +32,15 @@ async def test_boundary_values_land_in_their_bands(
     client, db_session, settings, unit, values
 ) -> None:
     who = await wearer(db_session, settings, cgm_unit=unit)
-    start = utcnow() - timedelta(minutes=50)
-    items = [cgm_item(who.cgm, start + timedelta(minutes=5 * i), v) for i, v in enumerate(values)]
-    await upload(client, who.headers, items)
-    url = f"/api/v1/patients/{who.patient.id}/cgm-summary?days=1"
-    body = (await client.get(url, headers=who.headers)).json()
+    # Midday in the city, so the eight readings fall on one local day whenever the suite runs.
+    with frozen_at(_today_at(12, 0)):
+        start = utcnow() - timedelta(minutes=50)
+        items = [
+            cgm_item(who.cgm, start + timedelta(minutes=5 * i), v) for i, v in enumerate(values)
+        ]
+        await upload(client, who.headers, items)
+        url = f"/api/v1/patients/{who.patient.id}/cgm-summary?days=1"
+        body = (await client.get(url, headers=who.headers)).json()
     # One 5-minute reading per edge value: each band's share counts its readings (of 8).
     assert body["metrics"]["time_in_ranges"] == pytest.approx(
         {"very_low": 12.5, "low": 25.0, "in_range": 25.0, "high": 25.0, "very_high": 12.5}
@@ -49,11 +53,10 @@ async def test_boundary_values_land_in_their_bands(
 async def test_agp_uses_the_patients_local_time(client, db_session, settings) -> None:
     who = await wearer(db_session, settings, cgm_unit="mg/dL")
     at = _today_at(0, 30)  # 00:30 in Shanghai = 16:30 UTC the day before
-    if at > utcnow():
-        pytest.skip("needs 00:30 Shanghai time to have passed today")
-    await upload(client, who.headers, [cgm_item(who.cgm, at, 123, backfill=True)])
-    url = f"/api/v1/patients/{who.patient.id}/cgm-summary?days=1"
-    agp = (await client.get(url, headers=who.headers)).json()["agp"]
+    with frozen_at(_today_at(12, 0)):  # the reading is in the past whenever the suite runs
+        await upload(client, who.headers, [cgm_item(who.cgm, at, 123, backfill=True)])
+        url = f"/api/v1/patients/{who.patient.id}/cgm-summary?days=1"
+        agp = (await client.get(url, headers=who.headers)).json()["agp"]
     by_minute = dict(zip(agp["minute_of_day"], agp["p50"], strict=True))
     # Bin c covers [c - 30, c + 30): a reading at 00:30 is in the bins of 00:15 .. 01:00.
     assert [by_minute[m] for m in (15, 30, 45, 60)] == [123.0] * 4

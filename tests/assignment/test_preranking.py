@@ -1,0 +1,75 @@
+"""The database pre-ranks candidates: the engine must choose exactly as if it ranked them all."""
+
+from __future__ import annotations
+
+import random
+
+from app.assignment import engine
+from app.assignment import repository as assignment_repository
+from app.assignment.scoring import Candidate, Weights, rank
+from app.kit.clock import utcnow
+from app.models import DoctorLoad
+from tests.enrollment import builders
+from tests.fixtures import factories
+
+
+async def _all_ranked(db_session, settings, context, purpose, now):
+    rows, considered = await assignment_repository.candidate_rows(
+        db_session, engine._codes(context.request), (), now
+    )
+    consultation = purpose in ("consultation", "handoff")
+    candidates = [
+        Candidate(
+            doctor_id=row.id,
+            institution_id=row.institution_id,
+            specialties=frozenset(row.specialties),
+            capacity=settings.consultation_queue_limit if consultation else row.max_active_patients,
+            load=row.waiting if consultation else row.active,
+            presence=row.status if row.status and row.expires_at > now else "offline",
+        )
+        for row in rows
+    ]
+    return rank(context.request, candidates, Weights.from_settings(settings)), considered
+
+
+async def test_preranked_choice_equals_ranking_every_doctor(db_session, settings):
+    chooser = random.Random(7)
+    _, patient = await builders.patient(db_session, "M01603", "M03902")
+    here = await factories.institution(db_session)
+    elsewhere = await factories.institution(db_session)
+    doctors = []
+    for i in range(40):
+        specialties = chooser.choice([("M01600",), ("M03900",), ("M01600", "M03900"), ("X",)])
+        presence = chooser.choice([None, "online", "busy", "offline"])
+        capacity = chooser.choice([3, 10, 100])
+        _, doctor = await builders.doctor(
+            db_session,
+            specialties,
+            capacity=capacity,
+            presence=presence,
+            institution=chooser.choice([here, elsewhere]),
+        )
+        load = await db_session.get(DoctorLoad, doctor.id)
+        load.active_patients = chooser.choice([0, 1, 2, 3, capacity // 2, capacity])
+        load.waiting_consultations = chooser.choice([0, 1, 2, 5])
+        doctors.append(doctor)
+    await db_session.flush()
+    now = utcnow()
+    context = await engine.patient_context(db_session, patient.id, here.id, now)
+    history = {doctors[0].id: 1.0, doctors[1].id: 0.5, doctors[2].id: 0.5}
+    context = engine.PatientContext(
+        context.patient_id,
+        type(context.request)(
+            diseases=context.request.diseases,
+            institution_id=context.request.institution_id,
+            urgency_level=context.request.urgency_level,
+            history=history,
+        ),
+        context.urgency,
+    )
+    for purpose in ("enrollment", "consultation"):
+        expected, considered = await _all_ranked(db_session, settings, context, purpose, now)
+        got, got_considered = await engine.ranked(db_session, settings, context, purpose, now)
+        assert [s.as_json() for s in got] == [s.as_json() for s in expected[: engine.RANKED]]
+        assert got_considered == considered
+        assert len(expected) > engine.RANKED  # the pre-ranking really cut something
