@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, case, exists, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.sql import insert_ignoring_conflicts
 from app.models import Account, ChatAttachment, ChatConversation, ChatMessage, ChatParticipant
 
 
@@ -109,7 +109,9 @@ async def give_back_seq(session: AsyncSession, conversation_id: uuid.UUID) -> No
 
 async def insert_message(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Store a message unless its client message id is already in the conversation."""
-    statement = _insert_ignoring(session, ChatMessage, ["conversation_id", "client_msg_id"])
+    statement = insert_ignoring_conflicts(
+        session, ChatMessage, ["conversation_id", "client_msg_id"]
+    )
     result = await session.execute(statement.values(**values).returning(ChatMessage.id))
     return result.first() is not None
 
@@ -328,21 +330,12 @@ async def get_own_attachment(
     )
 
 
-def _insert_ignoring(session: AsyncSession, model: type[Any], index_elements: list[str]) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)
-    if dialect == "sqlite":
-        return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)
-    raise NotImplementedError(f"chat insert-or-ignore not written for {dialect}")
-
-
 async def create_conversation(
     session: AsyncSession, values: dict[str, Any], unique_column: str
 ) -> ChatConversation:
     """The conversation keyed by `unique_column` (created unless a concurrent call did)."""
     await session.execute(
-        _insert_ignoring(session, ChatConversation, [unique_column]).values(**values)
+        insert_ignoring_conflicts(session, ChatConversation, [unique_column]).values(**values)
     )
     column = getattr(ChatConversation, unique_column)
     found = await session.scalar(
@@ -376,7 +369,9 @@ async def all_participants(
 async def add_participants_ignoring(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Add participants in one executemany round trip; rows a racing call added are kept."""
     if rows:
-        statement = _insert_ignoring(session, ChatParticipant, ["conversation_id", "account_id"])
+        statement = insert_ignoring_conflicts(
+            session, ChatParticipant, ["conversation_id", "account_id"]
+        )
         await session.execute(statement, rows)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.sql import insert_ignoring_conflicts
 from app.models import OutboxMessage
 from app.outbox.types import ClaimedMessage
 
@@ -20,22 +20,11 @@ DEAD = "dead"
 MAX_ERROR_CHARS = 2000
 
 
-def _insert_ignoring_duplicate_keys(session: AsyncSession) -> Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(OutboxMessage).on_conflict_do_nothing(
-            index_elements=["idempotency_key"]
-        )
-    if dialect == "sqlite":
-        return sqlite.insert(OutboxMessage).on_conflict_do_nothing(
-            index_elements=["idempotency_key"]
-        )
-    raise NotImplementedError(f"outbox insert-or-ignore not written for {dialect}")
-
-
 async def insert_message(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert a pending message unless its idempotency key exists; whether a row was added."""
-    result = await session.execute(_insert_ignoring_duplicate_keys(session).values(**values))
+    result = await session.execute(
+        insert_ignoring_conflicts(session, OutboxMessage, ["idempotency_key"]).values(**values)
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -1,0 +1,21 @@
+"""Dialect-aware SQL building blocks shared by repositories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def insert_ignoring_conflicts(
+    session: AsyncSession, model: type[Any], index_elements: list[str]
+) -> Insert:
+    """INSERT ... ON CONFLICT (index_elements) DO NOTHING, for the session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)
+    if dialect == "sqlite":
+        return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)
+    raise ValueError(f"unsupported database dialect: {dialect}")
