@@ -25,9 +25,9 @@ from app.assignment.scoring import (
 from app.authz.principal import Principal
 from app.care import repository as care_repository
 from app.care.relationships import DoctorAtCapacity
-from app.catalogue.service import city_date
 from app.config import Settings
 from app.enrollment import entitlements as entitlement_service
+from app.kit.clock import city_date
 from app.models import AssignmentDecision
 from app.reading.urgency import Urgency, urgency_by_patient
 

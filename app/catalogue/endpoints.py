@@ -16,6 +16,7 @@ from app.catalogue.schemas import (
     CatalogueEntryOut,
 )
 from app.db import DbSession
+from app.kit.clock import city_date
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
@@ -49,7 +50,7 @@ async def get_catalogue(
     _: CurrentPrincipal, session: DbSession, on: date | None = None
 ) -> CatalogueEditionOut:
     """The catalogue in force on a city date (today by default)."""
-    view = await catalogue_service.catalogue_on(session, on or catalogue_service.city_date())
+    view = await catalogue_service.catalogue_on(session, on or city_date())
     return _edition_out(view)
 
 

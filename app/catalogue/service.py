@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,13 +13,8 @@ from app.authz.principal import Principal
 from app.catalogue import repository as catalogue_repository
 from app.catalogue.schemas import INSURANCE_TYPES, CatalogueEditionCreate
 from app.errors import Conflict, NotFound
-from app.kit.clock import to_shanghai, utcnow
+from app.kit.clock import city_date
 from app.models import CatalogueEdition, ChronicDisease
-
-
-def city_date(moment: datetime | None = None) -> date:
-    """The calendar day in the pilot city (Asia/Shanghai) at `moment` (now by default)."""
-    return to_shanghai(moment or utcnow()).date()
 
 
 @dataclass(frozen=True)

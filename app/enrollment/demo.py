@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.care import relationships as relationship_service
 from app.care.follow_ups import due_moment
-from app.catalogue.service import city_date
 from app.demo import data
-from app.kit.clock import utcnow
+from app.kit.clock import city_date, utcnow
 from app.models import (
     Account,
     CareTeam,

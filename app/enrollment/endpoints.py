@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
 from app.authz.principal import Principal, require_roles
-from app.catalogue.service import city_date
 from app.db import DbSession
 from app.enrollment import entitlements as entitlement_service
 from app.enrollment import records as record_service
@@ -28,6 +27,7 @@ from app.enrollment.schemas import (
 )
 from app.enrollment.service import ApplicationView
 from app.errors import AppError
+from app.kit.clock import city_date
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/enrollment", tags=["enrollment"])

@@ -15,6 +15,7 @@ from app.authz.principal import Principal
 from app.catalogue import service as catalogue_service
 from app.enrollment import repository as enrollment_repository
 from app.errors import Conflict, NotFound
+from app.kit.clock import city_date
 from app.models import ChronicDisease, Entitlement, Role
 from app.patient import service as patient_service
 
@@ -69,7 +70,7 @@ async def list_entitlements(
     await patient_service.get_patient(session, principal, patient_id)
     rows: Sequence[Entitlement] = await enrollment_repository.entitlements_of(session, patient_id)
     diseases = await enrollment_repository.diseases_by_id(session, [e.disease_id for e in rows])
-    today = catalogue_service.city_date()
+    today = city_date()
     await audit_service.record_many(
         session,
         principal,

@@ -21,7 +21,7 @@ from app.config import Settings
 from app.enrollment import repository as enrollment_repository
 from app.enrollment.schemas import ApplicationCreate, DecisionCreate
 from app.errors import Conflict, NotFound
-from app.kit.clock import utcnow
+from app.kit.clock import city_date, utcnow
 from app.models import (
     ChronicDisease,
     EnrollmentApplication,
@@ -150,7 +150,7 @@ async def create_application(
         if existing is not None:
             return (await views_of(session, [existing]))[0]
     disease = await enrollment_repository.disease_by_code(session, body.disease_code)
-    today = catalogue_service.city_date()
+    today = city_date()
     if disease is None or await catalogue_service.listed_item(session, disease.id, today) is None:
         raise Conflict("disease_not_in_catalogue")
     institution = await session.get(Institution, body.institution_id)
@@ -225,7 +225,7 @@ async def decide_application(
     if not body.approve and not (body.reason and body.reason.strip()):
         raise Conflict("rejection_needs_reason")
     now = utcnow()
-    today = catalogue_service.city_date(now)
+    today = city_date(now)
     listed = await catalogue_service.listed_item(session, application.disease_id, today)
     if body.approve and listed is None:
         raise Conflict("disease_not_in_catalogue")

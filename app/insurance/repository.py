@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, and_, func, insert, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, func, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.authz.scopes import patient_scope
+from app.kit.sql import insert_ignoring_conflicts
 from app.models import (
     BenefitRule,
     InsuranceQuota,
@@ -101,21 +101,12 @@ async def list_rules(
 # --- quotas ---
 
 
-def _insert_ignoring_duplicates(session: AsyncSession, model: type[Any]) -> Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(model).on_conflict_do_nothing()
-    raise NotImplementedError(f"insert-or-ignore not written for {dialect}")
-
-
 async def lock_quota(session: AsyncSession, patient_id: uuid.UUID, year: int) -> InsuranceQuota:
     """The patient-year quota row, created if missing and locked until the transaction ends."""
     # PostgreSQL: FOR UPDATE serialises every settlement and reversal of this patient-year.
     # SQLite: BEGIN IMMEDIATE (app.db) already serialises writers; FOR UPDATE is not rendered.
     await session.execute(
-        _insert_ignoring_duplicates(session, InsuranceQuota).values(
+        insert_ignoring_conflicts(session, InsuranceQuota).values(
             patient_id=patient_id, year=year, deductible_met_fen=0
         )
     )
@@ -134,7 +125,7 @@ async def disease_quota(
 ) -> InsuranceQuotaDisease:
     """The limit used of one disease in a patient-year (call under `lock_quota`)."""
     await session.execute(
-        _insert_ignoring_duplicates(session, InsuranceQuotaDisease).values(
+        insert_ignoring_conflicts(session, InsuranceQuotaDisease).values(
             patient_id=patient_id, year=year, disease_id=disease_id, limit_used_fen=0
         )
     )

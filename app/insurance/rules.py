@@ -16,7 +16,7 @@ from app.errors import Conflict, NotFound
 from app.insurance import repository as insurance_repository
 from app.insurance.calculation import Terms
 from app.insurance.schemas import BenefitRuleCreate
-from app.kit.clock import to_shanghai, utcnow
+from app.kit.clock import city_date
 from app.models import BenefitRule, ChronicDisease
 
 RESOURCE = "benefit_rule"
@@ -40,7 +40,7 @@ async def rule_for(
     moment: datetime,
 ) -> BenefitRule:
     """The version in force at `moment` (Asia/Shanghai calendar); 409 when there is none."""
-    local_day = to_shanghai(moment).date()
+    local_day = city_date(moment)
     rule = await insurance_repository.rule_in_force(
         session, insurance_type, disease_id, level, local_day.year, local_day
     )
@@ -53,7 +53,7 @@ async def create_version(
     session: AsyncSession, principal: Principal, body: BenefitRuleCreate
 ) -> BenefitRule:
     """Write the next version of a rule; it applies from today or later, never retroactively."""
-    today = to_shanghai(utcnow()).date()
+    today = city_date()
     effective_from = body.effective_from or max(today, date(body.year, 1, 1))
     if effective_from < today:
         raise Conflict("benefit_rule_in_past")

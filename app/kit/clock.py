@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -29,6 +29,11 @@ def utcnow() -> datetime:
 def to_shanghai(moment: datetime) -> datetime:
     """A UTC moment as people in the pilot city read it."""
     return moment.astimezone(SHANGHAI)
+
+
+def city_date(moment: datetime | None = None) -> date:
+    """The calendar day in the pilot city (Asia/Shanghai) at `moment` (now by default)."""
+    return to_shanghai(moment or utcnow()).date()
 
 
 @contextmanager

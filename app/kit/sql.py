@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def insert_ignoring_conflicts(
-    session: AsyncSession, model: type[Any], index_elements: list[str]
+    session: AsyncSession, model: type[Any], index_elements: list[str] | None = None
 ) -> Insert:
-    """INSERT ... ON CONFLICT (index_elements) DO NOTHING, for the session's database."""
+    """INSERT ... ON CONFLICT [(index_elements)] DO NOTHING, for the session's database
+    (without index_elements, a conflict on any unique constraint is ignored)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)

@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
-from app.catalogue.service import city_date
 from app.config import Settings
 from app.enrollment.entitlements import ensure_may_prescribe
 from app.errors import Conflict, NotFound
-from app.kit.clock import utcnow
+from app.kit.clock import city_date, utcnow
 from app.models import ChronicDisease, Doctor, Prescription, PrescriptionItem
 from app.patient import repository as patient_repository
 from app.prescription import repository as rx_repository

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalogue.service import city_date
+from app.kit.clock import city_date
 from app.models import DoctorSigningKey, FormularyItem, Prescription, PrescriptionItem
 from app.prescription import repository as rx_repository
 from app.prescription.schemas import (

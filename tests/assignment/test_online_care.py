@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from app.assignment import engine
-from app.catalogue.service import city_date
 from app.enrollment import entitlements as entitlement_service
 from app.errors import Conflict
+from app.kit.clock import city_date
 from app.models import CareRelationship
 from app.reading.urgency import Urgency
 from tests.assignment.helpers import headers, start

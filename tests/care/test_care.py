@@ -8,8 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.care import follow_ups as follow_up_service
-from app.catalogue.service import city_date
-from app.kit.clock import utcnow
+from app.kit.clock import city_date, utcnow
 from app.models import CareTeamMember, FollowUp, OutboxMessage, Role
 from tests.enrollment import builders
 from tests.fixtures import factories

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.catalogue import service as catalogue_service
-from app.catalogue.service import city_date
+from app.kit.clock import city_date
 from app.models import Role
 from tests.enrollment import builders
 from tests.fixtures import factories

@@ -10,8 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalogue.service import city_date
-from app.kit.clock import utcnow
+from app.kit.clock import city_date, utcnow
 from app.models import (
     Account,
     AssignmentDecision,

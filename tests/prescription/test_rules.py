@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.catalogue.service import city_date
+from app.kit.clock import city_date
 from app.models import Prescription
 from tests.fixtures import factories
 from tests.prescription.world import World, item, ok, rx_body

@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalogue.service import city_date
 from app.config import Settings
-from app.kit.clock import utcnow
+from app.kit.clock import city_date, utcnow
 from app.models import (
     Account,
     ChronicDisease,
