@@ -78,6 +78,30 @@ def _bp_day(day: date, zone: ZoneInfo, ambulatory: bool) -> list[tuple[datetime,
     return points
 
 
+@dataclass(frozen=True)
+class DemoSeries:
+    """The demo wearer's readings: CGM (time, mmol/L) and BP (time, sys, dia, pulse)."""
+
+    cgm: list[tuple[datetime, float]]
+    bp: list[tuple[datetime, int, int, int]]
+
+
+def demo_series(now: datetime, zone: ZoneInfo) -> DemoSeries:
+    """The demo CGM and blood-pressure series of the 14 days up to `now` (deterministic per day;
+    one day of them an ambulatory BP recording). The demo phone uploads the same series."""
+    start, today = now - timedelta(days=DAYS), now.astimezone(zone).date()
+    days = [(today - timedelta(days=offset), offset) for offset in range(DAYS, -1, -1)]
+    return DemoSeries(
+        cgm=[p for day, _ in days for p in _cgm_day(day, zone) if start <= p[0] <= now],
+        bp=[
+            p
+            for day, offset in days
+            for p in _bp_day(day, zone, ambulatory=offset == 2)
+            if start <= p[0] <= now
+        ],
+    )
+
+
 def _row(patient: Patient, device_id: uuid.UUID, kind: str, now: datetime, **fields: Any) -> Row:
     return reading_row(
         device_id=device_id,
@@ -103,39 +127,34 @@ async def load_demo_wearables(session: AsyncSession, patient: Patient) -> DemoWe
         session, patient.id, kind="bp", model="Omron J760", serial="DEMO-BP-0001",
         unit="mmHg", source="app", sample_interval_seconds=None,
     )  # fmt: skip
-    today = now.astimezone(zone).date()
-    rows: list[dict[str, Any]] = []
-    for offset in range(DAYS, -1, -1):
-        day = today - timedelta(days=offset)
-        for at, mmol in _cgm_day(day, zone):
-            if now - timedelta(days=DAYS) <= at <= now:
-                rows.append(
-                    _row(
-                        patient,
-                        cgm.id,
-                        "cgm",
-                        now,
-                        measured_at=at,
-                        value=to_mg_dl(mmol, "mmol/L"),
-                        original_value=mmol,
-                        original_unit="mmol/L",
-                        sample_interval_seconds=300,
-                    )
-                )
-        for at, systolic, diastolic, pulse in _bp_day(day, zone, ambulatory=offset == 2):
-            if now - timedelta(days=DAYS) <= at <= now:
-                rows.append(
-                    _row(
-                        patient,
-                        bp.id,
-                        "bp",
-                        now,
-                        measured_at=at,
-                        value=systolic,
-                        value2=diastolic,
-                        value3=pulse,
-                        label="sitting",
-                    )
-                )
+    series = demo_series(now, zone)
+    rows: list[dict[str, Any]] = [
+        _row(
+            patient,
+            cgm.id,
+            "cgm",
+            now,
+            measured_at=at,
+            value=to_mg_dl(mmol, "mmol/L"),
+            original_value=mmol,
+            original_unit="mmol/L",
+            sample_interval_seconds=300,
+        )
+        for at, mmol in series.cgm
+    ]
+    rows += [
+        _row(
+            patient,
+            bp.id,
+            "bp",
+            now,
+            measured_at=at,
+            value=systolic,
+            value2=diastolic,
+            value3=pulse,
+            label="sitting",
+        )
+        for at, systolic, diastolic, pulse in series.bp
+    ]
     already = await reading_repository.store(session, rows, zone)
     return DemoWearables(readings=len(rows), created=len(rows) - len(already))

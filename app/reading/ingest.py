@@ -31,6 +31,14 @@ class BatchTooLarge(AppError):
     code = "reading_batch_too_large"
 
 
+class ConcurrentUpload(AppError):
+    """The same readings were being stored by another request at the same moment: nothing of
+    this one is kept, and its retry reports them as duplicates."""
+
+    status = 409
+    code = "reading_upload_concurrent"
+
+
 def _rejected(index: int, rejection: Rejection) -> dict[str, Any]:
     return {
         "index": index,
@@ -57,16 +65,22 @@ async def ingest(
     """
     if len(parsed) > settings.reading_batch_max_items:
         raise BatchTooLarge(limit=settings.reading_batch_max_items)
-    found = await reading_repository.batch_facts(session, patient_id)
-    if found is None:
+    items = [item for item in parsed if not isinstance(item, Rejection)]
+    times = [item.measured_at for item in items]
+    facts = await reading_repository.batch_facts(
+        session,
+        patient_id,
+        {item.device_id for item in items},
+        (min(times), max(times)) if times else None,
+    )
+    if facts is None:
         raise NotFound()
-    zone_name, has_open, devices = found
-    timezone = ZoneInfo(zone_name)
+    timezone = ZoneInfo(facts.timezone)
     batch = BatchContext.at(
         utcnow(),
         patient_id=patient_id,
         timezone=timezone,
-        devices={d.id: DeviceInfo.of(d) for d in devices},
+        devices={d.id: DeviceInfo.of(d) for d in facts.devices},
         source=source,
         settings=settings,
     )
@@ -85,7 +99,13 @@ async def ingest(
             continue
         row_index[key] = index
         rows.append(outcome)
-    stored_before = await reading_repository.store(session, rows, timezone)
+    # Keys repeated within the batch were set aside above, so a new span means all new rows.
+    try:
+        stored_before = await reading_repository.store(
+            session, rows, timezone, all_new=facts.span_is_new
+        )
+    except reading_repository.StoredMeanwhile:
+        raise ConcurrentUpload() from None
     accepted = [row for n, row in enumerate(rows) if n not in stored_before]
     for n, index in enumerate(row_index.values()):
         results[index] = {
@@ -93,7 +113,9 @@ async def ingest(
             "status": "duplicate" if n in stored_before else "accepted",
         }
     if accepted:
-        await alert_service.evaluate(session, settings, hub, patient_id, accepted, has_open)
+        await alert_service.evaluate(
+            session, settings, hub, patient_id, accepted, facts.has_open_episode
+        )
         await audit_service.record(
             session, principal, AuditAction.create, RESOURCE, None, patient_id
         )

@@ -8,6 +8,11 @@ register_messages(
             "zh": "单次上传最多 {limit} 条读数，请分批上传",
             "en": "A batch holds at most {limit} readings; split the upload",
         },
+        "reading_upload_concurrent": {
+            "zh": "这批读数正由另一次上传同时保存，请稍后重试（已保存的会标为重复）",
+            "en": "These readings were being saved by another upload at the same moment; "
+            "retry shortly (those saved come back as duplicates)",
+        },
         "reading_import_too_large": {
             "zh": "导入文件不能超过 {limit} 字节",
             "en": "The import file may be at most {limit} bytes",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -261,3 +262,52 @@ async def test_a_malformed_envelope_is_422(client, db_session, settings) -> None
             headers={**who.headers, "content-type": "application/json"},
         )
         assert (response.status_code, response.json()["code"]) == (422, "validation_failed")
+
+
+@pytest.mark.postgres
+async def test_fresh_batch_taken_by_copy_keeps_latest_and_reports_each_item(
+    client, db_session, settings
+) -> None:
+    who = await wearer(db_session, settings)
+    start = utcnow() - timedelta(hours=3)
+    items = [cgm_item(who.cgm, start + timedelta(minutes=5 * i), 5.0 + i / 10) for i in range(24)]
+    report = await upload(client, who.headers, items)
+    assert report["accepted"] == 24 and [i["index"] for i in report["items"]] == list(range(24))
+    rows = await _stored(db_session, who.cgm.id)
+    assert [r.original_value for r in rows] == pytest.approx([5.0 + i / 10 for i in range(24)])
+    latest = await db_session.scalar(
+        select(ReadingLatest).where(
+            ReadingLatest.patient_id == who.patient.id, ReadingLatest.kind == "cgm"
+        )
+    )
+    assert latest is not None and latest.measured_at == rows[-1].measured_at
+
+
+@pytest.mark.postgres
+async def test_keys_stored_between_the_check_and_the_copy_refuse_the_whole_batch(
+    client, db_session, settings, monkeypatch
+) -> None:
+    # Another request commits the same readings after this one found their span empty: the
+    # COPY hits the primary key, nothing of this batch is kept, and the retry reports duplicates.
+    from app.reading import repository
+
+    who = await wearer(db_session, settings)
+    start = utcnow() - timedelta(hours=1)
+    first = [cgm_item(who.cgm, start + timedelta(minutes=5 * i), 6.0) for i in range(3)]
+    await upload(client, who.headers, first)
+    real_facts = repository.batch_facts
+
+    async def span_looks_new(*args, **kwargs):
+        facts = await real_facts(*args, **kwargs)
+        return dataclasses.replace(facts, span_is_new=True)
+
+    monkeypatch.setattr(repository, "batch_facts", span_looks_new)
+    second = [cgm_item(who.cgm, start + timedelta(minutes=5 * i), 7.0) for i in range(2, 6)]
+    response = await client.post("/api/v1/readings", json={"items": second}, headers=who.headers)
+    assert response.status_code == 409
+    assert response.json()["code"] == "reading_upload_concurrent"
+    assert len(await _stored(db_session, who.cgm.id)) == 3
+    monkeypatch.setattr(repository, "batch_facts", real_facts)
+    retry = await upload(client, who.headers, second)
+    assert [i["status"] for i in retry["items"]] == ["duplicate"] + ["accepted"] * 3
+    assert len(await _stored(db_session, who.cgm.id)) == 6
