@@ -3,6 +3,7 @@ take them, the ranking, and the stored decision with its full score breakdown.""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -188,14 +189,13 @@ async def first_with_room(
 ) -> tuple[Score, T] | None:
     """Try the best candidates in turn; `take` raises DoctorAtCapacity when one has no room.
 
-    Each try runs in a savepoint: a full doctor's row lock is released as soon as it is found
-    full, so a request holds at most one doctor lock and two requests can never wait on each
-    other's doctors in a cycle.
+    Each try runs in a savepoint (`retry_on_deadlock`): a full doctor's row lock is released
+    as soon as it is found full, so a request holds at most one doctor lock and two requests
+    can never wait on each other's doctors in a cycle.
     """
     for candidate in scores[:MAX_ATTEMPTS]:
         try:
-            async with session.begin_nested():
-                return candidate, await take(candidate)
+            return candidate, await retry_on_deadlock(session, functools.partial(take, candidate))
         except DoctorAtCapacity:
             continue
     return None

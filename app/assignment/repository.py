@@ -46,9 +46,15 @@ def _treats_any(session: AsyncSession, codes: list[str]) -> ColumnElement[bool]:
     return exists(select(1).select_from(each).where(each.c.value.in_(codes)))
 
 
-async def lock_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient | None:
-    """The patient row, locked: one assignment per patient at a time."""
-    return await session.scalar(select(Patient).where(Patient.id == patient_id).with_for_update())
+async def lock_patient(session: AsyncSession, patient_id: uuid.UUID) -> bool:
+    """Lock the patient's row (one assignment per patient at a time); False if there is none.
+
+    Only the key is read: the lock is the point, and the row's encrypted fields would cost
+    decryption for nothing."""
+    locked = await session.scalar(
+        select(Patient.id).where(Patient.id == patient_id).with_for_update()
+    )
+    return locked is not None
 
 
 @dataclass(frozen=True)

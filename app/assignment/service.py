@@ -62,13 +62,10 @@ async def _assign_primary(
             session, context.patient_id, score.candidate.doctor_id, now
         )
 
-    async def attempt() -> tuple[Score, CareRelationship]:
-        found = await engine.first_with_room(session, scores, take)
-        if found is None:
-            raise Conflict("no_doctor_available")
-        return found
-
-    chosen, relationship = await engine.retry_on_deadlock(session, attempt)
+    found = await engine.first_with_room(session, scores, take)
+    if found is None:
+        raise Conflict("no_doctor_available")
+    chosen, relationship = found
     decision = await engine.record_decision(
         session, principal, settings, context, purpose, chosen, scores, considered, now
     )

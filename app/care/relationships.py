@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import app.care.messages  # noqa: F401 - registers the error texts
@@ -67,8 +68,13 @@ async def start_primary(
         kind="primary",
         started_at=now,
     )
-    if not await add_unique(session, relationship):
-        raise Conflict("already_has_doctor")
+    # No savepoint: the caller holds the patient's lock and found no primary doctor, so a
+    # refusal means another path raced it, and this whole request fails anyway.
+    session.add(relationship)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict("already_has_doctor") from None
     # The counts above plus this relationship (an ended team/consult one was not primary:
     # the patient had no active primary, or the insert would have been refused).
     await doctor_repository.save_load(session, doctor_id, active + 1, waiting)

@@ -18,7 +18,7 @@ from app.doctor import repository as doctor_repository
 from app.enrollment.repository import add_unique
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
-from app.models import CareTeam, CareTeamMember, CareTeamPatient, Role
+from app.models import CareTeam, CareTeamMember, CareTeamPatient, Institution, Role
 
 TEAM_PATIENT_RESOURCE = "care_team_patient"
 
@@ -56,6 +56,8 @@ async def create_team(session: AsyncSession, body: TeamCreate) -> TeamView:
     """A new team (admin) with exactly one family doctor, all of one institution."""
     if sum(1 for m in body.members if m.role == "family_doctor") != 1:
         raise Conflict("team_needs_family_doctor")
+    if await session.get(Institution, body.institution_id) is None:
+        raise NotFound("institution_not_found")
     team = CareTeam(institution_id=body.institution_id, name=body.name)
     session.add(team)
     await session.flush()
