@@ -48,8 +48,12 @@ class Settings(BaseSettings):
     wechat_appid: str = "wx-demo-appid"
     wechat_secret: str = _DEV_WECHAT_SECRET
     wechat_timeout_seconds: float = 5.0
-    # Serve the local fake WeChat under /_dev/wechat (dev only; never in prod).
+    # Serve the local fake WeChat under /_dev/wechat, and WeChat Pay under /_dev/wechatpay when
+    # no WECHATPAY_MCHID is set (dev only; never in prod).
     fake_wechat_enabled: bool = True
+    # Dev/test only (prod refuses it): the service's clock runs this many seconds ahead of the
+    # system clock, e.g. to rehearse a month end. Every process of one service must agree.
+    clock_offset_seconds: float = 0.0
 
     ws_auth_timeout_seconds: float = 5.0
     ws_heartbeat_seconds: float = 20.0
@@ -114,6 +118,8 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # Largest request body (413 above it); routes taking files have their own limits, below.
+    request_body_max_bytes: int = 1024 * 1024
 
     # --- Readings, clinical analytics and live alerts (issue 3) ---
     # Glucose is stored in mg/dL; thresholds below are mg/dL, mmHg or minutes.
@@ -200,9 +206,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"refusing to start in prod with development secrets: {bad}")
             if self.fake_wechat_enabled:
                 raise ValueError("FAKE_WECHAT_ENABLED must be false in prod")
+            if self.clock_offset_seconds:
+                raise ValueError("CLOCK_OFFSET_SECONDS must be 0 in prod")
             if len(self.jwt_secret) < 32:
                 raise ValueError("JWT_SECRET must be at least 32 characters")
         return self
+
+    @property
+    def serves_fake_wechat(self) -> bool:
+        """Whether the local fake WeChat (login and pay) is served; never in prod."""
+        return self.fake_wechat_enabled and self.env != Environment.prod
 
     @property
     def is_sqlite(self) -> bool:

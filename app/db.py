@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,12 +20,19 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
-from app.errors import AppError
+from app.errors import AppError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT_KEY = "after_commit"
+
+# A connection attempt to a host that drops packets fails after this instead of asyncpg's 60 s.
+_CONNECT_TIMEOUT_SECONDS = 5.0
+# SQLSTATEs after which the server has dropped the connection or cannot serve at all, rather
+# than a statement being wrong: 08 connection exception, 53 insufficient resources (too many
+# connections, out of memory), 57P shutdown / cannot connect now / database dropped.
+_LOST_CONNECTION_SQLSTATES = ("08", "53", "57P")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -40,12 +48,46 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        # Connections killed while idle (failover, restart, pg_terminate_backend) are replaced
+        # at checkout, so the process recovers by itself once the database is back.
         pool_pre_ping=True,
+        connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS},
     )
+    event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
+    return engine
+
+
+def _recognise_lost_connections(context: ExceptionContext) -> None:
+    # SQLAlchemy's asyncpg dialect calls an error a disconnect only once asyncpg has seen the
+    # socket close. A backend killed mid-query first surfaces as a protocol-state error ("another
+    # operation is in progress"), a FATAL SQLSTATE, or a refusal while connecting; marking
+    # those as disconnects makes the pool drop the connection (instead of handing out a
+    # confused one) and flags the error `connection_invalidated` for `database_unreachable`.
+    if context.is_disconnect:
+        return
+    error = context.original_exception
+    dbapi = context.dialect.loaded_dbapi
+    connecting = context.connection is None and not context.is_pre_ping
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    if (
+        connecting
+        or sqlstate.startswith(_LOST_CONNECTION_SQLSTATES)
+        or isinstance(error, (dbapi.InterfaceError, getattr(dbapi, "InternalClientError", ())))
+    ):
+        context.is_disconnect = True
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` means the database could not be reached, rather than a statement failing."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated
+    # No pooled connection came free in time; or the driver could not connect (refused,
+    # reset, timed out) - raised as is, before SQLAlchemy sees a DBAPI error.
+    return isinstance(exc, (sa_exc.TimeoutError, ConnectionError, TimeoutError))
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -93,21 +135,29 @@ async def unit_of_work(
 ) -> AsyncIterator[AsyncSession]:
     """A session whose work commits when the block ends (rolls back if it raises), then runs
     the after-commit callbacks: one per request, websocket message or background task."""
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except AppError as exc:
-            if exc.keep_changes:
-                await session.commit()
-            else:
+    try:
+        async with sessionmaker() as session:
+            try:
+                yield session
+            except AppError as exc:
+                if exc.keep_changes:
+                    await session.commit()
+                else:
+                    await session.rollback()
+                session.info.pop(_AFTER_COMMIT_KEY, None)
+                raise
+            except BaseException:
                 await session.rollback()
-            session.info.pop(_AFTER_COMMIT_KEY, None)
+                session.info.pop(_AFTER_COMMIT_KEY, None)
+                raise
+            await session.commit()
+    except Exception as exc:
+        if not database_unreachable(exc):
             raise
-        except BaseException:
-            await session.rollback()
-            session.info.pop(_AFTER_COMMIT_KEY, None)
-            raise
-        await session.commit()
+        # Nothing was committed, or the commit's outcome is unknown: either way the client's
+        # retry (same idempotency key) is what makes it right. An operator sees this line.
+        log.warning("database unreachable: %s: %.300s", type(exc).__name__, exc)
+        raise DatabaseUnavailable() from exc
     await run_after_commit(session)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.i18n import translate
@@ -63,6 +64,13 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class UnsupportedMediaType(AppError):
+    """A body that is not JSON sent to an endpoint that takes JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class BadGateway(AppError):
     status = 502
     code = "bad_gateway"
@@ -71,6 +79,15 @@ class BadGateway(AppError):
 class ServiceUnavailable(AppError):
     status = 503
     code = "service_unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached right now; the client retries (with its idempotency key).
+
+    Raised by `app.db.unit_of_work` in place of the driver's connection errors, so an outage
+    answers 503 problem+json instead of a 500 with a trace."""
+
+    code = "database_unreachable"
 
 
 def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
@@ -93,8 +110,20 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status, exc.code, translate(exc.code, **exc.params), **exc.extra)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+def is_json_media_type(content_type: str | None) -> bool:
+    """Whether a Content-Type declares JSON (application/json or application/*+json), the
+    rule FastAPI parses bodies by."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if isinstance(exc.body, bytes) and not is_json_media_type(request.headers.get("content-type")):
+        # FastAPI hands a JSON endpoint the raw bytes of a body not declared JSON.
+        return problem_response(415, "unsupported_media_type", translate("unsupported_media_type"))
     errors = [
         {"loc": list(err.get("loc", ())), "type": err.get("type"), "msg": err.get("msg")}
         for err in exc.errors()
@@ -103,6 +132,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 _HTTP_CODES = {
+    # FastAPI's and Starlette's "cannot parse the body" (e.g. JSON nested too deeply to decode).
+    400: "malformed_body",
     404: "route_not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -122,9 +153,25 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, "internal_error", translate("internal_error"))
 
 
+# SQLSTATEs by which PostgreSQL refuses a value the client sent, not a statement that is wrong:
+# too long, numeric out of range, bad or overflowing date/time, NUL (U+0000) or untranslatable
+# characters. They are the client's to fix (422); anything else stays a 500.
+_REFUSED_VALUE_SQLSTATES = frozenset({"22001", "22003", "22007", "22008", "22021", "22P05"})
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate not in _REFUSED_VALUE_SQLSTATES:
+        return await _unhandled(request, exc)
+    log.info("database refused a value: SQLSTATE %s", sqlstate)
+    return problem_response(422, "value_not_storable", translate("value_not_storable"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error as problem+json; no stack trace ever reaches a client."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unhandled)

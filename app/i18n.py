@@ -112,6 +112,14 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "conflict_duplicate": {"zh": "记录已存在", "en": "The record already exists"},
     "payload_too_large": {"zh": "请求内容过大", "en": "The request body is too large"},
+    "value_not_storable": {
+        "zh": "请求数据包含无法保存的内容（如空字符或超出范围的值）",
+        "en": "The request holds a value that cannot be stored (e.g. a NUL character)",
+    },
+    "malformed_body": {
+        "zh": "请求内容无法解析（格式错误或嵌套过深）",
+        "en": "The request body cannot be parsed (malformed or nested too deeply)",
+    },
     "unsupported_media_type": {
         "zh": "不支持的内容类型，请使用 application/json",
         "en": "Unsupported content type, use application/json",

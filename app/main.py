@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
+from datetime import timedelta
 
 import httpx
 import structlog
@@ -15,15 +16,21 @@ from app.assignment import jobs as assignment_jobs
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
 from app.chat.runtime import ChatRuntime
-from app.config import Environment, Settings, get_settings
+from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.kit.blobstore import create_blob_store
+from app.kit.clock import shifted_by
 from app.observability import RequestContextMiddleware, configure_logging
+from app.openapi_errors import document_problem_responses
 from app.outbox.handlers import build_handlers, outbox_http_client
 from app.outbox.relay import OutboxRelay
+from app.payment.fake_wechatpay import create_fake_wechatpay_app
+from app.payment.providers import dev_merchant
+from app.payment.providers.dev_merchant import FAKE_WECHATPAY_PATH
 from app.reading import maintenance as reading_maintenance
 from app.realtime.hub import create_hub
+from app.request_bodies import BodySizeLimitMiddleware, upload_limits
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        clock = ExitStack()
+        if settings.clock_offset_seconds:  # dev/test only (prod refuses it)
+            clock.enter_context(shifted_by(timedelta(seconds=settings.clock_offset_seconds)))
         engine = create_engine(settings)
         http = httpx.AsyncClient(timeout=settings.wechat_timeout_seconds)
         hub = create_hub(settings)
@@ -81,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await outbox_http.aclose()
             await http.aclose()
             await engine.dispose()
+            clock.close()
 
     configure_logging(settings.log_level, settings.log_json)
     app = FastAPI(
@@ -95,11 +106,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Inside the request context (request id, language), so its 413 carries them.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        default_limit=settings.request_body_max_bytes,
+        route_limits=upload_limits(settings),
+    )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
+    document_problem_responses(app)
     include_routers(app)
-    if settings.fake_wechat_enabled and settings.env != Environment.prod:
+    if settings.serves_fake_wechat:
         app.mount(
             FAKE_WECHAT_PATH, create_fake_wechat_app(settings.wechat_appid, settings.wechat_secret)
         )
+        if dev_merchant.in_use(settings):
+            app.mount(FAKE_WECHATPAY_PATH, create_fake_wechatpay_app(settings))
     return app

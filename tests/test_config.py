@@ -39,6 +39,11 @@ def test_prod_refuses_the_fake_wechat() -> None:
         _prod(fake_wechat_enabled=True)
 
 
+def test_prod_refuses_a_moved_clock() -> None:
+    with pytest.raises(ValidationError, match="CLOCK_OFFSET_SECONDS"):
+        _prod(clock_offset_seconds=86_400)
+
+
 def test_prod_refuses_a_short_jwt_secret() -> None:
     with pytest.raises(ValidationError):
         _prod(jwt_secret="short")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +12,7 @@ from app.alert import service as alert_service
 from app.alert.schemas import AlertOut, AlertPage
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
+from app.kit.time_bounds import Instant
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
@@ -27,7 +27,7 @@ async def list_alerts(
     session: DbSession,
     unacknowledged: bool = True,
     patient_id: uuid.UUID | None = None,
-    before: datetime | None = Query(default=None, description="Page: raised before this time"),
+    before: Instant | None = Query(default=None, description="Page: raised before this time"),
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AlertPage:
     """Alerts of my patients (doctor) or my own (patient), newest first."""

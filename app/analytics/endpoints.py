@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import date
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -18,6 +17,7 @@ from app.analytics.panel import doctor_panel
 from app.analytics.schemas import BpSummaryOut, CgmSummaryOut, PanelOut
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
+from app.kit.time_bounds import CalendarDate
 from app.models import Role
 from app.reading import service as reading_service
 from app.reading.validation import KINDS_BY_DEVICE
@@ -25,7 +25,9 @@ from app.reading.validation import KINDS_BY_DEVICE
 router = APIRouter(prefix="/api/v1", tags=["analytics"])
 
 DoctorOnly = Annotated[Principal, require_roles(Role.doctor)]
-EndDate = Annotated[date | None, Query(description="Last local day of the period (default today)")]
+EndDate = Annotated[
+    CalendarDate | None, Query(description="Last local day of the period (default today)")
+]
 Days = Annotated[int, Query(ge=1, le=90, description="Local days in the period")]
 ImageFormat = Literal["svg", "png"]
 Chart = Literal["agp", "bp-trend"]

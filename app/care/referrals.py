@@ -22,9 +22,9 @@ from app.care import relationships as relationship_service
 from app.care import repository as care_repository
 from app.care.schemas import ReferralCreate
 from app.doctor import repository as doctor_repository
-from app.enrollment.repository import add_unique
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.kit.sql import add_unique
 from app.models import Institution, Referral
 
 RESOURCE = "referral"

@@ -20,9 +20,9 @@ from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.care import repository as care_repository
 from app.doctor import repository as doctor_repository
-from app.enrollment.repository import add_unique
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.kit.sql import add_unique
 from app.models import CareRelationship
 from app.patient import repository as patient_repository
 

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.time_bounds import CalendarDate
+
 TeamRole = Literal["family_doctor", "health_manager", "specialist"]
 FollowUpStatus = Literal["scheduled", "completed", "missed", "cancelled"]
 ReferralStatus = Literal["requested", "accepted", "rejected", "completed", "cancelled"]
@@ -78,12 +80,14 @@ class FollowUpPlanCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     patient_id: uuid.UUID
-    discharged_on: date = Field(description="City date of discharge")
+    discharged_on: CalendarDate = Field(description="City date of discharge")
     interval_days: int = Field(ge=1, le=365)
     review_items: list[str] = Field(
         min_length=1, max_length=20, examples=[["HbA1c", "home blood pressure diary"]]
     )
-    ends_on: date | None = Field(default=None, description="No follow-up is scheduled after it")
+    ends_on: CalendarDate | None = Field(
+        default=None, description="No follow-up is scheduled after it"
+    )
 
 
 class FollowUpOut(BaseModel):

@@ -15,9 +15,9 @@ from app.care import relationships as relationship_service
 from app.care import repository as care_repository
 from app.care.schemas import TeamCreate, TeamMemberIn
 from app.doctor import repository as doctor_repository
-from app.enrollment.repository import add_unique
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.kit.sql import add_unique
 from app.models import CareTeam, CareTeamMember, CareTeamPatient, Institution, Role
 
 TEAM_PATIENT_RESOURCE = "care_team_patient"

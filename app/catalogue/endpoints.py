@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, status
@@ -17,6 +16,7 @@ from app.catalogue.schemas import (
 )
 from app.db import DbSession
 from app.kit.clock import city_date
+from app.kit.time_bounds import CalendarDate
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
@@ -47,7 +47,7 @@ def _edition_out(view: catalogue_service.CatalogueView) -> CatalogueEditionOut:
 
 @router.get("", response_model=CatalogueEditionOut)
 async def get_catalogue(
-    _: CurrentPrincipal, session: DbSession, on: date | None = None
+    _: CurrentPrincipal, session: DbSession, on: CalendarDate | None = None
 ) -> CatalogueEditionOut:
     """The catalogue in force on a city date (today by default)."""
     view = await catalogue_service.catalogue_on(session, on or city_date())

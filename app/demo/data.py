@@ -111,6 +111,13 @@ class PharmacyStaffData:
 
 
 @dataclass(frozen=True)
+class HospitalPharmacistData:
+    username: str
+    display_name: str
+    institution_code: str  # reviews this institution's e-prescriptions
+
+
+@dataclass(frozen=True)
 class PatientData:
     wechat_openid: str
     name: str
@@ -503,6 +510,11 @@ PHARMACY_STAFF: tuple[PharmacyStaffData, ...] = (
     PharmacyStaffData("pharmacist", "rx.zhou", "周静", "GKYQ-PD01"),
     PharmacyStaffData("courier", "courier.wu", "吴强", "GKYQ-CQ01"),
     PharmacyStaffData("courier", "courier.ma", "马俊", "GKYQ-PD01"),
+)
+
+# Prescription review is hospital-side: a pharmacist of the pilot hospital, never store staff.
+HOSPITAL_PHARMACISTS: tuple[HospitalPharmacistData, ...] = (
+    HospitalPharmacistData("rx.qian", "钱立新", PILOT_INSTITUTION_CODE),
 )
 
 # Patients sign in with WeChat; in dev the fake WeChat's wx.login takes the openid directly.

@@ -33,6 +33,7 @@ from app.models import (
     PharmacyStock,
     PharmacyStore,
     PharmacyStoreCoverage,
+    PrescriptionReviewer,
 )
 from app.reading.demo import load_demo_wearables
 
@@ -95,6 +96,7 @@ async def load_demo_data(session: AsyncSession, *, allow_prod: bool = False) -> 
     await _admins_and_bureau(session, summary)
     doctors = await _doctors(session, summary, institutions)
     await _pharmacy_staff(session, summary, stores)
+    await _hospital_pharmacists(session, summary, institutions)
     patients = await _patients(session, summary)
     await _care(session, summary, patients, doctors)
     # Enrollment and care (issue 4): catalogue, entitlements, reviewer, team, follow-up.
@@ -300,6 +302,26 @@ async def _pharmacy_staff(
             session.add(PharmacyStaff(account_id=account.id, store_id=stores[item.store_code].id))
             summary.created += 1
         summary.pharmacy_staff += 1
+    await session.flush()
+
+
+async def _hospital_pharmacists(
+    session: AsyncSession, summary: DemoSummary, institutions: dict[str, Institution]
+) -> None:
+    for item in data.HOSPITAL_PHARMACISTS:
+        account = await _staff_account(
+            session, summary, "pharmacist", item.username, item.display_name
+        )
+        row = await session.scalar(
+            select(PrescriptionReviewer).where(PrescriptionReviewer.account_id == account.id)
+        )
+        if row is None:
+            session.add(
+                PrescriptionReviewer(
+                    account_id=account.id, institution_id=institutions[item.institution_code].id
+                )
+            )
+            summary.created += 1
     await session.flush()
 
 

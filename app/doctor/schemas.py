@@ -4,27 +4,48 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 PresenceStatus = Literal["online", "busy", "offline"]
+
+
+def _without_offset(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a wall-clock time has no UTC offset")
+    return value
+
+
+# Working hours are Asia/Shanghai wall-clock times. JSON Schema's "time" format is RFC 3339's
+# full-time, which needs an offset; these never have one (an offset is refused).
+WallTime = Annotated[
+    time,
+    AfterValidator(_without_offset),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
+            "description": "Asia/Shanghai wall-clock time, HH:MM[:SS], no UTC offset",
+        }
+    ),
+]
 
 
 class WorkingHoursIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     weekday: int = Field(ge=0, le=6, description="0 = Monday")
-    starts_at: time = Field(description="Asia/Shanghai wall time")
-    ends_at: time
+    starts_at: WallTime
+    ends_at: WallTime
 
 
 class WorkingHoursOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     weekday: int
-    starts_at: time
-    ends_at: time
+    starts_at: WallTime
+    ends_at: WallTime
 
 
 class PresenceOut(BaseModel):

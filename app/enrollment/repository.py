@@ -7,13 +7,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, false, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.models import (
     Account,
-    Base,
     CatalogueEdition,
     CatalogueEntry,
     ChronicDisease,
@@ -25,17 +23,6 @@ from app.models import (
     Patient,
     Role,
 )
-
-
-async def add_unique(session: AsyncSession, row: Base) -> bool:
-    """Insert `row` in a savepoint; False (and nothing kept) if a unique constraint refuses it."""
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
 
 
 def reviewed_institutions(doctor_id: uuid.UUID) -> Select[uuid.UUID]:

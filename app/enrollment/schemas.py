@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.time_bounds import CalendarDate
+
 ApplicationStatus = Literal["draft", "pending", "approved", "rejected", "withdrawn"]
 
 
@@ -68,7 +70,7 @@ class DecisionCreate(BaseModel):
 
     approve: bool
     reason: str | None = Field(default=None, max_length=500, description="Required to reject")
-    valid_until: date | None = Field(
+    valid_until: CalendarDate | None = Field(
         default=None, description="Last valid city date (default: the configured validity)"
     )
 

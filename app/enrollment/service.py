@@ -22,6 +22,7 @@ from app.enrollment import repository as enrollment_repository
 from app.enrollment.schemas import ApplicationCreate, DecisionCreate
 from app.errors import Conflict, NotFound
 from app.kit.clock import city_date, utcnow
+from app.kit.sql import add_unique
 from app.models import (
     ChronicDisease,
     EnrollmentApplication,
@@ -169,7 +170,7 @@ async def create_application(
         statement=body.statement,
         idempotency_key=idempotency_key,
     )
-    if not await enrollment_repository.add_unique(session, application):
+    if not await add_unique(session, application):
         # A concurrent retry won the race: replay it, or refuse the second open application.
         if idempotency_key is not None:
             existing = await enrollment_repository.application_by_key(
@@ -322,7 +323,7 @@ async def grant_reviewer(
         institution_id=doctor.institution_id,
         granted_by_account_id=principal.account_id,
     )
-    if not await enrollment_repository.add_unique(session, grant):
+    if not await add_unique(session, grant):
         raise Conflict("reviewer_exists")
     return grant
 

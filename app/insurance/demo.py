@@ -21,7 +21,7 @@ from app.demo import data
 from app.insurance import settlement as settlement_service
 from app.insurance import statements as statement_service
 from app.insurance.claims import Claim, ClaimItem
-from app.kit.clock import frozen_at
+from app.kit.clock import city_date, frozen_at
 from app.models import (
     Account,
     BenefitRule,
@@ -159,35 +159,38 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
 
 
 async def load_benefit_rules(session: AsyncSession) -> int:
-    """Ensure the demo 2026 benefit rules exist (version 1 from 1 January); rows inserted."""
+    """Ensure the demo benefit rules exist (version 1 from 1 January) for 2026, the demo month's
+    year, and for the current year with the same terms, so orders settle whenever the demo runs;
+    rows inserted."""
     diseases = {d.code: d.id for d in await session.scalars(select(ChronicDisease))}
     created = 0
     for item in data.BENEFIT_RULES:
-        found = await session.scalar(
-            select(BenefitRule.id).where(
-                BenefitRule.insurance_type == item.insurance_type,
-                BenefitRule.disease_id == diseases[item.disease_code],
-                BenefitRule.institution_level == item.institution_level,
-                BenefitRule.year == item.year,
-                BenefitRule.version == 1,
-            )
-        )
-        if found is None:
-            session.add(
-                BenefitRule(
-                    insurance_type=item.insurance_type,
-                    disease_id=diseases[item.disease_code],
-                    institution_level=item.institution_level,
-                    year=item.year,
-                    version=1,
-                    effective_from=date(item.year, 1, 1),
-                    deductible_fen=item.deductible_fen,
-                    reimbursement_bp=item.reimbursement_bp,
-                    partial_prepay_bp=item.partial_prepay_bp,
-                    annual_limit_fen=item.annual_limit_fen,
-                    note="DEMO DATA",
+        for year in sorted({item.year, city_date().year}):
+            found = await session.scalar(
+                select(BenefitRule.id).where(
+                    BenefitRule.insurance_type == item.insurance_type,
+                    BenefitRule.disease_id == diseases[item.disease_code],
+                    BenefitRule.institution_level == item.institution_level,
+                    BenefitRule.year == year,
+                    BenefitRule.version == 1,
                 )
             )
-            created += 1
+            if found is None:
+                session.add(
+                    BenefitRule(
+                        insurance_type=item.insurance_type,
+                        disease_id=diseases[item.disease_code],
+                        institution_level=item.institution_level,
+                        year=year,
+                        version=1,
+                        effective_from=date(year, 1, 1),
+                        deductible_fen=item.deductible_fen,
+                        reimbursement_bp=item.reimbursement_bp,
+                        partial_prepay_bp=item.partial_prepay_bp,
+                        annual_limit_fen=item.annual_limit_fen,
+                        note="DEMO DATA",
+                    )
+                )
+                created += 1
     await session.flush()
     return created

@@ -8,7 +8,6 @@ Pre-settlement, settlement and reversal are not endpoints: the order flow calls 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -41,6 +40,7 @@ from app.insurance.schemas import (
     StatementPaymentCreate,
 )
 from app.kit.clock import utcnow
+from app.kit.time_bounds import Instant
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/insurance", tags=["insurance"])
@@ -96,7 +96,7 @@ async def get_order_quote(
 async def list_settlements(
     principal: SettlementReader,
     session: DbSession,
-    before: datetime | None = None,
+    before: Instant | None = None,
     limit: Limit = 50,
 ) -> SettlementPage:
     """Settlements and reversals the caller may see, newest first."""
@@ -140,7 +140,7 @@ async def flag_settlement(
 
 @router.get("/flags", response_model=FlaggedPage)
 async def list_flagged(
-    _: Bureau, session: DbSession, before: datetime | None = None, limit: Limit = 50
+    _: Bureau, session: DbSession, before: Instant | None = None, limit: Limit = 50
 ) -> FlaggedPage:
     """Flagged settlements for the bureau's claim review, newest flag first."""
     pairs = await flag_service.flagged(session, before, limit)

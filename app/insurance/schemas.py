@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.insurance.claims import InsuranceType
 from app.kit.clock import to_shanghai
+from app.kit.time_bounds import CalendarDate
 from app.models import (
     Presettlement,
     Settlement,
@@ -19,7 +20,8 @@ from app.models import (
 )
 
 InstitutionLevel = Literal["secondary", "tertiary"]
-Month = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (Asia/Shanghai)")
+# Years 2000-2999: a month the calendar (and the database's timestamps) can hold whole.
+Month = Field(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM (Asia/Shanghai)")
 
 
 class BenefitRuleCreate(BaseModel):
@@ -231,7 +233,7 @@ class StatementPaymentCreate(BaseModel):
 
     amount_fen: int = Field(ge=0)
     reference: str = Field(min_length=1, max_length=64, description="Bank transfer reference")
-    paid_on: date
+    paid_on: CalendarDate
 
 
 class BreakdownRow(BaseModel):

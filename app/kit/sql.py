@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -20,3 +21,15 @@ def insert_ignoring_conflicts(
     if dialect == "sqlite":
         return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)
     raise ValueError(f"unsupported database dialect: {dialect}")
+
+
+async def add_unique(session: AsyncSession, row: Any) -> bool:
+    """Insert the ORM `row` in a savepoint; False (and nothing kept) if a unique constraint
+    refuses it."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True

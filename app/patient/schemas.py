@@ -6,9 +6,11 @@ import uuid
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.kit.masking import mask_national_id, mask_phone
+from app.kit.time_bounds import CalendarDate
 from app.models import Patient
 
 Gender = Literal["male", "female", "unknown"]
@@ -55,12 +57,21 @@ class PatientUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
-    gender: Gender | None = None
-    birth_date: date | None = None
+    # Every patient has a gender and an insurance type: they may be changed but not cleared
+    # (null is refused; the schema shows them non-nullable).
+    gender: Gender | SkipJsonSchema[None] = None
+    birth_date: CalendarDate | None = None
     national_id: str | None = Field(
         default=None, pattern=r"^\d{17}[\dX]$", description="18-character resident ID number"
     )
     phone: str | None = Field(default=None, pattern=r"^1\d{10}$", description="Mainland mobile")
-    insurance_type: InsuranceType | None = None
+    insurance_type: InsuranceType | SkipJsonSchema[None] = None
     district_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     address: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("gender", "insurance_type")
+    @classmethod
+    def _not_cleared(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("may be changed but not cleared")
+        return value

@@ -4,8 +4,7 @@ the providers' (public, signature-verified) notifications."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,6 +13,7 @@ from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.errors import Forbidden
 from app.insurance.schemas import SettlementOut
+from app.kit.time_bounds import Instant
 from app.models import Role, Settlement
 from app.payment import service as payment_service
 from app.payment.notifications import handle_alipay, handle_wechat, log_rejection
@@ -98,7 +98,7 @@ async def get_bill(
 async def list_receipts(
     principal: PatientOnly,
     session: DbSession,
-    before: datetime | None = None,
+    before: Instant | None = None,
     limit: Limit = 50,
 ) -> ReceiptPage:
     """The patient's receipts (paid payments), newest first."""
@@ -109,7 +109,30 @@ async def list_receipts(
     )
 
 
-@router.post("/notify/wechat", status_code=204, response_class=Response)
+# The providers' notification protocols fix these answers (both retry on anything else).
+_WECHAT_REFUSAL: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "Refused: WeChat Pay's failure body (it retries later)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"code": {"const": "FAIL"}, "message": {"type": "string"}},
+                    "required": ["code", "message"],
+                }
+            }
+        },
+    }
+}
+_ALIPAY_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`success`, or `failure` when refused (Alipay retries later)",
+        "content": {"text/plain": {"schema": {"type": "string", "enum": ["success", "failure"]}}},
+    }
+}
+
+
+@router.post("/notify/wechat", status_code=204, response_class=Response, responses=_WECHAT_REFUSAL)
 async def wechat_notification(request: Request, session: DbSession, gateway: Gateway) -> Response:
     """WeChat Pay v3 notification (public; verified by the platform signature)."""
     body = await request.body()
@@ -125,7 +148,7 @@ async def wechat_notification(request: Request, session: DbSession, gateway: Gat
     return Response(status_code=204)
 
 
-@router.post("/notify/alipay", response_class=Response)
+@router.post("/notify/alipay", response_class=Response, responses=_ALIPAY_ANSWER)
 async def alipay_notification(request: Request, session: DbSession, gateway: Gateway) -> Response:
     """Alipay asynchronous notification (public; verified by RSA2); answers 'success'."""
     # Form-encoded, UTF-8 (charset=utf-8 is what we request); parsed with the standard library.

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.time_bounds import Instant
+
 Fulfilment = Literal["delivery", "pickup"]
 
 
@@ -172,7 +174,7 @@ class PartnerCallbackIn(BaseModel):
         "returning",
         "returned",
     ]
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
     boxes: list[PartnerBox] = Field(default_factory=list, max_length=200)
     seal_id: str | None = Field(default=None, max_length=40)
     handover_code: str | None = Field(default=None, pattern=r"^\d{6}$")

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict
+from app.kit.sql import add_unique
 from app.models import ChronicDisease, DoctorSigningKey, Prescription, PrescriptionItem
 
 ALGORITHM = "Ed25519"
@@ -83,12 +84,12 @@ def _str_or_none(value: uuid.UUID | None) -> str | None:
 
 
 async def active_key(session: AsyncSession, doctor_id: uuid.UUID) -> DoctorSigningKey:
-    """The doctor's current signing key, generated on first use."""
-    key = await session.scalar(
-        select(DoctorSigningKey).where(
-            DoctorSigningKey.doctor_id == doctor_id, DoctorSigningKey.retired_at.is_(None)
-        )
+    """The doctor's current signing key, generated on first use (when two first signatures
+    race, the one-active-key index keeps the first key and both sign with it)."""
+    current = select(DoctorSigningKey).where(
+        DoctorSigningKey.doctor_id == doctor_id, DoctorSigningKey.retired_at.is_(None)
     )
+    key = await session.scalar(current)
     if key is not None:
         return key
     private = Ed25519PrivateKey.generate()
@@ -98,9 +99,11 @@ async def active_key(session: AsyncSession, doctor_id: uuid.UUID) -> DoctorSigni
         public_key=_b64(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)),
         private_key=_b64(private.private_bytes_raw()),
     )
-    session.add(key)
-    await session.flush()
-    return key
+    if await add_unique(session, key):
+        return key
+    winner = await session.scalar(current)
+    assert winner is not None, "the index refused the key, so an active one exists"
+    return winner
 
 
 def sign_bytes(key: DoctorSigningKey, content: bytes) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,9 +12,11 @@ import app.reading.messages  # noqa: F401 - registers this package's message cod
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.kit.clock import utcnow
+from app.kit.time_bounds import Instant
 from app.models import Role
 from app.reading import service as reading_service
 from app.reading.schemas import ReadingBatch, ReadingKind, ReadingOut, ReadingPage, UploadReport
+from app.request_bodies import require_json
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 
@@ -46,6 +48,7 @@ async def upload_readings(principal: PatientOnly, session: DbSession, request: R
     Re-uploading the same or an overlapping batch is safe: stored items come back as duplicates.
     """
     # The body is parsed and validated in one pass from its bytes (see reading.items).
+    require_json(request)
     state = request.app.state
     body = await request.body()
     report = await reading_service.upload(session, state.settings, state.hub, principal, body)
@@ -75,8 +78,8 @@ async def list_readings(
     principal: CurrentPrincipal,
     session: DbSession,
     kind: Annotated[list[ReadingKind] | None, Query()] = None,
-    since: datetime | None = Query(default=None, description="Default: 14 days ago"),
-    before: datetime | None = Query(default=None, description="Default: now (exclusive)"),
+    since: Instant | None = Query(default=None, description="Default: 14 days ago"),
+    before: Instant | None = Query(default=None, description="Default: now (exclusive)"),
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> ReadingPage:
     """A patient's readings, newest first (the patient, or a doctor caring for them)."""

@@ -11,8 +11,9 @@ Protocol, JSON text frames:
   server  {"type": "error", "code", "detail"?, "ref"?}   unknown type, bad frame or a refusal
           (the connection stays open)
 Close codes (`CloseCode`): 4401 authentication failed, 4408 silent for two heartbeats, 4000
-lifetime reached, 4429 the client fell too far behind, 1013 realtime unavailable. After any of
-them the client reconnects (with backoff) and resyncs over HTTP: events are not replayed.
+lifetime reached, 4429 the client fell too far behind, 1013 realtime (Redis) or the database
+unavailable. After any of them the client reconnects (with backoff) and resyncs over HTTP:
+events are not replayed.
 The token is never read from the URL, where proxies and access logs would keep it.
 """
 
@@ -31,7 +32,8 @@ from prometheus_client import Gauge
 
 from app.authz.principal import Principal, load_principal, session_is_live
 from app.config import Settings
-from app.errors import AppError, Unauthorized
+from app.db import unit_of_work
+from app.errors import AppError, DatabaseUnavailable, Unauthorized
 from app.i18n import translate
 from app.realtime.handlers import (
     ClientContext,
@@ -132,10 +134,13 @@ async def _authenticate(websocket: WebSocket, settings: Settings) -> Principal |
         await _close(websocket, CloseCode.auth_failed, "auth_required")
         return None
     try:
-        async with websocket.app.state.sessionmaker() as session:
+        async with unit_of_work(websocket.app.state.sessionmaker) as session:
             principal = await load_principal(session, token, websocket)
     except Unauthorized as exc:
         await _close(websocket, CloseCode.auth_failed, exc.code)
+        return None
+    except DatabaseUnavailable as exc:
+        await _close(websocket, CloseCode.unavailable, exc.code)
         return None
     return principal
 
@@ -262,12 +267,20 @@ async def _heartbeat(
             connection.close_soon(CloseCode.heartbeat_timeout, "heartbeat_timeout")
             return
         # Logout, refresh-token reuse or a disabled account end the socket too, within a beat.
-        async with websocket.app.state.sessionmaker() as session:
-            live = await session_is_live(session, principal)
-        if not live:
+        if not await _session_still_live(websocket, principal):
             connection.close_soon(CloseCode.auth_failed, "session_revoked")
             return
         connection.deliver(json.dumps({"type": "ping", "ts": int(time.time() * 1000)}))
+
+
+async def _session_still_live(websocket: WebSocket, principal: Principal) -> bool:
+    """Whether the socket's sign-in session is live; assumed so while the database cannot be
+    asked (nothing can be revoked then either), and asked again at the next beat."""
+    try:
+        async with unit_of_work(websocket.app.state.sessionmaker) as session:
+            return await session_is_live(session, principal)
+    except DatabaseUnavailable:
+        return True
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import uuid
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Any, Protocol
 
@@ -92,6 +92,11 @@ class RealtimeHub(ABC):
     async def publish(self, user_id: uuid.UUID, event: Mapping[str, Any]) -> None:
         """Deliver `event` to every live connection of `user_id`; transport failures only log."""
 
+    async def publish_many(self, user_ids: Sequence[uuid.UUID], event: Mapping[str, Any]) -> None:
+        """Deliver `event` to each of `user_ids`, in that order; transport failures only log."""
+        for user_id in user_ids:
+            await self.publish(user_id, event)
+
     async def register(self, user_id: uuid.UUID, connection: Connection) -> None:
         """Deliver the user's events to `connection` from now on; raises RealtimeUnavailable."""
         self._connections.setdefault(user_id, set()).add(connection)
@@ -160,8 +165,9 @@ class RedisHub(RealtimeHub):
         # A standing subscription keeps the listener's connection in subscriber mode, so reads
         # are valid even while this process holds no connection.
         self._control_channel = f"{channel_prefix}control"
-        # No retries inside redis-py: publish is awaited by business code and must fail fast,
-        # and the listener reconnects with its own backoff.
+        # The listener's client never retries inside redis-py: a silent reconnect would hide
+        # a lost subscription (and the events published meanwhile) from `_connection_lost`;
+        # the listener reconnects with its own backoff instead.
         self._redis: Redis = Redis.from_url(
             url,
             decode_responses=True,
@@ -169,6 +175,19 @@ class RedisHub(RealtimeHub):
             socket_connect_timeout=2.0,
             socket_timeout=2.0,
             retry=Retry(NoBackoff(), 0),
+        )
+        # Publishing retries once, at once, after a connection error (never after a timeout:
+        # publish is awaited by business code and must fail fast). After a Redis restart a
+        # pooled connection fails its first command, and without the retry that event would
+        # be lost to a client whose fresh socket says it is in sync. A retried PUBLISH may
+        # arrive twice; clients key events by id and seq.
+        self._publisher: Redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            client_name=f"{client_name}:publish",
+            socket_connect_timeout=2.0,
+            socket_timeout=2.0,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self._ping_seconds = ping_seconds
         self._subscribe_timeout = subscribe_timeout_seconds
@@ -199,17 +218,29 @@ class RedisHub(RealtimeHub):
                 await self._listener
             self._listener = None
         await self._redis.aclose()
+        await self._publisher.aclose()
 
     async def publish(self, user_id: uuid.UUID, event: Mapping[str, Any]) -> None:
         """Publish `event` on the user's channel; if Redis is unreachable, log and drop it."""
+        await self.publish_many([user_id], event)
+
+    async def publish_many(self, user_ids: Sequence[uuid.UUID], event: Mapping[str, Any]) -> None:
+        """Publish `event` on each user's channel in one pipelined round trip, so a Redis that
+        stopped answering costs the caller one socket timeout, not one per recipient; if Redis
+        is unreachable, log and drop it."""
         message = encode_event(event)
+        if not user_ids:
+            return
         try:
-            await self._redis.publish(self.channel(user_id), message)
+            async with self._publisher.pipeline(transaction=False) as pipe:
+                for user_id in user_ids:
+                    pipe.publish(self.channel(user_id), message)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
-            PUBLISH_FAILURES.inc()
+            PUBLISH_FAILURES.inc(len(user_ids))
             log.warning(
                 "realtime event dropped: redis unreachable",
-                user_id=str(user_id),
+                user_ids=[str(user_id) for user_id in user_ids],
                 event_type=event["type"],
                 error=str(exc),
             )

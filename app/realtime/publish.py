@@ -28,7 +28,6 @@ def publish_after_commit(
     snapshot = json.loads(encode_event(event))
 
     async def push() -> None:
-        for user_id in recipients:
-            await hub.publish(user_id, snapshot)
+        await hub.publish_many(recipients, snapshot)
 
     after_commit(session, push)

@@ -51,11 +51,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/care/relationships/{relationship_id}/end"): Rule(ADMIN, hidden=True),
     ("POST", "/api/v1/care/teams"): Rule(ADMIN),
     ("GET", "/api/v1/care/teams"): Rule(DOCTOR_ADMIN),
-    ("GET", TEAM): Rule(DOCTOR_ADMIN, hidden=True),
-    ("POST", TEAM + "/members"): Rule(ADMIN, hidden=True),
-    ("DELETE", TEAM + "/members/{doctor_id}"): Rule(ADMIN, hidden=True),
-    ("POST", TEAM + "/patients"): Rule(DOCTOR_ADMIN, hidden=True),
-    ("DELETE", TEAM + "/patients/{patient_id}"): Rule(DOCTOR_ADMIN, hidden=True),
+    # Someone else's team: hidden from doctors outside it; admins manage every team.
+    ("GET", TEAM): Rule(DOCTOR_ADMIN, hidden=True, sees_all=ADMIN),
+    ("POST", TEAM + "/members"): Rule(ADMIN),
+    ("DELETE", TEAM + "/members/{doctor_id}"): Rule(ADMIN),
+    ("POST", TEAM + "/patients"): Rule(DOCTOR_ADMIN, hidden=True, sees_all=ADMIN),
+    ("DELETE", TEAM + "/patients/{patient_id}"): Rule(DOCTOR_ADMIN, hidden=True, sees_all=ADMIN),
     ("POST", "/api/v1/care/follow-up-plans"): Rule(DOCTOR),
     ("GET", "/api/v1/care/follow-up-plans"): Rule(PATIENT_DOCTOR),
     ("POST", "/api/v1/care/follow-up-plans/{plan_id}/end"): Rule(DOCTOR, hidden=True),
@@ -79,9 +80,7 @@ async def foreign_ids(session) -> dict[str, str]:
         "request_id": str(world.request_id),
         "decision_id": str(world.decision_id),
         "relationship_id": str(uuid.uuid4()),
-        # Admins manage every team, so an unknown id is the only one hidden from all callers;
-        # tests/care/test_teams.py checks that a doctor outside a team cannot reach it.
-        "team_id": str(uuid.uuid4()),
+        "team_id": str(world.team_id),
         "plan_id": str(world.plan_id),
         "follow_up_id": str(world.follow_up_id),
         "referral_id": str(world.referral_id),

@@ -24,9 +24,13 @@ POLICY: dict[tuple[str, str], Rule] = {
         only(Role.patient, Role.doctor, Role.courier, Role.pharmacist)
     ),
     ("GET", "/api/v1/insurance/settlements/{settlement_id}"): SCOPED_READERS,
-    # Doctors only for their patients (tested in tests/insurance); the bureau for any.
+    # Doctors only for their patients' settlements; the bureau for any. A valid reason, so the
+    # scope check (after body validation) is what answers.
     ("POST", "/api/v1/insurance/settlements/{settlement_id}/flags"): Rule(
-        only(Role.doctor, Role.bureau)
+        only(Role.doctor, Role.bureau),
+        hidden=True,
+        sees_all=only(Role.bureau),
+        body={"reason": "疑似重复结算"},
     ),
     ("GET", "/api/v1/insurance/flags"): BUREAU,
     ("POST", "/api/v1/insurance/statements"): BUREAU,

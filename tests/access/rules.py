@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from app.models import Role
 
@@ -15,6 +17,11 @@ class Rule:
 
     roles: frozenset[Role] | None  # None = public, no sign-in needed
     hidden: bool = False
+    # Allowed roles that manage every row of this kind (as admins manage every care team): someone
+    # else's id is not hidden from them, but they must not be refused either.
+    sees_all: frozenset[Role] = frozenset()
+    # A valid body, where the scope check sits behind body validation (else `{}` is sent).
+    body: Mapping[str, Any] | None = None
 
 
 PUBLIC = Rule(None)

@@ -11,6 +11,7 @@ from app.alert import service as alert_service
 from app.kit.clock import shifted_by, utcnow
 from app.models import Alert, OutboxMessage
 from app.reading.urgency import Urgency, urgency_by_patient
+from tests.fixtures import factories
 from tests.reading.helpers import bp_item, cgm_item, doctor_for, upload, wearer
 from tests.realtime.recording import RecordingConnection
 
@@ -133,7 +134,9 @@ async def test_signal_loss_is_raised_by_the_sweep_once_and_ends_with_data(
         assert await alert_service.sweep_signal_loss(db_session, settings, hub) == 0
         [alert] = await _alerts(db_session, who.patient.id)
         assert alert.rule == "signal_loss"
-        await upload(client, who.headers, [cgm_item(who.cgm, utcnow(), 6.1)])
+        # The phone signs in again later on (tokens are judged by the service's clock).
+        headers = await factories.bearer(db_session, settings, who.account)
+        await upload(client, headers, [cgm_item(who.cgm, utcnow(), 6.1)])
     await db_session.refresh(alert)
     assert alert.episode_ended_at is not None
 

@@ -31,9 +31,10 @@ def _today_at(hour: int, minute: int = 0) -> datetime:
 async def test_boundary_values_land_in_their_bands(
     client, db_session, settings, unit, values
 ) -> None:
-    who = await wearer(db_session, settings, cgm_unit=unit)
-    # Midday in the city, so the eight readings fall on one local day whenever the suite runs.
+    # Midday in the city, so the eight readings fall on one local day whenever the suite runs
+    # (the patient signs in at that moment too: tokens are judged by the service's clock).
     with frozen_at(_today_at(12, 0)):
+        who = await wearer(db_session, settings, cgm_unit=unit)
         start = utcnow() - timedelta(minutes=50)
         items = [
             cgm_item(who.cgm, start + timedelta(minutes=5 * i), v) for i, v in enumerate(values)
@@ -51,9 +52,9 @@ async def test_boundary_values_land_in_their_bands(
 
 
 async def test_agp_uses_the_patients_local_time(client, db_session, settings) -> None:
-    who = await wearer(db_session, settings, cgm_unit="mg/dL")
     at = _today_at(0, 30)  # 00:30 in Shanghai = 16:30 UTC the day before
     with frozen_at(_today_at(12, 0)):  # the reading is in the past whenever the suite runs
+        who = await wearer(db_session, settings, cgm_unit="mg/dL")
         await upload(client, who.headers, [cgm_item(who.cgm, at, 123, backfill=True)])
         url = f"/api/v1/patients/{who.patient.id}/cgm-summary?days=1"
         agp = (await client.get(url, headers=who.headers)).json()["agp"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import jwt
 
 from app.auth.tokens import AccessClaims, issue_access_token
-from app.kit.clock import utcnow
+from app.kit.clock import shifted_by, utcnow
 from app.models import AuthSession, Role
 from tests.fixtures import factories
 
@@ -136,6 +136,17 @@ async def test_expired_access_token_is_refused(client, db_session, settings) -> 
     response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert response.json()["code"] == "token_invalid"
+
+
+async def test_access_tokens_are_judged_by_the_service_clock(client, db_session, settings) -> None:
+    admin = await factories.account(db_session, Role.admin)
+    with shifted_by(timedelta(days=10)):  # a month-end rehearsal moves the service's clock
+        ahead = await factories.bearer(db_session, settings, admin)
+        assert (await client.get("/api/v1/auth/me", headers=ahead)).status_code == 200
+    now = await factories.bearer(db_session, settings, admin)
+    with shifted_by(timedelta(seconds=settings.access_token_ttl_seconds + 1)):
+        response = await client.get("/api/v1/auth/me", headers=now)
+    assert response.status_code == 401 and response.json()["code"] == "token_invalid"
 
 
 async def test_token_signed_with_another_key_is_refused(client, db_session, settings) -> None:

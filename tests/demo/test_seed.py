@@ -28,8 +28,10 @@ from app.models import (
     Drug,
     Institution,
     Patient,
+    PharmacyStaff,
     PharmacyStore,
     PharmacyStoreCoverage,
+    PrescriptionReviewer,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -163,7 +165,8 @@ async def test_loading_twice_changes_nothing(loaded: Loaded) -> None:
     assert counts["patients"] == 4
     assert counts["doctors"] == 4
     assert counts["pharmacy_staff"] == 4
-    assert counts["accounts"] == 3 + 4 + 4 + 4
+    # admin and bureau, doctors, store staff, the hospital pharmacist, patients
+    assert counts["accounts"] == 3 + 4 + 4 + 1 + 4
     # The receiving doctors, plus the family-doctor team's access (enrollment demo).
     assert counts["care_relationships"] >= len(data.CARE)
     for summary in (loaded.first, loaded.second):
@@ -207,6 +210,26 @@ async def test_demo_staff_sign_in_with_the_demo_password(session: AsyncSession) 
     for account in staff:
         assert verify_password(account.password_hash, DEMO_PASSWORD), account.username
     assert not verify_password(staff[0].password_hash, "wrong-password")
+
+
+async def test_a_hospital_pharmacist_reviews_the_pilot_hospitals_prescriptions(
+    session: AsyncSession,
+) -> None:
+    reviewers = (
+        await session.execute(
+            select(Account.username, Institution.code)
+            .join(PrescriptionReviewer, PrescriptionReviewer.account_id == Account.id)
+            .join(Institution, Institution.id == PrescriptionReviewer.institution_id)
+        )
+    ).all()
+    assert [tuple(r) for r in reviewers] == [("rx.qian", data.PILOT_INSTITUTION_CODE)]
+    on_store_staff = await session.scalar(
+        select(func.count())
+        .select_from(PharmacyStaff)
+        .join(Account, Account.id == PharmacyStaff.account_id)
+        .where(Account.username == "rx.qian")
+    )
+    assert on_store_staff == 0
 
 
 async def test_doctors_and_care_relationships(session: AsyncSession) -> None:
@@ -305,4 +328,4 @@ async def test_format_credentials(loaded: Loaded) -> None:
     assert "admin" in table and DEMO_PASSWORD in table
     assert "demo-openid-patient-4" in table and "wx.login" in table
     assert "医生 doctor" in table and "患者 patient" in table
-    assert len(loaded.second.credentials) == 15
+    assert len(loaded.second.credentials) == 16  # 12 staff + 4 patients

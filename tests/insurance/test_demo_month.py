@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from app.demo import load_demo_data
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+
+from app.demo import data, load_demo_data
 from app.insurance import reconciliation
-from app.insurance.demo import load_demo_month
+from app.insurance.demo import load_benefit_rules, load_demo_month
+from app.kit.clock import frozen_at
+from app.models import BenefitRule
 
 # The statement the closing note of issue 7 quotes (fen). March 2026, pilot hospital, patient
 # 王海军 (310, M01603; deductible 200.00, fund 85%, category B pre-pays 10%):
@@ -45,3 +51,19 @@ async def test_demo_month_statement_and_reconciliation(db_session) -> None:
     assert statement.status == "paid"
     assert statement.paid_fen == statement.fund_fen + statement.account_fen
     assert (await reconciliation.reconcile(db_session, statement.id)).differences == []
+
+
+async def test_the_demo_benefit_rules_follow_the_clock_into_a_new_year(db_session) -> None:
+    await load_demo_data(db_session)
+    with frozen_at(datetime(2027, 1, 1, 2, tzinfo=UTC)):  # 10:00 on 1 January in the city
+        assert await load_benefit_rules(db_session) == len(data.BENEFIT_RULES)
+        assert await load_benefit_rules(db_session) == 0
+
+    def terms(rule: BenefitRule) -> tuple[object, ...]:
+        return (rule.insurance_type, rule.disease_id, rule.institution_level, rule.deductible_fen,
+                rule.reimbursement_bp, rule.partial_prepay_bp, rule.annual_limit_fen)  # fmt: skip
+
+    rules = (await db_session.scalars(select(BenefitRule))).all()
+    by_year = {year: sorted(terms(r) for r in rules if r.year == year) for year in (2026, 2027)}
+    assert by_year[2027] == by_year[2026] and len(by_year[2027]) == len(data.BENEFIT_RULES)
+    assert {r.effective_from for r in rules if r.year == 2027} == {date(2027, 1, 1)}

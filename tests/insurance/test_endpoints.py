@@ -27,7 +27,6 @@ async def test_bureau_publishes_a_rule_version_and_cannot_backdate(
     client, db_session, settings
 ) -> None:
     world = await w.build(db_session)
-    headers = await _headers(db_session, settings, Role.bureau)
     body = {
         "insurance_type": "310",
         "disease_id": str(world.disease.id),
@@ -40,6 +39,8 @@ async def test_bureau_publishes_a_rule_version_and_cannot_backdate(
         "annual_limit_fen": 500_000,
     }
     with frozen_at(datetime(w.YEAR, 5, 20, tzinfo=UTC)):
+        # Signed in within the moved clock, as tokens are judged by the service's clock.
+        headers = await _headers(db_session, settings, Role.bureau)
         created = await client.post("/api/v1/insurance/benefit-rules", json=body, headers=headers)
         backdated = await client.post(
             "/api/v1/insurance/benefit-rules",
@@ -93,8 +94,8 @@ async def test_family_doctor_flags_own_patients_settlement_and_bureau_lists_it(
 
 async def test_statement_of_an_open_month_is_refused(client, db_session, settings) -> None:
     world = await w.build(db_session)
-    headers = await _headers(db_session, settings, Role.bureau)
     with frozen_at(datetime(w.YEAR, 3, 31, 15, 59, tzinfo=UTC)):  # 23:59 in Shanghai
+        headers = await _headers(db_session, settings, Role.bureau)
         response = await client.post(
             "/api/v1/insurance/statements",
             json={"institution_id": str(world.institution.id), "month": "2026-03"},
@@ -123,8 +124,8 @@ async def test_statement_export_confirmation_payment_and_reconciliation(
         paid,
         HandOverPayment(method="card", amount_fen=paid.cash_fen, collection_id=uuid.uuid4()),
     )
-    headers = await _headers(db_session, settings, Role.bureau)
     with frozen_at(APRIL):
+        headers = await _headers(db_session, settings, Role.bureau)
         created = await client.post(
             "/api/v1/insurance/statements",
             json={"institution_id": str(world.institution.id), "month": "2026-03"},
@@ -134,6 +135,7 @@ async def test_statement_export_confirmation_payment_and_reconciliation(
     assert statement["fund_fen"] == paid.fund_fen + unpaid.fund_fen
     assert statement["breakdown"][0]["settlement_count"] == 2
     sid = statement["id"]
+    headers = await _headers(db_session, settings, Role.bureau)  # back in the present
     exported = await client.get(f"/api/v1/insurance/statements/{sid}/export.csv", headers=headers)
     rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
     assert rows[0][0] == "settled_at" and len(rows) == 4

@@ -1,30 +1,27 @@
-"""Local fake WeChat Pay and Alipay: they check our signed requests and sign what they send,
-each with RSA key pairs generated in the test (and a random APIv3 key)."""
+"""Local fake WeChat Pay (the app's dev fake) and Alipay: they check our signed requests and sign
+what they send, each with RSA key pairs generated in the test (and a random APIv3 key)."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import secrets
-import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from app.payment import fake_wechatpay
 from app.payment.providers import PaymentGateway
 from app.payment.providers.alipay import AlipayClient, AlipayConfig, signing_content
 from app.payment.providers.keys import sign_sha256, verify_sha256
-from app.payment.providers.wechat import WeChatPayClient, WeChatPayConfig, signed_message
+from app.payment.providers.wechat import WeChatPayClient, WeChatPayConfig
 
 
 @functools.cache
@@ -33,31 +30,18 @@ def new_key(role: str) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def public_pem(key: rsa.RSAPrivateKey) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-class FakeWeChatPay:
-    """Plays the WeChat Pay platform: JSAPI orders, refunds, signed notifications."""
-
-    serial = "5157F09EFDC096DE15EBE81A47057A72"
+class FakeWeChatPay(fake_wechatpay.FakeWeChatPay):
+    """The app's fake WeChat Pay with keys made for the test run; the test posts notifications."""
 
     def __init__(self) -> None:
-        self.platform_key = new_key("wechat-platform")
         self.merchant_key = new_key("wechat-merchant")
-        self.apiv3_key = secrets.token_hex(16).encode()
-        self.mchid = "1900000109"
-        self.appid = "wx-demo-appid"
-        self.received: list[tuple[str, dict[str, Any]]] = []
-        self.app = Starlette(
-            routes=[
-                Route("/v3/pay/transactions/jsapi", self._jsapi, methods=["POST"]),
-                Route("/v3/refund/domestic/refunds", self._refund, methods=["POST"]),
-            ]
+        super().__init__(
+            appid="wx-demo-appid",
+            mchid="1900000109",
+            apiv3_key=secrets.token_hex(16).encode(),
+            platform_serial="5157F09EFDC096DE15EBE81A47057A72",
+            platform_key=new_key("wechat-platform"),
+            merchant_public_key=self.merchant_key.public_key(),
         )
 
     def config(self) -> WeChatPayConfig:
@@ -72,138 +56,9 @@ class FakeWeChatPay:
             notify_url="http://testserver/api/v1/payments/notify/wechat",
         )
 
-    def _signed(self, payload: dict[str, Any], status: int = 200) -> Response:
-        body = json.dumps(payload)
-        timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
-        return Response(
-            body,
-            status_code=status,
-            media_type="application/json",
-            headers={
-                "Wechatpay-Timestamp": timestamp,
-                "Wechatpay-Nonce": nonce,
-                "Wechatpay-Serial": self.serial,
-                "Wechatpay-Signature": sign_sha256(
-                    self.platform_key, signed_message(timestamp, nonce, body)
-                ),
-            },
-        )
-
-    async def _verified(self, request: Request) -> dict[str, Any] | None:
-        body = (await request.body()).decode()
-        header = request.headers.get("Authorization", "")
-        fields = dict(
-            part.split("=", 1)
-            for part in header.removeprefix("WECHATPAY2-SHA256-RSA2048 ").split(",")
-        )
-        fields = {k: v.strip('"') for k, v in fields.items()}
-        message = signed_message(
-            request.method,
-            request.url.path,
-            fields.get("timestamp", ""),
-            fields.get("nonce_str", ""),
-            body,
-        )
-        if not verify_sha256(self.merchant_key.public_key(), message, fields.get("signature", "")):
-            return None
-        payload: dict[str, Any] = json.loads(body)
-        return payload
-
-    async def _jsapi(self, request: Request) -> Response:
-        payload = await self._verified(request)
-        if payload is None:
-            return JSONResponse({"code": "SIGN_ERROR"}, status_code=401)
-        self.received.append(("jsapi", payload))
-        return self._signed({"prepay_id": f"wx{uuid.uuid4().hex}"})
-
-    async def _refund(self, request: Request) -> Response:
-        payload = await self._verified(request)
-        if payload is None:
-            return JSONResponse({"code": "SIGN_ERROR"}, status_code=401)
-        self.received.append(("refund", payload))
-        return self._signed({"refund_id": f"50{uuid.uuid4().hex[:20]}", "status": "PROCESSING"})
-
     def client(self) -> WeChatPayClient:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
         return WeChatPayClient(self.config(), http)
-
-    def notify(
-        self, event_type: str, resource: dict[str, Any], *, timestamp: int | None = None
-    ) -> tuple[dict[str, str], bytes]:
-        """A signed notification with an AES-256-GCM encrypted resource."""
-        nonce = secrets.token_hex(6)
-        associated = "transaction"
-        ciphertext = AESGCM(self.apiv3_key).encrypt(
-            nonce.encode(), json.dumps(resource).encode(), associated.encode()
-        )
-        body = json.dumps(
-            {
-                "id": str(uuid.uuid4()),
-                "create_time": "2026-03-10T10:00:00+08:00",
-                "resource_type": "encrypt-resource",
-                "event_type": event_type,
-                "summary": "支付成功",
-                "resource": {
-                    "original_type": associated,
-                    "algorithm": "AEAD_AES_256_GCM",
-                    "ciphertext": base64.b64encode(ciphertext).decode(),
-                    "associated_data": associated,
-                    "nonce": nonce,
-                },
-            }
-        )
-        stamp, header_nonce = str(timestamp or int(time.time())), secrets.token_hex(8)
-        headers = {
-            "Wechatpay-Timestamp": stamp,
-            "Wechatpay-Nonce": header_nonce,
-            "Wechatpay-Serial": self.serial,
-            "Wechatpay-Signature": sign_sha256(
-                self.platform_key, signed_message(stamp, header_nonce, body)
-            ),
-            "Content-Type": "application/json",
-        }
-        return headers, body.encode()
-
-    def paid(
-        self, out_trade_no: str, total: int, transaction_id: str, state: str = "SUCCESS", **kw: Any
-    ) -> tuple[dict[str, str], bytes]:
-        """A TRANSACTION.* notification for an order."""
-        return self.notify(
-            "TRANSACTION.SUCCESS" if state == "SUCCESS" else "TRANSACTION.CLOSED",
-            {
-                "appid": self.appid,
-                "mchid": self.mchid,
-                "out_trade_no": out_trade_no,
-                "transaction_id": transaction_id,
-                "trade_type": "JSAPI",
-                "trade_state": state,
-                "success_time": "2026-03-10T10:00:00+08:00",
-                "amount": {"total": total, "payer_total": total, "currency": "CNY"},
-                "payer": {"openid": "o-test"},
-            },
-            **kw,
-        )
-
-    def refunded(
-        self, out_trade_no: str, out_refund_no: str, refund: int, total: int
-    ) -> tuple[dict[str, str], bytes]:
-        """A REFUND.SUCCESS notification."""
-        return self.notify(
-            "REFUND.SUCCESS",
-            {
-                "mchid": self.mchid,
-                "out_trade_no": out_trade_no,
-                "out_refund_no": out_refund_no,
-                "refund_id": f"50{uuid.uuid4().hex[:20]}",
-                "refund_status": "SUCCESS",
-                "amount": {
-                    "total": total,
-                    "refund": refund,
-                    "payer_total": total,
-                    "payer_refund": refund,
-                },
-            },
-        )
 
 
 class FakeAlipay:

@@ -94,3 +94,30 @@ async def test_one_box_cannot_be_scanned_into_two_orders_at_once() -> None:
         results = [await ok(r) for r in await asyncio.gather(*scans)]
         outcomes = sorted(result["items"][0]["outcome"] for result in results)
         assert outcomes == ["accepted", "rejected"]
+
+
+async def test_a_doctors_first_two_signatures_at_once_share_one_new_key() -> None:
+    # Both requests find no key and generate one; the one-active-key index keeps the first,
+    # and the second signs with it instead of failing.
+    async with live_service(outbox_relay_enabled=False) as live:
+        world, http = live.world, live.http
+        drafts = [
+            await ok(
+                await http.post(
+                    "/api/v1/prescriptions",
+                    json=rx_body(world, item(world.drugs.metformin)),
+                    headers=world.as_("doctor"),
+                ),
+                201,
+            )
+            for _ in range(2)
+        ]
+        signed = await asyncio.gather(
+            *(
+                http.post(f"/api/v1/prescriptions/{d['id']}/sign", headers=world.as_("doctor"))
+                for d in drafts
+            )
+        )
+        assert [r.status_code for r in signed] == [200, 200], [r.text for r in signed]
+        keys = {r.json()["signature"]["public_key"] for r in signed}
+        assert len(keys) == 1

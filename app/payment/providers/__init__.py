@@ -8,6 +8,7 @@ import httpx
 from fastapi import Request
 
 from app.config import Settings
+from app.payment.providers import dev_merchant
 from app.payment.providers.alipay import AlipayClient, AlipayConfig
 from app.payment.providers.errors import NotificationRejected, ProviderError
 from app.payment.providers.keys import load_private_key, load_public_key
@@ -23,7 +24,10 @@ class PaymentGateway:
 
 
 def wechat_config(settings: Settings) -> WeChatPayConfig | None:
-    """WeChat Pay settings, or None when the merchant is not configured."""
+    """WeChat Pay settings, or None when the merchant is not configured (in development without
+    one: the development merchant and the fake WeChat Pay this service serves)."""
+    if dev_merchant.in_use(settings):
+        settings = dev_merchant.with_dev_merchant(settings)
     if not (
         settings.wechatpay_mchid
         and settings.wechatpay_merchant_serial

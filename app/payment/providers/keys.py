@@ -32,6 +32,15 @@ def load_public_key(pem: str) -> rsa.RSAPublicKey:
     return key
 
 
+def public_pem(private_key: rsa.RSAPrivateKey) -> str:
+    """The PEM (SubjectPublicKeyInfo) of a private key's public half."""
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
 def sign_sha256(private_key: rsa.RSAPrivateKey, message: bytes) -> str:
     """Base64 SHA256withRSA signature of `message`."""
     signature = private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())

@@ -1,0 +1,122 @@
+"""The Markdown summary of one load run from locust's CSV statistics: sustained rate, p50 and p99
+per endpoint, failures, and whether the run held: no failure and p99 under 300 ms over all
+requests (the headline), and which endpoints, if any, have their own p99 over it.
+
+    .venv/bin/python bench/load/summary.py bench/load/results/<tag> --city bench/load/city.json \\
+        --users 3330 --time-scale 1 --command "..." > bench/load/results/<tag>.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from pathlib import Path
+
+P99_LIMIT_MS = 300.0
+# Not the service: the stand-in for WeChat's login servers, listed but not judged.
+EXTERNAL_PREFIX = "[fake WeChat]"
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    """A locust CSV file as dicts (empty when locust wrote none)."""
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def number(text: str) -> float:
+    """A locust figure ('N/A' when nothing was measured)."""
+    return float(text) if text not in ("", "N/A") else 0.0
+
+
+def render(prefix: Path, args: argparse.Namespace) -> str:
+    """The summary of the run whose CSV files start with `prefix`."""
+    stats = rows(Path(f"{prefix}_stats.csv"))
+    endpoints = sorted(
+        (r for r in stats if r["Name"] != "Aggregated" and number(r["Request Count"])),
+        key=lambda r: -number(r["Requests/s"]),
+    )
+    total = next((r for r in stats if r["Name"] == "Aggregated"), None)
+    if total is None or not number(total["Request Count"]):
+        return f"# Load run {prefix.name}\n\nNo requests were recorded.\n"
+    failures = rows(Path(f"{prefix}_failures.csv"))
+    exceptions = rows(Path(f"{prefix}_exceptions.csv"))
+    city = json.loads(Path(args.city).read_text(encoding="utf-8"))
+    patients = len(city["patients"])
+    rate = number(total["Requests/s"])
+    seconds = number(total["Request Count"]) / rate
+    judged = [r for r in endpoints if not r["Name"].startswith(EXTERNAL_PREFIX)]
+    slow = [r for r in judged if number(r["99%"]) >= P99_LIMIT_MS]
+    failed = sum(int(r["Failure Count"]) for r in judged)
+    uploads = next((r for r in endpoints if r["Name"] == "/api/v1/readings"), None)
+    lines = [
+        f"# Load run {prefix.name}",
+        "",
+        f"- command: `{args.command}`" if args.command else "- command: (not given)",
+        f"- city: {patients} patients ({sum(p['chatting'] for p in city['patients'])} "
+        f"chatting), {len(city['doctors'])} doctors, {len(city['pharmacists'])} pharmacists; "
+        f"{args.users} simulated people, time scale {args.time_scale:g} "
+        f"(offered load of a city of ~{round(patients * args.time_scale):,} patients)",
+        f"- machine: {os.cpu_count()} cores, load average {args.load_before} before, "
+        f"{args.load_after} after",
+        f"- measured: {seconds:.0f} s from the moment everyone had signed in; "
+        f"errors logged by the service over the whole run: {args.server_errors}",
+        f"- sustained: **{rate:.1f} requests/s**, "
+        + (f"{number(uploads['Requests/s']):.1f} reading uploads/s, " if uploads else "")
+        + f"{int(total['Failure Count'])} failures, {len(exceptions)} client exceptions",
+        f"- aggregate latency: p50 {number(total['50%']):.0f} ms, "
+        f"p99 {number(total['99%']):.0f} ms, max {number(total['Max Response Time']):.0f} ms",
+        "- held (no failure, p99 of all requests < 300 ms): "
+        + (
+            "**yes**"
+            if number(total["99%"]) < P99_LIMIT_MS and not failed
+            else f"**no** (p99 {number(total['99%']):.0f} ms, {failed} failures)"
+        ),
+        "- endpoints with their own p99 >= 300 ms: "
+        + (", ".join(f"`{r['Name']}` {number(r['99%']):.0f} ms" for r in slow) or "none"),
+        "",
+        "| endpoint | requests | req/s | p50 ms | p99 ms | max ms | failures |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in endpoints:
+        lines.append(
+            f"| `{r['Type']} {r['Name']}` | {r['Request Count']} | {number(r['Requests/s']):.2f} "
+            f"| {number(r['50%']):.0f} | {number(r['99%']):.0f} "
+            f"| {number(r['Max Response Time']):.0f} | {r['Failure Count']} |"
+        )
+    if failures:
+        lines += ["", "| failed request | error | occurrences |", "| --- | --- | --- |"]
+        for r in failures:
+            error = r["Error"].replace("|", "\\|").replace("\n", " ")[:200]
+            lines.append(f"| `{r['Method']} {r['Name']}` | {error} | {r['Occurrences']} |")
+    if exceptions:
+        lines += ["", "Client exceptions:", ""]
+        lines += [f"- {r['Count']} x {r['Message'][:200]}" for r in exceptions]
+    lines += [
+        "",
+        "Latencies are locust's (client side, including the load generator's own queueing on "
+        "the same 2 cores); locust rounds them to 2 significant figures above 100 ms.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Print the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("prefix", type=Path, help="locust --csv prefix")
+    parser.add_argument("--city", default=str(Path(__file__).with_name("city.json")))
+    parser.add_argument("--users", type=int, required=True)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--command", default="")
+    parser.add_argument("--load-before", default="?")
+    parser.add_argument("--load-after", default="?")
+    parser.add_argument("--server-errors", type=int, default=0, help="error lines in its log")
+    args = parser.parse_args()
+    print(render(args.prefix, args), end="")
+
+
+if __name__ == "__main__":
+    main()

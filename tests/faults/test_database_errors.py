@@ -1,0 +1,176 @@
+"""Which failures mean "the database cannot be reached" (503, retry later) and which are a
+statement going wrong (left alone: a conflict or a bug), with real PostgreSQL errors, and that
+a unit of work reports the former as `DatabaseUnavailable`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Environment, Settings
+from app.db import create_engine, database_unreachable, unit_of_work
+from app.errors import DatabaseUnavailable
+from tests.fixtures import databases
+from tests.fixtures.servers import wait_until
+
+
+def dbapi_error(*, invalidated: bool) -> sa_exc.DBAPIError:
+    return sa_exc.DBAPIError(
+        "SELECT 1", None, Exception("boom"), connection_invalidated=invalidated
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        dbapi_error(invalidated=True),
+        sa_exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached"),
+        ConnectionRefusedError(111, "Connection refused"),
+        ConnectionResetError(104, "Connection reset by peer"),
+        TimeoutError(),  # the connect timeout
+    ],
+    ids=repr,
+)
+def test_lost_connections_mean_the_database_is_unreachable(error: BaseException) -> None:
+    assert database_unreachable(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        dbapi_error(invalidated=False),
+        sa_exc.IntegrityError("INSERT", None, Exception("duplicate key")),
+        ValueError("not a database error"),
+    ],
+    ids=repr,
+)
+def test_other_failures_are_not_outages(error: BaseException) -> None:
+    assert not database_unreachable(error)
+
+
+class FailingSession:
+    """A session whose commit fails with `error`."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.info: dict[str, Any] = {}
+
+    async def commit(self) -> None:
+        raise self.error
+
+    async def rollback(self) -> None:
+        return None
+
+
+def failing_sessions(error: BaseException) -> Any:
+    """A sessionmaker stand-in whose sessions fail to commit."""
+
+    @asynccontextmanager
+    async def sessionmaker() -> AsyncIterator[FailingSession]:
+        yield FailingSession(error)
+
+    return sessionmaker
+
+
+async def test_a_unit_of_work_reports_an_outage_as_database_unavailable() -> None:
+    outage = dbapi_error(invalidated=True)
+    with pytest.raises(DatabaseUnavailable) as raised:
+        async with unit_of_work(failing_sessions(outage)):
+            pass
+    assert raised.value.__cause__ is outage
+    assert (raised.value.status, raised.value.code) == (503, "database_unreachable")
+
+
+async def test_a_unit_of_work_leaves_other_failures_alone() -> None:
+    conflict = sa_exc.IntegrityError("INSERT", None, Exception("duplicate key"))
+    with pytest.raises(sa_exc.IntegrityError) as raised:
+        async with unit_of_work(failing_sessions(conflict)):
+            pass
+    assert raised.value is conflict
+
+
+# --- The same questions put to a real PostgreSQL --------------------------------------------
+
+
+@pytest.fixture
+async def pg() -> AsyncIterator[tuple[AsyncEngine, asyncpg.Connection, str]]:
+    """An engine made by the app on a database of its own, and the server's administrator."""
+    url = await databases.create_database()
+    engine = create_engine(Settings(APP_ENV=Environment.test, database_url=url))
+    assert databases.POSTGRES_SERVER_URL
+    server = make_url(databases.POSTGRES_SERVER_URL).set(drivername="postgresql")
+    admin = await asyncpg.connect(server.render_as_string(hide_password=False))
+    name = make_url(url).database
+    assert name is not None
+    try:
+        yield engine, admin, name
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+        await engine.dispose()
+        await databases.drop_database(url)
+
+
+async def _error_of(engine: AsyncEngine, *statements: str) -> BaseException:
+    """What running `statements` in one transaction raised."""
+    try:
+        async with engine.begin() as connection:
+            for sql in statements:
+                await connection.execute(text(sql))
+    except Exception as exc:
+        return exc
+    raise AssertionError(f"{statements!r} did not fail")
+
+
+@pytest.mark.postgres
+async def test_a_database_refusing_connections_is_unreachable(pg: Any) -> None:
+    engine, admin, name = pg
+    await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+    assert database_unreachable(await _error_of(engine, "SELECT 1"))
+    await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    async with engine.connect() as connection:  # and the same engine connects once it is back
+        assert await connection.scalar(text("SELECT 1")) == 1
+
+
+@pytest.mark.postgres
+async def test_a_backend_killed_mid_query_is_unreachable_and_replaced(pg: Any) -> None:
+    engine, admin, name = pg
+
+    async def killed() -> bool:
+        count = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND query LIKE 'SELECT pg_sleep%'",
+            name,
+        )
+        return bool(count)
+
+    killer = asyncio.create_task(wait_until(killed, what="the query to run"))
+    error = await _error_of(engine, "SELECT pg_sleep(10)")
+    await killer
+    assert database_unreachable(error)
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT 1")) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ["SELECT 1 / 0"],  # 22012 division_by_zero
+        ["SELECT * FROM no_such_table"],  # 42P01 undefined_table
+        ["SET LOCAL statement_timeout = 10", "SELECT pg_sleep(1)"],  # 57014 query_canceled
+    ],
+    ids=["division_by_zero", "undefined_table", "query_canceled"],
+)
+async def test_failing_statements_are_not_outages(pg: Any, statements: list[str]) -> None:
+    engine, _, _ = pg
+    assert not database_unreachable(await _error_of(engine, *statements))
