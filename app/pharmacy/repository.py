@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +22,7 @@ from app.models import (
     Drug,
     OrderTransition,
     PartnerCallback,
+    Patient,
     PharmacyOrder,
     PharmacyOrderLine,
     PharmacyStaff,
@@ -101,26 +105,52 @@ async def lines_of(session: AsyncSession, order_id: uuid.UUID) -> Sequence[Pharm
     ).all()
 
 
-async def history_of(session: AsyncSession, order_id: uuid.UUID) -> Sequence[OrderTransition]:
-    """Every transition of an order, oldest first."""
-    return (
-        await session.scalars(
-            select(OrderTransition)
-            .where(OrderTransition.order_id == order_id)
-            .order_by(OrderTransition.id)
-        )
-    ).all()
+@dataclass(frozen=True)
+class OrderDetails:
+    """What presenting orders needs beyond their rows, loaded for many orders at once."""
+
+    lines: dict[uuid.UUID, list[tuple[PharmacyOrderLine, Drug]]]
+    boxes: dict[uuid.UUID, list[DispensedBox]]
+    history: dict[uuid.UUID, list[OrderTransition]]
+    stores: dict[uuid.UUID, PharmacyStore]
+    patients: dict[uuid.UUID, Patient]
+    couriers: dict[uuid.UUID, Account]
 
 
-async def boxes_of(session: AsyncSession, order_id: uuid.UUID) -> Sequence[DispensedBox]:
-    """The boxes scanned for an order."""
-    return (
-        await session.scalars(
-            select(DispensedBox)
-            .where(DispensedBox.order_id == order_id)
-            .order_by(DispensedBox.scanned_at, DispensedBox.code)
-        )
-    ).all()
+async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) -> OrderDetails:
+    """Lines with drugs, scanned boxes, transitions, stores, patients and couriers of `orders`,
+    in six queries whatever their number."""
+    ids = [order.id for order in orders]
+    boxes: dict[uuid.UUID, list[DispensedBox]] = defaultdict(list)
+    for box in await session.scalars(
+        select(DispensedBox)
+        .where(DispensedBox.order_id.in_(ids))
+        .order_by(DispensedBox.scanned_at, DispensedBox.code)
+    ):
+        boxes[box.order_id].append(box)
+    history: dict[uuid.UUID, list[OrderTransition]] = defaultdict(list)
+    for transition in await session.scalars(
+        select(OrderTransition)
+        .where(OrderTransition.order_id.in_(ids))
+        .order_by(OrderTransition.id)
+    ):
+        history[transition.order_id].append(transition)
+    return OrderDetails(
+        lines=await lines_with_drugs_of(session, ids),
+        boxes=boxes,
+        history=history,
+        stores=await _by_id(session, PharmacyStore, {order.store_id for order in orders}),
+        patients=await _by_id(session, Patient, {order.patient_id for order in orders}),
+        couriers=await _by_id(
+            session, Account, {o.courier_account_id for o in orders if o.courier_account_id}
+        ),
+    )
+
+
+async def _by_id(session: AsyncSession, model: Any, ids: set[Any]) -> dict[Any, Any]:
+    if not ids:
+        return {}
+    return {row.id: row for row in await session.scalars(select(model).where(model.id.in_(ids)))}
 
 
 async def covering_stores(session: AsyncSession, district_code: str) -> Sequence[PharmacyStore]:
@@ -299,10 +329,20 @@ async def lines_with_drugs(
     session: AsyncSession, order_id: uuid.UUID
 ) -> list[tuple[PharmacyOrderLine, Drug]]:
     """The order's lines, each with its drug."""
+    return (await lines_with_drugs_of(session, [order_id])).get(order_id, [])
+
+
+async def lines_with_drugs_of(
+    session: AsyncSession, order_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[PharmacyOrderLine, Drug]]]:
+    """Each order's lines with their drugs (by national code), in one query."""
     rows = await session.execute(
         select(PharmacyOrderLine, Drug)
         .join(Drug, Drug.id == PharmacyOrderLine.drug_id)
-        .where(PharmacyOrderLine.order_id == order_id)
-        .order_by(Drug.national_code)
+        .where(PharmacyOrderLine.order_id.in_(order_ids))
+        .order_by(PharmacyOrderLine.order_id, Drug.national_code)
     )
-    return [(line, drug) for line, drug in rows]
+    lines: dict[uuid.UUID, list[tuple[PharmacyOrderLine, Drug]]] = defaultdict(list)
+    for line, drug in rows:
+        lines[line.order_id].append((line, drug))
+    return lines

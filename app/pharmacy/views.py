@@ -3,13 +3,14 @@ courier delivering; the hand-over code only for the patient, only while it is us
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.kit.masking import mask_phone
-from app.models import Account, Drug, Patient, PharmacyOrder, PharmacyOrderLine, PharmacyStore
+from app.models import Drug, PharmacyOrder, PharmacyOrderLine
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy.schemas import CourierOut, OrderLineOut, OrderOut, OrderTransitionOut
 
@@ -35,18 +36,19 @@ async def present_order(
     session: AsyncSession, principal: Principal, order: PharmacyOrder
 ) -> OrderOut:
     """The order as `principal` may see it."""
-    lines = await pharmacy_repository.lines_with_drugs(session, order.id)
-    scanned = await pharmacy_repository.count_scanned(session, order.id)
-    boxes = await pharmacy_repository.boxes_of(session, order.id)
-    history = await pharmacy_repository.history_of(session, order.id)
-    store = await session.get(PharmacyStore, order.store_id)
-    patient = await session.get(Patient, order.patient_id)
-    courier = (
-        await session.get(Account, order.courier_account_id)
-        if order.courier_account_id is not None
-        else None
-    )
-    assert store is not None and patient is not None
+    return (await present_orders(session, principal, [order]))[0]
+
+
+def _present(
+    principal: Principal,
+    order: PharmacyOrder,
+    details: pharmacy_repository.OrderDetails,
+) -> OrderOut:
+    store = details.stores[order.store_id]
+    patient = details.patients[order.patient_id]
+    courier = details.couriers.get(order.courier_account_id) if order.courier_account_id else None
+    boxes = details.boxes.get(order.id, [])
+    scanned = Counter(box.drug_id for box in boxes)
     reveal = reveals_contact(principal, order)
     show_code = principal.patient_id == order.patient_id and order.status in HANDOVER_CODE_STATES
     return OrderOut(
@@ -72,9 +74,13 @@ async def present_order(
         last_lng=order.last_lng,
         last_located_at=order.last_located_at,
         eta_at=order.eta_at,
-        lines=[_line(line, drug, scanned.get(drug.id, 0)) for line, drug in lines],
+        lines=[
+            _line(line, drug, scanned[drug.id]) for line, drug in details.lines.get(order.id, [])
+        ],
         traceability_codes=[box.code for box in boxes],
-        history=[OrderTransitionOut.model_validate(row) for row in history],
+        history=[
+            OrderTransitionOut.model_validate(row) for row in details.history.get(order.id, [])
+        ],
         created_at=order.created_at,
         updated_at=order.updated_at,
     )
@@ -97,5 +103,7 @@ def _line(line: PharmacyOrderLine, drug: Drug, scanned: int) -> OrderLineOut:
 async def present_orders(
     session: AsyncSession, principal: Principal, orders: Sequence[PharmacyOrder]
 ) -> list[OrderOut]:
-    """Several orders as `principal` may see them."""
-    return [await present_order(session, principal, order) for order in orders]
+    """Several orders as `principal` may see them (a board's worth in a fixed number of
+    queries, however many orders)."""
+    details = await pharmacy_repository.order_details(session, orders)
+    return [_present(principal, order, details) for order in orders]
