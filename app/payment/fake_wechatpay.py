@@ -302,15 +302,20 @@ def http_notifier(timeout: float) -> Notifier:
     return post
 
 
-def create_fake_wechatpay_app(settings: Settings) -> Starlette:
-    """The fake WeChat Pay of the development merchant (mounted under /_dev/wechatpay)."""
-    fake = FakeWeChatPay(
+def dev_merchant_fake(settings: Settings, notifier: Notifier | None = None) -> FakeWeChatPay:
+    """The fake WeChat Pay of the development merchant, posting its notifications over HTTP
+    unless given another `notifier`."""
+    return FakeWeChatPay(
         appid=settings.wechat_appid,
         mchid=dev_merchant.MCHID,
         apiv3_key=settings.wechatpay_apiv3_key.encode(),
         platform_serial=dev_merchant.PLATFORM_SERIAL,
         platform_key=load_private_key(dev_merchant.PLATFORM_PRIVATE_KEY),
         merchant_public_key=load_private_key(dev_merchant.MERCHANT_PRIVATE_KEY).public_key(),
-        notifier=http_notifier(settings.outbox_http_timeout_seconds),
+        notifier=notifier or http_notifier(settings.outbox_http_timeout_seconds),
     )
-    return fake.app
+
+
+def create_fake_wechatpay_app(settings: Settings) -> Starlette:
+    """The development merchant's fake WeChat Pay as an app (mounted under /_dev/wechatpay)."""
+    return dev_merchant_fake(settings).app

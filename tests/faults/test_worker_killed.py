@@ -37,7 +37,7 @@ from tests.faults.conftest import (
     service_env,
 )
 from tests.fixtures.servers import start_uvicorn, wait_until
-from tests.prescription.world import URBAN, World, build, entitle, item, ok, rx_body
+from tests.prescription.world import URBAN, World, approved, build, entitle, item, ok, rx_body
 
 pytestmark = pytest.mark.postgres
 
@@ -73,16 +73,9 @@ async def _arrange(db: FaultDb) -> tuple[World, list[CarePatient]]:
     return world, [own, *others]
 
 
-async def _approved(http: httpx.AsyncClient, world: World, patient: CarePatient) -> str:
-    """Metformin written, signed and approved for `patient` (done before the load starts)."""
-    body = rx_body(world, patient_id=str(patient.patient_id))
-    created = await ok(
-        await http.post("/api/v1/prescriptions", json=body, headers=world.as_("doctor")), 201
-    )
-    url = f"/api/v1/prescriptions/{created['id']}"
-    await ok(await http.post(f"{url}/sign", headers=world.as_("doctor")))
-    await ok(await http.post(f"{url}/approve", headers=world.as_("reviewer")))
-    return str(created["id"])
+def _prescription_for(world: World, patient: CarePatient) -> dict:
+    """Metformin for `patient` (approved before the load starts)."""
+    return rx_body(world, patient_id=str(patient.patient_id))
 
 
 @dataclass
@@ -151,7 +144,10 @@ async def test_worker_killed_mid_load_loses_nothing_and_applies_nothing_twice(
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
         client = RetryingClient(http)
         async with start_uvicorn(env, port) as first:
-            orderers = [Orderer(p, await _approved(http, world, p)) for p in patients]
+            orderers = [
+                Orderer(p, await approved(http, world, _prescription_for(world, p)))
+                for p in patients
+            ]
             load = asyncio.gather(
                 *(_patient_load(client, world, orderer, progress) for orderer in orderers),
                 _doctor_load(client, world, patients[0], progress),

@@ -18,9 +18,9 @@ from app.config import Settings
 from app.main import create_app
 from app.models import OutboxMessage, PaymentRefund
 from app.outbox.types import ClaimedMessage
-from app.payment.fake_wechatpay import FakeWeChatPay
+from app.payment.fake_wechatpay import dev_merchant_fake
 from app.payment.providers import PaymentGateway, dev_merchant, get_gateway, wechat_config
-from app.payment.providers.keys import load_private_key, public_pem
+from app.payment.providers.keys import public_pem
 from app.payment.providers.wechat import WeChatPayClient
 from app.payment.refunds import refund_handler
 from tests.payment.fakes import new_key
@@ -79,15 +79,7 @@ async def wechat(app, client, settings) -> AsyncIterator[DevWeChatPay]:
         assert url == f"{settings.payment_notify_base_url}{NOTIFY}"
         return (await client.post(NOTIFY, content=body, headers=headers)).status_code
 
-    fake = FakeWeChatPay(
-        appid=settings.wechat_appid,
-        mchid=dev_merchant.MCHID,
-        apiv3_key=settings.wechatpay_apiv3_key.encode(),
-        platform_serial=dev_merchant.PLATFORM_SERIAL,
-        platform_key=load_private_key(dev_merchant.PLATFORM_PRIVATE_KEY),
-        merchant_public_key=load_private_key(dev_merchant.MERCHANT_PRIVATE_KEY).public_key(),
-        notifier=deliver,
-    )
+    fake = dev_merchant_fake(settings, notifier=deliver)
     served = httpx.ASGITransport(
         app=Starlette(routes=[Mount(dev_merchant.FAKE_WECHATPAY_PATH, app=fake.app)])
     )

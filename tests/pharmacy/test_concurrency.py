@@ -13,7 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import PharmacyStock, Role
 from tests.fixtures import factories
 from tests.pharmacy.live import Live, live_service
-from tests.prescription.world import URBAN, World, entitle, item, ok, rx_body, trace_code
+from tests.prescription.world import (
+    URBAN,
+    World,
+    approved,
+    entitle,
+    item,
+    ok,
+    rx_body,
+    trace_code,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -36,17 +45,6 @@ async def _second_patient_and_one_pack(session: AsyncSession, world: World) -> N
     )
 
 
-async def _approved(live: Live, body: dict) -> str:
-    world, http = live.world, live.http
-    created = await ok(
-        await http.post("/api/v1/prescriptions", json=body, headers=world.as_("doctor")), 201
-    )
-    url = f"/api/v1/prescriptions/{created['id']}"
-    await ok(await http.post(f"{url}/sign", headers=world.as_("doctor")))
-    await ok(await http.post(f"{url}/approve", headers=world.as_("reviewer")))
-    return str(created["id"])
-
-
 def _order(live: Live, prescription_id: str, who: str = "patient"):
     return live.http.post(
         "/api/v1/orders",
@@ -58,9 +56,9 @@ def _order(live: Live, prescription_id: str, who: str = "patient"):
 async def test_the_last_pack_goes_to_exactly_one_order() -> None:
     async with live_service(_second_patient_and_one_pack, outbox_relay_enabled=False) as live:
         world = live.world
-        mine = await _approved(live, rx_body(world))
-        theirs = await _approved(
-            live, rx_body(world, patient_id=world.headers["patient2_id"]["id"])
+        mine = await approved(live.http, world, rx_body(world))
+        theirs = await approved(
+            live.http, world, rx_body(world, patient_id=world.headers["patient2_id"]["id"])
         )
         responses = await asyncio.gather(_order(live, mine), _order(live, theirs, "patient2"))
         assert sorted(r.status_code for r in responses) == [201, 409]
@@ -76,8 +74,8 @@ async def test_the_last_pack_goes_to_exactly_one_order() -> None:
 async def test_one_box_cannot_be_scanned_into_two_orders_at_once() -> None:
     async with live_service(outbox_relay_enabled=False) as live:
         world, http = live.world, live.http
-        first = await _approved(live, rx_body(world, item(world.drugs.metformin)))
-        second = await _approved(live, rx_body(world, item(world.drugs.acarbose, "1", "tid")))
+        first = await approved(http, world, rx_body(world, item(world.drugs.metformin)))
+        second = await approved(http, world, rx_body(world, item(world.drugs.acarbose, "1", "tid")))
         orders = [await ok(await _order(live, pid), 201) for pid in (first, second)]
         staff = world.as_("pharmacist")
         for order in orders:
