@@ -63,7 +63,10 @@ async def test_the_demo_benefit_rules_follow_the_clock_into_a_new_year(db_sessio
         return (rule.insurance_type, rule.disease_id, rule.institution_level, rule.deductible_fen,
                 rule.reimbursement_bp, rule.partial_prepay_bp, rule.annual_limit_fen)  # fmt: skip
 
-    rules = (await db_session.scalars(select(BenefitRule))).all()
+    # The demo's rules only: on a shared PostgreSQL test database other suites' rules may exist.
+    rules = (
+        await db_session.scalars(select(BenefitRule).where(BenefitRule.note == "DEMO DATA"))
+    ).all()
     by_year = {year: sorted(terms(r) for r in rules if r.year == year) for year in (2026, 2027)}
     assert by_year[2027] == by_year[2026] and len(by_year[2027]) == len(data.BENEFIT_RULES)
     assert {r.effective_from for r in rules if r.year == 2027} == {date(2027, 1, 1)}
