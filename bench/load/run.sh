@@ -40,6 +40,9 @@ CITY=bench/load/city.json
 RESULTS=bench/load/results
 PY=.venv/bin/python
 mkdir -p "$RESULTS"
+bash scripts/bootstrap.sh
+# locust is the `bench` extra, not part of the service or its tests.
+[ -x .venv/bin/locust ] || $PY -m pip install -q -c constraints.txt -e ".[bench]"
 
 server=""
 wechat=""
