@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     env: Environment = Field(default=Environment.dev, alias="APP_ENV")
     database_url: str = "sqlite+aiosqlite:///./var/chronic-care.db"
     redis_url: str | None = None
+    # Redis commands awaited inside requests (chat rate limit, presence, realtime publishing)
+    # give up after these: a Redis that stops answering then slows a chat send by well under a
+    # second instead of many (the message is still stored; realtime degrades).
+    redis_timeout_seconds: float = 0.25
+    redis_connect_timeout_seconds: float = 0.5
     db_pool_size: int = 10
     db_max_overflow: int = 10
 
@@ -130,6 +135,11 @@ class Settings(BaseSettings):
     reading_backfill_after_seconds: int = 900
     reading_import_max_bytes: int = 20_000_000
     cgm_default_interval_seconds: int = 300
+    # Rendered chart images kept per process (least recently used beyond this many bytes).
+    chart_cache_max_bytes: int = 32 * 1024 * 1024
+    # How often the background jobs refresh stale CGM day rollups (uploads make them stale;
+    # the doctor's panel computes whatever is still stale itself, which costs its request).
+    cgm_rollup_interval_seconds: float = 10.0
     bp_day_start_hour: int = 6
     bp_night_start_hour: int = 22
     bp_24h_systolic: int = 130

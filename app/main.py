@@ -21,6 +21,7 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.kit.blobstore import create_blob_store
 from app.kit.clock import shifted_by
+from app.kit.gc_tuning import serving_gc
 from app.observability import RequestContextMiddleware, configure_logging
 from app.openapi_errors import document_problem_responses
 from app.outbox.handlers import build_handlers, outbox_http_client
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         log.info("service started", env=settings.env, database=engine.url.get_backend_name())
         try:
-            yield
+            with serving_gc():
+                yield
         finally:
             for task in tasks:
                 task.cancel()

@@ -21,6 +21,7 @@ from app.kit.clock import utcnow
 from app.models import Alert, Patient
 from app.outbox import service as outbox_service
 from app.reading import repository as reading_repository
+from app.reading.units import above
 from app.realtime.hub import RealtimeHub
 from app.realtime.publish import publish_after_commit
 
@@ -79,6 +80,8 @@ async def _sustained_high(
     if current is not None or not live:
         return []
     last = live[-1]
+    if not above(last["value"], settings.alert_sustained_high_mg_dl):
+        return []  # a high run ends at a high value: no history needed to know there is none
     window = timedelta(minutes=settings.alert_sustained_high_minutes) + timedelta(hours=1)
     history = await reading_repository.series(
         session, patient_id, ("cgm",), last["measured_at"] - window, last["measured_at"]
@@ -107,7 +110,7 @@ async def evaluate(
     if not rows or (not has_open_episode and all(r["backfilled"] for r in rows)):
         return []
     ordered = sorted(rows, key=lambda r: r["measured_at"])
-    open_now = await alert_repository.open_episodes(session, patient_id)
+    open_now = await alert_repository.open_episodes(session, patient_id) if has_open_episode else {}
     raised: list[Alert] = []
     for rule in episodic_rules(settings):
         current = open_now.get(rule.rule)

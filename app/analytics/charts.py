@@ -1,48 +1,230 @@
 """Chart images the doctor app shows as they are: the AGP report and the BP trend (SVG, PNG).
 
-Labels are Chinese, set in Noto Sans SC shipped by the `pylopdf-fonts-zh-cn` package; SVG text
-is written as glyph outlines, so it renders the same without any font on the viewer's side.
+A chart is made in two steps. `agp_spec` / `bp_spec` reduce a summary to what the image shows
+(its texts in the request's language, and its curves and points): cheap, and the image is a pure
+function of it, so `image_key` (a hash of the spec) is the image's strong validator and cache
+key. `render` then draws a spec. Drawing holds the GIL for most of its time, so the figures are
+built once per process and a render only sets their texts and data: building axes, ticks and
+legends and laying them out was most of the cost.
+
+Labels are set in Noto Sans SC shipped by the `pylopdf-fonts-zh-cn` package (it has the Latin
+glyphs too); SVG text is written as glyph outlines, so it renders the same without any font on
+the viewer's side.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
+import matplotlib
 import numpy as np
 from matplotlib import dates as mdates
 from matplotlib import font_manager, rc_context
-from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from pylopdf_fonts_zh_cn import sans_path
 
+import app.analytics.messages  # noqa: F401 - registers the charts' texts
+from app.analytics.cgm import BANDS, FloatArray
 from app.analytics.schemas import BpSummaryOut, CgmSummaryOut
+from app.analytics.series import EPOCH_DATE, local_seconds
 from app.config import Settings
+from app.i18n import translate
 from app.reading.units import MG_DL_PER_MMOL_L
 
 MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
-# Matplotlib's font cache and text layout are shared state: render one chart at a time.
+# Part of every image key: bump it when the drawing changes, so that ETags and cached images of
+# the old drawing lapse.
+DRAWING_REVISION = 1
+# Matplotlib's font cache and text layout, and the figures below, are shared state: render one
+# chart at a time.
 _render_lock = threading.Lock()
+# Axes boxes (left, bottom, width, height in figure fractions), fixed: the labels are the same
+# every time (of known length in either language), and a layout engine measuring every text
+# to place them cost a third of a render.
+# The metric text hangs below the TIR bar, hence the AGP panel's high bottom edge.
+AGP_PANEL_BOX = (0.004, 0.295, 0.252, 0.609)
+AGP_BOX = (0.316, 0.295, 0.655, 0.609)
+BP_BOX = (0.052, 0.056, 0.929, 0.862)
 GREEN, DARK_BLUE, LIGHT_BLUE = "#2e9e49", "#1f4e9c", "#9bb7e6"
 BAND_COLOURS = ("#8b1a1a", "#e53935", "#43a047", "#fbc02d", "#ef6c00")
-PATTERN_ZH = {
-    "dipper": "勺型",
-    "extreme_dipper": "超勺型",
-    "non_dipper": "非勺型",
-    "reverse": "反勺型",
-}
-GRADE_ZH = {
-    "normal": "正常",
-    "high_normal": "正常高值",
-    "grade1": "1级高血压",
-    "grade2": "2级高血压",
-    "grade3": "3级高血压",
-}
+SYSTOLIC_COLOUR, DIASTOLIC_COLOUR, ALERT_COLOUR = "#c62828", "#1565c0", "#6a1b9a"
+# The BP trend labels every day up to this many days, then every second, third ... day.
+BP_MAX_DAY_LABELS = 15
+
+
+@dataclass(frozen=True, eq=False)
+class AgpSpec:
+    """What the AGP report shows: texts, TIR shares (%) and percentile curves (mmol/L)."""
+
+    heading: str
+    tir_title: str
+    band_labels: tuple[str, ...]  # very low .. very high, each with its share
+    shares: tuple[float, ...]
+    facts: str  # the metric lines under the TIR bar
+    title: str
+    legend: tuple[str, str, str]  # 5-95 %, 25-75 %, median
+    y_label: str
+    x_label: str
+    hours: FloatArray  # local hour of each bin, closed at 24:00
+    percentiles: FloatArray  # rows 5, 25, 50, 75, 95; NaN where a bin has no readings
+
+
+@dataclass(frozen=True, eq=False)
+class BpSpec:
+    """What the BP trend shows: texts, readings and daily means (matplotlib date numbers),
+    threshold lines and the x range."""
+
+    title: str
+    legend: tuple[str, str, str, str]  # systolic, daily systolic, diastolic, daily diastolic
+    y_label: str
+    timezone: str
+    x_range: tuple[float, float]
+    day_step: int
+    when: FloatArray
+    systolic: FloatArray
+    diastolic: FloatArray
+    noons: FloatArray  # noon of each local day with readings
+    daily_systolic: FloatArray
+    daily_diastolic: FloatArray
+    thresholds: tuple[float, float, float, float]  # home day systolic, diastolic; alert both
+
+
+def image_key(spec: AgpSpec | BpSpec, image_format: str) -> str:
+    """The image's strong validator: a hash of everything it shows, the format and the drawing
+    code. Equal keys give byte-identical images, in any process."""
+    digest = hashlib.sha256(
+        f"{type(spec).__name__}|{image_format}|{DRAWING_REVISION}|{matplotlib.__version__}".encode()
+    )
+    for field in dataclasses.fields(spec):
+        value = getattr(spec, field.name)
+        if isinstance(value, np.ndarray):
+            digest.update(repr(value.shape).encode())
+            digest.update(np.ascontiguousarray(value, dtype=np.float64).tobytes())
+        else:
+            digest.update(repr(value).encode())
+        digest.update(b"\x1f")
+    return digest.hexdigest()[:32]
+
+
+def _fmt(value: float | None, digits: int = 1, suffix: str = "") -> str:
+    return "—" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def agp_spec(summary: CgmSummaryOut, patient_name: str | None) -> AgpSpec:
+    """The AGP report of a CGM summary, in the current language."""
+    m, period, agp = summary.metrics, summary.period, summary.agp
+    tir = m.time_in_ranges
+    shares = (tir.very_low, tir.low, tir.in_range, tir.high, tir.very_high)
+    facts = [
+        translate("chart_mean_glucose", value=_fmt(m.mean_mmol_l)),
+        translate("chart_gmi", value=_fmt(m.gmi_percent, suffix="%")),
+        translate("chart_cv", value=_fmt(m.cv_percent, suffix="%")),
+        translate("chart_sd", value=_fmt(m.sd_mmol_l)),
+        translate("chart_active", value=f"{m.active_percent:.1f}%"),
+        translate("chart_days_with_data", days=m.days_with_data, period_days=period.days),
+        translate("chart_sufficient" if m.sufficient else "chart_insufficient"),
+    ]
+    curves = np.array(
+        [
+            [np.nan if v is None else v for v in values]
+            for values in (agp.p5, agp.p25, agp.p50, agp.p75, agp.p95)
+        ],
+        dtype=np.float64,
+    ).reshape(5, -1)
+    return AgpSpec(
+        heading=translate(
+            "chart_agp_heading",
+            name=patient_name or translate("chart_patient"),
+            start=period.start_date,
+            end=period.end_date,
+            days=period.days,
+        ),
+        tir_title=translate("chart_tir_title"),
+        band_labels=tuple(
+            f"{translate(f'chart_band_{band}')}  {share:.1f}%"
+            for band, share in zip(BANDS, shares, strict=True)
+        ),
+        shares=shares,
+        facts="\n".join(facts),
+        title=translate("chart_agp_title"),
+        legend=("5%–95%", "25%–75%", translate("chart_agp_median")),
+        y_label=translate("chart_glucose_axis"),
+        x_label=translate("chart_time_of_day_axis"),
+        hours=np.array([*agp.minute_of_day, 1440], dtype=np.float64) / 60.0,
+        # mmol/L, the day closed at 24:00 with its first bin.
+        percentiles=np.hstack([curves, curves[:, :1]]) / MG_DL_PER_MMOL_L,
+    )
+
+
+def _pair(systolic: float | None, diastolic: float | None) -> str:
+    return f"{_fmt(systolic, 0)}/{_fmt(diastolic, 0)}"
+
+
+def bp_spec(
+    summary: BpSummaryOut, points: np.ndarray, patient_name: str | None, settings: Settings
+) -> BpSpec:
+    """The BP trend of a summary and its readings (rows: epoch seconds, systolic, diastolic,
+    pulse), in the current language."""
+    period = summary.period
+    zone = ZoneInfo(period.timezone)
+    epoch = mdates.date2num(datetime(1970, 1, 1, tzinfo=UTC))
+    days = np.floor_divide(local_seconds(points[:, 0], zone), 86400.0).astype(np.int64)
+    numbers, day_of_point = np.unique(days, return_inverse=True)
+    counts = np.bincount(day_of_point, minlength=numbers.size)
+    noons = [datetime.combine(EPOCH_DATE + timedelta(days=int(n)), time(12), zone) for n in numbers]
+    facts = translate(
+        "chart_bp_facts",
+        all_day=_pair(summary.all_day.systolic, summary.all_day.diastolic),
+        day=_pair(summary.day.systolic, summary.day.diastolic),
+        night=_pair(summary.night.systolic, summary.night.diastolic),
+        dipping=_fmt(summary.dipping_percent, suffix="%"),
+        pattern=translate(f"chart_pattern_{summary.pattern}") if summary.pattern else "",
+        grade=translate(f"chart_grade_{summary.grade}") if summary.grade else "—",
+    )
+    heading = translate(
+        "chart_bp_heading",
+        name=patient_name or translate("chart_patient"),
+        start=period.start_date,
+        end=period.end_date,
+    )
+    first = datetime.combine(period.start_date, time(), zone)
+    after = datetime.combine(period.end_date + timedelta(days=1), time(), zone)
+    return BpSpec(
+        title=f"{heading}\n{facts}",
+        legend=(
+            translate("chart_systolic"),
+            translate("chart_daily_systolic"),
+            translate("chart_diastolic"),
+            translate("chart_daily_diastolic"),
+        ),
+        y_label=translate("chart_bp_axis"),
+        timezone=period.timezone,
+        x_range=(float(mdates.date2num(first)), float(mdates.date2num(after))),
+        day_step=max(1, math.ceil(period.days / BP_MAX_DAY_LABELS)),
+        when=points[:, 0] / 86400.0 + epoch,
+        systolic=points[:, 1].copy(),
+        diastolic=points[:, 2].copy(),
+        noons=np.asarray(mdates.date2num(noons), dtype=np.float64).reshape(-1),
+        daily_systolic=np.bincount(day_of_point, points[:, 1], numbers.size) / counts,
+        daily_diastolic=np.bincount(day_of_point, points[:, 2], numbers.size) / counts,
+        thresholds=(
+            float(settings.bp_day_systolic),
+            float(settings.bp_day_diastolic),
+            float(settings.alert_bp_systolic),
+            float(settings.alert_bp_diastolic),
+        ),
+    )
 
 
 @cache
@@ -53,163 +235,200 @@ def _font_family() -> str:
 
 
 @contextmanager
-def _figure(width: float, height: float) -> Iterator[Figure]:
-    # One render at a time, in the shipped CJK font, SVG text as outlines.
+def _drawing() -> Iterator[None]:
+    # One render at a time, in the shipped CJK font, SVG text as outlines, and SVG element ids
+    # from a fixed salt (a random one by default): the same spec gives the same bytes.
     with (
         _render_lock,
         rc_context(
-            {"font.family": [_font_family()], "axes.unicode_minus": False, "svg.fonttype": "path"}
+            {
+                "font.family": [_font_family()],
+                "axes.unicode_minus": False,
+                "svg.fonttype": "path",
+                "svg.hashsalt": "chronic-care-charts",
+            }
         ),
     ):
-        figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
-        figure.set_facecolor("white")
-        yield figure
+        yield
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=110)
+    # Kept with the figure: its renderer, and the text sizes measured with it, are reused.
+    FigureCanvasAgg(figure)
+    figure.set_facecolor("white")
+    return figure
 
 
 def _encode(figure: Figure, image_format: str) -> bytes:
     buffer = io.BytesIO()
-    # No creation date in SVGs: the same data gives the same bytes.
-    metadata = {"Date": None} if image_format == "svg" else None
-    figure.savefig(buffer, format=image_format, metadata=metadata)
+    if image_format == "svg":
+        # No creation date, for the same reason.
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    else:
+        # zlib level 1: these flat-colour images come out no bigger than at the default 6, in
+        # two thirds of the time.
+        figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
-def _fmt(value: float | None, digits: int = 1, suffix: str = "") -> str:
-    return "—" if value is None else f"{value:.{digits}f}{suffix}"
+class _AgpFigure:
+    """The AGP report: metric panel and TIR bar on the left, percentile bands over the target
+    range on the right."""
 
+    def __init__(self) -> None:
+        self.figure = figure = _new_figure(11, 5.6)
+        self.heading = figure.suptitle("", fontsize=13, x=0.01, y=0.993, ha="left")
+        panel = figure.add_axes(AGP_PANEL_BOX)
+        self.bars = [panel.bar(0, 0, color=colour, width=0.6)[0] for colour in BAND_COLOURS]
+        # Labels sit at fixed heights (small bands would overlap) with a leader to their band.
+        self.leaders = [
+            panel.plot([0.32, 0.5], [0, 0], color="#999999", linewidth=0.6)[0] for _ in BAND_COLOURS
+        ]
+        self.band_labels = [
+            panel.text(0.55, self._label_y(row), "", va="center", fontsize=9)
+            for row in range(len(BAND_COLOURS))
+        ]
+        panel.set_xlim(-0.4, 2.6)
+        panel.set_ylim(0, 100)
+        panel.axis("off")
+        # An explicit y: matplotlib would otherwise measure every tick label at each draw to
+        # place the title above them.
+        self.tir_title = panel.set_title("", fontsize=11, loc="left", y=1.0)
+        self.facts = panel.text(-0.35, -4, "", va="top", fontsize=9.5, linespacing=1.6)
 
-def _metric_panel(axes: Axes, summary: CgmSummaryOut) -> None:
-    m = summary.metrics
-    tir = m.time_in_ranges
-    shares = [tir.very_low, tir.low, tir.in_range, tir.high, tir.very_high]
-    labels = ["极低 <3.0", "低 3.0-3.8", "目标 3.9-10.0", "高 10.1-13.9", "极高 >13.9"]
-    bottom = 0.0
-    # Labels sit at fixed heights (small bands would overlap) with a leader to their segment.
-    for row, (share, colour, label) in enumerate(zip(shares, BAND_COLOURS, labels, strict=True)):
-        axes.bar(0, share, bottom=bottom, color=colour, width=0.6)
-        label_y = 10 + 20 * row
-        axes.plot([0.32, 0.5], [bottom + share / 2, label_y], color="#999999", linewidth=0.6)
-        axes.text(0.55, label_y, f"{label}  {share:.1f}%", va="center", fontsize=9)
-        bottom += share
-    axes.set_xlim(-0.4, 2.6)
-    axes.set_ylim(0, 100)
-    axes.axis("off")
-    axes.set_title("葡萄糖目标范围内时间 (TIR)", fontsize=11, loc="left")
-    lines = [
-        f"平均葡萄糖  {_fmt(m.mean_mmol_l)} mmol/L",
-        f"血糖管理指标 GMI  {_fmt(m.gmi_percent, suffix='%')}",
-        f"变异系数 CV  {_fmt(m.cv_percent, suffix='%')}",
-        f"标准差 SD  {_fmt(m.sd_mmol_l)} mmol/L",
-        f"CGM 佩戴时间  {m.active_percent:.1f}%",
-        f"数据天数  {m.days_with_data} / {summary.period.days}",
-        "数据充足" if m.sufficient else "数据不足（<70% 或 <14 天）",
-    ]
-    axes.text(-0.35, -4, "\n".join(lines), va="top", fontsize=9.5, linespacing=1.6)
-
-
-def _agp_axes(axes: Axes, summary: CgmSummaryOut, settings: Settings) -> None:
-    agp = summary.agp
-    hours = np.array([*agp.minute_of_day, 1440]) / 60.0
-
-    def series(values: list[float | None]) -> np.ndarray:
-        data = np.array([np.nan if v is None else v for v in values], dtype=float)
-        return np.append(data, data[:1]) / MG_DL_PER_MMOL_L  # close the day at 24:00
-
-    p5, p25, p50, p75, p95 = (series(v) for v in (agp.p5, agp.p25, agp.p50, agp.p75, agp.p95))
-    axes.axhspan(3.9, 10.0, color=GREEN, alpha=0.08)
-    axes.axhline(3.9, color=GREEN, linewidth=1.2)
-    axes.axhline(10.0, color=GREEN, linewidth=1.2)
-    axes.fill_between(hours, p5, p95, color=LIGHT_BLUE, alpha=0.55, linewidth=0, label="5%–95%")
-    axes.fill_between(hours, p25, p75, color=DARK_BLUE, alpha=0.45, linewidth=0, label="25%–75%")
-    axes.plot(hours, p50, color=DARK_BLUE, linewidth=2.2, label="中位数 50%")
-    axes.plot(hours, p5, color=LIGHT_BLUE, linewidth=0.8, linestyle="--")
-    axes.plot(hours, p95, color=LIGHT_BLUE, linewidth=0.8, linestyle="--")
-    axes.set_xlim(0, 24)
-    axes.set_ylim(0, 22.2)
-    axes.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
-    axes.set_ylabel("葡萄糖 (mmol/L)")
-    axes.set_xlabel("一天中的时间（患者当地时间）")
-    axes.grid(alpha=0.25)
-    axes.text(24.2, 3.9, "3.9", va="center", fontsize=8, color=GREEN)
-    axes.text(24.2, 10.0, "10.0", va="center", fontsize=8, color=GREEN)
-    axes.legend(loc="upper right", fontsize=8.5, frameon=False)
-    axes.set_title("动态葡萄糖图谱 (AGP)", fontsize=12, loc="left")
-
-
-def agp_chart(
-    summary: CgmSummaryOut, patient_name: str | None, settings: Settings, image_format: str
-) -> bytes:
-    """The AGP report: metric panel, TIR bar, percentile bands over the target range."""
-    with _figure(11, 5.6) as figure:
-        grid = figure.add_gridspec(1, 2, width_ratios=[1, 2.6])
-        period = summary.period
-        figure.suptitle(
-            f"{patient_name or '患者'}  ·  {period.start_date} 至 {period.end_date}"
-            f"（{period.days} 天）",
-            fontsize=13,
-            x=0.01,
-            ha="left",
+        axes = figure.add_axes(AGP_BOX)
+        axes.axhspan(3.9, 10.0, color=GREEN, alpha=0.08)
+        axes.axhline(3.9, color=GREEN, linewidth=1.2)
+        axes.axhline(10.0, color=GREEN, linewidth=1.2)
+        nothing = np.full(2, np.nan)
+        self.outer = axes.fill_between(
+            [0, 24], nothing, nothing, color=LIGHT_BLUE, alpha=0.55, linewidth=0
         )
-        _metric_panel(figure.add_subplot(grid[0, 0]), summary)
-        _agp_axes(figure.add_subplot(grid[0, 1]), summary, settings)
-        return _encode(figure, image_format)
-
-
-def _bp_facts(summary: BpSummaryOut) -> str:
-    all_day, day, night = summary.all_day, summary.day, summary.night
-    return (
-        f"24小时平均 {_fmt(all_day.systolic, 0)}/{_fmt(all_day.diastolic, 0)} mmHg  ·  "
-        f"日间 {_fmt(day.systolic, 0)}/{_fmt(day.diastolic, 0)}  ·  "
-        f"夜间 {_fmt(night.systolic, 0)}/{_fmt(night.diastolic, 0)}  ·  "
-        f"夜间下降率 {_fmt(summary.dipping_percent, suffix='%')} "
-        f"{PATTERN_ZH.get(summary.pattern or '', '')}  ·  "
-        f"分级 {GRADE_ZH.get(summary.grade or '', '—')}"
-    )
-
-
-def bp_chart(
-    summary: BpSummaryOut,
-    points: np.ndarray,
-    patient_name: str | None,
-    settings: Settings,
-    image_format: str,
-) -> bytes:
-    """The BP trend: every reading, daily means, home thresholds and the grade-3 lines.
-
-    `points` rows are (epoch seconds, systolic, diastolic, pulse).
-    """
-    zone = ZoneInfo(summary.period.timezone)
-    moments = [datetime.fromtimestamp(t, UTC).astimezone(zone) for t in points[:, 0]]
-    by_day: dict[date, list[int]] = {}
-    for index, moment in enumerate(moments):
-        by_day.setdefault(moment.date(), []).append(index)
-    when = mdates.date2num(moments)
-    noons = mdates.date2num([datetime.combine(d, time(12), zone) for d in by_day])
-    with _figure(11, 5) as figure:
-        axes = figure.add_subplot()
-        for column, colour, name in ((1, "#c62828", "收缩压"), (2, "#1565c0", "舒张压")):
-            axes.scatter(when, points[:, column], s=14, color=colour, alpha=0.55, label=name)
-            means = [points[rows, column].mean() for rows in by_day.values()]
-            axes.plot(noons, means, color=colour, linewidth=2, label=f"日均{name}")
-        axes.axhline(settings.bp_day_systolic, color="#c62828", linestyle=":", linewidth=1)
-        axes.axhline(settings.bp_day_diastolic, color="#1565c0", linestyle=":", linewidth=1)
-        axes.axhline(settings.alert_bp_systolic, color="#6a1b9a", linestyle="--", linewidth=1)
-        axes.axhline(settings.alert_bp_diastolic, color="#6a1b9a", linestyle="--", linewidth=1)
-        period = summary.period
-        axes.set_xlim(
-            mdates.date2num(datetime.combine(period.start_date, time(), zone)),
-            mdates.date2num(datetime.combine(period.end_date + timedelta(days=1), time(), zone)),
+        self.inner = axes.fill_between(
+            [0, 24], nothing, nothing, color=DARK_BLUE, alpha=0.45, linewidth=0
         )
-        axes.xaxis.set_major_locator(mdates.DayLocator(tz=zone))
-        axes.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d", tz=zone))
-        axes.set_ylim(40, 220)
-        axes.set_ylabel("血压 (mmHg)")
+        self.median = axes.plot([], [], color=DARK_BLUE, linewidth=2.2)[0]
+        self.low = axes.plot([], [], color=LIGHT_BLUE, linewidth=0.8, linestyle="--")[0]
+        self.high = axes.plot([], [], color=LIGHT_BLUE, linewidth=0.8, linestyle="--")[0]
+        axes.set_xlim(0, 24)
+        axes.set_ylim(0, 22.2)
+        axes.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
+        self.y_label = axes.set_ylabel(" ")
+        self.x_label = axes.set_xlabel(" ")
+        # Where matplotlib would put them beside these tick labels, fixed (it measures them all
+        # at every draw otherwise).
+        axes.yaxis.set_label_coords(-0.0565, 0.5)
+        axes.xaxis.set_label_coords(0.5, -0.0855)
         axes.grid(alpha=0.25)
-        axes.legend(loc="upper right", fontsize=8.5, ncols=2, frameon=False)
-        axes.set_title(
-            f"血压趋势  {patient_name or '患者'}  {period.start_date} 至 {period.end_date}\n"
-            f"{_bp_facts(summary)}",
-            fontsize=11,
-            loc="left",
+        axes.text(24.2, 3.9, "3.9", va="center", fontsize=8, color=GREEN)
+        axes.text(24.2, 10.0, "10.0", va="center", fontsize=8, color=GREEN)
+        self.legend = axes.legend(
+            [self.outer, self.inner, self.median],
+            [" ", " ", " "],
+            loc="upper right",
+            fontsize=8.5,
+            frameon=False,
         )
-        return _encode(figure, image_format)
+        self.title = axes.set_title("", fontsize=12, loc="left", y=1.0)
+
+    @staticmethod
+    def _label_y(row: int) -> float:
+        return 10.0 + 20.0 * row
+
+    def draw(self, spec: AgpSpec, image_format: str) -> bytes:
+        """The image of `spec`."""
+        self.heading.set_text(spec.heading)
+        self.tir_title.set_text(spec.tir_title)
+        bottom = 0.0
+        for row, (share, label) in enumerate(zip(spec.shares, spec.band_labels, strict=True)):
+            self.bars[row].set_y(bottom)
+            self.bars[row].set_height(share)
+            self.leaders[row].set_ydata([bottom + share / 2, self._label_y(row)])
+            self.band_labels[row].set_text(label)
+            bottom += share
+        self.facts.set_text(spec.facts)
+        p5, p25, p50, p75, p95 = spec.percentiles
+        self.outer.set_data(spec.hours, p5, p95)
+        self.inner.set_data(spec.hours, p25, p75)
+        self.median.set_data(spec.hours, p50)
+        self.low.set_data(spec.hours, p5)
+        self.high.set_data(spec.hours, p95)
+        self.y_label.set_text(spec.y_label)
+        self.x_label.set_text(spec.x_label)
+        for text, label in zip(self.legend.get_texts(), spec.legend, strict=True):
+            text.set_text(label)
+        self.title.set_text(spec.title)
+        return _encode(self.figure, image_format)
+
+
+class _BpFigure:
+    """The BP trend: every reading, daily means, home thresholds and the grade-3 lines."""
+
+    def __init__(self) -> None:
+        self.figure = _new_figure(11, 5)
+        self.axes = axes = self.figure.add_axes(BP_BOX)
+        self.points, self.means = [], []
+        for colour in (SYSTOLIC_COLOUR, DIASTOLIC_COLOUR):
+            self.points.append(axes.scatter([], [], s=14, color=colour, alpha=0.55))
+            self.means.append(axes.plot([], [], color=colour, linewidth=2)[0])
+        self.thresholds = [
+            axes.axhline(0, color=colour, linestyle=style, linewidth=1)
+            for colour, style in (
+                (SYSTOLIC_COLOUR, ":"),
+                (DIASTOLIC_COLOUR, ":"),
+                (ALERT_COLOUR, "--"),
+                (ALERT_COLOUR, "--"),
+            )
+        ]
+        axes.set_ylim(40, 220)
+        self.y_label = axes.set_ylabel(" ")
+        axes.yaxis.set_label_coords(-0.0363, 0.5)
+        axes.grid(alpha=0.25)
+        self.legend = axes.legend(
+            [self.points[0], self.means[0], self.points[1], self.means[1]],
+            [" "] * 4,
+            loc="upper right",
+            fontsize=8.5,
+            ncols=2,
+            frameon=False,
+        )
+        self.title = axes.set_title("", fontsize=11, loc="left", y=1.0)
+
+    def draw(self, spec: BpSpec, image_format: str) -> bytes:
+        """The image of `spec`."""
+        for points, values in zip(self.points, (spec.systolic, spec.diastolic), strict=True):
+            points.set_offsets(np.column_stack([spec.when, values]))
+        for line, means in zip(
+            self.means, (spec.daily_systolic, spec.daily_diastolic), strict=True
+        ):
+            line.set_data(spec.noons, means)
+        for line, value in zip(self.thresholds, spec.thresholds, strict=True):
+            line.set_ydata([value, value])
+        zone = ZoneInfo(spec.timezone)
+        self.axes.set_xlim(*spec.x_range)
+        self.axes.xaxis.set_major_locator(mdates.DayLocator(interval=spec.day_step, tz=zone))
+        self.axes.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d", tz=zone))
+        self.y_label.set_text(spec.y_label)
+        for text, label in zip(self.legend.get_texts(), spec.legend, strict=True):
+            text.set_text(label)
+        self.title.set_text(spec.title)
+        return _encode(self.figure, image_format)
+
+
+@cache
+def _agp_figure() -> _AgpFigure:
+    return _AgpFigure()
+
+
+@cache
+def _bp_figure() -> _BpFigure:
+    return _BpFigure()
+
+
+def render(spec: AgpSpec | BpSpec, image_format: str) -> bytes:
+    """The image of a spec, SVG or PNG (blocking: call it in a worker thread)."""
+    with _drawing():
+        if isinstance(spec, AgpSpec):
+            return _agp_figure().draw(spec, image_format)
+        return _bp_figure().draw(spec, image_format)

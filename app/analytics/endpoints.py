@@ -8,10 +8,11 @@ import uuid
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.analytics import charts
 from app.analytics import service as analytics_service
+from app.analytics.chart_cache import chart_cache
 from app.analytics.fhir import bundle
 from app.analytics.panel import doctor_panel
 from app.analytics.schemas import BpSummaryOut, CgmSummaryOut, PanelOut
@@ -66,9 +67,33 @@ async def bp_summary(
     return view.summary
 
 
-_IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"image/svg+xml": {}, "image/png": {}}, "description": "The chart"}
+_CHART_HEADERS = {
+    "ETag": {
+        "description": "Strong validator of the image: a hash of everything it shows",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "schema": {"type": "string", "example": "private, max-age=0, must-revalidate"}
+    },
 }
+_IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"image/svg+xml": {}, "image/png": {}},
+        "description": "The chart",
+        "headers": _CHART_HEADERS,
+    },
+    304: {
+        "description": "Not modified: the image is still the one whose ETag came in "
+        "If-None-Match (nothing is rendered; access is checked as for 200)",
+        "headers": _CHART_HEADERS,
+    },
+}
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    # If-None-Match compares weakly (RFC 9110 13.1.2): a W/ prefix does not matter.
+    tags = (tag.strip() for tag in if_none_match.split(","))
+    return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)
 
 
 @router.get(
@@ -85,22 +110,40 @@ async def chart(
     request: Request,
     end_date: EndDate = None,
     days: Days = 14,
+    if_none_match: Annotated[
+        str | None, Header(description="ETags of images held; 304 if the chart is one of them")
+    ] = None,
 ) -> Response:
-    """A chart image in Chinese: `agp` (percentile bands, target range, metric panel) or
-    `bp-trend` (readings, daily means, thresholds)."""
+    """A chart image in Chinese (English with `Accept-Language: en`): `agp` (percentile
+    bands, target range, metric panel) or `bp-trend` (readings, daily means, thresholds).
+
+    Each image carries an `ETag`; sent back in `If-None-Match`, it gets `304` while the chart
+    would look the same."""
     settings = request.app.state.settings
+    spec: charts.AgpSpec | charts.BpSpec
     if chart == "agp":
         cgm = await analytics_service.cgm_view(
             session, settings, principal, patient_id, end_date, days
         )
-        render = partial(charts.agp_chart, cgm.summary, cgm.patient.name)
+        spec = charts.agp_spec(cgm.summary, cgm.patient.name)
     else:
         bp = await analytics_service.bp_view(
             session, settings, principal, patient_id, end_date, days
         )
-        render = partial(charts.bp_chart, bp.summary, bp.points, bp.patient.name)
-    image = await asyncio.to_thread(render, settings, image_format)
-    return Response(image, media_type=charts.MEDIA_TYPES[image_format])
+        spec = charts.bp_spec(bp.summary, bp.points, bp.patient.name, settings)
+    etag = f'"{charts.image_key(spec, image_format)}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, max-age=0, must-revalidate",
+        "Vary": "Accept-Language",
+    }
+    # Only now: the views above answered 404 to whoever may not see the patient.
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    image = await chart_cache(request.app.state).image(
+        etag, partial(asyncio.to_thread, charts.render, spec, image_format)
+    )
+    return Response(image, media_type=charts.MEDIA_TYPES[image_format], headers=headers)
 
 
 @router.get(

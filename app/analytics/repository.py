@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, select
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Date,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal,
+    select,
+    values,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics.cgm import BAND_EDGES, BANDS
 from app.authz.scopes import doctor_patient_ids
+from app.kit.types import UTCDateTime
 from app.models import CgmDaily, Patient, Reading
 
 
@@ -74,35 +90,119 @@ async def columns_by_patient(
     }
 
 
-async def upsert_daily(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Write CGM day rollups (replacing what a day had)."""
-    if not rows:
+@dataclass(frozen=True)
+class RollupDay:
+    """A patient's local day to roll up: its readings are those measured in [start, end)
+    (today's end is now), weighed with the readings up to `weighed_until`."""
+
+    patient_id: uuid.UUID
+    local_date: date
+    start: datetime
+    end: datetime
+    weighed_until: datetime
+
+
+_DAY_COLUMNS = (
+    column("patient_id", Uuid),
+    column("local_date", Date),
+    column("day_start", UTCDateTime()),
+    column("day_end", UTCDateTime()),
+    column("weighed_until", UTCDateTime()),
+)
+
+
+def _listed_days(session: AsyncSession, days: Sequence[RollupDay]) -> CTE:
+    rows = [(d.patient_id, d.local_date, d.start, d.end, d.weighed_until) for d in days]
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter per column: the statement is the same whatever the count.
+        arrays = [
+            bindparam(f"day_{c.name}", [row[n] for row in rows], type_=postgresql.ARRAY(c.type))
+            for n, c in enumerate(_DAY_COLUMNS)
+        ]
+        unnested = func.unnest(*arrays).table_valued(*_DAY_COLUMNS).render_derived(name="days")
+        return select(unnested).cte("listed")
+    return values(*_DAY_COLUMNS, name="days").data(rows).cte("listed")
+
+
+async def refresh_daily(
+    session: AsyncSession, days: Sequence[RollupDay], default_interval: int, computed_at: datetime
+) -> None:
+    """Recompute these CGM day rollups from the readings, in one statement for all of them.
+
+    The sums are those of `app.analytics.cgm.accumulate` over each day's readings, each
+    reading weighted up to the next one and at most its sample interval; a day's readings are
+    read by one index range scan, with the first readings after it that can weigh its last.
+    Readings are never deleted, so a day that has a rollup still has readings and gets its row
+    replaced; days without readings get none. Rows are written in key order, so that two
+    refreshes of the same patients lock them in the same order."""
+    if not days:
         return
+    listed = _listed_days(session, days)
+    epoch = _epoch(session)
+    day = (listed.c.patient_id, listed.c.local_date)
+    timed = (
+        select(
+            listed.c.patient_id,
+            listed.c.local_date,
+            listed.c.day_end,
+            Reading.measured_at,
+            Reading.value,
+            (func.lead(epoch).over(partition_by=day, order_by=Reading.measured_at) - epoch).label(
+                "gap"
+            ),
+            func.coalesce(Reading.sample_interval_seconds, default_interval).label("interval"),
+        )
+        .join_from(
+            listed,
+            Reading,
+            and_(
+                Reading.patient_id == listed.c.patient_id,
+                Reading.kind == "cgm",
+                Reading.measured_at >= listed.c.day_start,
+                Reading.measured_at < listed.c.weighed_until,
+            ),
+        )
+        .subquery("timed")
+    )
+    # The last reading (no next one) stands for its whole interval.
+    span = case((timed.c.gap < timed.c.interval, timed.c.gap), else_=timed.c.interval)
+    band = case(
+        *((timed.c.value < float(edge), index) for index, edge in enumerate(BAND_EDGES)),
+        else_=len(BAND_EDGES),
+    )
+    count, total = func.count(), func.sum(timed.c.value)
+    sums = (
+        select(
+            timed.c.patient_id,
+            timed.c.local_date,
+            count,
+            total,
+            # Squared deviations from the day's mean, from the sum of squares: within one day of
+            # glucose values this keeps 11 or more significant digits.
+            func.sum(timed.c.value * timed.c.value) - total * total / count,
+            func.sum(span),
+            *(func.sum(case((band == index, span), else_=0.0)) for index in range(len(BANDS))),
+            literal(computed_at, UTCDateTime()),
+        )
+        # Readings after the day only weigh its last one. (A WHERE clause also lets SQLite read
+        # the ON CONFLICT below as the upsert's.)
+        .where(timed.c.measured_at < timed.c.day_end)
+        .group_by(timed.c.patient_id, timed.c.local_date)
+        .order_by(timed.c.patient_id, timed.c.local_date)
+    )
+    names = [c.name for c in CgmDaily.__table__.columns]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(CgmDaily)
-    columns = [
-        c.name for c in CgmDaily.__table__.columns if c.name not in ("patient_id", "local_date")
-    ]
+    statement = dialect.insert(CgmDaily).from_select(names, sums)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["patient_id", "local_date"],
-            set_={name: getattr(statement.excluded, name) for name in columns},
-        ),
-        list(rows),
-    )
-
-
-async def delete_daily(session: AsyncSession, since: Sequence[tuple[uuid.UUID, date]]) -> None:
-    """Drop each (patient, first date)'s rollups from that date on, before rewriting them."""
-    if since:
-        await session.execute(
-            # The table, not the entity: executemany is a Core-level DELETE.
-            delete(cast(Table, CgmDaily.__table__)).where(
-                CgmDaily.patient_id == bindparam("patient"),
-                CgmDaily.local_date >= bindparam("first"),
-            ),
-            [{"patient": patient_id, "first": first} for patient_id, first in since],
+            set_={
+                name: getattr(statement.excluded, name)
+                for name in names
+                if name not in ("patient_id", "local_date")
+            },
         )
+    )
 
 
 async def timezones(

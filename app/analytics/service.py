@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics import bp as bp_metrics
 from app.analytics import cgm
 from app.analytics import repository as analytics_repository
+from app.analytics.repository import RollupDay
 from app.analytics.schemas import (
     AgpOut,
     BpSummaryOut,
@@ -26,7 +27,6 @@ from app.analytics.series import (
     MAX_INTERVAL_SECONDS,
     GlucoseSeries,
     Period,
-    glucose_series,
     load_glucose,
     local_period,
     local_seconds,
@@ -173,49 +173,29 @@ async def refresh_rollups(
     patient_ids: Sequence[uuid.UUID] | None = None,
     limit: int = 200,
 ) -> int:
-    """Recompute stale CGM day rollups (of these patients, or any) in a fixed number of
-    queries; how many patients were refreshed."""
-    stale = await reading_repository.stale_patients(session, patient_ids, limit)
+    """Recompute stale CGM day rollups (of these patients, or any; at most `limit` patients),
+    from each one's first stale day to today, in a fixed number of statements; how many
+    patients were refreshed."""
+    # In patient order: refreshes running at once in two processes lock rows in one order.
+    stale = sorted(await reading_repository.stale_patients(session, patient_ids, limit))
     if not stale:
         return 0
     now = utcnow()
     zones = await analytics_repository.timezones(session, [p for p, _, _ in stale])
-    periods: dict[uuid.UUID, Period] = {}
+    days = []
+    # The reading after a day's last one weighs it (see `app.analytics.cgm.weights`).
+    weighing = timedelta(seconds=MAX_INTERVAL_SECONDS)
     for patient_id, stale_from, _ in stale:
         timezone = ZoneInfo(zones.get(patient_id, "Asia/Shanghai"))
         today = now.astimezone(timezone).date()
         first = max(stale_from, today - timedelta(days=settings.reading_backfill_window_days))
-        periods[patient_id] = local_period(timezone, today, (today - first).days + 1, now)
-    found = await analytics_repository.columns_by_patient(
-        session,
-        list(periods),
-        "cgm",
-        min(p.start for p in periods.values()),
-        now + timedelta(seconds=MAX_INTERVAL_SECONDS),
-        settings.cgm_default_interval_seconds,
+        for offset in range((today - first).days + 1):
+            day = local_period(timezone, first + timedelta(days=offset), 1, now)
+            days.append(
+                RollupDay(patient_id, day.start_date, day.start, day.end, day.end + weighing)
+            )
+    await analytics_repository.refresh_daily(
+        session, days, settings.cgm_default_interval_seconds, now
     )
-    rows = []
-    for patient_id, period in periods.items():
-        series = glucose_series(found.get(patient_id, ([], [], [], [], [])), period)
-        rows += [
-            {
-                "patient_id": patient_id,
-                "local_date": day,
-                "readings": acc.readings,
-                "value_sum": acc.value_sum,
-                "squared_deviations": acc.squared_deviations,
-                "covered_seconds": acc.covered_seconds,
-                **{
-                    f"{band}_seconds": seconds
-                    for band, seconds in zip(cgm.BANDS, acc.band_seconds, strict=True)
-                },
-                "computed_at": now,
-            }
-            for day, acc in series.by_day().items()
-        ]
-    await analytics_repository.delete_daily(
-        session, [(patient_id, period.start_date) for patient_id, period in periods.items()]
-    )
-    await analytics_repository.upsert_daily(session, rows)
     await reading_repository.clear_stale(session, "cgm", [(p, v) for p, _, v in stale])
     return len(stale)

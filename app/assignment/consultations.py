@@ -86,19 +86,23 @@ async def _place(
             session, settings, context, purpose, now, exclude=exclude, only=own
         )
         note = "no doctor online: waiting for the patient's own doctor"
-    found = await engine.first_with_room(session, scores, _queue_room(session, settings))
+    found = await engine.first_with_room(scores, _queue_room(session, settings))
     return None if found is None else (found[0], scores, considered, note)
 
 
 def _queue_room(session: AsyncSession, settings: Settings) -> Callable[[Score], Awaitable[None]]:
-    """A `take` for first_with_room: lock the doctor, refuse if their queue is full."""
+    """A `take` for first_with_room: lock the doctor, refuse if their queue is full. Each try
+    runs in a savepoint, so a full doctor's lock is released before the next is tried."""
 
-    async def take(score: Score) -> None:
-        doctor_id = score.candidate.doctor_id
+    async def lock_and_count(doctor_id: uuid.UUID) -> None:
         await doctor_repository.lock_doctor(session, doctor_id)
         waiting = await care_repository.count_waiting(session, doctor_id)
         if waiting >= settings.consultation_queue_limit:
             raise DoctorAtCapacity()
+
+    async def take(score: Score) -> None:
+        doctor_id = score.candidate.doctor_id
+        await engine.retry_on_deadlock(session, lambda: lock_and_count(doctor_id))
 
     return take
 
@@ -363,7 +367,7 @@ async def hand_over(
         scores, considered = await engine.ranked(
             session, settings, context, "handoff", now, exclude=[doctor_id], present_only=True
         )
-        found = await engine.first_with_room(session, scores, _queue_room(session, settings))
+        found = await engine.first_with_room(scores, _queue_room(session, settings))
         if found is None:
             continue
         target = found[0]

@@ -3,7 +3,6 @@ take them, the ranking, and the stored decision with its full score breakdown.""
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from app.care.relationships import DoctorAtCapacity
 from app.config import Settings
 from app.enrollment import entitlements as entitlement_service
 from app.kit.clock import city_date
-from app.models import AssignmentDecision
+from app.models import AssignmentDecision, CareRelationship
 from app.reading.urgency import Urgency, urgency_by_patient
 
 T = TypeVar("T")
@@ -52,18 +51,26 @@ class PatientContext:
 
 
 async def patient_context(
-    session: AsyncSession, patient_id: uuid.UUID, institution_id: uuid.UUID | None, now: datetime
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    institution_id: uuid.UUID | None,
+    now: datetime,
+    relationships: Sequence[CareRelationship] | None = None,
 ) -> PatientContext:
-    """The patient's online-care diseases (409 if not entitled), care history and urgency."""
+    """The patient's online-care diseases (409 if not entitled), care history and urgency;
+    `relationships` are all of the patient's, newest first, if the caller has read them."""
     diseases = await entitlement_service.online_care_diseases(session, patient_id, city_date(now))
+    if relationships is None:
+        relationships = await care_repository.relationships_of_patient(session, patient_id)
     history: dict[uuid.UUID, float] = {}
     last_primary_seen = False
-    for doctor_id, kind, _active in await care_repository.doctors_of_patient(session, patient_id):
-        if kind == "primary" and not last_primary_seen:
-            history[doctor_id] = 1.0  # the current, or most recent, receiving doctor
+    for relationship in relationships:
+        if relationship.kind == "primary" and not last_primary_seen:
+            # The current, or most recent, receiving doctor.
+            history[relationship.doctor_id] = 1.0
             last_primary_seen = True
         else:
-            history.setdefault(doctor_id, 0.5)
+            history.setdefault(relationship.doctor_id, 0.5)
     urgency = (await urgency_by_patient(session, [patient_id]))[patient_id]
     request = AssignmentRequest(
         diseases=tuple(Disease(d.code, d.national_code) for d in diseases),
@@ -183,19 +190,18 @@ async def record_decision(
 
 
 async def first_with_room(
-    session: AsyncSession,
-    scores: list[Score],
-    take: Callable[[Score], Awaitable[T]],
+    scores: list[Score], take: Callable[[Score], Awaitable[T]]
 ) -> tuple[Score, T] | None:
     """Try the best candidates in turn; `take` raises DoctorAtCapacity when one has no room.
 
-    Each try runs in a savepoint (`retry_on_deadlock`): a full doctor's row lock is released
-    as soon as it is found full, so a request holds at most one doctor lock and two requests
-    can never wait on each other's doctors in a cycle.
+    A refusing `take` must leave no lock on the full doctor (`start_primary` locks only a
+    doctor with room; a take that locks first runs in a savepoint, `retry_on_deadlock`), so a
+    request holds at most one doctor lock and two requests cannot wait on each other's
+    doctors in a cycle.
     """
     for candidate in scores[:MAX_ATTEMPTS]:
         try:
-            return candidate, await retry_on_deadlock(session, functools.partial(take, candidate))
+            return candidate, await take(candidate)
         except DoctorAtCapacity:
             continue
     return None

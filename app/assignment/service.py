@@ -1,9 +1,10 @@
 """Online care: assigning a newly enrolled patient's receiving doctor, changing doctor on the
 patient's request, a doctor transferring a patient, and reading the stored decisions.
 
-Every path locks the patient row first (one assignment per patient at a time), then the chosen
-doctor's row (capacity by exact count under the lock); the partial unique index on care
-relationships makes a second primary doctor impossible even if a path forgot to lock.
+Every path locks the patient row first (one assignment per patient at a time), then takes a place
+on the chosen doctor's list (their counter row, locked only when it shows room; capacity by exact
+count under that lock); the partial unique index on care relationships makes a second primary
+doctor impossible even if a path forgot to lock.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ async def _assign_primary(
             session, context.patient_id, score.candidate.doctor_id, now
         )
 
-    found = await engine.first_with_room(session, scores, take)
+    found = await engine.first_with_room(scores, take)
     if found is None:
         raise Conflict("no_doctor_available")
     chosen, relationship = found
@@ -83,13 +84,15 @@ async def start_online_care(
     patient_id = principal.patient_id
     await assignment_repository.lock_patient(session, patient_id)
     now = utcnow()
-    current = await care_repository.active_primary(session, patient_id)
+    # One read serves both the "already has a doctor" answer and the care history.
+    relationships = await care_repository.relationships_of_patient(session, patient_id)
+    current = next((r for r in relationships if r.kind == "primary" and r.ended_at is None), None)
     if current is not None:
         decision = await assignment_repository.latest_decision(
             session, patient_id, current.doctor_id
         )
         return AssignmentOutcome(current, decision, created=False)
-    context = await engine.patient_context(session, patient_id, institution_id, now)
+    context = await engine.patient_context(session, patient_id, institution_id, now, relationships)
     relationship, decision = await _assign_primary(
         session, principal, settings, context, "enrollment", now
     )

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Account, AuthSession, Doctor, Patient, PharmacyStaff, RefreshToken
@@ -54,29 +54,34 @@ async def revoke_session(
     )
 
 
+# Built once: it runs on every authenticated request, and building a statement costs more
+# than running it (the compiled form is cached by the statement's shape).
+_LIVE_PRINCIPAL = (
+    select(
+        Account.id.label("account_id"),
+        Account.role,
+        Account.display_name,
+        Patient.id.label("patient_id"),
+        Doctor.id.label("doctor_id"),
+        PharmacyStaff.store_id.label("store_id"),
+    )
+    .join(AuthSession, AuthSession.account_id == Account.id)
+    .outerjoin(Patient, Patient.account_id == Account.id)
+    .outerjoin(Doctor, Doctor.account_id == Account.id)
+    .outerjoin(PharmacyStaff, PharmacyStaff.account_id == Account.id)
+    .where(
+        Account.id == bindparam("account_id"),
+        Account.is_active.is_(True),
+        AuthSession.id == bindparam("session_id"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > bindparam("now"),
+    )
+)
+
+
 async def get_live_principal_row(
     session: AsyncSession, account_id: uuid.UUID, session_id: uuid.UUID, now: datetime
 ) -> Row[*tuple[Any, ...]] | None:
     """The account and profile ids behind a live (unrevoked, unexpired) session, in one query."""
-    statement = (
-        select(
-            Account.id.label("account_id"),
-            Account.role,
-            Account.display_name,
-            Patient.id.label("patient_id"),
-            Doctor.id.label("doctor_id"),
-            PharmacyStaff.store_id.label("store_id"),
-        )
-        .join(AuthSession, AuthSession.account_id == Account.id)
-        .outerjoin(Patient, Patient.account_id == Account.id)
-        .outerjoin(Doctor, Doctor.account_id == Account.id)
-        .outerjoin(PharmacyStaff, PharmacyStaff.account_id == Account.id)
-        .where(
-            Account.id == account_id,
-            Account.is_active.is_(True),
-            AuthSession.id == session_id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-        )
-    )
-    return (await session.execute(statement)).first()
+    params = {"account_id": account_id, "session_id": session_id, "now": now}
+    return (await session.execute(_LIVE_PRINCIPAL, params)).first()

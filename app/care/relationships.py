@@ -1,7 +1,8 @@
 """The care-relationship lifecycle: the single source of which doctor may see which patient.
 
 Capacity and the one-primary rule are enforced by the database: starting a primary relationship
-locks the doctor's row (SELECT ... FOR UPDATE) and counts exactly under that lock, and a partial
+moves the doctor's active-patient counter only while it shows room (the UPDATE locks the counter
+row, and a full doctor's row is left unlocked), then counts exactly under that lock; a partial
 unique index allows one active primary relationship per patient.
 """
 
@@ -37,34 +38,62 @@ class DoctorAtCapacity(Conflict):
 
 async def recount_load(session: AsyncSession, doctor_id: uuid.UUID) -> tuple[int, int]:
     """Reset the doctor's load counters from exact counts (caller holds the doctor lock)."""
+    # Counted under the counters' own lock: a place taken meanwhile (start_primary holds that
+    # lock, not the doctor's) is committed before the count, so it is not lost.
+    await doctor_repository.lock_load(session, doctor_id)
     active = await care_repository.count_active_primary(session, doctor_id)
     waiting = await care_repository.count_waiting(session, doctor_id)
     await doctor_repository.save_load(session, doctor_id, active, waiting)
     return active, waiting
 
 
+async def _take_place(session: AsyncSession, doctor_id: uuid.UUID) -> int:
+    counted = await doctor_repository.take_place(session, doctor_id)
+    if counted is not None:
+        return counted
+    # No room by the counter, or no counter row yet (a doctor nobody was assigned to).
+    if await doctor_repository.get_doctor(session, doctor_id) is None:
+        raise NotFound("doctor_not_found")
+    if await doctor_repository.add_load(session, doctor_id):
+        counted = await doctor_repository.take_place(session, doctor_id)
+    if counted is None:
+        raise DoctorAtCapacity()
+    return counted
+
+
 async def start_primary(
     session: AsyncSession, patient_id: uuid.UUID, doctor_id: uuid.UUID, now: datetime
 ) -> CareRelationship:
     """Make the doctor the patient's receiving doctor; DoctorAtCapacity if their list is full,
-    409 already_has_doctor if the patient has one."""
-    doctor = await doctor_repository.lock_doctor(session, doctor_id)
-    if doctor is None:
-        raise NotFound("doctor_not_found")
-    # Exact counts under the doctor's lock (what recount_load would read), in one round trip.
-    active, waiting = await care_repository.count_active_primary_and_waiting(session, doctor_id)
-    if active >= doctor.max_active_patients:
+    409 already_has_doctor if the patient has one.
+
+    A refusal by the counter locks nothing, so callers may try the next doctor without a
+    savepoint and a request never holds a full doctor's lock.
+    """
+    counted = await _take_place(session, doctor_id)
+    # Every start with this doctor holds the counter row's lock until it commits, and so does
+    # every end of a primary relationship (the decrement), so this count is exact.
+    start = await care_repository.primary_start(session, doctor_id, patient_id)
+    assert start is not None  # the counter row's foreign key
+    room = start.active < start.capacity
+    exact = start.active + 1 if room else start.active
+    if exact != counted:
+        # The counter had drifted (e.g. a recount from a snapshot older than our lock):
+        # put it right. A refusal here keeps this doctor's lock, which only drift can cause.
+        await doctor_repository.change_active_patients(session, doctor_id, exact - counted)
+    if not room:
         raise DoctorAtCapacity()
-    # Team, consult or referral access to this doctor becomes the primary relationship.
-    existing = await care_repository.active_with(session, patient_id, doctor_id)
-    if existing is not None:
-        existing.ended_at = now
-        existing.ended_reason = "became_primary"
+    if start.access_id is not None:
+        # Team, consult or referral access to this doctor becomes the primary relationship.
+        access = await care_repository.get_relationship(session, start.access_id)
+        assert access is not None
+        access.ended_at = now
+        access.ended_reason = "became_primary"
         await session.flush()
     relationship = CareRelationship(
         patient_id=patient_id,
         doctor_id=doctor_id,
-        institution_id=doctor.institution_id,
+        institution_id=start.institution_id,
         kind="primary",
         started_at=now,
     )
@@ -75,9 +104,6 @@ async def start_primary(
         await session.flush()
     except IntegrityError:
         raise Conflict("already_has_doctor") from None
-    # The counts above plus this relationship (an ended team/consult one was not primary:
-    # the patient had no active primary, or the insert would have been refused).
-    await doctor_repository.save_load(session, doctor_id, active + 1, waiting)
     return relationship
 
 

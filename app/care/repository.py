@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select, update
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
@@ -87,20 +89,20 @@ async def active_with(
     )
 
 
-async def doctors_of_patient(
+# Built once (every assignment reads it): SQLAlchemy then finds its compiled form without
+# building and keying the expression again.
+_RELATIONSHIPS_OF_PATIENT = (
+    select(CareRelationship)
+    .where(CareRelationship.patient_id == bindparam("patient", type_=Uuid))
+    .order_by(CareRelationship.started_at.desc())
+)
+
+
+async def relationships_of_patient(
     session: AsyncSession, patient_id: uuid.UUID
-) -> Sequence[tuple[uuid.UUID, str, bool]]:
-    """(doctor id, kind, still active) of every relationship the patient ever had, newest first."""
-    rows = await session.execute(
-        select(
-            CareRelationship.doctor_id,
-            CareRelationship.kind,
-            CareRelationship.ended_at.is_(None),
-        )
-        .where(CareRelationship.patient_id == patient_id)
-        .order_by(CareRelationship.started_at.desc())
-    )
-    return [(d, k, bool(a)) for d, k, a in rows]
+) -> Sequence[CareRelationship]:
+    """Every relationship the patient ever had, of whatever kind, newest first."""
+    return (await session.scalars(_RELATIONSHIPS_OF_PATIENT, {"patient": patient_id})).all()
 
 
 async def count_active_primary(session: AsyncSession, doctor_id: uuid.UUID) -> int:
@@ -115,27 +117,55 @@ async def count_active_primary(session: AsyncSession, doctor_id: uuid.UUID) -> i
     return count or 0
 
 
-async def count_active_primary_and_waiting(
-    session: AsyncSession, doctor_id: uuid.UUID
-) -> tuple[int, int]:
-    """Exact numbers of the doctor's receiving-doctor patients and waiting consultation
-    requests, in one round trip."""
+@dataclass(frozen=True)
+class PrimaryStart:
+    """What starting a primary relationship checks: the doctor's institution and capacity,
+    their exact number of receiving-doctor patients, the patient's current access to them."""
+
+    institution_id: uuid.UUID
+    capacity: int
+    active: int
+    access_id: uuid.UUID | None
+
+
+def _primary_start_statement() -> Select[Any]:
+    doctor, patient = bindparam("doctor", type_=Uuid), bindparam("patient", type_=Uuid)
     active = (
         select(func.count())
         .where(
-            CareRelationship.doctor_id == doctor_id,
+            CareRelationship.doctor_id == doctor,
             CareRelationship.ended_at.is_(None),
             CareRelationship.kind == "primary",
         )
         .scalar_subquery()
     )
-    waiting = (
-        select(func.count())
-        .where(ConsultationRequest.doctor_id == doctor_id, ConsultationRequest.status == "waiting")
+    access = (
+        select(CareRelationship.id)
+        .where(
+            CareRelationship.patient_id == patient,
+            CareRelationship.doctor_id == doctor,
+            CareRelationship.ended_at.is_(None),
+        )
         .scalar_subquery()
     )
-    row = (await session.execute(select(active, waiting))).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    return select(Doctor.institution_id, Doctor.max_active_patients, active, access).where(
+        Doctor.id == doctor
+    )
+
+
+# Built once (the assignment path runs it on every request): SQLAlchemy then finds its
+# compiled form without building and keying the expression again.
+_PRIMARY_START = _primary_start_statement()
+
+
+async def primary_start(
+    session: AsyncSession, doctor_id: uuid.UUID, patient_id: uuid.UUID
+) -> PrimaryStart | None:
+    """The doctor's side of starting a primary relationship, in one round trip; None if there
+    is no such doctor."""
+    parameters = {"doctor": doctor_id, "patient": patient_id}
+    row = (await session.execute(_PRIMARY_START, parameters)).one_or_none()
+    return None if row is None else PrimaryStart(row[0], row[1], int(row[2] or 0), row[3])
 
 
 async def count_waiting(session: AsyncSession, doctor_id: uuid.UUID) -> int:

@@ -24,7 +24,7 @@ from starlette.datastructures import State
 
 from app.chat.errors import RateLimited
 from app.config import Settings
-from app.realtime.hub import RealtimeHub, RedisHub
+from app.realtime.hub import RealtimeHub, RedisHub, request_path_options
 
 log = structlog.get_logger(__name__)
 
@@ -126,11 +126,17 @@ class ChatRuntime:
         self._redis: Redis | None = None
         storage: Storage = MemoryStorage()
         if settings.redis_url:
+            # Both are awaited by a send: a hung Redis must cost it a short timeout each, not
+            # seconds (the send is then accepted without the limit and pushed to everyone).
+            timeouts = (settings.redis_timeout_seconds, settings.redis_connect_timeout_seconds)
             self._redis = Redis.from_url(
-                settings.redis_url, decode_responses=True, socket_timeout=2.0
+                settings.redis_url, decode_responses=True, **request_path_options(*timeouts)
             )
             storage = RedisStorage(
-                f"async+{settings.redis_url}", implementation="redispy", key_prefix="chat-rate"
+                f"async+{settings.redis_url}",
+                implementation="redispy",
+                key_prefix="chat-rate",
+                **request_path_options(*timeouts),
             )
         # Sliding window counter: one small atomic script per send, and no burst of twice the
         # limit at a window edge as a fixed window would allow.

@@ -5,9 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Update,
+    bindparam,
+    case,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -145,6 +155,51 @@ async def save_load(
     await session.execute(
         statement.on_conflict_do_update(index_elements=["doctor_id"], set_=values)
     )
+
+
+def _take_place_statement() -> Update:
+    # On the table, not the ORM entity: no session holds counter objects across it, and the
+    # ORM's bulk-update machinery (synchronising the session) would double its cost.
+    loads, doctors = cast(Table, DoctorLoad.__table__), cast(Table, Doctor.__table__)
+    capacity = (
+        select(doctors.c.max_active_patients)
+        .where(doctors.c.id == loads.c.doctor_id)
+        .scalar_subquery()
+    )
+    return (
+        update(loads)
+        .where(loads.c.doctor_id == bindparam("doctor"), loads.c.active_patients < capacity)
+        .values(active_patients=loads.c.active_patients + 1)
+        .returning(loads.c.active_patients)
+    )
+
+
+# Built once (the assignment path runs it on every request): SQLAlchemy then finds its
+# compiled form without building and keying the expression again.
+_TAKE_PLACE = _take_place_statement()
+
+
+async def take_place(session: AsyncSession, doctor_id: uuid.UUID) -> int | None:
+    """Count one more active patient for the doctor if the counter shows room, locking the
+    counter row until the transaction ends; the new count. None, with no row locked, if it
+    shows no room (or the doctor has no counter row)."""
+    return await session.scalar(_TAKE_PLACE, {"doctor": doctor_id})
+
+
+async def lock_load(session: AsyncSession, doctor_id: uuid.UUID) -> None:
+    """Lock the doctor's load counters (if they have them) until the transaction ends."""
+    await session.execute(
+        select(DoctorLoad.doctor_id).where(DoctorLoad.doctor_id == doctor_id).with_for_update()
+    )
+
+
+async def add_load(session: AsyncSession, doctor_id: uuid.UUID) -> bool:
+    """Give the doctor zeroed load counters; False if they already have them."""
+    statement = _upsert(session, DoctorLoad).values(
+        doctor_id=doctor_id, active_patients=0, waiting_consultations=0
+    )
+    result = await session.execute(statement.on_conflict_do_nothing(index_elements=["doctor_id"]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def change_active_patients(session: AsyncSession, doctor_id: uuid.UUID, delta: int) -> None:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Select, false, func, select, update
+from sqlalchemy import ColumnElement, Date, Select, Uuid, bindparam, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
@@ -132,11 +132,8 @@ async def get_record(
     )
 
 
-async def online_admitted_active_diseases(
-    session: AsyncSession, patient_id: uuid.UUID, on: date
-) -> Sequence[ChronicDisease]:
-    """In one round trip: the diseases of the patient's entitlements valid on `on` that the
-    catalogue edition in force on `on` admits online, by code."""
+def _online_admitted_active_diseases_statement() -> Select[ChronicDisease]:
+    on, patient_id = bindparam("on", type_=Date), bindparam("patient", type_=Uuid)
     edition = (
         select(CatalogueEdition.id)
         .where(CatalogueEdition.effective_from <= on)
@@ -153,12 +150,24 @@ async def online_admitted_active_diseases(
         CatalogueEntry.edition_id == edition, CatalogueEntry.online_admitted.is_(True)
     )
     return (
-        await session.scalars(
-            select(ChronicDisease)
-            .where(ChronicDisease.id.in_(entitled), ChronicDisease.id.in_(admitted))
-            .order_by(ChronicDisease.code)
-        )
-    ).all()
+        select(ChronicDisease)
+        .where(ChronicDisease.id.in_(entitled), ChronicDisease.id.in_(admitted))
+        .order_by(ChronicDisease.code)
+    )
+
+
+# Built once (every doctor assignment runs it): SQLAlchemy then finds its compiled form
+# without building and keying the expression again.
+_ONLINE_ADMITTED_ACTIVE_DISEASES = _online_admitted_active_diseases_statement()
+
+
+async def online_admitted_active_diseases(
+    session: AsyncSession, patient_id: uuid.UUID, on: date
+) -> Sequence[ChronicDisease]:
+    """In one round trip: the diseases of the patient's entitlements valid on `on` that the
+    catalogue edition in force on `on` admits online, by code."""
+    parameters = {"patient": patient_id, "on": on}
+    return (await session.scalars(_ONLINE_ADMITTED_ACTIVE_DISEASES, parameters)).all()
 
 
 async def diseases_by_id(

@@ -44,9 +44,11 @@ class DoctorPresence(Base):
 class DoctorLoad(Base):
     """Per-doctor counters kept in step with care relationships and the consultation queue.
 
-    They rank candidates without counting 75,000 relationships per request; the capacity rule
-    itself is checked against an exact count under the doctor's row lock, which also resets
-    these counters, so a drifted counter can never let a doctor exceed capacity.
+    They rank candidates without counting 75,000 relationships per request. A new receiving
+    doctor's place is taken by moving `active_patients` while it shows room (which locks this
+    row); the capacity rule itself is then checked against an exact count under that lock,
+    which also puts a drifted counter right, so a drifted counter can never let a doctor
+    exceed capacity.
     """
 
     __tablename__ = "doctor_loads"

@@ -12,10 +12,11 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from sqlalchemy import Table, TextClause, and_, bindparam, literal, select, text, update
+from sqlalchemy import Select, Table, TextClause, and_, bindparam, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics.series import MAX_INTERVAL_SECONDS
 from app.models import Alert, Device, Patient, Reading, ReadingLatest
 
 Key = tuple[uuid.UUID, str, datetime]
@@ -62,8 +63,9 @@ def _store_statement() -> TextClause:
         "latest AS (INSERT INTO reading_latest AS current "
         f"(patient_id, kind, {shown}, stale_from, version) "
         f"SELECT DISTINCT ON (kind) patient_id, kind, {shown}, "
-        "CASE WHEN kind = 'cgm' THEN (SELECT (min(measured_at) AT TIME ZONE "
-        "CAST(:timezone AS text))::date - 1 FROM new WHERE kind = 'cgm') END, 0 "
+        "CASE WHEN kind = 'cgm' THEN (SELECT ((min(measured_at) - make_interval(secs => "
+        f"{MAX_INTERVAL_SECONDS})) AT TIME ZONE CAST(:timezone AS text))::date "
+        "FROM new WHERE kind = 'cgm') END, 0 "
         "FROM new ORDER BY kind, measured_at DESC "
         "ON CONFLICT (patient_id, kind) DO UPDATE SET "
         f"{_latest_update('current', 'excluded')}) "
@@ -81,7 +83,8 @@ async def store(
     all_new: bool = False,
 ) -> set[int]:
     """Insert the rows whose key is not stored yet and move each kind's latest reading on
-    (CGM rollups go stale from the day before the earliest new reading).
+    (CGM rollups go stale from the day of the earliest new reading, or the day before when
+    that reading is within the longest sample interval of midnight).
 
     `all_new` says no stored reading of these devices falls in the rows' time span (see
     `batch_facts`): PostgreSQL then takes them by COPY. Returns the positions in `rows` that
@@ -142,17 +145,20 @@ def _latest_rows(stored: Sequence[dict[str, Any]], timezone: ZoneInfo) -> list[d
             latest[kind] = row
         if kind == "cgm" and (earliest_cgm_at is None or row["measured_at"] < earliest_cgm_at):
             earliest_cgm_at = row["measured_at"]
-    earliest_cgm = earliest_cgm_at.astimezone(timezone).date() if earliest_cgm_at else None
+    # A reading weighs the one before it when that one is at most its sample interval older:
+    # the earliest new reading changes its own day, and the day before only if it is within
+    # the longest interval of midnight.
+    stale_from = (
+        (earliest_cgm_at - timedelta(seconds=MAX_INTERVAL_SECONDS)).astimezone(timezone).date()
+        if earliest_cgm_at
+        else None
+    )
     shown = ("patient_id", "measured_at", "utc_offset_minutes", "value", "value2", "value3", "flag")
     return [
         {
             **{c: row[c] for c in shown},
             "kind": kind,
-            # A day's last reading is weighted up to the next day's first one: the day before
-            # the earliest new reading changes too.
-            "stale_from": earliest_cgm - timedelta(days=1)
-            if kind == "cgm" and earliest_cgm
-            else None,
+            "stale_from": stale_from if kind == "cgm" else None,
             "version": 0,
         }
         for kind, row in sorted(latest.items())
@@ -172,17 +178,21 @@ async def existing_keys(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     return {(r.device_id, r.kind, r.measured_at) for r in result}
 
 
-async def _record_latest(
-    session: AsyncSession, rows: Sequence[dict[str, Any]], least: str = "MIN"
-) -> None:
-    statement = text(
+@cache
+def _record_latest_statement(least: str) -> TextClause:
+    return text(
         "INSERT INTO reading_latest AS current (patient_id, kind, measured_at, "  # noqa: S608
         "utc_offset_minutes, value, value2, value3, flag, stale_from, version) VALUES "
         "(:patient_id, :kind, :measured_at, :utc_offset_minutes, :value, :value2, :value3, "
         ":flag, :stale_from, :version) ON CONFLICT (patient_id, kind) DO UPDATE SET "
         + _latest_update("current", "excluded", least=least)
     ).bindparams(*(bindparam(c.name, type_=c.type) for c in ReadingLatest.__table__.columns))
-    await session.execute(statement, list(rows))
+
+
+async def _record_latest(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], least: str = "MIN"
+) -> None:
+    await session.execute(_record_latest_statement(least), list(rows))
 
 
 @dataclass(frozen=True)
@@ -191,8 +201,45 @@ class BatchFacts:
 
     timezone: str
     has_open_episode: bool  # an alert episode of the patient's is open
-    devices: list[Device]  # bound devices
+    devices: list[Any]  # bound devices: rows with the columns of `_DEVICE_COLUMNS`
     span_is_new: bool  # none of the batch's devices has a stored reading in its time span
+
+
+_DEVICE_COLUMNS = (
+    Device.id,
+    Device.kind,
+    Device.unit,
+    Device.source,
+    Device.sample_interval_seconds,
+    Device.range_low_mg_dl,
+    Device.range_high_mg_dl,
+)
+
+
+@cache
+def _batch_facts_statement(with_span: bool) -> Select[*tuple[Any, ...]]:
+    # Built once per shape: an upload runs it every time.
+    patient_id = bindparam("patient_id", type_=Patient.id.type)
+    open_episode = (
+        select(Alert.id)
+        .where(Alert.patient_id == patient_id, Alert.episode_ended_at.is_(None))
+        .exists()
+    )
+    stored_in_span = (
+        select(Reading.device_id)
+        .where(
+            Reading.device_id.in_(bindparam("device_ids", expanding=True)),
+            Reading.measured_at.between(bindparam("earliest"), bindparam("latest")),
+        )
+        .exists()
+        if with_span
+        else literal(False)
+    )
+    return (
+        select(Patient.timezone, open_episode, stored_in_span, *_DEVICE_COLUMNS)
+        .outerjoin(Device, and_(Device.patient_id == Patient.id, Device.unbound_at.is_(None)))
+        .where(Patient.id == patient_id)
+    )
 
 
 async def batch_facts(
@@ -204,35 +251,18 @@ async def batch_facts(
     """For an upload, in one query: the facts above; None when there is no such patient.
 
     `span` is the (earliest, latest) measured time of the batch's items on `device_ids`."""
-    open_episode = (
-        select(Alert.id)
-        .where(Alert.patient_id == patient_id, Alert.episode_ended_at.is_(None))
-        .exists()
-    )
-    stored_in_span = (
-        select(Reading.device_id)
-        .where(
-            Reading.device_id.in_(device_ids),
-            Reading.measured_at.between(*span),
-        )
-        .exists()
-        if span and device_ids
-        else literal(False)
-    )
-    rows = (
-        await session.execute(
-            select(Patient.timezone, open_episode, stored_in_span, Device)
-            .outerjoin(Device, and_(Device.patient_id == Patient.id, Device.unbound_at.is_(None)))
-            .where(Patient.id == patient_id)
-        )
-    ).all()
+    params: dict[str, Any] = {"patient_id": patient_id}
+    with_span = bool(span and device_ids)
+    if span and device_ids:
+        params.update(device_ids=list(device_ids), earliest=span[0], latest=span[1])
+    rows = (await session.execute(_batch_facts_statement(with_span), params)).all()
     if not rows:
         return None
     first = rows[0]
     return BatchFacts(
         timezone=first[0],
         has_open_episode=bool(first[1]),
-        devices=[row[3] for row in rows if row[3] is not None],
+        devices=[row for row in rows if row.id is not None],
         span_is_new=not first[2],
     )
 

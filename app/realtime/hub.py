@@ -141,6 +141,17 @@ class InProcessHub(RealtimeHub):
         self._deliver_locally(user_id, encode_event(event))
 
 
+def request_path_options(timeout_seconds: float, connect_timeout_seconds: float) -> dict[str, Any]:
+    """Options of a Redis client awaited inside requests: a Redis that stopped answering costs
+    the request one short timeout, never retried; a connection error (a pooled connection from
+    before a Redis restart fails its first command) is retried once, at once."""
+    return {
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": connect_timeout_seconds,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+    }
+
+
 def _log_reconnect(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     log.warning(
@@ -159,6 +170,8 @@ class RedisHub(RealtimeHub):
         client_name: str = "chronic-care-realtime",
         ping_seconds: float = 10.0,
         subscribe_timeout_seconds: float = 5.0,
+        publish_timeout_seconds: float = 2.0,
+        connect_timeout_seconds: float = 2.0,
     ) -> None:
         super().__init__()
         self._user_prefix = f"{channel_prefix}user:"
@@ -172,22 +185,19 @@ class RedisHub(RealtimeHub):
             url,
             decode_responses=True,
             client_name=client_name,
-            socket_connect_timeout=2.0,
+            socket_connect_timeout=connect_timeout_seconds,
             socket_timeout=2.0,
             retry=Retry(NoBackoff(), 0),
         )
-        # Publishing retries once, at once, after a connection error (never after a timeout:
-        # publish is awaited by business code and must fail fast). After a Redis restart a
-        # pooled connection fails its first command, and without the retry that event would
-        # be lost to a client whose fresh socket says it is in sync. A retried PUBLISH may
-        # arrive twice; clients key events by id and seq.
+        # Publishing is awaited by business code and must fail fast (see
+        # `request_path_options`). Without its one retry after a connection error, the first
+        # event after a Redis restart would be lost to a client whose fresh socket says it is
+        # in sync. A retried PUBLISH may arrive twice; clients key events by id and seq.
         self._publisher: Redis = Redis.from_url(
             url,
             decode_responses=True,
             client_name=f"{client_name}:publish",
-            socket_connect_timeout=2.0,
-            socket_timeout=2.0,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            **request_path_options(publish_timeout_seconds, connect_timeout_seconds),
         )
         self._ping_seconds = ping_seconds
         self._subscribe_timeout = subscribe_timeout_seconds
@@ -361,5 +371,9 @@ class RedisHub(RealtimeHub):
 def create_hub(settings: Settings) -> RealtimeHub:
     """Redis pub/sub when REDIS_URL is set (several processes), in-process otherwise."""
     if settings.redis_url:
-        return RedisHub(settings.redis_url)
+        return RedisHub(
+            settings.redis_url,
+            publish_timeout_seconds=settings.redis_timeout_seconds,
+            connect_timeout_seconds=settings.redis_connect_timeout_seconds,
+        )
     return InProcessHub()

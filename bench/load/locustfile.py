@@ -139,12 +139,13 @@ class Person(FastHttpUser):
         method: str,
         path: str,
         name: str,
-        expect: int = 200,
+        expect: int | tuple[int, ...] = 200,
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> Any | None:
-        """One API request under the route-template `name`: its JSON body (bytes for images),
-        or None after recording a failure when the status is not `expect`."""
+        """One API request under the route-template `name`: its JSON body (the response itself
+        for an image or a 304), or None after recording a failure when the status is
+        not `expect` (one status or several)."""
         headers = {"Accept-Language": "zh-CN", **(headers or {})}
         if not path.startswith("/api/v1/auth/"):
             if time.monotonic() >= self.renew_at:
@@ -153,12 +154,14 @@ class Person(FastHttpUser):
         with self.client.request(
             method, path, name=name, headers=headers, catch_response=True, **kwargs
         ) as response:
-            if response.status_code != expect:
+            if response.status_code not in (expect if isinstance(expect, tuple) else (expect,)):
                 self.last_failure = f"{response.status_code}: {(response.text or '')[:300]}"
                 response.failure(self.last_failure)
                 return None
-            if response.headers.get("content-type", "").startswith("image/"):
-                return response.content
+            if response.status_code == 304 or response.headers.get("content-type", "").startswith(
+                "image/"
+            ):
+                return response  # an image, or the cached copy still holds: headers matter
             return response.json()
 
     def keep(self, pair: dict[str, Any] | None) -> dict[str, Any]:
@@ -374,10 +377,12 @@ class Doctor(Person):
     fixed_count = len(CITY["doctors"])
     wait_time = scaled_between(10, 30)
     patients: list[dict[str, Any]]
+    chart_tags: dict[str, str]  # the app's image cache: ETag by chart URL
 
     def on_start(self) -> None:
         """Sign in and open the panel."""
         self.patients = []
+        self.chart_tags = {}
         self.sign_in_as(_doctors, self.open_panel)
 
     def open_panel(self, username: str) -> None:
@@ -409,13 +414,19 @@ class Doctor(Person):
 
     @task(1)
     def agp_chart(self) -> None:
-        """The AGP chart as the app shows it (PNG)."""
+        """The AGP chart as the app shows it (PNG), revalidating the copy it has cached."""
         if chosen := self.patient():
-            self.call(
+            path = f"/api/v1/patients/{chosen['patient_id']}/charts/agp.png"
+            cached = self.chart_tags.get(path)
+            response = self.call(
                 "GET",
-                f"/api/v1/patients/{chosen['patient_id']}/charts/agp.png",
+                path,
                 "/api/v1/patients/{patient_id}/charts/agp.png",
+                expect=(200, 304) if cached else 200,
+                headers={"If-None-Match": cached} if cached else None,
             )
+            if response is not None and response.headers.get("etag"):
+                self.chart_tags[path] = response.headers["etag"]
 
     @task(1)
     def bp_summary(self) -> None:

@@ -9,11 +9,15 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
+from app.care import relationships as relationship_service
+from app.care.relationships import DoctorAtCapacity
 from app.config import Environment, Settings
 from app.db import create_engine, create_sessionmaker
+from app.kit.clock import utcnow
 from app.main import create_app
-from app.models import CareRelationship, Institution
+from app.models import CareRelationship, Doctor, DoctorLoad, Institution
 from tests.enrollment import builders
 from tests.fixtures import databases, factories
 from tests.fixtures.servers import serve_in_loop
@@ -121,3 +125,29 @@ async def test_one_patient_asking_many_times_at_once_gets_one_doctor(committed) 
     assert {r.status_code for r in responses} == {200}
     assert len({r.json()["relationship"]["id"] for r in responses}) == 1
     assert sum(r.json()["created"] for r in responses) == 1
+
+
+async def test_a_doctor_found_full_is_left_unlocked(committed) -> None:
+    """What lets the engine try the next doctor without a savepoint: a refusal holds no lock
+    on the full doctor, so requests never wait on each other's doctors in a cycle."""
+    _, sessionmaker = committed
+    async with sessionmaker() as session:
+        _, doctor = await builders.doctor(session, capacity=1)
+        _, first = await builders.patient(session, "M01603")
+        _, second = await builders.patient(session, "M01603")
+        await relationship_service.start_primary(session, first.id, doctor.id, utcnow())
+        await session.commit()
+    async with sessionmaker() as refusing, sessionmaker() as other:
+        with pytest.raises(DoctorAtCapacity):
+            await relationship_service.start_primary(refusing, second.id, doctor.id, utcnow())
+        try:
+            locked = await other.scalar(
+                select(Doctor.id)
+                .join(DoctorLoad, DoctorLoad.doctor_id == Doctor.id)
+                .where(Doctor.id == doctor.id)
+                .with_for_update(nowait=True)
+            )
+        except DBAPIError as exc:
+            pytest.fail(f"the refused doctor is still locked: {exc}")
+        assert locked == doctor.id
+        await refusing.rollback()

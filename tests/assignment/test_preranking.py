@@ -73,3 +73,33 @@ async def test_preranked_choice_equals_ranking_every_doctor(db_session, settings
         assert [s.as_json() for s in got] == [s.as_json() for s in expected[: engine.RANKED]]
         assert got_considered == considered
         assert len(expected) > engine.RANKED  # the pre-ranking really cut something
+
+
+async def test_doctors_alike_in_every_factor_come_back_only_as_many_as_can_rank(
+    db_session, settings, monkeypatch
+):
+    """Alike doctors tie on total and load ratio, so only the RANKED lowest ids among them can
+    be among the best: the database returns no more of them, and the choice is unchanged."""
+    _, patient = await builders.patient(db_session, "M01603")
+    here = await factories.institution(db_session)
+    for _ in range(engine.RANKED + 16):
+        await builders.doctor(db_session, capacity=10, presence="online", institution=here)
+    _, busier = await builders.doctor(db_session, capacity=10, presence="online", institution=here)
+    (await db_session.get(DoctorLoad, busier.id)).active_patients = 5
+    await db_session.flush()
+    now = utcnow()
+    context = await engine.patient_context(db_session, patient.id, here.id, now)
+    expected, considered = await _all_ranked(db_session, settings, context, "enrollment", now)
+    returned = []
+    candidate_rows = assignment_repository.candidate_rows
+
+    async def counting(*args, **kwargs):
+        rows, considered = await candidate_rows(*args, **kwargs)
+        returned.append(len(rows))
+        return rows, considered
+
+    monkeypatch.setattr(assignment_repository, "candidate_rows", counting)
+    got, got_considered = await engine.ranked(db_session, settings, context, "enrollment", now)
+    assert [s.as_json() for s in got] == [s.as_json() for s in expected[: engine.RANKED]]
+    assert got_considered == considered == engine.RANKED + 17
+    assert returned == [engine.RANKED]
