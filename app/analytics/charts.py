@@ -5,7 +5,9 @@ A chart is made in two steps. `agp_spec` / `bp_spec` reduce a summary to what th
 function of it, so `image_key` (a hash of the spec) is the image's strong validator and cache
 key. `render` then draws a spec. Drawing holds the GIL for most of its time, so the figures are
 built once per process and a render only sets their texts and data: building axes, ticks and
-legends and laying them out was most of the cost.
+legends and laying them out was most of the cost. An AGP PNG goes further: what does not change
+from patient to patient is drawn once per language into a kept background, and a render draws
+only the patient's texts, bars and bands over it (~65 ms of CPU instead of ~125).
 
 Labels are set in Noto Sans SC shipped by the `pylopdf-fonts-zh-cn` package (it has the Latin
 glyphs too); SVG text is written as glyph outlines, so it renders the same without any font on
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import matplotlib
@@ -32,6 +35,7 @@ from matplotlib import dates as mdates
 from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 from pylopdf_fonts_zh_cn import sans_path
 
 import app.analytics.messages  # noqa: F401 - registers the charts' texts
@@ -45,7 +49,7 @@ from app.reading.units import MG_DL_PER_MMOL_L
 MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 # Part of every image key: bump it when the drawing changes, so that ETags and cached images of
 # the old drawing lapse.
-DRAWING_REVISION = 1
+DRAWING_REVISION = 2
 # Matplotlib's font cache and text layout, and the figures below, are shared state: render one
 # chart at a time.
 _render_lock = threading.Lock()
@@ -272,6 +276,14 @@ def _encode(figure: Figure, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
+def _png(canvas: FigureCanvasAgg) -> bytes:
+    # The canvas as drawn, white and opaque: RGB, zlib level 1 (see `_encode`).
+    buffer = io.BytesIO()
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
+    image.convert("RGB").save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
 class _AgpFigure:
     """The AGP report: metric panel and TIR bar on the left, percentile bands over the target
     range on the right."""
@@ -331,6 +343,23 @@ class _AgpFigure:
             frameon=False,
         )
         self.title = axes.set_title("", fontsize=12, loc="left", y=1.0)
+        # What changes from patient to patient; the rest (axes, grid, ticks, target range,
+        # labels and legend in one language) is drawn once into a kept background (PNG).
+        self.per_patient = [
+            self.heading,
+            self.tir_title,
+            *self.bars,
+            *self.leaders,
+            *self.band_labels,
+            self.facts,
+            self.outer,
+            self.inner,
+            self.median,
+            self.low,
+            self.high,
+            self.title,
+        ]
+        self.backgrounds: dict[tuple[str, ...], Any] = {}
 
     @staticmethod
     def _label_y(row: int) -> float:
@@ -338,6 +367,10 @@ class _AgpFigure:
 
     def draw(self, spec: AgpSpec, image_format: str) -> bytes:
         """The image of `spec`."""
+        self.y_label.set_text(spec.y_label)
+        self.x_label.set_text(spec.x_label)
+        for text, label in zip(self.legend.get_texts(), spec.legend, strict=True):
+            text.set_text(label)
         self.heading.set_text(spec.heading)
         self.tir_title.set_text(spec.tir_title)
         bottom = 0.0
@@ -354,12 +387,25 @@ class _AgpFigure:
         self.median.set_data(spec.hours, p50)
         self.low.set_data(spec.hours, p5)
         self.high.set_data(spec.hours, p95)
-        self.y_label.set_text(spec.y_label)
-        self.x_label.set_text(spec.x_label)
-        for text, label in zip(self.legend.get_texts(), spec.legend, strict=True):
-            text.set_text(label)
         self.title.set_text(spec.title)
-        return _encode(self.figure, image_format)
+        if image_format == "svg":
+            return _encode(self.figure, image_format)
+        # PNG: the kept background of this language, then only the patient's artists over it
+        # (most of a full draw was laying out and drawing the ~45 texts that never change).
+        canvas = self.figure.canvas
+        assert isinstance(canvas, FigureCanvasAgg)
+        static = (spec.y_label, spec.x_label, *spec.legend)
+        if static not in self.backgrounds:
+            for artist in self.per_patient:
+                artist.set_visible(False)
+            canvas.draw()
+            self.backgrounds[static] = canvas.copy_from_bbox(self.figure.bbox)
+            for artist in self.per_patient:
+                artist.set_visible(True)
+        canvas.restore_region(self.backgrounds[static])
+        for artist in self.per_patient:
+            self.figure.draw_artist(artist)
+        return _png(canvas)
 
 
 class _BpFigure:
