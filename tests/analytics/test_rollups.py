@@ -246,12 +246,15 @@ async def test_only_one_process_refreshes_at_a_time(
 
 async def test_the_background_jobs_refresh_rollups_between_passes(settings, monkeypatch) -> None:
     calls = {"pass": 0, "rollups": 0}
+    four_turns = asyncio.Event()
 
     async def run_pass(*_args) -> None:
         calls["pass"] += 1
 
     async def refresh(*_args) -> int:
         calls["rollups"] += 1
+        if calls["rollups"] >= 4:
+            four_turns.set()
         if calls["rollups"] == 1:
             raise ConnectionError("database away")  # logged; the next turn comes anyway
         return 1
@@ -260,7 +263,7 @@ async def test_the_background_jobs_refresh_rollups_between_passes(settings, monk
     monkeypatch.setattr(maintenance, "refresh_stale_rollups", refresh)
     quick = settings.model_copy(update={"cgm_rollup_interval_seconds": 0.02})
     jobs = asyncio.create_task(maintenance.run_forever(None, quick, None, interval_seconds=3600))
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(four_turns.wait(), timeout=10)
     jobs.cancel()
     with pytest.raises(asyncio.CancelledError):
         await jobs
