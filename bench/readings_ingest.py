@@ -112,7 +112,8 @@ def http_rate(base: str, wearers: list[Wearer], seconds: int, clients: int) -> d
     the two cores little, as asyncpg's does for the raw rates); wrk's figures."""
     today = int(day_start(0).timestamp())
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
-        listing.writelines(f"{w.token} {w.device_id}\n" for w in wearers)
+        # A wearer without a token (the bare endpoint's) sends "Bearer -".
+        listing.writelines(f"{w.token or '-'} {w.device_id}\n" for w in wearers)
         listing.flush()
         threads = 2
         output = subprocess.run(
@@ -143,6 +144,12 @@ async def main() -> None:
         with uvicorn_server(url, args.workers) as base:
             wrk = await asyncio.to_thread(http_rate, base, wearers, args.seconds, args.clients)
         stored = await stored_readings(url, "http")
+        # The reference point: a bare HTTP + COPY endpoint on wearers of its own.
+        quick_wearers = await seed_patients(url, HTTP_WEARERS, prefix="quick", tokens=False)
+        with uvicorn_server(url, args.workers, ("bench.readings_quick_app:app",)) as base:
+            quick = await asyncio.to_thread(
+                http_rate, base, quick_wearers, args.seconds, args.clients
+            )
     sent = wrk["requests"] * BATCH
     http = sent / (wrk["duration_us"] / 1e6)
     print(f"raw: {args.batches} batches of {BATCH} per way, {args.clients} clients")
@@ -154,7 +161,13 @@ async def main() -> None:
         f"connections; p50 {wrk['p50_us'] / 1000:.1f} ms, p99 {wrk['p99_us'] / 1000:.1f} ms)"
     )
     print(f"HTTP / COPY: {100 * http / copy:.0f}%   HTTP / unnest: {100 * http / unnest:.0f}%")
-    errors = wrk["status_errors"] + wrk["socket_errors"]
+    bare = quick["requests"] * BATCH / (quick["duration_us"] / 1e6)
+    print(
+        f"bare HTTP + COPY endpoint (bench/readings_quick_app.py, no rules): {bare:10,.0f} "
+        f"readings/s = {100 * bare / copy:.0f}% of COPY; the service does "
+        f"{100 * http / bare:.0f}% of it"
+    )
+    errors = wrk["status_errors"] + wrk["socket_errors"] + quick["status_errors"]
     print(f"errors: {errors}; readings stored by HTTP: {stored} (answered: {sent})")
     assert errors == 0, "every request of the bench is valid"
     assert wrk["requests"] <= HTTP_WEARERS * DAYS, "keys repeated: raise HTTP_WEARERS"

@@ -132,8 +132,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def uvicorn_server(url: str, workers: int) -> Iterator[str]:
-    """uvicorn with `workers` processes serving the app on `url`'s database; yields base URL."""
+def uvicorn_server(
+    url: str, workers: int, app: tuple[str, ...] = ("app.main:create_app", "--factory")
+) -> Iterator[str]:
+    """uvicorn with `workers` processes serving `app` (the service by default) on `url`'s
+    database; yields base URL."""
     port = _free_port()
     env = {
         **os.environ,
@@ -144,9 +147,8 @@ def uvicorn_server(url: str, workers: int) -> Iterator[str]:
         "DB_POOL_SIZE": "8",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
-         "--log-level", "warning"],
+        [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

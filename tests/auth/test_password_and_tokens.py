@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import jwt
+import pytest
 
-from app.auth.tokens import AccessClaims, issue_access_token
+from app.auth.tokens import AccessClaims, decode_access_token, issue_access_token
+from app.errors import Unauthorized
 from app.kit.clock import shifted_by, utcnow
 from app.models import AuthSession, Role
 from tests.fixtures import factories
@@ -147,6 +150,26 @@ async def test_access_tokens_are_judged_by_the_service_clock(client, db_session,
     with shifted_by(timedelta(seconds=settings.access_token_ttl_seconds + 1)):
         response = await client.get("/api/v1/auth/me", headers=now)
     assert response.status_code == 401 and response.json()["code"] == "token_invalid"
+
+
+def test_a_token_verified_before_is_judged_again_by_the_clock_and_the_current_key(
+    settings,
+) -> None:
+    claims = AccessClaims(uuid.uuid4(), uuid.uuid4(), "patient")
+    token = issue_access_token(settings, claims, utcnow())
+    assert decode_access_token(settings, token) == claims
+    assert decode_access_token(settings, token) == claims  # the verification is kept
+    with (
+        shifted_by(timedelta(seconds=settings.access_token_ttl_seconds + 1)),
+        pytest.raises(Unauthorized),
+    ):
+        decode_access_token(settings, token)
+    rotated = settings.model_copy(update={"jwt_secret": "a-rotated-secret-" + "x" * 32})
+    with pytest.raises(Unauthorized):
+        decode_access_token(rotated, token)
+    moved = settings.model_copy(update={"jwt_issuer": "another-issuer"})
+    with pytest.raises(Unauthorized):
+        decode_access_token(moved, token)
 
 
 async def test_token_signed_with_another_key_is_refused(client, db_session, settings) -> None:
