@@ -2,11 +2,13 @@
 database, and 100 concurrent assignments without a capacity breach (PostgreSQL).
 
     .venv/bin/python bench/assignment.py [--server postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
-                                         [--requests 500]
+                                         [--requests 500] [--http-requests 300]
 
 Creates a database, migrates it, generates the data with SQL, measures the engine end to end
 (patient lock, candidates, scoring, doctor lock and exact count, relationship, decision,
-audit, commit) through the service layer, checks capacity, and drops the database.
+audit, commit) through the service layer, checks capacity; then times the whole HTTP request
+(`POST /api/v1/online-care/start` on 2 uvicorn workers: sign-in check, the assignment, and the
+care conversation opened with its system notice and pushes), and drops the database.
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx
+
 from app.assignment import service as assignment_service
+from app.auth import service as auth_service
 from app.authz.principal import Principal
 from app.config import Environment, Settings
 from app.db import create_engine, create_sessionmaker, unit_of_work
 from app.errors import Conflict
 from app.health.migrations_state import alembic_config
 from app.kit.gc_tuning import serving_gc
-from app.models import Role
+from app.models import Account, Role
+from bench.readings_setup import uvicorn_server
 
 PATIENTS = 75_000
 DOCTORS = 1_000
@@ -147,6 +153,47 @@ async def _free_patients(url: str, count: int) -> list[tuple[uuid.UUID, uuid.UUI
     return [(r["id"], r["account_id"]) for r in rows]
 
 
+def _quantiles(timings: list[float]) -> str:
+    timings = sorted(timings)
+    quantiles = statistics.quantiles(timings, n=100)
+    return (
+        f"p50 {quantiles[49]:.2f} ms, p90 {quantiles[89]:.2f} ms, p99 {quantiles[98]:.2f} ms, "
+        f"max {timings[-1]:.2f} ms"
+    )
+
+
+async def _http_timings(
+    url: str, settings: Settings, patients: list[tuple[uuid.UUID, uuid.UUID]], institution_id
+) -> list[float]:
+    """Each patient signs in and starts online care over HTTP, one request at a time."""
+    engine = create_engine(settings)
+    async with create_sessionmaker(engine)() as session:
+        tokens = []
+        for _, account_id in patients:
+            account = await session.get(Account, account_id)
+            assert account is not None
+            started = await auth_service.start_session(session, settings, account, "bench")
+            tokens.append(started.access_token)
+        await session.commit()
+    await engine.dispose()
+    timings = []
+    body = {"institution_id": str(institution_id)}
+    with uvicorn_server(url, 2) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            for n, token in enumerate(tokens):
+                begin = time.perf_counter()
+                response = await http.post(
+                    "/api/v1/online-care/start",
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                elapsed = (time.perf_counter() - begin) * 1000
+                assert response.status_code == 200 and response.json()["created"], response.text
+                if n >= 20:  # the first warm both workers' connections and caches
+                    timings.append(elapsed)
+    return timings
+
+
 def _principal(patient_id: uuid.UUID, account_id: uuid.UUID) -> Principal:
     return Principal(account_id, uuid.uuid4(), Role.patient, "bench", patient_id=patient_id)
 
@@ -162,7 +209,7 @@ async def _assign(sessionmaker, settings, patient, institution_id) -> bool:
     return True
 
 
-async def main(server: str, requests: int) -> None:
+async def main(server: str, requests: int, http_requests: int) -> None:
     """Generate, measure, check, clean up."""
     url = await _create(server)
     try:
@@ -185,7 +232,9 @@ async def main(server: str, requests: int) -> None:
         )
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
-        patients = await _free_patients(url, requests + CONCURRENT + 20)
+        patients = await _free_patients(url, requests + CONCURRENT + 20 + http_requests + 20)
+        over_http = patients[requests + CONCURRENT + 20 :]
+        patients = patients[: requests + CONCURRENT + 20]
         for patient in patients[:20]:  # warm-up: connections, prepared statements
             await _assign(sessionmaker, settings, patient, institution_id)
         # The collector set as a serving process has it (app/main.py).
@@ -195,12 +244,7 @@ async def main(server: str, requests: int) -> None:
                 begin = time.perf_counter()
                 assert await _assign(sessionmaker, settings, patient, institution_id)
                 timings.append((time.perf_counter() - begin) * 1000)
-            timings.sort()
-            quantiles = statistics.quantiles(timings, n=100)
-            print(
-                f"single assignment, {requests} sequential requests: p50 {quantiles[49]:.2f} ms, "
-                f"p90 {quantiles[89]:.2f} ms, p99 {quantiles[98]:.2f} ms, max {timings[-1]:.2f} ms"
-            )
+            print(f"single assignment, {requests} sequential requests: {_quantiles(timings)}")
             burst = patients[20 + requests :]
             begin = time.perf_counter()
             outcomes = await asyncio.gather(
@@ -227,6 +271,12 @@ async def main(server: str, requests: int) -> None:
         await engine.dispose()
         if breaches or doubles:
             raise SystemExit("capacity or single-primary rule broken")
+        if http_requests:
+            timings = await _http_timings(url, settings, over_http, institution_id)
+            print(
+                f"POST /api/v1/online-care/start, {http_requests} sequential requests "
+                f"(assignment + care conversation and notice): {_quantiles(timings)}"
+            )
     finally:
         await _drop(server, url)
 
@@ -235,5 +285,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="assignment bench")
     parser.add_argument("--server", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--http-requests", type=int, default=300, help="0 to skip")
     args = parser.parse_args()
-    asyncio.run(main(args.server, args.requests))
+    asyncio.run(main(args.server, args.requests, args.http_requests))
