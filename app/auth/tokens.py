@@ -40,8 +40,9 @@ def issue_access_token(settings: Settings, claims: AccessClaims, now: datetime) 
     return jwt.encode(payload, settings.jwt_secret, algorithm=_ALGORITHM)
 
 
-# A phone sends the same access token with every request until it expires; verifying it is
-# a third of a small request's CPU. Verified payloads are kept per (token, secret, issuer):
+# A phone sends the same access token with every request until it expires; verifying it
+# (PyJWT prepares and checks the key on every call) was ~7 % of the CPU of a one-reading upload.
+# Verified payloads are kept per (token, secret, issuer):
 # the token's bytes are what was verified, so a cached entry proves the same thing, and the
 # time window and the sign-in session are still checked on every request.
 _VERIFIED_TOKENS = 4096
