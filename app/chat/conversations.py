@@ -33,8 +33,9 @@ async def ensure_care_conversation(
         raise NotFound()
     now = utcnow()
     conversation = await chat_repository.find_conversation(session, "care_relationship_id", care.id)
+    created = False
     if conversation is None:
-        conversation = await chat_repository.create_conversation(
+        conversation, created = await chat_repository.create_conversation(
             session,
             {
                 "id": uuid.uuid4(),
@@ -46,19 +47,22 @@ async def ensure_care_conversation(
             },
             "care_relationship_id",
         )
-    patient_account = await session.scalar(
-        select(Patient.account_id).where(Patient.id == care.patient_id)
-    )
-    doctor_account = await session.scalar(
-        select(Doctor.account_id).where(Doctor.id == care.doctor_id)
-    )
-    assert patient_account is not None and doctor_account is not None
+    accounts = (
+        await session.execute(
+            select(Patient.account_id, Doctor.account_id)
+            .select_from(CareRelationship)
+            .join(Patient, Patient.id == CareRelationship.patient_id)
+            .join(Doctor, Doctor.id == CareRelationship.doctor_id)
+            .where(CareRelationship.id == care.id)
+        )
+    ).one()
+    patient_account, doctor_account = accounts
     members = {patient_account: "patient", doctor_account: "doctor"}
     if care.ended_at is not None and care.ended_at <= now:
         if conversation.closed_at is None:
             conversation.closed_at = care.ended_at
         del members[doctor_account]
-    await _sync_members(session, conversation, members)
+    await _sync_members(session, conversation, members, new=created)
     return conversation
 
 
@@ -72,8 +76,9 @@ async def ensure_team_conversation(
     if not 0 < len(title) <= MAX_TITLE_CHARS:
         raise ValueError(f"team conversation title must be 1-{MAX_TITLE_CHARS} characters")
     conversation = await chat_repository.find_conversation(session, "team_key", team_key)
+    created = False
     if conversation is None:
-        conversation = await chat_repository.create_conversation(
+        conversation, created = await chat_repository.create_conversation(
             session,
             {
                 "id": uuid.uuid4(),
@@ -90,18 +95,22 @@ async def ensure_team_conversation(
     missing = set(member_account_ids) - set(roles)
     if missing:
         raise ValueError(f"unknown accounts for the team conversation: {sorted(map(str, missing))}")
-    await _sync_members(session, conversation, roles)
+    await _sync_members(session, conversation, roles, new=created)
     return conversation
 
 
 async def _sync_members(
-    session: AsyncSession, conversation: ChatConversation, members: dict[uuid.UUID, str]
+    session: AsyncSession,
+    conversation: ChatConversation,
+    members: dict[uuid.UUID, str],
+    *,
+    new: bool,
 ) -> None:
-    """Make the active participants exactly `members` (account -> role)."""
+    """Make the active participants exactly `members` (account -> role); a conversation this
+    call created (`new`) has none yet."""
     now = utcnow()
-    current = {
-        p.account_id: p for p in await chat_repository.all_participants(session, conversation.id)
-    }
+    participants = [] if new else await chat_repository.all_participants(session, conversation.id)
+    current = {p.account_id: p for p in participants}
     for account_id, participant in current.items():
         if account_id in members and participant.left_at is not None:
             participant.left_at = None

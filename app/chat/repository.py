@@ -332,11 +332,16 @@ async def get_own_attachment(
 
 async def create_conversation(
     session: AsyncSession, values: dict[str, Any], unique_column: str
-) -> ChatConversation:
-    """The conversation keyed by `unique_column` (created unless a concurrent call did)."""
-    await session.execute(
-        insert_ignoring_conflicts(session, ChatConversation, [unique_column]).values(**values)
+) -> tuple[ChatConversation, bool]:
+    """The conversation keyed by `unique_column`, and whether this call created it (False when
+    a concurrent call did)."""
+    created = await session.scalar(
+        insert_ignoring_conflicts(session, ChatConversation, [unique_column])
+        .values(**values)
+        .returning(ChatConversation)
     )
+    if created is not None:
+        return created, True
     column = getattr(ChatConversation, unique_column)
     found = await session.scalar(
         select(ChatConversation)
@@ -344,7 +349,7 @@ async def create_conversation(
         .execution_options(populate_existing=True)
     )
     assert found is not None
-    return found
+    return found, False
 
 
 async def find_conversation(

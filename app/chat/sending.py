@@ -12,7 +12,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
@@ -146,11 +145,11 @@ async def post_system_notice(
         raise ValueError(f"notice {notice_code!r} needs parameter {exc}") from None
     if dedupe_key is not None and not 0 < len(dedupe_key) <= MAX_DEDUPE_KEY_CHARS:
         raise ValueError(f"dedupe_key must be 1-{MAX_DEDUPE_KEY_CHARS} characters")
-    conversation_id = await session.scalar(
-        select(ChatConversation.id).where(ChatConversation.id == target_id)
-    )
-    if conversation_id is None:
-        conversation_id = (await ensure_care_conversation(session, target_id)).id
+    # A conversation this request has loaded comes from the session without a query.
+    conversation = await session.get(ChatConversation, target_id)
+    if conversation is None:
+        conversation = await ensure_care_conversation(session, target_id)
+    conversation_id = conversation.id
     now = utcnow()
     seq = await _claim(session, conversation_id, None, now)
     message, _ = await _store(
