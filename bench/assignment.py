@@ -163,7 +163,10 @@ def _quantiles(timings: list[float]) -> str:
 
 
 async def _http_timings(
-    url: str, settings: Settings, patients: list[tuple[uuid.UUID, uuid.UUID]], institution_id
+    url: str,
+    settings: Settings,
+    patients: list[tuple[uuid.UUID, uuid.UUID]],
+    institution_id: uuid.UUID,
 ) -> list[float]:
     """Each patient signs in and starts online care over HTTP, one request at a time."""
     engine = create_engine(settings)
@@ -232,9 +235,9 @@ async def main(server: str, requests: int, http_requests: int) -> None:
         )
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
-        patients = await _free_patients(url, requests + CONCURRENT + 20 + http_requests + 20)
-        over_http = patients[requests + CONCURRENT + 20 :]
-        patients = patients[: requests + CONCURRENT + 20]
+        in_process = 20 + requests + CONCURRENT  # warm-up, sequential, burst
+        patients = await _free_patients(url, in_process + 20 + http_requests)
+        patients, over_http = patients[:in_process], patients[in_process:]
         for patient in patients[:20]:  # warm-up: connections, prepared statements
             await _assign(sessionmaker, settings, patient, institution_id)
         # The collector set as a serving process has it (app/main.py).

@@ -49,7 +49,7 @@ from app.reading.units import MG_DL_PER_MMOL_L
 MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 # Part of every image key: bump it when the drawing changes, so that ETags and cached images of
 # the old drawing lapse.
-DRAWING_REVISION = 2
+DRAWING_REVISION = 3
 # Matplotlib's font cache and text layout, and the figures below, are shared state: render one
 # chart at a time.
 _render_lock = threading.Lock()
@@ -265,19 +265,20 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _encode(figure: Figure, image_format: str) -> bytes:
-    buffer = io.BytesIO()
     if image_format == "svg":
+        buffer = io.BytesIO()
         # No creation date, for the same reason.
         figure.savefig(buffer, format="svg", metadata={"Date": None})
-    else:
-        # zlib level 1: these flat-colour images come out no bigger than at the default 6, in
-        # two thirds of the time.
-        figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
-    return buffer.getvalue()
+        return buffer.getvalue()
+    canvas = figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    canvas.draw()
+    return _png(canvas)
 
 
 def _png(canvas: FigureCanvasAgg) -> bytes:
-    # The canvas as drawn, white and opaque: RGB, zlib level 1 (see `_encode`).
+    # The canvas as drawn, white and opaque: RGB. zlib level 1: these flat-colour images come
+    # out no bigger than at the default 6, in two thirds of the time.
     buffer = io.BytesIO()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
     image.convert("RGB").save(buffer, format="png", compress_level=1)

@@ -47,7 +47,7 @@ async def ensure_care_conversation(
             },
             "care_relationship_id",
         )
-    accounts = (
+    patient_account, doctor_account = (
         await session.execute(
             select(Patient.account_id, Doctor.account_id)
             .select_from(CareRelationship)
@@ -56,7 +56,6 @@ async def ensure_care_conversation(
             .where(CareRelationship.id == care.id)
         )
     ).one()
-    patient_account, doctor_account = accounts
     members = {patient_account: "patient", doctor_account: "doctor"}
     if care.ended_at is not None and care.ended_at <= now:
         if conversation.closed_at is None:
