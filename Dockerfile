@@ -23,6 +23,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     WEB_CONCURRENCY=4 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+# uvicorn refuses websocket frames over this unread (1009); keep it equal to WS_FRAME_MAX_BYTES.
+ENV UVICORN_WS_MAX_SIZE=65536
 RUN groupadd --system app && useradd --system --gid app --home-dir /srv app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv

@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         access_log=False,
         proxy_headers=True,
+        # Websocket frames past the largest the gateway takes are refused unread (1009).
+        ws_max_size=get_settings().ws_frame_max_bytes,
     )
     return 0
 

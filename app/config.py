@@ -64,11 +64,22 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = 20.0
     ws_max_lifetime_seconds: float = 6 * 3600.0
     ws_send_queue_size: int = 256
+    # Largest client frame after sign-in, and before it (the auth frame only carries a token);
+    # a larger one closes the socket with 1009. `app.cli serve` and the Docker image also give
+    # uvicorn the first as --ws-max-size, so bigger frames are refused before they are read.
+    ws_frame_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_auth_frame_max_bytes: int = Field(default=4 * 1024, ge=512)
+    # Deepest JSON nesting a client frame may have (chat frames need 3); deeper closes with 1008.
+    ws_frame_max_depth: int = Field(default=8, ge=2, le=64)
+    # Open sockets per user over all processes (counted in Redis when REDIS_URL is set, else
+    # per process); one more is closed with 1008 `too_many_connections`.
+    ws_max_sockets_per_user: int = Field(default=10, ge=1)
 
     outbox_relay_enabled: bool = True
     # Periodic jobs in each web process (reading maintenance, doctor presence lapses, follow-up
-    # reminders); all are safe to run in several processes. Or run them as their own workers:
-    # `python -m app.reading` and `python -m app.assignment.jobs --every 30`.
+    # reminders, chat attachment expiry); all are safe to run in several processes. Or run them
+    # as their own workers: `python -m app.reading`, `python -m app.assignment.jobs --every 30`
+    # and `python -m app.chat.jobs --every 300`.
     background_jobs_enabled: bool = True
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 50
@@ -97,6 +108,14 @@ class Settings(BaseSettings):
     chat_voice_max_bytes: int = 2 * 1024 * 1024
     chat_voice_max_seconds: float = 60.0
     chat_sync_page_size: int = 100
+    # Attachments uploaded but not (yet) sent in a message, per user over all conversations:
+    # at most this many and this many bytes; unsent ones expire (blob deleted) after the TTL,
+    # by a periodic job that runs with the others (BACKGROUND_JOBS_ENABLED, or
+    # `python -m app.chat.jobs --every 300`).
+    chat_attachment_unsent_max_count: int = Field(default=10, ge=1)
+    chat_attachment_unsent_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    chat_attachment_unsent_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
+    chat_attachment_expiry_interval_seconds: float = Field(default=300.0, gt=0)
 
     # --- Enrollment, doctors, assignment and care (issue 4: app/catalogue, app/enrollment,
     # app/doctor, app/assignment, app/care) ---

@@ -76,6 +76,26 @@ class BadGateway(AppError):
     code = "bad_gateway"
 
 
+class TooManyRequests(AppError):
+    """429: the caller must wait; every one carries `Retry-After` (seconds) and the same number
+    as `retry_after_seconds` in the body (and as `{retry_after}` for the message text)."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(
+        self,
+        code: str | None = None,
+        *,
+        retry_after: int,
+        extra: dict[str, Any] | None = None,
+        **params: object,
+    ) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(code, extra={"retry_after_seconds": self.retry_after, **(extra or {})})
+        self.params = {**params, "retry_after": self.retry_after}
+
+
 class ServiceUnavailable(AppError):
     status = 503
     code = "service_unavailable"
@@ -90,8 +110,18 @@ class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unreachable"
 
 
-def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
-    """An RFC 9457 problem document; `code` is stable, `detail` is for people."""
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    retry_after: int | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """An RFC 9457 problem document; `code` is stable, `detail` is for people. A 429 needs
+    `retry_after` (seconds), sent as the `Retry-After` header."""
+    if status == 429 and retry_after is None:
+        raise ValueError("a 429 answer needs retry_after (Retry-After)")
     body: dict[str, Any] = {
         "type": f"https://errors.chronic-care.cn/{code}",
         "title": code,
@@ -101,13 +131,19 @@ def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONR
         "request_id": request_id_var.get(),
     }
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem_response(exc.status, exc.code, translate(exc.code, **exc.params), **exc.extra)
+    retry_after = exc.retry_after if isinstance(exc, TooManyRequests) else None
+    detail = translate(exc.code, **exc.params)
+    return problem_response(exc.status, exc.code, detail, retry_after=retry_after, **exc.extra)
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -136,6 +172,7 @@ _HTTP_CODES = {
     400: "malformed_body",
     404: "route_not_found",
     405: "method_not_allowed",
+    429: "too_many_requests",
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
@@ -144,6 +181,14 @@ _HTTP_CODES = {
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
+    retry_after = None
+    if exc.status_code == 429:
+        # Every 429 tells the client when to come back; a bare one asks for a second.
+        given = (exc.headers or {}).get("Retry-After", "")
+        retry_after = int(given) if given.isdigit() else 1
+        return problem_response(
+            429, code, translate(code, retry_after=retry_after), retry_after=retry_after
+        )
     detail = translate(code) if code in _HTTP_CODES.values() else str(exc.detail)
     return problem_response(exc.status_code, code, detail)
 

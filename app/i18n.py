@@ -132,6 +132,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "zh": "数据库结构版本与程序不一致，请先执行迁移",
         "en": "The database schema is not at the code's migration head; run the migrations",
     },
+    "too_many_requests": {
+        "zh": "请求过于频繁，请 {retry_after} 秒后再试",
+        "en": "Too many requests; try again in {retry_after} s",
+    },
     "service_unavailable": {
         "zh": "服务暂时不可用，请稍后重试",
         "en": "The service is temporarily unavailable",

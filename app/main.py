@@ -15,6 +15,7 @@ from app.api import include_routers
 from app.assignment import jobs as assignment_jobs
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
+from app.chat import jobs as chat_jobs
 from app.chat.runtime import ChatRuntime
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
@@ -80,6 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     name="assignment-jobs",
                 )
             )
+            tasks.append(
+                asyncio.create_task(
+                    chat_jobs.run_forever(sessionmaker, settings, app.state.blobs),
+                    name="chat-jobs",
+                )
+            )
+        # /readyz reports whether each of these is still running.
+        app.state.background_tasks = tasks
         log.info("service started", env=settings.env, database=engine.url.get_backend_name())
         try:
             with serving_gc():

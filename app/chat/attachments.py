@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from app.chat.repository import Membership
 from app.config import Settings
 from app.errors import Conflict, NotFound
 from app.kit.blobstore import BlobNotFound, BlobStore, new_blob_key
+from app.kit.clock import utcnow
 from app.models import ChatAttachment
 
 AttachmentKind = Literal["image", "voice"]
@@ -98,10 +100,32 @@ def _wav_duration_ms(data: bytes) -> int:
     return data_bytes * 1000 // byte_rate
 
 
-def admit_upload(member: Membership) -> None:
-    """Refuse an upload to a closed conversation before its body is read (409)."""
+async def admit_upload(
+    session: AsyncSession, settings: Settings, principal: Principal, member: Membership
+) -> None:
+    """Refuse, before the body is read, an upload to a closed conversation or by someone whose
+    quota of unsent attachments is already used up (409 each)."""
     if member.conversation.closed_at is not None:
         raise Conflict("chat_conversation_closed")
+    await _check_quota(session, settings, principal.account_id, 0)
+
+
+async def _check_quota(
+    session: AsyncSession, settings: Settings, account_id: uuid.UUID, size: int
+) -> None:
+    """409 unless one more unsent attachment of `size` bytes fits the uploader's quota."""
+    cutoff = utcnow() - timedelta(seconds=settings.chat_attachment_unsent_ttl_seconds)
+    count, used = await chat_repository.unsent_usage(session, account_id, cutoff)
+    max_count = settings.chat_attachment_unsent_max_count
+    max_bytes = settings.chat_attachment_unsent_max_bytes
+    if count + 1 > max_count or used + max(size, 1) > max_bytes:
+        raise Conflict(
+            "chat_attachment_quota_exceeded",
+            max_count=max_count,
+            max_mb=round(max_bytes / 1024 / 1024, 1),
+            hours=round(settings.chat_attachment_unsent_ttl_seconds / 3600, 1),
+            extra={"unsent_count": count, "unsent_bytes": used},
+        )
 
 
 async def store_upload(
@@ -117,6 +141,9 @@ async def store_upload(
     content_type, duration_ms = sniff(kind, data)
     if duration_ms is not None and duration_ms > settings.chat_voice_max_seconds * 1000:
         raise TooLarge("chat_voice_too_long", limit=round(settings.chat_voice_max_seconds))
+    # Under the uploader's row lock until commit: concurrent uploads are counted one by one.
+    await chat_repository.lock_uploader(session, principal.account_id)
+    await _check_quota(session, settings, principal.account_id, len(data))
     conversation_id = member.conversation.id
     key = new_blob_key(f"chat/{conversation_id}")
     await blobs.put(key, data, content_type)

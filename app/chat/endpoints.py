@@ -150,7 +150,9 @@ async def recall_message(
     runtime: Runtime,
 ) -> MessageOut:
     """Recall my own message within the recall window; returns the "recalled" notice."""
-    message = await chat_sending.recall_message(session, runtime, principal, conversation_id, seq)
+    message, _ = await chat_sending.recall_message(
+        session, runtime, principal, conversation_id, seq
+    )
     return MessageOut.of(message)
 
 
@@ -174,8 +176,8 @@ async def upload_attachment(
 ) -> AttachmentOut:
     """Upload an image (JPEG/PNG/WebP) or voice clip (AMR/WAV) as the raw body; send it
     afterwards as an image or voice message with the returned id."""
-    chat_attachments.admit_upload(member)
     settings = request.app.state.settings
+    await chat_attachments.admit_upload(session, settings, principal, member)
     data = await chat_attachments.read_limited(
         request.stream(), chat_attachments.size_limit(settings, kind)
     )

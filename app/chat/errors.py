@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from app.errors import AppError
+from app.errors import AppError, TooManyRequests
 
 
-class RateLimited(AppError):
-    status = 429
+class RateLimited(TooManyRequests):
     code = "chat_rate_limited"
 
 

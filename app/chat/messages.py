@@ -52,6 +52,16 @@ register_messages(
             "zh": "不支持的文件类型：图片请用 JPEG/PNG/WebP，语音请用 AMR/WAV",
             "en": "Unsupported file type: images JPEG/PNG/WebP, voice AMR/WAV",
         },
+        "chat_attachment_quota_exceeded": {
+            "zh": "未发送的附件过多（最多 {max_count} 个、共 {max_mb} MB），请先发送已上传的附件；"
+            "未发送的附件 {hours} 小时后自动清除",
+            "en": "Too many unsent attachments (at most {max_count}, {max_mb} MB in all); send "
+            "them first - unsent attachments are removed after {hours} hours",
+        },
+        "chat_card_not_found": {
+            "zh": "卡片引用的内容不存在或无权分享",
+            "en": "The card refers to nothing you may share here",
+        },
         "chat_attachment_not_found": {
             "zh": "附件不存在或不属于本会话",
             "en": "No such attachment in this conversation",

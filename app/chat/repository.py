@@ -6,13 +6,32 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, case, exists, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.sql import insert_ignoring_conflicts
-from app.models import Account, ChatAttachment, ChatConversation, ChatMessage, ChatParticipant
+from app.models import (
+    Account,
+    ChatAttachment,
+    ChatConversation,
+    ChatMessage,
+    ChatParticipant,
+    Patient,
+)
 
 
 @dataclass(frozen=True)
@@ -107,24 +126,22 @@ async def give_back_seq(session: AsyncSession, conversation_id: uuid.UUID) -> No
     )
 
 
-async def insert_message(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Store a message unless its client message id is already in the conversation."""
-    statement = insert_ignoring_conflicts(
-        session, ChatMessage, ["conversation_id", "client_msg_id"]
-    )
+async def insert_message(session: AsyncSession, values: dict[str, Any], key_column: str) -> bool:
+    """Store a message unless its idempotency key (`client_msg_id` or `server_key`, whichever
+    `key_column` names) is already in the conversation."""
+    statement = insert_ignoring_conflicts(session, ChatMessage, ["conversation_id", key_column])
     result = await session.execute(statement.values(**values).returning(ChatMessage.id))
     return result.first() is not None
 
 
-async def find_by_client_id(
-    session: AsyncSession, conversation_id: uuid.UUID, client_msg_id: str
+async def find_by_key(
+    session: AsyncSession, conversation_id: uuid.UUID, key_column: str, key: str
 ) -> ChatMessage | None:
-    """The message stored under a client message id, if any."""
+    """The message stored under an idempotency key: a client's message id (`key_column`
+    "client_msg_id") or the server's own key of a recall or notice ("server_key")."""
+    column = getattr(ChatMessage, key_column)
     return await session.scalar(
-        select(ChatMessage).where(
-            ChatMessage.conversation_id == conversation_id,
-            ChatMessage.client_msg_id == client_msg_id,
-        )
+        select(ChatMessage).where(ChatMessage.conversation_id == conversation_id, column == key)
     )
 
 
@@ -227,6 +244,46 @@ async def participants(
     ).all()
 
 
+async def counterparts(
+    session: AsyncSession, conversation_ids: Sequence[uuid.UUID], viewer_id: uuid.UUID
+) -> dict[uuid.UUID, Row[uuid.UUID, uuid.UUID, str, str]]:
+    """Per care conversation, the other party as `viewer_id` sees it: (conversation id,
+    account id, role, display name), past participants included (a closed conversation
+    still shows whom it was with)."""
+    if not conversation_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            ChatParticipant.conversation_id,
+            ChatParticipant.account_id,
+            ChatParticipant.role,
+            Account.display_name,
+        )
+        .join(Account, Account.id == ChatParticipant.account_id)
+        .join(ChatConversation, ChatConversation.id == ChatParticipant.conversation_id)
+        .where(
+            ChatParticipant.conversation_id.in_(list(conversation_ids)),
+            ChatParticipant.account_id != viewer_id,
+            ChatConversation.kind == "care",
+        )
+    )
+    return {row.conversation_id: row for row in rows}
+
+
+async def patient_names(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID], scope: ColumnElement[bool]
+) -> dict[uuid.UUID, str]:
+    """The registered names of those patients the `scope` lets the caller see."""
+    if not patient_ids:
+        return {}
+    rows = await session.execute(
+        select(Patient.id, Patient.name).where(
+            Patient.id.in_(list(patient_ids)), Patient.name.is_not(None), scope
+        )
+    )
+    return {patient_id: name for patient_id, name in rows if name is not None}
+
+
 async def get_message_by_seq(
     session: AsyncSession, conversation_id: uuid.UUID, seq: int
 ) -> ChatMessage | None:
@@ -308,7 +365,11 @@ async def get_attachment(
             select(ChatAttachment, ChatConversation)
             .join(ChatConversation, ChatConversation.id == ChatAttachment.conversation_id)
             .join(ChatParticipant, _active(account_id))
-            .where(ChatAttachment.id == attachment_id, ChatAttachment.recalled_at.is_(None))
+            .where(
+                ChatAttachment.id == attachment_id,
+                ChatAttachment.recalled_at.is_(None),
+                ChatAttachment.expired_at.is_(None),
+            )
         )
     ).one_or_none()
     return None if row is None else (row[0], row[1])
@@ -327,6 +388,102 @@ async def get_own_attachment(
             ChatAttachment.conversation_id == conversation_id,
             ChatAttachment.uploader_account_id == uploader_id,
         )
+    )
+
+
+async def mark_attachment_sent(
+    session: AsyncSession, attachment_id: uuid.UUID, now: datetime, unsent_cutoff: datetime
+) -> bool:
+    """Record that a message carries the attachment; False if it expired meanwhile (the row
+    lock orders this against the expiry job's claim, whichever comes first wins)."""
+    result = await session.execute(
+        update(ChatAttachment)
+        .where(
+            ChatAttachment.id == attachment_id,
+            ChatAttachment.expired_at.is_(None),
+            or_(ChatAttachment.sent_at.is_not(None), ChatAttachment.created_at >= unsent_cutoff),
+        )
+        .values(sent_at=func.coalesce(ChatAttachment.sent_at, now))
+        .returning(ChatAttachment.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.first() is not None
+
+
+async def lock_uploader(session: AsyncSession, account_id: uuid.UUID) -> None:
+    """Row-lock the uploader's account until commit: one quota check at a time per user."""
+    await session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+
+
+async def unsent_usage(
+    session: AsyncSession, account_id: uuid.UUID, unsent_cutoff: datetime
+) -> tuple[int, int]:
+    """(count, bytes) of the account's attachments that are unsent and not yet expired."""
+    count, size = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(ChatAttachment.size_bytes), 0)).where(
+                ChatAttachment.uploader_account_id == account_id,
+                ChatAttachment.sent_at.is_(None),
+                ChatAttachment.expired_at.is_(None),
+                ChatAttachment.created_at >= unsent_cutoff,
+            )
+        )
+    ).one()
+    return int(count), int(size)
+
+
+async def claim_expired_attachments(
+    session: AsyncSession, unsent_cutoff: datetime, now: datetime, limit: int
+) -> list[tuple[uuid.UUID, str]]:
+    """Mark up to `limit` unsent attachments older than the cutoff expired, and pick up ones
+    an interrupted pass marked; (id, blob key) of each. Rows another pass holds are skipped."""
+    ids = list(
+        await session.scalars(
+            select(ChatAttachment.id)
+            .where(
+                ChatAttachment.sent_at.is_(None),
+                or_(
+                    ChatAttachment.expired_at.is_not(None),
+                    ChatAttachment.created_at < unsent_cutoff,
+                ),
+            )
+            .order_by(ChatAttachment.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not ids:
+        return []
+    rows = await session.execute(
+        update(ChatAttachment)
+        .where(ChatAttachment.id.in_(ids), ChatAttachment.sent_at.is_(None))
+        .values(expired_at=func.coalesce(ChatAttachment.expired_at, now))
+        .returning(ChatAttachment.id, ChatAttachment.blob_key)
+        .execution_options(synchronize_session=False)
+    )
+    return [(attachment_id, key) for attachment_id, key in rows]
+
+
+async def delete_attachments(session: AsyncSession, attachment_ids: Sequence[uuid.UUID]) -> None:
+    """Remove expired attachment rows whose blobs are gone (never a sent one)."""
+    await session.execute(
+        delete(ChatAttachment).where(
+            ChatAttachment.id.in_(list(attachment_ids)),
+            ChatAttachment.sent_at.is_(None),
+            ChatAttachment.expired_at.is_not(None),
+        )
+    )
+
+
+async def object_patient(
+    session: AsyncSession, model: Any, ref_id: uuid.UUID, scope: ColumnElement[bool]
+) -> uuid.UUID | None:
+    """The patient of row `ref_id` of `model` (a patient is its own), if `scope` lets the
+    caller see it; None for an unknown or out-of-scope id."""
+    patient_id = model.id if model is Patient else model.patient_id
+    return cast(
+        "uuid.UUID | None",
+        await session.scalar(select(patient_id).where(model.id == ref_id, scope)),
     )
 
 

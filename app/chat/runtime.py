@@ -15,9 +15,10 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 import structlog
-from limits import RateLimitItemPerSecond
+from limits import RateLimitItemPerSecond, WindowStats
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.datastructures import State
@@ -29,6 +30,11 @@ from app.realtime.hub import RealtimeHub, RedisHub, request_path_options
 log = structlog.get_logger(__name__)
 
 _MEMBERSHIP_TTL_SECONDS = 30.0
+
+RATE_LIMIT_FALLBACKS = Counter(
+    "chat_rate_limit_local_fallbacks_total",
+    "Chat sends counted by the process's own limiter because Redis was unreachable",
+)
 
 
 class TypingTracker:
@@ -141,25 +147,44 @@ class ChatRuntime:
         # Sliding window counter: one small atomic script per send, and no burst of twice the
         # limit at a window edge as a fixed window would allow.
         self._limiter = SlidingWindowCounterRateLimiter(storage)
+        # While Redis cannot be reached the limit falls back to this process's own count (see
+        # `check_send_rate`); without Redis it is the only one.
+        self._local_limiter = (
+            SlidingWindowCounterRateLimiter(MemoryStorage()) if settings.redis_url else None
+        )
         self._send_rate = RateLimitItemPerSecond(
             settings.chat_rate_limit_messages, settings.chat_rate_limit_window_seconds
         )
 
     async def check_send_rate(self, account_id: uuid.UUID) -> None:
-        """Count one send for the account; 429 past the limit (fails open if Redis is down)."""
+        """Count one send for the account; 429 with Retry-After past the limit.
+
+        The count is shared through Redis. While Redis cannot be reached each process counts
+        on its own (never "no limit"): a user is then held to the limit per process, at most
+        the number of processes times the limit in all, and chat stays open for care.
+        """
         key = str(account_id)
         try:
-            allowed = await self._limiter.hit(self._send_rate, "send", key)
-            if allowed:
-                return
-            stats = await self._limiter.get_window_stats(self._send_rate, "send", key)
+            allowed, stats = await self._hit(self._limiter, key)
         except (RedisError, OSError) as exc:
-            # Refusing every message while Redis is away would stop care; the limit is abuse
-            # protection, so let the message through and say so in the log.
-            log.warning("chat rate limit unavailable; message let through", error=str(exc))
+            assert self._local_limiter is not None  # only the Redis storage raises these
+            RATE_LIMIT_FALLBACKS.inc()
+            log.warning(
+                "chat rate limit counted in this process: redis unreachable", error=str(exc)
+            )
+            allowed, stats = await self._hit(self._local_limiter, key)
+        if allowed:
             return
+        assert stats is not None
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise RateLimited(retry_after=retry_after, extra={"retry_after_seconds": retry_after})
+        raise RateLimited(retry_after=retry_after)
+
+    async def _hit(
+        self, limiter: SlidingWindowCounterRateLimiter, key: str
+    ) -> tuple[bool, WindowStats | None]:
+        if await limiter.hit(self._send_rate, "send", key):
+            return True, None
+        return False, await limiter.get_window_stats(self._send_rate, "send", key)
 
     async def online(self, account_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
         """Accounts with a live websocket on any process.

@@ -24,7 +24,9 @@ ClientMsgId = Field(
 
 
 class CardIn(BaseModel):
-    """A link to a product object; readers open it through that object's own endpoint."""
+    """A link to a product object the sender may share; readers open it through that object's
+    own endpoint. `ref_id` is the patient (readings_summary, agp_chart), a prescription, a
+    pharmacy order (delivery) or a settlement (bill) of the conversation's patient."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -91,7 +93,10 @@ class MessageOut(BaseModel):
     seq: int
     kind: str
     sender_account_id: uuid.UUID | None
-    client_msg_id: str
+    client_msg_id: str | None = Field(
+        description="The sender's client message id; null for what the server made (system "
+        "notices, recall notices)"
+    )
     created_at: datetime
     recalled: bool
     body: dict[str, Any] | None = Field(
@@ -141,10 +146,26 @@ class ParticipantOut(BaseModel):
     read_seq: int = Field(description="Read up to this seq: read receipts for the sender")
 
 
+class Counterpart(BaseModel):
+    """Whom a care conversation is with, as the caller sees it."""
+
+    account_id: uuid.UUID
+    role: str
+    display_name: str = Field(description="The name the person shows in the app")
+    real_name: str | None = Field(
+        description="The patient's registered name, shown only to a doctor caring for them"
+    )
+
+
 class ConversationOut(BaseModel):
     id: uuid.UUID
     kind: str
     title: str | None
+    counterpart: Counterpart | None = Field(
+        default=None,
+        description="The other party of a care conversation (the doctor for the patient, the "
+        "patient for the doctor); null for team groups",
+    )
     patient_id: uuid.UUID | None
     care_relationship_id: uuid.UUID | None
     last_seq: int

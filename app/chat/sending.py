@@ -3,7 +3,9 @@
 Every append locks the conversation's counter row, takes the next seq, stores the message and
 registers the pushes to run after commit, so participants only ever hear of stored messages and
 committed seqs are 1..N without gaps. A client message id makes a send idempotent: the retry
-finds the original under the same lock and gets it back instead of a second message.
+finds the original (before the rate limit, and again under the lock) and gets it back instead
+of a second message. What the server appends itself (recalls, notices) is keyed in a namespace
+of its own (`server_key`), so no client id can stand in for one.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
+from app.chat import cards as chat_cards
 from app.chat import repository as chat_repository
 from app.chat.errors import TooLarge
 from app.chat.messages import NOTICE_TEMPLATES
 from app.chat.runtime import ChatRuntime
 from app.chat.schemas import MessageCreate, MessageOut, render_notice
+from app.config import Settings
 from app.errors import Conflict, Forbidden, NotFound
 from app.kit.clock import utcnow
-from app.models import ChatConversation, ChatMessage
+from app.models import ChatAttachment, ChatConversation, ChatMessage
 from app.outbox import service as outbox_service
 from app.realtime.publish import publish_after_commit
 
@@ -38,16 +42,43 @@ async def send_message(
     draft: MessageCreate,
 ) -> tuple[ChatMessage, bool]:
     """Store and fan out a participant's message; (message, created) - a retry gets the original."""
-    await runtime.check_send_rate(principal.account_id)
+    me = principal.account_id
+    # A retry of a message already stored is answered from it before the rate limit: the
+    # client only retries because it lost the first answer, and the send is not a new one.
+    # Only the caller's own messages are looked at, so this tells nobody anything.
+    original = await chat_repository.find_by_key(
+        session, conversation_id, "client_msg_id", draft.client_msg_id
+    )
+    if original is not None and original.sender_account_id == me:
+        return original, False
+    await runtime.check_send_rate(me)
     limit = runtime.settings.chat_max_text_chars
     if draft.text is not None and len(draft.text) > limit:
         raise TooLarge("chat_message_too_large", limit=limit)
-    me = principal.account_id
     # Looked up before the counter is locked, to keep the lock short; the uploader and the
     # conversation must match, so this reveals nothing about other conversations.
-    body = await _body(session, conversation_id, me, draft)
+    attachment = await _attachment(session, runtime.settings, conversation_id, me, draft)
     now = utcnow()
     seq = await _claim(session, conversation_id, me, now)
+    # After the claim, which proved the caller takes part in the conversation.
+    if draft.card is not None:
+        conversation = await session.get(ChatConversation, conversation_id)
+        assert conversation is not None
+        await chat_cards.check_shareable(session, principal, conversation, draft.card)
+        body = draft.card.model_dump(mode="json")
+    elif attachment is not None:
+        if not await chat_repository.mark_attachment_sent(
+            session, attachment.id, now, _unsent_cutoff(runtime.settings, now)
+        ):
+            raise NotFound("chat_attachment_not_found")  # expired meanwhile
+        body = {
+            "attachment_id": str(attachment.id),
+            "content_type": attachment.content_type,
+            "size_bytes": attachment.size_bytes,
+            "duration_ms": attachment.duration_ms,
+        }
+    else:
+        body = {"text": draft.text}
     message, created = await _store(
         session,
         runtime,
@@ -73,17 +104,20 @@ async def recall_message(
     principal: Principal,
     conversation_id: uuid.UUID,
     seq: int,
-) -> ChatMessage:
-    """Recall one's own message within the window: its body is hidden, a notice is appended."""
+) -> tuple[ChatMessage, bool]:
+    """Recall one's own message within the window: its body is hidden, a notice is appended.
+    (notice, created): recalling again returns the first notice with created False."""
     me = principal.account_id
     now = utcnow()
     notice_seq = await _claim(session, conversation_id, me, now)
-    # Keyed by the recalled seq, so recalling twice returns the first recall notice.
-    client_msg_id = f"recall:{seq}"
-    done = await chat_repository.find_by_client_id(session, conversation_id, client_msg_id)
+    # Keyed by the recalled seq in the server's namespace, which no client id can occupy.
+    server_key = f"recall:{seq}"
+    done = await chat_repository.find_by_key(session, conversation_id, "server_key", server_key)
     if done is not None:
         await chat_repository.give_back_seq(session, conversation_id)
-        return done
+        if done.sender_account_id != me:
+            raise Forbidden("chat_recall_not_own")
+        return done, False
     target = await chat_repository.get_message_by_seq(session, conversation_id, seq)
     if target is None:
         raise NotFound()
@@ -98,7 +132,7 @@ async def recall_message(
     if "attachment_id" in target.body:
         attachment_id = uuid.UUID(target.body["attachment_id"])
         await chat_repository.mark_attachment_recalled(session, attachment_id, now)
-    message, _ = await _store(
+    return await _store(
         session,
         runtime,
         notice_seq,
@@ -106,7 +140,7 @@ async def recall_message(
         {
             "conversation_id": conversation_id,
             "sender_account_id": me,
-            "client_msg_id": client_msg_id,
+            "server_key": server_key,
             "kind": "recall",
             "body": {
                 "recalled_seq": seq,
@@ -117,7 +151,6 @@ async def recall_message(
         sender_name=principal.display_name,
         push=False,
     )
-    return message
 
 
 async def post_system_notice(
@@ -160,7 +193,7 @@ async def post_system_notice(
         {
             "conversation_id": conversation_id,
             "sender_account_id": None,
-            "client_msg_id": f"notice:{dedupe_key or uuid.uuid4().hex}",
+            "server_key": f"notice:{dedupe_key or uuid.uuid4().hex}",
             "kind": "notice",
             "body": {"code": notice_code, "params": params},
         },
@@ -181,26 +214,30 @@ async def _claim(
     return seq
 
 
-async def _body(
-    session: AsyncSession, conversation_id: uuid.UUID, sender_id: uuid.UUID, draft: MessageCreate
-) -> dict[str, Any]:
-    if draft.kind == "text":
-        return {"text": draft.text}
-    if draft.kind == "card":
-        assert draft.card is not None
-        return draft.card.model_dump(mode="json")
-    assert draft.attachment_id is not None
+async def _attachment(
+    session: AsyncSession,
+    settings: Settings,
+    conversation_id: uuid.UUID,
+    sender_id: uuid.UUID,
+    draft: MessageCreate,
+) -> ChatAttachment | None:
+    """The sender's own attachment the draft carries, still sendable; 404 otherwise."""
+    if draft.attachment_id is None:
+        return None
     attachment = await chat_repository.get_own_attachment(
         session, draft.attachment_id, conversation_id, sender_id
     )
-    if attachment is None or attachment.kind != draft.kind:
+    if attachment is None or attachment.kind != draft.kind or attachment.expired_at is not None:
         raise NotFound("chat_attachment_not_found")
-    return {
-        "attachment_id": str(attachment.id),
-        "content_type": attachment.content_type,
-        "size_bytes": attachment.size_bytes,
-        "duration_ms": attachment.duration_ms,
-    }
+    cutoff = _unsent_cutoff(settings, utcnow())
+    if attachment.sent_at is None and attachment.created_at < cutoff:
+        raise NotFound("chat_attachment_not_found")  # expired, the job has not got to it yet
+    return attachment
+
+
+def _unsent_cutoff(settings: Settings, now: datetime) -> datetime:
+    """Attachments uploaded before this and never sent have expired."""
+    return now - timedelta(seconds=settings.chat_attachment_unsent_ttl_seconds)
 
 
 async def _store(
@@ -216,13 +253,22 @@ async def _store(
     """Insert the message under the claimed seq and fan it out; a known client message id
     instead gives the seq back and returns the original."""
     conversation_id, sender_id = values["conversation_id"], values["sender_account_id"]
-    row = {**values, "id": uuid.uuid4(), "seq": seq, "created_at": now}
-    if not await chat_repository.insert_message(session, row):
+    # Exactly one idempotency key: the client's id for sends, the server's key otherwise.
+    key_column = "client_msg_id" if "client_msg_id" in values else "server_key"
+    row = {
+        "client_msg_id": None,
+        "server_key": None,
+        **values,
+        "id": uuid.uuid4(),
+        "seq": seq,
+        "created_at": now,
+    }
+    if not await chat_repository.insert_message(session, row, key_column):
         # A retry (checked after the lock, so one committed meanwhile is seen too). This also
         # moved last_message_at to now, which only reorders the list by a retry's moment.
         await chat_repository.give_back_seq(session, conversation_id)
-        original = await chat_repository.find_by_client_id(
-            session, conversation_id, values["client_msg_id"]
+        original = await chat_repository.find_by_key(
+            session, conversation_id, key_column, values[key_column]
         )
         assert original is not None  # messages are never deleted
         if original.sender_account_id != sender_id:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
+from app.authz.scopes import patient_scope
 from app.chat import repository as chat_repository
 from app.chat.conversations import ensure_care_conversation
 from app.chat.repository import Membership
@@ -23,6 +24,7 @@ from app.chat.schemas import (
     ConversationDetail,
     ConversationList,
     ConversationOut,
+    Counterpart,
     MessageOut,
     MessagePage,
     ParticipantOut,
@@ -32,6 +34,7 @@ from app.chat.schemas import (
     UnreadCounts,
 )
 from app.errors import NotFound
+from app.kit.clock import utcnow
 from app.models import CareRelationship, ChatConversation, ChatMessage, Doctor, Patient, Role
 from app.realtime.publish import publish_after_commit
 
@@ -49,7 +52,9 @@ async def membership(
 
 
 def conversation_out(
-    member: Membership, last_message: ChatMessage | None = None
+    member: Membership,
+    last_message: ChatMessage | None = None,
+    counterpart: Counterpart | None = None,
 ) -> ConversationOut:
     """The caller's view of a conversation, with its unread count."""
     conversation = member.conversation
@@ -57,6 +62,7 @@ def conversation_out(
         id=conversation.id,
         kind=conversation.kind,
         title=conversation.title,
+        counterpart=counterpart,
         patient_id=conversation.patient_id,
         care_relationship_id=conversation.care_relationship_id,
         last_seq=conversation.last_seq,
@@ -71,10 +77,54 @@ def conversation_out(
 async def list_conversations(session: AsyncSession, principal: Principal) -> ConversationList:
     """The caller's conversations, newest activity first, with last message and the badge."""
     members = await chat_repository.list_memberships(session, principal.account_id)
-    last = await chat_repository.last_messages(session, [m.conversation for m in members])
-    await _audit(session, principal, [m.conversation for m in members if m.conversation.id in last])
-    items = [conversation_out(m, last.get(m.conversation.id)) for m in members]
+    conversations = [m.conversation for m in members]
+    last = await chat_repository.last_messages(session, conversations)
+    others = await _counterparts(session, principal, conversations)
+    # Audited: each conversation whose content or patient's name the list shows.
+    await _audit(
+        session,
+        principal,
+        [c for c in conversations if c.id in last or _names_patient(others.get(c.id))],
+    )
+    items = [
+        conversation_out(m, last.get(m.conversation.id), others.get(m.conversation.id))
+        for m in members
+    ]
     return ConversationList(items=items, total_unread=sum(i.unread for i in items))
+
+
+async def _counterparts(
+    session: AsyncSession, principal: Principal, conversations: Sequence[ChatConversation]
+) -> dict[uuid.UUID, Counterpart]:
+    """The other party of each care conversation; a doctor also sees the registered name of
+    a patient in their care (the same scope as every other read of that patient's data)."""
+    rows = await chat_repository.counterparts(
+        session, [c.id for c in conversations], principal.account_id
+    )
+    names: dict[uuid.UUID, str] = {}
+    if principal.role == Role.doctor:
+        patients = [c.patient_id for c in conversations if c.patient_id is not None]
+        names = await chat_repository.patient_names(
+            session, patients, patient_scope(principal, Patient.id, utcnow())
+        )
+    patient_of = {c.id: c.patient_id for c in conversations}
+    found = {}
+    for conversation_id, row in rows.items():
+        patient_id = patient_of.get(conversation_id)
+        real_name = None
+        if row.role == "patient" and patient_id is not None:
+            real_name = names.get(patient_id)
+        found[conversation_id] = Counterpart(
+            account_id=row.account_id,
+            role=row.role,
+            display_name=row.display_name,
+            real_name=real_name,
+        )
+    return found
+
+
+def _names_patient(counterpart: Counterpart | None) -> bool:
+    return counterpart is not None and counterpart.real_name is not None
 
 
 async def get_conversation(
@@ -83,8 +133,13 @@ async def get_conversation(
     """One conversation with its participants' read-up-to (read receipts)."""
     member = await membership(session, principal, conversation_id)
     rows = await chat_repository.participants(session, conversation_id)
+    counterpart = (await _counterparts(session, principal, [member.conversation])).get(
+        conversation_id
+    )
+    if _names_patient(counterpart):
+        await _audit(session, principal, [member.conversation])
     return ConversationDetail(
-        **conversation_out(member).model_dump(),
+        **conversation_out(member, counterpart=counterpart).model_dump(),
         participants=[
             ParticipantOut(account_id=a, role=role, display_name=name, read_seq=read_seq)
             for a, role, name, read_seq in rows

@@ -5,6 +5,7 @@ Client frames (each may carry "ref", echoed in the reply):
                -> {"type": "chat.ack", "created", "message"}
   chat.read    {conversation_id, up_to_seq}        -> {"type": "chat.read_state", ...ReadState}
   chat.recall  {conversation_id, seq}              -> {"type": "chat.ack", "created", "message"}
+               (a repeated recall acks the first notice with created false)
   chat.typing  {conversation_id}                   no reply; repeat while typing
   chat.sync    {since: {conversation_id: seq}, limit} -> {"type": "chat.synced", ...SyncResponse}
 Server events:
@@ -85,10 +86,10 @@ async def recall(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise Invalid()
     async with ctx.unit_of_work() as session:
-        message = await chat_sending.recall_message(
+        message, created = await chat_sending.recall_message(
             session, _runtime(ctx), ctx.principal, conversation_id, seq
         )
-    return _ack(message, True)
+    return _ack(message, created)
 
 
 @client_message("chat.read")

@@ -1,17 +1,18 @@
-"""/healthz (process alive), /readyz (database reachable, schema at head), /metrics."""
+"""/healthz (process alive), /readyz (every part the process needs is up), /metrics."""
 
 from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+import app.health.messages  # noqa: F401 - registers this package's message codes
 from app.db import DbSession
 from app.errors import ServiceUnavailable
-from app.health import migrations_state
+from app.health import readiness
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +23,11 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: str
-    database: str
+    database: str = Field(description="ok: answers and its schema is at the migrations' head")
+    redis: str = Field(description="ok, or not_configured without REDIS_URL")
+    realtime: str = Field(description="ok: new sockets can register for events")
+    outbox_relay: str = Field(description="ok, or disabled (OUTBOX_RELAY_ENABLED=false)")
+    background_jobs: str = Field(description="ok, or disabled (BACKGROUND_JOBS_ENABLED=false)")
     schema_revisions: list[str]
     expected_revisions: list[str]
 
@@ -33,22 +38,30 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"description": "Not ready"}})
-async def readyz(session: DbSession) -> Readiness:
-    """Ready when the database answers and its schema is at the migrations' head."""
-    expected = list(migrations_state.head_revisions())
-    try:
-        current = list(await migrations_state.current_revisions(session))
-    except Exception as exc:
-        raise ServiceUnavailable("database_unreachable") from exc
-    if current != expected:
-        raise ServiceUnavailable(
-            "schema_not_at_head",
-            extra={"schema_revisions": current, "expected_revisions": expected},
-        )
-    return Readiness(
-        status="ok", database="ok", schema_revisions=current, expected_revisions=expected
-    )
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={
+        503: {
+            "description": "Not ready: `code` names the first part that is down "
+            "(database_unreachable, schema_not_at_head, redis_unreachable, "
+            "realtime_not_listening, outbox_relay_stopped, background_jobs_stopped) and "
+            "`parts` gives the state of each"
+        }
+    },
+)
+async def readyz(session: DbSession, request: Request) -> Readiness:
+    """Ready when every part this process needs is up: the database at the migrations' head,
+    Redis reachable and the realtime listener subscribed (with REDIS_URL), the outbox relay and
+    the periodic jobs running (where enabled)."""
+    ready = await readiness.check(session, request.app.state)
+    revisions = {
+        "schema_revisions": ready.schema_revisions,
+        "expected_revisions": ready.expected_revisions,
+    }
+    if ready.problem is not None:
+        raise ServiceUnavailable(ready.problem, extra={"parts": ready.parts, **revisions})
+    return Readiness(status="ok", **ready.parts, **revisions)
 
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)

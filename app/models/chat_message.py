@@ -24,6 +24,17 @@ class ChatMessage(UUIDPrimaryKey, CreatedAt, Base):
         UniqueConstraint(
             "conversation_id", "client_msg_id", name="uq_chat_messages_conversation_client_msg"
         ),
+        # The server's own idempotency keys (a recall per recalled seq, a notice per dedupe
+        # key) live apart from the ids clients choose, so no client id can take one.
+        UniqueConstraint(
+            "conversation_id", "server_key", name="uq_chat_messages_conversation_server_key"
+        ),
+        CheckConstraint(
+            "(client_msg_id IS NULL) <> (server_key IS NULL)", name="one_idempotency_key"
+        ),
+        CheckConstraint(
+            "(kind IN ('notice','recall')) = (server_key IS NOT NULL)", name="server_key_kind"
+        ),
         CheckConstraint("kind IN ('text','image','voice','card','notice','recall')", name="kind"),
         CheckConstraint("seq > 0", name="seq"),
     )
@@ -34,7 +45,10 @@ class ChatMessage(UUIDPrimaryKey, CreatedAt, Base):
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     # None for system notices.
     sender_account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id"))
-    client_msg_id: Mapped[str] = mapped_column(String(80), nullable=False)
+    # Chosen by the sending client; None for what the server makes (notices, recalls).
+    client_msg_id: Mapped[str | None] = mapped_column(String(80))
+    # The server's idempotency key of a notice ("notice:<key>") or recall ("recall:<seq>").
+    server_key: Mapped[str | None] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(8), nullable=False)
     body: Mapped[dict[str, Any]] = mapped_column(
         JSON().with_variant(JSONB(), "postgresql"), nullable=False

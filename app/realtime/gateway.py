@@ -14,6 +14,11 @@ Close codes (`CloseCode`): 4401 authentication failed, 4408 silent for two heart
 lifetime reached, 4429 the client fell too far behind, 1013 realtime (Redis) or the database
 unavailable. After any of them the client reconnects (with backoff) and resyncs over HTTP:
 events are not replayed.
+Limits: a frame larger than WS_AUTH_FRAME_MAX_BYTES before sign-in or WS_FRAME_MAX_BYTES after
+it closes with 1009 `frame_too_large`; JSON nested deeper than WS_FRAME_MAX_DEPTH with 1008
+`nesting_too_deep` (the client must not send that frame again); a socket beyond the user's
+WS_MAX_SOCKETS_PER_USER (over all processes) with 1008 `too_many_connections` right after
+sign-in (close another socket of the user first, or reconnect later).
 The token is never read from the URL, where proxies and access logs would keep it.
 """
 
@@ -24,6 +29,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -33,7 +39,7 @@ from prometheus_client import Gauge
 from app.authz.principal import Principal, load_principal, session_is_live
 from app.config import Settings
 from app.db import unit_of_work
-from app.errors import AppError, DatabaseUnavailable, Unauthorized
+from app.errors import AppError, DatabaseUnavailable, TooManyRequests, Unauthorized
 from app.i18n import translate
 from app.realtime.handlers import (
     ClientContext,
@@ -56,6 +62,54 @@ OPEN_CONNECTIONS = Gauge(
 _CLOSE_TIMEOUT_SECONDS = 5.0
 
 CloseOutcome = tuple[int, str]
+
+
+class FrameRefused(Exception):
+    """A client frame past the limits: the socket closes with this code and reason."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome: CloseOutcome = (code, reason)
+
+
+def decode_frame(message: Mapping[str, Any], max_bytes: int, max_depth: int) -> Any:
+    """The JSON a client frame carries (None for a binary or non-JSON frame); FrameRefused for
+    one larger than `max_bytes` or nested deeper than `max_depth`."""
+    text, data = message.get("text"), message.get("bytes")
+    # Characters take at most 4 UTF-8 bytes: most frames are measured without encoding.
+    size = len(data) if data is not None else len(text or "")
+    if text is not None and size * 4 > max_bytes:
+        size = len(text.encode())
+    if size > max_bytes:
+        raise FrameRefused(CloseCode.message_too_big, "frame_too_large")
+    if text is None:
+        return None
+    try:
+        frame = json.loads(text)
+    except RecursionError:
+        raise FrameRefused(CloseCode.policy_violation, "nesting_too_deep") from None
+    except ValueError:
+        return None
+    if _nested_deeper_than(frame, max_depth):
+        raise FrameRefused(CloseCode.policy_violation, "nesting_too_deep")
+    return frame
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON `value` has more than `limit` levels of arrays and objects (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 class _Connection:
@@ -100,6 +154,18 @@ async def realtime_socket(websocket: WebSocket) -> None:
         sessionmaker=websocket.app.state.sessionmaker,
         deliver=lambda frame: connection.deliver(json.dumps(frame, ensure_ascii=False)),
     )
+    socket_id = str(context.connection_id)
+    try:
+        admitted = await hub.acquire_socket(
+            user_id, socket_id, settings.ws_max_sockets_per_user, _lease_seconds(settings)
+        )
+    except RealtimeUnavailable:
+        await _close(websocket, CloseCode.unavailable, "realtime_unavailable")
+        return
+    if not admitted:
+        log.info("realtime connection refused: too many sockets", user_id=str(user_id))
+        await _close(websocket, CloseCode.policy_violation, "too_many_connections")
+        return
     outcome: CloseOutcome | None
     OPEN_CONNECTIONS.inc()
     try:
@@ -111,6 +177,7 @@ async def realtime_socket(websocket: WebSocket) -> None:
     finally:
         OPEN_CONNECTIONS.dec()
         await hub.unregister(user_id, connection)
+        await hub.release_socket(user_id, socket_id)
         await _run_hooks(disconnect_hooks(), context)
     if outcome is not None:
         log.info(
@@ -129,7 +196,12 @@ async def _authenticate(websocket: WebSocket, settings: Settings) -> Principal |
         return None
     if message["type"] == "websocket.disconnect":
         return None
-    token = _auth_token(message.get("text"))
+    try:
+        frame = decode_frame(message, settings.ws_auth_frame_max_bytes, settings.ws_frame_max_depth)
+    except FrameRefused as refused:
+        await _close(websocket, *refused.outcome)
+        return None
+    token = _auth_token(frame)
     if token is None:
         await _close(websocket, CloseCode.auth_failed, "auth_required")
         return None
@@ -145,11 +217,12 @@ async def _authenticate(websocket: WebSocket, settings: Settings) -> Principal |
     return principal
 
 
-def _auth_token(text: str | None) -> str | None:
-    try:
-        frame = json.loads(text) if text is not None else None
-    except ValueError:
-        return None
+def _lease_seconds(settings: Settings) -> float:
+    """How long a socket counts against its user's cap unless renewed (every heartbeat)."""
+    return 3 * settings.ws_heartbeat_seconds
+
+
+def _auth_token(frame: Any) -> str | None:
     if not isinstance(frame, dict) or frame.get("type") != "auth":
         return None
     token = frame.get("token")
@@ -180,11 +253,9 @@ async def _serve(
     except WebSocketDisconnect:
         return None
     tasks = {
-        asyncio.create_task(_read(websocket, connection, context)),
+        asyncio.create_task(_read(websocket, connection, context, settings)),
         asyncio.create_task(_write(websocket, connection)),
-        asyncio.create_task(
-            _heartbeat(websocket, connection, principal, settings.ws_heartbeat_seconds)
-        ),
+        asyncio.create_task(_heartbeat(websocket, connection, context, settings)),
     }
     waiting: set[asyncio.Future[Any]] = {*tasks, connection.closing}
     try:
@@ -205,23 +276,26 @@ async def _serve(
     return None
 
 
-async def _read(websocket: WebSocket, connection: _Connection, context: ClientContext) -> None:
+async def _read(
+    websocket: WebSocket, connection: _Connection, context: ClientContext, settings: Settings
+) -> None:
     loop = asyncio.get_running_loop()
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
         connection.heard_at = loop.time()
-        reply = await _reply_to(message.get("text"), context)
+        try:
+            frame = decode_frame(message, settings.ws_frame_max_bytes, settings.ws_frame_max_depth)
+        except FrameRefused as refused:
+            connection.close_soon(*refused.outcome)
+            return
+        reply = await _reply_to(frame, context)
         if reply is not None:
             connection.deliver(json.dumps(reply, ensure_ascii=False, default=str))
 
 
-async def _reply_to(text: str | None, context: ClientContext) -> dict[str, Any] | None:
-    try:
-        frame = json.loads(text) if text is not None else None
-    except ValueError:
-        frame = None
+async def _reply_to(frame: Any, context: ClientContext) -> dict[str, Any] | None:
     if not isinstance(frame, dict):
         return {"type": "error", "code": "invalid_message"}
     kind = frame.get("type")
@@ -236,6 +310,8 @@ async def _reply_to(text: str | None, context: ClientContext) -> dict[str, Any] 
         reply = await handler(context, frame)
     except AppError as exc:
         reply = {"type": "error", "code": exc.code, "detail": translate(exc.code, **exc.params)}
+        if isinstance(exc, TooManyRequests):
+            reply["retry_after_seconds"] = exc.retry_after
     except Exception:
         log.exception("realtime message handler failed", message_type=kind)
         reply = {"type": "error", "code": "internal_error", "detail": translate("internal_error")}
@@ -258,9 +334,11 @@ async def _write(websocket: WebSocket, connection: _Connection) -> None:
 
 
 async def _heartbeat(
-    websocket: WebSocket, connection: _Connection, principal: Principal, interval: float
+    websocket: WebSocket, connection: _Connection, context: ClientContext, settings: Settings
 ) -> None:
     loop = asyncio.get_running_loop()
+    interval, principal = settings.ws_heartbeat_seconds, context.principal
+    hub: RealtimeHub = websocket.app.state.hub
     while True:
         await asyncio.sleep(interval)
         if loop.time() - connection.heard_at >= 2 * interval:
@@ -270,6 +348,9 @@ async def _heartbeat(
         if not await _session_still_live(websocket, principal):
             connection.close_soon(CloseCode.auth_failed, "session_revoked")
             return
+        await hub.renew_socket(
+            principal.account_id, str(context.connection_id), _lease_seconds(settings)
+        )
         connection.deliver(json.dumps({"type": "ping", "ts": int(time.time() * 1000)}))
 
 

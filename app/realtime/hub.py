@@ -50,6 +50,10 @@ class CloseCode(IntEnum):
     auth_failed = 4401
     heartbeat_timeout = 4408
     send_queue_overflow = 4429
+    # RFC 6455 7.4.1: a frame the server will not take (nested too deeply), or one socket more
+    # than the user may hold; and a frame too big to process.
+    policy_violation = 1008
+    message_too_big = 1009
     unavailable = 1013  # RFC 6455 "try again later": events cannot be delivered right now
 
 
@@ -79,6 +83,7 @@ class RealtimeHub(ABC):
 
     def __init__(self) -> None:
         self._connections: dict[uuid.UUID, set[Connection]] = {}
+        self._sockets: dict[uuid.UUID, set[str]] = {}
 
     async def start(self) -> None:
         """Begin fan-out; called once by the application's lifespan."""
@@ -116,6 +121,33 @@ class RealtimeHub(ABC):
             del self._connections[user_id]
             await self._unwatch(user_id)
 
+    async def readiness(self) -> dict[str, str]:
+        """The state of each part fan-out needs: "ok", or what is wrong with it."""
+        return {"redis": "not_configured", "realtime": "ok"}
+
+    async def acquire_socket(
+        self, user_id: uuid.UUID, socket_id: str, limit: int, ttl_seconds: float
+    ) -> bool:
+        """Count one more open socket of the user, unless `limit` are open already (False).
+        Counted in this process; the Redis hub counts over every process."""
+        held = self._sockets.setdefault(user_id, set())
+        if socket_id not in held and len(held) >= limit:
+            return False
+        held.add(socket_id)
+        return True
+
+    async def renew_socket(self, user_id: uuid.UUID, socket_id: str, ttl_seconds: float) -> None:
+        """The socket is still open (the Redis hub's count forgets sockets not renewed)."""
+        return None
+
+    async def release_socket(self, user_id: uuid.UUID, socket_id: str) -> None:
+        """The socket closed (idempotent)."""
+        held = self._sockets.get(user_id)
+        if held is not None:
+            held.discard(socket_id)
+            if not held:
+                del self._sockets[user_id]
+
     def local_connections(self, user_id: uuid.UUID) -> int:
         """How many live connections of `user_id` this process holds."""
         return len(self._connections.get(user_id, ()))
@@ -150,6 +182,26 @@ def request_path_options(timeout_seconds: float, connect_timeout_seconds: float)
         "socket_connect_timeout": connect_timeout_seconds,
         "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     }
+
+
+# The open sockets of one user: a sorted set of socket id -> lease expiry (ms, Redis's clock,
+# so processes need not agree on the time). Lapsed leases (a crashed process) are dropped
+# first; ARGV[2] = 0 renews without checking the limit.
+_SOCKET_LEASE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local limit = tonumber(ARGV[2])
+if limit > 0 and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+    if redis.call('ZCARD', KEYS[1]) >= limit then
+        return 0
+    end
+end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+"""
 
 
 def _log_reconnect(state: RetryCallState) -> None:
@@ -199,6 +251,8 @@ class RedisHub(RealtimeHub):
             client_name=f"{client_name}:publish",
             **request_path_options(publish_timeout_seconds, connect_timeout_seconds),
         )
+        self._socket_prefix = f"{channel_prefix}sockets:"
+        self._lease_script = self._publisher.register_script(_SOCKET_LEASE)
         self._ping_seconds = ping_seconds
         self._subscribe_timeout = subscribe_timeout_seconds
         self._pubsub: PubSub | None = None
@@ -214,6 +268,58 @@ class RedisHub(RealtimeHub):
     def channel(self, user_id: uuid.UUID) -> str:
         """The Redis channel carrying the events of `user_id`."""
         return f"{self._user_prefix}{user_id}"
+
+    @property
+    def listening(self) -> bool:
+        """Whether the listener holds a subscribed Redis connection (new sockets can register)."""
+        return self._pubsub is not None
+
+    async def readiness(self) -> dict[str, str]:
+        """Redis answers a PING within the request-path timeout, and the listener is up."""
+        try:
+            await self._publisher.ping()
+            redis = "ok"
+        except (RedisError, OSError):
+            redis = "unreachable"
+        return {"redis": redis, "realtime": "ok" if self.listening else "not_listening"}
+
+    async def acquire_socket(
+        self, user_id: uuid.UUID, socket_id: str, limit: int, ttl_seconds: float
+    ) -> bool:
+        """Take one of the user's `limit` socket leases, shared by every process; a lease not
+        renewed within `ttl_seconds` (its process died) lapses. RealtimeUnavailable without
+        Redis."""
+        return await self._lease(user_id, socket_id, limit, ttl_seconds)
+
+    async def renew_socket(self, user_id: uuid.UUID, socket_id: str, ttl_seconds: float) -> None:
+        """Extend the socket's lease (kept even if the user is at the limit meanwhile)."""
+        try:
+            await self._lease(user_id, socket_id, 0, ttl_seconds)
+        except RealtimeUnavailable as exc:
+            # The listener notices a lost Redis and closes the sockets; nothing to add here.
+            log.warning("realtime socket lease not renewed", error=str(exc.__cause__))
+
+    async def release_socket(self, user_id: uuid.UUID, socket_id: str) -> None:
+        """Give the socket's lease back (else it lapses by itself)."""
+        try:
+            await self._publisher.zrem(self._sockets_key(user_id), socket_id)
+        except (RedisError, OSError) as exc:
+            log.warning("realtime socket lease not released; it lapses", error=str(exc))
+
+    def _sockets_key(self, user_id: uuid.UUID) -> str:
+        return f"{self._socket_prefix}{user_id}"
+
+    async def _lease(
+        self, user_id: uuid.UUID, socket_id: str, limit: int, ttl_seconds: float
+    ) -> bool:
+        ttl_ms = max(1, round(ttl_seconds * 1000))
+        try:
+            taken = await self._lease_script(
+                keys=[self._sockets_key(user_id)], args=[socket_id, limit, ttl_ms]
+            )
+        except (RedisError, OSError) as exc:
+            raise RealtimeUnavailable("redis is unreachable") from exc
+        return bool(taken)
 
     async def start(self) -> None:
         """Start the listener; it connects (and reconnects) to Redis in the background."""

@@ -28,6 +28,7 @@ class Chat:
 
     conversation_id: uuid.UUID
     care_id: uuid.UUID
+    patient_id: uuid.UUID
     patient: Account
     doctor: Account
     patient_phone: dict[str, str]
@@ -56,6 +57,7 @@ async def chat(db_session: AsyncSession, settings: Settings) -> Chat:
     return Chat(
         conversation_id=conversation.id,
         care_id=care.id,
+        patient_id=care.patient_id,
         patient=patient,
         doctor=doctor,
         patient_phone=await factories.bearer(db_session, settings, patient),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import func, select
 
 from app.models import ChatMessage, OutboxMessage
@@ -74,7 +72,7 @@ async def test_blank_or_mismatched_content_is_malformed(client, chat) -> None:
 
 
 async def test_card_links_a_product_object(client, chat) -> None:
-    ref = str(uuid.uuid4())
+    ref = str(chat.patient_id)  # an AGP chart card names the patient whose chart it is
     response = await client.post(
         chat.url("/messages"),
         headers=chat.doctor_app,
