@@ -6,7 +6,7 @@ first and block the recall. Their keys move to `server_key`; `client_msg_id` is 
 Attachments record when a message first carried them (`sent_at`, filled in from the messages
 already stored) and when the expiry job claimed an unsent one (`expired_at`).
 
-Revision ID: realtime
+Revision ID: 0008_realtime
 Revises: 0007_assignment_speed
 Create Date: 2026-12-06 10:00:00.000000
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "realtime"
+revision: str = "0008_realtime"
 down_revision: str | None = "0007_assignment_speed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
