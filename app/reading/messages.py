@@ -36,7 +36,18 @@ register_messages(
             "zh": "测量时间早于可补传的期限",
             "en": "The measured time is older than the backfill window",
         },
-        "wrong_unit": {"zh": "单位错误", "en": "Wrong unit"},
+        "wrong_unit": {
+            "zh": "单位错误：应为 {expected}",
+            "en": "Wrong unit: expected {expected}",
+        },
+        "offset_missing": {
+            "zh": "测量时间缺少 UTC 时差（如 +08:00），无法确定是哪一时刻",
+            "en": "The measured time has no UTC offset (e.g. +08:00), so the moment is unknown",
+        },
+        "too_dense": {
+            "zh": "与同一设备的另一条读数相隔不足 {seconds} 秒，不合常理",
+            "en": "Less than {seconds} s from another reading of the same device: implausible",
+        },
         "out_of_range": {
             "zh": "数值超出设备量程或生理范围",
             "en": "The value is outside the device's range or physiologically impossible",
