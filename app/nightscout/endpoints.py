@@ -74,9 +74,11 @@ async def credential_status(principal: PatientOnly, session: DbSession) -> Night
 @router.post(
     "/nightscout/credential", response_model=NightscoutSecret, status_code=status.HTTP_201_CREATED
 )
-async def rotate_credential(principal: PatientOnly, session: DbSession) -> NightscoutSecret:
+async def rotate_credential(
+    principal: PatientOnly, session: DbSession, request: Request
+) -> NightscoutSecret:
     """Create or replace my Nightscout secret (shown once; the old one stops working)."""
-    return await nightscout_service.rotate(session, principal)
+    return await nightscout_service.rotate(session, request.app.state.settings, principal)
 
 
 @router.delete("/nightscout/credential", status_code=status.HTTP_204_NO_CONTENT)

@@ -52,12 +52,15 @@ async def status(session: AsyncSession, principal: Principal) -> NightscoutStatu
     return NightscoutStatus(configured=True, rotated_at=found.rotated_at, device_id=found.device_id)
 
 
-async def rotate(session: AsyncSession, principal: Principal) -> NightscoutSecret:
+async def rotate(
+    session: AsyncSession, settings: Settings, principal: Principal
+) -> NightscoutSecret:
     """Create the patient's secret, or replace it (the old one stops working at once)."""
     assert principal.patient_id is not None
     patient_id = principal.patient_id
-    device = await device_service.ensure_device(
+    device, _ = await device_service.ensure_device(
         session,
+        settings,
         patient_id,
         kind="cgm",
         model="Nightscout uploader",
@@ -66,6 +69,7 @@ async def rotate(session: AsyncSession, principal: Principal) -> NightscoutSecre
         source="nightscout",
         sample_interval_seconds=300,
         range_mg_dl=NIGHTSCOUT_RANGE_MG_DL,
+        verified=True,  # a serial made for this patient: nobody else can hold it
     )
     secret = secrets.token_urlsafe(18)
     digest = _sha1(secret)

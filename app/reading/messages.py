@@ -17,9 +17,17 @@ register_messages(
             "zh": "导入文件不能超过 {limit} 字节",
             "en": "The import file may be at most {limit} bytes",
         },
+        "reading_import_too_many_rows": {
+            "zh": "导入文件最多 {limit} 行读数，请分段导出",
+            "en": "An import file may hold at most {limit} reading rows; export a shorter period",
+        },
+        "reading_import_too_many_devices": {
+            "zh": "导入文件最多包含 {limit} 台设备",
+            "en": "An import file may name at most {limit} devices",
+        },
         "reading_import_unrecognised": {
-            "zh": "无法识别的文件格式，请上传 Dexcom Clarity 或 LibreView 导出的 CSV",
-            "en": "Unrecognised file; upload a Dexcom Clarity or LibreView CSV export",
+            "zh": "无法识别的文件格式，请上传 Dexcom Clarity、LibreView 或硅基动感应用导出的文件",
+            "en": "Unrecognised file; upload a Dexcom Clarity, LibreView or Sibionics app export",
         },
         # Per-item rejection reasons of an upload report.
         "malformed": {"zh": "读数格式不正确", "en": "The item is malformed"},

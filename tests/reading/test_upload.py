@@ -332,3 +332,13 @@ async def test_keys_stored_between_the_check_and_the_copy_refuse_the_whole_batch
     retry = await upload(client, who.headers, second)
     assert [i["status"] for i in retry["items"]] == ["duplicate"] + ["accepted"] * 3
     assert len(await _stored(db_session, who.cgm.id)) == 6
+
+
+async def test_a_time_without_its_offset_is_reported_as_such(client, db_session, settings) -> None:
+    who = await wearer(db_session, settings)
+    naive = (utcnow() - timedelta(minutes=5)).replace(tzinfo=None).isoformat()
+    item = {**cgm_item(who.cgm, utcnow(), 6.0), "measured_at": naive}
+    report = await upload(client, who.headers, [item], language="en")
+    [result] = report["items"]
+    assert (result["reason"], result["field"]) == ("offset_missing", "measured_at")
+    assert "no UTC offset" in result["message"]
