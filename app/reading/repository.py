@@ -305,9 +305,7 @@ async def batch_facts(
     with_span = bool(span and device_ids)
     if span and device_ids:
         widen = timedelta(seconds=widen_seconds)
-        params.update(
-            device_ids=list(device_ids), earliest=span[0] - widen, latest=span[1] + widen
-        )
+        params.update(device_ids=list(device_ids), earliest=span[0] - widen, latest=span[1] + widen)
     statement = _batch_facts_statement(with_span, locking)
     rows = (await session.execute(statement, params)).all()
     if rows and not rows[0][3]:

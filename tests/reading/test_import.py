@@ -61,9 +61,7 @@ async def test_a_us_libreview_file_with_its_ketone_column_is_read_in_mg_dl(
     report = response.json()
     assert response.status_code == 200, report
     assert (report["accepted"], report["rejected"]) == (13, 1)
-    assert [i["reason"] for i in report["items"] if i["status"] == "rejected"] == [
-        "not_a_reading"
-    ]
+    assert [i["reason"] for i in report["items"] if i["status"] == "rejected"] == ["not_a_reading"]
     rows = await _readings(db_session, who.patient.id)
     cgm = [r for r in rows if r.kind == "cgm"]
     assert [r.value for r in cgm][:3] == [91, 90, 89]
@@ -110,7 +108,9 @@ async def test_a_mmol_clarity_file_is_read_with_its_low_and_high_markers(
     client, db_session, settings
 ) -> None:
     who = await wearer(db_session, settings)
-    report = (await _import(client, who.headers, who.patient.id, fixture("clarity_mmol.csv"))).json()
+    report = (
+        await _import(client, who.headers, who.patient.id, fixture("clarity_mmol.csv"))
+    ).json()
     # Preamble lines 2-7 are not readings; EGVs on lines 8-13.
     assert [(i["index"], i["status"]) for i in report["items"]] == [
         (n, "accepted") for n in range(8, 14)
@@ -138,7 +138,9 @@ async def test_a_mmol_clarity_file_is_read_with_its_low_and_high_markers(
 
 async def test_a_mg_dl_clarity_file(client, db_session, settings) -> None:
     who = await wearer(db_session, settings)
-    report = (await _import(client, who.headers, who.patient.id, fixture("clarity_mgdl.csv"))).json()
+    report = (
+        await _import(client, who.headers, who.patient.id, fixture("clarity_mgdl.csv"))
+    ).json()
     assert report["accepted"] == 6
     rows = await _readings(db_session, who.patient.id)
     assert [(r.value, r.flag) for r in rows] == [
@@ -188,9 +190,7 @@ async def test_too_old_for_history_is_reported_per_row(client, db_session, setti
     client_app.state.settings = old
     try:
         report = (
-            await _import(
-                client, who.headers, who.patient.id, fixture("libreview_libre3_mmol.csv")
-            )
+            await _import(client, who.headers, who.patient.id, fixture("libreview_libre3_mmol.csv"))
         ).json()
     finally:
         client_app.state.settings = settings
@@ -243,4 +243,3 @@ async def test_unknown_files_and_strangers_are_refused(client, db_session, setti
     stranger = await wearer(db_session, settings)
     response = await _import(client, stranger.headers, who.patient.id, fixture("clarity_mgdl.csv"))
     assert response.status_code == 404
-

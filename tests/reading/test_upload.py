@@ -260,7 +260,9 @@ async def test_readings_list_is_scoped(client, db_session, settings) -> None:
     who = await wearer(db_session, settings)
     now = utcnow()
     await upload(
-        client, who.headers, [cgm_item(who.cgm, now - timedelta(minutes=5 * i), 6.0) for i in range(3)]
+        client,
+        who.headers,
+        [cgm_item(who.cgm, now - timedelta(minutes=5 * i), 6.0) for i in range(3)],
     )
     _, _, doctor_headers = await doctor_for(db_session, settings, who.patient)
     url = f"/api/v1/patients/{who.patient.id}/readings?kind=cgm"

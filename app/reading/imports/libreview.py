@@ -113,7 +113,10 @@ def parse_libreview(lines: list[str], timezone: ZoneInfo) -> ParsedFile:
     history: dict[tuple[str, str], list[datetime]] = {}
     for record, when in zip(table, times, strict=True):
         if (record.get("Record Type") or "").strip() == "0" and when is not None:
-            key = ((record.get("Device") or "").strip(), (record.get("Serial Number") or "").strip())
+            key = (
+                (record.get("Device") or "").strip(),
+                (record.get("Serial Number") or "").strip(),
+            )
             history.setdefault(key, []).append(when)
     devices: dict[tuple[str, str], ImportDevice] = {}
     rows: list[ImportRow] = []

@@ -83,7 +83,9 @@ def parse_sibionics(body: bytes, zone: ZoneInfo) -> ParsedFile:
                 continue
             cell = row[1] if len(row) > 1 else None
             rows.append(
-                glucose_row(line, device, "cgm", _time(stamp, zone), None if cell is None else str(cell))
+                glucose_row(
+                    line, device, "cgm", _time(stamp, zone), None if cell is None else str(cell)
+                )
             )
     finally:
         book.close()
