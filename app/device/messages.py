@@ -26,7 +26,8 @@ register_messages(
         },
         "device_pairing_locked": {
             "zh": "配对码错误次数过多，请联系发放设备的医院或药房",
-            "en": "Too many wrong pairing codes; ask the clinic or pharmacy that gave you the device",
+            "en": "Too many wrong pairing codes; ask the clinic or pharmacy that gave you "
+            "the device",
         },
         "device_not_cgm": {
             "zh": "只有动态血糖仪可以开始传感器周期",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -140,7 +140,9 @@ async def record_pairing_failure(
     )
 
 
-async def add_registrations(session: AsyncSession, rows: list[dict[str, object]]) -> set[str]:
+async def add_registrations(
+    session: AsyncSession, rows: Sequence[Mapping[str, object]]
+) -> set[str]:
     """Insert registrations, skipping serials registered already; the serials inserted."""
     if not rows:
         return set()

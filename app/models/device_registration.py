@@ -45,8 +45,6 @@ class DevicePairingFailure(Base):
     registration_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("device_registrations.id"), primary_key=True
     )
-    patient_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("patients.id"), primary_key=True
-    )
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patients.id"), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -197,9 +197,7 @@ async def get_entries_of_type(
     secret: Secret = None,
 ) -> Entries:
     """Entries of one type (`/entries/sgv.json`, `/entries/mbg.json`), newest first."""
-    return await _entries(
-        session, request, model.removesuffix(".json"), api_secret, token, secret
-    )
+    return await _entries(session, request, model.removesuffix(".json"), api_secret, token, secret)
 
 
 @router.get("/status")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol

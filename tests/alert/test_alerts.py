@@ -68,9 +68,7 @@ async def test_recovery_ends_the_episode_and_a_new_low_raises_again(
     who, _, _, connection = watched
     start = utcnow() - timedelta(minutes=14)
     values = [2.9, 3.2, 3.8, 3.9, 2.9]  # 3.2 and 3.8 are not yet "recovered" (< 3.9)
-    items = [
-        cgm_item(who.cgm, start + timedelta(minutes=3.5 * i), v) for i, v in enumerate(values)
-    ]
+    items = [cgm_item(who.cgm, start + timedelta(minutes=3.5 * i), v) for i, v in enumerate(values)]
     await upload(client, who.headers, items)
     first, second = await _alerts(db_session, who.patient.id)
     assert first.episode_ended_at == start + timedelta(minutes=10.5)

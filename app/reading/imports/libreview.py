@@ -13,6 +13,7 @@ from the file's own history.
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections.abc import Iterable
@@ -59,7 +60,7 @@ def interval_of_model(model: str) -> int | None:
 def measured_interval(times: Iterable[datetime]) -> int:
     """5 or 15 minutes, whichever the typical gap between history records is nearer."""
     ordered = sorted(times)
-    gaps = [(b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(ordered)]
     gaps = [g for g in gaps if 0 < g <= 2 * FIFTEEN_MINUTES]
     if not gaps:
         return FIFTEEN_MINUTES
