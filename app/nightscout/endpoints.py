@@ -77,14 +77,24 @@ _FIND_PARAMETERS = {
 Entries = list[dict[str, Any]]
 
 
-async def _upload(
-    session: AsyncSession,
+@router.post("/entries", openapi_extra=_ENTRIES_BODY)
+@router.post("/entries.json", openapi_extra=_ENTRIES_BODY)
+async def post_entries(
+    session: DbSession,
     request: Request,
     response: Response,
-    api_secret: str | None,
-    token: str | None,
-    secret: str | None,
+    api_secret: ApiSecret = None,
+    token: Token = None,
+    secret: Secret = None,
 ) -> Entries:
+    """Upload entries the Nightscout way: xDrip+ and Juggluco post an array to `/entries`,
+    share2nightscout-bridge and nightscout-connect to `/entries.json`; one entry may come as an
+    object with its `date`.
+
+    Answers the stored entries (new or already there); the upload report's counts are in the
+    `X-Readings-Accepted`, `X-Readings-Duplicate` and `X-Readings-Rejected` headers. The trend
+    arrow (`direction`), `noise`, `filtered`/`unfiltered` and `device` are kept.
+    """
     require_json(request)
     credential, principal = await nightscout_service.authenticate(
         session, api_secret, token, secret
@@ -112,37 +122,6 @@ async def _upload(
     response.headers["X-Readings-Duplicate"] = str(report.duplicate)
     response.headers["X-Readings-Rejected"] = str(report.rejected)
     return [entries[item.index] for item in report.items if item.status != "rejected"]
-
-
-@router.post("/entries", openapi_extra=_ENTRIES_BODY)
-async def post_entries(
-    session: DbSession,
-    request: Request,
-    response: Response,
-    api_secret: ApiSecret = None,
-    token: Token = None,
-    secret: Secret = None,
-) -> Entries:
-    """Upload entries the Nightscout way (xDrip+, Juggluco, AndroidAPS post an array here).
-
-    Answers the stored entries (new or already there); the upload report's counts are in the
-    `X-Readings-Accepted`, `X-Readings-Duplicate` and `X-Readings-Rejected` headers. The trend
-    arrow (`direction`), `noise`, `filtered`/`unfiltered` and `device` are kept.
-    """
-    return await _upload(session, request, response, api_secret, token, secret)
-
-
-@router.post("/entries.json", openapi_extra=_ENTRIES_BODY)
-async def post_entries_json(
-    session: DbSession,
-    request: Request,
-    response: Response,
-    api_secret: ApiSecret = None,
-    token: Token = None,
-    secret: Secret = None,
-) -> Entries:
-    """The same upload where share2nightscout-bridge and nightscout-connect post it."""
-    return await _upload(session, request, response, api_secret, token, secret)
 
 
 async def _entries(

@@ -28,9 +28,8 @@ _CSV_BODY = {
         "required": True,
         "content": {
             "text/csv": {"schema": {"type": "string", "format": "binary"}},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                "schema": {"type": "string", "format": "binary"}
-            },
+            # The Sibionics app's workbook (an .xlsx the app names .xls), sent as it is.
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         },
         "description": (
             "A wearable export as the vendor writes it: Dexcom Clarity CSV (mg/dL or mmol/L), "

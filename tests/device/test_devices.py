@@ -10,7 +10,7 @@ import pytest
 from app.main import create_app
 from tests.fixtures import factories
 from tests.fixtures.servers import serve_in_loop
-from tests.reading.helpers import committed_database, doctor_for, wearer
+from tests.reading.helpers import committed_database, committed_patient, doctor_for, wearer
 
 CGM = {"kind": "cgm", "model": "Dexcom G7", "serial": "G7-0001", "sample_interval_seconds": 300}
 
@@ -204,14 +204,10 @@ async def test_doctor_sees_devices_of_their_patients_only(client, db_session, se
 
 @pytest.mark.postgres
 async def test_concurrent_bindings_respect_the_cap() -> None:
-    from app.models import Device, Role
+    from app.models import Device
 
     async with committed_database() as (settings, sessionmaker):
-        async with sessionmaker() as session:
-            account = await factories.account(session, Role.patient)
-            patient = await factories.patient_of(session, account)
-            headers = await factories.bearer(session, settings, account)
-            await session.commit()
+        patient, headers = await committed_patient(sessionmaker, settings)
         async with (
             serve_in_loop(create_app(settings)) as base_url,
             httpx.AsyncClient(base_url=base_url, timeout=60) as http,

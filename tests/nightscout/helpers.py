@@ -7,10 +7,13 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.authz.principal import Principal
+from app.kit.clock import utcnow
 from app.models import Role
 from app.nightscout import service as nightscout_service
 from tests.fixtures import factories
@@ -52,3 +55,15 @@ async def nightscout_site() -> AsyncIterator[NightscoutSite]:
         }
         async with run_uvicorn(env) as url:
             yield NightscoutSite(url, secret, sessionmaker, patient.id)
+
+
+def sgv_entry(minutes_ago: float, sgv: int, **extra: Any) -> dict[str, Any]:
+    """A Nightscout `sgv` entry as uploaders send it (epoch ms `date` and ISO `dateString`)."""
+    moment = utcnow() - timedelta(minutes=minutes_ago)
+    return {
+        "type": "sgv",
+        "sgv": sgv,
+        "date": int(moment.timestamp() * 1000),
+        "dateString": moment.isoformat(),
+        **extra,
+    }

@@ -11,18 +11,8 @@ from sqlalchemy import select
 
 from app.kit.clock import utcnow
 from app.models import Reading
+from tests.nightscout.helpers import sgv_entry
 from tests.reading.helpers import wearer
-
-
-def _entry(minutes_ago: float, sgv: int, **extra) -> dict:
-    moment = utcnow() - timedelta(minutes=minutes_ago)
-    return {
-        "type": "sgv",
-        "sgv": sgv,
-        "date": int(moment.timestamp() * 1000),
-        "dateString": moment.isoformat(),
-        **extra,
-    }
 
 
 async def _secret(client, db_session, settings) -> tuple[object, dict[str, str]]:
@@ -34,9 +24,9 @@ async def _secret(client, db_session, settings) -> tuple[object, dict[str, str]]
 async def test_entries_json_takes_an_array_or_one_object(client, db_session, settings) -> None:
     who, auth = await _secret(client, db_session, settings)
     many = await client.post(
-        "/api/v1/entries.json", json=[_entry(20, 110), _entry(15, 115)], headers=auth
+        "/api/v1/entries.json", json=[sgv_entry(20, 110), sgv_entry(15, 115)], headers=auth
     )
-    one = await client.post("/api/v1/entries.json", json=_entry(10, 120), headers=auth)
+    one = await client.post("/api/v1/entries.json", json=sgv_entry(10, 120), headers=auth)
     assert (many.status_code, one.status_code) == (200, 200)
     assert [e["sgv"] for e in one.json()] == [120]
     count = len(
@@ -47,7 +37,7 @@ async def test_entries_json_takes_an_array_or_one_object(client, db_session, set
 
 async def test_the_trend_noise_raw_values_and_device_are_kept(client, db_session, settings) -> None:
     who, auth = await _secret(client, db_session, settings)
-    sent = _entry(
+    sent = sgv_entry(
         5,
         142,
         direction="FortyFiveUp",
@@ -80,8 +70,8 @@ async def test_the_trend_noise_raw_values_and_device_are_kept(client, db_session
 
 async def test_readers_find_and_count_as_nightscout_answers(client, db_session, settings) -> None:
     _, auth = await _secret(client, db_session, settings)
-    entries = [_entry(5 * i, 100 + i) for i in range(1, 13)]
-    entries.append({**_entry(62, 95), "type": "mbg", "mbg": 95})
+    entries = [sgv_entry(5 * i, 100 + i) for i in range(1, 13)]
+    entries.append({**sgv_entry(62, 95), "type": "mbg", "mbg": 95})
     await client.post("/api/v1/entries", json=entries, headers=auth)
     default = (await client.get("/api/v1/entries/sgv.json", headers=auth)).json()
     assert [e["sgv"] for e in default] == list(range(101, 111))  # count defaults to 10

@@ -3,25 +3,10 @@ process: all five of its calls answer as Nightscout does."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
 from py_nightscout import Api
 
-from app.kit.clock import utcnow
-from tests.nightscout.helpers import nightscout_site
-
-
-def _entry(minutes_ago: int, sgv: int, direction: str) -> dict:
-    moment = utcnow() - timedelta(minutes=minutes_ago)
-    return {
-        "type": "sgv",
-        "sgv": sgv,
-        "date": int(moment.timestamp() * 1000),
-        "dateString": moment.isoformat(),
-        "direction": direction,
-        "device": "xDrip-LibreReceiver",
-    }
+from tests.nightscout.helpers import nightscout_site, sgv_entry
 
 
 async def test_py_nightscout_reads_what_an_uploader_posted() -> None:
@@ -29,7 +14,10 @@ async def test_py_nightscout_reads_what_an_uploader_posted() -> None:
         async with httpx.AsyncClient(base_url=site.url) as http:
             posted = await http.post(
                 "/api/v1/entries",
-                json=[_entry(10, 118, "Flat"), _entry(5, 131, "FortyFiveUp")],
+                json=[
+                    sgv_entry(10, 118, direction="Flat", device="xDrip-LibreReceiver"),
+                    sgv_entry(5, 131, direction="FortyFiveUp", device="xDrip-LibreReceiver"),
+                ],
                 params={"token": site.secret},
             )
             assert posted.status_code == 200, posted.text

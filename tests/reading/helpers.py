@@ -140,3 +140,15 @@ async def committed_database() -> AsyncIterator[tuple[Settings, async_sessionmak
     finally:
         await engine.dispose()
         await databases.drop_database(url)
+
+
+async def committed_patient(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> tuple[Patient, dict[str, str]]:
+    """A signed-in patient, committed (see `committed_database`)."""
+    async with sessionmaker() as session:
+        account = await factories.account(session, Role.patient)
+        patient = await factories.patient_of(session, account)
+        headers = await factories.bearer(session, settings, account)
+        await session.commit()
+    return patient, headers

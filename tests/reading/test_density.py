@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 
 from app.kit.clock import utcnow
 from app.main import create_app
-from app.models import Reading, Role
-from tests.fixtures import factories
+from app.models import Reading
 from tests.fixtures.servers import serve_in_loop
 from tests.reading.helpers import (
     bp_item,
     cgm_item,
     committed_database,
+    committed_patient,
     device,
     upload,
     wearer,
@@ -104,11 +104,9 @@ async def test_concurrent_bursts_cannot_crowd_a_device() -> None:
     # 40 requests at once, each one reading 1 s after the previous request's: the patient's
     # uploads are taken one at a time, so only readings >= 150 s apart are stored.
     async with committed_database() as (settings, sessionmaker):
+        patient, headers = await committed_patient(sessionmaker, settings)
         async with sessionmaker() as session:
-            account = await factories.account(session, Role.patient)
-            patient = await factories.patient_of(session, account)
             cgm = await device(session, patient, "cgm", "mmol/L")
-            headers = await factories.bearer(session, settings, account)
             await session.commit()
         start = utcnow() - timedelta(hours=1)
         async with (
