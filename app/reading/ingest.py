@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -63,30 +64,32 @@ def _too_dense(spacing: int) -> Rejection:
 
 def _crowded(
     rows: list[Row],
-    spacings: list[int],
+    spacings: dict[tuple[Any, str], int],
     stored: dict[tuple[Any, str], list[datetime]],
 ) -> set[int]:
-    """Positions of rows closer than their spacing to a stored reading of the same device and
-    kind (other than one at the same moment: that row is a duplicate), or to an earlier kept row
-    of the batch (the earliest of a crowd is kept): a burst keeps one reading per spacing."""
+    """Positions of rows closer than their series' spacing to a stored reading of the same
+    device and kind (other than one at the same moment: that row is a duplicate), or to an
+    earlier kept row of the batch (the earliest of a crowd is kept): a burst keeps one reading
+    per spacing. `spacings` is in seconds per (device, kind)."""
     series: dict[tuple[Any, str], list[int]] = {}
     for n, row in enumerate(rows):
         series.setdefault((row["device_id"], row["kind"]), []).append(n)
     crowded: set[int] = set()
     for key, positions in series.items():
-        positions.sort(key=lambda n: rows[n]["measured_at"])  # mostly sorted already: O(n)
-        times = stored.get(key, ())
+        times = [rows[n]["measured_at"] for n in positions]
+        if any(b < a for a, b in itertools.pairwise(times)):
+            order = sorted(range(len(times)), key=times.__getitem__)
+            positions = [positions[i] for i in order]
+            times = [times[i] for i in order]
+        spacing = timedelta(seconds=spacings[key])
+        near = stored.get(key, ())
         last = None
-        for n in positions:
-            at = rows[n]["measured_at"]
-            spacing = timedelta(seconds=spacings[n])
-            if times:
-                i = bisect.bisect_left(times, at)
-                if i < len(times) and times[i] == at:
+        for n, at in zip(positions, times, strict=True):
+            if near:
+                i = bisect.bisect_left(near, at)
+                if i < len(near) and near[i] == at:
                     continue  # stored already: reported as a duplicate
-                before = times[i - 1] if i else None
-                after = times[i] if i < len(times) else None
-                if (before and at - before < spacing) or (after and after - at < spacing):
+                if (i and at - near[i - 1] < spacing) or (i < len(near) and near[i] - at < spacing):
                     crowded.add(n)
                     continue
             if last is not None and at - last < spacing:
@@ -160,12 +163,14 @@ async def ingest(
         if facts.span_is_new or not rows
         else await reading_repository.stored_times(session, rows, widest_spacing_seconds(settings))
     )
-    spacings = [batch.spacing_seconds(row["device_id"], row["kind"]) for row in rows]
+    series = {(row["device_id"], row["kind"]) for row in rows}
+    spacings = {key: batch.spacing_seconds(*key) for key in series}
     crowded = _crowded(rows, spacings, stored_near)
     positions = list(row_index.values())
     if crowded:
         for n in crowded:
-            results[positions[n]] = _rejected(positions[n], _too_dense(spacings[n]))
+            spacing = spacings[(rows[n]["device_id"], rows[n]["kind"])]
+            results[positions[n]] = _rejected(positions[n], _too_dense(spacing))
         rows = [row for n, row in enumerate(rows) if n not in crowded]
         positions = [index for n, index in enumerate(positions) if n not in crowded]
     # Keys repeated within the batch were set aside above, so a new span means all new rows.
