@@ -67,8 +67,8 @@ async def verified_holder(session: AsyncSession, kind: str, serial: str) -> Devi
 async def end_unproven_claims(
     session: AsyncSession, kind: str, serial: str, owner_id: uuid.UUID, now: datetime
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Unbind every unproven binding of this serial by other patients; (device, patient) of
-    each."""
+    """Unbind every unproven binding of this serial by other patients (and end their running
+    sensors); (device, patient) of each."""
     ended = await session.execute(
         update(Device)
         .where(
@@ -82,7 +82,19 @@ async def end_unproven_claims(
         .returning(Device.id, Device.patient_id)
         .execution_options(synchronize_session=False)
     )
-    return [(row.id, row.patient_id) for row in ended]
+    claims = [(row.id, row.patient_id) for row in ended]
+    if claims:
+        # Their sensors end with them, as when a patient unbinds.
+        await session.execute(
+            update(SensorSession)
+            .where(
+                SensorSession.device_id.in_([device_id for device_id, _ in claims]),
+                SensorSession.ended_at.is_(None),
+            )
+            .values(ended_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return claims
 
 
 async def bound_counts(session: AsyncSession, patient_id: uuid.UUID) -> dict[tuple[str, bool], int]:

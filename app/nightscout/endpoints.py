@@ -29,7 +29,7 @@ ApiSecret = Annotated[
     str | None,
     Header(
         alias="api-secret",
-        description="SHA-1 (or SHA-512) hex of the patient's Nightscout secret, or the secret",
+        description="SHA-1 hex of the patient's Nightscout secret, or the secret",
     ),
 ]
 Token = Annotated[str | None, Query(description="The secret itself, instead of api-secret")]

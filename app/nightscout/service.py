@@ -111,8 +111,8 @@ async def revoke(session: AsyncSession, principal: Principal) -> None:
 
 def offered_secret(api_secret: str | None, token: str | None, secret: str | None) -> str | None:
     """What the caller offers as the patient's secret, in the ways Nightscout clients send it:
-    the `api-secret` header (SHA-1 hex, SHA-512 hex, the secret, or `token=<secret>` as
-    py-nightscout sends a token), `?token=` or `?secret=`."""
+    the `api-secret` header (SHA-1 hex, the secret, or `token=<secret>` as py-nightscout sends
+    a token), `?token=` or `?secret=`."""
     offered = api_secret or token or secret
     if offered and offered.startswith("token="):
         offered = offered.removeprefix("token=")
