@@ -53,7 +53,8 @@ async def nightscout_site() -> AsyncIterator[NightscoutSite]:
             "OUTBOX_RELAY_ENABLED": "false",
             "BACKGROUND_JOBS_ENABLED": "false",
         }
-        async with run_uvicorn(env) as url:
+        # Starting takes longer on a busy machine (imports, migrations check): allow for it.
+        async with run_uvicorn(env, startup_timeout=90) as url:
             yield NightscoutSite(url, secret, sessionmaker, patient.id)
 
 
