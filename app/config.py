@@ -153,7 +153,22 @@ class Settings(BaseSettings):
     # Points older than this on arrival are marked backfilled (and raise no live alert).
     reading_backfill_after_seconds: int = 900
     reading_import_max_bytes: int = 20_000_000
+    # An import is history: rows up to this many days old are kept (an upload keeps only
+    # READING_BACKFILL_WINDOW_DAYS); a file with more reading rows or devices is refused.
+    reading_import_history_days: int = 3650
+    reading_import_max_rows: int = 200_000
+    reading_import_max_devices: int = 20
+    # Plausible density (`too_dense` otherwise): readings of one device and kind at least this
+    # fraction of a CGM's sample interval apart, or this many seconds for the other kinds.
+    reading_cgm_min_spacing_ratio: float = 0.5
+    reading_min_spacing_seconds: int = 30
     cgm_default_interval_seconds: int = 300
+    # Devices bound at once per patient (imported history devices are counted apart), and of
+    # one kind; wrong pairing codes one patient may give for one registered serial.
+    device_max_per_patient: int = 8
+    device_max_per_kind: int = 3
+    device_max_imported_per_patient: int = 60
+    device_pairing_max_failures: int = 5
     # Rendered chart images kept per process (least recently used beyond this many bytes).
     chart_cache_max_bytes: int = 32 * 1024 * 1024
     # How often the background jobs refresh stale CGM day rollups (uploads make them stale;

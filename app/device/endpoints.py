@@ -11,19 +11,30 @@ import app.device.messages  # noqa: F401 - registers this package's message code
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.device import service as device_service
-from app.device.schemas import DeviceCreate, DeviceOut, SensorSessionOut, SensorSessionStart
+from app.device.schemas import (
+    DeviceCreate,
+    DeviceOut,
+    DeviceRegistrationBatch,
+    DeviceRegistrationReport,
+    SensorSessionOut,
+    SensorSessionStart,
+)
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
 PatientOnly = Annotated[Principal, require_roles(Role.patient)]
+AdminOnly = Annotated[Principal, require_roles(Role.admin)]
 
 
 @router.post("/devices", response_model=DeviceOut, status_code=status.HTTP_201_CREATED)
 async def bind_device(
     body: DeviceCreate, principal: PatientOnly, session: DbSession, request: Request
 ) -> DeviceOut:
-    """Bind a wearable to my account (binding the same serial again returns it)."""
+    """Bind a wearable to my account (binding the same serial again returns it).
+
+    A serial registered by its vendor or clinic needs its `pairing_code`; an unregistered one
+    binds as an unproven claim (`verified: false`) that the owner's proven binding ends."""
     return await device_service.bind_device(session, principal, request.app.state.settings, body)
 
 
@@ -68,3 +79,12 @@ async def list_patient_devices(
 ) -> list[DeviceOut]:
     """A patient's devices (the patient, or a doctor caring for them; else 404)."""
     return list(await device_service.list_devices(session, principal, patient_id))
+
+
+@router.post("/device-registrations", response_model=DeviceRegistrationReport)
+async def register_devices(
+    body: DeviceRegistrationBatch, principal: AdminOnly, session: DbSession
+) -> DeviceRegistrationReport:
+    """Register serials handed out in the pilot with their pairing codes (admin: a vendor's
+    delivery manifest or a clinic's hand-over list); per device: registered or duplicate."""
+    return await device_service.register_devices(session, principal, body)

@@ -37,6 +37,16 @@ class DeviceCreate(BaseModel):
     )
     range_low_mg_dl: float | None = Field(default=None, ge=10, le=100)
     range_high_mg_dl: float | None = Field(default=None, ge=200, le=1000)
+    pairing_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description=(
+            "Proof of possession: the pairing code printed with the device or shown by its app. "
+            "Required for a serial registered by its vendor or clinic; without one the binding "
+            "is an unproven claim that the owner's proven binding ends."
+        ),
+    )
 
     @model_validator(mode="after")
     def _unit_fits_kind(self) -> DeviceCreate:
@@ -76,6 +86,7 @@ class DeviceOut(BaseModel):
     range_low_mg_dl: float | None
     range_high_mg_dl: float | None
     source: Literal["app", "nightscout", "import"]
+    verified: bool = Field(description="The patient proved possession (pairing code)")
     bound_at: datetime
     unbound_at: datetime | None
     sensor_session: SensorSessionOut | None = Field(description="The running CGM sensor")
@@ -94,7 +105,43 @@ class DeviceOut(BaseModel):
             range_low_mg_dl=device.range_low_mg_dl,
             range_high_mg_dl=device.range_high_mg_dl,
             source=device.source,  # type: ignore[arg-type]
+            verified=device.verified,
             bound_at=device.bound_at,
             unbound_at=device.unbound_at,
             sensor_session=SensorSessionOut.model_validate(running) if running else None,
         )
+
+
+class DeviceRegistrationItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DeviceKind
+    model: str = Field(min_length=1, max_length=64)
+    serial: str = Field(min_length=1, max_length=64)
+    pairing_code: str = Field(
+        min_length=4, max_length=32, description="As printed with the device or shown by its app"
+    )
+
+
+class DeviceRegistrationBatch(BaseModel):
+    """Serials handed out in the pilot with their pairing codes (a vendor's delivery manifest,
+    or a clinic registering the devices it hands over)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["vendor", "clinic"]
+    devices: list[DeviceRegistrationItem] = Field(min_length=1, max_length=5000)
+
+
+class DeviceRegistrationResult(BaseModel):
+    kind: DeviceKind
+    serial: str
+    status: Literal["registered", "duplicate"] = Field(
+        description="duplicate: the serial was registered before (its code is unchanged)"
+    )
+
+
+class DeviceRegistrationReport(BaseModel):
+    registered: int
+    duplicate: int
+    items: list[DeviceRegistrationResult]

@@ -17,6 +17,7 @@ from app.models.chat_participant import ChatParticipant
 from app.models.chronic_disease import ChronicDisease
 from app.models.delivery import ColdChainReading, DeliveryLocation, DispensedBox, OrderTransition
 from app.models.device import Device
+from app.models.device_registration import DevicePairingFailure, DeviceRegistration
 from app.models.district import District
 from app.models.doctor import Doctor
 from app.models.doctor_schedule import DoctorLoad, DoctorPresence, DoctorWorkingHours
@@ -92,6 +93,8 @@ __all__ = [
     "ConsultationRequest",
     "DeliveryLocation",
     "Device",
+    "DevicePairingFailure",
+    "DeviceRegistration",
     "DispensedBox",
     "District",
     "Doctor",

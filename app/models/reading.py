@@ -51,6 +51,13 @@ class Reading(Base):
     # sitting | standing | lying (bp); sinus | af | other (ecg rhythm).
     label: Mapped[str | None] = mapped_column(String(12))
     sample_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # What a CGM uploader said besides the value (Nightscout `direction`, `noise`, raw
+    # `filtered`/`unfiltered` and its `device` string); null for everything else.
+    trend: Mapped[str | None] = mapped_column(String(20))
+    noise: Mapped[int | None] = mapped_column(SmallInteger)
+    filtered: Mapped[float | None] = mapped_column(Double)
+    unfiltered: Mapped[float | None] = mapped_column(Double)
+    source_device: Mapped[str | None] = mapped_column(String(64))
     backfilled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     source: Mapped[str] = mapped_column(String(12), nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -8,6 +8,10 @@ register_messages(
             "zh": "Nightscout 上传密钥无效",
             "en": "The Nightscout API secret or token is not valid",
         },
+        "nightscout_bad_query": {
+            "zh": "Nightscout 查询条件无效：{field}",
+            "en": "The Nightscout query condition is not valid: {field}",
+        },
         "nightscout_not_configured": {
             "zh": "尚未创建 Nightscout 上传密钥",
             "en": "No Nightscout secret has been created",

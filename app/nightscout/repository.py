@@ -1,13 +1,15 @@
-"""SQL for Nightscout credentials."""
+"""SQL for Nightscout credentials and the entries Nightscout readers ask for."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Account, NightscoutCredential, Patient
+from app.models import Account, NightscoutCredential, Patient, Reading
 
 
 async def for_patient(session: AsyncSession, patient_id: uuid.UUID) -> NightscoutCredential | None:
@@ -38,3 +40,30 @@ async def remove(session: AsyncSession, patient_id: uuid.UUID) -> bool:
         delete(NightscoutCredential).where(NightscoutCredential.patient_id == patient_id)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def entries(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    kinds: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+    value_bounds: tuple[float | None, float | None],
+    limit: int,
+) -> Sequence[Reading]:
+    """The patient's readings of these kinds in (since, until] as bounds allow, newest first."""
+    statement = select(Reading).where(Reading.patient_id == patient_id, Reading.kind.in_(kinds))
+    if since is not None:
+        statement = statement.where(Reading.measured_at >= since)
+    if until is not None:
+        statement = statement.where(Reading.measured_at <= until)
+    low, high = value_bounds
+    if low is not None:
+        statement = statement.where(Reading.value >= low)
+    if high is not None:
+        statement = statement.where(Reading.value <= high)
+    return (
+        await session.scalars(
+            statement.order_by(Reading.measured_at.desc(), Reading.kind).limit(limit)
+        )
+    ).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import uuid
@@ -21,10 +22,10 @@ from app.device import service as device_service
 from app.errors import NotFound, Unauthorized
 from app.kit.clock import utcnow
 from app.kit.crypto import blind_index
-from app.models import NightscoutCredential, Role
+from app.models import NightscoutCredential, Reading, Role
 from app.nightscout import repository as nightscout_repository
+from app.nightscout.query import EntryQuery
 from app.nightscout.schemas import NightscoutSecret, NightscoutStatus
-from app.reading import repository as reading_repository
 from app.reading.ingest import ingest
 from app.reading.items import GlucoseItem, ParsedItem, Rejection
 from app.reading.schemas import UploadReport
@@ -37,6 +38,10 @@ NIGHTSCOUT_LOW = 39
 NIGHTSCOUT_RANGE_MG_DL = (40.0, 500.0)
 # Uploads are authenticated by the secret, not a sign-in session.
 UPLOADER_SESSION = uuid.UUID(int=0)
+# The Nightscout REST API version this subset follows (cgm-remote-monitor's API v1).
+NIGHTSCOUT_API_VERSION = "15.0.3"
+# An entry's `delta` is against the device's previous reading at most this much older.
+DELTA_WINDOW = timedelta(minutes=15)
 
 
 def _sha1(text: str) -> str:
@@ -52,12 +57,15 @@ async def status(session: AsyncSession, principal: Principal) -> NightscoutStatu
     return NightscoutStatus(configured=True, rotated_at=found.rotated_at, device_id=found.device_id)
 
 
-async def rotate(session: AsyncSession, principal: Principal) -> NightscoutSecret:
+async def rotate(
+    session: AsyncSession, settings: Settings, principal: Principal
+) -> NightscoutSecret:
     """Create the patient's secret, or replace it (the old one stops working at once)."""
     assert principal.patient_id is not None
     patient_id = principal.patient_id
-    device = await device_service.ensure_device(
+    device, _ = await device_service.ensure_device(
         session,
+        settings,
         patient_id,
         kind="cgm",
         model="Nightscout uploader",
@@ -66,6 +74,7 @@ async def rotate(session: AsyncSession, principal: Principal) -> NightscoutSecre
         source="nightscout",
         sample_interval_seconds=300,
         range_mg_dl=NIGHTSCOUT_RANGE_MG_DL,
+        verified=True,  # a serial made for this patient: nobody else can hold it
     )
     secret = secrets.token_urlsafe(18)
     digest = _sha1(secret)
@@ -100,18 +109,31 @@ async def revoke(session: AsyncSession, principal: Principal) -> None:
     )
 
 
-async def authenticate(
-    session: AsyncSession, api_secret: str | None, token: str | None
-) -> tuple[NightscoutCredential, Principal]:
-    """The credential named by an `api-secret` header (SHA-1 hex, or the secret itself) or a
-    `token` (the secret); 401 otherwise."""
-    offered = api_secret or token
+def offered_secret(api_secret: str | None, token: str | None, secret: str | None) -> str | None:
+    """What the caller offers as the patient's secret, in the ways Nightscout clients send it:
+    the `api-secret` header (SHA-1 hex, the secret, or `token=<secret>` as py-nightscout sends
+    a token), `?token=` or `?secret=`."""
+    offered = api_secret or token or secret
+    if offered and offered.startswith("token="):
+        offered = offered.removeprefix("token=")
+    return offered or None
+
+
+async def find_credential(
+    session: AsyncSession, offered: str | None
+) -> tuple[NightscoutCredential, Principal] | None:
+    """The credential an offered secret names, with the uploader's principal; else None."""
     if not offered:
-        raise Unauthorized("nightscout_unauthorized")
-    digest = offered.lower() if _SHA1_HEX.match(offered) else _sha1(offered)
-    found = await nightscout_repository.by_secret_index(session, blind_index(digest))
+        return None
+    if _SHA1_HEX.match(offered):
+        digest = offered.lower()
+        found = await nightscout_repository.by_secret_index(session, blind_index(digest))
+    else:
+        found = None
     if found is None:
-        raise Unauthorized("nightscout_unauthorized")
+        found = await nightscout_repository.by_secret_index(session, blind_index(_sha1(offered)))
+    if found is None:
+        return None
     credential, patient, account = found
     principal = Principal(
         account_id=account.id,
@@ -123,22 +145,44 @@ async def authenticate(
     return credential, principal
 
 
-def _moment(entry: dict[str, Any]) -> datetime | None:
+async def authenticate(
+    session: AsyncSession, api_secret: str | None, token: str | None, secret: str | None = None
+) -> tuple[NightscoutCredential, Principal]:
+    """The credential named by the caller's secret (see `offered_secret`); 401 otherwise."""
+    found = await find_credential(session, offered_secret(api_secret, token, secret))
+    if found is None:
+        raise Unauthorized("nightscout_unauthorized")
+    return found
+
+
+def _moment(entry: dict[str, Any]) -> datetime | Rejection:
     date = entry.get("date")
     if isinstance(date, int | float) and not isinstance(date, bool):
-        return datetime.fromtimestamp(date / 1000.0, UTC)
+        try:
+            return datetime.fromtimestamp(date / 1000.0, UTC)
+        except (ValueError, OverflowError, OSError):
+            return Rejection("malformed", "date")
     text = entry.get("dateString") or entry.get("sysTime")
     if isinstance(text, str):
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            return None
-        return moment if moment.tzinfo else None
-    return None
+            return Rejection("malformed", "dateString")
+        return moment if moment.tzinfo else Rejection("offset_missing", "dateString")
+    return Rejection("malformed", "date")
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def entry_item(entry: Any, device_id: uuid.UUID) -> ParsedItem | Rejection:
-    """One Nightscout entry as an upload item (sgv -> cgm, mbg -> bg), or why it is not one."""
+    """One Nightscout entry as an upload item (sgv -> cgm, mbg -> bg), or why it is not one;
+    the trend arrow, noise, raw values and the uploader's device string are kept."""
     if not isinstance(entry, dict):
         return Rejection("malformed", None)
     kind, field = {"sgv": ("cgm", "sgv"), "mbg": ("bg", "mbg")}.get(
@@ -148,8 +192,8 @@ def entry_item(entry: Any, device_id: uuid.UUID) -> ParsedItem | Rejection:
         return Rejection("not_a_reading", "type")
     value = entry.get(field)
     moment = _moment(entry)
-    if moment is None:
-        return Rejection("malformed", "date")
+    if isinstance(moment, Rejection):
+        return moment
     if not isinstance(value, int | float) or isinstance(value, bool):
         return Rejection("malformed", field)
     flag = None
@@ -158,6 +202,7 @@ def entry_item(entry: Any, device_id: uuid.UUID) -> ParsedItem | Rejection:
     if kind == "cgm" and value == NIGHTSCOUT_LOW:
         flag, value = "low", None
     offset = entry.get("utcOffset")
+    noise = entry.get("noise")
     try:
         return GlucoseItem(
             kind=kind,  # type: ignore[arg-type]
@@ -167,6 +212,11 @@ def entry_item(entry: Any, device_id: uuid.UUID) -> ParsedItem | Rejection:
             value=value,
             unit="mg/dL",
             flag=flag,  # type: ignore[arg-type]
+            trend=_text(entry.get("direction"), 20),
+            noise=noise if isinstance(noise, int) and 0 <= noise <= 9 else None,
+            filtered=_number(entry.get("filtered")),
+            unfiltered=_number(entry.get("unfiltered")),
+            source_device=_text(entry.get("device"), 64),
         )
     except ValidationError as exc:
         return Rejection("malformed", str(exc.errors()[0]["loc"][0]))
@@ -188,33 +238,126 @@ async def upload(
     )
 
 
-async def recent(
-    session: AsyncSession, settings: Settings, principal: Principal, count: int
+def _entry_id(reading: Reading) -> str:
+    # 24 hex digits like a Mongo id (readers check the shape): device prefix + time.
+    epoch_ms = int(reading.measured_at.timestamp() * 1000)
+    kind_digit = "0" if reading.kind == "cgm" else "1"
+    return f"{reading.device_id.hex[:11]}{kind_digit}{epoch_ms:012x}"[-24:]
+
+
+def _whole_mg_dl(value: float) -> int:
+    return math.floor(value + 0.5)
+
+
+def entry_of(reading: Reading, previous: Reading | None) -> dict[str, Any]:
+    """A stored reading as a Nightscout entry (mg/dL, newest-first readers' shape). `delta` is
+    the change from the device's previous reading within 15 minutes, 0 without one (readers
+    such as py-nightscout need a number)."""
+    epoch_ms = int(reading.measured_at.timestamp() * 1000)
+    is_sgv = reading.kind == "cgm"
+    value = NIGHTSCOUT_LOW if reading.flag == "low" else _whole_mg_dl(reading.value)
+    delta = 0.0
+    if (
+        previous is not None
+        and previous.device_id == reading.device_id
+        and reading.measured_at - previous.measured_at <= DELTA_WINDOW
+    ):
+        delta = round(reading.value - previous.value, 3)
+    moment = reading.measured_at.astimezone(UTC)
+    entry: dict[str, Any] = {
+        "_id": _entry_id(reading),
+        "type": "sgv" if is_sgv else "mbg",
+        "sgv" if is_sgv else "mbg": value,
+        "date": epoch_ms,
+        "dateString": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "sysTime": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "utcOffset": reading.utc_offset_minutes,
+        "device": reading.source_device or reading.source,
+        "mills": epoch_ms,
+    }
+    if is_sgv:
+        entry["direction"] = reading.trend or "NONE"
+        entry["delta"] = delta
+        for name in ("noise", "filtered", "unfiltered"):
+            if getattr(reading, name) is not None:
+                entry[name] = getattr(reading, name)
+    return entry
+
+
+async def find_entries(
+    session: AsyncSession, principal: Principal, query: EntryQuery
 ) -> list[dict[str, Any]]:
-    """The patient's latest glucose entries in Nightscout's format, newest first."""
+    """The patient's entries a reader asked for, newest first (audited as a read)."""
     assert principal.patient_id is not None
-    now = utcnow()
-    since = now - timedelta(days=settings.reading_backfill_window_days)
-    readings = await reading_repository.page(
-        session, principal.patient_id, ("cgm", "bg"), since, now, count
+    if not query.kinds:
+        return []
+    # One more than asked: the oldest entry's delta needs the reading before it.
+    readings = list(
+        await nightscout_repository.entries(
+            session,
+            principal.patient_id,
+            query.kinds,
+            query.since,
+            query.until,
+            (query.value_low, query.value_high),
+            query.count + 1,
+        )
     )
     await audit_service.record(
         session, principal, AuditAction.read, "readings", None, principal.patient_id
     )
-    entries = []
-    for reading in readings:
-        epoch_ms = int(reading.measured_at.timestamp() * 1000)
-        is_sgv = reading.kind == "cgm"
-        value = NIGHTSCOUT_LOW if reading.flag == "low" else round(reading.value)
-        entries.append(
-            {
-                "_id": f"{reading.device_id.hex[:8]}{reading.kind}{epoch_ms}",
-                "type": "sgv" if is_sgv else "mbg",
-                "sgv" if is_sgv else "mbg": value,
-                "date": epoch_ms,
-                "dateString": reading.measured_at.isoformat().replace("+00:00", "Z"),
-                "utcOffset": reading.utc_offset_minutes,
-                "device": reading.source,
-            }
-        )
-    return entries
+    previous_of: dict[tuple[uuid.UUID, str], Reading] = {}
+    entries: list[dict[str, Any]] = []
+    for reading in reversed(readings):
+        key = (reading.device_id, reading.kind)
+        entries.append(entry_of(reading, previous_of.get(key)))
+        previous_of[key] = reading
+    entries.reverse()
+    return entries[: query.count]
+
+
+def server_status(settings: Settings, authorized: bool) -> dict[str, Any]:
+    """`/api/v1/status.json` as Nightscout answers it (the parts readers use)."""
+    now = utcnow()
+    return {
+        "status": "ok",
+        "name": "nightscout",
+        "version": NIGHTSCOUT_API_VERSION,
+        "serverTime": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "serverTimeEpoch": int(now.timestamp() * 1000),
+        "apiEnabled": True,
+        "careportalEnabled": False,
+        "boluscalcEnabled": False,
+        "settings": {
+            "units": "mmol",
+            "timeFormat": 24,
+            "language": "zh_cn",
+            "enable": [],
+            "thresholds": {
+                "bgHigh": _whole_mg_dl(settings.alert_sustained_high_mg_dl),
+                "bgTargetTop": 180,
+                "bgTargetBottom": 70,
+                "bgLow": _whole_mg_dl(settings.alert_urgent_low_mg_dl),
+            },
+            "authDefaultRoles": "denied",
+        },
+        "extendedSettings": {"devicestatus": {"advanced": False}},
+        "authorized": None,
+        "runtimeState": "loaded",
+    }
+
+
+def verify_auth(authorized: bool) -> dict[str, Any]:
+    """`/api/v1/verifyauth` as Nightscout answers it: always 200, saying what the caller may do
+    (an uploader's secret reads and writes its patient's data, and is no admin)."""
+    return {
+        "status": 200,
+        "message": {
+            "canRead": authorized,
+            "canWrite": authorized,
+            "isAdmin": False,
+            "message": "OK" if authorized else "UNAUTHORIZED",
+            "rolefound": "FOUND" if authorized else "NOTFOUND",
+            "permissions": "ROLE" if authorized else "DEFAULT",
+        },
+    }

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import get_settings
 from app.device import service as device_service
 from app.kit.clock import utcnow
 from app.models import Patient
@@ -119,12 +120,13 @@ async def load_demo_wearables(session: AsyncSession, patient: Patient) -> DemoWe
     """Bind the demo CGM and BP monitor and top their last 14 days of readings up to now."""
     zone = ZoneInfo(patient.timezone)
     now = utcnow()
-    cgm = await device_service.ensure_device(
-        session, patient.id, kind="cgm", model="Dexcom G7", serial="DEMO-G7-0001",
+    settings = get_settings()
+    cgm, _ = await device_service.ensure_device(
+        session, settings, patient.id, kind="cgm", model="Dexcom G7", serial="DEMO-G7-0001",
         unit="mmol/L", source="app", sample_interval_seconds=300,
     )  # fmt: skip
-    bp = await device_service.ensure_device(
-        session, patient.id, kind="bp", model="Omron J760", serial="DEMO-BP-0001",
+    bp, _ = await device_service.ensure_device(
+        session, settings, patient.id, kind="bp", model="Omron J760", serial="DEMO-BP-0001",
         unit="mmHg", source="app", sample_interval_seconds=None,
     )  # fmt: skip
     series = demo_series(now, zone)

@@ -26,8 +26,16 @@ PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
 _CSV_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
-        "description": "A Dexcom Clarity or LibreView (US or EU) CSV export, as exported",
+        "content": {
+            "text/csv": {"schema": {"type": "string", "format": "binary"}},
+            # The Sibionics app's workbook (an .xlsx the app names .xls), sent as it is.
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": (
+            "A wearable export as the vendor writes it: Dexcom Clarity CSV (mg/dL or mmol/L), "
+            "LibreView CSV (Libre 1/2/3, LibreLink or Libre app, any unit and date format) or "
+            "the Sibionics (SiSensing) app's workbook"
+        ),
     }
 }
 
@@ -64,7 +72,10 @@ async def upload_readings(principal: PatientOnly, session: DbSession, request: R
 async def import_readings(
     patient_id: uuid.UUID, principal: PatientOrDoctor, session: DbSession, request: Request
 ) -> UploadReport:
-    """Import a CGM export file for a patient (the patient or their doctor); report by file line."""
+    """Import a CGM export file for a patient (the patient or their doctor); report by file line.
+
+    The file is history: rows up to `READING_IMPORT_HISTORY_DAYS` old are kept, raise no live
+    alert, and a device is bound only when some of its rows were kept."""
     state = request.app.state
     body = await request.body()
     return await reading_service.import_export(

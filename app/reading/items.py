@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -30,6 +32,16 @@ class GlucoseItem(_Item):
     )
     flag: Literal["low", "high"] | None = Field(
         default=None, description="The device showed LOW / HIGH (outside its measuring range)"
+    )
+    # What CGM uploaders (Nightscout) send besides the value; kept as sent.
+    trend: str | None = Field(
+        default=None, max_length=20, description="Trend arrow (Nightscout `direction`)"
+    )
+    noise: int | None = Field(default=None, ge=0, le=9, description="Noise level (1 clean ... 4)")
+    filtered: float | None = Field(default=None, description="Raw filtered sensor value")
+    unfiltered: float | None = Field(default=None, description="Raw unfiltered sensor value")
+    source_device: str | None = Field(
+        default=None, max_length=64, description="The uploader's own device string"
     )
 
 
@@ -80,10 +92,12 @@ _envelope = TypeAdapter(_Envelope)
 
 @dataclass(frozen=True)
 class Rejection:
-    """Why an item was refused: a stable reason code and, for malformed items, the field."""
+    """Why an item was refused: a stable reason code, the field at fault, and the values its
+    message names (e.g. the unit expected)."""
 
     reason: str
     field: str | None = None
+    params: Mapping[str, object] = dataclass_field(default_factory=dict)
 
 
 ParsedItem = GlucoseItem | BloodPressureItem | HeartRateItem | EcgSummaryItem
@@ -93,6 +107,13 @@ def _field_of(error: dict[str, Any]) -> str | None:
     # loc is (kind tag, field, ...) inside a discriminated union; keep the field names.
     parts = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
     return ".".join(parts[1:] or parts) or "kind"
+
+
+def rejection_of(error: dict[str, Any]) -> Rejection:
+    """The rejection of an item's first validation error: a time without its UTC offset has a
+    reason of its own (the phone must send the offset), anything else is malformed."""
+    reason = "offset_missing" if error.get("type") == "timezone_aware" else "malformed"
+    return Rejection(reason, _field_of(error))
 
 
 def parse_batch(body: bytes) -> list[ParsedItem | Rejection]:
@@ -116,5 +137,5 @@ def parse_items(raw: list[Any]) -> list[ParsedItem | Rejection]:
         try:
             parsed.append(_one.validate_python(item))
         except ValidationError as exc:
-            parsed.append(Rejection("malformed", _field_of(exc.errors()[0])))  # type: ignore[arg-type]
+            parsed.append(rejection_of(exc.errors()[0]))  # type: ignore[arg-type]
     return parsed

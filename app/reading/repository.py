@@ -12,7 +12,19 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from sqlalchemy import Select, Table, TextClause, and_, bindparam, literal, select, text, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    Table,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,7 +115,11 @@ async def store(
         return {n - 1 for n in not_inserted or ()}
     # SQLite: the write lock is taken at BEGIN (app/db.py), so what is absent now stays absent
     # until this transaction commits.
-    existing = await existing_keys(session, rows)
+    existing = {
+        (device_id, kind, at)
+        for (device_id, kind), times in (await stored_times(session, rows, 0)).items()
+        for at in times
+    }
     fresh = [row for row in rows if key_of(row) not in existing]
     if fresh:
         await session.execute(
@@ -112,6 +128,27 @@ async def store(
         )
         await _record_latest(session, _latest_rows(fresh, timezone))
     return {n for n, row in enumerate(rows) if key_of(row) in existing}
+
+
+async def stored_times(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], widen_seconds: int
+) -> dict[tuple[uuid.UUID, str], list[datetime]]:
+    """Stored measured times of these rows' devices in the rows' time span widened by
+    `widen_seconds` each way, per (device, kind), oldest first."""
+    times = [row["measured_at"] for row in rows]
+    widen = timedelta(seconds=widen_seconds)
+    result = await session.execute(
+        select(Reading.device_id, Reading.kind, Reading.measured_at)
+        .where(
+            Reading.device_id.in_({row["device_id"] for row in rows}),
+            Reading.measured_at.between(min(times) - widen, max(times) + widen),
+        )
+        .order_by(Reading.measured_at)
+    )
+    stored: dict[tuple[uuid.UUID, str], list[datetime]] = {}
+    for device_id, kind, at in result:
+        stored.setdefault((device_id, kind), []).append(at)
+    return stored
 
 
 class StoredMeanwhile(Exception):
@@ -165,19 +202,6 @@ def _latest_rows(stored: Sequence[dict[str, Any]], timezone: ZoneInfo) -> list[d
     ]
 
 
-async def existing_keys(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[Key]:
-    """Which of these rows' keys are already stored."""
-    times = [row["measured_at"] for row in rows]
-    devices = {row["device_id"] for row in rows}
-    result = await session.execute(
-        select(Reading.device_id, Reading.kind, Reading.measured_at).where(
-            Reading.device_id.in_(devices),
-            Reading.measured_at.between(min(times), max(times)),
-        )
-    )
-    return {(r.device_id, r.kind, r.measured_at) for r in result}
-
-
 @cache
 def _record_latest_statement(least: str) -> TextClause:
     return text(
@@ -202,7 +226,9 @@ class BatchFacts:
     timezone: str
     has_open_episode: bool  # an alert episode of the patient's is open
     devices: list[Any]  # bound devices: rows with the columns of `_DEVICE_COLUMNS`
-    span_is_new: bool  # none of the batch's devices has a stored reading in its time span
+    # None of the batch's devices has a stored reading in its time span widened by the longest
+    # spacing: no item can be a duplicate or too close to a stored reading.
+    span_is_new: bool
 
 
 _DEVICE_COLUMNS = (
@@ -216,9 +242,19 @@ _DEVICE_COLUMNS = (
 )
 
 
+# Uploads of one patient take this advisory lock (two-key space: class, patient) until they
+# commit, so a concurrent upload's readings are seen when checking density.
+UPLOAD_LOCK_CLASS = 0x52454144  # "READ"
+
+
+def _upload_lock_key(patient_id: uuid.UUID) -> int:
+    return int.from_bytes(patient_id.bytes[:4], "big", signed=True)
+
+
 @cache
-def _batch_facts_statement(with_span: bool) -> Select[*tuple[Any, ...]]:
-    # Built once per shape: an upload runs it every time.
+def _batch_facts_statement(with_span: bool, locking: bool) -> Select[*tuple[Any, ...]]:
+    # Built once per shape: an upload runs it every time. On PostgreSQL it also tries the
+    # patient's upload lock in the same round trip (see `batch_facts`).
     patient_id = bindparam("patient_id", type_=Patient.id.type)
     open_episode = (
         select(Alert.id)
@@ -235,8 +271,15 @@ def _batch_facts_statement(with_span: bool) -> Select[*tuple[Any, ...]]:
         if with_span
         else literal(False)
     )
+    locked = (
+        func.pg_try_advisory_xact_lock(
+            literal(UPLOAD_LOCK_CLASS), bindparam("lock_key", type_=Integer())
+        )
+        if locking
+        else literal(True)
+    )
     return (
-        select(Patient.timezone, open_episode, stored_in_span, *_DEVICE_COLUMNS)
+        select(Patient.timezone, open_episode, stored_in_span, locked, *_DEVICE_COLUMNS)
         .outerjoin(Device, and_(Device.patient_id == Patient.id, Device.unbound_at.is_(None)))
         .where(Patient.id == patient_id)
     )
@@ -247,15 +290,29 @@ async def batch_facts(
     patient_id: uuid.UUID,
     device_ids: Collection[uuid.UUID],
     span: tuple[datetime, datetime] | None,
+    widen_seconds: int = 0,
 ) -> BatchFacts | None:
     """For an upload, in one query: the facts above; None when there is no such patient.
 
-    `span` is the (earliest, latest) measured time of the batch's items on `device_ids`."""
-    params: dict[str, Any] = {"patient_id": patient_id}
+    `span` is the (earliest, latest) measured time of the batch's items on `device_ids`; stored
+    readings up to `widen_seconds` outside it count as in it.
+
+    On PostgreSQL the same query tries the patient's upload lock. Another upload of the patient
+    holding it may commit readings this query's snapshot cannot see, so then the lock is waited
+    for and the facts read again (one more round trip, only under contention)."""
+    locking = session.get_bind().dialect.name == "postgresql"
+    params: dict[str, Any] = {"patient_id": patient_id, "lock_key": _upload_lock_key(patient_id)}
     with_span = bool(span and device_ids)
     if span and device_ids:
-        params.update(device_ids=list(device_ids), earliest=span[0], latest=span[1])
-    rows = (await session.execute(_batch_facts_statement(with_span), params)).all()
+        widen = timedelta(seconds=widen_seconds)
+        params.update(device_ids=list(device_ids), earliest=span[0] - widen, latest=span[1] + widen)
+    statement = _batch_facts_statement(with_span, locking)
+    rows = (await session.execute(statement, params)).all()
+    if rows and not rows[0][3]:
+        await session.execute(
+            select(func.pg_advisory_xact_lock(UPLOAD_LOCK_CLASS, params["lock_key"]))
+        )
+        rows = (await session.execute(statement, params)).all()
     if not rows:
         return None
     first = rows[0]

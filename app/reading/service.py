@@ -17,12 +17,12 @@ from app.authz.principal import Principal
 from app.config import Settings
 from app.device import service as device_service
 from app.errors import AppError, NotFound
-from app.models import Patient, Reading
+from app.models import Device, Patient, Reading
 from app.patient import repository as patient_repository
 from app.reading import repository as reading_repository
-from app.reading.imports import ImportDevice, UnrecognisedFile, parse_export, read_text, to_items
+from app.reading.imports import ImportDevice, UnrecognisedFile, parse_export, to_items
 from app.reading.ingest import RESOURCE, ingest
-from app.reading.items import parse_batch
+from app.reading.items import GlucoseItem, parse_batch
 from app.reading.schemas import ItemResult, UploadReport
 from app.realtime.hub import RealtimeHub
 
@@ -87,21 +87,32 @@ async def import_export(
     patient_id: uuid.UUID,
     body: bytes,
 ) -> UploadReport:
-    """Ingest a Clarity or LibreView CSV for a patient (the patient or their doctor uploads it).
+    """Ingest a wearable export file for a patient (the patient or their doctor uploads it).
 
-    The report is the upload report; its `index` is the line number in the file.
+    The file is history: rows up to `READING_IMPORT_HISTORY_DAYS` old are kept and raise no live
+    alert. A device the file names is bound (as the patient's imported device) only if some of
+    its rows were kept. The report is the upload report; its `index` is the line in the file.
     """
     patient = await visible_patient(session, principal, patient_id)
     if len(body) > settings.reading_import_max_bytes:
         raise ImportTooLarge(limit=settings.reading_import_max_bytes)
     try:
-        parsed = parse_export(read_text(body), ZoneInfo(patient.timezone))
+        parsed = parse_export(body, ZoneInfo(patient.timezone))
     except UnrecognisedFile:
         raise ImportUnrecognised() from None
+    if len(parsed.rows) > settings.reading_import_max_rows:
+        raise ImportTooLarge("reading_import_too_many_rows", limit=settings.reading_import_max_rows)
+    file_devices = list(dict.fromkeys(row.device for row in parsed.rows))
+    if len(file_devices) > settings.reading_import_max_devices:
+        raise ImportTooLarge(
+            "reading_import_too_many_devices", limit=settings.reading_import_max_devices
+        )
     device_ids: dict[ImportDevice, uuid.UUID] = {}
-    for file_device in {row.device for row in parsed.rows}:
-        device = await device_service.ensure_device(
+    bound_now: dict[uuid.UUID, Device] = {}
+    for file_device in file_devices:
+        device, new = await device_service.ensure_device(
             session,
+            settings,
             patient.id,
             kind="cgm",
             model=file_device.model,
@@ -109,15 +120,27 @@ async def import_export(
             unit=file_device.unit,
             source="import",
             sample_interval_seconds=file_device.sample_interval_seconds,
+            range_mg_dl=file_device.range_mg_dl,
         )
         device_ids[file_device] = device.id
+        if new:
+            bound_now[device.id] = device
     items = to_items(parsed, device_ids)
     lines = [row.line for row in parsed.rows]
     results: list[ItemResult] = []
+    kept: set[uuid.UUID] = set()
     step = settings.reading_batch_max_items
     for start in range(0, len(items), step):
+        chunk = items[start : start + step]
         report = await ingest(
-            session, settings, hub, principal, patient.id, items[start : start + step], "import"
+            session, settings, hub, principal, patient.id, chunk, "import", history=True
         )
+        for result in report.items:
+            item = chunk[result.index]
+            if result.status != "rejected" and isinstance(item, GlucoseItem):
+                kept.add(item.device_id)
         results += [r.model_copy(update={"index": lines[start + r.index]}) for r in report.items]
+    unused = [device for device_id, device in bound_now.items() if device_id not in kept]
+    if unused:
+        await device_service.drop_unused(session, unused)
     return UploadReport.of(results)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from app.analytics.series import MAX_INTERVAL_SECONDS
 from app.config import Settings
 from app.reading.items import (
     BloodPressureItem,
@@ -62,8 +64,9 @@ class DeviceInfo:
         """The validation view of a device row."""
         low, high = DEFAULT_GLUCOSE_RANGES.get(device.kind, (20.0, 600.0))
         kinds = KINDS_BY_DEVICE[device.kind]
-        if device.source == "nightscout":
-            # An uploader forwards finger-sticks (mbg) along with the CGM's values.
+        if device.kind == "cgm" and device.source in ("nightscout", "import"):
+            # An uploader forwards finger-sticks (mbg) along with the CGM's values, and a
+            # reader's export holds the strips measured with its built-in meter.
             kinds = kinds | {"bg"}
         return cls(
             id=device.id,
@@ -86,6 +89,8 @@ class BatchContext:
     latest_allowed: datetime  # later is in the future beyond the clock skew
     earliest_allowed: datetime  # earlier is beyond the backfill window
     live_since: datetime  # earlier arrives as a backfilled point
+    cgm_spacing_ratio: float  # CGM readings of a device this share of its interval apart
+    min_spacing_seconds: int  # readings of other kinds at least this far apart
 
     @classmethod
     def at(
@@ -97,8 +102,16 @@ class BatchContext:
         devices: dict[uuid.UUID, DeviceInfo],
         source: str,
         settings: Settings,
+        history: bool = False,
     ) -> BatchContext:
-        """The context of a batch received at `received_at` under `settings`' limits."""
+        """The context of a batch received at `received_at` under `settings`' limits. A
+        `history` batch (a file import) reaches back `READING_IMPORT_HISTORY_DAYS` and is
+        backfilled throughout: it raises no live alert."""
+        window = (
+            settings.reading_import_history_days
+            if history
+            else settings.reading_backfill_window_days
+        )
         return cls(
             patient_id=patient_id,
             timezone=timezone,
@@ -106,9 +119,30 @@ class BatchContext:
             received_at=received_at,
             source=source,
             latest_allowed=received_at + timedelta(seconds=settings.reading_clock_skew_seconds),
-            earliest_allowed=received_at - timedelta(days=settings.reading_backfill_window_days),
-            live_since=received_at - timedelta(seconds=settings.reading_backfill_after_seconds),
+            earliest_allowed=received_at - timedelta(days=window),
+            live_since=(
+                datetime.max.replace(tzinfo=UTC)
+                if history
+                else received_at - timedelta(seconds=settings.reading_backfill_after_seconds)
+            ),
+            cgm_spacing_ratio=settings.reading_cgm_min_spacing_ratio,
+            min_spacing_seconds=settings.reading_min_spacing_seconds,
         )
+
+    def spacing_seconds(self, device_id: uuid.UUID, kind: str) -> int:
+        """The least plausible time between two readings of this kind from this device."""
+        interval = self.devices[device_id].sample_interval_seconds
+        if kind == "cgm" and interval:
+            return max(1, math.ceil(interval * self.cgm_spacing_ratio))
+        return self.min_spacing_seconds
+
+
+def widest_spacing_seconds(settings: Settings) -> int:
+    """The longest spacing any device can have (its CGM interval is at most 900 s)."""
+    return max(
+        settings.reading_min_spacing_seconds,
+        math.ceil(MAX_INTERVAL_SECONDS * settings.reading_cgm_min_spacing_ratio),
+    )
 
 
 def _within(value: float, bounds: tuple[float, float]) -> bool:
@@ -116,9 +150,11 @@ def _within(value: float, bounds: tuple[float, float]) -> bool:
 
 
 def _glucose_fields(item: GlucoseItem, device: DeviceInfo) -> Row | Rejection:
+    # A glucose unit the item names is taken as said (a device bound without a unit defaults
+    # to mmol/L, and its phone may well label mg/dL); without one, the device's unit.
     unit = item.unit or device.unit
-    if unit not in ("mg/dL", "mmol/L") or unit != device.unit:
-        return Rejection("wrong_unit", "unit")
+    if unit not in ("mg/dL", "mmol/L"):
+        return Rejection("wrong_unit", "unit", {"expected": "mg/dL / mmol/L"})
     low, high = device.glucose_range
     if item.flag is not None:
         # LOW / HIGH: below / above the measuring range; stored at the range edge, flagged.
@@ -128,10 +164,12 @@ def _glucose_fields(item: GlucoseItem, device: DeviceInfo) -> Row | Rejection:
         return Rejection("malformed", "value")
     mg_dl = to_mg_dl(item.value, unit)
     if not _within(mg_dl, (low, high)):
-        # A value the device could not have measured in its unit, but could in the other one,
+        # A value the device could not have measured in this unit, but could in the other one,
         # was sent in the wrong unit; anything else is out of the device's range.
-        other = to_mg_dl(item.value, other_glucose_unit(unit))
-        return Rejection("wrong_unit" if _within(other, (low, high)) else "out_of_range", "value")
+        other = other_glucose_unit(unit)
+        if _within(to_mg_dl(item.value, other), (low, high)):
+            return Rejection("wrong_unit", "value", {"expected": other})
+        return Rejection("out_of_range", "value")
     return {"value": mg_dl, "flag": None, "original_value": item.value}
 
 
@@ -143,10 +181,15 @@ def _measurement_fields(item: ParsedItem, device: DeviceInfo) -> Row | Rejection
             fields["sample_interval_seconds"] = (
                 device.sample_interval_seconds if item.kind == "cgm" else None
             )
+            fields["trend"] = item.trend
+            fields["noise"] = item.noise
+            fields["filtered"] = item.filtered
+            fields["unfiltered"] = item.unfiltered
+            fields["source_device"] = item.source_device
         return fields
     if isinstance(item, BloodPressureItem):
         if item.unit not in (None, "mmHg"):
-            return Rejection("wrong_unit", "unit")
+            return Rejection("wrong_unit", "unit", {"expected": "mmHg"})
         if not _within(item.systolic, SYSTOLIC_RANGE):
             return Rejection("out_of_range", "systolic")
         if not _within(item.diastolic, DIASTOLIC_RANGE) or item.diastolic >= item.systolic:
@@ -213,6 +256,11 @@ _OPTIONAL = dict.fromkeys(
         "original_unit",
         "label",
         "sample_interval_seconds",
+        "trend",
+        "noise",
+        "filtered",
+        "unfiltered",
+        "source_device",
     )
 )
 

@@ -25,8 +25,35 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Uploaders authenticate with the patient's Nightscout secret, not a sign-in: no bearer
     # token opens them (tests/reading/test_nightscout.py covers the secret).
     ("POST", "/api/v1/entries"): PUBLIC,
+    ("POST", "/api/v1/entries.json"): PUBLIC,
     ("GET", "/api/v1/entries"): PUBLIC,
     ("GET", "/api/v1/entries.json"): PUBLIC,
+    ("GET", "/api/v1/entries/current"): PUBLIC,
+    ("GET", "/api/v1/entries/current.json"): PUBLIC,
+    ("GET", "/api/v1/entries/{model}"): PUBLIC,
+    ("GET", "/api/v1/status"): PUBLIC,
+    ("GET", "/api/v1/status.json"): PUBLIC,
+    ("GET", "/api/v1/verifyauth"): PUBLIC,
+    ("POST", "/api/v1/treatments"): PUBLIC,
+    ("POST", "/api/v1/treatments.json"): PUBLIC,
+    ("GET", "/api/v1/treatments"): PUBLIC,
+    ("GET", "/api/v1/treatments.json"): PUBLIC,
+    ("POST", "/api/v1/devicestatus"): PUBLIC,
+    ("POST", "/api/v1/devicestatus.json"): PUBLIC,
+    ("GET", "/api/v1/devicestatus"): PUBLIC,
+    ("GET", "/api/v1/devicestatus.json"): PUBLIC,
+    ("GET", "/api/v1/profile"): PUBLIC,
+    ("GET", "/api/v1/profile.json"): PUBLIC,
+    # Vendors' delivery manifests and clinics' hand-over lists: platform admins.
+    ("POST", "/api/v1/device-registrations"): Rule(
+        only(Role.admin),
+        body={
+            "source": "vendor",
+            "devices": [
+                {"kind": "cgm", "model": "G7", "serial": "ACCESS-1", "pairing_code": "1234"}
+            ],
+        },
+    ),
     ("GET", "/api/v1/nightscout/credential"): Rule(PATIENT),
     ("POST", "/api/v1/nightscout/credential"): Rule(PATIENT),
     ("DELETE", "/api/v1/nightscout/credential"): Rule(PATIENT),
@@ -41,7 +68,7 @@ POLICY: dict[tuple[str, str], Rule] = {
 
 
 async def foreign_ids(session) -> dict[str, str]:
-    """A device and an alert of another patient; chart format svg."""
+    """A device and an alert of another patient; chart format svg; Nightscout's sgv entries."""
     from app.kit.clock import utcnow
     from app.models import Alert
 
@@ -67,4 +94,5 @@ async def foreign_ids(session) -> dict[str, str]:
         "alert_id": str(alert.id),
         "chart": "agp",
         "image_format": "svg",
+        "model": "sgv.json",
     }

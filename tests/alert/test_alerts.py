@@ -66,12 +66,12 @@ async def test_recovery_ends_the_episode_and_a_new_low_raises_again(
     client, db_session, watched
 ) -> None:
     who, _, _, connection = watched
-    start = utcnow() - timedelta(minutes=12)
+    start = utcnow() - timedelta(minutes=14)
     values = [2.9, 3.2, 3.8, 3.9, 2.9]  # 3.2 and 3.8 are not yet "recovered" (< 3.9)
-    items = [cgm_item(who.cgm, start + timedelta(minutes=2 * i), v) for i, v in enumerate(values)]
+    items = [cgm_item(who.cgm, start + timedelta(minutes=3.5 * i), v) for i, v in enumerate(values)]
     await upload(client, who.headers, items)
     first, second = await _alerts(db_session, who.patient.id)
-    assert first.episode_ended_at == start + timedelta(minutes=6)
+    assert first.episode_ended_at == start + timedelta(minutes=10.5)
     assert second.episode_ended_at is None
     assert len(connection.events) == 2
 
@@ -109,15 +109,18 @@ async def test_sustained_high_needs_the_configured_duration(client, db_session, 
     who, _, _, _ = watched
     now = utcnow()
     minutes = 120  # settings.alert_sustained_high_minutes
-    hour = [cgm_item(who.cgm, now - timedelta(minutes=m), 15.0) for m in range(60, -1, -5)]
+    # A 5-minute CGM: each reading 5 minutes after the one before (closer is too dense).
+    hour = [cgm_item(who.cgm, now - timedelta(minutes=m), 15.0) for m in range(65, 4, -5)]
     await upload(client, who.headers, hour)
     assert await _alerts(db_session, who.patient.id) == []
-    earlier = [cgm_item(who.cgm, now - timedelta(minutes=m), 15.0) for m in range(minutes, 60, -5)]
+    earlier = [
+        cgm_item(who.cgm, now - timedelta(minutes=m), 15.0) for m in range(minutes + 5, 65, -5)
+    ]
     await upload(client, who.headers, earlier)  # backfilled: fills the gap, raises nothing
-    await upload(client, who.headers, [cgm_item(who.cgm, now + timedelta(minutes=1), 14.5)])
+    await upload(client, who.headers, [cgm_item(who.cgm, now, 14.5)])
     [alert] = await _alerts(db_session, who.patient.id)
     assert alert.rule == "sustained_high"
-    await upload(client, who.headers, [cgm_item(who.cgm, now + timedelta(minutes=2), 13.9)])
+    await upload(client, who.headers, [cgm_item(who.cgm, now + timedelta(minutes=4), 13.9)])
     [alert] = await _alerts(db_session, who.patient.id)
     assert alert.episode_ended_at is not None
 

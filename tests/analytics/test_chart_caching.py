@@ -18,7 +18,10 @@ CACHE_CONTROL = "private, max-age=0, must-revalidate"
 async def _wearing(client, db_session, settings) -> Wearer:
     who = await wearer(db_session, settings)
     now = utcnow()
-    items = [cgm_item(who.cgm, now - timedelta(minutes=5 * i), 6 + (i % 12) / 4) for i in range(60)]
+    # The newest 5 minutes ago: a reading "now" is then a plausible next one (not too dense).
+    items = [
+        cgm_item(who.cgm, now - timedelta(minutes=5 * (i + 1)), 6 + (i % 12) / 4) for i in range(60)
+    ]
     items += [bp_item(who.bp, now - timedelta(hours=2 * i), 128 + i, 82) for i in range(4)]
     await upload(client, who.headers, items)
     return who

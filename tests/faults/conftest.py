@@ -136,8 +136,9 @@ class CarePatient(Member):
     device_id: uuid.UUID
     conversation_id: uuid.UUID
 
-    def cgm_batch(self, start: datetime, count: int, step_seconds: int = 60) -> dict[str, Any]:
-        """A readings upload of `count` CGM points from `start`, one per `step_seconds`."""
+    def cgm_batch(self, start: datetime, count: int, step_seconds: int = 300) -> dict[str, Any]:
+        """A readings upload of `count` CGM points from `start`, one per `step_seconds` (the
+        5-minute CGM's interval: closer readings would be too dense)."""
         items = [
             {
                 "kind": "cgm",

@@ -127,10 +127,12 @@ class Writers:
         await asyncio.gather(*(self._write(n, patient) for n, patient in enumerate(self.patients)))
 
     async def _write(self, n: int, patient: CarePatient) -> None:
-        start = utcnow() - timedelta(hours=3, minutes=n)
+        # One 5-minute CGM point per write (closer ones would be too dense), starting far
+        # enough back that the writes never reach the present.
+        start = utcnow() - timedelta(days=60, minutes=n)
         step = 0
         while not self.stop.is_set():
-            at = start + timedelta(seconds=step)
+            at = start + timedelta(minutes=5 * step)
             step += 1
             began = time.monotonic()
             try:
@@ -270,7 +272,7 @@ async def test_connections_killed_while_idle_are_replaced_without_an_error(
     patient = service.practice.patients[0]
     # Fill the pool, then kill every pooled connection behind the service's back.
     at = utcnow() - timedelta(hours=5)
-    batches = [patient.cgm_batch(at + timedelta(minutes=n), 1) for n in range(4)]
+    batches = [patient.cgm_batch(at + timedelta(minutes=5 * n), 1) for n in range(4)]
     await asyncio.gather(
         *(
             service.http.post("/api/v1/readings", json=batch, headers=patient.headers)
@@ -278,7 +280,7 @@ async def test_connections_killed_while_idle_are_replaced_without_an_error(
         )
     )
     assert await postgres.terminate_sessions() >= 1
-    times = [at + timedelta(minutes=10 + n) for n in range(4)]
+    times = [at + timedelta(minutes=25 + 5 * n) for n in range(4)]
     later = [patient.cgm_batch(moment, 1) for moment in times]
     responses = await asyncio.gather(
         *(

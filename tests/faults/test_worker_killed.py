@@ -89,10 +89,11 @@ async def _patient_load(
     client: RetryingClient, world: World, orderer: Orderer, progress: Progress
 ) -> str:
     patient = orderer.patient
-    start = utcnow() - timedelta(hours=6)
+    # ROUNDS x BATCH five-minute points: 25 hours, all in the past.
+    start = utcnow() - timedelta(hours=30)
     order_id = ""
     for n in range(ROUNDS):
-        batch = patient.cgm_batch(start + timedelta(seconds=n * BATCH * 60), BATCH)
+        batch = patient.cgm_batch(start + timedelta(minutes=n * BATCH * 5), BATCH)
         response = await client.request(
             "POST", "/api/v1/readings", json=batch, headers=patient.headers
         )

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
+from app.config import Environment, Settings
+from app.db import create_engine, create_sessionmaker
 from app.kit.clock import utcnow
 from app.models import Account, Device, Doctor, Patient, Role
-from tests.fixtures import factories
+from tests.fixtures import databases, factories
 
 
 @dataclass
@@ -105,9 +108,47 @@ def bp_item(device: Device, at: datetime, systolic: float, diastolic: float, **e
 
 
 async def upload(
-    client: httpx.AsyncClient, headers: dict[str, str], items: list[dict[str, Any]]
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    items: list[dict[str, Any]],
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """POST a batch; the report (asserts 200)."""
+    """POST a batch; the report (asserts 200), its messages in `language` if given."""
+    if language:
+        headers = {**headers, "Accept-Language": language}
     response = await client.post("/api/v1/readings", json={"items": items}, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+@asynccontextmanager
+async def committed_database() -> AsyncIterator[tuple[Settings, async_sessionmaker[AsyncSession]]]:
+    """A migrated database of its own whose rows are committed (for real concurrent requests
+    against a real server), dropped afterwards."""
+    url = await databases.create_migrated_database()
+    settings = Settings(
+        APP_ENV=Environment.test,
+        database_url=url,
+        outbox_relay_enabled=False,
+        fake_wechat_enabled=False,
+        db_pool_size=20,
+        db_max_overflow=20,
+    )
+    engine = create_engine(settings)
+    try:
+        yield settings, create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+        await databases.drop_database(url)
+
+
+async def committed_patient(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> tuple[Patient, dict[str, str]]:
+    """A signed-in patient, committed (see `committed_database`)."""
+    async with sessionmaker() as session:
+        account = await factories.account(session, Role.patient)
+        patient = await factories.patient_of(session, account)
+        headers = await factories.bearer(session, settings, account)
+        await session.commit()
+    return patient, headers

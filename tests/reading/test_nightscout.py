@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.kit.clock import utcnow
 from app.models import Reading
+from tests.nightscout.helpers import sgv_entry
 from tests.reading.helpers import wearer
-
-
-def _entry(minutes_ago: float, sgv: int, **extra):
-    moment = utcnow() - timedelta(minutes=minutes_ago)
-    return {
-        "type": "sgv",
-        "sgv": sgv,
-        "date": int(moment.timestamp() * 1000),
-        "dateString": moment.isoformat(),
-        "direction": "Flat",
-        "device": "xDrip-DexcomG6",
-        **extra,
-    }
 
 
 async def _secret(client, headers) -> dict:
@@ -35,7 +21,7 @@ async def test_uploader_posts_entries_with_the_sha1_secret(client, db_session, s
     who = await wearer(db_session, settings)
     secret = await _secret(client, who.headers)
     assert secret["api_secret_sha1"] == hashlib.sha1(secret["secret"].encode()).hexdigest()
-    entries = [_entry(10, 120), _entry(5, 39), _entry(3, 5), {"type": "cal", "date": 1}]
+    entries = [sgv_entry(10, 120), sgv_entry(5, 39), sgv_entry(3, 5), {"type": "cal", "date": 1}]
     response = await client.post(
         "/api/v1/entries", json=entries, headers={"api-secret": secret["api_secret_sha1"]}
     )
@@ -66,7 +52,7 @@ async def test_token_and_recent_entries(client, db_session, settings) -> None:
     who = await wearer(db_session, settings)
     secret = await _secret(client, who.headers)
     await client.post(
-        f"/api/v1/entries?token={secret['secret']}", json=[_entry(6, 101), _entry(1, 99)]
+        f"/api/v1/entries?token={secret['secret']}", json=[sgv_entry(6, 101), sgv_entry(1, 99)]
     )
     recent = await client.get(f"/api/v1/entries.json?token={secret['secret']}&count=1")
     assert [(e["type"], e["sgv"]) for e in recent.json()] == [("sgv", 99)]
@@ -81,10 +67,10 @@ async def test_wrong_or_rotated_secrets_are_refused(client, db_session, settings
     assert old["device_id"] == new["device_id"]
     for secret in (old["api_secret_sha1"], "0" * 40, None):
         headers = {"api-secret": secret} if secret else {}
-        response = await client.post("/api/v1/entries", json=[_entry(1, 100)], headers=headers)
+        response = await client.post("/api/v1/entries", json=[sgv_entry(1, 100)], headers=headers)
         assert (response.status_code, response.json()["code"]) == (401, "nightscout_unauthorized")
     ok = await client.post(
-        "/api/v1/entries", json=[_entry(1, 100)], headers={"api-secret": new["api_secret_sha1"]}
+        "/api/v1/entries", json=[sgv_entry(1, 100)], headers={"api-secret": new["api_secret_sha1"]}
     )
     assert ok.status_code == 200
     status = (await client.get("/api/v1/nightscout/credential", headers=who.headers)).json()
@@ -93,6 +79,6 @@ async def test_wrong_or_rotated_secrets_are_refused(client, db_session, settings
         await client.delete("/api/v1/nightscout/credential", headers=who.headers)
     ).status_code == 204
     gone = await client.post(
-        "/api/v1/entries", json=[_entry(1, 100)], headers={"api-secret": new["api_secret_sha1"]}
+        "/api/v1/entries", json=[sgv_entry(1, 100)], headers={"api-secret": new["api_secret_sha1"]}
     )
     assert gone.status_code == 401

@@ -44,7 +44,7 @@ async def test_valid_items_are_kept_and_bad_ones_reported(client, db_session, se
         (4, "rejected", "malformed"),
     ]
     assert report["items"][1]["field"] == "measured_at"
-    assert report["items"][2]["message"] == "单位错误"
+    assert report["items"][2]["message"] == "单位错误：应为 mg/dL"
     assert len(await _stored(db_session, who.cgm.id)) == 1
     [bp] = await _stored(db_session, who.bp.id)
     assert (bp.value, bp.value2, bp.value3, bp.label) == (142, 91, 70, "sitting")
@@ -63,11 +63,28 @@ async def test_glucose_is_stored_in_mg_dl_with_the_original_kept(
     assert row.utc_offset_minutes == 480  # Asia/Shanghai when the phone sends none
 
 
-async def test_unit_differing_from_the_device_is_rejected(client, db_session, settings) -> None:
+async def test_a_glucose_unit_the_item_names_is_converted_whatever_the_device_unit(
+    client, db_session, settings
+) -> None:
+    # A CGM bound without a unit defaults to mmol/L; its phone labels mg/dL: converted, kept.
     who = await wearer(db_session, settings)
     item = cgm_item(who.cgm, utcnow(), 110, unit="mg/dL")
     report = await upload(client, who.headers, [item])
-    assert report["items"][0]["reason"] == "wrong_unit"
+    assert report["items"][0]["status"] == "accepted"
+    [row] = await _stored(db_session, who.cgm.id)
+    assert (row.value, row.original_value, row.original_unit) == (110, 110, "mg/dL")
+
+
+async def test_a_value_implausible_in_its_unit_names_the_unit_expected(
+    client, db_session, settings
+) -> None:
+    who = await wearer(db_session, settings)
+    item = cgm_item(who.cgm, utcnow(), 6.1, unit="mg/dL")
+    report = await upload(client, who.headers, [item], language="en")
+    assert (report["items"][0]["reason"], report["items"][0]["message"]) == (
+        "wrong_unit",
+        "Wrong unit: expected mmol/L",
+    )
     assert await _stored(db_session, who.cgm.id) == []
 
 
@@ -116,7 +133,9 @@ async def test_old_points_are_marked_backfilled(client, db_session, settings) ->
     items = [
         cgm_item(who.cgm, now - timedelta(days=2), 6.0),
         cgm_item(who.cgm, now - timedelta(minutes=1), 6.1),
-        cgm_item(who.cgm, now - timedelta(minutes=2), 6.1, backfill=True),
+        # Within the live window, but the phone says it sends it after the fact (5-minute CGM:
+        # readings closer than 150 s to each other would be too dense).
+        cgm_item(who.cgm, now - timedelta(minutes=6), 6.1, backfill=True),
     ]
     await upload(client, who.headers, items)
     rows = await _stored(db_session, who.cgm.id)
@@ -241,7 +260,9 @@ async def test_readings_list_is_scoped(client, db_session, settings) -> None:
     who = await wearer(db_session, settings)
     now = utcnow()
     await upload(
-        client, who.headers, [cgm_item(who.cgm, now - timedelta(minutes=i), 6.0) for i in range(3)]
+        client,
+        who.headers,
+        [cgm_item(who.cgm, now - timedelta(minutes=5 * i), 6.0) for i in range(3)],
     )
     _, _, doctor_headers = await doctor_for(db_session, settings, who.patient)
     url = f"/api/v1/patients/{who.patient.id}/readings?kind=cgm"
@@ -313,3 +334,13 @@ async def test_keys_stored_between_the_check_and_the_copy_refuse_the_whole_batch
     retry = await upload(client, who.headers, second)
     assert [i["status"] for i in retry["items"]] == ["duplicate"] + ["accepted"] * 3
     assert len(await _stored(db_session, who.cgm.id)) == 6
+
+
+async def test_a_time_without_its_offset_is_reported_as_such(client, db_session, settings) -> None:
+    who = await wearer(db_session, settings)
+    naive = (utcnow() - timedelta(minutes=5)).replace(tzinfo=None).isoformat()
+    item = {**cgm_item(who.cgm, utcnow(), 6.0), "measured_at": naive}
+    report = await upload(client, who.headers, [item], language="en")
+    [result] = report["items"]
+    assert (result["reason"], result["field"]) == ("offset_missing", "measured_at")
+    assert "no UTC offset" in result["message"]
