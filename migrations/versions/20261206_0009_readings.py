@@ -1,8 +1,8 @@
 """readings: device possession proof (registrations, pairing failures, verified bindings) and
 what CGM uploaders send besides the value (trend, noise, raw values, uploader device)
 
-Revision ID: readings
-Revises: 0007_assignment_speed
+Revision ID: 0009_readings
+Revises: 0008_realtime
 Create Date: 2026-12-06 10:00:00.000000
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "readings"
-down_revision: str | None = "0007_assignment_speed"
+revision: str = "0009_readings"
+down_revision: str | None = "0008_realtime"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
