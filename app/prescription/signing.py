@@ -175,7 +175,7 @@ def claimed_key_and_time(content: str) -> tuple[uuid.UUID, datetime]:
         parsed = json.loads(content)
         key_id = uuid.UUID(parsed["key_id"])
         signed_at = datetime.fromisoformat(parsed["signed_at"])
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise Conflict("signed_content_mismatch") from exc
     if signed_at.tzinfo is None:
         raise Conflict("signed_content_mismatch")

@@ -158,6 +158,20 @@ async def test_a_signature_over_different_bytes_is_refused(
     assert await _unsigned(db_session, prescription_id)
 
 
+@pytest.mark.parametrize(
+    "content",
+    ["[" * 15_000, "[]", '"text"', '{"key_id": 5}', '{"key_id": "x", "signed_at": "y"}'],
+    ids=["deeply-nested", "array", "string", "number-key", "no-uuid"],
+)
+async def test_signed_content_that_is_not_signed_content_is_refused(
+    client, world: World, db_session, content: str
+) -> None:
+    prescription_id = await _draft(client, world)
+    answer = await _send(client, world, prescription_id, content, world.phone.sign(content))
+    assert answer["code"] == "signed_content_mismatch"
+    assert await _unsigned(db_session, prescription_id)
+
+
 async def test_a_signature_by_a_key_the_doctor_does_not_hold_is_refused(
     client, world: World, db_session
 ) -> None:
