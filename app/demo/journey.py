@@ -51,6 +51,7 @@ from app.demo.live import (
     sign_in_wechat,
     yuan,
 )
+from app.demo.phone import DemoPhone
 from app.insurance.statements import month_of, month_window
 from app.kit.clock import SHANGHAI, utcnow
 from app.reading.demo import demo_series
@@ -294,7 +295,9 @@ async def _drive(
             "/api/v1/online-care/start", json={"institution_id": hospital["id"]}
         )
         doctor_id = assigned["relationship"]["doctor_id"]
-        doctor = await _doctor_app(staff_http, reviewer, doctor_id, hospital["code"])
+        doctor, doctor_username = await _doctor_app(
+            staff_http, reviewer, doctor_id, hospital["code"]
+        )
         profile_of_doctor = await doctor.get(f"/api/v1/doctors/{doctor_id}")
         decision = assigned["decision"]
         say.say(
@@ -360,13 +363,27 @@ async def _drive(
             },
             expect=201,
         )  # fmt: skip
-        signed = await doctor.post(f"/api/v1/prescriptions/{draft['id']}/sign")
+        # The doctor's explicit act: the app fetches the exact bytes to sign, the phone signs
+        # them with the key only it holds, and the service verifies and seals.
+        payload = await doctor.get(f"/api/v1/prescriptions/{draft['id']}/signing-payload")
+        phone = DemoPhone(doctor_username)
+        if payload["key_fingerprint"] != phone.fingerprint:
+            raise JourneyFailed(
+                f"the service asks for a signature with key {payload['key_fingerprint'][:16]}…, "
+                f"not {doctor_username}'s phone key (run seed-demo)"
+            )
+        signed = await doctor.post(
+            f"/api/v1/prescriptions/{draft['id']}/sign", json=phone.signature_for(payload)
+        )
         line = signed["items"][0]
         say.say(
             f"{line['drug_name_zh']} {metformin['strength']} 每次 {line['dose_quantity']}"
             f"{line['dose_unit']}、每日两次、{line['days_supply']} 天（{line['packs']} 盒）"
         )
-        say.say(f"Ed25519 签名 {signed['signature']['signature'][:16]}…，状态 {signed['status']}")
+        say.say(
+            f"医生手机端 Ed25519 签名 {signed['signature']['signature'][:16]}…（设备密钥指纹 "
+            f"{phone.fingerprint[:16]}…，服务端只持有公钥），状态 {signed['status']}"
+        )
 
         say.step("review")
         pharmacist = await sign_in_staff(staff_http, HOSPITAL_PHARMACIST)
@@ -516,8 +533,9 @@ async def _request_payment(
 
 async def _doctor_app(
     http: httpx.AsyncClient, reviewer: Actor, doctor_id: str, institution_code: str
-) -> Actor:
-    """The assigned doctor's app: whichever demo doctor of the hospital it is, signed in."""
+) -> tuple[Actor, str]:
+    """The assigned doctor's app, signed in, and their username (which names their phone):
+    whichever demo doctor of the hospital it is."""
     for item in data.DOCTORS:
         if item.institution_code == institution_code:
             actor = (
@@ -526,7 +544,7 @@ async def _doctor_app(
                 else await sign_in_staff(http, item.username)
             )
             if actor.account["doctor_id"] == doctor_id:
-                return actor
+                return actor, item.username
     raise JourneyFailed(f"doctor {doctor_id} is not one of the demo doctors")
 
 

@@ -12,8 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import hash_password
+from app.authz.principal import Principal
 from app.config import Environment, get_settings
 from app.demo import data
+from app.demo.phone import DemoPhone
 from app.enrollment.demo import load_demo_enrollment
 from app.insurance.demo import load_benefit_rules, load_demo_month
 from app.kit.clock import utcnow
@@ -24,6 +26,7 @@ from app.models import (
     ChronicDisease,
     District,
     Doctor,
+    DoctorSigningKey,
     Drug,
     FormularyItem,
     Institution,
@@ -34,7 +37,10 @@ from app.models import (
     PharmacyStore,
     PharmacyStoreCoverage,
     PrescriptionReviewer,
+    Role,
 )
+from app.prescription import keys as keys_service
+from app.prescription.schemas import SigningKeyCreate
 from app.reading.demo import load_demo_wearables
 
 ROLE_LABELS: dict[str, str] = {
@@ -46,6 +52,9 @@ ROLE_LABELS: dict[str, str] = {
     "patient": "患者 patient",
 }
 
+# The demo's own acts (registering and activating the demo doctors' keys, audited as the
+# doctor's and the admin's) have no sign-in session behind them: this id stands for one.
+SEED_SESSION = uuid.UUID("00000000-0000-0000-0000-00000000d3e0")
 PATIENT_SECRET = "wx.login openid"  # noqa: S105 - a hint shown for patients, not a secret
 
 
@@ -95,6 +104,7 @@ async def load_demo_data(session: AsyncSession, *, allow_prod: bool = False) -> 
     await _drugs(session, summary)
     await _admins_and_bureau(session, summary)
     doctors = await _doctors(session, summary, institutions)
+    summary.created += await _doctor_keys(session, doctors)
     await _pharmacy_staff(session, summary, stores)
     await _hospital_pharmacists(session, summary, institutions)
     patients = await _patients(session, summary)
@@ -286,6 +296,39 @@ async def _doctors(
         summary.doctors += 1
     await session.flush()
     return by_username
+
+
+async def _doctor_keys(session: AsyncSession, doctors: dict[str, Doctor]) -> int:
+    """Each demo doctor's phone key (app/demo/phone.py, derived: demo only), registered as the
+    doctor and activated by the demo admin through the same audited rules as the API. Keys
+    already registered are left as they are. Returns how many were activated."""
+    admin = await session.scalar(
+        select(Account).where(Account.role == "admin").order_by(Account.username).limit(1)
+    )
+    assert admin is not None, "the demo admin is loaded first"
+    activated = 0
+    for username, doctor in doctors.items():
+        phone = DemoPhone(username)
+        key = await session.scalar(
+            select(DoctorSigningKey).where(DoctorSigningKey.public_key == phone.public_key)
+        )
+        if key is None:
+            account = await session.get(Account, doctor.account_id)
+            assert account is not None
+            as_doctor = Principal(
+                account_id=account.id, session_id=SEED_SESSION, role=Role.doctor,
+                display_name=account.display_name, doctor_id=doctor.id,
+            )  # fmt: skip
+            body = SigningKeyCreate.model_validate(phone.registration(doctor.id))
+            key = await keys_service.register(session, as_doctor, body)
+        if key.status == "pending":
+            as_admin = Principal(
+                account_id=admin.id, session_id=SEED_SESSION, role=Role.admin,
+                display_name=admin.display_name,
+            )  # fmt: skip
+            await keys_service.activate(session, as_admin, key.id, phone.fingerprint)
+            activated += 1
+    return activated
 
 
 async def _pharmacy_staff(

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.kit.types import EncryptedString, UTCDateTime
+from app.kit.types import UTCDateTime
 from app.models.audit_event import BigIntPK
 from app.models.base import Base, CreatedAt, UUIDPrimaryKey
 
@@ -74,25 +74,59 @@ class PrescriptionReviewer(UUIDPrimaryKey, CreatedAt, Base):
     )
 
 
+SIGNING_KEY_STATUSES = ("pending", "active", "retired", "revoked")
+_KEY_STATUS_LIST = ",".join(f"'{s}'" for s in SIGNING_KEY_STATUSES)
+
+
 class DoctorSigningKey(UUIDPrimaryKey, CreatedAt, Base):
-    """A doctor's Ed25519 key pair; the private half is encrypted with the field keys."""
+    """A doctor's Ed25519 public key. The private half never reaches the service: the doctor's
+    device generates it, registers the public half with a proof of possession (the doctor's
+    act), and an admin activates it after checking its fingerprint with the doctor (the
+    admin's act). One key per doctor is active; a retired or revoked key still verifies what
+    was signed while it was active, and signs nothing new.
+
+    `origin` 'server_legacy' marks the keys the service generated before 20261206 (their
+    private halves were dropped by that migration; they are retired)."""
 
     __tablename__ = "doctor_signing_keys"
     __table_args__ = (
+        CheckConstraint(f"status IN ({_KEY_STATUS_LIST})", name="status"),
+        CheckConstraint("origin IN ('device','server_legacy')", name="origin"),
+        CheckConstraint(
+            "status IN ('pending','revoked') OR activated_at IS NOT NULL", name="activated"
+        ),
         Index(
             "uq_doctor_signing_keys_active",
             "doctor_id",
             unique=True,
-            sqlite_where=text("retired_at IS NULL"),
-            postgresql_where=text("retired_at IS NULL"),
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
         ),
     )
 
-    doctor_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("doctors.id"), nullable=False)
+    doctor_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("doctors.id"), nullable=False, index=True
+    )
     algorithm: Mapped[str] = mapped_column(String(16), nullable=False, default="Ed25519")
-    public_key: Mapped[str] = mapped_column(String(64), nullable=False)  # raw, base64
-    private_key: Mapped[str] = mapped_column(EncryptedString(512), nullable=False)
-    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    public_key: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)  # raw, b64
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    origin: Mapped[str] = mapped_column(String(16), nullable=False, default="device")
+    device_label: Mapped[str | None] = mapped_column(String(64))
+    # The doctor's act: their account registered it, with the key's signature over the
+    # registration statement (app.prescription.signing.registration_statement).
+    registered_by_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("accounts.id")
+    )
+    registration_proof: Mapped[str | None] = mapped_column(String(128))
+    # The admin's act.
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    activated_by_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("accounts.id")
+    )
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a newer key activated
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id"))
+    revoke_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class Prescription(UUIDPrimaryKey, CreatedAt, Base):

@@ -21,6 +21,7 @@ from app.models import Prescription, Role
 from app.prescription import formulary
 from app.prescription import repository as rx_repository
 from app.prescription import service as rx_service
+from app.prescription.key_endpoints import router as key_router
 from app.prescription.schemas import (
     FormularyItemIn,
     FormularyItemOut,
@@ -32,10 +33,13 @@ from app.prescription.schemas import (
     Renewal,
     ReviewerCreate,
     ReviewerOut,
+    SignatureIn,
+    SigningPayloadOut,
 )
-from app.prescription.views import present, present_formulary
+from app.prescription.views import present, present_formulary, present_payload
 
 router = APIRouter(prefix="/api/v1", tags=["prescriptions"])
+router.include_router(key_router)
 
 Doctor = Annotated[Principal, require_roles(Role.doctor)]
 Pharmacist = Annotated[Principal, require_roles(Role.pharmacist)]
@@ -128,12 +132,26 @@ async def get_prescription(
     return await present(session, prescription, items)
 
 
+@router.get("/prescriptions/{prescription_id}/signing-payload", response_model=SigningPayloadOut)
+async def get_signing_payload(
+    prescription: Visible, principal: Doctor, session: DbSession
+) -> SigningPayloadOut:
+    """The exact bytes my device signs for my draft (canonical JSON, with my active key's id
+    and the signing time); 409 signing_key_missing until an admin has activated my key."""
+    payload = await rx_service.signing_payload(session, principal, prescription.id)
+    return present_payload(prescription, payload)
+
+
 @router.post("/prescriptions/{prescription_id}/sign", response_model=PrescriptionOut)
 async def sign_prescription(
-    prescription: Visible, principal: Doctor, session: DbSession
+    prescription: Visible, body: SignatureIn, principal: Doctor, session: DbSession
 ) -> PrescriptionOut:
-    """Sign my draft: its content is sealed and it goes to the pharmacist."""
-    return await _out(session, await rx_service.sign(session, principal, prescription.id))
+    """Sign my draft: the signature my device made over the signing payload is verified
+    against my active key, the content is sealed and it goes to the pharmacist."""
+    signed = await rx_service.sign(
+        session, principal, prescription.id, body.signed_content, body.signature
+    )
+    return await _out(session, signed)
 
 
 @router.post("/prescriptions/{prescription_id}/revise", response_model=PrescriptionOut)

@@ -72,6 +72,55 @@ register_messages(
             "zh": "处方内容与医生签名不符，已拒绝处理",
             "en": "The prescription no longer matches the doctor's signature; refused",
         },
+        "signing_key_missing": {
+            "zh": "您还没有可用的签名密钥：请在医生端生成并登记，由管理员核对指纹后激活",
+            "en": "You have no active signing key: register one from the doctor app and have "
+            "an admin activate it",
+        },
+        "signing_key_pending": {
+            "zh": "该签名密钥尚未由管理员激活，不能签名",
+            "en": "This signing key has not been activated by an admin yet",
+        },
+        "signing_key_revoked": {
+            "zh": "该签名密钥已吊销，不能再签名",
+            "en": "This signing key has been revoked and signs nothing more",
+        },
+        "signing_key_not_active": {
+            "zh": "该签名密钥不是您当前有效的签名密钥，请重新获取待签内容",
+            "en": "This is not your active signing key; fetch a new signing payload",
+        },
+        "signing_payload_expired": {
+            "zh": "待签内容已过期，请重新获取后签名",
+            "en": "The signing payload has expired; fetch a new one",
+        },
+        "signed_content_mismatch": {
+            "zh": "签名内容与当前处方不一致，请重新获取待签内容",
+            "en": "The signed content is not this prescription as it stands; fetch a new payload",
+        },
+        "signature_invalid": {
+            "zh": "签名无法用您的签名密钥验证",
+            "en": "The signature does not verify with your signing key",
+        },
+        "signing_key_invalid": {
+            "zh": "公钥无效（不是有效的 Ed25519 公钥）",
+            "en": "The public key is not a valid Ed25519 public key",
+        },
+        "signing_key_proof_invalid": {
+            "zh": "登记声明的签名无效：无法证明设备持有该密钥",
+            "en": "The registration proof does not verify: the device must sign it with the key",
+        },
+        "signing_key_pending_limit": {
+            "zh": "待激活的签名密钥最多 {max} 个，请先撤销不用的密钥",
+            "en": "At most {max} signing keys may wait for activation; revoke unused ones first",
+        },
+        "signing_key_exists": {
+            "zh": "该公钥已登记过",
+            "en": "This public key is already registered",
+        },
+        "signing_key_fingerprint_mismatch": {
+            "zh": "指纹与该密钥不符，请与医生核对医生端显示的指纹",
+            "en": "The fingerprint does not match this key; check it with the doctor's app",
+        },
         "pharmacist_not_found": {"zh": "药师账号不存在", "en": "No such pharmacist account"},
         "reviewer_institution_not_found": {"zh": "医疗机构不存在", "en": "No such institution"},
         "reviewer_is_store_staff": {

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
@@ -14,6 +14,7 @@ from app.authz.scopes import doctor_patient_ids
 from app.kit.clock import utcnow
 from app.models import (
     ConsultationRequest,
+    DoctorSigningKey,
     Drug,
     FormularyItem,
     Prescription,
@@ -223,3 +224,53 @@ async def consultation(
 ) -> ConsultationRequest | None:
     """A consultation request by id."""
     return await session.get(ConsultationRequest, consultation_id)
+
+
+async def signing_key(
+    session: AsyncSession, key_id: uuid.UUID, *, lock: bool = False, share: bool = False
+) -> DoctorSigningKey | None:
+    """A signing key by id (row-locked for a change when `lock`, against one when `share`)."""
+    statement = select(DoctorSigningKey).where(DoctorSigningKey.id == key_id)
+    if lock or share:
+        statement = statement.with_for_update(read=share and not lock)
+    return await session.scalar(statement.execution_options(populate_existing=True))
+
+
+async def active_signing_key(
+    session: AsyncSession, doctor_id: uuid.UUID, *, lock: bool = False
+) -> DoctorSigningKey | None:
+    """The doctor's active signing key, if any (row-locked when `lock`)."""
+    statement = select(DoctorSigningKey).where(
+        DoctorSigningKey.doctor_id == doctor_id, DoctorSigningKey.status == "active"
+    )
+    if lock:
+        statement = statement.with_for_update()
+    return await session.scalar(statement.execution_options(populate_existing=True))
+
+
+async def count_pending_signing_keys(session: AsyncSession, doctor_id: uuid.UUID) -> int:
+    """How many keys the doctor registered that no admin has activated (or refused) yet."""
+    count = await session.scalar(
+        select(func.count()).where(
+            DoctorSigningKey.doctor_id == doctor_id, DoctorSigningKey.status == "pending"
+        )
+    )
+    return int(count or 0)
+
+
+async def list_signing_keys(
+    session: AsyncSession,
+    doctor_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+) -> Sequence[DoctorSigningKey]:
+    """Signing keys, newest first, of one doctor and/or in one status."""
+    statement = select(DoctorSigningKey)
+    if doctor_id is not None:
+        statement = statement.where(DoctorSigningKey.doctor_id == doctor_id)
+    if status is not None:
+        statement = statement.where(DoctorSigningKey.status == status)
+    statement = statement.order_by(DoctorSigningKey.created_at.desc(), DoctorSigningKey.id).limit(
+        limit
+    )
+    return (await session.scalars(statement)).all()

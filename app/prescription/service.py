@@ -19,10 +19,10 @@ from app.errors import Conflict, NotFound
 from app.kit.clock import city_date, utcnow
 from app.models import ChronicDisease, Doctor, Prescription, PrescriptionItem
 from app.patient import repository as patient_repository
+from app.prescription import keys, rules, signing
 from app.prescription import repository as rx_repository
-from app.prescription import rules, signing
 from app.prescription.schemas import PrescriptionItemIn
-from app.prescription.states import RxStatus, move, record_creation
+from app.prescription.states import PRESCRIPTION_MACHINE, RxStatus, move, record_creation
 
 RESOURCE = "prescription"
 
@@ -221,27 +221,56 @@ async def create(
 
 
 async def _own(
-    session: AsyncSession, principal: Principal, prescription_id: uuid.UUID
+    session: AsyncSession, principal: Principal, prescription_id: uuid.UUID, *, lock: bool = True
 ) -> Prescription:
-    """A prescription the calling doctor wrote, row-locked; anyone else's is 404."""
-    prescription = await rx_repository.get_visible(session, principal, prescription_id, lock=True)
+    """A prescription the calling doctor wrote (row-locked unless `lock` is False); anyone
+    else's is 404."""
+    prescription = await rx_repository.get_visible(session, principal, prescription_id, lock=lock)
     if prescription is None or prescription.doctor_id != principal.doctor_id:
         raise NotFound()
     return prescription
 
 
-async def sign(
-    session: AsyncSession, principal: Principal, prescription_id: uuid.UUID
-) -> Prescription:
-    """The doctor signs a draft: it is sealed and goes to the pharmacist."""
-    prescription = await _own(session, principal, prescription_id)
-    signing_is_legal = RxStatus(prescription.status) == RxStatus.draft
-    if signing_is_legal and is_expired(prescription):
+async def _signable(
+    session: AsyncSession, principal: Principal, prescription_id: uuid.UUID, *, lock: bool
+) -> tuple[Prescription, Sequence[PrescriptionItem], ChronicDisease]:
+    """The calling doctor's draft that may be signed now, with its lines and disease."""
+    prescription = await _own(session, principal, prescription_id, lock=lock)
+    PRESCRIPTION_MACHINE.check(RxStatus(prescription.status), RxStatus.pending_review)
+    if is_expired(prescription):
         raise Conflict("prescription_expired")
     items = await rx_repository.items_of(session, prescription.id)
-    disease = await _disease(session, prescription.disease_id)
-    if signing_is_legal:
-        await signing.sign_prescription(session, prescription, items, disease, utcnow())
+    return prescription, items, await _disease(session, prescription.disease_id)
+
+
+async def signing_payload(
+    session: AsyncSession, principal: Principal, prescription_id: uuid.UUID
+) -> signing.Payload:
+    """The exact bytes the doctor's device signs for this draft, with their active key."""
+    prescription, items, disease = await _signable(session, principal, prescription_id, lock=False)
+    assert principal.doctor_id is not None
+    key = await keys.active_key(session, principal.doctor_id)
+    await _audit(session, principal, prescription, AuditAction.read)
+    return signing.payload(prescription, items, disease, key, utcnow())
+
+
+async def sign(
+    session: AsyncSession,
+    principal: Principal,
+    prescription_id: uuid.UUID,
+    signed_content: str,
+    signature: str,
+) -> Prescription:
+    """The doctor's signature, made on their device over the payload, seals the draft: it is
+    checked against the doctor's active key and the draft as it stands, stored with the key's
+    id, and the prescription goes to the pharmacist."""
+    prescription, items, disease = await _signable(session, principal, prescription_id, lock=True)
+    key_id, _ = signing.claimed_key_and_time(signed_content)
+    # Shared lock: a revocation or rotation of this key waits for the signature (or wins first).
+    key = await rx_repository.signing_key(session, key_id, share=True)
+    signing.check_signature(prescription, items, disease, key, signed_content, signature, utcnow())
+    assert key is not None
+    signing.seal(prescription, key, signed_content, signature)
     await move(session, prescription, RxStatus.pending_review, principal.account_id)
     await _audit(session, principal, prescription, AuditAction.update)
     return prescription
@@ -328,14 +357,20 @@ async def renew(
 async def verify(
     session: AsyncSession, prescription: Prescription, items: Sequence[PrescriptionItem]
 ) -> None:
-    """Refuse (409) a signed prescription whose rows or signature no longer match."""
+    """Refuse (409) a signed prescription whose rows or signature no longer match, or whose
+    key was not active when it was signed."""
     if prescription.signature is None and RxStatus(prescription.status) in (
         RxStatus.draft,
         RxStatus.revoked,
     ):
         return
     disease = await _disease(session, prescription.disease_id)
-    await signing.verify_prescription(session, prescription, items, disease)
+    key = (
+        await rx_repository.signing_key(session, prescription.signing_key_id)
+        if prescription.signing_key_id is not None
+        else None
+    )
+    signing.verify(prescription, items, disease, key)
 
 
 async def _review(

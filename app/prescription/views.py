@@ -14,9 +14,12 @@ from app.prescription.schemas import (
     PrescriptionItemOut,
     PrescriptionOut,
     SignatureOut,
+    SigningKeyOut,
+    SigningPayloadOut,
     TransitionOut,
 )
 from app.prescription.service import is_expired, valid_until
+from app.prescription.signing import Payload, fingerprint
 
 
 async def present(
@@ -37,6 +40,12 @@ async def present(
             algorithm=key.algorithm,
             key_id=key.id,
             public_key=key.public_key,
+            key_fingerprint=fingerprint(key.public_key),
+            key_status=key.status,  # type: ignore[arg-type]
+            key_origin=key.origin,  # type: ignore[arg-type]
+            key_activated_at=key.activated_at,
+            key_retired_at=key.retired_at,
+            key_revoked_at=key.revoked_at,
             signed_content=prescription.signed_content,
             signature=prescription.signature,
             signed_at=prescription.signed_at,
@@ -110,3 +119,38 @@ async def present_formulary(
         )
         for row in rows
     ]
+
+
+def present_key(key: DoctorSigningKey) -> SigningKeyOut:
+    """A signing key as its doctor and the admins see it (public half and history only)."""
+    return SigningKeyOut(
+        id=key.id,
+        doctor_id=key.doctor_id,
+        algorithm=key.algorithm,
+        public_key=key.public_key,
+        fingerprint=fingerprint(key.public_key),
+        status=key.status,  # type: ignore[arg-type]
+        origin=key.origin,  # type: ignore[arg-type]
+        device_label=key.device_label,
+        registered_at=key.created_at,
+        registered_by_account_id=key.registered_by_account_id,
+        activated_at=key.activated_at,
+        activated_by_account_id=key.activated_by_account_id,
+        retired_at=key.retired_at,
+        revoked_at=key.revoked_at,
+        revoked_by_account_id=key.revoked_by_account_id,
+        revoke_reason=key.revoke_reason,
+    )
+
+
+def present_payload(prescription: Prescription, payload: Payload) -> SigningPayloadOut:
+    """What the doctor's device is asked to sign."""
+    return SigningPayloadOut(
+        prescription_id=prescription.id,
+        key_id=payload.key.id,
+        algorithm="Ed25519",
+        key_fingerprint=fingerprint(payload.key.public_key),
+        signed_at=payload.signed_at,
+        expires_at=payload.expires_at,
+        signed_content=payload.content.decode(),
+    )

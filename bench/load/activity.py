@@ -17,6 +17,7 @@ import httpx
 from app.auth import service as auth_service
 from app.db import create_engine, create_sessionmaker
 from app.demo import data as demo
+from app.demo.phone import DemoPhone
 from app.models import Account
 from bench.readings_setup import bench_settings, plain
 
@@ -54,10 +55,12 @@ class World:
     disease_id: uuid.UUID  # diabetes with complications
     metformin_id: uuid.UUID
     reviewer: uuid.UUID
+    admin: uuid.UUID  # activates the doctors' phone keys
     stores: list[Store]
     doctor_of: dict[uuid.UUID, uuid.UUID]  # patient id -> doctor account id
     account_of: dict[uuid.UUID, uuid.UUID]  # patient id -> patient account id
     district_of: dict[uuid.UUID, str]
+    username_of: dict[uuid.UUID, str]  # doctor account id -> username (names their phone)
     reviewed: set[uuid.UUID]  # patients whose doctor's prescriptions the reviewer reviews
     conversation_of: dict[uuid.UUID, uuid.UUID]  # chatting patient id -> care conversation
     url: str
@@ -72,6 +75,7 @@ class World:
         try:
             care = await connection.fetch(
                 "SELECT p.id, p.account_id, p.district_code, d.account_id AS doctor, "
+                "(SELECT username FROM accounts WHERE id = d.account_id) AS doctor_username, "
                 "i.code = $2 AS reviewed FROM patients p JOIN care_relationships c "
                 "ON c.patient_id = p.id AND c.kind = 'primary' AND c.ended_at IS NULL "
                 "JOIN doctors d ON d.id = c.doctor_id JOIN institutions i "
@@ -103,12 +107,16 @@ class World:
                 "ON i.id = r.institution_id WHERE i.code = $1 ORDER BY r.created_at LIMIT 1",
                 demo.PILOT_INSTITUTION_CODE,
             )
+            admin = await connection.fetchval(
+                "SELECT id FROM accounts WHERE role = 'admin' ORDER BY username LIMIT 1"
+            )
         finally:
             await connection.close()
         return cls(
             disease_id=disease_id,
             metformin_id=metformin_id,
             reviewer=reviewer,
+            admin=admin,
             stores=[
                 Store(
                     r["id"],
@@ -122,6 +130,7 @@ class World:
             doctor_of={r["id"]: r["doctor"] for r in care},
             account_of={r["id"]: r["account_id"] for r in care},
             district_of={r["id"]: r["district_code"] for r in care},
+            username_of={r["doctor"]: r["doctor_username"] for r in care},
             reviewed={r["id"] for r in care if r["reviewed"]},
             conversation_of={r["patient_id"]: r["id"] for r in conversations},
             url=url,
@@ -223,7 +232,7 @@ async def stock_boards(base: str, world: World, new_orders: int) -> int:
         free.remove(patient)
         chosen.append((store, state, patient))
     await world.sign_in(
-        [world.reviewer]
+        [world.reviewer, world.admin]
         + [a for s in world.stores for a in (s.pharmacist, s.courier)]
         + [a for _, _, p in chosen for a in (world.account_of[p], world.doctor_of[p])]
     )
@@ -236,15 +245,44 @@ async def stock_boards(base: str, world: World, new_orders: int) -> int:
                     headers=world.headers[store.pharmacist],
                 )
             )
-        # One signature at a time per doctor: the app creates a doctor's signing key on first
-        # use, and two first signatures at once collide on its one-active-key index (a 500).
-        signing = {world.doctor_of[p]: asyncio.Lock() for _, _, p in chosen}
+        phones = {
+            doctor: await _doctor_phone(http, world, doctor)
+            for doctor in {world.doctor_of[p] for _, _, p in chosen}
+        }
         return await bounded(
             [
-                _order_job(http, world, store, state, patient, signing[world.doctor_of[patient]])
+                _order_job(http, world, store, state, patient, phones[world.doctor_of[patient]])
                 for store, state, patient in chosen
             ]
         )
+
+
+async def _doctor_phone(http: httpx.AsyncClient, world: World, doctor: uuid.UUID) -> DemoPhone:
+    """The doctor's phone (a demo-derived key), registered by the doctor and activated by the
+    admin unless it already is."""
+    phone = DemoPhone(world.username_of[doctor])
+    headers = world.headers[doctor]
+    mine = await ok(await http.get("/api/v1/doctors/me/signing-keys", headers=headers))
+    key = next((k for k in mine["items"] if k["public_key"] == phone.public_key), None)
+    if key is None:
+        me = await ok(await http.get("/api/v1/doctors/me", headers=headers))
+        key = await ok(
+            await http.post(
+                "/api/v1/doctors/me/signing-keys",
+                json=phone.registration(uuid.UUID(me["id"])),
+                headers=headers,
+            ),
+            201,
+        )
+    if key["status"] == "pending":
+        await ok(
+            await http.post(
+                f"/api/v1/signing-keys/{key['id']}/activate",
+                json={"fingerprint": phone.fingerprint},
+                headers=world.headers[world.admin],
+            )
+        )
+    return phone
 
 
 def _order_job(
@@ -253,7 +291,7 @@ def _order_job(
     store: Store,
     state: str,
     patient_id: uuid.UUID,
-    signing: asyncio.Lock,
+    phone: DemoPhone,
 ) -> Callable[[], Awaitable[int]]:
     async def job() -> int:
         doctor = world.headers[world.doctor_of[patient_id]]
@@ -284,8 +322,9 @@ def _order_job(
             201,
         )
         rx = f"/api/v1/prescriptions/{written['id']}"
-        async with signing:
-            await ok(await http.post(f"{rx}/sign", headers=doctor))
+        # The doctor's phone signs the exact bytes the service hands out.
+        payload = await ok(await http.get(f"{rx}/signing-payload", headers=doctor))
+        await ok(await http.post(f"{rx}/sign", json=phone.signature_for(payload), headers=doctor))
         await ok(await http.post(f"{rx}/approve", headers=world.headers[world.reviewer]))
         order = await ok(
             await http.post(

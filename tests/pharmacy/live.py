@@ -15,6 +15,7 @@ from app.db import create_engine, create_sessionmaker
 from app.main import create_app
 from tests.fixtures import databases
 from tests.fixtures.servers import serve_in_loop
+from tests.prescription import phone as doctor_phone
 from tests.prescription.world import World, build, ok, rx_body
 
 
@@ -57,7 +58,7 @@ async def place_order(live: Live, key: str) -> dict[str, Any]:
         201,
     )
     url = f"/api/v1/prescriptions/{created['id']}"
-    await ok(await http.post(f"{url}/sign", headers=world.as_("doctor")))
+    await ok(await doctor_phone.sign(http, created["id"], world.as_("doctor"), world.phone))
     await ok(await http.post(f"{url}/approve", headers=world.as_("reviewer")))
     return await ok(
         await http.post(

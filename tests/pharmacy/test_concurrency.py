@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import PharmacyStock, Role
 from tests.fixtures import factories
 from tests.pharmacy.live import Live, live_service
+from tests.prescription import phone as doctor_phone
 from tests.prescription.world import (
     URBAN,
     World,
@@ -94,9 +95,9 @@ async def test_one_box_cannot_be_scanned_into_two_orders_at_once() -> None:
         assert outcomes == ["accepted", "rejected"]
 
 
-async def test_a_doctors_first_two_signatures_at_once_share_one_new_key() -> None:
-    # Both requests find no key and generate one; the one-active-key index keeps the first,
-    # and the second signs with it instead of failing.
+async def test_a_doctors_two_signatures_at_once_both_seal_with_their_one_active_key() -> None:
+    # Two drafts signed on the phone at the same moment: both verified against the doctor's
+    # active key (shared row locks), both sealed with its id.
     async with live_service(outbox_relay_enabled=False) as live:
         world, http = live.world, live.http
         drafts = [
@@ -111,11 +112,8 @@ async def test_a_doctors_first_two_signatures_at_once_share_one_new_key() -> Non
             for _ in range(2)
         ]
         signed = await asyncio.gather(
-            *(
-                http.post(f"/api/v1/prescriptions/{d['id']}/sign", headers=world.as_("doctor"))
-                for d in drafts
-            )
+            *(doctor_phone.sign(http, d["id"], world.as_("doctor"), world.phone) for d in drafts)
         )
         assert [r.status_code for r in signed] == [200, 200], [r.text for r in signed]
         keys = {r.json()["signature"]["public_key"] for r in signed}
-        assert len(keys) == 1
+        assert keys == {world.phone.public_key}

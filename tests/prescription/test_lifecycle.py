@@ -3,6 +3,7 @@ state machine through the API (409 and nothing changed when illegal)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from app.errors import Conflict
 from app.models import PharmacyStock, Prescription, PrescriptionTransition
 from app.prescription.states import PRESCRIPTION_MACHINE, RxStatus
+from tests.prescription import phone as doctor_phone
 from tests.prescription.world import (
     World,
     approved,
@@ -59,7 +61,7 @@ async def test_reject_returns_it_to_the_doctor_who_revises_and_signs_again(
     )
     assert revised["status"] == "draft" and revised["signature"] is None
     resigned = await ok(
-        await client.post(f"{URL}/{prescription_id}/sign", headers=world.as_("doctor"))
+        await doctor_phone.sign(client, prescription_id, world.as_("doctor"), world.phone)
     )
     assert resigned["status"] == "pending_review"
     assert [h["to_status"] for h in resigned["history"]] == [
@@ -147,6 +149,13 @@ async def test_a_long_prescription_for_a_stable_patient_and_its_renewal(
     )
     assert renewal["renewal_of_id"] == long_order["prescription_id"]
     assert renewal["is_long"] and renewal["days_supply"] == 84 and renewal["status"] == "draft"
+    # The renewal is signed on the doctor's phone like any draft, and seals its reference.
+    sealed = await ok(
+        await doctor_phone.sign(client, renewal["id"], world.as_("doctor"), world.phone)
+    )
+    assert sealed["status"] == "pending_review"
+    content = json.loads(sealed["signature"]["signed_content"])
+    assert content["renewal_of_id"] == long_order["prescription_id"]
 
 
 async def test_long_prescriptions_stop_at_84_days(client, world: World) -> None:
@@ -208,6 +217,19 @@ async def _revoked(client, world: World) -> str:
     return prescription_id
 
 
+async def _signature(
+    client, world: World, prescription_id: str, source: RxStatus
+) -> dict[str, str]:
+    """The phone's signature over the draft's payload; from any other state (which has no
+    payload) well-formed signed bytes, so only the state machine can refuse it."""
+    if source == RxStatus.draft:
+        payload = await doctor_phone.payload(client, prescription_id, world.as_("doctor"))
+        content = payload["signed_content"]
+    else:
+        content = '{"key_id":"00000000-0000-0000-0000-000000000000"}'
+    return {"signed_content": content, "signature": world.phone.sign(content)}
+
+
 SETUPS: dict[RxStatus, Setup] = {
     RxStatus.draft: _draft,
     RxStatus.pending_review: signed,
@@ -236,6 +258,8 @@ async def test_every_action_from_every_state(
     who, target, body = ACTIONS[action]
     if action == "revise":
         body = {"items": [item(world.drugs.metformin, "1", "qd", 7)]}
+    if action == "sign":
+        body = await _signature(client, world, prescription_id, source)
     before = await _status(db_session, prescription_id)
     assert before[0] == source
     response = await client.post(

@@ -19,6 +19,7 @@ from app.models import (
     Account,
     ChronicDisease,
     Doctor,
+    DoctorSigningKey,
     Drug,
     EnrollmentApplication,
     Entitlement,
@@ -32,6 +33,8 @@ from app.models import (
 )
 from tests.fixtures import factories
 from tests.insurance import world as insurance_world
+from tests.prescription import phone as doctor_phone
+from tests.prescription.phone import DoctorPhone
 
 URBAN = "140302"
 PINGDING = "140321"
@@ -65,6 +68,7 @@ class World:
     pharmacist_account: Account
     courier_account: Account
     entitlement: Entitlement
+    phone: DoctorPhone  # the doctor's device, its key registered and active
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_(self, who: str) -> dict[str, str]:
@@ -183,8 +187,31 @@ async def stock(session: AsyncSession, store: PharmacyStore, drug_row: Drug, pac
     await session.flush()
 
 
-async def build(session: AsyncSession, settings: Settings, packs: int = 50) -> World:
-    """The whole world, with sign-in headers for each person."""
+async def active_key(
+    session: AsyncSession, doctor: Doctor, doctor_account: Account, phone: DoctorPhone
+) -> DoctorSigningKey:
+    """The phone's key, registered by the doctor and activated (as an admin would)."""
+    registration = phone.registration(doctor.id)
+    row = DoctorSigningKey(
+        doctor_id=doctor.id,
+        public_key=phone.public_key,
+        status="active",
+        origin="device",
+        device_label=registration["device_label"],
+        registered_by_account_id=doctor_account.id,
+        registration_proof=registration["proof"],
+        activated_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def build(
+    session: AsyncSession, settings: Settings, packs: int = 50, *, with_key: bool = True
+) -> World:
+    """The whole world, with sign-in headers for each person (and the doctor's phone key
+    active unless not `with_key`)."""
     await factories.district(session, URBAN)
     pingding = await factories.district(session, PINGDING)
     pingding.name_zh, pingding.is_county, pingding.is_mountainous = "平定县", True, True
@@ -231,10 +258,13 @@ async def build(session: AsyncSession, settings: Settings, packs: int = 50) -> W
         await stock(session, store, row, packs)
     pharmacist = await store_staff(session, store, Role.pharmacist)
     courier = await store_staff(session, store, Role.courier)
+    phone = DoctorPhone()
+    if with_key:
+        await active_key(session, doctor, doctor_account, phone)
     await session.flush()
     world = World(
         settings, disease, drugs, patient, patient_account, doctor, doctor_account, reviewer,
-        store, pharmacist, courier, entitlement,
+        store, pharmacist, courier, entitlement, phone,
     )  # fmt: skip
     for who, account in (
         ("patient", patient_account),
@@ -282,11 +312,7 @@ async def signed(
         ),
         201,
     )
-    await ok(
-        await client.post(
-            f"/api/v1/prescriptions/{created['id']}/sign", headers=world.as_("doctor")
-        )
-    )
+    await ok(await doctor_phone.sign(client, created["id"], world.as_("doctor"), world.phone))
     return str(created["id"])
 
 

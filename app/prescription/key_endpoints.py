@@ -1,0 +1,87 @@
+"""Doctors' signing keys: the doctor's app registers (and may revoke) its own keys; admins
+activate a registered key after checking its fingerprint, and revoke keys. No route lets anyone
+register a key for someone else, and none ever sees or takes a private key."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.authz.principal import Principal, require_roles
+from app.db import DbSession
+from app.models import Role
+from app.prescription import keys as keys_service
+from app.prescription.schemas import (
+    Reason,
+    SigningKeyActivate,
+    SigningKeyCreate,
+    SigningKeyOut,
+    SigningKeyPage,
+    SigningKeyStatus,
+)
+from app.prescription.views import present_key
+
+router = APIRouter(tags=["signing keys"])
+
+Doctor = Annotated[Principal, require_roles(Role.doctor)]
+Admin = Annotated[Principal, require_roles(Role.admin)]
+
+
+@router.post(
+    "/doctors/me/signing-keys", response_model=SigningKeyOut, status_code=status.HTTP_201_CREATED
+)
+async def register_signing_key(
+    body: SigningKeyCreate, principal: Doctor, session: DbSession
+) -> SigningKeyOut:
+    """Register the public half of a key my device generated, with its proof of possession;
+    it signs once an admin has activated it (my previous key is then retired)."""
+    return present_key(await keys_service.register(session, principal, body))
+
+
+@router.get("/doctors/me/signing-keys", response_model=SigningKeyPage)
+async def list_my_signing_keys(principal: Doctor, session: DbSession) -> SigningKeyPage:
+    """My signing keys, newest first, with who registered, activated or revoked them."""
+    rows = await keys_service.list_own(session, principal)
+    return SigningKeyPage(items=[present_key(row) for row in rows])
+
+
+@router.post("/doctors/me/signing-keys/{key_id}/revoke", response_model=SigningKeyOut)
+async def revoke_my_signing_key(
+    key_id: uuid.UUID, body: Reason, principal: Doctor, session: DbSession
+) -> SigningKeyOut:
+    """Revoke one of my keys (e.g. my phone is lost): it signs nothing more; what it signed
+    while active stays valid."""
+    return present_key(await keys_service.revoke(session, principal, key_id, body.reason))
+
+
+@router.get("/signing-keys", response_model=SigningKeyPage)
+async def list_signing_keys(
+    _: Admin,
+    session: DbSession,
+    status_filter: Annotated[SigningKeyStatus | None, Query(alias="status")] = None,
+    doctor_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SigningKeyPage:
+    """Doctors' signing keys (admin), e.g. ?status=pending for those waiting for activation."""
+    rows = await keys_service.list_keys(session, doctor_id, status_filter, limit)
+    return SigningKeyPage(items=[present_key(row) for row in rows])
+
+
+@router.post("/signing-keys/{key_id}/activate", response_model=SigningKeyOut)
+async def activate_signing_key(
+    key_id: uuid.UUID, body: SigningKeyActivate, principal: Admin, session: DbSession
+) -> SigningKeyOut:
+    """Activate a key a doctor registered (admin), giving the fingerprint the doctor's app
+    shows; the doctor's previous active key is retired."""
+    return present_key(await keys_service.activate(session, principal, key_id, body.fingerprint))
+
+
+@router.post("/signing-keys/{key_id}/revoke", response_model=SigningKeyOut)
+async def revoke_signing_key(
+    key_id: uuid.UUID, body: Reason, principal: Admin, session: DbSession
+) -> SigningKeyOut:
+    """Revoke any doctor's key (admin): it signs nothing more; what it signed while active
+    stays valid."""
+    return present_key(await keys_service.revoke(session, principal, key_id, body.reason))
