@@ -32,6 +32,7 @@ from app.payment.providers.dev_merchant import FAKE_WECHATPAY_PATH
 from app.reading import maintenance as reading_maintenance
 from app.realtime.hub import create_hub
 from app.request_bodies import BodySizeLimitMiddleware, upload_limits
+from app.web_security import SecurityHeadersMiddleware
 
 log = structlog.get_logger(__name__)
 
@@ -96,7 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             clock.close()
 
     configure_logging(settings.log_level, settings.log_json)
+    # The API description and its pages: off in prod unless API_DOCS_ENABLED (the committed
+    # openapi/openapi.json is the published one; `app.openapi()` still builds it).
+    docs = settings.serves_api_docs
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="Chronic-care platform API",
         version="0.1.0",
         description=(
@@ -114,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_limit=settings.request_body_max_bytes,
         route_limits=upload_limits(settings),
     )
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     document_problem_responses(app)

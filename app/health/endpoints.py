@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
 from pydantic import BaseModel
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from app.db import DbSession
 from app.errors import ServiceUnavailable
 from app.health import migrations_state
+from app.web_security import require_metrics_access
 
 router = APIRouter(tags=["health"])
 
@@ -51,7 +52,12 @@ async def readyz(session: DbSession) -> Readiness:
     )
 
 
-@router.get("/metrics", response_class=Response, include_in_schema=False)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    include_in_schema=False,
+    dependencies=[Depends(require_metrics_access)],
+)
 async def metrics() -> Response:
     """Prometheus metrics (aggregated across workers when PROMETHEUS_MULTIPROC_DIR is set)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
