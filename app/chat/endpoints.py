@@ -32,6 +32,7 @@ from app.chat.schemas import (
     UnreadCounts,
 )
 from app.db import DbSession
+from app.kit.bounded import NonNegativeInt32, PositiveInt32
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
@@ -49,7 +50,7 @@ async def _participant(
 Runtime = Annotated[ChatRuntime, Depends(_runtime)]
 Participant = Annotated[Membership, Depends(_participant)]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Seq = Annotated[int | None, Query(ge=0)]
+Seq = Annotated[NonNegativeInt32 | None, Query()]
 
 
 @router.get("/conversations", response_model=ConversationList)
@@ -144,7 +145,7 @@ async def mark_read(
 @router.post("/conversations/{conversation_id}/messages/{seq}/recall", response_model=MessageOut)
 async def recall_message(
     conversation_id: uuid.UUID,
-    seq: int,
+    seq: PositiveInt32,
     principal: CurrentPrincipal,
     session: DbSession,
     runtime: Runtime,
