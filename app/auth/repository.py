@@ -43,6 +43,11 @@ async def get_refresh_token_for_update(
     return None if row is None else (row[0], row[1])
 
 
+async def get_refresh_token(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    """The refresh token with this hash."""
+    return await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+
 async def revoke_session(
     session: AsyncSession, session_id: uuid.UUID, reason: str, now: datetime
 ) -> None:

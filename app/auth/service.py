@@ -17,6 +17,7 @@ from app.auth.tokens import (
     hash_refresh_token,
     issue_access_token,
     new_refresh_token,
+    successor_refresh_token,
 )
 from app.auth.wechat import WeChatClient
 from app.config import Settings
@@ -71,7 +72,9 @@ async def login_with_password(
 
 
 async def refresh(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenPair:
-    """Rotate a refresh token. Presenting an already-rotated one revokes the whole session."""
+    """Rotate a refresh token. Presenting an already-rotated one revokes the whole session,
+    unless it comes again within the grace window (two tabs at once, a retry after a lost
+    answer): that repeat gets the same successor."""
     now = utcnow()
     found = await auth_repository.get_refresh_token_for_update(
         session, hash_refresh_token(refresh_token)
@@ -81,7 +84,12 @@ async def refresh(session: AsyncSession, settings: Settings, refresh_token: str)
     token, auth_session = found
     if auth_session.revoked_at is not None or auth_session.expires_at <= now:
         raise Unauthorized("refresh_token_invalid")
+    successor = successor_refresh_token(settings, refresh_token)
     if token.used_at is not None:
+        repeat = await _repeated_rotation(session, settings, token, successor, now)
+        if repeat is not None:
+            account = await _active_account_of(session, auth_session)
+            return await _token_pair(session, settings, account, auth_session, repeat, now)
         # Someone holds a copy of a token that was already exchanged: end the family.
         await auth_repository.revoke_session(session, auth_session.id, "refresh_token_reuse", now)
         log.warning("refresh token reuse; session revoked", session_id=str(auth_session.id))
@@ -89,10 +97,33 @@ async def refresh(session: AsyncSession, settings: Settings, refresh_token: str)
     if token.expires_at <= now:
         raise Unauthorized("refresh_token_invalid")
     token.used_at = now
+    account = await _active_account_of(session, auth_session)
+    return await _issue_tokens(session, settings, account, auth_session, now, successor)
+
+
+async def _repeated_rotation(
+    session: AsyncSession,
+    settings: Settings,
+    token: RefreshToken,
+    successor: str,
+    now: datetime,
+) -> tuple[str, RefreshToken] | None:
+    """The successor already issued for `token`, when `token` comes again within the grace."""
+    assert token.used_at is not None
+    grace = timedelta(seconds=settings.refresh_token_reuse_grace_seconds)
+    if now - token.used_at > grace:
+        return None
+    row = await auth_repository.get_refresh_token(session, hash_refresh_token(successor))
+    if row is None or row.session_id != token.session_id:
+        return None
+    return successor, row
+
+
+async def _active_account_of(session: AsyncSession, auth_session: AuthSession) -> Account:
     account = await session.get(Account, auth_session.account_id)
     assert account is not None
     _ensure_active(account)
-    return await _issue_tokens(session, settings, account, auth_session, now)
+    return account
 
 
 async def logout(session: AsyncSession, session_id: uuid.UUID) -> None:
@@ -127,20 +158,33 @@ async def _issue_tokens(
     account: Account,
     auth_session: AuthSession,
     now: datetime,
+    raw_refresh: str | None = None,
 ) -> TokenPair:
-    raw_refresh = new_refresh_token()
-    refresh_expires = min(
-        auth_session.expires_at, now + timedelta(seconds=settings.refresh_token_ttl_seconds)
-    )
-    await auth_repository.add(
-        session,
-        RefreshToken(
-            session_id=auth_session.id,
-            token_hash=hash_refresh_token(raw_refresh),
-            issued_at=now,
-            expires_at=refresh_expires,
+    raw_refresh = raw_refresh or new_refresh_token()
+    refresh_row = RefreshToken(
+        session_id=auth_session.id,
+        token_hash=hash_refresh_token(raw_refresh),
+        issued_at=now,
+        expires_at=min(
+            auth_session.expires_at, now + timedelta(seconds=settings.refresh_token_ttl_seconds)
         ),
     )
+    await auth_repository.add(session, refresh_row)
+    return await _token_pair(
+        session, settings, account, auth_session, (raw_refresh, refresh_row), now
+    )
+
+
+async def _token_pair(
+    session: AsyncSession,
+    settings: Settings,
+    account: Account,
+    auth_session: AuthSession,
+    refresh: tuple[str, RefreshToken],
+    now: datetime,
+) -> TokenPair:
+    """A new access token with the given refresh token (and its row)."""
+    raw_refresh, refresh_row = refresh
     access = issue_access_token(
         settings, AccessClaims(account.id, auth_session.id, account.role), now
     )
@@ -152,7 +196,7 @@ async def _issue_tokens(
         access_token=access,
         expires_in=settings.access_token_ttl_seconds,
         refresh_token=raw_refresh,
-        refresh_expires_in=int((refresh_expires - now).total_seconds()),
+        refresh_expires_in=max(0, int((refresh_row.expires_at - now).total_seconds())),
         account=AccountOut(
             id=account.id,
             role=Role(account.role),
