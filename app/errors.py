@@ -101,7 +101,11 @@ def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONR
         "request_id": request_id_var.get(),
     }
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    retry_after = extra.get("retry_after_seconds")
+    if status in (429, 503) and isinstance(retry_after, int):
+        # RFC 9110: when to try again, for clients that read headers rather than bodies.
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from app.api import include_routers
 from app.assignment import jobs as assignment_jobs
+from app.auth import jobs as auth_jobs
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
 from app.chat.runtime import ChatRuntime
@@ -81,6 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     name="assignment-jobs",
                 )
             )
+            tasks.append(
+                asyncio.create_task(
+                    auth_jobs.run_forever(sessionmaker, settings), name="sign-in-housekeeping"
+                )
+            )
         log.info("service started", env=settings.env, database=engine.url.get_backend_name())
         try:
             with serving_gc():
@@ -90,6 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await app.state.chat_runtime.close()
+            guard = getattr(app.state, "sign_in_guard", None)
+            if guard is not None:
+                guard.close()
             await hub.stop()
             await outbox_http.aclose()
             await http.aclose()

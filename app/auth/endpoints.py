@@ -8,6 +8,8 @@ from fastapi import APIRouter, Header, Request, Response, status
 
 from app.auth import service as auth_service
 from app.auth.schemas import AccountOut, PasswordLogin, RefreshRequest, TokenPair, WeChatLogin
+from app.auth.service import PasswordAttempt
+from app.auth.sign_in_guard import sign_in_guard
 from app.authz.principal import CurrentPrincipal
 from app.db import DbSession
 
@@ -30,9 +32,17 @@ async def wechat_login(
 async def password_login(
     body: PasswordLogin, request: Request, session: DbSession, user_agent: UserAgent = None
 ) -> TokenPair:
-    """Staff sign-in (doctor, pharmacist, courier, bureau, admin)."""
+    """Staff sign-in (doctor, pharmacist, courier, bureau, admin). Throttled per client address
+    and per username (429 `sign_in_throttled`); failures in a row lock the username for a
+    doubling time (429 `sign_in_locked`); both carry Retry-After."""
+    attempt = PasswordAttempt(
+        username=body.username,
+        password=body.password,
+        client_address=request.client.host if request.client else "unknown",
+        user_agent=user_agent,
+    )
     return await auth_service.login_with_password(
-        session, request.app.state.settings, body.username, body.password, user_agent
+        session, request.app.state.settings, sign_in_guard(request.app.state), attempt
     )
 
 

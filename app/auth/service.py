@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
+import math
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository as auth_repository
-from app.auth.passwords import verify_password
+from app.auth.errors import SignInLocked
 from app.auth.schemas import AccountOut, TokenPair
+from app.auth.sign_in_guard import SignInGuard
 from app.auth.tokens import (
     AccessClaims,
     hash_refresh_token,
@@ -23,9 +25,19 @@ from app.auth.wechat import WeChatClient
 from app.config import Settings
 from app.errors import Unauthorized
 from app.kit.clock import utcnow
-from app.models import Account, AuthSession, Patient, RefreshToken, Role
+from app.models import Account, AuthSession, Patient, RefreshToken, Role, SignInFailure
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class PasswordAttempt:
+    """A password sign-in as it arrived: what was typed, from where, with which client."""
+
+    username: str
+    password: str
+    client_address: str
+    user_agent: str | None
 
 
 async def login_with_wechat(
@@ -55,20 +67,66 @@ async def login_with_wechat(
 async def login_with_password(
     session: AsyncSession,
     settings: Settings,
-    username: str,
-    password: str,
-    user_agent: str | None,
+    guard: SignInGuard,
+    credentials: PasswordAttempt,
 ) -> TokenPair:
-    """Staff sign-in; a wrong username and a wrong password answer the same."""
-    account = await auth_repository.get_account_by_username(session, username)
-    # argon2 takes a fifth of a second of CPU by design: off the event loop, so the process
-    # keeps serving everyone else meanwhile.
+    """Staff sign-in; a wrong username and a wrong password answer the same.
+
+    In front of the argon2 check: the client address's rate limit, the username's lockout (a
+    row per username, known or not, so both answer alike), the username's rate limit, and a
+    bounded pool for the hashing itself (see `app/auth/sign_in_guard.py`)."""
+    now = utcnow()
+    key = username_key(credentials.username)
+    await guard.count_address(credentials.client_address)
+    _refuse_if_locked(await auth_repository.sign_in_failure(session, key), now)
+    await guard.count_username(key)
+    account = await auth_repository.get_account_by_username(session, credentials.username)
     stored_hash = account.password_hash if account else None
-    if not await asyncio.to_thread(verify_password, stored_hash, password):
-        raise Unauthorized("invalid_credentials")
+    if not await guard.verify(stored_hash, credentials.password):
+        await _count_failure(session, settings, key, utcnow())
+        raise Unauthorized("invalid_credentials", keep_changes=True)
     assert account is not None
+    # Failures committed by concurrent attempts while this one was hashing still lock it.
+    _refuse_if_locked(await auth_repository.sign_in_failure(session, key, lock=True), utcnow())
+    await auth_repository.clear_sign_in_failures(session, key)
     _ensure_active(account)
-    return await start_session(session, settings, account, user_agent)
+    return await start_session(session, settings, account, credentials.user_agent)
+
+
+def username_key(username: str) -> str:
+    """The key a username's failures are counted under (case does not dodge the lockout)."""
+    return username.strip().casefold()[:64]
+
+
+def _refuse_if_locked(failure: SignInFailure | None, now: datetime) -> None:
+    if failure is not None and failure.locked_until is not None and failure.locked_until > now:
+        retry_after = max(1, math.ceil((failure.locked_until - now).total_seconds()))
+        raise SignInLocked(retry_after=retry_after)
+
+
+async def _count_failure(
+    session: AsyncSession, settings: Settings, key: str, now: datetime
+) -> None:
+    """Count a wrong password; from the threshold on, lock the username for a time that
+    doubles with every further failure, up to the maximum."""
+    forget_before = now - timedelta(seconds=settings.password_failure_memory_seconds)
+    failures = await auth_repository.count_sign_in_failure(session, key, now, forget_before)
+    beyond = failures - settings.password_lockout_threshold
+    if beyond < 0:
+        return
+    seconds = min(
+        settings.password_lockout_max_seconds,
+        settings.password_lockout_base_seconds * 2 ** min(beyond, 32),
+    )
+    await auth_repository.lock_sign_in(session, key, now + timedelta(seconds=seconds))
+    log.warning("sign-in locked after failures in a row", failures=failures, seconds=seconds)
+
+
+async def purge_sign_in_failures(session: AsyncSession, settings: Settings) -> int:
+    """Forget failures older than PASSWORD_FAILURE_MEMORY_SECONDS (periodic job)."""
+    now = utcnow()
+    forget_before = now - timedelta(seconds=settings.password_failure_memory_seconds)
+    return await auth_repository.purge_sign_in_failures(session, forget_before, now)
 
 
 async def refresh(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenPair:

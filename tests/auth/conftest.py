@@ -29,13 +29,13 @@ class Served:
 
 @pytest.fixture
 async def served() -> AsyncIterator[Any]:
-    """Start the app under uvicorn on a fresh database with settings overrides."""
+    """Start the app under uvicorn (as often as wanted: several processes' worth) on one fresh
+    committed database, with settings overrides."""
     url = await databases.create_migrated_database()
-    engine = None
+    engines = []
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Served]:
-        nonlocal engine
         settings = Settings(
             **{
                 "APP_ENV": Environment.test,
@@ -48,6 +48,7 @@ async def served() -> AsyncIterator[Any]:
             }
         )
         engine = create_engine(settings)
+        engines.append(engine)
         async with (
             serve_in_loop(create_app(settings)) as base_url,
             httpx.AsyncClient(
@@ -59,6 +60,6 @@ async def served() -> AsyncIterator[Any]:
     try:
         yield start
     finally:
-        if engine is not None:
+        for engine in engines:
             await engine.dispose()
         await databases.drop_database(url)
