@@ -218,7 +218,9 @@ class Settings(BaseSettings):
     # argon2 checks run on this many threads per process; this many more may wait for one, and
     # further sign-ins are refused at once (503 with Retry-After) instead of queueing CPU work.
     password_hash_concurrency: int = 1
-    password_hash_queue: int = 8
+    password_hash_queue: int = 16
+    # The hashing threads run this much "nicer" than the event loop (Linux; 0 = same priority).
+    password_hash_niceness: int = 10
     # A refresh token presented again this soon after its rotation (two tabs, a retry after a
     # lost response) gets the same successor instead of ending the session as a reuse.
     refresh_token_reuse_grace_seconds: float = 10.0

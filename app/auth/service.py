@@ -64,33 +64,52 @@ async def login_with_wechat(
     return await start_session(session, settings, account, user_agent)
 
 
-async def login_with_password(
+@dataclass(frozen=True)
+class PasswordCandidate:
+    """What a password attempt is checked against, once the checks before it have passed."""
+
+    username_key: str
+    account_id: uuid.UUID | None
+    password_hash: str | None
+
+
+async def password_candidate(
+    session: AsyncSession, guard: SignInGuard, attempt: PasswordAttempt
+) -> PasswordCandidate:
+    """The checks before a password is hashed: the client address's rate limit, the
+    username's lockout (a row per username, known or not, so both answer alike) and the
+    username's rate limit; then the stored hash to check against (none for an unknown name)."""
+    key = username_key(attempt.username)
+    await guard.count_address(attempt.client_address)
+    _refuse_if_locked(await auth_repository.sign_in_failure(session, key), utcnow())
+    await guard.count_username(key)
+    account = await auth_repository.get_account_by_username(session, attempt.username)
+    if account is None:
+        return PasswordCandidate(key, None, None)
+    return PasswordCandidate(key, account.id, account.password_hash)
+
+
+async def conclude_password_login(
     session: AsyncSession,
     settings: Settings,
-    guard: SignInGuard,
-    credentials: PasswordAttempt,
+    candidate: PasswordCandidate,
+    verified: bool,
+    user_agent: str | None,
 ) -> TokenPair:
-    """Staff sign-in; a wrong username and a wrong password answer the same.
-
-    In front of the argon2 check: the client address's rate limit, the username's lockout (a
-    row per username, known or not, so both answer alike), the username's rate limit, and a
-    bounded pool for the hashing itself (see `app/auth/sign_in_guard.py`)."""
-    now = utcnow()
-    key = username_key(credentials.username)
-    await guard.count_address(credentials.client_address)
-    _refuse_if_locked(await auth_repository.sign_in_failure(session, key), now)
-    await guard.count_username(key)
-    account = await auth_repository.get_account_by_username(session, credentials.username)
-    stored_hash = account.password_hash if account else None
-    if not await guard.verify(stored_hash, credentials.password):
-        await _count_failure(session, settings, key, utcnow())
+    """Sign in after a right password; count a wrong one (a wrong username and a wrong
+    password answer the same)."""
+    if not verified or candidate.account_id is None:
+        await _count_failure(session, settings, candidate.username_key, utcnow())
         raise Unauthorized("invalid_credentials", keep_changes=True)
-    assert account is not None
     # Failures committed by concurrent attempts while this one was hashing still lock it.
-    _refuse_if_locked(await auth_repository.sign_in_failure(session, key, lock=True), utcnow())
-    await auth_repository.clear_sign_in_failures(session, key)
+    locked = await auth_repository.sign_in_failure(session, candidate.username_key, lock=True)
+    _refuse_if_locked(locked, utcnow())
+    await auth_repository.clear_sign_in_failures(session, candidate.username_key)
+    account = await session.get(Account, candidate.account_id)
+    if account is None:
+        raise Unauthorized("invalid_credentials")
     _ensure_active(account)
-    return await start_session(session, settings, account, credentials.user_agent)
+    return await start_session(session, settings, account, user_agent)
 
 
 def username_key(username: str) -> str:

@@ -11,7 +11,9 @@ and a bounded pool for the argon2 work itself.
   request of the process slows (measured in bench/README.md, "Password sign-in flood"). Here
   at most PASSWORD_HASH_CONCURRENCY run at a time on their own threads, at most
   PASSWORD_HASH_QUEUE more wait, and any further attempt is refused at once (503 with
-  Retry-After) without costing anything.
+  Retry-After) without costing anything. argon2 starts a thread per lane (4 by default) from
+  the hashing thread; those run at PASSWORD_HASH_NICENESS below the event loop, so the loop
+  is served first when both want the CPU.
 
 The lockout with back-off after failures in a row lives in the database (every process must
 agree on it): see `app/auth/service.py` and `app/models/sign_in_failure.py`.
@@ -21,6 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -64,7 +69,10 @@ class SignInGuard:
                 )
             )
         self._hashing = ThreadPoolExecutor(
-            max_workers=settings.password_hash_concurrency, thread_name_prefix="argon2"
+            max_workers=settings.password_hash_concurrency,
+            thread_name_prefix="argon2",
+            initializer=_lower_priority,
+            initargs=(settings.password_hash_niceness,),
         )
         self._hash_slots = settings.password_hash_concurrency + settings.password_hash_queue
         self._hashes_in_flight = 0
@@ -118,6 +126,20 @@ class SignInGuard:
     def close(self) -> None:
         """Let the argon2 threads finish and go."""
         self._hashing.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority(niceness: int) -> None:
+    """Run this hashing thread (and the lane threads argon2 starts from it, which inherit it)
+    at a lower CPU priority than the event loop's thread: under a flood the loop keeps serving
+    everyone else, and the hashes take what CPU is left. Linux only, where a thread id names
+    the thread (elsewhere it would name a process)."""
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness)
+    except OSError as exc:
+        log.warning("cannot lower the argon2 thread's priority", error=str(exc))
 
 
 def sign_in_guard(state: State) -> SignInGuard:
