@@ -33,6 +33,7 @@ from app.chat.schemas import (
 )
 from app.db import DbSession
 from app.kit.bounded import NonNegativeInt32, PositiveInt32
+from app.kit.downloads import user_upload_response
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
@@ -198,8 +199,4 @@ async def download_attachment(
     attachment, data = await chat_attachments.fetch(
         session, request.app.state.blobs, principal, attachment_id
     )
-    return Response(
-        content=data,
-        media_type=attachment.content_type,
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
-    )
+    return user_upload_response(data, attachment.content_type)
