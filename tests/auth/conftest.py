@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Environment, Settings
 from app.db import create_engine, create_sessionmaker
 from app.main import create_app
-from tests.fixtures import databases
+from app.models import Account, Role
+from tests.fixtures import databases, factories
 from tests.fixtures.servers import serve_in_loop
 
 
@@ -25,6 +26,13 @@ class Served:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
+
+    async def account(self, role: Role) -> Account:
+        """A committed account of `role` (password `factories.PASSWORD` for staff)."""
+        async with self.sessionmaker() as session:
+            row = await factories.account(session, role)
+            await session.commit()
+        return row
 
 
 @pytest.fixture

@@ -73,9 +73,7 @@ async def test_without_a_grace_every_repeat_is_reuse(app, client, db_session, se
 @pytest.mark.postgres
 async def test_simultaneous_refreshes_all_get_one_successor_and_keep_the_session(served) -> None:
     async with served() as live:
-        async with live.sessionmaker() as session:
-            admin = await factories.account(session, Role.admin)
-            await session.commit()
+        admin = await live.account(Role.admin)
         login = await live.http.post(
             "/api/v1/auth/password-login",
             json={"username": admin.username, "password": factories.PASSWORD},

@@ -197,9 +197,7 @@ async def test_a_busy_answer_carries_retry_after(app, client, db_session, settin
 @pytest.mark.postgres
 async def test_the_lock_holds_on_every_process(served) -> None:
     async with served() as first, served() as second:
-        async with first.sessionmaker() as session:
-            doctor = await factories.account(session, Role.doctor)
-            await session.commit()
+        doctor = await first.account(Role.doctor)
         threshold = first.settings.password_lockout_threshold
         wrong = await asyncio.gather(
             *(_login(first.http, doctor.username, "wrong") for _ in range(threshold))
@@ -213,9 +211,7 @@ async def test_the_lock_holds_on_every_process(served) -> None:
 @pytest.mark.postgres
 async def test_a_burst_of_wrong_passwords_cannot_hide_the_right_one(served) -> None:
     async with served() as live:
-        async with live.sessionmaker() as session:
-            doctor = await factories.account(session, Role.doctor)
-            await session.commit()
+        doctor = await live.account(Role.doctor)
         burst = [_login(live.http, doctor.username, "wrong") for _ in range(12)]
         answers = await asyncio.gather(*burst)
         assert {r.status_code for r in answers} <= {401, 429, 503}

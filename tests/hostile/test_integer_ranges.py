@@ -11,12 +11,14 @@ from typing import Any, cast
 import pytest
 
 from app.chat import socket as chat_socket
-from app.chat.conversations import ensure_care_conversation
 from app.chat.errors import Invalid
 from app.kit.bounded import INT32_MAX, INT64_MAX, INT64_MIN
 from app.main import create_app
 from app.models import Role
+from tests.chat.conftest import chat
 from tests.fixtures import factories
+
+__all__ = ["chat"]
 
 TWENTY_DIGITS = "9" * 20
 
@@ -99,25 +101,9 @@ async def test_an_access_log_cursor_out_of_range_is_422(client, patient_headers,
     _refused(response)
 
 
-@pytest.fixture
-async def conversation(db_session, settings) -> tuple[str, dict[str, str]]:
-    """A care conversation's URL and its patient's headers."""
-    patient = await factories.account(db_session, Role.patient)
-    doctor = await factories.account(db_session, Role.doctor)
-    care = await factories.care(
-        db_session,
-        await factories.patient_of(db_session, patient),
-        await factories.doctor_of(db_session, doctor),
-    )
-    found = await ensure_care_conversation(db_session, care.id)
-    await db_session.flush()
-    headers = await factories.bearer(db_session, settings, patient)
-    return f"/api/v1/chat/conversations/{found.id}", headers
-
-
 @pytest.mark.parametrize("seq", [str(INT32_MAX + 1), TWENTY_DIGITS])
-async def test_chat_sequence_numbers_out_of_range_are_422(client, conversation, seq) -> None:
-    url, headers = conversation
+async def test_chat_sequence_numbers_out_of_range_are_422(client, chat, seq) -> None:
+    url, headers = chat.url(), chat.patient_phone
     _refused(await client.get(f"{url}/messages?before_seq={seq}", headers=headers))
     _refused(await client.get(f"{url}/messages?after_seq={seq}", headers=headers))
     _refused(await client.post(f"{url}/messages/{seq}/recall", headers=headers))
