@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 # Multi-stage image: install pinned dependencies where a compiler is, run slim as a non-root user.
-# Runs several uvicorn workers against PostgreSQL and Redis given by the environment:
+# Runs several uvicorn workers against PostgreSQL and Redis given by the environment, as prod
+# (the image refuses to start with development or weak keys; APP_ENV=dev must be asked for):
 #   docker build -t chronic-care .
-#   docker run -p 8000:8000 -e APP_ENV=prod -e DATABASE_URL=postgresql+asyncpg://... \
+#   docker run -p 8000:8000 -e DATABASE_URL=postgresql+asyncpg://... \
 #     -e REDIS_URL=redis://... -e JWT_SECRET=... -e FIELD_ENCRYPTION_KEYS=... \
-#     -e BLIND_INDEX_KEY=... -e WECHAT_SECRET=... -e FAKE_WECHAT_ENABLED=false chronic-care
+#     -e BLIND_INDEX_KEY=... -e WECHAT_SECRET=... -e FORWARDED_ALLOW_IPS=<balancer> chronic-care
 
 FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
@@ -19,12 +20,12 @@ RUN python -m venv /opt/venv \
 
 FROM python:3.11-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
+    APP_ENV=prod \
+    FAKE_WECHAT_ENABLED=false \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     WEB_CONCURRENCY=4 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
-# uvicorn refuses websocket frames over this unread (1009); keep it equal to WS_FRAME_MAX_BYTES.
-ENV UVICORN_WS_MAX_SIZE=65536
 RUN groupadd --system app && useradd --system --gid app --home-dir /srv app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv
@@ -38,4 +39,7 @@ HEALTHCHECK --interval=30s --timeout=3s CMD python -c \
 # Migrations run once per deploy (`python -m app.cli migrate` as a release step); the web
 # processes only serve. The outbox relay runs in every worker (claims use SKIP LOCKED), or set
 # OUTBOX_RELAY_ENABLED=false and run `python -m app.outbox` as a separate worker.
-CMD ["sh", "-c", "mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port 8000 --workers \"$WEB_CONCURRENCY\" --proxy-headers --forwarded-allow-ips='*' --no-access-log"]
+# `app.cli serve` adds the slow-client timeouts (HTTP_*_TIMEOUT_SECONDS) and believes
+# X-Forwarded-For only from FORWARDED_ALLOW_IPS (default loopback: set it to the balancer's
+# addresses, or every client shares the balancer's address in the sign-in throttle).
+CMD ["sh", "-c", "mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec python -m app.cli serve --host 0.0.0.0 --port 8000 --workers \"$WEB_CONCURRENCY\""]

@@ -3,6 +3,7 @@
 python -m app.cli migrate
 python -m app.cli seed-demo
 python -m app.cli serve [--demo] [--host 127.0.0.1] [--port 8000] [--workers 1]
+    (any other host than a loopback one runs APP_ENV=prod unless APP_ENV is set)
 python -m app.cli openapi [--check] [PATH]
 python -m app.cli rotate-field-keys
 """
@@ -11,14 +12,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
+import os
 import sys
 from pathlib import Path
 
 import uvicorn
 from alembic import command
+from pydantic import ValidationError
 
-from app.config import get_settings
+from app.config import Environment, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.health.migrations_state import PROJECT_ROOT, alembic_config
 
@@ -85,6 +89,53 @@ async def rotate_field_keys() -> int:
     return 0
 
 
+def is_local_host(host: str) -> bool:
+    """Whether binding `host` serves this machine only (loopback)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run_server(host: str, port: int, workers: int, demo: bool) -> int:
+    """Run the API under uvicorn with the slow-client timeouts (app/http_timeouts.py).
+
+    A development server is safe on loopback only (published dev secrets, the fake WeChat that
+    signs anyone in). Bound anywhere else, it runs as prod unless APP_ENV says otherwise, and
+    prod refuses to start with development or weak keys.
+    """
+    try:
+        settings = get_settings()
+        if not is_local_host(host) and "env" not in settings.model_fields_set:
+            os.environ["APP_ENV"] = Environment.prod.value
+            get_settings.cache_clear()
+            print(f"serving on {host} (not loopback) without APP_ENV: prod", file=sys.stderr)
+            settings = get_settings()
+    except ValidationError as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
+    if demo:
+        migrate()
+        print(asyncio.run(seed_demo()))
+        print(f"API: http://{host}:{port}  docs: http://{host}:{port}/docs")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        http="app.http_timeouts:TimedHttpToolsProtocol",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # Websocket frames past the largest the gateway takes are refused unread (1009).
+        ws_max_size=settings.ws_frame_max_bytes,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m app.cli`."""
     parser = argparse.ArgumentParser(
@@ -117,22 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         return export_openapi(args.path, args.check)
     if args.command == "rotate-field-keys":
         return asyncio.run(rotate_field_keys())
-    if args.demo:
-        migrate()
-        print(asyncio.run(seed_demo()))
-        print(f"API: http://{args.host}:{args.port}  docs: http://{args.host}:{args.port}/docs")
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,
-        proxy_headers=True,
-        # Websocket frames past the largest the gateway takes are refused unread (1009).
-        ws_max_size=get_settings().ws_frame_max_bytes,
-    )
-    return 0
+    return run_server(args.host, args.port, args.workers, args.demo)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,11 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from limits import parse as parse_rate
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.kit.key_strength import fernet_key_problem, key_problem
 
 # Development-only secrets. Settings refuses to start with any of them outside dev/test.
 _DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
@@ -230,6 +233,54 @@ class Settings(BaseSettings):
     alipay_app_private_key: str | None = None
     alipay_public_key: str | None = None
 
+    # --- Hardening (issue 14): sign-in throttle, slow clients, docs and metrics, headers ---
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn reads the same
+    # variable): addresses or networks, comma-separated. The client address decides the
+    # per-address sign-in throttle, so prod refuses "*" (anyone could then claim any address).
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Password sign-in: attempts per client address and per username (limits' notation, e.g.
+    # "60/minute"; counted in Redis when REDIS_URL is set, else in the process).
+    sign_in_rate_per_address: str = "60/minute"
+    sign_in_rate_per_username: str = "10/minute"
+    # After this many failures in a row a username is locked (429 with Retry-After), first for
+    # the base time, doubling with each further failure up to the maximum. Stored in the
+    # database, so every process agrees; failures older than the memory are forgotten.
+    password_lockout_threshold: int = 5
+    password_lockout_base_seconds: int = 60
+    password_lockout_max_seconds: int = 3600
+    password_failure_memory_seconds: int = 24 * 3600
+    # argon2 checks run on this many threads per process; this many more may wait for one, and
+    # further sign-ins are refused at once (503 with Retry-After) instead of queueing CPU work.
+    password_hash_concurrency: int = 1
+    password_hash_queue: int = 16
+    # The hashing threads run this much "nicer" than the event loop (Linux; 0 = same priority).
+    password_hash_niceness: int = 10
+    # A refresh token presented again this soon after its rotation (two tabs, a retry after a
+    # lost response) gets the same successor instead of ending the session as a reuse.
+    refresh_token_reuse_grace_seconds: float = 10.0
+    # Slow clients (served by `python -m app.cli serve`): the request line and headers must
+    # arrive within the header timeout; a body gets the body timeout plus one second per
+    # HTTP_BODY_MIN_BYTES_PER_SECOND bytes received (Apache mod_reqtimeout's rule). 408 after.
+    http_header_timeout_seconds: float = 20.0
+    http_body_timeout_seconds: float = 20.0
+    http_body_min_bytes_per_second: int = 500
+    # /docs, /redoc and /openapi.json: served unless false; unset means served outside prod only.
+    api_docs_enabled: bool | None = None
+    # /metrics outside dev/test needs `Authorization: Bearer <METRICS_TOKEN>` (not served in
+    # prod without one); Prometheus sends it with `authorization: {credentials: ...}`.
+    metrics_token: str | None = None
+    # Strict-Transport-Security max-age sent in prod (0 turns it off).
+    hsts_max_age_seconds: int = 365 * 24 * 3600
+    # Partner webhooks may target private, loopback and link-local addresses (dev and test
+    # partners run locally). Prod always refuses them, at configuration and at each send.
+    webhook_private_targets_allowed: bool = True
+
+    @field_validator("sign_in_rate_per_address", "sign_in_rate_per_username")
+    @classmethod
+    def _rate_parses(cls, value: str) -> str:
+        parse_rate(value)  # ValueError names what is wrong with it
+        return value
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_dev(self) -> Settings:
         if self.env == Environment.prod:
@@ -252,9 +303,54 @@ class Settings(BaseSettings):
                 raise ValueError("FAKE_WECHAT_ENABLED must be false in prod")
             if self.clock_offset_seconds:
                 raise ValueError("CLOCK_OFFSET_SECONDS must be 0 in prod")
-            if len(self.jwt_secret) < 32:
-                raise ValueError("JWT_SECRET must be at least 32 characters")
+            weak = self._weak_keys()
+            if weak:
+                raise ValueError(
+                    "refusing to start in prod with weak keys ("
+                    + "; ".join(weak)
+                    + "): use e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                    " and `Fernet.generate_key()` for FIELD_ENCRYPTION_KEYS"
+                )
+            if "*" in self.forwarded_allow_ips.split(","):
+                raise ValueError(
+                    "FORWARDED_ALLOW_IPS must name the proxies in prod, not '*' "
+                    "(anyone could claim any client address)"
+                )
         return self
+
+    def _weak_keys(self) -> list[str]:
+        weak = []
+        for name, value in (
+            ("JWT_SECRET", self.jwt_secret),
+            ("BLIND_INDEX_KEY", self.blind_index_key),
+        ):
+            problem = key_problem(value)
+            if problem:
+                weak.append(f"{name}: {problem}")
+        keys = [k.strip() for k in self.field_encryption_keys.split(",") if k.strip()]
+        if not keys:
+            weak.append("FIELD_ENCRYPTION_KEYS: none given")
+        for position, key in enumerate(keys, start=1):
+            problem = fernet_key_problem(key)
+            if problem:
+                weak.append(f"FIELD_ENCRYPTION_KEYS key {position}: {problem}")
+        if self.metrics_token is not None:
+            problem = key_problem(self.metrics_token)
+            if problem:
+                weak.append(f"METRICS_TOKEN: {problem}")
+        return weak
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """Whether /docs, /redoc and /openapi.json are served (off in prod unless enabled)."""
+        if self.api_docs_enabled is None:
+            return self.env != Environment.prod
+        return self.api_docs_enabled
+
+    @property
+    def webhook_targets_must_be_public(self) -> bool:
+        """Whether partner webhooks must resolve to public addresses only (always in prod)."""
+        return self.env == Environment.prod or not self.webhook_private_targets_allowed
 
     @property
     def serves_fake_wechat(self) -> bool:

@@ -134,7 +134,11 @@ def problem_response(
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    given = extra.get("retry_after_seconds")
+    if retry_after is None and status == 503 and isinstance(given, int):
+        retry_after = given
     if retry_after is not None:
+        # RFC 9110: when to try again, for clients that read headers rather than bodies.
         headers["Retry-After"] = str(retry_after)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 

@@ -93,6 +93,22 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "zh": "刷新凭证无效，请重新登录",
         "en": "The refresh token is invalid, sign in again",
     },
+    "sign_in_throttled": {
+        "zh": "登录尝试过于频繁，请 {retry_after} 秒后再试",
+        "en": "Too many sign-in attempts; try again in {retry_after} s",
+    },
+    "sign_in_locked": {
+        "zh": "密码错误次数过多，账号已暂时锁定，请 {retry_after} 秒后再试",
+        "en": "Too many wrong passwords; sign-in is locked, try again in {retry_after} s",
+    },
+    "sign_in_busy": {
+        "zh": "登录请求过多，请稍后重试",
+        "en": "Too many sign-ins at once, please retry shortly",
+    },
+    "request_timeout": {
+        "zh": "请求发送超时，连接已关闭",
+        "en": "The request was not sent in time; the connection was closed",
+    },
     "refresh_token_reused": {
         "zh": "检测到刷新凭证被重复使用，已注销该登录，请重新登录",
         "en": "A refresh token was reused; the session was revoked, sign in again",

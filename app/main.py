@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from app.api import include_routers
 from app.assignment import jobs as assignment_jobs
+from app.auth import jobs as auth_jobs
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
 from app.chat import jobs as chat_jobs
@@ -33,6 +34,7 @@ from app.payment.providers.dev_merchant import FAKE_WECHATPAY_PATH
 from app.reading import maintenance as reading_maintenance
 from app.realtime.hub import create_hub
 from app.request_bodies import BodySizeLimitMiddleware, upload_limits
+from app.web_security import SecurityHeadersMiddleware
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     name="chat-jobs",
                 )
             )
+            tasks.append(
+                asyncio.create_task(
+                    auth_jobs.run_forever(sessionmaker, settings), name="sign-in-housekeeping"
+                )
+            )
         # /readyz reports whether each of these is still running.
         app.state.background_tasks = tasks
         log.info("service started", env=settings.env, database=engine.url.get_backend_name())
@@ -98,6 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await app.state.chat_runtime.close()
+            guard = getattr(app.state, "sign_in_guard", None)
+            if guard is not None:
+                guard.close()
             await hub.stop()
             await outbox_http.aclose()
             await http.aclose()
@@ -105,7 +115,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             clock.close()
 
     configure_logging(settings.log_level, settings.log_json)
+    # The API description and its pages: off in prod unless API_DOCS_ENABLED (the committed
+    # openapi/openapi.json is the published one; `app.openapi()` still builds it).
+    docs = settings.serves_api_docs
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="Chronic-care platform API",
         version="0.1.0",
         description=(
@@ -123,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_limit=settings.request_body_max_bytes,
         route_limits=upload_limits(settings),
     )
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     document_problem_responses(app)

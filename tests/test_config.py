@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
+
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from app.config import Settings
+from tests.fixtures.prod_settings import PROD_SETTINGS
 
 
 def _prod(**overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "APP_ENV": "prod",
-        "jwt_secret": "x" * 48,
-        "field_encryption_keys": Fernet.generate_key().decode(),
-        "blind_index_key": "prod-blind-index-key",
-        "wechat_secret": "prod-wechat-secret",
-        "fake_wechat_enabled": False,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    return Settings(**{**PROD_SETTINGS, **overrides})
 
 
 def test_prod_with_real_secrets_starts() -> None:
@@ -47,3 +42,71 @@ def test_prod_refuses_a_moved_clock() -> None:
 def test_prod_refuses_a_short_jwt_secret() -> None:
     with pytest.raises(ValidationError):
         _prod(jwt_secret="short")
+
+
+@pytest.mark.parametrize(
+    ("field", "weak"),
+    [
+        ("jwt_secret", "a" * 32),
+        ("jwt_secret", "x" * 48),
+        ("jwt_secret", "ab" * 24),
+        ("jwt_secret", "abcdefghijklmnopqrstuvwxyzabcdefgh"),
+        ("jwt_secret", secrets.token_hex(8)),
+        ("blind_index_key", "k"),
+        ("blind_index_key", "prod-blind-index-key"),
+        ("blind_index_key", "0" * 64),
+        # base64 of a typed phrase: the phrase is the key
+        ("blind_index_key", base64.b64encode(b"our-very-own-blind-index-key-2026").decode()),
+        ("field_encryption_keys", base64.urlsafe_b64encode(bytes(32)).decode()),
+        (
+            "field_encryption_keys",
+            base64.urlsafe_b64encode(b"a-fernet-key-typed-by-a-person!!").decode(),
+        ),
+        ("field_encryption_keys", "not-a-fernet-key"),
+        ("field_encryption_keys", f"{Fernet.generate_key().decode()},{'A' * 43}="),
+        ("metrics_token", "metrics"),
+    ],
+)
+def test_prod_refuses_weak_keys(field: str, weak: str) -> None:
+    with pytest.raises(ValidationError, match="weak keys"):
+        _prod(**{field: weak})
+
+
+@pytest.mark.parametrize(
+    "strong",
+    [
+        secrets.token_urlsafe(32),
+        secrets.token_hex(32),
+        base64.b64encode(secrets.token_bytes(32)).decode(),
+        "".join(
+            secrets.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+            for _ in range(40)
+        ),
+    ],
+)
+def test_prod_accepts_generated_keys(strong: str) -> None:
+    settings = _prod(jwt_secret=strong, blind_index_key=strong, metrics_token=strong)
+    assert settings.jwt_secret == strong
+
+
+def test_prod_accepts_rotated_fernet_keys() -> None:
+    keys = f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}"
+    assert _prod(field_encryption_keys=keys).field_encryption_keys == keys
+
+
+def test_prod_refuses_to_trust_every_proxy() -> None:
+    with pytest.raises(ValidationError, match="FORWARDED_ALLOW_IPS"):
+        _prod(forwarded_allow_ips="*")
+    assert _prod(forwarded_allow_ips="10.0.0.0/8").forwarded_allow_ips == "10.0.0.0/8"
+
+
+def test_api_docs_are_off_in_prod_unless_enabled() -> None:
+    assert _prod().serves_api_docs is False
+    assert _prod(api_docs_enabled=True).serves_api_docs is True
+    assert Settings(APP_ENV="dev").serves_api_docs is True
+    assert Settings(APP_ENV="dev", api_docs_enabled=False).serves_api_docs is False
+
+
+def test_an_unreadable_sign_in_rate_is_refused() -> None:
+    with pytest.raises(ValidationError, match="sign_in_rate_per_address"):
+        Settings(sign_in_rate_per_address="lots")

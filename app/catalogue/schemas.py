@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.kit.bounded import NonNegativeInt64
 
 InsuranceType = Literal["310", "390"]
 INSURANCE_TYPES: tuple[InsuranceType, ...] = ("310", "390")
@@ -17,7 +19,7 @@ class CatalogueEntryIn(BaseModel):
 
     disease_code: str = Field(min_length=1, max_length=16, examples=["M01603"])
     online_admitted: bool = Field(description="Admitted by the online service")
-    annual_limits_fen: dict[InsuranceType, Annotated[int, Field(ge=0)]] = Field(
+    annual_limits_fen: dict[InsuranceType, NonNegativeInt64] = Field(
         description="Annual limit per insurance type, in fen (310 employee, 390 resident)",
         examples=[{"310": 500000, "390": 400000}],
     )

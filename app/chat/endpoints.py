@@ -32,6 +32,8 @@ from app.chat.schemas import (
     UnreadCounts,
 )
 from app.db import DbSession
+from app.kit.bounded import NonNegativeInt32, PositiveInt32
+from app.kit.downloads import user_upload_response
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
@@ -49,7 +51,7 @@ async def _participant(
 Runtime = Annotated[ChatRuntime, Depends(_runtime)]
 Participant = Annotated[Membership, Depends(_participant)]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Seq = Annotated[int | None, Query(ge=0)]
+Seq = Annotated[NonNegativeInt32 | None, Query()]
 
 
 @router.get("/conversations", response_model=ConversationList)
@@ -144,7 +146,7 @@ async def mark_read(
 @router.post("/conversations/{conversation_id}/messages/{seq}/recall", response_model=MessageOut)
 async def recall_message(
     conversation_id: uuid.UUID,
-    seq: int,
+    seq: PositiveInt32,
     principal: CurrentPrincipal,
     session: DbSession,
     runtime: Runtime,
@@ -199,8 +201,4 @@ async def download_attachment(
     attachment, data = await chat_attachments.fetch(
         session, request.app.state.blobs, principal, attachment_id
     )
-    return Response(
-        content=data,
-        media_type=attachment.content_type,
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
-    )
+    return user_upload_response(data, attachment.content_type)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.chat.messages import NOTICE_TEMPLATES
 from app.i18n import MESSAGES
+from app.kit.bounded import NonNegativeInt32
 from app.models import ChatMessage
 
 CardType = Literal["readings_summary", "agp_chart", "prescription", "delivery", "bill"]
@@ -67,7 +68,7 @@ class MessageCreate(BaseModel):
 class ReadUpTo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    up_to_seq: int = Field(ge=0)
+    up_to_seq: NonNegativeInt32
 
 
 class SyncRequest(BaseModel):
@@ -75,7 +76,7 @@ class SyncRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    since: dict[uuid.UUID, int] = Field(default_factory=dict)
+    since: dict[uuid.UUID, NonNegativeInt32] = Field(default_factory=dict)
     limit: int = Field(default=100, ge=1, le=500, description="Messages per conversation")
 
 

@@ -33,6 +33,7 @@ from app.chat.errors import Invalid
 from app.chat.runtime import ChatRuntime, chat_runtime
 from app.chat.schemas import MessageCreate, MessageOut, ReadUpTo, SyncRequest
 from app.errors import NotFound
+from app.kit.bounded import INT32_MAX
 from app.models import ChatMessage
 from app.realtime.handlers import ClientContext, client_message
 
@@ -83,7 +84,7 @@ async def recall(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     """Recall one's own message within the window."""
     conversation_id = _conversation_id(frame)
     seq = frame.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= INT32_MAX:
         raise Invalid()
     async with ctx.unit_of_work() as session:
         message, created = await chat_sending.recall_message(

@@ -28,6 +28,7 @@ from app.enrollment.schemas import (
 from app.enrollment.service import ApplicationView
 from app.errors import AppError
 from app.kit.clock import city_date
+from app.kit.downloads import user_upload_response
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/enrollment", tags=["enrollment"])
@@ -178,11 +179,7 @@ async def download_record(
     record, data = await record_service.read_record(
         session, principal, request.app.state.blobs, application_id, record_id
     )
-    return Response(
-        data,
-        media_type=record.content_type,
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
-    )
+    return user_upload_response(data, record.content_type, record.filename)
 
 
 @router.post("/applications/{application_id}/submit", response_model=ApplicationOut)

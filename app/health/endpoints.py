@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
 from pydantic import BaseModel, Field
@@ -13,6 +13,7 @@ import app.health.messages  # noqa: F401 - registers this package's message code
 from app.db import DbSession
 from app.errors import ServiceUnavailable
 from app.health import readiness
+from app.web_security import require_metrics_access
 
 router = APIRouter(tags=["health"])
 
@@ -64,7 +65,12 @@ async def readyz(session: DbSession, request: Request) -> Readiness:
     return Readiness(status="ok", **ready.parts, **revisions)
 
 
-@router.get("/metrics", response_class=Response, include_in_schema=False)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    include_in_schema=False,
+    dependencies=[Depends(require_metrics_access)],
+)
 async def metrics() -> Response:
     """Prometheus metrics (aggregated across workers when PROMETHEUS_MULTIPROC_DIR is set)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -39,6 +39,7 @@ from app.insurance.schemas import (
     StatementPage,
     StatementPaymentCreate,
 )
+from app.kit.bounded import Year
 from app.kit.clock import utcnow
 from app.kit.time_bounds import Instant
 from app.models import Role
@@ -60,7 +61,7 @@ MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 async def list_benefit_rules(
     _: CurrentPrincipal,
     session: DbSession,
-    year: int | None = None,
+    year: Year | None = None,
     insurance_type: Literal["310", "390"] | None = None,
 ) -> list[BenefitRuleOut]:
     """Every version of the benefit rules (deductible, ratio, annual limit)."""

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.insurance.claims import InsuranceType
+from app.kit.bounded import NonNegativeInt64
 from app.kit.clock import to_shanghai
 from app.kit.time_bounds import CalendarDate
 from app.models import (
@@ -231,7 +232,7 @@ class StatementPaymentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount_fen: int = Field(ge=0)
+    amount_fen: NonNegativeInt64
     reference: str = Field(min_length=1, max_length=64, description="Bank transfer reference")
     paid_on: CalendarDate
 

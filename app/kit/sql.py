@@ -23,6 +23,16 @@ def insert_ignoring_conflicts(
     raise ValueError(f"unsupported database dialect: {dialect}")
 
 
+def dialect_insert(session: AsyncSession, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """The session's database's own INSERT (for ON CONFLICT DO UPDATE ... RETURNING)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise ValueError(f"unsupported database dialect: {dialect}")
+
+
 async def add_unique(session: AsyncSession, row: Any) -> bool:
     """Insert the ORM `row` in a savepoint; False (and nothing kept) if a unique constraint
     refuses it."""

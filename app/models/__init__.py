@@ -66,6 +66,7 @@ from app.models.reading_latest import ReadingLatest
 from app.models.referral import Referral
 from app.models.refresh_token import RefreshToken
 from app.models.sensor_session import SensorSession
+from app.models.sign_in_failure import SignInFailure
 
 __all__ = [
     "STAFF_ROLES",
@@ -142,6 +143,7 @@ __all__ = [
     "Settlement",
     "SettlementFlag",
     "SettlementItem",
+    "SignInFailure",
     "Statement",
     "StatementLine",
     "StoreIntegration",

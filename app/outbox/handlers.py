@@ -109,8 +109,10 @@ async def post_idempotent(
     content: bytes,
     idempotency_key: str,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> None:
-    """POST JSON bytes with `Idempotency-Key`; return on 2xx, raise a classified error if not."""
+    """POST JSON bytes with `Idempotency-Key`; return on 2xx, raise a classified error if not.
+    `extensions` are httpx's request extensions (e.g. the TLS name of a pinned address)."""
     # 5xx and RETRYABLE_CLIENT_ERRORS are retryable (honouring Retry-After), other 4xx are
     # permanent; transport errors and timeouts propagate and are retried. Handlers that sign
     # the body (partner webhooks) sign `content` and pass their signature header.
@@ -123,6 +125,7 @@ async def post_idempotent(
         url,
         content=content,
         headers=request_headers,
+        extensions=dict(extensions or {}),
     )
     status = response.status_code
     if response.is_success:

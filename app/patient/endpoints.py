@@ -11,6 +11,7 @@ from app.audit import service as audit_service
 from app.audit.schemas import AccessLogEntry, AccessLogPage
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
+from app.kit.bounded import NonNegativeInt64
 from app.models import Role
 from app.patient import service as patient_service
 from app.patient.schemas import PatientOut, PatientPage, PatientUpdate
@@ -43,7 +44,7 @@ async def update_my_profile(
 async def get_my_access_log(
     principal: PatientOnly,
     session: DbSession,
-    before_id: int | None = None,
+    before_id: NonNegativeInt64 | None = None,
     limit: Limit = 50,
 ) -> AccessLogPage:
     """Who read or changed my records, newest first."""

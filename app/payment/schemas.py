@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.insurance.schemas import SettlementOut
+from app.kit.bounded import PositiveInt64
 from app.kit.clock import to_shanghai
 from app.models import Payment, PaymentRefund
 
@@ -19,7 +20,7 @@ class HandOverPayment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["cash", "card"]
-    amount_fen: int = Field(gt=0)
+    amount_fen: PositiveInt64
     collection_id: uuid.UUID = Field(
         description="Made by the courier app per collection; a retry sends the same id"
     )

@@ -12,7 +12,7 @@ from app.authz.principal import Principal, require_roles
 from app.db import DbSession
 from app.errors import Forbidden, NotFound
 from app.models import Drug, PharmacyStore, Role, StoreIntegration
-from app.pharmacy import callbacks, orders
+from app.pharmacy import callbacks, orders, webhooks
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy.schemas import (
     CallbackAck,
@@ -145,11 +145,13 @@ async def list_couriers(principal: StorePharmacist, session: DbSession) -> Couri
 
 @router.put("/pharmacy/stores/{store_id}/integration", response_model=IntegrationOut)
 async def put_integration(
-    store_id: uuid.UUID, body: IntegrationIn, _: Admin, session: DbSession
+    store_id: uuid.UUID, body: IntegrationIn, _: Admin, session: DbSession, request: Request
 ) -> IntegrationOut:
-    """Route a store's orders to the partner's own system (webhooks out, callbacks in)."""
+    """Route a store's orders to the partner's own system (webhooks out, callbacks in).
+    In prod the URL must resolve to public addresses only (422 `webhook_target_not_public`)."""
     if await session.get(PharmacyStore, store_id) is None:
         raise NotFound("store_not_found")
+    await webhooks.check_target(request.app.state.settings, body.webhook_url)
     row = await session.get(StoreIntegration, store_id)
     if row is None:
         row = StoreIntegration(store_id=store_id, webhook_url=body.webhook_url, secret=body.secret)

@@ -51,5 +51,14 @@ register_messages(
             "zh": "回调内容格式不正确",
             "en": "The callback body is malformed",
         },
+        "webhook_target_not_public": {
+            "zh": "回调地址必须指向公网地址（不可为内网、本机或链路本地地址）",
+            "en": "The webhook URL must point to a public address (not private, loopback or "
+            "link-local)",
+        },
+        "webhook_target_unresolvable": {
+            "zh": "回调地址的主机名无法解析",
+            "en": "The webhook URL's host name does not resolve",
+        },
     }
 )

@@ -4,6 +4,11 @@ still falls inside the partner's freshness window), sent with an Idempotency-Key
 
 Headers: X-Signature-Timestamp (unix seconds), X-Signature ("v1=" + hex HMAC), Idempotency-Key.
 The same scheme signs the partner's callbacks to us (`app/pharmacy/callbacks.py`).
+
+In prod (and wherever WEBHOOK_PRIVATE_TARGETS_ALLOWED is false) a partner's URL must reach the
+public internet only: checked when an admin sets it (`check_target`, 422) and again at every
+send, where the request goes to the very address that was checked (`app/kit/public_address`),
+so a DNS answer changed in between (rebinding) cannot turn a webhook against our own network.
 """
 
 from __future__ import annotations
@@ -18,18 +23,43 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.errors import AppError
+from app.kit import public_address
 from app.kit.clock import utcnow
 from app.kit.crypto import field_cipher
 from app.models import Drug, PharmacyOrder, PharmacyOrderLine, PharmacyStore
 from app.outbox import service as outbox_service
 from app.outbox.handlers import encode_json, post_idempotent, register_handler
-from app.outbox.types import ClaimedMessage, Handler, PermanentDeliveryError
+from app.outbox.types import (
+    ClaimedMessage,
+    Handler,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+)
 from app.pharmacy import repository as pharmacy_repository
 
 PARTNER_WEBHOOK = "partner.webhook"
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Signature-Timestamp"
 SIGNATURE_VERSION = "v1"
+
+
+class WebhookTargetRefused(AppError):
+    status = 422
+    code = "webhook_target_not_public"
+
+
+async def check_target(settings: Settings, url: str) -> None:
+    """Refuse (422) a webhook URL that does not resolve to public addresses only, where
+    settings require it (always in prod)."""
+    if not settings.webhook_targets_must_be_public:
+        return
+    try:
+        await public_address.check_url(url)
+    except public_address.UnresolvableTarget as exc:
+        raise WebhookTargetRefused("webhook_target_unresolvable") from exc
+    except public_address.NotPublicTarget as exc:
+        raise WebhookTargetRefused() from exc
 
 
 def compute_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -111,7 +141,16 @@ def partner_webhook_handler(settings: Settings, http: httpx.AsyncClient) -> Hand
             raise PermanentDeliveryError("partner.webhook payload needs 'url' and 'secret'")
         body = encode_json(payload.get("json"))
         headers = signature_headers(field_cipher().decrypt(secret), body, utcnow())
-        await post_idempotent(http, url, body, message.idempotency_key, headers)
+        extensions: dict[str, Any] = {}
+        if settings.webhook_targets_must_be_public:
+            try:
+                pinned = await public_address.pin(url)
+            except (public_address.NotPublicTarget, public_address.UnresolvableTarget) as exc:
+                # Retried later: DNS may answer otherwise then; nothing is sent meanwhile.
+                raise RetryableDeliveryError(f"webhook target refused: {exc}") from exc
+            url, extensions = pinned.url, pinned.extensions
+            headers.update(pinned.headers)
+        await post_idempotent(http, url, body, message.idempotency_key, headers, extensions)
 
     return deliver
 

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.bounded import PositiveInt32
+
 Frequency = Literal["qd", "qn", "bid", "tid", "qid"]
 VisitKind = Literal["follow_up", "first_visit"]
 SigningKeyStatus = Literal["pending", "active", "retired", "revoked"]
@@ -108,7 +110,7 @@ class FormularyItemIn(BaseModel):
 
     therapeutic_class: str = Field(min_length=1, max_length=32)
     dose_unit: str = Field(min_length=1, max_length=8)
-    units_per_pack: int = Field(gt=0)
+    units_per_pack: PositiveInt32
     max_daily_quantity: Decimal = Field(gt=0, max_digits=8, decimal_places=2)
     default_route: str = Field(min_length=1, max_length=16)
 

@@ -71,7 +71,10 @@ TAG=${TAG:-$(date -u +%Y%m%dT%H%M%SZ)-u${USERS}-x${TIME_SCALE}}
 APP_ENV=dev LOG_LEVEL=WARNING $PY -m uvicorn bench.load.fake_wechat:app --host 127.0.0.1 \
     --port "$WECHAT_PORT" --no-access-log --log-level warning >"$RESULTS/$TAG.wechat.log" 2>&1 &
 wechat=$!
+# Every simulated person signs in from this one address: the per-address sign-in limit is
+# for a real city's many addresses (the per-username limits and lockout still apply).
 APP_ENV=dev DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL LOG_LEVEL=WARNING \
+    SIGN_IN_RATE_PER_ADDRESS=100000/minute \
     WECHAT_API_BASE="http://127.0.0.1:$WECHAT_PORT" FAKE_WECHAT_ENABLED=false \
     OUTBOX_RELAY_ENABLED=true BACKGROUND_JOBS_ENABLED=true \
     $PY -m uvicorn app.main:create_app --factory --host 127.0.0.1 --port "$PORT" --workers 2 \

@@ -73,15 +73,23 @@ async def test_refresh_rotates_the_token(client, db_session) -> None:
     assert third.status_code == 200
 
 
-async def test_reusing_a_rotated_refresh_token_revokes_the_family(client, db_session) -> None:
+def _after_the_grace(settings):
+    """The clock moved past the window in which a repeated rotation is answered again."""
+    return shifted_by(timedelta(seconds=settings.refresh_token_reuse_grace_seconds + 1))
+
+
+async def test_reusing_a_rotated_refresh_token_revokes_the_family(
+    client, db_session, settings
+) -> None:
     admin = await factories.account(db_session, Role.admin)
     first = (await login(client, admin.username)).json()
     rotated = (
         await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     ).json()
-    replay = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
-    )
+    with _after_the_grace(settings):
+        replay = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+        )
     assert replay.status_code == 401
     assert replay.json()["code"] == "refresh_token_reused"
     # The legitimate holder's newer tokens died with the family.
@@ -96,11 +104,12 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_family(client, db_ses
     assert me.json()["code"] == "session_revoked"
 
 
-async def test_reuse_revocation_is_persisted(client, db_session) -> None:
+async def test_reuse_revocation_is_persisted(client, db_session, settings) -> None:
     admin = await factories.account(db_session, Role.admin)
     first = (await login(client, admin.username)).json()
     await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
-    await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    with _after_the_grace(settings):
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     from sqlalchemy import select
 
     sessions = (

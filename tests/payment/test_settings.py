@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from app.config import Settings
-
-PROD = {
-    "APP_ENV": "prod",
-    "jwt_secret": "x" * 48,
-    "field_encryption_keys": Fernet.generate_key().decode(),
-    "blind_index_key": "prod-blind-index-key",
-    "wechat_secret": "prod-wechat-secret",
-    "fake_wechat_enabled": False,
-}
+from tests.fixtures.prod_settings import PROD_SETTINGS as PROD
 
 
 def test_prod_refuses_wechat_pay_with_the_dev_apiv3_key() -> None:

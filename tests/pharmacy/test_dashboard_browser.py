@@ -44,7 +44,19 @@ async def test_accept_pick_dispatch_and_watch_the_courier_live(served: Live) -> 
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1500, "height": 900}, locale="zh-CN")
-            await page.goto(f"{served.base}/dashboard")
+            # The page runs under its Content-Security-Policy: anything it blocks is a failure.
+            blocked: list[str] = []
+            page.on(
+                "console",
+                lambda message: (
+                    blocked.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
+            loaded = await page.goto(f"{served.base}/dashboard")
+            assert loaded is not None
+            assert "frame-ancestors 'none'" in loaded.headers["content-security-policy"]
             await page.fill("input[name=username]", world.pharmacist_account.username or "")
             await page.fill("input[name=password]", factories.PASSWORD)
             await page.click("button[type=submit]")
@@ -85,6 +97,7 @@ async def test_accept_pick_dispatch_and_watch_the_courier_live(served: Live) -> 
                 re.compile(r"预计送达 \d{2}:\d{2}")
             )
             assert navigations == []
+            assert blocked == []
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
         finally:

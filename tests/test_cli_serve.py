@@ -1,0 +1,96 @@
+"""How operators start the service: a non-local bind (and the Docker image) runs as prod."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from app.cli import is_local_host
+from tests.fixtures.servers import PROJECT_ROOT, free_port, start_uvicorn
+
+SERVER_ENV = {"OUTBOX_RELAY_ENABLED": "false", "BACKGROUND_JOBS_ENABLED": "false"}
+
+
+def _runtime_stage(dockerfile: str) -> str:
+    return dockerfile.split("AS runtime", 1)[1]
+
+
+def test_the_docker_image_runs_prod_through_the_cli() -> None:
+    runtime = _runtime_stage((PROJECT_ROOT / "Dockerfile").read_text())
+    assert re.search(r"^\s*APP_ENV=prod\b", runtime, re.MULTILINE)
+    assert re.search(r"^\s*FAKE_WECHAT_ENABLED=false\b", runtime, re.MULTILINE)
+    command = runtime.split("CMD", 1)[1]
+    assert "python -m app.cli serve --host 0.0.0.0" in command
+    assert "forwarded-allow-ips" not in command
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.20", False),
+        ("api.example.cn", False),
+    ],
+)
+def test_only_loopback_binds_count_as_local(host: str, local: bool) -> None:
+    assert is_local_host(host) is local
+
+
+async def test_a_public_bind_without_app_env_refuses_the_development_secrets(
+    tmp_path: Path,
+) -> None:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("APP_ENV", "JWT_SECRET", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY")
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port()),
+        cwd=tmp_path,  # no .env here
+        env={**env, "PYTHONPATH": str(PROJECT_ROOT), **SERVER_ENV},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(60):
+            _, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 2
+    assert b"development secrets" in stderr
+
+
+async def test_a_public_bind_without_app_env_serves_as_prod(tmp_path: Path) -> None:
+    env = {
+        **SERVER_ENV,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+        "JWT_SECRET": secrets.token_urlsafe(32),
+        "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "WECHAT_SECRET": "a-real-wechat-app-secret",
+        "FAKE_WECHAT_ENABLED": "false",
+    }
+    async with (
+        start_uvicorn(env, via_cli=True, host="0.0.0.0", unset=["APP_ENV"]) as server,
+        httpx.AsyncClient(base_url=server.url) as http,
+    ):
+        assert (await http.get("/healthz")).status_code == 200
+        # prod: no API description, no metrics without a token, HSTS on
+        assert (await http.get("/openapi.json")).status_code == 404
+        assert (await http.get("/metrics")).status_code == 404
+        assert "strict-transport-security" in (await http.get("/healthz")).headers

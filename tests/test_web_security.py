@@ -1,0 +1,89 @@
+"""Security headers on every response; the API description and metrics are not public in prod."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.main import create_app
+from tests.fixtures.prod_settings import PROD_SETTINGS
+
+
+async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="https://api.test") as client:
+        yield client
+
+
+@pytest.fixture
+async def prod_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app as configured in production (no lifespan: these routes need no database)."""
+    async for client in _client(Settings(**PROD_SETTINGS, database_url=database_url)):
+        yield client
+
+
+async def test_the_dashboard_may_not_be_framed_and_runs_only_its_own_code(client) -> None:
+    for path in ("/dashboard", "/dashboard/assets/dashboard.js"):
+        response = await client.get(path)
+        assert response.status_code == 200
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy
+        assert "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_api_answers_carry_nosniff_referrer_policy_and_a_deny_all_policy(client) -> None:
+    for response in (await client.get("/healthz"), await client.get("/api/v1/auth/me")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["content-security-policy"] == (
+            "default-src 'none'; frame-ancestors 'none'"
+        )
+
+
+async def test_hsts_is_sent_in_prod_only(client, prod_client) -> None:
+    assert "strict-transport-security" not in (await client.get("/healthz")).headers
+    hsts = (await prod_client.get("/healthz")).headers["strict-transport-security"]
+    assert hsts.startswith("max-age=31536000")
+
+
+async def test_prod_does_not_serve_the_api_description(prod_client) -> None:
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert (await prod_client.get(path)).status_code == 404, path
+
+
+async def test_prod_serves_the_api_description_when_enabled(database_url: str) -> None:
+    settings = Settings(**PROD_SETTINGS, database_url=database_url, api_docs_enabled=True)
+    async for client in _client(settings):
+        assert (await client.get("/openapi.json")).status_code == 200
+        assert (await client.get("/docs")).status_code == 200
+
+
+async def test_dev_serves_the_api_description(client) -> None:
+    assert (await client.get("/openapi.json")).status_code == 200
+
+
+async def test_prod_without_a_metrics_token_does_not_serve_metrics(prod_client) -> None:
+    assert (await prod_client.get("/metrics")).status_code == 404
+
+
+async def test_metrics_need_the_configured_token(database_url: str) -> None:
+    token = secrets.token_urlsafe(32)
+    settings = Settings(**PROD_SETTINGS, database_url=database_url, metrics_token=token)
+    async for client in _client(settings):
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = {"Authorization": f"Bearer {secrets.token_urlsafe(32)}"}
+        assert (await client.get("/metrics", headers=wrong)).status_code == 401
+        right = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert right.status_code == 200
+        assert "http_requests_total" in right.text
+
+
+async def test_dev_and_test_serve_metrics_without_a_token(client) -> None:
+    assert (await client.get("/metrics")).status_code == 200
