@@ -1,5 +1,6 @@
-"""Orders as each caller may see them: address and phone in full only for the patient and the
-courier delivering; the hand-over code only for the patient, only while it is usable."""
+"""Orders as each caller may see them: address and phone in full only for the patient and, while
+the parcel is on its way, the courier delivering it; the hand-over code only for the patient,
+only while it is usable."""
 
 from __future__ import annotations
 
@@ -12,10 +13,19 @@ from app.authz.principal import Principal
 from app.kit.masking import mask_phone
 from app.models import Drug, PharmacyOrder, PharmacyOrderLine
 from app.pharmacy import repository as pharmacy_repository
-from app.pharmacy.schemas import CourierOut, OrderLineOut, OrderOut, OrderTransitionOut
+from app.pharmacy.schemas import (
+    BoxEventOut,
+    CourierOut,
+    OrderLineOut,
+    OrderOut,
+    OrderTransitionOut,
+)
 
 # The code is needed from dispatch (delivery) or picking (pickup at the counter) to hand-over.
 HANDOVER_CODE_STATES = frozenset({"picked", "dispatched"})
+# The courier needs to find and call the patient only while the parcel is on its way; once the
+# order is done (delivered, completed, failed, returned ...) they see what the store sees.
+COURIER_CONTACT_STATES = frozenset({"dispatched"})
 
 
 def mask_address(address: str | None) -> str | None:
@@ -26,9 +36,12 @@ def mask_address(address: str | None) -> str | None:
 
 
 def reveals_contact(principal: Principal, order: PharmacyOrder) -> bool:
-    """Whether the caller needs the address and phone: the patient, or the courier on it."""
+    """Whether the caller needs the address and phone: the patient, or the courier on it while
+    it is on its way."""
     return principal.patient_id == order.patient_id or (
-        order.courier_account_id is not None and principal.account_id == order.courier_account_id
+        order.courier_account_id is not None
+        and principal.account_id == order.courier_account_id
+        and order.status in COURIER_CONTACT_STATES
     )
 
 
@@ -78,6 +91,10 @@ def _present(
             _line(line, drug, scanned[drug.id]) for line, drug in details.lines.get(order.id, [])
         ],
         traceability_codes=[box.code for box in boxes],
+        traceability_history=[
+            BoxEventOut.model_validate(event) for event in details.box_events.get(order.id, [])
+        ],
+        late_cold_chain_excursion=order.id in details.late_excursions,
         history=[
             OrderTransitionOut.model_validate(row) for row in details.history.get(order.id, [])
         ],
