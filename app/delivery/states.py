@@ -58,6 +58,9 @@ FULFILMENT_ONLY: dict[tuple[OrderStatus, OrderStatus], str] = {
     (S.picked, S.delivery_failed): "pickup",
 }
 
+# The parcel is on its way: the courier needs the patient's contact, positions are live.
+IN_TRANSIT_STATES = frozenset({S.dispatched})
+
 # The parcel is with the patient: the sale is settled and final.
 HANDED_OVER_STATES = frozenset({S.delivered, S.completed})
 

@@ -20,13 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.delivery import events, geo
 from app.delivery import repository as delivery_repository
-from app.delivery.states import Actor, OrderStatus, Place, transition
+from app.delivery.states import IN_TRANSIT_STATES, Actor, OrderStatus, Place, transition
 from app.errors import Conflict
 from app.kit.clock import utcnow
 from app.models import ColdChainReading, DeliveryLocation, District, PharmacyOrder
 from app.realtime.hub import RealtimeHub
 
-IN_TRANSIT = frozenset({OrderStatus.dispatched})
 LOGGABLE = frozenset({OrderStatus.dispatched, OrderStatus.delivered})
 
 
@@ -58,7 +57,7 @@ async def report_location(
     assert courier.account_id is not None
     if await delivery_repository.location_recorded(session, order.id, key):
         return False
-    if OrderStatus(order.status) not in IN_TRANSIT:
+    if OrderStatus(order.status) not in IN_TRANSIT_STATES:
         raise Conflict("order_not_in_transit", status=order.status)
     now = utcnow()
     order.eta_at = await estimate_arrival(session, settings, order, (lat, lng))

@@ -70,7 +70,10 @@ async def test_the_whole_delivery_records_actor_time_and_place(client, world: Wo
         ("dispatched", "account"), ("delivered", "account"), ("completed", "account"),
     ]  # fmt: skip
     assert delivered["history"][1]["place"] == "北大街店柜台"
-    assert delivered["history"][4]["lat"] == 37.86
+    # The hand-over GPS is the patient's door: recorded, shown to those who see the address.
+    assert delivered["history"][4]["lat"] is None
+    mine = await ok(await client.get(url, headers=world.as_("patient")))
+    assert mine["history"][4]["lat"] == 37.86
     assert done["traceability_codes"] == [boxes[0]["code"]]
     prescription = await ok(
         await client.get(

@@ -124,3 +124,35 @@ async def test_a_list_read_by_the_patient_is_logged_too(client, world: World, db
     [read] = await _order_reads(db_session, order["id"], "patient")
     assert read.actor_account_id == world.patient_account.id
     assert read.resource_id == str(uuid.UUID(order["id"]))
+
+
+async def test_the_door_position_is_withheld_once_the_parcel_is_handed_over(
+    client, world: World, app
+) -> None:
+    order = await ordered(client, world)
+    url = f"{ORDERS}/{order['id']}"
+    await dispatched(client, world, order)
+    position = {**world.as_("courier"), "Idempotency-Key": "door"}
+    await ok(
+        await client.post(f"{url}/location", json={"lat": 37.86, "lng": 113.58}, headers=position)
+    )
+    tracking = await ok(await client.get(url, headers=world.as_("pharmacist")))
+    assert tracking["last_lat"] == 37.86  # the store follows the courier while on the way
+    store_socket = RecordingConnection()
+    await app.state.hub.register(world.pharmacist_account.id, store_socket)
+    code = (await ok(await client.get(url, headers=world.as_("patient"))))["handover_code"]
+    await ok(
+        await client.post(
+            f"{url}/handover",
+            json={"code": code, "lat": 37.8601, "lng": 113.5801},
+            headers=world.as_("courier"),
+        )
+    )
+    for who in ("pharmacist", "courier"):
+        view = await ok(await client.get(url, headers=world.as_(who)))
+        assert (view["last_lat"], view["last_lng"], view["last_located_at"]) == (None, None, None)
+        assert all(h["lat"] is None and h["lng"] is None for h in view["history"])
+    mine = await ok(await client.get(url, headers=world.as_("patient")))
+    assert mine["last_lat"] == 37.86 and mine["history"][-1]["lat"] == 37.8601
+    [pushed] = [e for e in store_socket.events if e.get("status") == "delivered"]
+    assert (pushed["lat"], pushed["lng"], pushed["located_at"]) == (None, None, None)

@@ -4,7 +4,8 @@ store pharmacist their store's."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,8 @@ from app.models import (
     TraceabilityEvent,
 )
 from app.models.quality_return import QUALITY_RETURN_LIVE
+
+V = TypeVar("V")
 
 
 def return_scope(principal: Principal) -> ColumnElement[bool]:
@@ -88,32 +91,36 @@ async def transition_with_key(
     )
 
 
+def _grouped(keys: Sequence[uuid.UUID], pairs: Iterable[tuple[Any, V]]) -> dict[uuid.UUID, list[V]]:
+    """`(key, value)` pairs as lists by key, in their order; every key present."""
+    grouped: dict[uuid.UUID, list[V]] = {key: [] for key in keys}
+    for key, value in pairs:
+        grouped[key].append(value)
+    return grouped
+
+
 async def history_of(
     session: AsyncSession, return_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[QualityReturnTransition]]:
     """Each return's steps, oldest first."""
-    history: dict[uuid.UUID, list[QualityReturnTransition]] = {rid: [] for rid in return_ids}
-    for row in await session.scalars(
+    rows = await session.scalars(
         select(QualityReturnTransition)
         .where(QualityReturnTransition.return_id.in_(return_ids))
         .order_by(QualityReturnTransition.id)
-    ):
-        history[row.return_id].append(row)
-    return history
+    )
+    return _grouped(return_ids, ((row.return_id, row) for row in rows))
 
 
 async def sold_codes_of(
     session: AsyncSession, order_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[str]]:
     """The traceability codes sold on each order (the boxes a return must bring back)."""
-    codes: dict[uuid.UUID, list[str]] = {order_id: [] for order_id in order_ids}
-    for order_id, code in await session.execute(
+    rows = await session.execute(
         select(DispensedBox.order_id, DispensedBox.code)
         .where(DispensedBox.order_id.in_(order_ids))
         .order_by(DispensedBox.code)
-    ):
-        codes[order_id].append(code)
-    return codes
+    )
+    return _grouped(order_ids, ((order_id, code) for order_id, code in rows))
 
 
 async def sold_boxes(session: AsyncSession, order_id: uuid.UUID) -> Sequence[DispensedBox]:
@@ -127,15 +134,12 @@ async def codes_returned_with(
     session: AsyncSession, return_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[str]]:
     """The codes checked back in with each return."""
-    codes: dict[uuid.UUID, list[str]] = {rid: [] for rid in return_ids}
-    for return_id, code in await session.execute(
+    rows = await session.execute(
         select(TraceabilityEvent.return_id, TraceabilityEvent.code)
         .where(TraceabilityEvent.return_id.in_(return_ids), TraceabilityEvent.event == "returned")
         .order_by(TraceabilityEvent.code)
-    ):
-        if return_id is not None:
-            codes[return_id].append(code)
-    return codes
+    )
+    return _grouped(return_ids, ((return_id, code) for return_id, code in rows))
 
 
 async def reversals_by_id(
@@ -152,14 +156,9 @@ async def refunds_of_reversals(
     session: AsyncSession, reversal_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[PaymentRefund]]:
     """The refunds the payment path made for each reversal."""
-    refunds: dict[uuid.UUID, list[PaymentRefund]] = {rid: [] for rid in reversal_ids}
-    if not reversal_ids:
-        return refunds
-    for row in await session.scalars(
+    rows = await session.scalars(
         select(PaymentRefund)
         .where(PaymentRefund.reversal_id.in_(reversal_ids))
         .order_by(PaymentRefund.created_at, PaymentRefund.id)
-    ):
-        if row.reversal_id is not None:
-            refunds[row.reversal_id].append(row)
-    return refunds
+    )
+    return _grouped(reversal_ids, ((row.reversal_id, row) for row in rows))
