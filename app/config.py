@@ -210,6 +210,11 @@ class Settings(BaseSettings):
     handover_code_max_failures: int = 5
     cold_chain_min_celsius: float = 2.0
     cold_chain_max_celsius: float = 8.0
+    # A temperature reading stamped later than now plus this is refused (a phone's clock may
+    # run a little ahead; a reading from the future is not evidence of anything).
+    cold_chain_clock_skew_seconds: int = 120
+    # A quality return (药品质量问题) may be opened this many days after hand-over.
+    quality_return_window_days: int = 30
     # ETA: straight-line distance x road factor at this speed (mountain counties slower).
     courier_speed_kmh: float = 30.0
     courier_speed_mountain_kmh: float = 20.0

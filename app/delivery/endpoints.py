@@ -27,11 +27,13 @@ from app.delivery.schemas import (
     ScanItemOut,
     ScanOut,
     StepIn,
+    TemperatureItemOut,
     TemperatureLogIn,
     TemperatureLogOut,
 )
 from app.delivery.states import Actor, OrderStatus
 from app.errors import NotFound
+from app.i18n import translate
 from app.models import PharmacyOrder, Role
 from app.pharmacy import orders
 from app.pharmacy.schemas import OrderOut
@@ -147,7 +149,8 @@ async def log_temperatures(
     order: Order, body: TemperatureLogIn, principal: CourierOnly, request: Request,
     session: DbSession,
 ) -> TemperatureLogOut:  # fmt: skip
-    """Cold-chain log of the parcel; a reading outside 2-8 C fails the delivery (return)."""
+    """Cold-chain log of the parcel, reported per reading. In transit a reading outside 2-8 C
+    fails the delivery (return); after hand-over nothing changes the order."""
     readings = [tracking.Reading(r.measured_at, r.celsius) for r in body.readings]
     result = await tracking.log_temperatures(
         session, request.app.state.hub, request.app.state.settings, order, Actor.of(principal),
@@ -156,8 +159,20 @@ async def log_temperatures(
     return TemperatureLogOut(
         recorded=result.recorded,
         duplicates=result.duplicates,
+        rejected=result.rejected,
         excursion=result.excursion,
         status=order.status,
+        items=[
+            TemperatureItemOut(
+                measured_at=item.measured_at,
+                outcome=item.outcome,
+                reason=item.reason,
+                message=None if item.reason is None else translate(item.reason),
+                in_range=item.in_range,
+                late=item.late,
+            )
+            for item in result.items
+        ],
     )
 
 
@@ -201,7 +216,8 @@ async def fail_delivery(
     order: Order, body: ReasonIn, principal: StaffOrCourier, request: Request,
     session: DbSession, key: IdempotencyKey = None,
 ) -> OrderOut:  # fmt: skip
-    """The delivery failed; the parcel must come back."""
+    """The delivery failed before hand-over; the parcel must come back. (After hand-over the
+    sale is final: a problem then is a quality return.)"""
     await delivery_service.step(
         session, request.app.state.hub, order, OrderStatus.delivery_failed, Actor.of(principal),
         body.to_place(), key, body.reason,
@@ -228,7 +244,7 @@ async def mark_returned(
     order: Order, principal: StoreStaff, request: Request, session: DbSession,
     body: StepIn | None = None, key: IdempotencyKey = None,
 ) -> OrderOut:  # fmt: skip
-    """The store has the parcel back (its boxes stay sold)."""
+    """The store has the parcel back (its boxes stay sold: they left the store's custody)."""
     place = (body or StepIn()).to_place()
     await delivery_service.step(
         session, request.app.state.hub, order, OrderStatus.returned, Actor.of(principal), place,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.delivery.states import IN_TRANSIT_STATES
 from app.kit.clock import to_shanghai
 from app.models import Patient, PharmacyOrder
 from app.pharmacy import repository as pharmacy_repository
@@ -19,7 +20,10 @@ COURIER_LOCATION = "delivery.location"
 
 
 def order_event(order: PharmacyOrder, event_type: str = ORDER_UPDATED) -> dict[str, Any]:
-    """The event body: enough for a board or a tracking page to redraw without a reload."""
+    """The event body: enough for a board or a tracking page to redraw without a reload. It
+    never carries the patient's phone or address, and carries the courier's position only
+    while the parcel is on its way (afterwards the last position is the patient's door)."""
+    in_transit = order.status in IN_TRANSIT_STATES
     return {
         "type": event_type,
         "order_id": str(order.id),
@@ -29,9 +33,11 @@ def order_event(order: PharmacyOrder, event_type: str = ORDER_UPDATED) -> dict[s
         "courier_account_id": None
         if order.courier_account_id is None
         else str(order.courier_account_id),
-        "lat": order.last_lat,
-        "lng": order.last_lng,
-        "located_at": None if order.last_located_at is None else order.last_located_at.isoformat(),
+        "lat": order.last_lat if in_transit else None,
+        "lng": order.last_lng if in_transit else None,
+        "located_at": None
+        if order.last_located_at is None or not in_transit
+        else order.last_located_at.isoformat(),
         "eta_at": None if order.eta_at is None else order.eta_at.isoformat(),
         # What people read: the ETA as a clock time in the city.
         "eta_local": None if order.eta_at is None else to_shanghai(order.eta_at).strftime("%H:%M"),

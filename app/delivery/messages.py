@@ -57,5 +57,13 @@ register_messages(
             "en": "The order is not on its way (now: {status})",
         },
         "not_cold_chain": {"zh": "该订单不含冷链药品", "en": "This order has no cold-chain drugs"},
+        "measured_in_future": {
+            "zh": "温度记录时间晚于当前时间，未记录",
+            "en": "The reading is stamped in the future; it was not recorded",
+        },
+        "measured_after_handover": {
+            "zh": "温度记录时间晚于交付时间，药品已交患者，未记录",
+            "en": "The reading was taken after hand-over; it was not recorded",
+        },
     }
 )

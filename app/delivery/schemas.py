@@ -84,8 +84,24 @@ class TemperatureLogIn(BaseModel):
     readings: list[TemperatureIn] = Field(min_length=1, max_length=500)
 
 
+class TemperatureItemOut(BaseModel):
+    """What became of one reading: accepted (`late` when it arrived after hand-over: kept as
+    evidence, decides nothing), duplicate, or rejected with a reason (`measured_in_future`,
+    `measured_after_handover`) and a translated message; rejected readings are not stored."""
+
+    measured_at: datetime
+    outcome: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None
+    message: str | None
+    in_range: bool | None
+    late: bool
+
+
 class TemperatureLogOut(BaseModel):
     recorded: int
     duplicates: int
+    rejected: int
+    # True only when this log failed the delivery (a reading taken in transit outside 2-8 C).
     excursion: bool
     status: str
+    items: list[TemperatureItemOut]

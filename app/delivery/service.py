@@ -14,6 +14,8 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,12 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.delivery import events, geo, tracking
+from app.delivery import repository as delivery_repository
 from app.delivery.states import ORDER_MACHINE, Actor, OrderStatus, Place, replayed, transition
 from app.errors import Conflict
 from app.kit.clock import utcnow
 from app.models import (
     Account,
-    ColdChainReading,
     DispensedBox,
     PharmacyOrder,
     PharmacyStaff,
@@ -55,6 +57,29 @@ class ScanResult:
     code: str
     outcome: str
     reason: str | None = None
+
+
+def box_fact(
+    box: DispensedBox,
+    event: str,
+    actor: Actor,
+    at: datetime,
+    reason: str | None = None,
+    return_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """One append-only fact about a box (`traceability_events` row)."""
+    return {
+        "code": box.code,
+        "order_id": box.order_id,
+        "drug_id": box.drug_id,
+        "event": event,
+        "at": at,
+        "actor_kind": actor.kind,
+        "actor_account_id": actor.account_id,
+        "actor_name": actor.name[:64],
+        "reason": None if reason is None else reason[:500],
+        "return_id": return_id,
+    }
 
 
 async def _prescription(session: AsyncSession, order: PharmacyOrder) -> Prescription:
@@ -92,9 +117,16 @@ async def cancel(
     reason: str,
     key: str | None = None,
 ) -> None:
-    """Cancel before picking: the stock goes back, the prescription may be ordered again."""
+    """Cancel before picking: the stock goes back, the prescription may be ordered again, and
+    boxes already scanned are released (each may be sold again; the scan and the release stay
+    in the box's history)."""
     if not await step(session, hub, order, OrderStatus.cancelled, actor, None, key, reason):
         return
+    now = utcnow()
+    released = await delivery_repository.release_boxes(session, order.id)
+    await delivery_repository.add_box_events(
+        session, [box_fact(box, "released", actor, now, reason) for box in released]
+    )
     lines = await pharmacy_repository.lines_with_drugs(session, order.id)
     packs: dict[uuid.UUID, int] = {}
     for line, _drug in lines:
@@ -128,6 +160,7 @@ async def scan_boxes(
     scanned = await pharmacy_repository.count_scanned(session, order.id)
     known = await pharmacy_repository.boxes_by_code(session, [box.code for box in boxes])
     results = []
+    facts: list[dict[str, Any]] = []
     for box in boxes:
         earlier = known.get(box.code)
         if earlier is not None:
@@ -143,6 +176,7 @@ async def scan_boxes(
         if scanned.get(box.drug_id, 0) >= needed[box.drug_id]:
             results.append(ScanResult(box.code, "rejected", "too_many_boxes"))
             continue
+        now = utcnow()
         try:
             # The code is the primary key: a concurrent sale of the same box fails here.
             async with session.begin_nested():
@@ -151,15 +185,17 @@ async def scan_boxes(
                     order_id=order.id,
                     drug_id=box.drug_id,
                     scanned_by_account_id=actor.account_id,
-                    scanned_at=utcnow(),
+                    scanned_at=now,
                 )
                 session.add(row)
         except IntegrityError:
             results.append(ScanResult(box.code, "rejected", "traceability_code_used"))
             continue
+        facts.append(box_fact(row, "scanned", actor, now))
         known[box.code] = row
         scanned[box.drug_id] = scanned.get(box.drug_id, 0) + 1
         results.append(ScanResult(box.code, "accepted"))
+    await delivery_repository.add_box_events(session, facts)
     return results
 
 
@@ -287,9 +323,7 @@ async def reissue_handover_code(
 
 
 async def _refuse_excursion(session: AsyncSession, order: PharmacyOrder) -> None:
-    readings = (
-        await session.scalars(select(ColdChainReading).where(ColdChainReading.order_id == order.id))
-    ).all()
+    readings = await delivery_repository.in_transit_readings(session, order.id)
     if not readings:
         raise Conflict("cold_chain_log_missing")
     if not all(reading.in_range for reading in readings):
@@ -304,9 +338,7 @@ async def complete(
     place: Place | None = None,
     key: str | None = None,
 ) -> None:
-    """Close a delivered order; a cold-chain parcel needs a clean temperature log."""
-    if await replayed(session, order.id, key):
-        return
-    if order.cold_chain and OrderStatus(order.status) == OrderStatus.delivered:
-        await _refuse_excursion(session, order)
+    """Close a delivered order. The cold chain was judged at hand-over (a clean log was
+    required then); readings that arrived later are evidence for a quality return, not a
+    reason to keep the order open."""
     await step(session, hub, order, OrderStatus.completed, actor, place, key)

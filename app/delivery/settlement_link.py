@@ -1,7 +1,9 @@
 """Where the drug order meets insurance: the patient sees the split when ordering (pre-
-settlement), hand-over settles it, and a failed delivery after hand-over reverses it."""
+settlement), hand-over settles it, and a completed quality return reverses it."""
 
 from __future__ import annotations
+
+import uuid
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,7 @@ from app.models import (
     PharmacyOrderLine,
     Prescription,
     PrescriptionItem,
+    Settlement,
 )
 
 
@@ -66,14 +69,23 @@ async def presettle_order(session: AsyncSession, order: PharmacyOrder) -> None:
 async def on_transition(
     session: AsyncSession, order: PharmacyOrder, target: str, note: str | None
 ) -> None:
-    """Settle at hand-over; reverse when a handed-over delivery fails (e.g. cold chain)."""
+    """Settle at hand-over. (Nothing after hand-over fails an order; the one way back is a
+    quality return, `reverse_for_return`.)"""
     if target == "delivered":
         await settlement_service.settle(
             session, await claim_of(session, order), message_id=f"settle-{order.id}"
         )
-    elif target == "delivery_failed":
-        settled = await insurance_repository.unreversed_settlement_of_order(session, order.id)
-        if settled is not None:
-            await settlement_service.reverse(
-                session, settled.id, note or "delivery_failed", message_id=f"reverse-{settled.id}"
-            )
+
+
+async def reverse_for_return(
+    session: AsyncSession, order: PharmacyOrder, return_id: uuid.UUID, reason: str
+) -> Settlement | None:
+    """Reverse the order's settlement because its boxes came back in a quality return: the
+    fund share and the quota are restored and `insurance.settlement.reverse` refunds what the
+    patient paid through the payment refund path. None when nothing was settled."""
+    settled = await insurance_repository.unreversed_settlement_of_order(session, order.id)
+    if settled is None:
+        return None
+    return await settlement_service.reverse(
+        session, settled.id, reason, message_id=f"return-{return_id.hex}"
+    )

@@ -42,8 +42,10 @@ ORDER_MACHINE = StateMachine(
         # (or fail when the patient never comes). Scanned boxes are sold: no cancelling now.
         (S.picked, {S.dispatched, S.delivered, S.delivery_failed}),
         (S.dispatched, {S.delivered, S.delivery_failed}),
-        # Completion is refused while a cold-chain excursion stands; that parcel fails instead.
-        (S.delivered, {S.completed, S.delivery_failed}),
+        # Hand-over finishes the sale: nothing that arrives later (a late thermometer, a
+        # report of failure) can fail it and refund drugs the patient keeps. What goes wrong
+        # after it is an after-sale quality return, which takes the boxes back first.
+        (S.delivered, {S.completed}),
         (S.delivery_failed, {S.returning}),
         (S.returning, {S.returned}),
     ),
@@ -55,6 +57,12 @@ FULFILMENT_ONLY: dict[tuple[OrderStatus, OrderStatus], str] = {
     (S.picked, S.delivered): "pickup",
     (S.picked, S.delivery_failed): "pickup",
 }
+
+# The parcel is on its way: the courier needs the patient's contact, positions are live.
+IN_TRANSIT_STATES = frozenset({S.dispatched})
+
+# The parcel is with the patient: the sale is settled and final.
+HANDED_OVER_STATES = frozenset({S.delivered, S.completed})
 
 # Boxes have left the shelf: from here on the prescription is used.
 DISPENSED_STATES = frozenset(

@@ -2,29 +2,30 @@
 
 A position or a temperature reading is sent again when the courier's phone loses signal; each
 carries a key (position: Idempotency-Key; reading: its measurement time) so a repeat is
-recorded once and pushed once. A reading outside 2-8 C fails the delivery on the spot and
-sends the parcel back.
+recorded once and pushed once. A reading taken in transit outside 2-8 C fails the delivery on
+the spot and sends the parcel back; once the parcel is handed over, neither a position nor a
+reading changes anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.delivery import events, geo
-from app.delivery.states import Actor, OrderStatus, Place, transition
+from app.delivery import repository as delivery_repository
+from app.delivery.states import IN_TRANSIT_STATES, Actor, OrderStatus, Place, transition
 from app.errors import Conflict
 from app.kit.clock import utcnow
 from app.models import ColdChainReading, DeliveryLocation, District, PharmacyOrder
 from app.realtime.hub import RealtimeHub
 
-IN_TRANSIT = frozenset({OrderStatus.dispatched})
 LOGGABLE = frozenset({OrderStatus.dispatched, OrderStatus.delivered})
 
 
@@ -48,17 +49,16 @@ async def report_location(
     lng: float,
     key: str,
 ) -> bool:
-    """Record the courier's position and push it with a new ETA; False for a repeated key."""
-    if OrderStatus(order.status) not in IN_TRANSIT:
-        raise Conflict("order_not_in_transit", status=order.status)
+    """Record the courier's position and push it with a new ETA; False for a repeated key.
+
+    Only in transit: after hand-over (or any other time) a new position is refused, stored
+    nowhere and pushed to nobody, while a phone's retry of one sent before is still answered
+    as the repeat it is."""
     assert courier.account_id is not None
-    repeated = await session.scalar(
-        select(DeliveryLocation.id).where(
-            DeliveryLocation.order_id == order.id, DeliveryLocation.idempotency_key == key
-        )
-    )
-    if repeated is not None:
+    if await delivery_repository.location_recorded(session, order.id, key):
         return False
+    if OrderStatus(order.status) not in IN_TRANSIT_STATES:
+        raise Conflict("order_not_in_transit", status=order.status)
     now = utcnow()
     order.eta_at = await estimate_arrival(session, settings, order, (lat, lng))
     order.last_lat, order.last_lng, order.last_located_at = lat, lng, now
@@ -85,11 +85,41 @@ class Reading:
     celsius: Decimal
 
 
+Outcome = Literal["accepted", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class ReadingResult:
+    """Per reading: accepted (`late` when it arrived after hand-over), duplicate, or rejected
+    with a reason (`measured_in_future`, `measured_after_handover`)."""
+
+    measured_at: datetime
+    outcome: Outcome
+    reason: str | None = None
+    in_range: bool | None = None
+    late: bool = False
+
+
 @dataclass(frozen=True)
 class LogResult:
     recorded: int
     duplicates: int
+    rejected: int
+    # The delivery failed because of this log (only a reading taken in transit can do that).
     excursion: bool
+    items: list[ReadingResult]
+
+
+def _classify(
+    reading: Reading, now: datetime, skew: timedelta, handed_over_at: datetime | None
+) -> str | None:
+    """Why a reading cannot be part of the parcel's log, or None when it can."""
+    if reading.measured_at > now + skew:
+        return "measured_in_future"
+    if handed_over_at is not None and reading.measured_at > handed_over_at:
+        # Out of the store's custody: the patient's fridge is not the cold chain.
+        return "measured_after_handover"
+    return None
 
 
 async def log_temperatures(
@@ -101,10 +131,16 @@ async def log_temperatures(
     readings: Sequence[Reading],
     seal_id: str | None,
 ) -> LogResult:
-    """Append readings of a cold-chain parcel; an excursion fails the delivery and returns it."""
+    """Append readings of a cold-chain parcel, reported per reading.
+
+    In transit, a reading outside 2-8 C fails the delivery and sends the parcel back. After
+    hand-over the sale is final: readings taken in transit are kept (marked late, shown to the
+    store as evidence for a quality return) but change nothing; readings taken after hand-over
+    or in the future (beyond `cold_chain_clock_skew_seconds`) are refused and not stored."""
     if not order.cold_chain:
         raise Conflict("not_cold_chain")
-    if OrderStatus(order.status) not in LOGGABLE:
+    status = OrderStatus(order.status)
+    if status not in LOGGABLE:
         raise Conflict("order_not_in_transit", status=order.status)
     if seal_id is not None and seal_id != order.seal_id:
         raise Conflict("seal_mismatch")
@@ -112,19 +148,27 @@ async def log_temperatures(
         Decimal(str(settings.cold_chain_min_celsius)),
         Decimal(str(settings.cold_chain_max_celsius)),
     )
-    existing = set(
-        await session.scalars(
-            select(ColdChainReading.measured_at).where(ColdChainReading.order_id == order.id)
-        )
+    now = utcnow()
+    skew = timedelta(seconds=settings.cold_chain_clock_skew_seconds)
+    handed_over_at = (
+        await delivery_repository.handed_over_at(session, order.id)
+        if status == OrderStatus.delivered
+        else None
     )
-    recorded = duplicates = 0
+    late = handed_over_at is not None
+    existing = await delivery_repository.reading_times(session, order.id)
+    items: list[ReadingResult] = []
     excursion = False
     for reading in sorted(readings, key=lambda r: r.measured_at):
+        refusal = _classify(reading, now, skew, handed_over_at)
+        if refusal is not None:
+            items.append(ReadingResult(reading.measured_at, "rejected", refusal))
+            continue
         if reading.measured_at in existing:
-            duplicates += 1
+            items.append(ReadingResult(reading.measured_at, "duplicate"))
             continue
         in_range = low <= reading.celsius <= high
-        excursion = excursion or not in_range
+        excursion = excursion or (not in_range and not late)
         existing.add(reading.measured_at)
         session.add(
             ColdChainReading(
@@ -133,10 +177,11 @@ async def log_temperatures(
                 celsius=reading.celsius,
                 seal_id=seal_id,
                 in_range=in_range,
+                late=late,
                 recorded_by_account_id=courier.account_id,
             )
         )
-        recorded += 1
+        items.append(ReadingResult(reading.measured_at, "accepted", None, in_range, late))
     await session.flush()
     if excursion:
         place = Place(order.last_lat, order.last_lng, None)
@@ -145,4 +190,11 @@ async def log_temperatures(
         system = Actor("system", "cold-chain monitor")
         await transition(session, order, OrderStatus.returning, system, place, note)
         await events.publish_order(session, hub, order)
-    return LogResult(recorded, duplicates, excursion)
+    outcomes = [item.outcome for item in items]
+    return LogResult(
+        outcomes.count("accepted"),
+        outcomes.count("duplicate"),
+        outcomes.count("rejected"),
+        excursion,
+        items,
+    )

@@ -15,7 +15,13 @@ from app.models.chat_conversation import ChatConversation
 from app.models.chat_message import ChatMessage
 from app.models.chat_participant import ChatParticipant
 from app.models.chronic_disease import ChronicDisease
-from app.models.delivery import ColdChainReading, DeliveryLocation, DispensedBox, OrderTransition
+from app.models.delivery import (
+    ColdChainReading,
+    DeliveryLocation,
+    DispensedBox,
+    OrderTransition,
+    TraceabilityEvent,
+)
 from app.models.device import Device
 from app.models.device_registration import DevicePairingFailure, DeviceRegistration
 from app.models.district import District
@@ -61,6 +67,7 @@ from app.models.prescription import (
     PrescriptionReviewer,
     PrescriptionTransition,
 )
+from app.models.quality_return import QualityReturn, QualityReturnTransition
 from app.models.reading import Reading
 from app.models.reading_latest import ReadingLatest
 from app.models.referral import Referral
@@ -134,6 +141,8 @@ __all__ = [
     "PrescriptionReviewer",
     "PrescriptionTransition",
     "Presettlement",
+    "QualityReturn",
+    "QualityReturnTransition",
     "Reading",
     "ReadingLatest",
     "Referral",
@@ -147,4 +156,5 @@ __all__ = [
     "Statement",
     "StatementLine",
     "StoreIntegration",
+    "TraceabilityEvent",
 ]

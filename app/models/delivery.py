@@ -1,5 +1,6 @@
 """Delivery records: every order transition with actor, time and place, the traceability codes
-of the boxes sold, courier positions and the cold-chain temperature log."""
+of the boxes sold (and the append-only history of every scan, release and return of a box),
+courier positions and the cold-chain temperature log."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Float, ForeignKey, Index, Numeric, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    Uuid,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.types import UTCDateTime
@@ -42,7 +53,10 @@ class OrderTransition(Base):
 
 
 class DispensedBox(Base):
-    """One box sold, by its traceability code: the primary key makes a second sale impossible."""
+    """One box sold, by its traceability code: the primary key makes a second sale impossible.
+
+    This is the box's current sale; an order cancelled before picking deletes its rows (the
+    boxes go back on the shelf). What happened to a box is kept in `traceability_events`."""
 
     __tablename__ = "dispensed_boxes"
 
@@ -53,6 +67,39 @@ class DispensedBox(Base):
     drug_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("drugs.id"), nullable=False)
     scanned_by_account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id"))
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+TRACEABILITY_EVENTS = ("scanned", "released", "returned")
+
+
+class TraceabilityEvent(Base):
+    """One fact about a box, append-only (the database refuses UPDATE and DELETE): scanned into
+    an order, released when that order was cancelled, returned by the patient (quality return).
+    Each happens at most once per order and box."""
+
+    __tablename__ = "traceability_events"
+    __table_args__ = (
+        CheckConstraint(
+            "event IN (" + ",".join(f"'{e}'" for e in TRACEABILITY_EVENTS) + ")", name="event"
+        ),
+        UniqueConstraint("order_id", "code", "event", name="uq_traceability_events_order_code"),
+        Index("ix_traceability_events_code", "code", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(20), nullable=False)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("pharmacy_orders.id"), nullable=False, index=True
+    )
+    drug_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("drugs.id"), nullable=False)
+    event: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    actor_kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    actor_account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id"))
+    actor_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    # The quality return a `returned` box came back with.
+    return_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("quality_returns.id"))
 
 
 class DeliveryLocation(Base):
@@ -90,6 +137,8 @@ class ColdChainReading(Base):
     celsius: Mapped[Decimal] = mapped_column(Numeric(4, 1), nullable=False)
     seal_id: Mapped[str | None] = mapped_column(String(40))
     in_range: Mapped[bool] = mapped_column(nullable=False)
+    # Measured in transit but received after hand-over: kept as evidence, decides nothing.
+    late: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=false())
     recorded_by_account_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("accounts.id")
     )

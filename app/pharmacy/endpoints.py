@@ -14,6 +14,7 @@ from app.errors import Forbidden, NotFound
 from app.models import Drug, PharmacyStore, Role, StoreIntegration
 from app.pharmacy import callbacks, orders, webhooks
 from app.pharmacy import repository as pharmacy_repository
+from app.pharmacy.returns.endpoints import router as returns_router
 from app.pharmacy.schemas import (
     CallbackAck,
     CourierList,
@@ -102,9 +103,7 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> OrderPage:
     """My orders (patient) or my store's orders (store staff), newest first."""
-    rows = await pharmacy_repository.list_visible_orders(
-        session, principal, status_filter or [], limit
-    )
+    rows = await orders.list_orders(session, principal, status_filter or [], limit)
     return OrderPage(items=await present_orders(session, principal, rows))
 
 
@@ -174,3 +173,7 @@ async def partner_callback(
         request.headers,
         await request.body(),
     )
+
+
+# After-sale quality returns live in their own package; their routes share this prefix.
+router.include_router(returns_router)

@@ -189,3 +189,15 @@ async def get_order(
         session, principal, AuditAction.read, RESOURCE, order.id, order.patient_id
     )
     return order
+
+
+async def list_orders(
+    session: AsyncSession, principal: Principal, statuses: Sequence[str], limit: int
+) -> Sequence[PharmacyOrder]:
+    """The caller's orders, newest first; every order listed is an audited read of its
+    patient's data (name, address, phone), appended in one round trip."""
+    rows = await pharmacy_repository.list_visible_orders(session, principal, statuses, limit)
+    await audit_service.record_many(
+        session, principal, AuditAction.read, RESOURCE, [(row.id, row.patient_id) for row in rows]
+    )
+    return rows

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
+from app.delivery import repository as delivery_repository
 from app.kit.clock import utcnow
 from app.models import (
     Account,
@@ -31,6 +32,7 @@ from app.models import (
     PharmacyStoreCoverage,
     Role,
     StoreIntegration,
+    TraceabilityEvent,
 )
 
 
@@ -115,11 +117,13 @@ class OrderDetails:
     stores: dict[uuid.UUID, PharmacyStore]
     patients: dict[uuid.UUID, Patient]
     couriers: dict[uuid.UUID, Account]
+    box_events: dict[uuid.UUID, list[TraceabilityEvent]]
+    late_excursions: set[uuid.UUID]
 
 
 async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) -> OrderDetails:
-    """Lines with drugs, scanned boxes, transitions, stores, patients and couriers of `orders`,
-    in six queries whatever their number."""
+    """Lines with drugs, scanned boxes, transitions, stores, patients, couriers, box histories
+    and late cold-chain excursions of `orders`, in eight queries whatever their number."""
     ids = [order.id for order in orders]
     boxes: dict[uuid.UUID, list[DispensedBox]] = defaultdict(list)
     for box in await session.scalars(
@@ -144,6 +148,8 @@ async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) 
         couriers=await _by_id(
             session, Account, {o.courier_account_id for o in orders if o.courier_account_id}
         ),
+        box_events=await delivery_repository.box_events_of(session, ids),
+        late_excursions=await delivery_repository.orders_with_late_excursion(session, ids),
     )
 
 

@@ -103,6 +103,22 @@ class OrderTransitionOut(BaseModel):
     note: str | None
 
 
+class BoxEventOut(BaseModel):
+    """One fact in a box's history: scanned into the order, released when it was cancelled
+    (the box may be sold again), or returned by the patient (quality return)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    drug_id: uuid.UUID
+    event: Literal["scanned", "released", "returned"]
+    at: datetime
+    actor_kind: str
+    actor_name: str
+    reason: str | None
+    return_id: uuid.UUID | None
+
+
 class CourierOut(BaseModel):
     account_id: uuid.UUID
     display_name: str
@@ -122,7 +138,8 @@ class OrderOut(BaseModel):
     store_id: uuid.UUID
     store_name_zh: str
     district_code: str
-    # Full for the patient and the courier delivering it; masked for everyone else.
+    # Full for the patient and, while it is on its way, the courier delivering it; masked
+    # for everyone else.
     delivery_address: str | None
     delivery_phone: str | None
     total_fen: int
@@ -136,7 +153,12 @@ class OrderOut(BaseModel):
     last_located_at: datetime | None
     eta_at: datetime | None
     lines: list[OrderLineOut]
+    # Boxes sold on this order now (a cancelled order's boxes were released).
     traceability_codes: list[str]
+    traceability_history: list[BoxEventOut]
+    # The cold-chain log received after hand-over shows the parcel left 2-8 C in transit: the
+    # sale stands, and the store should contact the patient (quality return).
+    late_cold_chain_excursion: bool
     history: list[OrderTransitionOut]
     created_at: datetime
     updated_at: datetime

@@ -1,5 +1,6 @@
-"""Orders as each caller may see them: address and phone in full only for the patient and the
-courier delivering; the hand-over code only for the patient, only while it is usable."""
+"""Orders as each caller may see them: address and phone in full only for the patient and, while
+the parcel is on its way, the courier delivering it; the hand-over code only for the patient,
+only while it is usable."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
+from app.delivery.states import IN_TRANSIT_STATES
 from app.kit.masking import mask_phone
-from app.models import Drug, PharmacyOrder, PharmacyOrderLine
+from app.models import Drug, OrderTransition, PharmacyOrder, PharmacyOrderLine
 from app.pharmacy import repository as pharmacy_repository
-from app.pharmacy.schemas import CourierOut, OrderLineOut, OrderOut, OrderTransitionOut
+from app.pharmacy.schemas import (
+    BoxEventOut,
+    CourierOut,
+    OrderLineOut,
+    OrderOut,
+    OrderTransitionOut,
+)
 
 # The code is needed from dispatch (delivery) or picking (pickup at the counter) to hand-over.
 HANDOVER_CODE_STATES = frozenset({"picked", "dispatched"})
@@ -26,9 +34,13 @@ def mask_address(address: str | None) -> str | None:
 
 
 def reveals_contact(principal: Principal, order: PharmacyOrder) -> bool:
-    """Whether the caller needs the address and phone: the patient, or the courier on it."""
+    """Whether the caller needs the address and phone: the patient, or the courier on it while
+    it is on its way (once the order is done - delivered, completed, failed, returned ... - the
+    courier sees what the store sees)."""
     return principal.patient_id == order.patient_id or (
-        order.courier_account_id is not None and principal.account_id == order.courier_account_id
+        order.courier_account_id is not None
+        and principal.account_id == order.courier_account_id
+        and order.status in IN_TRANSIT_STATES
     )
 
 
@@ -50,6 +62,10 @@ def _present(
     boxes = details.boxes.get(order.id, [])
     scanned = Counter(box.drug_id for box in boxes)
     reveal = reveals_contact(principal, order)
+    # Positions are the courier's live ones while the parcel is on its way; afterwards the last
+    # one (and the GPS of hand-over or failure) is the patient's door: only for those who may
+    # see the address.
+    positions = reveal or order.status in IN_TRANSIT_STATES
     show_code = principal.patient_id == order.patient_id and order.status in HANDOVER_CODE_STATES
     return OrderOut(
         id=order.id,
@@ -70,20 +86,27 @@ def _present(
         if courier is not None
         else None,
         handover_code=order.handover_code if show_code else None,
-        last_lat=order.last_lat,
-        last_lng=order.last_lng,
-        last_located_at=order.last_located_at,
+        last_lat=order.last_lat if positions else None,
+        last_lng=order.last_lng if positions else None,
+        last_located_at=order.last_located_at if positions else None,
         eta_at=order.eta_at,
         lines=[
             _line(line, drug, scanned[drug.id]) for line, drug in details.lines.get(order.id, [])
         ],
         traceability_codes=[box.code for box in boxes],
-        history=[
-            OrderTransitionOut.model_validate(row) for row in details.history.get(order.id, [])
+        traceability_history=[
+            BoxEventOut.model_validate(event) for event in details.box_events.get(order.id, [])
         ],
+        late_cold_chain_excursion=order.id in details.late_excursions,
+        history=[_transition(row, positions) for row in details.history.get(order.id, [])],
         created_at=order.created_at,
         updated_at=order.updated_at,
     )
+
+
+def _transition(row: OrderTransition, positions: bool) -> OrderTransitionOut:
+    step = OrderTransitionOut.model_validate(row)
+    return step if positions else step.model_copy(update={"lat": None, "lng": None})
 
 
 def _line(line: PharmacyOrderLine, drug: Drug, scanned: int) -> OrderLineOut:

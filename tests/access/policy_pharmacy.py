@@ -15,6 +15,7 @@ from app.models import (
     Entitlement,
     PharmacyOrder,
     Prescription,
+    QualityReturn,
     Role,
 )
 from tests.access.rules import ALL, PUBLIC, Rule, only
@@ -31,6 +32,8 @@ STAFF = only(Role.pharmacist, Role.courier)
 
 RX = "/api/v1/prescriptions/{prescription_id}"
 ORDER = "/api/v1/orders/{order_id}"
+RETURN = "/api/v1/quality-returns/{return_id}"
+RETURN_OPENERS = only(Role.patient, Role.pharmacist)
 
 POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/formulary/{disease_id}"): Rule(ALL),
@@ -62,6 +65,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", ORDER + "/fail"): Rule(STAFF, hidden=True),
     ("POST", ORDER + "/return"): Rule(STAFF, hidden=True),
     ("POST", ORDER + "/returned"): Rule(PHARMACIST, hidden=True),
+    ("POST", ORDER + "/quality-returns"): Rule(RETURN_OPENERS, hidden=True, body={"reason": "x"}),
+    ("GET", "/api/v1/quality-returns"): Rule(RETURN_OPENERS),
+    ("GET", RETURN): Rule(RETURN_OPENERS, hidden=True),
+    ("POST", RETURN + "/accept"): Rule(PHARMACIST, hidden=True),
+    ("POST", RETURN + "/reject"): Rule(PHARMACIST, hidden=True, body={"reason": "x"}),
+    ("POST", RETURN + "/withdraw"): Rule(PATIENT, hidden=True),
+    ("POST", RETURN + "/boxes"): Rule(PHARMACIST, hidden=True, body={"codes": ["0" * 20]}),
+    ("POST", RETURN + "/complete"): Rule(PHARMACIST, hidden=True),
     ("GET", "/api/v1/pharmacy/stock"): Rule(PHARMACIST),
     ("PUT", "/api/v1/pharmacy/stock/{drug_id}"): Rule(PHARMACIST),
     ("GET", "/api/v1/pharmacy/couriers"): Rule(PHARMACIST),
@@ -124,7 +135,20 @@ async def foreign_ids(session) -> dict[str, str]:
     )
     session.add(order)
     await session.flush()
+    quality_return = QualityReturn(
+        order_id=order.id,
+        patient_id=patient.id,
+        store_id=store.id,
+        status="requested",
+        reason="foreign",
+        opened_by_role="patient",
+        opened_by_account_id=patient_account.id,
+        updated_at=utcnow(),
+    )
+    session.add(quality_return)
+    await session.flush()
     return {
+        "return_id": str(quality_return.id),
         "prescription_id": str(prescription.id),
         "order_id": str(order.id),
         "disease_id": str(disease.id),

@@ -70,7 +70,10 @@ async def test_the_whole_delivery_records_actor_time_and_place(client, world: Wo
         ("dispatched", "account"), ("delivered", "account"), ("completed", "account"),
     ]  # fmt: skip
     assert delivered["history"][1]["place"] == "北大街店柜台"
-    assert delivered["history"][4]["lat"] == 37.86
+    # The hand-over GPS is the patient's door: recorded, shown to those who see the address.
+    assert delivered["history"][4]["lat"] is None
+    mine = await ok(await client.get(url, headers=world.as_("patient")))
+    assert mine["history"][4]["lat"] == 37.86
     assert done["traceability_codes"] == [boxes[0]["code"]]
     prescription = await ok(
         await client.get(
@@ -243,7 +246,13 @@ async def test_an_excursion_fails_the_delivery_and_sends_it_back(client, world, 
             headers=world.as_("courier"),
         )
     )
-    assert logged == {"recorded": 2, "duplicates": 0, "excursion": True, "status": "returning"}
+    counts = ("recorded", "duplicates", "rejected", "excursion", "status")
+    assert {k: logged[k] for k in counts} == {
+        "recorded": 2, "duplicates": 0, "rejected": 0, "excursion": True, "status": "returning",
+    }  # fmt: skip
+    assert [(i["outcome"], i["in_range"], i["late"]) for i in logged["items"]] == [
+        ("accepted", True, False), ("accepted", False, False),
+    ]  # fmt: skip
     view = await ok(await client.get(url, headers=world.as_("pharmacist")))
     assert [h["to_status"] for h in view["history"]][-2:] == ["delivery_failed", "returning"]
     code = (await ok(await client.get(url, headers=world.as_("patient"))))["handover_code"]

@@ -1,5 +1,6 @@
-"""The order flow and insurance: ordering shows the split, hand-over settles, a failure after
-hand-over reverses, and an order the insurance cannot price is refused."""
+"""The order flow and insurance: ordering shows the split, hand-over settles, nothing but a
+completed quality return reverses it afterwards, and an order the insurance cannot price is
+refused."""
 
 from __future__ import annotations
 
@@ -47,16 +48,39 @@ async def test_hand_over_settles_the_order_once(client, world: World) -> None:
     assert settled["fund_fen"] + settled["personal_fen"] == settled["total_fen"]
 
 
-async def test_a_failure_after_hand_over_reverses_the_settlement(client, world: World) -> None:
+async def test_a_failure_after_hand_over_is_refused_and_reverses_nothing(
+    client, world: World
+) -> None:
+    # After hand-over the patient has the drugs: failing the order would refund them for
+    # nothing. That way back is closed; the quality return (boxes back first) reverses.
     order = await ordered(client, world, fulfilment="pickup")
     await _hand_over_at_counter(client, world, order)
-    await ok(
-        await client.post(
-            f"{ORDERS}/{order['id']}/fail",
-            json={"reason": "患者发现药品包装破损"},
-            headers=world.as_("pharmacist"),
-        )
+    response = await client.post(
+        f"{ORDERS}/{order['id']}/fail",
+        json={"reason": "患者发现药品包装破损"},
+        headers=world.as_("pharmacist"),
     )
+    assert response.status_code == 409 and response.json()["code"] == "illegal_transition"
+    [settled] = await _settlements(client, world, order["id"])
+    assert settled["kind"] == "settlement"
+
+
+async def test_a_completed_quality_return_reverses_the_settlement(client, world: World) -> None:
+    order = await ordered(client, world, fulfilment="pickup")
+    await _hand_over_at_counter(client, world, order)
+    staff = world.as_("pharmacist")
+    opened = await ok(
+        await client.post(
+            f"{ORDERS}/{order['id']}/quality-returns",
+            json={"reason": "患者发现药品包装破损"},
+            headers=world.as_("patient"),
+        ),
+        201,
+    )
+    url = f"/api/v1/quality-returns/{opened['id']}"
+    await ok(await client.post(f"{url}/accept", headers=staff))
+    await ok(await client.post(f"{url}/boxes", json={"codes": opened["codes_sold"]}, headers=staff))
+    await ok(await client.post(f"{url}/complete", headers=staff))
     rows = await _settlements(client, world, order["id"])
     assert sorted(r["kind"] for r in rows) == ["reversal", "settlement"]
     assert sum(r["total_fen"] for r in rows) == 0

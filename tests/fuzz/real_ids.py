@@ -28,6 +28,7 @@ from app.models import (
     PharmacyOrder,
     PharmacyStore,
     Prescription,
+    QualityReturn,
     Referral,
     Settlement,
     Statement,
@@ -59,6 +60,7 @@ TABLES = {
     "store_id": PharmacyStore,
     "prescription_id": Prescription,
     "referral_id": Referral,
+    "return_id": QualityReturn,
     "settlement_id": Settlement,
     "statement_id": Statement,
 }

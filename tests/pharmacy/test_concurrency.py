@@ -1,5 +1,6 @@
 """Races settled by the database (PostgreSQL, real concurrent requests): the last pack goes to
-one order only, and one box cannot be scanned into two orders at once."""
+one order only, one box cannot be scanned into two orders at once, a cancelled order releases
+its boxes once, and a quality return opens, takes its boxes back and completes exactly once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import PharmacyStock, Role
+from tests.delivery.flows import completed
 from tests.fixtures import factories
 from tests.pharmacy.live import Live, live_service
 from tests.prescription import phone as doctor_phone
@@ -117,3 +119,64 @@ async def test_a_doctors_two_signatures_at_once_both_seal_with_their_one_active_
         assert [r.status_code for r in signed] == [200, 200], [r.text for r in signed]
         keys = {r.json()["signature"]["public_key"] for r in signed}
         assert keys == {world.phone.public_key}
+
+
+def _same_request_at_once(live: Live, method: str, path: str, who: str, body=None, n: int = 5):
+    """`n` identical requests in flight together (each its own connection)."""
+    return asyncio.gather(
+        *(live.http.request(method, path, json=body, headers=live.world.as_(who)) for _ in range(n))
+    )
+
+
+async def test_cancelling_one_order_at_once_releases_its_boxes_once() -> None:
+    async with live_service(outbox_relay_enabled=False) as live:
+        world, http = live.world, live.http
+        order = await ok(await _order(live, await approved(http, world, rx_body(world))), 201)
+        staff = world.as_("pharmacist")
+        await ok(await http.post(f"/api/v1/orders/{order['id']}/accept", headers=staff))
+        code = trace_code()
+        box = {"drug_id": order["lines"][0]["drug_id"], "code": code}
+        await ok(
+            await http.post(
+                f"/api/v1/orders/{order['id']}/scans", json={"boxes": [box]}, headers=staff
+            )
+        )
+        responses = await _same_request_at_once(
+            live, "POST", f"/api/v1/orders/{order['id']}/cancel", "pharmacist", {"reason": "x"}
+        )
+        assert sorted(r.status_code for r in responses) == [200, 409, 409, 409, 409]
+        view = await ok(await http.get(f"/api/v1/orders/{order['id']}", headers=staff))
+        assert [e["event"] for e in view["traceability_history"]] == ["scanned", "released"]
+        stock = await ok(await http.get("/api/v1/pharmacy/stock", headers=staff))
+        levels = {row["drug_id"]: row["quantity"] for row in stock["items"]}
+        assert levels[str(world.drugs.metformin.id)] == 50
+
+
+async def test_a_quality_return_opens_once_and_completes_once_under_concurrency() -> None:
+    async with live_service(outbox_relay_enabled=False) as live:
+        world, http = live.world, live.http
+        order = await ok(await _order(live, await approved(http, world, rx_body(world))), 201)
+        await completed(http, world, order)
+        opened = await _same_request_at_once(
+            live, "POST", f"/api/v1/orders/{order['id']}/quality-returns", "patient",
+            {"reason": "药片变色"},
+        )  # fmt: skip
+        assert sorted(r.status_code for r in opened) == [201, 409, 409, 409, 409]
+        assert {r.json()["code"] for r in opened if r.status_code == 409} == {
+            "quality_return_exists"
+        }
+        [created] = [r.json() for r in opened if r.status_code == 201]
+        url = f"/api/v1/quality-returns/{created['id']}"
+        await ok(await http.post(f"{url}/accept", headers=world.as_("pharmacist")))
+        checked = await _same_request_at_once(
+            live, "POST", f"{url}/boxes", "pharmacist", {"codes": created["codes_sold"]}
+        )
+        outcomes = sorted(r.json()["items"][0]["outcome"] for r in checked)
+        assert outcomes == ["accepted", "duplicate", "duplicate", "duplicate", "duplicate"]
+        done = await _same_request_at_once(live, "POST", f"{url}/complete", "pharmacist")
+        assert sorted(r.status_code for r in done) == [200, 409, 409, 409, 409]
+        settlements = await ok(
+            await http.get("/api/v1/insurance/settlements", headers=world.as_("patient"))
+        )
+        kinds = sorted(s["kind"] for s in settlements["items"] if s["order_id"] == order["id"])
+        assert kinds == ["reversal", "settlement"]
