@@ -166,13 +166,18 @@ async def test_paying_twice_refunds_the_second_payment(
         json=cash,
         headers=delivery.courier_headers,
     )
-    headers, body = fake_wechatpay.paid(started["payment"]["receipt_no"], 16_000, "4200000007")
+    out_trade_no = started["payment"]["receipt_no"]
+    headers, body = fake_wechatpay.paid(out_trade_no, 16_000, "4200000007")
     assert (await client.post(WECHAT_NOTIFY, content=body, headers=headers)).status_code == 204
-    assert await _collected(db_session, delivery) == 16_000
     refund = await db_session.scalar(
         select(PaymentRefund).where(PaymentRefund.payment_id == uuid.UUID(started["payment"]["id"]))
     )
     assert refund.amount_fen == 16_000 and refund.status == "requested"
+    # Both payments are held until WeChat Pay confirms the refund: then one is given back.
+    assert await _collected(db_session, delivery) == 32_000
+    headers, body = fake_wechatpay.refunded(out_trade_no, refund.out_refund_no, 16_000, 16_000)
+    assert (await client.post(WECHAT_NOTIFY, content=body, headers=headers)).status_code == 204
+    assert await _collected(db_session, delivery) == 16_000
 
 
 async def test_reversal_refunds_online_payment_through_the_outbox(
