@@ -63,9 +63,7 @@ def downgrade() -> None:
             type_="foreignkey",
         )
         batch_op.drop_constraint("uq_payment_refunds_retry_of_id", type_="unique")
-        batch_op.drop_constraint(
-            batch_op.f("ck_payment_refunds_failed_when_failed"), type_="check"
-        )
+        batch_op.drop_constraint(batch_op.f("ck_payment_refunds_failed_when_failed"), type_="check")
         batch_op.drop_constraint(batch_op.f("ck_payment_refunds_status"), type_="check")
         batch_op.create_check_constraint(
             batch_op.f("ck_payment_refunds_status"), "status IN ('requested','succeeded')"
