@@ -10,19 +10,11 @@ from sqlalchemy import select, update
 from app.insurance.rules import rule_for
 from app.kit.clock import city_date, utcnow
 from app.models import BenefitRule, PharmacyOrderLine, PrescriptionItem
-from tests.prescription.world import World, item, ok, ordered, picked, rx_body
+from tests.delivery.test_settlement_link import _hand_over_at_counter
+from tests.prescription.world import World, item, ok, ordered, rx_body
 
 ORDERS = "/api/v1/orders"
 INSURANCE = "/api/v1/insurance"
-
-
-async def _hand_over_at_counter(client, world: World, order: dict) -> None:
-    await picked(client, world, order)
-    url = f"{ORDERS}/{order['id']}"
-    code = (await ok(await client.get(url, headers=world.as_("patient"))))["handover_code"]
-    await ok(
-        await client.post(f"{url}/handover", json={"code": code}, headers=world.as_("pharmacist"))
-    )
 
 
 async def _two_line_order(client, db_session, world: World) -> dict:

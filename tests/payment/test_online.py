@@ -14,30 +14,11 @@ from app.models import LedgerEntry, OutboxMessage, Payment, PaymentRefund
 from app.outbox.types import ClaimedMessage
 from app.payment.providers.alipay import fen_to_yuan
 from app.payment.refunds import PAYMENT_REFUND, refund_handler
+from tests.payment.flows import collected as _collected
+from tests.payment.flows import start_online as _start
 
 WECHAT_NOTIFY = "/api/v1/payments/notify/wechat"
 ALIPAY_NOTIFY = "/api/v1/payments/notify/alipay"
-
-
-async def _start(client, delivery, method: str) -> dict:
-    response = await client.post(
-        f"/api/v1/payments/settlements/{delivery.settlement.id}/online",
-        json={"method": method},
-        headers=delivery.patient_headers,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def _collected(db_session, delivery) -> int:
-    return int(
-        await db_session.scalar(
-            select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
-                LedgerEntry.settlement_id == delivery.settlement.id,
-                LedgerEntry.account.like("collected_%"),
-            )
-        )
-    )
 
 
 async def test_wechat_order_returns_signed_client_parameters(

@@ -11,23 +11,13 @@ from sqlalchemy import func, select
 
 from app.errors import Conflict
 from app.insurance import settlement as settlement_service
-from app.models import LedgerEntry, OutboxMessage, PaymentRefund, PharmacyStaff, Role
+from app.models import OutboxMessage, PaymentRefund, PharmacyStaff, Role
 from app.payment.refunds import follow_up, refund_request_key
 from app.payment.states import REFUND_TRANSITIONS, RefundStatus, check_move
 from tests.fixtures import factories
+from tests.payment.flows import collected, paid_online_then_reversed
 
 REFUNDS = "/api/v1/payments/refunds"
-
-
-async def _collected(db_session, delivery) -> int:
-    return int(
-        await db_session.scalar(
-            select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
-                LedgerEntry.settlement_id == delivery.settlement.id,
-                LedgerEntry.account.like("collected_%"),
-            )
-        )
-    )
 
 
 async def _cash_then_reversed(client, db_session, delivery) -> PaymentRefund:
@@ -53,16 +43,16 @@ async def test_a_cash_refund_is_pending_until_the_courier_hands_the_cash_back(
 ) -> None:
     refund = await _cash_then_reversed(client, db_session, delivery)
     assert (refund.status, refund.succeeded_at) == ("requested", None)
-    assert await _collected(db_session, delivery) == 16_000  # the cash is still with us
+    assert await collected(db_session, delivery) == 16_000  # the cash is still with us
     listed = await client.get(REFUNDS, headers=delivery.courier_headers)
     assert [r["id"] for r in listed.json()["items"]] == [str(refund.id)]
     handed = await client.post(f"{REFUNDS}/{refund.id}/hand-back", headers=delivery.courier_headers)
     assert handed.status_code == 200, handed.text
     assert handed.json()["status"] == "succeeded"
-    assert await _collected(db_session, delivery) == 0
+    assert await collected(db_session, delivery) == 0
     again = await client.post(f"{REFUNDS}/{refund.id}/hand-back", headers=delivery.courier_headers)
     assert again.status_code == 200
-    assert await _collected(db_session, delivery) == 0  # booked once
+    assert await collected(db_session, delivery) == 0  # booked once
     bill = await client.get(
         f"/api/v1/payments/settlements/{delivery.settlement.id}/bill",
         headers=delivery.patient_headers,
@@ -93,17 +83,7 @@ async def test_only_the_stores_staff_record_a_hand_back(
 async def test_an_online_refund_cannot_be_recorded_as_handed_back(
     client, db_session, providers, fake_wechatpay, delivery
 ) -> None:
-    started = await client.post(
-        f"/api/v1/payments/settlements/{delivery.settlement.id}/online",
-        json={"method": "wechat"},
-        headers=delivery.patient_headers,
-    )
-    headers, body = fake_wechatpay.paid(
-        started.json()["payment"]["receipt_no"], 16_000, "4200000801"
-    )
-    await client.post("/api/v1/payments/notify/wechat", content=body, headers=headers)
-    await settlement_service.reverse(db_session, delivery.settlement.id, "x", uuid.uuid4().hex)
-    refund = await db_session.scalar(select(PaymentRefund))
+    refund = await paid_online_then_reversed(client, db_session, fake_wechatpay, delivery)
     response = await client.post(
         f"{REFUNDS}/{refund.id}/hand-back", headers=delivery.courier_headers
     )
@@ -124,17 +104,7 @@ def test_the_state_machine_refuses_what_it_does_not_declare() -> None:
 
 
 async def _failed_online_refund(client, db_session, providers, fake_wechatpay, delivery):
-    started = await client.post(
-        f"/api/v1/payments/settlements/{delivery.settlement.id}/online",
-        json={"method": "wechat"},
-        headers=delivery.patient_headers,
-    )
-    headers, body = fake_wechatpay.paid(
-        started.json()["payment"]["receipt_no"], 16_000, "4200000802"
-    )
-    await client.post("/api/v1/payments/notify/wechat", content=body, headers=headers)
-    await settlement_service.reverse(db_session, delivery.settlement.id, "x", uuid.uuid4().hex)
-    refund = await db_session.scalar(select(PaymentRefund))
+    refund = await paid_online_then_reversed(client, db_session, fake_wechatpay, delivery)
     message = await db_session.scalar(
         select(OutboxMessage).where(
             OutboxMessage.idempotency_key == refund_request_key(refund.out_refund_no)
@@ -160,7 +130,7 @@ async def test_a_refund_the_provider_never_took_fails_after_the_follow_up_query(
     assert refund.failure_reason.startswith("request refused: HTTP 400")
     failed = await client.get(f"{REFUNDS}?status=failed", headers=delivery.courier_headers)
     assert [r["id"] for r in failed.json()["items"]] == [str(refund.id)]
-    assert await _collected(db_session, delivery) == 16_000  # nothing was given back
+    assert await collected(db_session, delivery) == 16_000  # nothing was given back
 
 
 async def test_a_failed_refund_is_retried_once_by_a_pharmacist(

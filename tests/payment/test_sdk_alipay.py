@@ -5,19 +5,13 @@ request to confirmation through them."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus, urlencode
 
-from sqlalchemy import select
-
-from app.insurance import settlement as settlement_service
-from app.models import OutboxMessage, PaymentRefund
-from app.outbox.types import ClaimedMessage
-from app.payment.providers.alipay import fen_to_yuan
-from app.payment.refunds import follow_up, refund_handler, refund_request_key
+from app.payment.refunds import follow_up
 from app.payment.states import RefundStatus
 from tests.payment.fakes import FakeAlipay
+from tests.payment.flows import refund_asked_of_provider
 
 ALIPAY_NOTIFY = "/api/v1/payments/notify/alipay"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -62,44 +56,11 @@ async def test_precreate_and_refund_reach_the_sdk_checked_gateway(providers, fak
     assert fake_alipay.refused == []
 
 
-async def _alipay_refund(client, db_session, providers, fake_alipay, delivery) -> PaymentRefund:
-    started = await client.post(
-        f"/api/v1/payments/settlements/{delivery.settlement.id}/online",
-        json={"method": "alipay"},
-        headers=delivery.patient_headers,
-    )
-    payment = started.json()["payment"]
-    paid = fake_alipay.notification(
-        out_trade_no=payment["receipt_no"],
-        trade_no="2026031022001400000001",
-        trade_status="TRADE_SUCCESS",
-        total_amount=fen_to_yuan(16_000),
-    )
-    response = await client.post(ALIPAY_NOTIFY, content=urlencode(paid), headers=FORM)
-    assert response.text == "success"
-    await settlement_service.reverse(
-        db_session, delivery.settlement.id, "returned", uuid.uuid4().hex
-    )
-    refund = await db_session.scalar(
-        select(PaymentRefund).where(PaymentRefund.payment_id == uuid.UUID(payment["id"]))
-    )
-    message = await db_session.scalar(
-        select(OutboxMessage).where(
-            OutboxMessage.idempotency_key == refund_request_key(refund.out_refund_no)
-        )
-    )
-    await refund_handler(providers)(
-        ClaimedMessage(message.id, message.kind, message.payload, message.idempotency_key, 1)
-    )
-    await db_session.refresh(refund)
-    return refund
-
-
 async def test_an_alipay_refund_is_confirmed_by_its_notification(
     client, db_session, providers, fake_alipay, delivery
 ) -> None:
     fake_alipay.fund_change = "N"
-    refund = await _alipay_refund(client, db_session, providers, fake_alipay, delivery)
+    refund = await refund_asked_of_provider(client, db_session, providers, fake_alipay, delivery)
     assert fake_alipay.received[-1][0] == "alipay.trade.refund"
     assert refund.status == "requested"
     note = fake_alipay.refund_notification(
@@ -123,7 +84,7 @@ async def test_an_alipay_refund_notification_for_an_unknown_refund_answers_failu
 async def test_an_unconfirmed_alipay_refund_is_confirmed_by_the_follow_up_query(
     client, db_session, providers, fake_alipay, delivery, settings, sessionmaker
 ) -> None:
-    refund = await _alipay_refund(client, db_session, providers, fake_alipay, delivery)
+    refund = await refund_asked_of_provider(client, db_session, providers, fake_alipay, delivery)
     assert refund.status == "requested"  # fund_change=Y is not recorded by the sender
     later = refund.created_at.timestamp() + settings.payment_refund_query_after_seconds + 1
     report = await follow_up(sessionmaker, providers, settings, datetime.fromtimestamp(later, UTC))

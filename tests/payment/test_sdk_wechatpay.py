@@ -8,7 +8,6 @@ our notify endpoint.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -22,13 +21,11 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.async_ import AsyncWeChatPay
 from wechatpayv3.async_ import WeChatPayType as AsyncPayType
 
-from app.insurance import settlement as settlement_service
-from app.models import OutboxMessage, PaymentRefund
-from app.outbox.types import ClaimedMessage
+from app.models import OutboxMessage
 from app.payment.providers import ProviderError
 from app.payment.providers.wechat import AUTH_SCHEMA, WeChatPayClient, WeChatPayConfig
-from app.payment.refunds import refund_handler, refund_request_key
 from tests.payment.fakes import FakeWeChatPay
+from tests.payment.flows import refund_asked_of_provider
 
 NOTIFY = "/api/v1/payments/notify/wechat"
 MERCHANT_SERIAL = "MERCHANT-SERIAL-1"
@@ -181,36 +178,10 @@ def test_the_fakes_notifications_are_accepted_by_the_sdk(fake_wechatpay: FakeWeC
     assert sdk.callback(headers, tampered) is None
 
 
-async def _reversed_wechat_refund(client, db_session, providers, fake, delivery) -> PaymentRefund:
-    started = await client.post(
-        f"/api/v1/payments/settlements/{delivery.settlement.id}/online",
-        json={"method": "wechat"},
-        headers=delivery.patient_headers,
-    )
-    payment = started.json()["payment"]
-    headers, body = fake.paid(payment["receipt_no"], 16_000, f"42{uuid.uuid4().int % 10**20}")
-    assert (await client.post(NOTIFY, content=body, headers=headers)).status_code == 204
-    await settlement_service.reverse(
-        db_session, delivery.settlement.id, "returned", uuid.uuid4().hex
-    )
-    refund = await db_session.scalar(
-        select(PaymentRefund).where(PaymentRefund.payment_id == uuid.UUID(payment["id"]))
-    )
-    message = await db_session.scalar(
-        select(OutboxMessage).where(
-            OutboxMessage.idempotency_key == refund_request_key(refund.out_refund_no)
-        )
-    )
-    await refund_handler(providers)(
-        ClaimedMessage(message.id, message.kind, message.payload, message.idempotency_key, 1)
-    )
-    return refund
-
-
 async def test_a_refund_notification_the_sdk_accepts_confirms_the_refund(
     client, db_session, providers, fake_wechatpay, delivery
 ) -> None:
-    refund = await _reversed_wechat_refund(client, db_session, providers, fake_wechatpay, delivery)
+    refund = await refund_asked_of_provider(client, db_session, providers, fake_wechatpay, delivery)
     await db_session.refresh(refund)
     assert refund.status == "requested"
     headers, body = fake_wechatpay.refunded(
@@ -225,7 +196,7 @@ async def test_a_refund_notification_the_sdk_accepts_confirms_the_refund(
 async def test_an_abnormal_refund_notification_fails_the_refund_and_tells_people(
     client, db_session, providers, fake_wechatpay, delivery
 ) -> None:
-    refund = await _reversed_wechat_refund(client, db_session, providers, fake_wechatpay, delivery)
+    refund = await refund_asked_of_provider(client, db_session, providers, fake_wechatpay, delivery)
     headers, body = fake_wechatpay.refunded(
         fake_wechatpay.received[-1][1]["out_trade_no"],
         refund.out_refund_no,
