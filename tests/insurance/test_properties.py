@@ -63,12 +63,14 @@ async def _principal(
     return Principal(account.id, uuid.uuid4(), role, account.display_name, store_id=store_id)
 
 
-async def _pending(session: AsyncSession) -> list[tuple[PaymentRefund, uuid.UUID]]:
-    """Refunds still to hand back, with their settlement."""
+async def _pending(
+    session: AsyncSession, patient_id: uuid.UUID
+) -> list[tuple[PaymentRefund, uuid.UUID]]:
+    """The patient's refunds still to hand back, with their settlement."""
     rows = await session.execute(
         select(PaymentRefund, Payment.settlement_id)
         .join(Payment, Payment.id == PaymentRefund.payment_id)
-        .where(PaymentRefund.status == "requested")
+        .where(PaymentRefund.status == "requested", Payment.patient_id == patient_id)
         .order_by(PaymentRefund.created_at, PaymentRefund.id)
         .execution_options(populate_existing=True)
     )
@@ -120,7 +122,7 @@ async def _scenario(session: AsyncSession, ops: list[tuple]) -> None:
                             method=extra, amount_fen=outstanding, collection_id=uuid.uuid4()
                         ),
                     )
-            elif op == "hand_back" and (pending := await _pending(session)):
+            elif op == "hand_back" and (pending := await _pending(session, patient.id)):
                 refund, _ = pending[arg % len(pending)]
                 await refunds.hand_back(session, courier, refund.id)
     await _check(session, world, patient, courier)
@@ -163,7 +165,7 @@ async def _check(session: AsyncSession, world: w.World, patient, courier: Princi
     assert statement.total_fen == -(await account("drug_supply"))
     # Cash not handed back yet is still the institution's and owed to the patient.
     owed: dict[uuid.UUID, int] = {}
-    for refund, settlement_id in await _pending(session):
+    for refund, settlement_id in await _pending(session, patient.id):
         owed[settlement_id] = owed.get(settlement_id, 0) + refund.amount_fen
     report = await reconciliation.reconcile(session, statement.id)
     assert {
@@ -175,7 +177,7 @@ async def _check(session: AsyncSession, world: w.World, patient, courier: Princi
         d.kind == "personal_share_overpaid" for d in report.differences if d.settlement_id in owed
     )
     # Once the courier has handed everything back, nothing but unpaid shares remains.
-    for refund, _ in await _pending(session):
+    for refund, _ in await _pending(session, patient.id):
         await refunds.hand_back(session, courier, refund.id)
     report = await reconciliation.reconcile(session, statement.id)
     assert [d for d in report.differences if not d.kind.startswith("personal_share_unpaid")] == []

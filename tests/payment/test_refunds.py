@@ -120,11 +120,12 @@ async def test_a_refund_the_provider_never_took_fails_after_the_follow_up_query(
     client, db_session, providers, fake_wechatpay, delivery, settings, sessionmaker
 ) -> None:
     refund = await _failed_online_refund(client, db_session, providers, fake_wechatpay, delivery)
-    early = await follow_up(sessionmaker, providers, settings, refund.created_at)
-    assert early.checked == 0  # too soon to ask
+    await follow_up(sessionmaker, providers, settings, refund.created_at)
+    await db_session.refresh(refund)
+    assert (refund.status, refund.checked_at) == ("requested", None)  # too soon to ask
     later = refund.created_at + timedelta(seconds=settings.payment_refund_query_after_seconds)
     report = await follow_up(sessionmaker, providers, settings, later)
-    assert (report.checked, report.changed) == (1, 1)
+    assert report.checked >= 1 and report.changed >= 1
     await db_session.refresh(refund)
     assert refund.status == "failed"
     assert refund.failure_reason.startswith("request refused: HTTP 400")
@@ -165,21 +166,26 @@ async def test_a_failed_refund_is_retried_once_by_a_pharmacist(
     assert queued == 1  # the retry's request to WeChat Pay
 
 
+async def _overdue_notices(db_session, refund: PaymentRefund) -> list[str]:
+    rows = await db_session.scalars(
+        select(OutboxMessage.idempotency_key).where(
+            OutboxMessage.idempotency_key.like(f"refund_overdue:{refund.id}:%")
+        )
+    )
+    return list(rows)
+
+
 async def test_a_cash_refund_not_handed_back_in_time_is_escalated_once(
     client, db_session, settings, providers, delivery, sessionmaker
 ) -> None:
     refund = await _cash_then_reversed(client, db_session, delivery)
     admin = await factories.account(db_session, Role.admin)
     late = refund.created_at + timedelta(hours=settings.payment_refund_hand_back_hours)
+    await follow_up(sessionmaker, providers, settings, late - timedelta(minutes=1))
+    assert await _overdue_notices(db_session, refund) == []  # not yet
     for _ in range(2):
         report = await follow_up(sessionmaker, providers, settings, late)
-        assert report.escalated == 1
-    notices = (
-        await db_session.scalars(
-            select(OutboxMessage.idempotency_key).where(
-                OutboxMessage.idempotency_key.like(f"refund_overdue:{refund.id}:%")
-            )
-        )
-    ).all()
+        assert report.escalated >= 1
+    notices = await _overdue_notices(db_session, refund)
     assert f"refund_overdue:{refund.id}:{admin.id}" in notices
-    assert len(notices) == len(set(notices))
+    assert len(notices) == len(set(notices))  # once per person, however often the job runs

