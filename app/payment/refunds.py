@@ -352,18 +352,19 @@ async def _check_one(
     async with unit_of_work(sessionmaker) as session:
         if news.status != ProviderRefundStatus.not_found:
             return await apply_provider_news(session, out_refund_no, news) == Outcome.applied
-        # Unknown to the provider: failed once our request is no longer on its way.
-        given_up = await payment_repository.refund_request_given_up(
+        # Unknown to the provider: failed once our request is no longer on its way (Alipay: "no
+        # data means not refunded; ask again"), i.e. the outbox gave up on it or delivered it.
+        why = await payment_repository.refund_request_outcome(
             session, refund_request_key(out_refund_no)
         )
-        if given_up is None:
+        if why is None:
             return False
         refund = await payment_repository.refund_by_out_refund_no(session, out_refund_no)
         assert refund is not None
         locked = await _lock(session, refund)
         if locked.refund.status not in ("requested", "processing"):
             return False
-        await _move(session, locked, RefundStatus.failed, detail=f"request refused: {given_up}")
+        await _move(session, locked, RefundStatus.failed, detail=why)
         return True
 
 

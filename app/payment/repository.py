@@ -182,8 +182,9 @@ async def online_refunds_to_check(
     return (await session.scalars(statement)).all()
 
 
-async def refund_request_given_up(session: AsyncSession, idempotency_key: str) -> str | None:
-    """The outbox's last error if it gave up sending this refund request, else None."""
+async def refund_request_outcome(session: AsyncSession, idempotency_key: str) -> str | None:
+    """Why a refund request is no longer on its way to the provider (the outbox gave up, or
+    delivered it), or None while it is still queued or retried."""
     row = (
         await session.execute(
             select(OutboxMessage.status, OutboxMessage.last_error).where(
@@ -191,9 +192,11 @@ async def refund_request_given_up(session: AsyncSession, idempotency_key: str) -
             )
         )
     ).first()
-    if row is None or row[0] != "dead":
+    if row is None or row[0] == "pending":
         return None
-    return str(row[1] or "gave up")
+    if row[0] == "dead":
+        return f"request refused: {row[1] or 'gave up'}"
+    return "the provider has no such refund"
 
 
 async def overdue_hand_backs(

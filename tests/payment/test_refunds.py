@@ -103,23 +103,41 @@ def test_the_state_machine_refuses_what_it_does_not_declare() -> None:
     assert REFUND_TRANSITIONS[RefundStatus.succeeded] == frozenset()
 
 
-async def _failed_online_refund(client, db_session, providers, fake_wechatpay, delivery):
+async def _failed_online_refund(
+    client, db_session, providers, fake_wechatpay, delivery, outbox_status: str = "dead"
+):
     refund = await paid_online_then_reversed(client, db_session, fake_wechatpay, delivery)
     message = await db_session.scalar(
         select(OutboxMessage).where(
             OutboxMessage.idempotency_key == refund_request_key(refund.out_refund_no)
         )
     )
-    # The outbox gave up on the request (WeChat Pay refused it) and WeChat knows no such refund.
-    message.status, message.last_error = "dead", "HTTP 400 NOT_ENOUGH"
+    # The outbox gave up on the request (WeChat Pay refused it), or delivered it, and WeChat
+    # knows no such refund.
+    message.status = outbox_status
+    message.last_error = "HTTP 400 NOT_ENOUGH" if outbox_status == "dead" else None
     await db_session.flush()
     return refund
 
 
+@pytest.mark.parametrize(
+    ("outbox_status", "reason"),
+    [("dead", "request refused: HTTP 400"), ("sent", "the provider has no such refund")],
+)
 async def test_a_refund_the_provider_never_took_fails_after_the_follow_up_query(
-    client, db_session, providers, fake_wechatpay, delivery, settings, sessionmaker
+    client,
+    db_session,
+    providers,
+    fake_wechatpay,
+    delivery,
+    settings,
+    sessionmaker,
+    outbox_status: str,
+    reason: str,
 ) -> None:
-    refund = await _failed_online_refund(client, db_session, providers, fake_wechatpay, delivery)
+    refund = await _failed_online_refund(
+        client, db_session, providers, fake_wechatpay, delivery, outbox_status
+    )
     await follow_up(sessionmaker, providers, settings, refund.created_at)
     await db_session.refresh(refund)
     assert (refund.status, refund.checked_at) == ("requested", None)  # too soon to ask
@@ -128,7 +146,7 @@ async def test_a_refund_the_provider_never_took_fails_after_the_follow_up_query(
     assert report.checked >= 1 and report.changed >= 1
     await db_session.refresh(refund)
     assert refund.status == "failed"
-    assert refund.failure_reason.startswith("request refused: HTTP 400")
+    assert refund.failure_reason.startswith(reason)
     failed = await client.get(f"{REFUNDS}?status=failed", headers=delivery.courier_headers)
     assert [r["id"] for r in failed.json()["items"]] == [str(refund.id)]
     assert await collected(db_session, delivery) == 16_000  # nothing was given back
