@@ -25,8 +25,6 @@ from app.payment.providers import NotificationRejected, PaymentGateway, Provider
 from app.payment.schemas import HandOverPayment
 from app.payment.states import Outcome
 
-__all__ = ["Outcome"]
-
 RESOURCE = "payment"
 
 
