@@ -237,6 +237,16 @@ class Settings(BaseSettings):
     alipay_app_id: str | None = None
     alipay_app_private_key: str | None = None
     alipay_public_key: str | None = None
+    # Refunds (issue 14): an online refund not confirmed this long after it was asked for is
+    # queried from the provider (and again at this interval while it is pending); a cash or card
+    # refund not handed back within the hours below is escalated to the store and the admins.
+    payment_refund_query_after_seconds: float = Field(default=300.0, gt=0)
+    payment_refund_hand_back_hours: float = Field(default=48.0, gt=0)
+    # Benefit rules: from this many days before 1 January the bureau is told which rules have no
+    # version for the coming year (they would be carried over unchanged).
+    benefit_rule_warning_days: int = Field(default=31, ge=1, le=366)
+    # How often the money jobs (refund follow-up, rule warning) run in each web process.
+    payment_jobs_interval_seconds: float = Field(default=60.0, gt=0)
 
     # --- Hardening (issue 14): sign-in throttle, slow clients, docs and metrics, headers ---
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn reads the same

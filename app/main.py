@@ -28,6 +28,7 @@ from app.observability import RequestContextMiddleware, configure_logging
 from app.openapi_errors import document_problem_responses
 from app.outbox.handlers import build_handlers, outbox_http_client
 from app.outbox.relay import OutboxRelay
+from app.payment import jobs as payment_jobs
 from app.payment.fake_wechatpay import create_fake_wechatpay_app
 from app.payment.providers import dev_merchant
 from app.payment.providers.dev_merchant import FAKE_WECHATPAY_PATH
@@ -92,6 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tasks.append(
                 asyncio.create_task(
                     auth_jobs.run_forever(sessionmaker, settings), name="sign-in-housekeeping"
+                )
+            )
+            tasks.append(
+                asyncio.create_task(
+                    payment_jobs.run_forever(sessionmaker, settings), name="payment-jobs"
                 )
             )
         # /readyz reports whether each of these is still running.

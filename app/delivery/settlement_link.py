@@ -34,7 +34,7 @@ async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
             .join(PrescriptionItem, PrescriptionItem.id == PharmacyOrderLine.prescription_item_id)
             .join(Drug, Drug.id == PharmacyOrderLine.drug_id)
             .where(PharmacyOrderLine.order_id == order.id)
-            .order_by(PharmacyOrderLine.id)
+            .order_by(PrescriptionItem.line_no)
         )
     ).all()
     return Claim(

@@ -8,9 +8,10 @@ Pre-settlement, settlement and reversal are not endpoints: the order flow calls 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
@@ -30,6 +31,8 @@ from app.insurance.schemas import (
     FlaggedSettlement,
     FlagOut,
     Reconciliation,
+    RuleRenewalOut,
+    RuleRenewals,
     SettlementOut,
     SettlementPage,
     SettlementQuote,
@@ -40,7 +43,7 @@ from app.insurance.schemas import (
     StatementPaymentCreate,
 )
 from app.kit.bounded import Year
-from app.kit.clock import utcnow
+from app.kit.clock import city_date, utcnow
 from app.kit.time_bounds import Instant
 from app.models import Role
 
@@ -69,6 +72,45 @@ async def list_benefit_rules(
     return [BenefitRuleOut.model_validate(r) for r in rows]
 
 
+@router.get("/benefit-rules/renewals", response_model=RuleRenewals)
+async def list_rule_renewals(
+    _: Bureau,
+    session: DbSession,
+    request: Request,
+    year: Annotated[int | None, Query(ge=2020, le=2100)] = None,
+) -> RuleRenewals:
+    """Which rules have a version for the year (default: the coming year from the warning
+    period on, else this one) and which carry last year's over; missing ones first."""
+    today = city_date()
+    warning_days = request.app.state.settings.benefit_rule_warning_days
+    year = year or rule_service.renewal_year(today, warning_days)
+    rows = await rule_service.renewals(session, year)
+    keys = sorted(
+        (
+            RuleRenewalOut(
+                insurance_type=r.insurance_type,  # type: ignore[arg-type]
+                disease_id=r.disease.id,
+                disease_code=r.disease.code,
+                disease_name_zh=r.disease.name_zh,
+                institution_level=r.institution_level,  # type: ignore[arg-type]
+                renewed=r.own is not None,
+                carried=BenefitRuleOut.model_validate(r.carried) if r.carried else None,
+                own=BenefitRuleOut.model_validate(r.own) if r.own else None,
+            )
+            for r in rows
+        ),
+        key=lambda k: (k.renewed, k.disease_code, k.insurance_type, k.institution_level),
+    )
+    first_day = date(year, 1, 1)
+    return RuleRenewals(
+        year=year,
+        first_day=first_day,
+        days_left=(first_day - today).days,
+        missing=sum(not k.renewed for k in keys),
+        keys=keys,
+    )
+
+
 @router.post("/benefit-rules", response_model=BenefitRuleOut, status_code=201)
 async def create_benefit_rule(
     body: BenefitRuleCreate, principal: Bureau, session: DbSession
@@ -83,8 +125,20 @@ async def create_benefit_rule(
 async def get_order_quote(
     order_id: uuid.UUID, principal: PatientOnly, session: DbSession
 ) -> SettlementQuote:
-    """The patient's latest pre-settlement of an order: the split before committing."""
-    quote = await insurance_repository.latest_visible_quote(session, principal, order_id, utcnow())
+    """The patient's split of an order: the pre-settlement before hand-over, the settled split
+    after it (`basis` says which; `reversed` when the settlement was undone)."""
+    now = utcnow()
+    quote = await insurance_repository.latest_visible_quote(session, principal, order_id, now)
+    settled = await insurance_repository.latest_visible_settlement_of_order(
+        session, principal, order_id, now
+    )
+    if settled is not None:
+        items = await insurance_repository.settlement_items(session, settled.id)
+        reversal = await insurance_repository.reversal_of(session, settled.id)
+        await audit_service.record(
+            session, principal, AuditAction.read, "settlement", settled.id, settled.patient_id
+        )
+        return SettlementQuote.from_settlement(settled, list(items), reversal, quote)
     if quote is None:
         raise NotFound()
     await audit_service.record(

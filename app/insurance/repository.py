@@ -14,7 +14,9 @@ from app.authz.principal import Principal
 from app.authz.scopes import patient_scope
 from app.kit.sql import insert_ignoring_conflicts
 from app.models import (
+    Account,
     BenefitRule,
+    ChronicDisease,
     InsuranceQuota,
     InsuranceQuotaDisease,
     LedgerEntry,
@@ -66,17 +68,43 @@ async def rule_in_force(
     insurance_type: str,
     disease_id: uuid.UUID,
     level: str,
-    year: int,
     on: date,
 ) -> BenefitRule | None:
-    """The version in force on `on`: the latest effective date, then the highest version."""
+    """The version in force on `on`: the latest year up to `on`'s, then the latest effective
+    date up to `on`, then the highest version. A rule stays in force until replaced, so a year
+    without its own version yet carries the previous year's on."""
     statement = (
         select(BenefitRule)
-        .where(_rule_key(insurance_type, disease_id, level, year), BenefitRule.effective_from <= on)
-        .order_by(BenefitRule.effective_from.desc(), BenefitRule.version.desc())
+        .where(
+            BenefitRule.insurance_type == insurance_type,
+            BenefitRule.disease_id == disease_id,
+            BenefitRule.institution_level == level,
+            BenefitRule.year <= on.year,
+            BenefitRule.effective_from <= on,
+        )
+        .order_by(
+            BenefitRule.year.desc(), BenefitRule.effective_from.desc(), BenefitRule.version.desc()
+        )
         .limit(1)
     )
     return await session.scalar(statement)
+
+
+async def rules_up_to(session: AsyncSession, year: int) -> Sequence[BenefitRule]:
+    """Every rule version of `year` and before, newest first within each key."""
+    statement = (
+        select(BenefitRule)
+        .where(BenefitRule.year <= year)
+        .order_by(
+            BenefitRule.insurance_type,
+            BenefitRule.disease_id,
+            BenefitRule.institution_level,
+            BenefitRule.year.desc(),
+            BenefitRule.effective_from.desc(),
+            BenefitRule.version.desc(),
+        )
+    )
+    return (await session.scalars(statement)).all()
 
 
 async def list_rules(
@@ -96,6 +124,28 @@ async def list_rules(
         BenefitRule.version,
     )
     return (await session.scalars(statement)).all()
+
+
+async def diseases_by_id(
+    session: AsyncSession, disease_ids: Sequence[uuid.UUID]
+) -> Sequence[ChronicDisease]:
+    """Catalogue diseases by id."""
+    if not disease_ids:
+        return []
+    return (
+        await session.scalars(select(ChronicDisease).where(ChronicDisease.id.in_(disease_ids)))
+    ).all()
+
+
+async def bureau_accounts(session: AsyncSession) -> Sequence[uuid.UUID]:
+    """The active bureau staff accounts."""
+    return (
+        await session.scalars(
+            select(Account.id)
+            .where(Account.role == Role.bureau, Account.is_active.is_(True))
+            .order_by(Account.id)
+        )
+    ).all()
 
 
 # --- quotas ---
@@ -329,5 +379,21 @@ async def latest_visible_quote(
             patient_scope(principal, Presettlement.patient_id, now),
         )
         .order_by(Presettlement.computed_at.desc(), Presettlement.id)
+        .limit(1)
+    )
+
+
+async def latest_visible_settlement_of_order(
+    session: AsyncSession, principal: Principal, order_id: uuid.UUID, now: datetime
+) -> Settlement | None:
+    """The order's latest settlement (not a reversal), if the caller may see its patient."""
+    return await session.scalar(
+        select(Settlement)
+        .where(
+            Settlement.order_id == order_id,
+            Settlement.kind == "settlement",
+            patient_scope(principal, Settlement.patient_id, now),
+        )
+        .order_by(Settlement.settled_at.desc(), Settlement.id)
         .limit(1)
     )

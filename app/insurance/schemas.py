@@ -63,6 +63,31 @@ class BenefitRuleOut(BaseModel):
     note: str
 
 
+class RuleRenewalOut(BaseModel):
+    """One rule key at the turn of the year."""
+
+    insurance_type: InsuranceType
+    disease_id: uuid.UUID
+    disease_code: str
+    disease_name_zh: str
+    institution_level: InstitutionLevel
+    renewed: bool = Field(description="Whether the year has its own version yet")
+    carried: BenefitRuleOut | None = Field(
+        description="The version in force before the year, which stays in force until renewed"
+    )
+    own: BenefitRuleOut | None = Field(description="The year's own latest version, if any")
+
+
+class RuleRenewals(BaseModel):
+    """Which benefit rules have a version for `year` and which would be carried over."""
+
+    year: int
+    first_day: date
+    days_left: int = Field(description="Days from today (Asia/Shanghai) to 1 January of year")
+    missing: int = Field(description="Keys without a version for the year")
+    keys: list[RuleRenewalOut] = Field(description="Missing keys first")
+
+
 class SplitOut(BaseModel):
     """total = fund + personal; personal = account + cash (the cash share is paid at hand-over)."""
 
@@ -96,20 +121,30 @@ class QuoteLine(BaseModel):
 
 
 class SettlementQuote(SplitOut):
-    """A pre-settlement: the split the patient sees before committing (books nothing)."""
+    """The split the patient sees for an order: the pre-settlement before hand-over (books
+    nothing), the settlement once handed over (authoritative; `basis` says which)."""
 
-    quote_id: uuid.UUID
+    basis: Literal["presettlement", "settlement"] = Field(
+        description="presettlement: the quote before hand-over; settlement: the split booked "
+        "at hand-over (the quota may have changed in between)"
+    )
+    quote_id: uuid.UUID | None = Field(description="The latest pre-settlement, if any")
+    settlement_id: uuid.UUID | None = Field(
+        default=None, description="The settlement the split comes from (basis settlement)"
+    )
+    reversed: bool = Field(default=False, description="The settlement has been reversed")
     message_id: str
     order_id: uuid.UUID
     patient_id: uuid.UUID
     benefit_rule_id: uuid.UUID
-    computed_at: datetime
+    computed_at: datetime = Field(description="When the quote was computed or the order settled")
     lines: list[QuoteLine]
 
     @classmethod
     def from_row(cls, row: Presettlement) -> SettlementQuote:
         """Build from the stored quote."""
         return cls(
+            basis="presettlement",
             quote_id=row.id,
             message_id=row.message_id,
             order_id=row.order_id,
@@ -117,6 +152,29 @@ class SettlementQuote(SplitOut):
             benefit_rule_id=row.benefit_rule_id,
             computed_at=to_shanghai(row.computed_at),
             lines=[QuoteLine.model_validate(line) for line in row.lines],
+            **_split(row),
+        )
+
+    @classmethod
+    def from_settlement(
+        cls,
+        row: Settlement,
+        items: list[SettlementItem],
+        reversal: Settlement | None,
+        quote: Presettlement | None,
+    ) -> SettlementQuote:
+        """Build from the order's settlement and its lines (in line order)."""
+        return cls(
+            basis="settlement",
+            quote_id=quote.id if quote else None,
+            settlement_id=row.id,
+            reversed=reversal is not None,
+            message_id=row.message_id,
+            order_id=row.order_id,
+            patient_id=row.patient_id,
+            benefit_rule_id=row.benefit_rule_id,
+            computed_at=to_shanghai(row.settled_at),
+            lines=[QuoteLine.model_validate(item, from_attributes=True) for item in items],
             **_split(row),
         )
 

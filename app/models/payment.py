@@ -43,10 +43,20 @@ class Payment(UUIDPrimaryKey, CreatedAt, Base):
 
 
 class PaymentRefund(UUIDPrimaryKey, CreatedAt, Base):
+    """Money owed back to the patient on one payment, and where giving it back stands.
+
+    requested -> processing -> succeeded | failed (transitions in `app.payment.refund_states`).
+    It is booked in the ledger when it succeeds (`booked_at`), never before: until then the
+    money is still the institution's and the patient is owed it. A failed refund is retried as
+    a new refund (`retry_of_id`), at most once per failed one.
+    """
+
     __tablename__ = "payment_refunds"
     __table_args__ = (
-        CheckConstraint("status IN ('requested','succeeded')", name="status"),
+        CheckConstraint("status IN ('requested','processing','succeeded','failed')", name="status"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("(status = 'failed') = (failed_at IS NOT NULL)", name="failed_when_failed"),
+        UniqueConstraint("retry_of_id", name="uq_payment_refunds_retry_of_id"),
     )
 
     payment_id: Mapped[uuid.UUID] = mapped_column(
@@ -61,3 +71,16 @@ class PaymentRefund(UUIDPrimaryKey, CreatedAt, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     reason: Mapped[str] = mapped_column(String(200), nullable=False)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it failed, for staff: the provider's word (ABNORMAL, CLOSED) or ours.
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    provider_refund_id: Mapped[str | None] = mapped_column(String(64))
+    # When the refund's ledger entry was posted (on success).
+    booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Last time the follow-up asked the provider where it stands.
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Cash and card: the store staff member who recorded handing the money back.
+    handed_back_by_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("accounts.id")
+    )
+    retry_of_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("payment_refunds.id"))

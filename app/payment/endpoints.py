@@ -9,12 +9,16 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.audit import service as audit_service
+from app.audit.service import AuditAction
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.errors import Forbidden
 from app.insurance.schemas import SettlementOut
 from app.kit.time_bounds import Instant
 from app.models import Role, Settlement
+from app.payment import refunds as refund_service
+from app.payment import repository as payment_repository
 from app.payment import service as payment_service
 from app.payment.notifications import handle_alipay, handle_wechat, log_rejection
 from app.payment.providers import NotificationRejected, PaymentGateway, get_gateway
@@ -26,12 +30,18 @@ from app.payment.schemas import (
     PaymentOut,
     ReceiptPage,
     RefundOut,
+    RefundStatusName,
+    StaffRefundOut,
+    StaffRefundPage,
 )
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
 
 CourierOnly = Annotated[Principal, require_roles(Role.courier)]
 PatientOnly = Annotated[Principal, require_roles(Role.patient)]
+StoreStaff = Annotated[Principal, require_roles(Role.courier, Role.pharmacist)]
+RefundHandlers = Annotated[Principal, require_roles(Role.courier, Role.pharmacist, Role.admin)]
+RefundRetriers = Annotated[Principal, require_roles(Role.pharmacist, Role.admin)]
 Gateway = Annotated[PaymentGateway, Depends(get_gateway)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 PAYERS = frozenset({Role.patient, Role.courier})
@@ -107,6 +117,49 @@ async def list_receipts(
     return ReceiptPage(
         items=items, next_before=payments[-1].created_at if len(payments) == limit else None
     )
+
+
+@router.get("/refunds", response_model=StaffRefundPage)
+async def list_refunds(
+    principal: RefundHandlers,
+    session: DbSession,
+    status: Annotated[list[RefundStatusName] | None, Query()] = None,
+    before: Instant | None = None,
+    limit: Limit = 50,
+) -> StaffRefundPage:
+    """Refunds of the caller's store (admins: all), newest first; by default the ones that
+    need a person: failed, and cash or card still to hand back."""
+    rows = await payment_repository.list_visible_refunds(
+        session, principal, status or ["failed", "requested", "processing"], before, limit
+    )
+    await audit_service.record_many(
+        session,
+        principal,
+        AuditAction.read,
+        refund_service.RESOURCE,
+        [(r.id, s.patient_id) for r, _, s in rows],
+    )
+    return StaffRefundPage(
+        items=[StaffRefundOut.of(r, p, s) for r, p, s in rows],
+        next_before=rows[-1][0].created_at if len(rows) == limit else None,
+    )
+
+
+@router.post("/refunds/{refund_id}/hand-back", response_model=RefundOut)
+async def hand_back_refund(
+    refund_id: uuid.UUID, principal: StoreStaff, session: DbSession
+) -> RefundOut:
+    """The courier (or a pharmacist at the counter) gave a cash or card refund back to the
+    patient: the refund succeeds and is booked (a retry changes nothing)."""
+    return RefundOut.from_row(await refund_service.hand_back(session, principal, refund_id))
+
+
+@router.post("/refunds/{refund_id}/retry", response_model=RefundOut, status_code=201)
+async def retry_refund(
+    refund_id: uuid.UUID, principal: RefundRetriers, session: DbSession
+) -> RefundOut:
+    """Try a failed refund again: a new refund of the same amount (once; a repeat returns it)."""
+    return RefundOut.from_row(await refund_service.retry(session, principal, refund_id))
 
 
 # The providers' notification protocols fix these answers (both retry on anything else).

@@ -9,8 +9,11 @@ its real verification on them.
 In development the service serves it under /_dev/wechatpay with the development merchant of
 `app.payment.providers.dev_merchant`: `POST /_dev/wechatpay/request-payment` takes the
 `client_params` the app received for `wx.requestPayment`, and the fake then posts the payment's
-TRANSACTION.SUCCESS notification before answering (a refund's REFUND.SUCCESS right after
-answering the refund request). State lives in the process, like the fake WeChat login's.
+TRANSACTION.SUCCESS notification before answering (a refund's REFUND.SUCCESS, or REFUND.ABNORMAL
+when `refund_outcome` says so, right after answering the refund request; refunds can be queried
+by their number). Every answer and notification carries the headers WeChat Pay sends
+(Wechatpay-Timestamp, -Nonce, -Serial, -Signature and -Signature-Type), so the wechatpayv3 SDK
+accepts them. State lives in the process, like the fake WeChat login's.
 """
 
 from __future__ import annotations
@@ -41,8 +44,25 @@ from app.payment.providers.wechat import AUTH_SCHEMA, JSAPI_PATH, REFUND_PATH, s
 
 log = structlog.get_logger(__name__)
 
+SUMMARIES = {
+    "TRANSACTION.SUCCESS": "支付成功",
+    "REFUND.SUCCESS": "退款成功",
+    "REFUND.ABNORMAL": "退款异常",
+    "REFUND.CLOSED": "退款关闭",
+}
+
 # Posts a notification (url, headers, body) and returns the HTTP status our service answered.
 Notifier = Callable[[str, dict[str, str], bytes], Awaitable[int]]
+
+
+@dataclass
+class _Refund:
+    out_trade_no: str
+    out_refund_no: str
+    refund_id: str
+    refund: int
+    total: int
+    status: str
 
 
 @dataclass
@@ -76,30 +96,40 @@ class FakeWeChatPay:
         self.merchant_public_key = merchant_public_key
         self.notifier = notifier
         self.received: list[tuple[str, dict[str, Any]]] = []
+        # What refunds come to: SUCCESS, or ABNORMAL / CLOSED to play a failed refund.
+        self.refund_outcome = "SUCCESS"
         self._orders: dict[str, _Order] = {}  # by prepay_id
+        self._refunds: dict[str, _Refund] = {}  # by out_refund_no
         self.app = Starlette(
             routes=[
                 Route(JSAPI_PATH, self._jsapi, methods=["POST"]),
                 Route(REFUND_PATH, self._refund, methods=["POST"]),
+                Route(REFUND_PATH + "/{out_refund_no}", self._query_refund, methods=["GET"]),
                 Route("/request-payment", self._request_payment, methods=["POST"]),
             ]
         )
 
+    def signature_headers(self, body: str, *, timestamp: int | None = None) -> dict[str, str]:
+        """The Wechatpay-* headers WeChat Pay puts on an answer or a notification."""
+        stamp = str(timestamp or int(utcnow().timestamp()))
+        nonce = secrets.token_hex(16)
+        return {
+            "Wechatpay-Timestamp": stamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Serial": self.serial,
+            "Wechatpay-Signature": sign_sha256(
+                self.platform_key, signed_message(stamp, nonce, body)
+            ),
+            "Wechatpay-Signature-Type": AUTH_SCHEMA,
+        }
+
     def _signed(self, payload: dict[str, Any], status: int = 200) -> Response:
         body = json.dumps(payload)
-        timestamp, nonce = str(int(utcnow().timestamp())), secrets.token_hex(8)
         return Response(
             body,
             status_code=status,
             media_type="application/json",
-            headers={
-                "Wechatpay-Timestamp": timestamp,
-                "Wechatpay-Nonce": nonce,
-                "Wechatpay-Serial": self.serial,
-                "Wechatpay-Signature": sign_sha256(
-                    self.platform_key, signed_message(timestamp, nonce, body)
-                ),
-            },
+            headers=self.signature_headers(body),
         )
 
     async def _verified(self, request: Request) -> dict[str, Any] | None:
@@ -110,13 +140,18 @@ class FakeWeChatPay:
             return None
         parts = [part.partition("=") for part in header.removeprefix(AUTH_SCHEMA).split(",")]
         fields = {name.strip(): value.strip('"') for name, _, value in parts}
-        # The merchant signs the API path; mounted under /_dev/wechatpay, strip the mount.
+        # The merchant signs the API path and query; mounted under /_dev/wechatpay, strip the
+        # mount.
         path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+        if request.url.query:
+            path = f"{path}?{request.url.query}"
         message = signed_message(
             request.method, path, fields.get("timestamp", ""), fields.get("nonce_str", ""), body
         )
         if not verify_sha256(self.merchant_public_key, message, fields.get("signature", "")):
             return None
+        if request.method == "GET":
+            return {}
         try:
             payload = json.loads(body)
         except ValueError:
@@ -147,19 +182,61 @@ class FakeWeChatPay:
             return self._signed({"code": "SIGN_ERROR", "message": "bad signature"}, status=401)
         self.received.append(("refund", payload))
         try:
-            headers, body = self.refunded(
-                str(payload["out_trade_no"]),
-                str(payload["out_refund_no"]),
-                int(payload["amount"]["refund"]),
-                int(payload["amount"]["total"]),
+            out_refund_no = str(payload["out_refund_no"])
+            refund = self._refunds.get(out_refund_no) or _Refund(
+                out_trade_no=str(payload["out_trade_no"]),
+                out_refund_no=out_refund_no,
+                refund_id=f"50{uuid.uuid4().hex[:20]}",
+                refund=int(payload["amount"]["refund"]),
+                total=int(payload["amount"]["total"]),
+                status="PROCESSING",
             )
             notify_url = str(payload["notify_url"])
         except (KeyError, TypeError, ValueError):
             return self._signed({"code": "PARAM_ERROR", "message": "bad refund"}, status=400)
-        response = self._signed({"refund_id": f"50{uuid.uuid4().hex[:20]}", "status": "PROCESSING"})
-        # Confirmed after the answer, as WeChat does (the merchant is still inside its call).
-        response.background = BackgroundTask(self._deliver, notify_url, headers, body)
+        first = out_refund_no not in self._refunds
+        self._refunds[out_refund_no] = refund
+        response = self._signed(self._refund_object(refund))
+        if first:
+            # Decided after the answer, as WeChat does (the merchant is still inside its call).
+            refund.status = self.refund_outcome
+            headers, body = self.refunded(
+                refund.out_trade_no,
+                refund.out_refund_no,
+                refund.refund,
+                refund.total,
+                status=refund.status,
+                refund_id=refund.refund_id,
+            )
+            response.background = BackgroundTask(self._deliver, notify_url, headers, body)
         return response
+
+    async def _query_refund(self, request: Request) -> Response:
+        if await self._verified(request) is None:
+            return self._signed({"code": "SIGN_ERROR", "message": "bad signature"}, status=401)
+        refund = self._refunds.get(request.path_params["out_refund_no"])
+        if refund is None:
+            return self._signed(
+                {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}, status=404
+            )
+        return self._signed(self._refund_object(refund))
+
+    def _refund_object(self, refund: _Refund) -> dict[str, Any]:
+        return {
+            "refund_id": refund.refund_id,
+            "out_refund_no": refund.out_refund_no,
+            "out_trade_no": refund.out_trade_no,
+            "channel": "ORIGINAL",
+            "status": refund.status,
+            "create_time": to_shanghai(utcnow()).isoformat(timespec="seconds"),
+            "amount": {
+                "total": refund.total,
+                "refund": refund.refund,
+                "payer_total": refund.total,
+                "payer_refund": refund.refund,
+                "currency": "CNY",
+            },
+        }
 
     async def _request_payment(self, request: Request) -> Response:
         """wx.requestPayment: the patient pays the order the client parameters name."""
@@ -209,8 +286,9 @@ class FakeWeChatPay:
         self, event_type: str, resource: dict[str, Any], *, timestamp: int | None = None
     ) -> tuple[dict[str, str], bytes]:
         """A signed notification with an AES-256-GCM encrypted resource."""
+        # WeChat's nonce is 12 characters (the GCM IV); the resource names its original type.
         nonce = secrets.token_hex(6)
-        associated = "transaction"
+        associated = "refund" if event_type.startswith("REFUND.") else "transaction"
         ciphertext = AESGCM(self.apiv3_key).encrypt(
             nonce.encode(), json.dumps(resource).encode(), associated.encode()
         )
@@ -220,7 +298,7 @@ class FakeWeChatPay:
                 "create_time": to_shanghai(utcnow()).isoformat(timespec="seconds"),
                 "resource_type": "encrypt-resource",
                 "event_type": event_type,
-                "summary": "支付成功" if event_type == "TRANSACTION.SUCCESS" else event_type,
+                "summary": SUMMARIES.get(event_type, event_type),
                 "resource": {
                     "original_type": associated,
                     "algorithm": "AEAD_AES_256_GCM",
@@ -228,17 +306,11 @@ class FakeWeChatPay:
                     "associated_data": associated,
                     "nonce": nonce,
                 },
-            }
+            },
+            ensure_ascii=False,
         )
-        stamp = str(timestamp or int(utcnow().timestamp()))
-        header_nonce = secrets.token_hex(8)
         headers = {
-            "Wechatpay-Timestamp": stamp,
-            "Wechatpay-Nonce": header_nonce,
-            "Wechatpay-Serial": self.serial,
-            "Wechatpay-Signature": sign_sha256(
-                self.platform_key, signed_message(stamp, header_nonce, body)
-            ),
+            **self.signature_headers(body, timestamp=timestamp),
             "Content-Type": "application/json",
         }
         return headers, body.encode()
@@ -271,25 +343,34 @@ class FakeWeChatPay:
         )
 
     def refunded(
-        self, out_trade_no: str, out_refund_no: str, refund: int, total: int
+        self,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund: int,
+        total: int,
+        *,
+        status: str = "SUCCESS",
+        refund_id: str | None = None,
     ) -> tuple[dict[str, str], bytes]:
-        """A REFUND.SUCCESS notification."""
-        return self.notify(
-            "REFUND.SUCCESS",
-            {
-                "mchid": self.mchid,
-                "out_trade_no": out_trade_no,
-                "out_refund_no": out_refund_no,
-                "refund_id": f"50{uuid.uuid4().hex[:20]}",
-                "refund_status": "SUCCESS",
-                "amount": {
-                    "total": total,
-                    "refund": refund,
-                    "payer_total": total,
-                    "payer_refund": refund,
-                },
+        """A REFUND.SUCCESS (or REFUND.ABNORMAL / REFUND.CLOSED) notification."""
+        resource: dict[str, Any] = {
+            "mchid": self.mchid,
+            "out_trade_no": out_trade_no,
+            "transaction_id": f"42000{secrets.randbelow(10**23):023d}",
+            "out_refund_no": out_refund_no,
+            "refund_id": refund_id or f"50{uuid.uuid4().hex[:20]}",
+            "refund_status": status,
+            "user_received_account": "支付用户零钱",
+            "amount": {
+                "total": total,
+                "refund": refund,
+                "payer_total": total,
+                "payer_refund": refund,
             },
-        )
+        }
+        if status == "SUCCESS":
+            resource["success_time"] = to_shanghai(utcnow()).isoformat(timespec="seconds")
+        return self.notify(f"REFUND.{status}", resource)
 
 
 def http_notifier(timeout: float) -> Notifier:

@@ -30,6 +30,22 @@ register_messages(
             "zh": "支付渠道下单失败，请稍后重试",
             "en": "The payment provider could not create the order; retry later",
         },
+        "refund_not_found": {
+            "zh": "未找到该退款",
+            "en": "Refund not found",
+        },
+        "refund_not_by_hand": {
+            "zh": "线上支付的退款由支付渠道原路退回，不能登记为现场退还",
+            "en": "An online payment is refunded by its provider, not handed back in person",
+        },
+        "refund_not_failed": {
+            "zh": "只有失败的退款可以重新发起",
+            "en": "Only a failed refund can be retried",
+        },
+        "refund_transition_illegal": {
+            "zh": "退款当前状态为 {status}，不能变为 {target}",
+            "en": "A refund in state {status} cannot become {target}",
+        },
         "payer_unknown": {
             "zh": "未找到患者的微信身份，无法发起微信支付",
             "en": "The patient has no WeChat identity for WeChat Pay",

@@ -9,11 +9,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
+from app.payment import refunds
+from app.payment import repository as payment_repository
 from app.payment import service as payment_service
-from app.payment.providers import NotificationRejected, PaymentGateway
+from app.payment.providers import NotificationRejected, PaymentGateway, ProviderError
 from app.payment.providers import alipay as alipay_provider
 from app.payment.providers import wechat as wechat_provider
-from app.payment.service import Outcome
+from app.payment.providers.outcomes import ProviderRefund, ProviderRefundStatus
+from app.payment.states import Outcome
 
 log = structlog.get_logger(__name__)
 
@@ -45,10 +48,13 @@ async def handle_wechat(
         out_trade_no = str(resource["out_trade_no"])
         amount = resource["amount"]
         if event.event_type.startswith("REFUND."):
-            if resource.get("refund_status") != "SUCCESS":
-                return Outcome.ignored
-            return await payment_service.apply_refunded(
-                session, str(resource["out_refund_no"]), int(amount["refund"])
+            # SUCCESS, or ABNORMAL / CLOSED: the refund failed and staff must act.
+            try:
+                news = wechat_provider.refund_outcome(resource, "refund_status")
+            except ProviderError as exc:
+                raise NotificationRejected(str(exc)) from exc
+            return await refunds.apply_provider_news(
+                session, str(resource["out_refund_no"]), news, int(amount["refund"])
             )
         if resource.get("appid") != config.appid:
             raise NotificationRejected("notification for another app")
@@ -79,7 +85,14 @@ async def handle_alipay(
         raise NotificationRejected("Alipay is not configured")
     note = alipay_provider.parse_notification(gateway.alipay.config, params)
     if note.out_biz_no and note.refund_fen > 0:
-        return await payment_service.apply_refunded(session, note.out_biz_no, note.refund_fen)
+        # A refund is notified to the payment's notify_url: out_biz_no is our out_request_no,
+        # refund_fee the trade's total refunded so far (so at least this refund's amount).
+        refund = await payment_repository.refund_by_out_refund_no(session, note.out_biz_no)
+        if refund is None or not refund.amount_fen <= note.refund_fen <= note.total_fen:
+            raise NotificationRejected("refund unknown or amounts inconsistent")
+        return await refunds.apply_provider_news(
+            session, note.out_biz_no, ProviderRefund(ProviderRefundStatus.succeeded, note.trade_no)
+        )
     if note.trade_status in ALIPAY_PAID:
         return await payment_service.apply_paid(
             session,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.insurance.schemas import SettlementOut
 from app.kit.bounded import PositiveInt64
 from app.kit.clock import to_shanghai
-from app.models import Payment, PaymentRefund
+from app.models import Payment, PaymentRefund, Settlement
 
 
 class HandOverPayment(BaseModel):
@@ -39,7 +39,7 @@ class PaymentOut(BaseModel):
     settlement_id: uuid.UUID
     method: str
     amount_fen: int
-    refunded_fen: int
+    refunded_fen: int = Field(description="What is back with the patient (refunds succeeded)")
     status: str
     receipt_no: str
     provider_transaction_id: str | None
@@ -61,13 +61,33 @@ class PaymentOut(BaseModel):
         )
 
 
+RefundStatusName = Literal["requested", "processing", "succeeded", "failed"]
+
+
+def _shown(moment: datetime | None) -> datetime | None:
+    return to_shanghai(moment) if moment else None
+
+
 class RefundOut(BaseModel):
+    """Money owed back on a payment: requested -> processing -> succeeded | failed."""
+
     id: uuid.UUID
     payment_id: uuid.UUID
     amount_fen: int
-    status: str
+    status: RefundStatusName = Field(
+        description="requested: owed, asked of the provider or awaiting the courier's hand-back; "
+        "processing: the provider is on it; succeeded: the money is back; failed: it did not "
+        "happen (see failure_reason) and staff retry it"
+    )
     reason: str
     created_at: datetime
+    succeeded_at: datetime | None = None
+    failed_at: datetime | None = None
+    failure_reason: str | None = None
+    retry_of_id: uuid.UUID | None = Field(
+        default=None, description="The failed refund this one tries again"
+    )
+    handed_back_by_account_id: uuid.UUID | None = None
 
     @classmethod
     def from_row(cls, row: PaymentRefund) -> RefundOut:
@@ -76,10 +96,40 @@ class RefundOut(BaseModel):
             id=row.id,
             payment_id=row.payment_id,
             amount_fen=row.amount_fen,
-            status=row.status,
+            status=row.status,  # type: ignore[arg-type]
             reason=row.reason,
             created_at=to_shanghai(row.created_at),
+            succeeded_at=_shown(row.succeeded_at),
+            failed_at=_shown(row.failed_at),
+            failure_reason=row.failure_reason,
+            retry_of_id=row.retry_of_id,
+            handed_back_by_account_id=row.handed_back_by_account_id,
         )
+
+
+class StaffRefundOut(RefundOut):
+    """A refund as store staff and admins handle it: with its payment and order."""
+
+    method: str
+    settlement_id: uuid.UUID
+    order_id: uuid.UUID
+    patient_id: uuid.UUID
+
+    @classmethod
+    def of(cls, row: PaymentRefund, payment: Payment, settlement: Settlement) -> StaffRefundOut:
+        """Build from a refund with its payment and settlement."""
+        return cls(
+            **RefundOut.from_row(row).model_dump(),
+            method=payment.method,
+            settlement_id=settlement.id,
+            order_id=settlement.order_id,
+            patient_id=settlement.patient_id,
+        )
+
+
+class StaffRefundPage(BaseModel):
+    items: list[StaffRefundOut]
+    next_before: datetime | None
 
 
 class OnlinePaymentOut(BaseModel):

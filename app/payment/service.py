@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,14 +23,9 @@ from app.payment import refunds
 from app.payment import repository as payment_repository
 from app.payment.providers import NotificationRejected, PaymentGateway, ProviderError
 from app.payment.schemas import HandOverPayment
+from app.payment.states import Outcome
 
 RESOURCE = "payment"
-
-
-class Outcome(StrEnum):
-    applied = "applied"
-    duplicate = "duplicate"
-    ignored = "ignored"
 
 
 async def visible_settlement(
@@ -231,21 +225,6 @@ async def apply_closed(session: AsyncSession, method: str, out_trade_no: str) ->
     return Outcome.applied
 
 
-async def apply_refunded(session: AsyncSession, out_refund_no: str, amount_fen: int) -> Outcome:
-    """A provider confirms a refund we asked for."""
-    refund = await payment_repository.refund_by_out_refund_no(session, out_refund_no)
-    if refund is None:
-        raise NotificationRejected(f"unknown refund {out_refund_no}")
-    if refund.amount_fen != amount_fen:
-        raise NotificationRejected("refund amount differs")
-    if refund.status == "succeeded":
-        return Outcome.duplicate
-    refund.status = "succeeded"
-    refund.succeeded_at = utcnow()
-    await session.flush()
-    return Outcome.applied
-
-
 @dataclass(frozen=True)
 class Bill:
     settlement: Settlement
@@ -253,6 +232,7 @@ class Bill:
     items: Sequence[SettlementItem]
     payments: list[Payment]
     refunds: list[PaymentRefund]
+    # Per payment: what is back with the patient (refunds succeeded).
     refunded: dict[uuid.UUID, int]
     due_fen: int
     collected_fen: int

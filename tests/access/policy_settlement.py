@@ -7,7 +7,8 @@ from __future__ import annotations
 import uuid
 
 from app.insurance import settlement as settlement_service
-from app.models import Role
+from app.kit.clock import utcnow
+from app.models import Payment, PaymentRefund, Role
 from tests.access.rules import ALL, PUBLIC, Rule, only
 from tests.insurance import world as w
 
@@ -19,6 +20,7 @@ PAYERS = Rule(only(Role.patient, Role.courier), hidden=True)
 POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/insurance/benefit-rules"): Rule(ALL),
     ("POST", "/api/v1/insurance/benefit-rules"): BUREAU,
+    ("GET", "/api/v1/insurance/benefit-rules/renewals"): BUREAU,
     ("GET", "/api/v1/insurance/orders/{order_id}/quote"): Rule(only(Role.patient), hidden=True),
     ("GET", "/api/v1/insurance/settlements"): Rule(
         only(Role.patient, Role.doctor, Role.courier, Role.pharmacist)
@@ -46,6 +48,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/payments/settlements/{settlement_id}/online"): PAYERS,
     ("GET", "/api/v1/payments/settlements/{settlement_id}/bill"): PAYERS,
     ("GET", "/api/v1/payments/receipts"): Rule(only(Role.patient)),
+    # Refunds: store staff handle their store's, admins every one (retries only).
+    ("GET", "/api/v1/payments/refunds"): Rule(only(Role.courier, Role.pharmacist, Role.admin)),
+    ("POST", "/api/v1/payments/refunds/{refund_id}/hand-back"): Rule(
+        only(Role.courier, Role.pharmacist), hidden=True
+    ),
+    ("POST", "/api/v1/payments/refunds/{refund_id}/retry"): Rule(
+        only(Role.pharmacist, Role.admin), hidden=True, sees_all=only(Role.admin)
+    ),
     ("POST", "/api/v1/payments/notify/wechat"): PUBLIC,
     ("POST", "/api/v1/payments/notify/alipay"): PUBLIC,
 }
@@ -58,8 +68,31 @@ async def foreign_ids(session) -> dict[str, str]:
     claim = w.claim(world, patient, [(world.full, 2)])
     await settlement_service.presettle(session, claim)
     settlement = await settlement_service.settle(session, claim, w.message_id())
+    # Paid in cash, then a refund that failed (so an admin's retry is a real one).
+    payment = Payment(
+        settlement_id=settlement.id,
+        patient_id=patient.id,
+        method="cash",
+        amount_fen=max(settlement.cash_fen, 1),
+        status="succeeded",
+        out_trade_no=f"H{uuid.uuid4().hex}",
+    )
+    session.add(payment)
+    await session.flush()
+    refund = PaymentRefund(
+        payment_id=payment.id,
+        amount_fen=payment.amount_fen,
+        out_refund_no=f"R{uuid.uuid4().hex}",
+        status="failed",
+        reason="overpaid",
+        failed_at=utcnow(),
+        failure_reason="patient not reached",
+    )
+    session.add(refund)
+    await session.flush()
     return {
         "order_id": str(claim.order_id),
         "settlement_id": str(settlement.id),
         "statement_id": str(uuid.uuid4()),
+        "refund_id": str(refund.id),
     }

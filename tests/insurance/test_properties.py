@@ -1,5 +1,6 @@
-"""Property: any sequence of settlements, failures, retries, payments and reversals leaves the
-ledger balanced, the limit and deductible respected, and the month's statement equal to it."""
+"""Property: any sequence of settlements, failures, retries, payments, reversals and cash
+hand-backs leaves the ledger balanced, the limit and deductible respected, and the month's
+statement equal to it; a refund not yet handed back shows as what the patient is still owed."""
 
 from __future__ import annotations
 
@@ -21,7 +22,16 @@ from app.insurance import repository as insurance_repository
 from app.insurance import settlement as settlement_service
 from app.insurance import statements as statement_service
 from app.kit.clock import frozen_at
-from app.models import InsuranceQuota, InsuranceQuotaDisease, LedgerEntry, Role, Settlement
+from app.models import (
+    InsuranceQuota,
+    InsuranceQuotaDisease,
+    LedgerEntry,
+    Payment,
+    PaymentRefund,
+    Role,
+    Settlement,
+)
+from app.payment import refunds
 from app.payment import service as payment_service
 from app.payment.schemas import HandOverPayment
 from tests.fixtures import factories
@@ -39,15 +49,32 @@ OPS = st.lists(
         st.tuples(st.just("retry"), st.integers(0, 20), st.just(0)),
         st.tuples(st.just("reverse"), st.integers(0, 20), st.just(0)),
         st.tuples(st.just("pay"), st.integers(0, 20), st.sampled_from(["cash", "card"])),
+        st.tuples(st.just("hand_back"), st.integers(0, 20), st.just(0)),
     ),
     min_size=1,
     max_size=14,
 )
 
 
-async def _principal(session: AsyncSession, role: Role) -> Principal:
+async def _principal(
+    session: AsyncSession, role: Role, store_id: uuid.UUID | None = None
+) -> Principal:
     account = await factories.account(session, role)
-    return Principal(account.id, uuid.uuid4(), role, account.display_name)
+    return Principal(account.id, uuid.uuid4(), role, account.display_name, store_id=store_id)
+
+
+async def _pending(
+    session: AsyncSession, patient_id: uuid.UUID
+) -> list[tuple[PaymentRefund, uuid.UUID]]:
+    """The patient's refunds still to hand back, with their settlement."""
+    rows = await session.execute(
+        select(PaymentRefund, Payment.settlement_id)
+        .join(Payment, Payment.id == PaymentRefund.payment_id)
+        .where(PaymentRefund.status == "requested", Payment.patient_id == patient_id)
+        .order_by(PaymentRefund.created_at, PaymentRefund.id)
+        .execution_options(populate_existing=True)
+    )
+    return [(refund, settlement_id) for refund, settlement_id in rows]
 
 
 async def _scenario(session: AsyncSession, ops: list[tuple]) -> None:
@@ -55,7 +82,7 @@ async def _scenario(session: AsyncSession, ops: list[tuple]) -> None:
     patient = await w.patient(session)
     drugs = {"full": world.full, "partial": world.partial, "self_pay": world.self_pay}
     booked: list[tuple[Settlement, object, str]] = []
-    courier = await _principal(session, Role.courier)
+    courier = await _principal(session, Role.courier, world.store.id)
     for step, (op, arg, extra) in enumerate(ops):
         moment = datetime(w.YEAR, 3, 1 + step, 4, tzinfo=UTC)
         with frozen_at(moment):
@@ -95,10 +122,13 @@ async def _scenario(session: AsyncSession, ops: list[tuple]) -> None:
                             method=extra, amount_fen=outstanding, collection_id=uuid.uuid4()
                         ),
                     )
-    await _check(session, world, patient)
+            elif op == "hand_back" and (pending := await _pending(session, patient.id)):
+                refund, _ = pending[arg % len(pending)]
+                await refunds.hand_back(session, courier, refund.id)
+    await _check(session, world, patient, courier)
 
 
-async def _check(session: AsyncSession, world: w.World, patient) -> None:
+async def _check(session: AsyncSession, world: w.World, patient, courier: Principal) -> None:
     entries = LedgerEntry.institution_id == world.institution.id
     unbalanced = await session.scalar(
         select(func.count()).select_from(
@@ -133,6 +163,22 @@ async def _check(session: AsyncSession, world: w.World, patient) -> None:
     assert statement.fund_fen == await account("fund_receivable")
     assert statement.account_fen == await account("account_receivable")
     assert statement.total_fen == -(await account("drug_supply"))
+    # Cash not handed back yet is still the institution's and owed to the patient.
+    owed: dict[uuid.UUID, int] = {}
+    for refund, settlement_id in await _pending(session, patient.id):
+        owed[settlement_id] = owed.get(settlement_id, 0) + refund.amount_fen
+    report = await reconciliation.reconcile(session, statement.id)
+    assert {
+        d.settlement_id: d.difference_fen
+        for d in report.differences
+        if not d.kind.startswith("personal_share_unpaid")
+    } == owed
+    assert all(
+        d.kind == "personal_share_overpaid" for d in report.differences if d.settlement_id in owed
+    )
+    # Once the courier has handed everything back, nothing but unpaid shares remains.
+    for refund, _ in await _pending(session, patient.id):
+        await refunds.hand_back(session, courier, refund.id)
     report = await reconciliation.reconcile(session, statement.id)
     assert [d for d in report.differences if not d.kind.startswith("personal_share_unpaid")] == []
 

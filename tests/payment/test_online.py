@@ -14,30 +14,11 @@ from app.models import LedgerEntry, OutboxMessage, Payment, PaymentRefund
 from app.outbox.types import ClaimedMessage
 from app.payment.providers.alipay import fen_to_yuan
 from app.payment.refunds import PAYMENT_REFUND, refund_handler
+from tests.payment.flows import collected as _collected
+from tests.payment.flows import start_online as _start
 
 WECHAT_NOTIFY = "/api/v1/payments/notify/wechat"
 ALIPAY_NOTIFY = "/api/v1/payments/notify/alipay"
-
-
-async def _start(client, delivery, method: str) -> dict:
-    response = await client.post(
-        f"/api/v1/payments/settlements/{delivery.settlement.id}/online",
-        json={"method": method},
-        headers=delivery.patient_headers,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def _collected(db_session, delivery) -> int:
-    return int(
-        await db_session.scalar(
-            select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
-                LedgerEntry.settlement_id == delivery.settlement.id,
-                LedgerEntry.account.like("collected_%"),
-            )
-        )
-    )
 
 
 async def test_wechat_order_returns_signed_client_parameters(
@@ -166,13 +147,18 @@ async def test_paying_twice_refunds_the_second_payment(
         json=cash,
         headers=delivery.courier_headers,
     )
-    headers, body = fake_wechatpay.paid(started["payment"]["receipt_no"], 16_000, "4200000007")
+    out_trade_no = started["payment"]["receipt_no"]
+    headers, body = fake_wechatpay.paid(out_trade_no, 16_000, "4200000007")
     assert (await client.post(WECHAT_NOTIFY, content=body, headers=headers)).status_code == 204
-    assert await _collected(db_session, delivery) == 16_000
     refund = await db_session.scalar(
         select(PaymentRefund).where(PaymentRefund.payment_id == uuid.UUID(started["payment"]["id"]))
     )
     assert refund.amount_fen == 16_000 and refund.status == "requested"
+    # Both payments are held until WeChat Pay confirms the refund: then one is given back.
+    assert await _collected(db_session, delivery) == 32_000
+    headers, body = fake_wechatpay.refunded(out_trade_no, refund.out_refund_no, 16_000, 16_000)
+    assert (await client.post(WECHAT_NOTIFY, content=body, headers=headers)).status_code == 204
+    assert await _collected(db_session, delivery) == 16_000
 
 
 async def test_reversal_refunds_online_payment_through_the_outbox(

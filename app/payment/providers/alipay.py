@@ -1,8 +1,12 @@
 """Alipay open platform: RSA2-signed requests, verified responses and notifications.
 
-The signature covers the parameters sorted by name, `sign` and `sign_type` left out (and empty
-values skipped), joined as k=v with '&'. Amounts travel as yuan strings; they are converted to
-fen exactly (Decimal), never through a float.
+Both signatures are over the parameters sorted by name and joined as k=v with '&', but they
+differ in what is left out (as in Ant's SDKs, `AlipaySignature.getSignContent` and
+`getSignCheckContentV1`, and in python-alipay-sdk):
+- a request is signed over every parameter except `sign` (so `sign_type` IS signed), empty
+  values skipped;
+- a notification is verified over every parameter except `sign` and `sign_type`.
+Amounts travel as yuan strings; they are converted to fen exactly (Decimal), never via a float.
 """
 
 from __future__ import annotations
@@ -20,8 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from app.kit.clock import to_shanghai
 from app.payment.providers.errors import NotificationRejected, ProviderError
 from app.payment.providers.keys import sign_sha256, verify_sha256
+from app.payment.providers.outcomes import ProviderRefund, ProviderRefundStatus
 
 SUCCESS_CODE = "10000"
+# Methods that take the public notify_url parameter (a refund's outcome is notified to the
+# payment's notify_url; the refund API takes none).
+NOTIFIED_METHODS = frozenset({"alipay.trade.precreate"})
 
 
 @dataclass(frozen=True)
@@ -44,12 +52,17 @@ class AlipayNotification:
     out_biz_no: str | None
 
 
-def signing_content(params: Mapping[str, str]) -> str:
-    """The string Alipay signs: sorted k=v pairs without sign/sign_type or empty values."""
+def request_signing_content(params: Mapping[str, str]) -> str:
+    """What a request's `sign` covers: sorted k=v pairs of every non-empty parameter but sign."""
     return "&".join(
-        f"{key}={params[key]}"
-        for key in sorted(params)
-        if key not in ("sign", "sign_type") and params[key] != ""
+        f"{key}={params[key]}" for key in sorted(params) if key != "sign" and params[key] != ""
+    )
+
+
+def notification_signing_content(params: Mapping[str, str]) -> str:
+    """What a notification's `sign` covers: sorted k=v pairs of all but sign and sign_type."""
+    return "&".join(
+        f"{key}={params[key]}" for key in sorted(params) if key not in ("sign", "sign_type")
     )
 
 
@@ -77,7 +90,9 @@ def parse_notification(config: AlipayConfig, params: Mapping[str, str]) -> Alipa
     if params.get("app_id") != config.app_id:
         raise NotificationRejected("notification for another app")
     if not verify_sha256(
-        config.alipay_public_key, signing_content(params).encode(), params.get("sign", "")
+        config.alipay_public_key,
+        notification_signing_content(params).encode(),
+        params.get("sign", ""),
     ):
         raise NotificationRejected("signature does not verify")
     try:
@@ -126,10 +141,13 @@ class AlipayClient:
             "sign_type": "RSA2",
             "timestamp": to_shanghai(now).strftime("%Y-%m-%d %H:%M:%S"),
             "version": "1.0",
-            "notify_url": self.config.notify_url,
             "biz_content": json.dumps(biz_content, ensure_ascii=False, separators=(",", ":")),
         }
-        params["sign"] = sign_sha256(self.config.app_private_key, signing_content(params).encode())
+        if method in NOTIFIED_METHODS:
+            params["notify_url"] = self.config.notify_url
+        params["sign"] = sign_sha256(
+            self.config.app_private_key, request_signing_content(params).encode()
+        )
         return params
 
     async def _call(
@@ -171,9 +189,12 @@ class AlipayClient:
 
     async def refund(
         self, out_trade_no: str, out_refund_no: str, refund_fen: int, reason: str, now: datetime
-    ) -> None:
-        """Refund part or all of a trade (out_request_no makes retries safe)."""
-        await self._call(
+    ) -> ProviderRefund:
+        """Refund part or all of a trade (out_request_no makes retries safe).
+
+        Only `fund_change` = Y means the money moved; anything else is confirmed by a query.
+        """
+        node = await self._call(
             "alipay.trade.refund",
             {
                 "out_trade_no": out_trade_no,
@@ -183,3 +204,30 @@ class AlipayClient:
             },
             now,
         )
+        if node.get("fund_change") == "Y":
+            return ProviderRefund(ProviderRefundStatus.succeeded, str(node.get("trade_no") or ""))
+        return ProviderRefund(ProviderRefundStatus.processing)
+
+    async def query_refund(
+        self, out_trade_no: str, out_refund_no: str, now: datetime
+    ) -> ProviderRefund:
+        """Where a refund stands (alipay.trade.fastpay.refund.query).
+
+        Alipay: data returned with refund_status empty or REFUND_SUCCESS means refunded; no data
+        means there is no such refund.
+        """
+        node = await self._call(
+            "alipay.trade.fastpay.refund.query",
+            {
+                "out_trade_no": out_trade_no,
+                "out_request_no": out_refund_no,
+                "query_options": ["gmt_refund_pay"],
+            },
+            now,
+        )
+        if not node.get("refund_amount"):
+            return ProviderRefund(ProviderRefundStatus.not_found)
+        status = node.get("refund_status") or "REFUND_SUCCESS"
+        if status == "REFUND_SUCCESS":
+            return ProviderRefund(ProviderRefundStatus.succeeded, str(node.get("trade_no") or ""))
+        return ProviderRefund(ProviderRefundStatus.processing, detail=str(status))

@@ -1,8 +1,10 @@
 """WeChat Pay API v3: signed requests, verified responses and notifications, AES-256-GCM.
 
-Notifications are verified with SHA256withRSA over "timestamp\\nnonce\\nbody\\n" using the
-platform public key named by the Wechatpay-Serial header, refused when the timestamp is too far
-from now (replays), and their `resource` is decrypted with AES-256-GCM under the APIv3 key.
+Notifications and responses are verified with SHA256withRSA over "timestamp\\nnonce\\nbody\\n"
+using the platform public key named by the Wechatpay-Serial header (Wechatpay-Signature-Type
+must name that algorithm, as the wechatpayv3 SDK requires), refused when the timestamp is too far
+from now (replays), and a notification's `resource` is decrypted with AES-256-GCM under the
+APIv3 key.
 """
 
 from __future__ import annotations
@@ -22,10 +24,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.payment.providers.errors import NotificationRejected, ProviderError
 from app.payment.providers.keys import sign_sha256, verify_sha256
+from app.payment.providers.outcomes import ProviderRefund, ProviderRefundStatus
 
 AUTH_SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 JSAPI_PATH = "/v3/pay/transactions/jsapi"
 REFUND_PATH = "/v3/refund/domestic/refunds"
+# The refund's `status` (answers and queries) or `refund_status` (notifications).
+REFUND_STATUS = {
+    "SUCCESS": ProviderRefundStatus.succeeded,
+    "PROCESSING": ProviderRefundStatus.processing,
+    "CLOSED": ProviderRefundStatus.failed,
+    "ABNORMAL": ProviderRefundStatus.failed,
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ def verify_signed(
     nonce = _header(headers, "Wechatpay-Nonce")
     signature = _header(headers, "Wechatpay-Signature")
     serial = _header(headers, "Wechatpay-Serial")
+    if _header(headers, "Wechatpay-Signature-Type") != AUTH_SCHEMA:
+        raise NotificationRejected("unsupported Wechatpay-Signature-Type")
     key = config.platform_keys.get(serial)
     if key is None:
         raise NotificationRejected(f"unknown platform certificate serial {serial}")
@@ -129,16 +141,19 @@ class WeChatPayClient:
         self.config = config
         self._http = http
 
-    async def _post(self, path: str, body: dict[str, Any], now: datetime) -> dict[str, Any]:
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any] | None, now: datetime
+    ) -> httpx.Response:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body else ""
         timestamp, nonce = str(int(now.timestamp())), secrets.token_hex(16)
         try:
-            response = await self._http.post(
+            response = await self._http.request(
+                method,
                 self.config.api_base + path,
-                content=text.encode(),
+                content=text.encode() if body else None,
                 headers={
                     "Authorization": authorization(
-                        self.config, "POST", path, text, timestamp, nonce
+                        self.config, method, path, text, timestamp, nonce
                     ),
                     "Content-Type": "application/json",
                     "Accept": "application/json",
@@ -152,6 +167,10 @@ class WeChatPayClient:
             verify_signed(self.config, response.headers, response.content, now)
         except NotificationRejected as exc:
             raise ProviderError(f"unverified WeChat Pay response: {exc}", retryable=True) from exc
+        return response
+
+    async def _post(self, path: str, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+        response = await self._request("POST", path, body, now)
         if not response.is_success:
             raise ProviderError(f"WeChat Pay refused: {response.text[:300]}", retryable=False)
         result: dict[str, Any] = response.json()
@@ -197,9 +216,9 @@ class WeChatPayClient:
         total_fen: int,
         reason: str,
         now: datetime,
-    ) -> None:
-        """Ask for a refund (the outcome arrives as a REFUND.* notification)."""
-        await self._post(
+    ) -> ProviderRefund:
+        """Ask for a refund (the outcome arrives as a REFUND.* notification or by a query)."""
+        result = await self._post(
             REFUND_PATH,
             {
                 "out_trade_no": out_trade_no,
@@ -210,3 +229,23 @@ class WeChatPayClient:
             },
             now,
         )
+        return refund_outcome(result, "status")
+
+    async def query_refund(self, out_refund_no: str, now: datetime) -> ProviderRefund:
+        """Where a refund stands (GET /v3/refund/domestic/refunds/{out_refund_no})."""
+        response = await self._request("GET", f"{REFUND_PATH}/{out_refund_no}", None, now)
+        if response.status_code == 404:
+            return ProviderRefund(ProviderRefundStatus.not_found)
+        if not response.is_success:
+            raise ProviderError(f"WeChat Pay refused: {response.text[:300]}", retryable=True)
+        return refund_outcome(response.json(), "status")
+
+
+def refund_outcome(resource: Mapping[str, Any], field: str) -> ProviderRefund:
+    """A refund object's state (`status` in answers, `refund_status` in notifications)."""
+    word = str(resource.get(field) or "")
+    status = REFUND_STATUS.get(word)
+    if status is None:
+        raise ProviderError(f"unknown WeChat Pay refund status {word!r}", retryable=True)
+    refund_id = resource.get("refund_id")
+    return ProviderRefund(status, str(refund_id) if refund_id else None, word)
