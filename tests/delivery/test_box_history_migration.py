@@ -13,7 +13,7 @@ from app.kit.clock import utcnow
 from app.models import DispensedBox, TraceabilityEvent
 from tests.prescription.world import World, ordered, trace_code
 
-MIGRATION = Path(__file__).parents[2] / "migrations" / "versions" / "20261206_custody.py"
+MIGRATION = Path(__file__).parents[2] / "migrations" / "versions" / "20261206_0012_custody.py"
 
 
 def _backfill_statement() -> str:
