@@ -12,11 +12,9 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
-from app.config import Settings
-from app.db import create_engine
 from app.errors import Conflict
 from app.insurance import flags as flag_service
 from app.insurance import reconciliation
@@ -25,7 +23,7 @@ from app.insurance import settlement as settlement_service
 from app.insurance import statements as statement_service
 from app.kit.clock import frozen_at
 from app.models import LedgerEntry, Role, Settlement, Statement
-from tests.fixtures import factories
+from tests.fixtures import databases, factories
 from tests.insurance import world as w
 
 MONTHS = ("2026-03", "2026-04", "2026-05", "2026-06")
@@ -178,23 +176,7 @@ async def _check(
 def test_disputes_and_negative_months_reconcile_to_the_fen(database_url: str, scenario) -> None:
     months, decisions = scenario
 
-    async def run() -> None:
-        engine = create_engine(Settings(database_url=database_url))
-        try:
-            async with engine.connect() as connection:
-                transaction = await connection.begin()
-                maker = async_sessionmaker(
-                    bind=connection,
-                    expire_on_commit=False,
-                    autoflush=False,
-                    join_transaction_mode="create_savepoint",
-                )
-                try:
-                    async with maker() as session:
-                        await _scenario(session, months, decisions)
-                finally:
-                    await transaction.rollback()
-        finally:
-            await engine.dispose()
+    async def work(session: AsyncSession) -> None:
+        await _scenario(session, months, decisions)
 
-    asyncio.run(run())
+    asyncio.run(databases.in_rolled_back_session(database_url, work))

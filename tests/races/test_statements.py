@@ -151,8 +151,8 @@ async def test_concurrent_different_payments_book_one_and_refuse_the_rest(
     assert transactions == 1
 
 
-async def test_concurrent_recoveries_record_one(server: RaceServer) -> None:
-    books = await _books(server)
+async def _negative_april(server: RaceServer, books: Books) -> dict:
+    """March paid for, then April holding only March's late reversal: confirmed, negative."""
     await _statement(server, books)
 
     async def reverse(session: AsyncSession) -> None:
@@ -165,8 +165,15 @@ async def test_concurrent_recoveries_record_one(server: RaceServer) -> None:
     created = await server.http.post(
         STATEMENTS, json=_month(books, "2026-04"), headers=books.bureau
     )
-    april = created.json()
+    april = dict(created.json())
     await server.http.post(f"{STATEMENTS}/{april['id']}/confirm", headers=books.bureau)
+    assert april["payable_fen"] < 0
+    return april
+
+
+async def test_concurrent_recoveries_record_one(server: RaceServer) -> None:
+    books = await _books(server)
+    april = await _negative_april(server, books)
     body = {"amount_fen": -april["payable_fen"], "reference": "TH-1", "paid_on": "2026-05-02"}
     result = await race(
         server.http, "POST", f"{STATEMENTS}/{april['id']}/recovery", json=body, headers=books.bureau
@@ -185,20 +192,7 @@ async def test_a_negative_payable_is_carried_once_when_two_statements_are_made_a
     server: RaceServer,
 ) -> None:
     books = await _books(server)
-    await _statement(server, books)
-
-    async def reverse(session: AsyncSession) -> None:
-        with frozen_at(APRIL_10):
-            await settlement_service.reverse(
-                session, books.settlement.id, "delivery_failed", w.message_id()
-            )
-
-    await committed(server, reverse)
-    created = await server.http.post(
-        STATEMENTS, json=_month(books, "2026-04"), headers=books.bureau
-    )
-    april = created.json()
-    await server.http.post(f"{STATEMENTS}/{april['id']}/confirm", headers=books.bureau)
+    april = await _negative_april(server, books)
     requests = [
         ("POST", STATEMENTS, {"json": _month(books, month), "headers": books.bureau})
         for month in ("2026-05", "2026-06", "2026-07")
