@@ -12,8 +12,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from app.insurance import ledger
+from app.insurance import statements as statement_service
 from app.kit.clock import frozen_at
 from app.models import LedgerEntry, Role, Settlement
+from app.models.insurance_statement import STATEMENT_STATUSES
 from tests.fixtures import factories
 from tests.insurance.months import (
     APRIL,
@@ -278,3 +280,7 @@ async def test_the_ledger_refuses_to_rewrite_a_correction(client, db_session, se
     with pytest.raises(DBAPIError, match="append-only"):
         async with db_session.begin_nested():
             await db_session.execute(text("UPDATE insurance_ledger_corrections SET reason = 'y'"))
+
+
+def test_the_statement_machine_declares_every_status_the_table_admits() -> None:
+    assert set(statement_service.TRANSITIONS) == set(STATEMENT_STATUSES)

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.insurance import settlement as settlement_service
-from app.insurance import statements as statement_service
 from app.kit.clock import city_date, frozen_at
 from app.models import (
     AuditEvent,
@@ -319,9 +318,3 @@ async def test_concurrent_identical_benefit_rules_make_one_version(server: RaceS
         )
     )
     assert versions == 1
-
-
-def test_the_statement_states_declare_every_status() -> None:
-    from app.models.insurance_statement import STATEMENT_STATUSES
-
-    assert set(statement_service.TRANSITIONS) == set(STATEMENT_STATUSES)
