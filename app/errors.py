@@ -208,8 +208,31 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
 _REFUSED_VALUE_SQLSTATES = frozenset({"22001", "22003", "22007", "22008", "22021", "22P05"})
 
 
+# SQLSTATEs by which PostgreSQL refuses a write because a concurrent transaction got there
+# first: unique or exclusion violation, serialization failure, deadlock. The request changed
+# nothing (its transaction is rolled back): a 409 the client can act on, never a 500. Services
+# lock first or catch these where they know a better answer (a replay, a specific code); this
+# is the net under every other write.
+_CONCURRENT_WRITE_SQLSTATES = frozenset({"23505", "23P01", "40001", "40P01"})
+# SQLite's extended result codes for the same (writers are serialised, but a duplicate
+# insert between a check and a write still lands here).
+_CONCURRENT_WRITE_SQLITE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+
+
+def lost_a_race(exc: DBAPIError) -> bool:
+    """Whether the database refused a write because another transaction made it first."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return (
+        sqlstate in _CONCURRENT_WRITE_SQLSTATES
+        or getattr(exc.orig, "sqlite_errorname", None) in _CONCURRENT_WRITE_SQLITE
+    )
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
+    if lost_a_race(exc):
+        log.warning("concurrent write refused: %s: %.300s", type(exc.orig).__name__, exc.orig)
+        return problem_response(409, "concurrent_update", translate("concurrent_update"))
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate not in _REFUSED_VALUE_SQLSTATES:
         return await _unhandled(request, exc)

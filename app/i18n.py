@@ -156,4 +156,14 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "zh": "服务暂时不可用，请稍后重试",
         "en": "The service is temporarily unavailable",
     },
+    "concurrent_update": {
+        "zh": "另一个请求同时修改了同一记录，本次未生效，请刷新后再试",
+        "en": "Another request changed the same record at the same moment; nothing was done, "
+        "reload and retry",
+    },
+    "idempotency_key_reused": {
+        "zh": "该 Idempotency-Key 已用于另一个请求（路径或内容不同），请为新请求使用新的键",
+        "en": "This Idempotency-Key was used for another request (another path or body); use "
+        "a new key for a new request",
+    },
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assignment import consultations as consultation_service
@@ -27,6 +27,7 @@ from app.care.schemas import CareRelationshipOut
 from app.chat import care_events as chat_care_events
 from app.chat.runtime import chat_runtime
 from app.db import DbSession
+from app.idempotency import IdempotencyKey
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
@@ -34,10 +35,6 @@ router = APIRouter(prefix="/api/v1", tags=["assignment"])
 PatientOnly = Annotated[Principal, require_roles(Role.patient)]
 DoctorOnly = Annotated[Principal, require_roles(Role.doctor)]
 PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", max_length=64, description="Replays return the first result"),
-]
 
 
 async def _announced(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 
 from app.authz.principal import Principal, require_roles
 from app.care import follow_ups as follow_up_service
@@ -22,6 +22,7 @@ from app.care.schemas import (
     ReferralStatus,
 )
 from app.db import DbSession
+from app.idempotency import IdempotencyKey
 from app.kit.clock import utcnow
 from app.models import FollowUp, FollowUpPlan, Role
 
@@ -143,7 +144,7 @@ async def create_referral(
     body: ReferralCreate,
     principal: DoctorOnly,
     session: DbSession,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReferralOut:
     """Refer a patient in one's care up to a higher-level hospital or down to community care."""
     row = await referral_service.create_referral(session, principal, body, idempotency_key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
@@ -34,6 +34,7 @@ from app.delivery.schemas import (
 from app.delivery.states import Actor, OrderStatus
 from app.errors import NotFound
 from app.i18n import translate
+from app.idempotency import IdempotencyKey, RequiredIdempotencyKey
 from app.models import PharmacyOrder, Role
 from app.pharmacy import orders
 from app.pharmacy.schemas import OrderOut
@@ -45,7 +46,6 @@ StoreStaff = Annotated[Principal, require_roles(Role.pharmacist)]
 CourierOnly = Annotated[Principal, require_roles(Role.courier)]
 StaffOrCourier = Annotated[Principal, require_roles(Role.pharmacist, Role.courier)]
 PatientOrStaff = Annotated[Principal, require_roles(Role.patient, Role.pharmacist)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)]
 
 
 async def _order(
@@ -134,7 +134,7 @@ async def dispatch_order(
 @router.post("/{order_id}/location", response_model=LocationOut)
 async def report_location(
     order: Order, body: LocationIn, principal: CourierOnly, request: Request, session: DbSession,
-    key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=64)],
+    key: RequiredIdempotencyKey,
 ) -> LocationOut:  # fmt: skip
     """The courier's position; the patient and the store see it live with a new ETA."""
     recorded = await tracking.report_location(

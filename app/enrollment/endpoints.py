@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
 from app.authz.principal import Principal, require_roles
@@ -27,6 +27,7 @@ from app.enrollment.schemas import (
 )
 from app.enrollment.service import ApplicationView
 from app.errors import AppError
+from app.idempotency import IdempotencyKey
 from app.kit.clock import city_date
 from app.kit.downloads import user_upload_response
 from app.models import Role
@@ -37,10 +38,6 @@ PatientOnly = Annotated[Principal, require_roles(Role.patient)]
 PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
 DoctorOnly = Annotated[Principal, require_roles(Role.doctor)]
 Admin = Annotated[Principal, require_roles(Role.admin)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", max_length=64, description="Replays return the first result"),
-]
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {

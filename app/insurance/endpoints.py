@@ -18,7 +18,9 @@ from app.audit.service import AuditAction
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.errors import NotFound
+from app.insurance import corrections as correction_service
 from app.insurance import flags as flag_service
+from app.insurance import ledger_repository, statement_views
 from app.insurance import reconciliation as reconciliation_service
 from app.insurance import repository as insurance_repository
 from app.insurance import rules as rule_service
@@ -30,6 +32,12 @@ from app.insurance.schemas import (
     FlaggedPage,
     FlaggedSettlement,
     FlagOut,
+    FlagReviewCreate,
+    FlagReviewOut,
+    LedgerCorrectionCreate,
+    LedgerCorrectionOut,
+    LedgerTransactionOut,
+    LedgerTransactionPage,
     Reconciliation,
     RuleRenewalOut,
     RuleRenewals,
@@ -41,11 +49,12 @@ from app.insurance.schemas import (
     StatementOut,
     StatementPage,
     StatementPaymentCreate,
+    StatementRecoveryCreate,
 )
 from app.kit.bounded import Year
 from app.kit.clock import city_date, utcnow
 from app.kit.time_bounds import Instant
-from app.models import Role
+from app.models import LedgerEntry, Role
 
 router = APIRouter(prefix="/api/v1/insurance", tags=["insurance"])
 
@@ -189,8 +198,23 @@ async def get_settlement(
 async def flag_settlement(
     settlement_id: uuid.UUID, body: FlagCreate, principal: Reviewer, session: DbSession
 ) -> FlagOut:
-    """A family doctor (own patients) or bureau reviewer flags a doubtful settlement."""
-    return FlagOut.from_row(await flag_service.flag(session, principal, settlement_id, body.reason))
+    """A family doctor (own patients) or bureau reviewer flags a doubtful settlement: it is
+    held out of its statement's payable until the bureau decides (flagging again returns the
+    reviewer's flag)."""
+    row = await flag_service.flag(session, principal, settlement_id, body.reason)
+    reviews = await flag_service.reviews_of(session, [row])
+    return FlagOut.from_row(row, reviews.get(row.review_id) if row.review_id else None)
+
+
+@router.post("/settlements/{settlement_id}/review", response_model=FlagReviewOut)
+async def review_settlement(
+    settlement_id: uuid.UUID, body: FlagReviewCreate, principal: Bureau, session: DbSession
+) -> FlagReviewOut:
+    """The bureau decides the open flags of a settlement: confirmed (paid with the next
+    statement) or rejected (reversed; recovered by the next statement if already paid)."""
+    return FlagReviewOut.from_row(
+        await flag_service.review(session, principal, settlement_id, body.decision, body.note)
+    )
 
 
 @router.get("/flags", response_model=FlaggedPage)
@@ -199,9 +223,13 @@ async def list_flagged(
 ) -> FlaggedPage:
     """Flagged settlements for the bureau's claim review, newest flag first."""
     pairs = await flag_service.flagged(session, before, limit)
+    reviews = await flag_service.reviews_of(session, [f for f, _ in pairs])
     return FlaggedPage(
         items=[
-            FlaggedSettlement(flag=FlagOut.from_row(f), settlement=SettlementOut.from_row(s))
+            FlaggedSettlement(
+                flag=FlagOut.from_row(f, reviews.get(f.review_id) if f.review_id else None),
+                settlement=SettlementOut.from_row(s),
+            )
             for f, s in pairs
         ],
         next_before=pairs[-1][0].flagged_at if len(pairs) == limit else None,
@@ -235,21 +263,19 @@ async def list_statements(
 
 @router.get("/statements/{statement_id}", response_model=StatementDetail)
 async def get_statement(statement_id: uuid.UUID, _: Bureau, session: DbSession) -> StatementDetail:
-    """The statement with every settlement and reversal it covers (the JSON export)."""
-    statement, rows = await statement_service.detail(session, statement_id)
-    return StatementDetail(
-        **StatementOut.from_row(statement).model_dump(),
-        lines=[SettlementOut.from_row(r) for r in rows],
-    )
+    """The statement with every settlement and reversal it covers (the JSON export), the
+    disputed lines held out of the payable, releases and carried negative payables."""
+    return statement_views.statement_detail(await statement_service.view(session, statement_id))
 
 
 @router.get("/statements/{statement_id}/export.csv", response_class=Response)
 async def export_statement_csv(statement_id: uuid.UUID, _: Bureau, session: DbSession) -> Response:
     """The statement as CSV (UTF-8 with BOM so spreadsheet software reads the Chinese)."""
-    statement, rows = await statement_service.detail(session, statement_id)
+    current = await statement_service.view(session, statement_id)
+    statement = current.statement
     filename = f"statement-{statement.month}-{statement.institution_id}.csv"
     return Response(
-        content="\ufeff" + statement_service.to_csv(statement, rows),
+        content="\ufeff" + statement_service.to_csv(current),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -272,6 +298,58 @@ async def record_statement_payment(
         session, principal, statement_id, body.amount_fen, body.reference, body.paid_on
     )
     return StatementOut.from_row(statement)
+
+
+@router.post("/statements/{statement_id}/recovery", response_model=StatementOut)
+async def record_statement_recovery(
+    statement_id: uuid.UUID, body: StatementRecoveryCreate, principal: Bureau, session: DbSession
+) -> StatementOut:
+    """Record what the institution paid back for a confirmed statement with a negative payable
+    (the other way to settle it is to carry it into the next statement made)."""
+    statement = await statement_service.record_recovery(
+        session, principal, statement_id, body.amount_fen, body.reference, body.paid_on
+    )
+    return StatementOut.from_row(statement)
+
+
+@router.post("/ledger/corrections", response_model=LedgerCorrectionOut, status_code=201)
+async def correct_ledger(
+    body: LedgerCorrectionCreate, principal: Bureau, session: DbSession
+) -> LedgerCorrectionOut:
+    """Negate a mistaken remittance, recovery, payment or refund transaction with new entries
+    (with the reason; the ledger is never changed). A corrected remittance reopens its
+    statement for the right payment. Each transaction is corrected once."""
+    return LedgerCorrectionOut.from_row(
+        await correction_service.correct(session, principal, body.transaction_id, body.reason)
+    )
+
+
+@router.get("/ledger/transactions", response_model=LedgerTransactionPage)
+async def list_ledger_transactions(
+    _: Bureau,
+    session: DbSession,
+    institution_id: uuid.UUID | None = None,
+    statement_id: uuid.UUID | None = None,
+    settlement_id: uuid.UUID | None = None,
+    payment_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+) -> LedgerTransactionPage:
+    """Ledger transactions matching every given reference, newest first, with their
+    corrections (what a correction names)."""
+    entries = await ledger_repository.transactions(
+        session, institution_id, statement_id, settlement_id, payment_id, limit
+    )
+    grouped: dict[uuid.UUID, list[LedgerEntry]] = {}
+    for entry in entries:
+        grouped.setdefault(entry.transaction_id, []).append(entry)
+    corrections = await ledger_repository.corrections_by_transaction(session, list(grouped))
+    ordered = sorted(grouped.values(), key=lambda rows: max(e.id for e in rows), reverse=True)
+    return LedgerTransactionPage(
+        items=[
+            LedgerTransactionOut.from_entries(rows, corrections.get(rows[0].transaction_id))
+            for rows in ordered
+        ]
+    )
 
 
 @router.get("/statements/{statement_id}/reconciliation", response_model=Reconciliation)

@@ -6,9 +6,13 @@ Accounts (debits positive, credits negative):
   share and the personal-account payment;
 - patient_receivable: the cash share the patient still owes (negative = owed to the patient);
 - collected_<method>: money received by cash, card, WeChat Pay or Alipay;
-- bureau_remittance: money the bureau paid the institution for a monthly statement;
+- bureau_remittance: money the bureau paid the institution for a monthly statement (negative:
+  what the institution paid back for a statement whose payable was negative);
 - limit_used / limit_headroom and deductible_met / deductible_open: memo accounts recording the
   quota each settlement consumes and each reversal restores.
+
+A mistake is never updated away: the bureau's correction (app.insurance.corrections) appends a
+transaction of the same kind and references that negates the mistaken one.
 """
 
 from __future__ import annotations
@@ -62,11 +66,17 @@ class Refs:
     statement_id: uuid.UUID | None = None
 
 
-async def post(session: AsyncSession, kind: str, postings: list[Posting], refs: Refs) -> uuid.UUID:
+async def post(
+    session: AsyncSession,
+    kind: str,
+    postings: list[Posting],
+    refs: Refs,
+    transaction_id: uuid.UUID | None = None,
+) -> uuid.UUID:
     """Append one balanced transaction (zero amounts are dropped); returns its id."""
     if sum(p.amount_fen for p in postings) != 0:
         raise UnbalancedTransaction(f"{kind} postings sum to {sum(p.amount_fen for p in postings)}")
-    transaction_id = uuid.uuid4()
+    transaction_id = transaction_id or uuid.uuid4()
     now = utcnow()
     rows = [
         {

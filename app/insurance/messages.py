@@ -60,5 +60,43 @@ register_messages(
             "en": "A payment is already recorded for this statement",
         },
         "institution_not_found": {"zh": "未找到该定点医疗机构", "en": "No such institution"},
+        "statement_payable_negative": {
+            "zh": "结算单应付金额为负（{payable_fen} 分），"
+            "请登记医疗机构的退回款或结转至下期结算单",
+            "en": "The payable is negative ({payable_fen} fen): record the institution's "
+            "repayment, or carry it into a later statement",
+        },
+        "statement_payable_not_negative": {
+            "zh": "结算单应付金额为 {payable_fen} 分，不是负数，没有需要追回的款项",
+            "en": "The payable is {payable_fen} fen, not negative: there is nothing to recover",
+        },
+        "flag_on_reversal": {
+            "zh": "撤销记录不能标记存疑，请标记原结算",
+            "en": "A reversal cannot be flagged; flag the settlement it reverses",
+        },
+        "settlement_not_flagged": {
+            "zh": "该结算没有存疑标记，无需审核",
+            "en": "The settlement has no flags to review",
+        },
+        "flag_review_decided": {
+            "zh": "该结算的存疑标记已审核，结论为“{decision}”",
+            "en": "The settlement's flags were already decided: {decision}",
+        },
+        "ledger_transaction_not_found": {
+            "zh": "未找到该记账事务",
+            "en": "No such ledger transaction",
+        },
+        "ledger_correction_not_allowed": {
+            "zh": "“{kind}”类记账不能冲正；结算错误请撤销结算",
+            "en": "'{kind}' entries cannot be corrected; reverse a wrong settlement instead",
+        },
+        "ledger_correction_of_correction": {
+            "zh": "冲正记录本身不能再冲正",
+            "en": "A correction cannot itself be corrected",
+        },
+        "ledger_transaction_already_corrected": {
+            "zh": "该记账事务已冲正",
+            "en": "This ledger transaction has already been corrected",
+        },
     }
 )

@@ -3,8 +3,11 @@
 Every disagreement is listed (never just a yes/no): a settlement whose ledger entries differ
 from its row, a statement total that differs from its lines, a settlement of the month missing
 from the statement, an unbalanced ledger transaction, a payment whose booking differs from its
-record, a personal share not (or over-) collected, and a bureau payment different from what the
-statement says is owed.
+record, a personal share not (or over-) collected, a bureau payment (or recovery) different from
+what the statement says is owed, and held, released or carried amounts that differ from the
+lines behind them. Beside the differences it shows what explains the payable: the disputed
+lines and their flags, the releases, the carries, every remittance posting and every bureau
+correction of the ledger that touches the statement.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.insurance import ledger_repository, statement_repository, statement_views
 from app.insurance import repository as insurance_repository
-from app.insurance import statement_repository
 from app.insurance import statements as statement_service
 from app.insurance.ledger import Account
-from app.insurance.schemas import Difference, Reconciliation
+from app.insurance.schemas import Difference, LedgerCorrectionOut, Reconciliation, Remittance
+from app.insurance.statements import StatementView, payable_of
+from app.kit.clock import to_shanghai
 from app.models import Settlement, Statement
 from app.payment import repository as payment_repository
 
@@ -42,13 +47,34 @@ def _difference(kind: str, expected: int, actual: int, detail: str, **ids: uuid.
     )
 
 
-def _statement_totals(statement: Statement, rows: Sequence[Settlement]) -> list[Difference]:
-    recomputed = statement_service.totals(rows)
+def _statement_totals(current: StatementView) -> list[Difference]:
+    statement = current.statement
+    recomputed = {
+        **statement_service.totals(current.rows),
+        "held_fen": sum(payable_of(r) for r in current.rows if current.held.get(r.id)),
+        "released_fen": sum(payable_of(r) for r, _ in current.released),
+        "carried_in_fen": sum(carry.amount_fen for carry, _ in current.carried_in),
+    }
     return [
         _difference("statement_total", recomputed[name], getattr(statement, name), name)
-        for name in ("total_fen", "fund_fen", "account_fen", "cash_fen")
+        for name in (
+            "total_fen",
+            "fund_fen",
+            "account_fen",
+            "cash_fen",
+            "held_fen",
+            "released_fen",
+            "carried_in_fen",
+        )
         if recomputed[name] != getattr(statement, name)
     ]
+
+
+def _expected_remittance(current: StatementView) -> int:
+    """What the ledger should hold as remitted: the payable once paid or recovered; nothing
+    before that, or when the payable was carried into a later statement."""
+    statement = current.statement
+    return statement.payable_fen if statement.status in statement_service.SETTLED else 0
 
 
 async def _ledger_lines(session: AsyncSession, rows: Sequence[Settlement]) -> list[Difference]:
@@ -122,11 +148,31 @@ async def _payments(session: AsyncSession, rows: Sequence[Settlement]) -> list[D
     return differences
 
 
+async def _remittances(session: AsyncSession, statement: Statement) -> list[Remittance]:
+    postings = await statement_repository.remittance_transactions(session, statement.id)
+    corrections = await ledger_repository.corrections_by_transaction(
+        session, [t for t, _, _ in postings]
+    )
+    return [
+        Remittance(
+            transaction_id=transaction_id,
+            amount_fen=amount,
+            posted_at=to_shanghai(posted_at),
+            corrected=transaction_id in corrections
+            and corrections[transaction_id].corrected_transaction_id == transaction_id,
+            is_correction=transaction_id in corrections
+            and corrections[transaction_id].correction_transaction_id == transaction_id,
+        )
+        for transaction_id, amount, posted_at in postings
+    ]
+
+
 async def reconcile(session: AsyncSession, statement_id: uuid.UUID) -> Reconciliation:
     """Compare a statement with the ledger and the payments; list every difference."""
-    statement, rows = await statement_service.detail(session, statement_id)
+    current = await statement_service.view(session, statement_id)
+    statement, rows = current.statement, current.rows
     differences = [
-        *_statement_totals(statement, rows),
+        *_statement_totals(current),
         *await _ledger_lines(session, rows),
         *await _missing(session, statement, rows),
         *[
@@ -137,17 +183,30 @@ async def reconcile(session: AsyncSession, statement_id: uuid.UUID) -> Reconcili
         ],
         *await _payments(session, rows),
     ]
-    if statement.status == "paid":
-        payable = statement.fund_fen + statement.account_fen
-        remitted = await statement_repository.remitted(session, statement.id)
-        if remitted != payable:
-            differences.append(
-                _difference("remittance", payable, remitted, "bureau payment vs payable")
-            )
+    remitted = await statement_repository.remitted(session, statement.id)
+    expected = _expected_remittance(current)
+    if remitted != expected:
+        differences.append(
+            _difference("remittance", expected, remitted, "bureau payment vs payable")
+        )
+    corrections = await statement_repository.corrections_touching(
+        session, statement.id, [r.id for r in rows]
+    )
     return Reconciliation(
         statement_id=statement.id,
         month=statement.month,
         institution_id=statement.institution_id,
+        status=statement.status,  # type: ignore[arg-type]
         agrees=not differences,
+        payable_fen=statement.payable_fen,
+        held_fen=statement.held_fen,
+        released_fen=statement.released_fen,
+        carried_in_fen=statement.carried_in_fen,
+        remitted_fen=remitted,
+        carried_out=statement_views.carried_out(current),
         differences=differences,
+        disputed=statement_views.disputed(current),
+        released=statement_views.released(current),
+        remittances=await _remittances(session, statement),
+        corrections=[LedgerCorrectionOut.from_row(c) for c in corrections],
     )

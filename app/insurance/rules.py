@@ -62,6 +62,24 @@ async def rule_for(
     return rule
 
 
+def _same_terms(rule: BenefitRule, body: BenefitRuleCreate, effective_from: date) -> bool:
+    return (
+        rule.effective_from,
+        rule.deductible_fen,
+        rule.reimbursement_bp,
+        rule.partial_prepay_bp,
+        rule.annual_limit_fen,
+        rule.note,
+    ) == (
+        effective_from,
+        body.deductible_fen,
+        body.reimbursement_bp,
+        body.partial_prepay_bp,
+        body.annual_limit_fen,
+        body.note,
+    )
+
+
 async def create_version(
     session: AsyncSession, principal: Principal, body: BenefitRuleCreate
 ) -> BenefitRule:
@@ -72,11 +90,18 @@ async def create_version(
         raise Conflict("benefit_rule_in_past")
     if effective_from.year != body.year:
         raise Conflict("benefit_rule_outside_year")
-    if await session.get(ChronicDisease, body.disease_id) is None:
+    # The disease row is locked (FOR NO KEY UPDATE) so versions of its rules are numbered one
+    # at a time; a repeat of the newest version (a retried request) returns it.
+    disease = await session.get(
+        ChronicDisease, body.disease_id, with_for_update={"key_share": True}
+    )
+    if disease is None:
         raise NotFound("claim_reference_unknown")
     versions = await insurance_repository.rule_versions(
         session, body.insurance_type, body.disease_id, body.institution_level, body.year
     )
+    if versions and _same_terms(versions[0], body, effective_from):
+        return versions[0]
     rule = BenefitRule(
         insurance_type=body.insurance_type,
         disease_id=body.disease_id,

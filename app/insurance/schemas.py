@@ -13,6 +13,9 @@ from app.kit.bounded import NonNegativeInt64
 from app.kit.clock import to_shanghai
 from app.kit.time_bounds import CalendarDate
 from app.models import (
+    FlagReview,
+    LedgerCorrection,
+    LedgerEntry,
     Presettlement,
     Settlement,
     SettlementFlag,
@@ -247,6 +250,44 @@ class FlagCreate(BaseModel):
     reason: str = Field(min_length=2, max_length=500)
 
 
+Decision = Literal["confirmed", "rejected"]
+
+
+class FlagReviewCreate(BaseModel):
+    """The bureau's decision on the open flags of a settlement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decision = Field(
+        description="confirmed: the claim is paid with the next statement; rejected: it is "
+        "reversed (recovered by the next statement if it was already paid)"
+    )
+    note: str = Field(min_length=2, max_length=500)
+
+
+class FlagReviewOut(BaseModel):
+    id: uuid.UUID
+    settlement_id: uuid.UUID
+    decision: Decision
+    note: str
+    reviewer_name: str
+    decided_at: datetime
+    reversal_id: uuid.UUID | None
+
+    @classmethod
+    def from_row(cls, row: FlagReview) -> FlagReviewOut:
+        """Build from a review row."""
+        return cls(
+            id=row.id,
+            settlement_id=row.settlement_id,
+            decision=row.decision,  # type: ignore[arg-type]
+            note=row.note,
+            reviewer_name=row.reviewer_name,
+            decided_at=to_shanghai(row.decided_at),
+            reversal_id=row.reversal_id,
+        )
+
+
 class FlagOut(BaseModel):
     id: uuid.UUID
     settlement_id: uuid.UUID
@@ -254,10 +295,14 @@ class FlagOut(BaseModel):
     reviewer_name: str
     reason: str
     flagged_at: datetime
+    status: Literal["open", "confirmed", "rejected"] = Field(
+        description="open until the bureau's review decides it"
+    )
+    review: FlagReviewOut | None = None
 
     @classmethod
-    def from_row(cls, row: SettlementFlag) -> FlagOut:
-        """Build from a flag row."""
+    def from_row(cls, row: SettlementFlag, review: FlagReview | None = None) -> FlagOut:
+        """Build from a flag row (and the review that decided it, if any)."""
         return cls(
             id=row.id,
             settlement_id=row.settlement_id,
@@ -265,6 +310,8 @@ class FlagOut(BaseModel):
             reviewer_name=row.reviewer_name,
             reason=row.reason,
             flagged_at=to_shanghai(row.flagged_at),
+            status=review.decision if review is not None else "open",  # type: ignore[arg-type]
+            review=FlagReviewOut.from_row(review) if review is not None else None,
         )
 
 
@@ -295,6 +342,16 @@ class StatementPaymentCreate(BaseModel):
     paid_on: CalendarDate
 
 
+class StatementRecoveryCreate(BaseModel):
+    """What the institution paid back for a confirmed statement whose payable is negative."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: int = Field(ge=1, le=10_000_000_000_00, description="Paid back, positive")
+    reference: str = Field(min_length=1, max_length=64, description="Bank transfer reference")
+    paid_on: CalendarDate
+
+
 class BreakdownRow(BaseModel):
     disease_id: uuid.UUID
     disease_code: str
@@ -307,18 +364,30 @@ class BreakdownRow(BaseModel):
     cash_fen: int
 
 
+StatementStatus = Literal["generated", "confirmed", "paid", "carried", "recovered"]
+
+
 class StatementOut(BaseModel):
     id: uuid.UUID
     institution_id: uuid.UUID
     month: str
-    status: Literal["generated", "confirmed", "paid"]
+    status: StatementStatus = Field(
+        description="paid: the bureau paid; recovered: the institution paid a negative payable "
+        "back; carried: a negative payable moved into a later statement"
+    )
     settlement_count: int
     reversal_count: int
     total_fen: int
     fund_fen: int
     account_fen: int
     cash_fen: int
-    payable_fen: int = Field(description="What the bureau owes: fund share + account payments")
+    held_fen: int = Field(description="Fund share + account payments of disputed lines, held out")
+    released_fen: int = Field(description="Earlier disputed settlements confirmed since, paid now")
+    carried_in_fen: int = Field(description="Negative payables of earlier statements (<= 0)")
+    payable_fen: int = Field(
+        description="What the bureau owes: fund share + account payments - held + released + "
+        "carried in (negative: what the institution owes back)"
+    )
     breakdown: list[BreakdownRow]
     generated_at: datetime
     confirmed_at: datetime | None
@@ -340,7 +409,10 @@ class StatementOut(BaseModel):
             fund_fen=row.fund_fen,
             account_fen=row.account_fen,
             cash_fen=row.cash_fen,
-            payable_fen=row.fund_fen + row.account_fen,
+            held_fen=row.held_fen,
+            released_fen=row.released_fen,
+            carried_in_fen=row.carried_in_fen,
+            payable_fen=row.payable_fen,
             breakdown=[BreakdownRow.model_validate(b) for b in row.breakdown],
             generated_at=to_shanghai(row.generated_at),
             confirmed_at=to_shanghai(row.confirmed_at) if row.confirmed_at else None,
@@ -350,10 +422,60 @@ class StatementOut(BaseModel):
         )
 
 
-class StatementDetail(StatementOut):
-    """The statement with every settlement and reversal it covers (the JSON export)."""
+class StatementLineOut(SettlementOut):
+    """A settlement or reversal of the month as the statement counts it."""
 
-    lines: list[SettlementOut]
+    held: bool = Field(description="Disputed when the statement was made: not in its payable")
+    payable_fen: int = Field(description="What this line adds to the payable (0 when held)")
+    flags: list[FlagOut] = Field(default_factory=list)
+
+
+class DisputedLine(BaseModel):
+    """A line held out of the payable, with the flags that hold it and where it stands."""
+
+    settlement_id: uuid.UUID
+    kind: Literal["settlement", "reversal"]
+    order_id: uuid.UUID
+    amount_fen: int = Field(description="Its fund share + account payment, held out")
+    dispute: Literal["open", "confirmed", "rejected"]
+    released_into_statement_id: uuid.UUID | None = Field(
+        description="The later statement that paid it once confirmed"
+    )
+    flags: list[FlagOut]
+
+
+class ReleasedLine(BaseModel):
+    """An earlier disputed line the bureau confirmed, paid with this statement."""
+
+    settlement_id: uuid.UUID
+    kind: Literal["settlement", "reversal"]
+    order_id: uuid.UUID
+    amount_fen: int
+    held_in_statement_id: uuid.UUID
+    held_in_month: str
+    flags: list[FlagOut]
+
+
+class CarriedStatement(BaseModel):
+    """A negative payable moved from one statement into a later one."""
+
+    statement_id: uuid.UUID
+    month: str
+    amount_fen: int
+    carried_at: datetime
+
+
+class StatementDetail(StatementOut):
+    """The statement with every settlement and reversal it covers (the JSON export), what it
+    holds out, releases and carries."""
+
+    lines: list[StatementLineOut]
+    disputed: list[DisputedLine]
+    released: list[ReleasedLine]
+    carried_in: list[CarriedStatement]
+    carried_out: CarriedStatement | None = Field(
+        description="Where this statement's negative payable went"
+    )
 
 
 class StatementPage(BaseModel):
@@ -370,9 +492,123 @@ class Difference(BaseModel):
     detail: str
 
 
+class LedgerCorrectionCreate(BaseModel):
+    """Negate a mistaken ledger transaction (a remittance, recovery, payment or refund)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    transaction_id: uuid.UUID
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class LedgerCorrectionOut(BaseModel):
+    id: uuid.UUID
+    corrected_transaction_id: uuid.UUID
+    correction_transaction_id: uuid.UUID
+    kind: str
+    amount_fen: int = Field(description="The corrected transaction's gross amount")
+    institution_id: uuid.UUID
+    statement_id: uuid.UUID | None
+    reason: str
+    actor_name: str
+    corrected_at: datetime
+
+    @classmethod
+    def from_row(cls, row: LedgerCorrection) -> LedgerCorrectionOut:
+        """Build from a correction row."""
+        return cls(
+            id=row.id,
+            corrected_transaction_id=row.corrected_transaction_id,
+            correction_transaction_id=row.correction_transaction_id,
+            kind=row.kind,
+            amount_fen=row.amount_fen,
+            institution_id=row.institution_id,
+            statement_id=row.statement_id,
+            reason=row.reason,
+            actor_name=row.actor_name,
+            corrected_at=to_shanghai(row.corrected_at),
+        )
+
+
+class Posting(BaseModel):
+    account: str
+    amount_fen: int
+
+
+class LedgerTransactionOut(BaseModel):
+    """One balanced ledger transaction; `corrected_by` / `corrects` name its correction."""
+
+    transaction_id: uuid.UUID
+    kind: str
+    posted_at: datetime
+    institution_id: uuid.UUID
+    patient_id: uuid.UUID | None
+    settlement_id: uuid.UUID | None
+    payment_id: uuid.UUID | None
+    statement_id: uuid.UUID | None
+    postings: list[Posting]
+    corrected_by: LedgerCorrectionOut | None = None
+    corrects: uuid.UUID | None = None
+
+    @classmethod
+    def from_entries(
+        cls, entries: list[LedgerEntry], correction: LedgerCorrection | None
+    ) -> LedgerTransactionOut:
+        """Build from the entries of one transaction (and a correction naming it)."""
+        first = entries[0]
+        corrects = (
+            correction.corrected_transaction_id
+            if correction is not None
+            and correction.correction_transaction_id == first.transaction_id
+            else None
+        )
+        return cls(
+            transaction_id=first.transaction_id,
+            kind=first.kind,
+            posted_at=to_shanghai(first.posted_at),
+            institution_id=first.institution_id,
+            patient_id=first.patient_id,
+            settlement_id=first.settlement_id,
+            payment_id=first.payment_id,
+            statement_id=first.statement_id,
+            postings=[Posting(account=e.account, amount_fen=e.amount_fen) for e in entries],
+            corrected_by=(
+                LedgerCorrectionOut.from_row(correction)
+                if correction is not None and corrects is None
+                else None
+            ),
+            corrects=corrects,
+        )
+
+
+class LedgerTransactionPage(BaseModel):
+    items: list[LedgerTransactionOut]
+
+
+class Remittance(BaseModel):
+    """A remittance (or recovery) posting of a statement; a correction's posting negates one."""
+
+    transaction_id: uuid.UUID
+    amount_fen: int
+    posted_at: datetime
+    corrected: bool
+    is_correction: bool
+
+
 class Reconciliation(BaseModel):
     statement_id: uuid.UUID
     month: str
     institution_id: uuid.UUID
+    status: StatementStatus
     agrees: bool
+    payable_fen: int
+    held_fen: int
+    released_fen: int
+    carried_in_fen: int
+    remitted_fen: int = Field(description="Net bureau remittance in the ledger (corrections in)")
+    carried_out: CarriedStatement | None
     differences: list[Difference]
+    disputed: list[DisputedLine]
+    released: list[ReleasedLine]
+    remittances: list[Remittance]
+    corrections: list[LedgerCorrectionOut]

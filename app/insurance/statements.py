@@ -7,6 +7,7 @@ import csv
 import io
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -17,17 +18,30 @@ from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.errors import Conflict, NotFound
-from app.insurance import ledger, statement_repository
+from app.insurance import flag_repository, ledger, statement_repository
+from app.insurance.flag_repository import Dispute
 from app.kit.clock import SHANGHAI, to_shanghai, utcnow
-from app.models import Institution, Settlement, Statement
+from app.models import (
+    FlagReview,
+    Settlement,
+    SettlementFlag,
+    Statement,
+    StatementCarry,
+)
 
 RESOURCE = "insurance_statement"
-# The one place statement states and their legal next steps are declared.
+# The one place statement states and their legal next steps are declared. A confirmed
+# statement is settled by the bureau's payment (payable >= 0), or - payable negative - by the
+# institution's recovery payment or by carrying it into a later statement. A bureau
+# correction of the payment (or recovery) reopens it.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "generated": frozenset({"confirmed"}),
-    "confirmed": frozenset({"paid"}),
-    "paid": frozenset(),
+    "confirmed": frozenset({"paid", "recovered", "carried"}),
+    "paid": frozenset({"confirmed"}),
+    "recovered": frozenset({"confirmed"}),
+    "carried": frozenset(),
 }
+SETTLED = frozenset({"paid", "recovered"})
 
 
 def month_window(month: str) -> tuple[datetime, datetime]:
@@ -41,6 +55,11 @@ def month_window(month: str) -> tuple[datetime, datetime]:
 def month_of(moment: datetime) -> str:
     """The YYYY-MM (Asia/Shanghai) a moment falls in."""
     return to_shanghai(moment).strftime("%Y-%m")
+
+
+def payable_of(row: Settlement) -> int:
+    """What a settlement or reversal adds to what the bureau owes: fund share + account."""
+    return row.fund_fen + row.account_fen
 
 
 def totals(rows: Sequence[Settlement]) -> dict[str, int]:
@@ -73,21 +92,78 @@ def breakdown(rows: Sequence[Settlement], codes: dict[uuid.UUID, str]) -> list[d
     ]
 
 
+def original_of(row: Settlement) -> uuid.UUID:
+    """The settlement a row is about: itself, or the one a reversal undoes."""
+    return row.reverses_id if row.reverses_id is not None else row.id
+
+
+async def _held(session: AsyncSession, rows: Sequence[Settlement]) -> dict[uuid.UUID, bool]:
+    """Which of a month's rows stay out of the payable.
+
+    A settlement is held while a flag on it is open, or once the bureau rejected it (it is
+    reversed; the fund never pays it). A reversal follows its settlement: it is held when
+    that settlement was held and not released (nothing was paid, so nothing is recovered),
+    and counts - recovering what was paid - when the settlement was paid.
+    """
+    originals = list({original_of(r) for r in rows})
+    states = await flag_repository.disputes(session, originals)
+    unpaid = {i for i, state in states.items() if state != Dispute.confirmed}
+    held: dict[uuid.UUID, bool] = {}
+    for row in rows:
+        if row.kind == "settlement":
+            held[row.id] = row.id in unpaid
+    elsewhere = [
+        original_of(r) for r in rows if r.kind == "reversal" and original_of(r) not in held
+    ]
+    lines = await statement_repository.lines_of(session, elsewhere)
+    released = await statement_repository.released_ids(session, elsewhere)
+    for row in rows:
+        if row.kind != "reversal":
+            continue
+        original = original_of(row)
+        if original in held:
+            held[row.id] = held[original]
+        elif original not in unpaid:
+            held[row.id] = False
+        else:
+            line = lines.get(original)
+            # Not on a statement yet: it will be held there while its dispute stands.
+            held[row.id] = line is None or (line.held and original not in released)
+    return held
+
+
+async def _releasable(session: AsyncSession, institution_id: uuid.UUID) -> list[Settlement]:
+    """Held rows whose settlement the bureau has since confirmed."""
+    pending = await statement_repository.held_unreleased(session, institution_id)
+    states = await flag_repository.disputes(session, [original_of(s) for _, s in pending])
+    return [s for _, s in pending if states.get(original_of(s)) == Dispute.confirmed]
+
+
 async def generate(
     session: AsyncSession, principal: Principal, institution_id: uuid.UUID, month: str
 ) -> Statement:
-    """The institution's statement of a closed month (made once; asking again returns it)."""
+    """The institution's statement of a closed month (made once; asking again returns it).
+
+    It covers every settlement and reversal booked in the month, holds the disputed ones out
+    of the payable, brings in earlier held ones the bureau has since confirmed, and carries
+    in the negative payables of earlier confirmed statements.
+    """
+    # One generation at a time per institution: the second of two concurrent requests waits
+    # here, then finds the first one's statement.
+    if await statement_repository.lock_institution(session, institution_id) is None:
+        raise NotFound("institution_not_found")
     existing = await statement_repository.statement_of(session, institution_id, month)
     if existing is not None:
         return existing
-    if await session.get(Institution, institution_id) is None:
-        raise NotFound("institution_not_found")
     start, end = month_window(month)
     now = utcnow()
     if now < end:
         raise Conflict("statement_month_open")
     rows = await statement_repository.settlements_between(session, institution_id, start, end)
     codes = await statement_repository.disease_codes(session, {r.disease_id for r in rows})
+    held = await _held(session, rows)
+    released = await _releasable(session, institution_id)
+    carried = await statement_repository.carriable(session, institution_id, month)
     statement = Statement(
         institution_id=institution_id,
         month=month,
@@ -95,11 +171,33 @@ async def generate(
         breakdown=breakdown(rows, codes),
         generated_at=now,
         generated_by_account_id=principal.account_id,
+        held_fen=sum(payable_of(r) for r in rows if held[r.id]),
+        released_fen=sum(payable_of(r) for r in released),
+        carried_in_fen=sum(c.payable_fen for c in carried),
         **totals(rows),
     )
     session.add(statement)
     await session.flush()
-    await statement_repository.add_lines(session, statement.id, [r.id for r in rows])
+    await statement_repository.add_lines(session, statement.id, {r.id: held[r.id] for r in rows})
+    await statement_repository.add_releases(session, statement.id, [r.id for r in released])
+    await statement_repository.add_carries(
+        session,
+        [
+            {
+                "statement_id": c.id,
+                "into_statement_id": statement.id,
+                "amount_fen": c.payable_fen,
+                "carried_at": now,
+            }
+            for c in carried
+        ],
+    )
+    for source in carried:
+        _advance(source, "carried")
+        await audit_service.record(
+            session, principal, AuditAction.update, RESOURCE, source.id, None
+        )
+    await session.flush()
     await audit_service.record(session, principal, AuditAction.create, RESOURCE, statement.id, None)
     return statement
 
@@ -107,6 +205,13 @@ async def generate(
 async def get(session: AsyncSession, statement_id: uuid.UUID) -> Statement:
     """A statement by id (404 if unknown)."""
     statement = await statement_repository.get_statement(session, statement_id)
+    if statement is None:
+        raise NotFound()
+    return statement
+
+
+async def _locked(session: AsyncSession, statement_id: uuid.UUID) -> Statement:
+    statement = await statement_repository.lock_statement(session, statement_id)
     if statement is None:
         raise NotFound()
     return statement
@@ -130,13 +235,84 @@ async def confirm(
     session: AsyncSession, principal: Principal, statement_id: uuid.UUID
 ) -> Statement:
     """The bureau confirms the statement (confirming again, or after payment, changes nothing)."""
-    statement = await get(session, statement_id)
+    statement = await _locked(session, statement_id)
     if statement.confirmed_at is not None:
         return statement
     _advance(statement, "confirmed")
     statement.confirmed_at = utcnow()
     statement.confirmed_by_account_id = principal.account_id
     await session.flush()
+    await audit_service.record(session, principal, AuditAction.update, RESOURCE, statement.id, None)
+    return statement
+
+
+async def payable_parts(session: AsyncSession, statement: Statement) -> tuple[int, int]:
+    """The payable split into (fund share, personal-account payments); what was carried in
+    is fund money."""
+    held = [s for _, s in await statement_repository.held_lines(session, statement.id)]
+    released = [s for s, _ in await statement_repository.releases_into(session, statement.id)]
+    account = (
+        statement.account_fen
+        - sum(s.account_fen for s in held)
+        + sum(s.account_fen for s in released)
+    )
+    return statement.payable_fen - account, account
+
+
+def _remittance_postings(amount_fen: int, fund_part_due: int) -> list[ledger.Posting]:
+    # Clear the fund receivable first, then the account-payment receivable; whatever differs
+    # from the statement remains on the receivables and shows up in reconciliation. A recovery
+    # (negative amount) clears negative receivables the same way.
+    if amount_fen >= 0:
+        fund_part = min(amount_fen, max(fund_part_due, 0))
+    else:
+        fund_part = max(amount_fen, min(fund_part_due, 0))
+    return [
+        ledger.Posting(ledger.Account.bureau_remittance, amount_fen),
+        ledger.Posting(ledger.Account.fund_receivable, -fund_part),
+        ledger.Posting(ledger.Account.account_receivable, -(amount_fen - fund_part)),
+    ]
+
+
+async def _settle_with_money(
+    session: AsyncSession,
+    principal: Principal,
+    statement_id: uuid.UUID,
+    target: str,
+    amount_fen: int,
+    reference: str,
+    paid_on: date,
+) -> Statement:
+    """Record money for a statement exactly once: the statement row is locked, so concurrent
+    requests queue; a repeat with the same body returns the statement, another body is 409."""
+    statement = await _locked(session, statement_id)
+    if statement.status == target:
+        if (statement.payment_reference, statement.paid_fen, statement.paid_on) == (
+            reference,
+            amount_fen,
+            paid_on,
+        ):
+            return statement
+        raise Conflict("statement_already_paid")
+    if statement.status in SETTLED:
+        raise Conflict("statement_already_paid")
+    if target == "paid" and statement.payable_fen < 0:
+        raise Conflict("statement_payable_negative", payable_fen=statement.payable_fen)
+    if target == "recovered" and statement.payable_fen >= 0:
+        raise Conflict("statement_payable_not_negative", payable_fen=statement.payable_fen)
+    _advance(statement, target)
+    statement.paid_fen = amount_fen
+    statement.paid_on = paid_on
+    statement.payment_reference = reference
+    statement.paid_recorded_at = utcnow()
+    await session.flush()
+    fund_part_due, _ = await payable_parts(session, statement)
+    await ledger.post(
+        session,
+        "remittance",
+        _remittance_postings(amount_fen, fund_part_due),
+        ledger.Refs(statement.institution_id, statement_id=statement.id),
+    )
     await audit_service.record(session, principal, AuditAction.update, RESOURCE, statement.id, None)
     return statement
 
@@ -150,32 +326,83 @@ async def record_payment(
     paid_on: date,
 ) -> Statement:
     """Record the bureau's payment to the institution, booked against its receivables."""
-    statement = await get(session, statement_id)
-    if statement.status == "paid":
-        if (statement.payment_reference, statement.paid_fen) == (reference, amount_fen):
-            return statement
-        raise Conflict("statement_already_paid")
-    _advance(statement, "paid")
-    statement.paid_fen = amount_fen
-    statement.paid_on = paid_on
-    statement.payment_reference = reference
-    statement.paid_recorded_at = utcnow()
-    await session.flush()
-    # Clear the fund receivable first, then the account-payment receivable; whatever differs
-    # from the statement remains on the receivables and shows up in reconciliation.
-    fund_part = min(amount_fen, max(statement.fund_fen, 0))
-    await ledger.post(
-        session,
-        "remittance",
-        [
-            ledger.Posting(ledger.Account.bureau_remittance, amount_fen),
-            ledger.Posting(ledger.Account.fund_receivable, -fund_part),
-            ledger.Posting(ledger.Account.account_receivable, -(amount_fen - fund_part)),
-        ],
-        ledger.Refs(statement.institution_id, statement_id=statement.id),
+    return await _settle_with_money(
+        session, principal, statement_id, "paid", amount_fen, reference, paid_on
     )
-    await audit_service.record(session, principal, AuditAction.update, RESOURCE, statement.id, None)
-    return statement
+
+
+async def record_recovery(
+    session: AsyncSession,
+    principal: Principal,
+    statement_id: uuid.UUID,
+    amount_fen: int,
+    reference: str,
+    paid_on: date,
+) -> Statement:
+    """Record the institution paying a negative payable back to the bureau (`amount_fen` is
+    what it paid, positive); booked as a negative remittance."""
+    return await _settle_with_money(
+        session, principal, statement_id, "recovered", -amount_fen, reference, paid_on
+    )
+
+
+async def reopen_after_correction(session: AsyncSession, statement: Statement) -> None:
+    """A correction left no remittance on a paid (or recovered) statement: it is confirmed
+    again and waits for the right payment; the corrected one stays in the ledger."""
+    if statement.status not in SETTLED:
+        return
+    if await statement_repository.remitted(session, statement.id) != 0:
+        return
+    _advance(statement, "confirmed")
+    statement.paid_fen = None
+    statement.paid_on = None
+    statement.payment_reference = None
+    statement.paid_recorded_at = None
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class StatementView:
+    """Everything a statement shows: its lines (and which are held), the flags and review of
+    each disputed settlement, what was released or carried into it and where it went."""
+
+    statement: Statement
+    rows: Sequence[Settlement]
+    held: dict[uuid.UUID, bool]
+    flags: dict[uuid.UUID, list[SettlementFlag]]
+    reviews: dict[uuid.UUID, FlagReview]
+    disputes: dict[uuid.UUID, Dispute]
+    released: Sequence[tuple[Settlement, Statement]]
+    released_into: dict[uuid.UUID, uuid.UUID]
+    carried_in: Sequence[tuple[StatementCarry, Statement]]
+    carried_out: tuple[StatementCarry, Statement] | None
+
+
+async def view(session: AsyncSession, statement_id: uuid.UUID) -> StatementView:
+    """A statement with what its JSON, CSV and reconciliation show."""
+    statement, rows = await detail(session, statement_id)
+    lines = await statement_repository.lines_of(session, [r.id for r in rows])
+    released = await statement_repository.releases_into(session, statement.id)
+    subjects = list({original_of(r) for r in rows} | {original_of(s) for s, _ in released})
+    flags = await flag_repository.flags_of(session, subjects)
+    reviews = await flag_repository.reviews_by_id(
+        session, list({f.review_id for fs in flags.values() for f in fs if f.review_id})
+    )
+    held = {r.id: lines[r.id].held for r in rows if r.id in lines}
+    return StatementView(
+        statement=statement,
+        rows=rows,
+        held=held,
+        flags=flags,
+        reviews=reviews,
+        disputes=await flag_repository.disputes(session, subjects),
+        released=released,
+        released_into=await statement_repository.release_of(
+            session, [i for i, is_held in held.items() if is_held]
+        ),
+        carried_in=await statement_repository.carries_into(session, statement.id),
+        carried_out=await statement_repository.carry_of(session, statement.id),
+    )
 
 
 CSV_COLUMNS = (
@@ -193,16 +420,29 @@ CSV_COLUMNS = (
     "fund_fen",
     "account_fen",
     "cash_fen",
+    "review",
+    "payable_fen",
 )
 
 
-def to_csv(statement: Statement, rows: Sequence[Settlement]) -> str:
-    """The statement as CSV: one line per settlement or reversal, then a totals line."""
+def _review_mark(current: StatementView, row: Settlement) -> str:
+    """How a line's flags affect this statement: disputed (held out), or flagged after the
+    statement counted it ('flagged'), or nothing."""
+    if current.held.get(row.id):
+        return "disputed"
+    return "flagged" if current.flags.get(original_of(row)) else ""
+
+
+def to_csv(current: StatementView) -> str:
+    """The statement as CSV: one line per settlement or reversal of the month (disputed ones
+    pay nothing here), one per settlement released into it and per negative payable carried
+    into it, then a totals line. The payable_fen column sums to the statement's payable."""
+    statement = current.statement
     codes = {uuid.UUID(b["disease_id"]): b["disease_code"] for b in statement.breakdown}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for row in rows:
+    for row in current.rows:
         writer.writerow(
             (
                 to_shanghai(row.settled_at).isoformat(),
@@ -219,6 +459,37 @@ def to_csv(statement: Statement, rows: Sequence[Settlement]) -> str:
                 row.fund_fen,
                 row.account_fen,
                 row.cash_fen,
+                _review_mark(current, row),
+                0 if current.held.get(row.id) else payable_of(row),
+            )
+        )
+    for row, held_in in current.released:
+        writer.writerow(
+            (
+                to_shanghai(row.settled_at).isoformat(),
+                "released",
+                row.id,
+                row.reverses_id or "",
+                row.message_id,
+                row.order_id,
+                row.patient_id,
+                "",
+                row.insurance_type,
+                row.med_type,
+                *([""] * 4),
+                f"confirmed, held in {held_in.month}",
+                payable_of(row),
+            )
+        )
+    for carry, source in current.carried_in:
+        writer.writerow(
+            (
+                to_shanghai(carry.carried_at).isoformat(),
+                "carried_in",
+                source.id,
+                *([""] * 11),
+                f"negative payable of {source.month}",
+                carry.amount_fen,
             )
         )
     writer.writerow(
@@ -230,6 +501,9 @@ def to_csv(statement: Statement, rows: Sequence[Settlement]) -> str:
             statement.fund_fen,
             statement.account_fen,
             statement.cash_fen,
+            f"held {statement.held_fen} / released {statement.released_fen} / "
+            f"carried in {statement.carried_in_fen}",
+            statement.payable_fen,
         )
     )
     return buffer.getvalue()

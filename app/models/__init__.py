@@ -35,17 +35,24 @@ from app.models.enrollment import (
     Entitlement,
 )
 from app.models.follow_up import FollowUp, FollowUpPlan
+from app.models.idempotency_key import IdempotencyKey
 from app.models.institution import Institution
 from app.models.insurance_benefit_rule import BenefitRule
-from app.models.insurance_ledger import LedgerEntry
+from app.models.insurance_ledger import LedgerCorrection, LedgerEntry
 from app.models.insurance_quota import InsuranceQuota, InsuranceQuotaDisease
 from app.models.insurance_settlement import (
+    FlagReview,
     Presettlement,
     Settlement,
     SettlementFlag,
     SettlementItem,
 )
-from app.models.insurance_statement import Statement, StatementLine
+from app.models.insurance_statement import (
+    Statement,
+    StatementCarry,
+    StatementLine,
+    StatementRelease,
+)
 from app.models.nightscout_credential import NightscoutCredential
 from app.models.outbox_message import OutboxMessage
 from app.models.patient import Patient
@@ -115,12 +122,15 @@ __all__ = [
     "EnrollmentRecord",
     "EnrollmentReviewer",
     "Entitlement",
+    "FlagReview",
     "FollowUp",
     "FollowUpPlan",
     "FormularyItem",
+    "IdempotencyKey",
     "Institution",
     "InsuranceQuota",
     "InsuranceQuotaDisease",
+    "LedgerCorrection",
     "LedgerEntry",
     "NightscoutCredential",
     "OrderTransition",
@@ -154,7 +164,9 @@ __all__ = [
     "SettlementItem",
     "SignInFailure",
     "Statement",
+    "StatementCarry",
     "StatementLine",
+    "StatementRelease",
     "StoreIntegration",
     "TraceabilityEvent",
 ]

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.types import UTCDateTime
 from app.models.audit_event import BigIntPK
-from app.models.base import Base
+from app.models.base import Base, UUIDPrimaryKey
 
 
 class LedgerEntry(Base):
@@ -45,3 +45,26 @@ class LedgerEntry(Base):
         Uuid, ForeignKey("insurance_statements.id")
     )
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class LedgerCorrection(UUIDPrimaryKey, Base):
+    """A bureau correction of a ledger mistake: `correction_transaction_id` holds entries that
+    negate every entry of `corrected_transaction_id` (same kind and references), so the ledger
+    stays append-only; who, when and why are kept here. A transaction is corrected once."""
+
+    __tablename__ = "insurance_ledger_corrections"
+
+    corrected_transaction_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, unique=True)
+    correction_transaction_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    amount_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    institution_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("institutions.id"), nullable=False, index=True
+    )
+    statement_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("insurance_statements.id"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(500), nullable=False)
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("accounts.id"), nullable=False)
+    actor_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -133,8 +133,33 @@ class SettlementItem(Base):
     partial_prepay_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
+class FlagReview(UUIDPrimaryKey, Base):
+    """The bureau's decision on the open flags of a settlement: confirmed (it is paid) or
+    rejected (it is reversed; `reversal_id`)."""
+
+    __tablename__ = "insurance_flag_reviews"
+    __table_args__ = (
+        CheckConstraint("decision IN ('confirmed','rejected')", name="decision"),
+        Index("ix_insurance_flag_reviews_settlement", "settlement_id", "decided_at"),
+    )
+
+    settlement_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("insurance_settlements.id"), nullable=False
+    )
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    note: Mapped[str] = mapped_column(String(500), nullable=False)
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("accounts.id"), nullable=False)
+    reviewer_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    reversal_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("insurance_settlements.id")
+    )
+
+
 class SettlementFlag(UUIDPrimaryKey, Base):
-    """A reviewer's doubt about a settlement (claim review); one per reviewer and settlement."""
+    """A reviewer's doubt about a settlement (claim review); one per reviewer and settlement.
+    Open until a bureau review (`review_id`) decides it; while open the settlement is held out
+    of its statement's payable (the Huanghua family doctors' 存疑)."""
 
     __tablename__ = "insurance_settlement_flags"
     __table_args__ = (
@@ -150,3 +175,6 @@ class SettlementFlag(UUIDPrimaryKey, Base):
     reviewer_name: Mapped[str] = mapped_column(String(64), nullable=False)
     reason: Mapped[str] = mapped_column(String(500), nullable=False)
     flagged_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    review_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("insurance_flag_reviews.id")
+    )

@@ -21,6 +21,7 @@ from app.delivery import service as delivery_service
 from app.delivery.states import Actor, OrderStatus, Place
 from app.errors import AppError, Conflict, NotFound, Unauthorized
 from app.kit.clock import utcnow
+from app.kit.idempotency import IdempotencyKeyReused
 from app.models import PharmacyOrder, PharmacyStore
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy.schemas import CallbackAck, PartnerCallbackIn
@@ -69,7 +70,8 @@ async def receive(
     if not fresh:
         seen = callback
         if seen.body_sha256 != digest:
-            raise Conflict("partner_nonce_reused")
+            # A key reused with another request: 422, as for every Idempotency-Key.
+            raise IdempotencyKeyReused("partner_nonce_reused")
         order = (
             await session.get(PharmacyOrder, seen.order_id) if seen.order_id is not None else None
         )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
 from app.errors import Forbidden, NotFound
+from app.idempotency import RequiredOrderKey
 from app.models import Drug, PharmacyStore, Role, StoreIntegration
 from app.pharmacy import callbacks, orders, webhooks
 from app.pharmacy import repository as pharmacy_repository
@@ -86,7 +87,7 @@ async def create_order(
     principal: PatientOnly,
     request: Request,
     session: DbSession,
-    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_length=64)],
+    idempotency_key: RequiredOrderKey,
 ) -> OrderOut:
     """Order my approved prescription from the store I chose (delivery or pickup)."""
     order = await orders.create_order(

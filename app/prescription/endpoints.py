@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.chat import care_events as chat_care_events
@@ -17,6 +17,7 @@ from app.db import DbSession
 from app.delivery import service as delivery_service
 from app.delivery.states import Actor
 from app.errors import NotFound
+from app.idempotency import IdempotencyKey
 from app.models import Prescription, Role
 from app.prescription import formulary
 from app.prescription import repository as rx_repository
@@ -45,7 +46,6 @@ Doctor = Annotated[Principal, require_roles(Role.doctor)]
 Pharmacist = Annotated[Principal, require_roles(Role.pharmacist)]
 Admin = Annotated[Principal, require_roles(Role.admin)]
 Reader = Annotated[Principal, require_roles(Role.patient, Role.doctor, Role.pharmacist)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)]
 
 
 async def _visible(

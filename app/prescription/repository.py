@@ -61,14 +61,19 @@ async def get_visible(
         Prescription.id == prescription_id, await scope(session, principal)
     )
     if lock:
-        statement = statement.with_for_update()
+        # Re-read under the lock: the request may have loaded the row before (e.g. its 404
+        # check), and a stale status would let two concurrent steps both pass the machine.
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(statement)
 
 
 async def get_for_update(session: AsyncSession, prescription_id: uuid.UUID) -> Prescription | None:
-    """The prescription, row-locked (callers have already checked the caller's scope)."""
+    """The prescription, row-locked and re-read (callers have already checked the scope)."""
     return await session.scalar(
-        select(Prescription).where(Prescription.id == prescription_id).with_for_update()
+        select(Prescription)
+        .where(Prescription.id == prescription_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
 
 

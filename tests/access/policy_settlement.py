@@ -34,6 +34,9 @@ POLICY: dict[tuple[str, str], Rule] = {
         sees_all=only(Role.bureau),
         body={"reason": "疑似重复结算"},
     ),
+    ("POST", "/api/v1/insurance/settlements/{settlement_id}/review"): Rule(
+        only(Role.bureau), body={"decision": "confirmed", "note": "审核通过"}
+    ),
     ("GET", "/api/v1/insurance/flags"): BUREAU,
     ("POST", "/api/v1/insurance/statements"): BUREAU,
     ("GET", "/api/v1/insurance/statements"): BUREAU,
@@ -41,7 +44,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/insurance/statements/{statement_id}/export.csv"): BUREAU,
     ("POST", "/api/v1/insurance/statements/{statement_id}/confirm"): BUREAU,
     ("POST", "/api/v1/insurance/statements/{statement_id}/payment"): BUREAU,
+    ("POST", "/api/v1/insurance/statements/{statement_id}/recovery"): Rule(
+        only(Role.bureau), body={"amount_fen": 1, "reference": "TH-1", "paid_on": "2026-04-01"}
+    ),
     ("GET", "/api/v1/insurance/statements/{statement_id}/reconciliation"): BUREAU,
+    ("POST", "/api/v1/insurance/ledger/corrections"): Rule(
+        only(Role.bureau), body={"transaction_id": str(uuid.uuid4()), "reason": "重复拨付"}
+    ),
+    ("GET", "/api/v1/insurance/ledger/transactions"): BUREAU,
     ("POST", "/api/v1/payments/settlements/{settlement_id}/hand-over"): Rule(
         only(Role.courier), hidden=True
     ),

@@ -11,11 +11,9 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
-from app.config import Settings
-from app.db import create_engine
 from app.errors import Conflict
 from app.insurance import reconciliation
 from app.insurance import repository as insurance_repository
@@ -34,7 +32,7 @@ from app.models import (
 from app.payment import refunds
 from app.payment import service as payment_service
 from app.payment.schemas import HandOverPayment
-from tests.fixtures import factories
+from tests.fixtures import databases, factories
 from tests.insurance import world as w
 
 LINES = st.lists(
@@ -186,23 +184,7 @@ async def _check(session: AsyncSession, world: w.World, patient, courier: Princi
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=OPS)
 def test_random_sequences_keep_the_books_straight(database_url: str, ops: list[tuple]) -> None:
-    async def run() -> None:
-        engine = create_engine(Settings(database_url=database_url))
-        try:
-            async with engine.connect() as connection:
-                transaction = await connection.begin()
-                maker = async_sessionmaker(
-                    bind=connection,
-                    expire_on_commit=False,
-                    autoflush=False,
-                    join_transaction_mode="create_savepoint",
-                )
-                try:
-                    async with maker() as session:
-                        await _scenario(session, ops)
-                finally:
-                    await transaction.rollback()
-        finally:
-            await engine.dispose()
+    async def work(session: AsyncSession) -> None:
+        await _scenario(session, ops)
 
-    asyncio.run(run())
+    asyncio.run(databases.in_rolled_back_session(database_url, work))

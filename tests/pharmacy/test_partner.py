@@ -135,7 +135,7 @@ async def test_replayed_and_forged_callbacks_are_refused(running: Running) -> No
     assert reused["outcome"] == "applied"
     other_body = {"order_id": order["id"], "status": "cancelled", "reason": "重放"}
     clash = await run.partner.callback(run.http, run.callbacks, other_body, nonce="n-9")
-    assert clash.status_code == 409 and clash.json()["code"] == "partner_nonce_reused"
+    assert clash.status_code == 422 and clash.json()["code"] == "partner_nonce_reused"
     view = await ok(
         await run.http.get(f"/api/v1/orders/{order['id']}", headers=run.world.as_("patient"))
     )

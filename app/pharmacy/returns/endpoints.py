@@ -8,11 +8,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.i18n import translate
+from app.idempotency import IdempotencyKey
 from app.models import QualityReturn, Role
 from app.pharmacy.returns import service as returns_service
 from app.pharmacy.returns.schemas import (
@@ -34,7 +35,6 @@ router = APIRouter(tags=["quality returns"])
 PatientOrPharmacist = Annotated[Principal, require_roles(Role.patient, Role.pharmacist)]
 StorePharmacist = Annotated[Principal, require_roles(Role.pharmacist)]
 PatientOnly = Annotated[Principal, require_roles(Role.patient)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)]
 
 
 async def _locked(

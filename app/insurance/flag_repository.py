@@ -1,0 +1,111 @@
+"""SQL for claim review: locking a settlement under review, open flags, reviews and the
+dispute state statements hold or release money by."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import FlagReview, Settlement, SettlementFlag
+
+
+class Dispute(StrEnum):
+    """Where the review of a flagged settlement stands."""
+
+    open = "open"  # a flag awaits the bureau's decision: held out of the payable
+    rejected = "rejected"  # the bureau rejected the claim: reversed, never paid
+    confirmed = "confirmed"  # every flag decided in the claim's favour: paid
+
+
+async def lock_settlement(session: AsyncSession, settlement_id: uuid.UUID) -> Settlement | None:
+    """A settlement row locked until the transaction ends, so flags and reviews of one claim
+    happen one at a time (FOR NO KEY UPDATE: rows referring to it are not blocked; the row
+    itself is append-only and never updated)."""
+    return await session.scalar(
+        select(Settlement).where(Settlement.id == settlement_id).with_for_update(key_share=True)
+    )
+
+
+async def open_flags(session: AsyncSession, settlement_id: uuid.UUID) -> Sequence[SettlementFlag]:
+    """Flags on a settlement that no review has decided yet, oldest first."""
+    return (
+        await session.scalars(
+            select(SettlementFlag)
+            .where(
+                SettlementFlag.settlement_id == settlement_id, SettlementFlag.review_id.is_(None)
+            )
+            .order_by(SettlementFlag.flagged_at, SettlementFlag.id)
+        )
+    ).all()
+
+
+async def close_flags(
+    session: AsyncSession, flag_ids: Sequence[uuid.UUID], review_id: uuid.UUID
+) -> None:
+    """Mark flags as decided by a review."""
+    await session.execute(
+        update(SettlementFlag)
+        .where(SettlementFlag.id.in_(flag_ids))
+        .values(review_id=review_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def latest_review(session: AsyncSession, settlement_id: uuid.UUID) -> FlagReview | None:
+    """The most recent review of a settlement."""
+    return await session.scalar(
+        select(FlagReview)
+        .where(FlagReview.settlement_id == settlement_id)
+        .order_by(FlagReview.decided_at.desc(), FlagReview.id)
+        .limit(1)
+    )
+
+
+async def reviews_by_id(
+    session: AsyncSession, review_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, FlagReview]:
+    """Reviews by id."""
+    if not review_ids:
+        return {}
+    rows = await session.scalars(select(FlagReview).where(FlagReview.id.in_(review_ids)))
+    return {row.id: row for row in rows}
+
+
+async def flags_of(
+    session: AsyncSession, settlement_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[SettlementFlag]]:
+    """Every flag of each settlement, oldest first."""
+    if not settlement_ids:
+        return {}
+    rows = await session.scalars(
+        select(SettlementFlag)
+        .where(SettlementFlag.settlement_id.in_(settlement_ids))
+        .order_by(SettlementFlag.flagged_at, SettlementFlag.id)
+    )
+    found: dict[uuid.UUID, list[SettlementFlag]] = {}
+    for row in rows:
+        found.setdefault(row.settlement_id, []).append(row)
+    return found
+
+
+async def disputes(
+    session: AsyncSession, settlement_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Dispute]:
+    """The dispute state of each flagged settlement among these (unflagged ones are absent)."""
+    flags = await flags_of(session, settlement_ids)
+    reviews = await reviews_by_id(
+        session, list({f.review_id for rows in flags.values() for f in rows if f.review_id})
+    )
+    states: dict[uuid.UUID, Dispute] = {}
+    for settlement_id, rows in flags.items():
+        if any(f.review_id is None for f in rows):
+            states[settlement_id] = Dispute.open
+        elif any(reviews[f.review_id].decision == "rejected" for f in rows if f.review_id):
+            states[settlement_id] = Dispute.rejected
+        else:
+            states[settlement_id] = Dispute.confirmed
+    return states

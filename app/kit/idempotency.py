@@ -1,0 +1,75 @@
+"""Idempotency keys bound to the request that first used them (the Stripe rule): the same key
+with the same request is a retry and replays; the same key with another request is refused.
+
+A key belongs to a scope (the caller's account). Its fingerprint is SHA-256 over the method,
+the path, the query and the body (JSON canonicalised: key order and spacing do not matter). The
+fingerprint row is written in the request's own transaction, so it exists exactly when the
+request's effect does, and PostgreSQL makes a concurrent request with the same key wait for
+the first one's commit before it compares - then the endpoint finds the first one's effect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import AppError
+from app.kit.clock import utcnow
+from app.kit.sql import insert_ignoring_conflicts
+from app.models import IdempotencyKey
+
+
+class IdempotencyKeyReused(AppError):
+    """The key was first used with another request (another path, query or body)."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
+def _canonical_body(body: bytes) -> bytes:
+    if not body:
+        return b""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    """SHA-256 (hex) of what makes two requests the same request."""
+    digest = hashlib.sha256()
+    for part in (
+        method.upper().encode(),
+        path.encode(),
+        urlencode(sorted(parse_qsl(query, keep_blank_values=True))).encode(),
+        _canonical_body(body),
+    ):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+async def claim(session: AsyncSession, scope: str, key: str, request_fingerprint: str) -> bool:
+    """Bind `key` to this request in the current transaction; True when the key is new, False
+    when it replays the same request (the caller answers from the first effect). Raises
+    IdempotencyKeyReused when the key was bound to another request."""
+    inserted = await session.execute(
+        insert_ignoring_conflicts(session, IdempotencyKey)
+        .values(scope=scope, key=key, fingerprint=request_fingerprint, created_at=utcnow())
+        .returning(IdempotencyKey.key)
+    )
+    if inserted.first() is not None:
+        return True
+    stored = await session.scalar(
+        select(IdempotencyKey.fingerprint).where(
+            IdempotencyKey.scope == scope, IdempotencyKey.key == key
+        )
+    )
+    if stored != request_fingerprint:
+        raise IdempotencyKeyReused()
+    return False
