@@ -18,7 +18,8 @@ that sent nothing is just closed (browsers open spare connections), as is one wh
 already started. The close after a 408 lingers as nginx's `lingering_close` does: the answer is
 followed by a FIN, and what the client still sends is read and dropped for up to
 LINGER_SECONDS, because closing a socket with unread input sends a reset, which may destroy
-the 408 in the client's buffer before it reads it. Served by `python -m app.cli serve` (and so by the Docker image).
+the 408 in the client's buffer before it reads it.
+Served by `python -m app.cli serve` (and so by the Docker image).
 The timeouts are added to the httptools protocol, which uvicorn[standard] installs and picks by
 default; h11 is uvicorn's pure-Python fallback and is not used here.
 """
