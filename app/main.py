@@ -27,6 +27,7 @@ from app.kit.blobstore import create_blob_store
 from app.kit.clock import shifted_by
 from app.kit.gc_tuning import serving_gc
 from app.observability import RequestContextMiddleware, configure_logging
+from app.openapi_contract import document_contract, operation_id
 from app.openapi_errors import document_problem_responses
 from app.outbox.handlers import build_handlers, outbox_http_client
 from app.outbox.relay import OutboxRelay
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app = (FastAPIOffline if docs else FastAPI)(
         **pages,
+        generate_unique_id_function=operation_id,
         title="Chronic-care platform API",
         version="0.1.0",
         description=(
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     document_problem_responses(app)
+    document_contract(app)
     include_routers(app)
     if settings.serves_fake_wechat:
         app.mount(

@@ -80,6 +80,10 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+# Each guard made by require_roles, with the roles it admits (for the OpenAPI description).
+_ROLE_GUARDS: dict[object, frozenset[Role]] = {}
+
+
 def require_roles(*roles: Role) -> object:
     """A dependency that admits only the given roles (403 for any other signed-in role)."""
     allowed = frozenset(roles)
@@ -89,4 +93,10 @@ def require_roles(*roles: Role) -> object:
             raise Forbidden()
         return principal
 
+    _ROLE_GUARDS[_guard] = allowed
     return Depends(_guard)
+
+
+def roles_admitted_by(dependency: object) -> frozenset[Role] | None:
+    """The roles a `require_roles` guard admits; None for any other dependency."""
+    return _ROLE_GUARDS.get(dependency)

@@ -58,7 +58,7 @@ async def list_doctors(
 
 
 @router.get("/me", response_model=DoctorOut)
-async def get_my_profile(principal: DoctorOnly, session: DbSession) -> DoctorOut:
+async def get_my_doctor_profile(principal: DoctorOnly, session: DbSession) -> DoctorOut:
     """The signed-in doctor's own profile."""
     assert principal.doctor_id is not None
     return doctor_out(await doctor_service.get_doctor(session, principal.doctor_id))
@@ -81,7 +81,7 @@ async def get_doctor(doctor_id: uuid.UUID, _: CurrentPrincipal, session: DbSessi
     return doctor_out(await doctor_service.get_doctor(session, doctor_id))
 
 
-@router.put("/{doctor_id}", response_model=DoctorOut)
+@router.put("/{doctor_id}", response_model=DoctorOut, operation_id="update_doctor_put")
 @router.patch("/{doctor_id}", response_model=DoctorOut)
 async def update_doctor(
     doctor_id: uuid.UUID, body: DoctorUpdate, _: Admin, session: DbSession

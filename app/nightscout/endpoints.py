@@ -78,7 +78,7 @@ Entries = list[dict[str, Any]]
 
 
 @router.post("/entries", openapi_extra=_ENTRIES_BODY)
-@router.post("/entries.json", openapi_extra=_ENTRIES_BODY)
+@router.post("/entries.json", openapi_extra=_ENTRIES_BODY, include_in_schema=False)
 async def post_entries(
     session: DbSession,
     request: Request,
@@ -223,9 +223,9 @@ async def _accept_ignored(
     return [document for document in documents if isinstance(document, dict)]
 
 
-@router.post("/treatments")
+@router.post("/treatments", operation_id="post_treatments")
 @router.post("/treatments.json", include_in_schema=False)
-@router.post("/devicestatus")
+@router.post("/devicestatus", operation_id="post_devicestatus")
 @router.post("/devicestatus.json", include_in_schema=False)
 async def post_ignored(
     session: DbSession,
@@ -239,11 +239,11 @@ async def post_ignored(
     return await _accept_ignored(session, request, api_secret, token, secret)
 
 
-@router.get("/treatments")
+@router.get("/treatments", operation_id="get_treatments")
 @router.get("/treatments.json", include_in_schema=False)
-@router.get("/devicestatus")
+@router.get("/devicestatus", operation_id="get_devicestatus")
 @router.get("/devicestatus.json", include_in_schema=False)
-@router.get("/profile")
+@router.get("/profile", operation_id="get_profile")
 @router.get("/profile.json", include_in_schema=False)
 async def get_not_kept(
     session: DbSession,

@@ -31,7 +31,7 @@ async def get_my_profile(principal: PatientOnly, session: DbSession) -> PatientO
     return PatientOut.from_patient(patient, reveal=True)
 
 
-@router.put("/me", response_model=PatientOut)
+@router.put("/me", response_model=PatientOut, operation_id="update_my_profile_put")
 @router.patch("/me", response_model=PatientOut)
 async def update_my_profile(
     body: PatientUpdate, principal: PatientOnly, session: DbSession

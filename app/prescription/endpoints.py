@@ -29,11 +29,11 @@ from app.prescription.schemas import (
     PrescriptionCreate,
     PrescriptionOut,
     PrescriptionPage,
+    PrescriptionReviewerCreate,
+    PrescriptionReviewerOut,
     PrescriptionRevise,
     Reason,
     Renewal,
-    ReviewerCreate,
-    ReviewerOut,
     SignatureIn,
     SigningPayloadOut,
 )
@@ -83,10 +83,12 @@ async def put_formulary_item(
     return (await present_formulary(session, [row]))[0]
 
 
-@router.post("/prescription-reviewers", response_model=ReviewerOut)
-async def add_reviewer(body: ReviewerCreate, _: Admin, session: DbSession) -> ReviewerOut:
+@router.post("/prescription-reviewers", response_model=PrescriptionReviewerOut)
+async def add_reviewer(
+    body: PrescriptionReviewerCreate, _: Admin, session: DbSession
+) -> PrescriptionReviewerOut:
     """Make a hospital pharmacist the reviewer of an institution's prescriptions (admin)."""
-    return ReviewerOut.model_validate(await formulary.add_reviewer(session, body))
+    return PrescriptionReviewerOut.model_validate(await formulary.add_reviewer(session, body))
 
 
 @router.post("/prescriptions", response_model=PrescriptionOut, status_code=status.HTTP_201_CREATED)

@@ -20,7 +20,7 @@ from app.models import (
     PrescriptionReviewer,
     Role,
 )
-from app.prescription.schemas import FormularyItemIn, ReviewerCreate
+from app.prescription.schemas import FormularyItemIn, PrescriptionReviewerCreate
 
 
 async def list_items(session: AsyncSession, disease_id: uuid.UUID) -> Sequence[FormularyItem]:
@@ -57,7 +57,9 @@ async def put_item(
     return row
 
 
-async def add_reviewer(session: AsyncSession, body: ReviewerCreate) -> PrescriptionReviewer:
+async def add_reviewer(
+    session: AsyncSession, body: PrescriptionReviewerCreate
+) -> PrescriptionReviewer:
     """Make a hospital pharmacist (one not on a store's staff) an institution's reviewer."""
     account = await session.get(Account, body.account_id)
     if account is None or account.role != Role.pharmacist:

@@ -90,14 +90,14 @@ class Reason(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class ReviewerCreate(BaseModel):
+class PrescriptionReviewerCreate(BaseModel):
     """Make a hospital pharmacist the reviewer of an institution's prescriptions."""
 
     account_id: uuid.UUID
     institution_id: uuid.UUID
 
 
-class ReviewerOut(BaseModel):
+class PrescriptionReviewerOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

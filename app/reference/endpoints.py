@@ -51,7 +51,11 @@ async def create_institution(
     return InstitutionOut.model_validate(await reference_service.create_institution(session, body))
 
 
-@router.put("/institutions/{institution_id}", response_model=InstitutionOut)
+@router.put(
+    "/institutions/{institution_id}",
+    response_model=InstitutionOut,
+    operation_id="update_institution_put",
+)
 @router.patch("/institutions/{institution_id}", response_model=InstitutionOut)
 async def update_institution(
     institution_id: uuid.UUID, body: InstitutionUpdate, _: Admin, session: DbSession
@@ -109,7 +113,7 @@ async def create_drug(body: DrugCreate, _: Admin, session: DbSession) -> DrugOut
     return DrugOut.model_validate(await reference_service.create_drug(session, body))
 
 
-@router.put("/drugs/{drug_id}", response_model=DrugOut)
+@router.put("/drugs/{drug_id}", response_model=DrugOut, operation_id="update_drug_put")
 @router.patch("/drugs/{drug_id}", response_model=DrugOut)
 async def update_drug(
     drug_id: uuid.UUID, body: DrugUpdate, _: Admin, session: DbSession

@@ -7,43 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from app.kit.clock import utcnow
 from app.models import Reading
+from tests.fixtures.npm import NODE, needs_node, npm_ci
 from tests.nightscout.helpers import nightscout_site
 
 NODE_DIR = Path(__file__).parent / "node"
-NODE = shutil.which("node")
-NPM = shutil.which("npm")
-
-pytestmark = pytest.mark.skipif(
-    NODE is None or NPM is None,
-    reason="node and npm are needed to run the nightscout-connect uploader (Node 20)",
-)
-
-
-def _install() -> None:
-    """`npm ci` into tests/nightscout/node/node_modules, once per lock file."""
-    stamp = NODE_DIR / "node_modules" / ".installed-lock"
-    lock = (NODE_DIR / "package-lock.json").read_bytes()
-    if stamp.exists() and stamp.read_bytes() == lock:
-        return
-    assert NPM is not None
-    subprocess.run(
-        [NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=NODE_DIR,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    stamp.write_bytes(lock)
+pytestmark = needs_node
 
 
 def _share_record(minutes_ago: int, value: int, trend: str) -> dict:
@@ -59,7 +34,7 @@ def _share_record(minutes_ago: int, value: int, trend: str) -> dict:
 
 
 async def _run_uploader(config: dict, tmp_path: Path) -> dict:
-    await asyncio.to_thread(_install)
+    await asyncio.to_thread(npm_ci, NODE_DIR)
     path = tmp_path / "input.json"
     path.write_text(json.dumps(config))
     assert NODE is not None

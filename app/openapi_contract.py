@@ -1,0 +1,180 @@
+"""The OpenAPI description as the contract of the teams that build on it.
+
+Three client teams (the patient mini-program, the doctor app, the pharmacy dashboard), the bureau
+and platform admins, and three kinds of machines (payment providers, the pharmacy chain's
+system, Nightscout uploaders) generate code from `openapi/openapi.json`. What they need from it,
+added here to FastAPI's document:
+
+- short operationIds: the endpoint function's name (a PUT twin of a PATCH route names its own);
+- the clients that call each operation, as tags (`client:<name>`) after the domain tag and as
+  `x-clients`: from the roles the route admits (its `require_roles` guard), or, for routes
+  without a bearer token, from who signs their requests;
+- binary answers (charts, attachments, records) declared as binary strings, so generators
+  return bytes instead of dropping the response;
+- the errors each operation can answer by status (401 without a valid token, 403 for a role
+  that may not call it, 404 for an object that does not exist or is not the caller's) next to
+  the 422 and default problem answers of app/openapi_errors.py.
+
+CI generates a Python client (openapi-python-client) and TypeScript types (openapi-typescript)
+from the committed document and fails when either skips an operation (tests/contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+
+from app.authz.principal import current_principal, roles_admitted_by
+from app.models import Role
+
+PATIENT_APP = "patient-miniprogram"
+DOCTOR_APP = "doctor-app"
+PHARMACY_DASHBOARD = "pharmacy-dashboard"
+BUREAU = "insurance-bureau"
+ADMIN = "platform-admin"
+PAYMENT_PROVIDERS = "payment-providers"
+PHARMACY_PARTNER = "pharmacy-partner-system"
+NIGHTSCOUT = "nightscout-clients"
+OPERATIONS = "operations"
+
+CLIENTS: dict[str, str] = {
+    PATIENT_APP: "The patient WeChat mini-program (患者微信小程序)",
+    DOCTOR_APP: "The doctor mobile app (医生端)",
+    PHARMACY_DASHBOARD: "The pharmacy dashboard: store pharmacists and couriers (药店配送看板)",
+    BUREAU: "Insurance-bureau staff (医保局)",
+    ADMIN: "Platform administrators (平台管理员)",
+    PAYMENT_PROVIDERS: "WeChat Pay and Alipay notifications (signed by the provider)",
+    PHARMACY_PARTNER: "The partner pharmacy chain's own system (HMAC-signed callbacks)",
+    NIGHTSCOUT: "Nightscout uploaders and readers (API secret or token)",
+    OPERATIONS: "Load balancers and monitoring (health and readiness)",
+}
+
+_BY_ROLE = {
+    Role.patient: PATIENT_APP,
+    Role.doctor: DOCTOR_APP,
+    Role.pharmacist: PHARMACY_DASHBOARD,
+    Role.courier: PHARMACY_DASHBOARD,
+    Role.bureau: BUREAU,
+    Role.admin: ADMIN,
+}
+# Routes without a bearer token, by who calls them.
+_UNSIGNED = (
+    ("/api/v1/auth/", tuple(CLIENTS)[:5]),
+    ("/api/v1/payments/notify/", (PAYMENT_PROVIDERS,)),
+    ("/api/v1/partner/", (PHARMACY_PARTNER,)),
+    ("/healthz", (OPERATIONS,)),
+    ("/readyz", (OPERATIONS,)),
+    *(
+        (f"/api/v1/{resource}", (NIGHTSCOUT,))
+        for resource in ("entries", "treatments", "devicestatus", "profile", "status", "verifyauth")
+    ),
+)
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def operation_id(route: APIRoute) -> str:
+    """The operationId of a route: its endpoint function's name."""
+    return route.name
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    for child in dependant.dependencies:
+        yield child
+        yield from _dependants(child)
+
+
+def _roles(route: RouteContext) -> frozenset[Role] | None:
+    """The roles a route admits; None when it takes no bearer token."""
+    signed_in = False
+    admitted: frozenset[Role] | None = None
+    for child in _dependants(route.dependant):
+        roles = roles_admitted_by(child.call)
+        if roles is not None:
+            admitted = roles if admitted is None else admitted & roles
+        signed_in = signed_in or child.call is current_principal
+    if admitted is not None:
+        return admitted
+    return frozenset(Role) if signed_in else None
+
+
+def clients_of(route: RouteContext) -> list[str]:
+    """The clients that call a route, in the order of `CLIENTS`."""
+    roles = _roles(route)
+    if roles is not None:
+        wanted = {_BY_ROLE[role] for role in roles}
+    else:
+        path = route.path_format or ""
+        matches = [clients for prefix, clients in _UNSIGNED if path.startswith(prefix)]
+        if not matches:
+            raise LookupError(f"{path} takes no bearer token: name its callers in _UNSIGNED")
+        wanted = set(matches[0])
+    return [client for client in CLIENTS if client in wanted]
+
+
+def _errors(route: RouteContext) -> dict[str, dict[str, Any]]:
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    roles = _roles(route)
+    answers: dict[str, dict[str, Any]] = {}
+    if roles is not None:
+        answers["401"] = {
+            "description": "No valid access token (code not_authenticated, token_invalid or "
+            "session_revoked)",
+            "content": problem,
+        }
+        if roles != frozenset(Role):
+            names = ", ".join(sorted(role.value for role in roles))
+            answers["403"] = {
+                "description": f"The caller's role may not call this (code forbidden_role; "
+                f"admitted: {names})",
+                "content": problem,
+            }
+    if "{" in (route.path_format or ""):
+        answers["404"] = {
+            "description": "The object does not exist, or is not the caller's to see "
+            "(code not_found or a more specific *_not_found; the same answer either way, so "
+            "ids cannot be probed)",
+            "content": problem,
+        }
+    return answers
+
+
+def _declare_binary(operation: dict[str, Any]) -> None:
+    for response in operation.get("responses", {}).values():
+        for media_type, body in response.get("content", {}).items():
+            readable = media_type.endswith("json") or media_type.startswith("text/")
+            if not readable and not body.get("schema"):
+                body["schema"] = dict(_BINARY)
+
+
+def document_contract(app: FastAPI) -> None:
+    """Add the clients, binary answers and per-status errors to the app's OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        paths = document.get("paths", {})
+        for route in iter_route_contexts(app.routes):
+            if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+                continue
+            clients = clients_of(route)
+            for method in route.methods or ():
+                operation = paths.get(route.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                operation["x-clients"] = clients
+                operation["tags"] = [*operation.get("tags", []), *(f"client:{c}" for c in clients)]
+                operation["responses"] = {**_errors(route), **operation["responses"]}
+                _declare_binary(operation)
+        domains = sorted({t for ops in paths.values() for o in ops.values() for t in o["tags"]})
+        document["tags"] = [
+            {"name": f"client:{name}", "description": text} for name, text in CLIENTS.items()
+        ] + [{"name": tag} for tag in domains if not tag.startswith("client:")]
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
