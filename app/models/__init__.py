@@ -9,6 +9,7 @@ from app.models.base import Base
 from app.models.care_relationship import CareRelationship
 from app.models.care_team import CareTeam, CareTeamMember, CareTeamPatient
 from app.models.catalogue import CatalogueEdition, CatalogueEntry, CatalogueLimit
+from app.models.bp_sleep_period import BpSleepPeriod
 from app.models.cgm_daily import CgmDaily
 from app.models.chat_attachment import ChatAttachment
 from app.models.chat_conversation import ChatConversation
@@ -98,6 +99,7 @@ __all__ = [
     "CatalogueEdition",
     "CatalogueEntry",
     "CatalogueLimit",
+    "BpSleepPeriod",
     "CgmDaily",
     "ChatAttachment",
     "ChatConversation",
