@@ -64,8 +64,9 @@ ARTEFACT_REASONS = (
     "diastolic_not_below_systolic",
     "pulse_pressure_out_of_range",
 )
-# How far from a diary night its bed and rise times decide (a 24 h recording's day readings).
-DIARY_REACH = 12 * 3600.0
+# How far from a diary night its bed and rise times decide: a waking day (about 16 h) either
+# side, so that a 24 h recording started in the morning is covered by its one night.
+DIARY_REACH = 16 * 3600.0
 AWAKE, ASLEEP, UNCLASSIFIED = 1, 0, -1
 SLEEP_SOURCES = ("wake_flags", "diary", "fixed_windows")
 
