@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from app.analytics.bp import chinese_grade
@@ -104,9 +105,7 @@ def recording(seed: int) -> tuple[list[R], tuple[datetime, datetime]]:
     while moment < at(1, 9):
         asleep = bed <= moment < rise
         base_s, base_d = (118, 68) if asleep else (142, 88)
-        readings.append(
-            R(moment, base_s + rng.randint(-12, 12), base_d + rng.randint(-8, 8), 70.0)
-        )
+        readings.append(R(moment, base_s + rng.randint(-12, 12), base_d + rng.randint(-8, 8), 70.0))
         moment += timedelta(minutes=30 if asleep else 20)
     return readings, (bed, rise)
 
@@ -144,9 +143,7 @@ def test_the_artefact_would_have_moved_the_awake_mean(settings) -> None:
     clean = summarise(readings, settings, [diary]).ambulatory.awake.systolic.mean
     readings[5].sbp = 262
     edited = summarise(readings, settings, [diary]).ambulatory.awake.systolic.mean
-    unedited = statistics.fmean(
-        [r.sbp for r in readings if not diary[0] <= r.at < diary[1]]
-    )
+    unedited = statistics.fmean([r.sbp for r in readings if not diary[0] <= r.at < diary[1]])
     assert edited != clean  # one reading fewer
     assert unedited - edited > 2.0  # what the summary used to report
 
