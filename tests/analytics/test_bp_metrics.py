@@ -422,7 +422,7 @@ def _valid_abpm(awake_sbp: float, asleep_sbp: float) -> list[R]:
     ],
 )
 def test_phenotype_from_office_and_ambulatory(settings, office_sbp, awake_sbp, phenotype) -> None:
-    readings = _valid_abpm(awake_sbp, 110) + [R(at(0, 10), office_sbp, 80, setting="office")]
+    readings = [*_valid_abpm(awake_sbp, 110), R(at(0, 10), office_sbp, 80, setting="office")]
     body = summarise(readings, settings)
     assert body.ambulatory.valid is True
     assert (body.phenotype, body.phenotype_basis) == (phenotype, "ambulatory")
@@ -433,7 +433,7 @@ def test_phenotype_falls_back_to_home_and_needs_both_sides(settings) -> None:
     body = summarise(office + _home_week(128, 128, 80), settings)
     assert (body.phenotype, body.phenotype_basis) == ("white_coat_hypertension", "home")
     # Not enough out-of-office readings (an invalid ABPM): no phenotype.
-    body = summarise(office + [R(at(1, 10), 140, 90)], settings)
+    body = summarise([*office, R(at(1, 10), 140, 90)], settings)
     assert (body.phenotype, body.phenotype_basis) == (None, None)
     # Nocturnal hypertension alone makes the ABPM hypertensive (ESH 2023).
     body = summarise([R(at(0, 10), 130, 80, setting="office"), *_valid_abpm(125, 121)], settings)
