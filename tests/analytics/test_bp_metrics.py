@@ -472,3 +472,43 @@ def test_variability_matches_the_second_implementation(values) -> None:
         assert_stats(abpm[part]["systolic"], expected)
         if expected["arv"] is not None:
             assert expected["arv"] <= expected["sv"] + 1e-9  # a power-mean inequality
+
+
+@hypothesis_settings(max_examples=80, deadline=None)
+@given(awake=st.integers(90, 240), asleep=st.integers(90, 240))
+def test_dipping_class_follows_the_night_to_day_ratio(awake, asleep) -> None:
+    # Diastolic values the editing keeps: pulse pressure 40-120 mmHg.
+    readings = [
+        R(at(1, 10), awake, min(awake - 40, 120)),
+        R(at(2, 3), asleep, min(asleep - 40, 120)),
+    ]
+    dip = summarise(readings, Settings())
+    ratio = asleep / awake
+    dipping = dip.ambulatory.systolic_dipping
+    assert dipping is not None
+    # Integers compared exactly: 10 * asleep against 8 or 9 times awake.
+    expected = (
+        "extreme_dipper"
+        if 10 * asleep <= 8 * awake
+        else "dipper"
+        if 10 * asleep <= 9 * awake
+        else "non_dipper"
+        if asleep <= awake
+        else "reverse"
+    )
+    assert dipping.pattern == expected
+    assert dipping.ratio == pytest.approx(ratio)
+
+
+@hypothesis_settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(30, 300), st.integers(20, 200)), min_size=1, max_size=40))
+def test_editing_counts_match_the_rules(values) -> None:
+    settings = Settings()
+    readings = [R(at(1, 10) + timedelta(minutes=i), s, d) for i, (s, d) in enumerate(values)]
+    body = summarise(readings, settings)
+    expected = 0
+    for sbp, dbp in values:
+        if not (50 <= sbp <= 240 and 40 <= dbp <= 140 and dbp < sbp and 10 <= sbp - dbp <= 150):
+            expected += 1
+    assert body.editing.excluded == expected == sum(body.editing.reasons.values())
+    assert body.ambulatory.valid_readings == len(values) - expected
