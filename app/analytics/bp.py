@@ -4,19 +4,23 @@ Definitions (limits and thresholds are settings: they differ between guidelines)
 
 - Editing (artefacts): a reading with SBP or DBP outside the editing limits, DBP >= SBP, or a
   pulse pressure (SBP - DBP) outside its limits is excluded from every statistic; it stays
-  stored and drawn. Fixed-limit editing as in the ESH 2013 ABPM position paper (O'Brien et al.,
-  J Hypertens 2013;31:1731) with the limits of issue 16 / DOMAIN.md.
+  stored and drawn. Fixed limits as issue 16 and DOMAIN.md give them (SBP 50-240, DBP 40-140;
+  pulse pressure 10-150 is this service's default), all settings.
 - Awake / asleep (ESH 2023, Mancia et al., J Hypertens 2023;41:1874): per reading, the wearer's
   wake flag; else the sleep diary (bed to rise is asleep, the rest awake, for readings within
   `DIARY_REACH` of a diary night); else the narrow fixed windows (awake 09-21, asleep 01-06
   local time), readings outside both counting for 24 h only.
 - Per period, for SBP and DBP: N, mean, SD (n - 1), CV = SD / mean x 100, ARV = mean of
-  |x(i+1) - x(i)| (Mena et al., J Hypertens 2005;23:505, unweighted) and successive variation
-  SV = sqrt(mean of (x(i+1) - x(i))^2) (Muntner et al., Hypertension 2011;57:160), both over
-  pairs of readings next to each other in the edited recording that are both in the period.
+  |x(i+1) - x(i)| (Mena et al., J Hypertens 2005;23:505, without its time weights) and
+  successive variation SV = sqrt(mean of (x(i+1) - x(i))^2) (Levitan et al., J Hum Hypertens
+  2013;27:589; the root mean square of successive differences of ABPM in J Hypertens Suppl
+  1989;7(3):S81), both over pairs of readings next to each other in the edited recording that
+  are both in the period.
 - Dipping: night-to-day ratio = asleep mean / awake mean, dipping % = (1 - ratio) x 100;
   extreme dipper ratio <= 0.8, dipper 0.8 < ratio <= 0.9, non-dipper 0.9 < ratio <= 1.0,
-  reverse dipper ratio > 1.0 (ESH 2013 position paper; ESH 2023).
+  reverse dipper ratio > 1.0 (ESH 2013 ABPM position paper, O'Brien et al., J Hypertens
+  2013;31:1731; the same ratios in HOPE Asia, J Clin Hypertens 2019;21:1250, table A5); so
+  dipping of exactly 20 % is extreme, 10 % dipper, 0 % non-dipper.
 - Hypertension on ABPM: 24 h mean >= 130/80, awake >= 135/85 or asleep >= 120/70 (systolic or
   diastolic); nocturnal hypertension: asleep mean >= 120 systolic or >= 70 diastolic (ESH 2023,
   Chinese guideline 2024). Validity: >= 70 % of the recording's readings valid after editing,

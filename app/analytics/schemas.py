@@ -110,7 +110,7 @@ class VariabilityOut(BaseModel):
     )
     sv: float | None = Field(
         description="Successive variation: sqrt(mean (x(i+1) - x(i))^2) over the same pairs "
-        "(Muntner et al. 2011)"
+        "(Levitan et al. 2013)"
     )
 
     @classmethod
