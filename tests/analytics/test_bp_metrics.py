@@ -512,3 +512,30 @@ def test_editing_counts_match_the_rules(values) -> None:
             expected += 1
     assert body.editing.excluded == expected == sum(body.editing.reasons.values())
     assert body.ambulatory.valid_readings == len(values) - expected
+
+
+@hypothesis_settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 23), st.integers(100, 200)),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_home_mean_is_of_days_two_to_seven(values) -> None:
+    settings = Settings()
+    readings = [
+        R(at(day, hour, n % 60), float(sbp), 80.0, setting="home")
+        for n, (day, hour, sbp) in enumerate(values)
+    ]
+    home = summarise(readings, settings, days=10).home
+    first = min(day for day, _, _ in values)
+    counted = [sbp for day, _, sbp in values if 1 <= day - first <= 6]
+    assert home.first_day == DAY1 + timedelta(days=first)
+    assert home.counted_readings == len(counted)
+    assert home.systolic == (pytest.approx(statistics.fmean(counted)) if counted else None)
+    counted_days = {day for day, _, _ in values if 1 <= day - first <= 6}
+    assert [d.day for d in home.days] == [DAY1 + timedelta(days=d) for d in sorted(counted_days)]
+    for d in home.days:
+        hours = [h for day, h, _ in values if DAY1 + timedelta(days=day) == d.day]
+        assert (d.morning, d.evening) == (sum(h < 12 for h in hours), sum(h >= 12 for h in hours))
