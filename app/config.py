@@ -177,17 +177,49 @@ class Settings(BaseSettings):
     # How often the background jobs refresh stale CGM day rollups (uploads make them stale;
     # the doctor's panel computes whatever is still stale itself, which costs its request).
     cgm_rollup_interval_seconds: float = 10.0
-    bp_day_start_hour: int = 6
-    bp_night_start_hour: int = 22
+    # Blood pressure (see app/analytics/bp.py for the definitions and their sources).
+    # Without a diary or wake flags, ambulatory readings are awake in [start, end) and asleep
+    # in [start, end) local time (ESH 2023 fallback windows); the rest count for 24 h only.
+    bp_fallback_awake_start_hour: int = 9
+    bp_fallback_awake_end_hour: int = 21
+    bp_fallback_asleep_start_hour: int = 1
+    bp_fallback_asleep_end_hour: int = 6
+    # ABPM thresholds (mean at or above is hypertensive), ESH 2023 / Chinese 2024.
     bp_24h_systolic: int = 130
     bp_24h_diastolic: int = 80
     bp_day_systolic: int = 135
     bp_day_diastolic: int = 85
     bp_night_systolic: int = 120
     bp_night_diastolic: int = 70
-    # An ambulatory recording is valid with at least this many day / night readings.
+    # Home (HBPM) threshold and office hypertension (grade 1 starts here).
+    bp_home_systolic: int = 135
+    bp_home_diastolic: int = 85
+    bp_office_systolic: int = 140
+    bp_office_diastolic: int = 90
+    # An ambulatory recording is valid with at least this share of valid readings and at
+    # least this many awake / asleep readings after editing.
+    bp_abpm_min_valid_percent: float = 70.0
     bp_abpm_min_day_readings: int = 20
     bp_abpm_min_night_readings: int = 7
+    # Editing: readings outside these limits (inclusive bounds are kept) are artefacts,
+    # excluded from every statistic but kept as stored and drawn on the chart.
+    bp_edit_systolic_min: float = 50.0
+    bp_edit_systolic_max: float = 240.0
+    bp_edit_diastolic_min: float = 40.0
+    bp_edit_diastolic_max: float = 140.0
+    bp_edit_pulse_pressure_min: float = 10.0
+    bp_edit_pulse_pressure_max: float = 150.0
+    # Morning surge: readings this long after (and before) rising; a sleep-trough surge at or
+    # above the last value is exaggerated (Kario 2003: top decile, 55 mmHg).
+    bp_surge_window_minutes: int = 120
+    bp_surge_exaggerated_systolic: float = 55.0
+    # HBPM: home readings before this local hour are morning ones, the rest evening; the
+    # protocol lasts this many days, the first discarded; enough with this many days counted.
+    bp_home_evening_from_hour: int = 12
+    bp_home_protocol_days: int = 7
+    bp_home_min_days: int = 3
+    # How readings uploaded without a `setting` (office / home / ambulatory) are read.
+    bp_unlabelled_setting: Literal["office", "home", "ambulatory"] = "ambulatory"
     alert_urgent_low_mg_dl: float = 54.0
     alert_low_recovered_mg_dl: float = 70.0
     alert_sustained_high_mg_dl: float = 250.0

@@ -49,7 +49,7 @@ from app.reading.units import MG_DL_PER_MMOL_L
 MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 # Part of every image key: bump it when the drawing changes, so that ETags and cached images of
 # the old drawing lapse.
-DRAWING_REVISION = 3
+DRAWING_REVISION = 4
 # Matplotlib's font cache and text layout, and the figures below, are shared state: render one
 # chart at a time.
 _render_lock = threading.Lock()
@@ -65,6 +65,8 @@ BAND_COLOURS = ("#8b1a1a", "#e53935", "#43a047", "#fbc02d", "#ef6c00")
 SYSTOLIC_COLOUR, DIASTOLIC_COLOUR, ALERT_COLOUR = "#c62828", "#1565c0", "#6a1b9a"
 # The BP trend labels every day up to this many days, then every second, third ... day.
 BP_MAX_DAY_LABELS = 15
+# The BP trend's least value axis (mmHg); it widens to show every stored reading.
+BP_Y_RANGE = (40.0, 220.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +92,8 @@ class BpSpec:
     threshold lines and the x range."""
 
     title: str
-    legend: tuple[str, str, str, str]  # systolic, daily systolic, diastolic, daily diastolic
+    # systolic, daily systolic, diastolic, daily diastolic, excluded
+    legend: tuple[str, str, str, str, str]
     y_label: str
     timezone: str
     x_range: tuple[float, float]
@@ -98,7 +101,9 @@ class BpSpec:
     when: FloatArray
     systolic: FloatArray
     diastolic: FloatArray
-    noons: FloatArray  # noon of each local day with readings
+    excluded: FloatArray  # 1.0 for an artefact (drawn as a cross, left out of the means)
+    y_range: tuple[float, float]  # wide enough for every stored reading
+    noons: FloatArray  # noon of each local day with valid readings
     daily_systolic: FloatArray
     daily_diastolic: FloatArray
     thresholds: tuple[float, float, float, float]  # home day systolic, diastolic; alert both
@@ -179,22 +184,27 @@ def bp_spec(
     summary: BpSummaryOut, points: np.ndarray, patient_name: str | None, settings: Settings
 ) -> BpSpec:
     """The BP trend of a summary and its readings (rows: epoch seconds, systolic, diastolic,
-    pulse), in the current language."""
+    pulse, excluded), in the current language: every stored reading is drawn, artefacts as
+    crosses; the daily means are of the valid readings."""
     period = summary.period
     zone = ZoneInfo(period.timezone)
     epoch = mdates.date2num(datetime(1970, 1, 1, tzinfo=UTC))
-    days = np.floor_divide(local_seconds(points[:, 0], zone), 86400.0).astype(np.int64)
+    valid = points[points[:, 4] == 0.0]
+    days = np.floor_divide(local_seconds(valid[:, 0], zone), 86400.0).astype(np.int64)
     numbers, day_of_point = np.unique(days, return_inverse=True)
     counts = np.bincount(day_of_point, minlength=numbers.size)
     noons = [datetime.combine(EPOCH_DATE + timedelta(days=int(n)), time(12), zone) for n in numbers]
+    abpm = summary.ambulatory
+    dip = abpm.systolic_dipping
     facts = translate(
         "chart_bp_facts",
-        all_day=_pair(summary.all_day.systolic, summary.all_day.diastolic),
-        day=_pair(summary.day.systolic, summary.day.diastolic),
-        night=_pair(summary.night.systolic, summary.night.diastolic),
-        dipping=_fmt(summary.dipping_percent, suffix="%"),
-        pattern=translate(f"chart_pattern_{summary.pattern}") if summary.pattern else "",
-        grade=translate(f"chart_grade_{summary.grade}") if summary.grade else "—",
+        all_day=_pair(abpm.all_day.systolic.mean, abpm.all_day.diastolic.mean),
+        day=_pair(abpm.awake.systolic.mean, abpm.awake.diastolic.mean),
+        night=_pair(abpm.asleep.systolic.mean, abpm.asleep.diastolic.mean),
+        dipping=_fmt(dip.percent if dip else None, suffix="%"),
+        pattern=translate(f"chart_pattern_{dip.pattern}") if dip else "",
+        grade=translate(f"chart_grade_{summary.office.grade}") if summary.office.grade else "—",
+        excluded=summary.editing.excluded,
     )
     heading = translate(
         "chart_bp_heading",
@@ -204,6 +214,7 @@ def bp_spec(
     )
     first = datetime.combine(period.start_date, time(), zone)
     after = datetime.combine(period.end_date + timedelta(days=1), time(), zone)
+    values = points[:, 1:3]
     return BpSpec(
         title=f"{heading}\n{facts}",
         legend=(
@@ -211,6 +222,7 @@ def bp_spec(
             translate("chart_daily_systolic"),
             translate("chart_diastolic"),
             translate("chart_daily_diastolic"),
+            translate("chart_excluded"),
         ),
         y_label=translate("chart_bp_axis"),
         timezone=period.timezone,
@@ -219,9 +231,14 @@ def bp_spec(
         when=points[:, 0] / 86400.0 + epoch,
         systolic=points[:, 1].copy(),
         diastolic=points[:, 2].copy(),
+        excluded=points[:, 4].copy(),
+        y_range=(
+            min(BP_Y_RANGE[0], float(values.min()) - 10.0) if values.size else BP_Y_RANGE[0],
+            max(BP_Y_RANGE[1], float(values.max()) + 10.0) if values.size else BP_Y_RANGE[1],
+        ),
         noons=np.asarray(mdates.date2num(noons), dtype=np.float64).reshape(-1),
-        daily_systolic=np.bincount(day_of_point, points[:, 1], numbers.size) / counts,
-        daily_diastolic=np.bincount(day_of_point, points[:, 2], numbers.size) / counts,
+        daily_systolic=np.bincount(day_of_point, valid[:, 1], numbers.size) / counts,
+        daily_diastolic=np.bincount(day_of_point, valid[:, 2], numbers.size) / counts,
         thresholds=(
             float(settings.bp_day_systolic),
             float(settings.bp_day_diastolic),
@@ -419,6 +436,8 @@ class _BpFigure:
         for colour in (SYSTOLIC_COLOUR, DIASTOLIC_COLOUR):
             self.points.append(axes.scatter([], [], s=14, color=colour, alpha=0.55))
             self.means.append(axes.plot([], [], color=colour, linewidth=2)[0])
+        # Artefacts: drawn where they are, as black crosses (systolic and diastolic).
+        self.excluded = axes.scatter([], [], s=28, marker="x", color="#212121", linewidths=1.2)
         self.thresholds = [
             axes.axhline(0, color=colour, linestyle=style, linewidth=1)
             for colour, style in (
@@ -428,13 +447,13 @@ class _BpFigure:
                 (ALERT_COLOUR, "--"),
             )
         ]
-        axes.set_ylim(40, 220)
+        axes.set_ylim(*BP_Y_RANGE)
         self.y_label = axes.set_ylabel(" ")
         axes.yaxis.set_label_coords(-0.0363, 0.5)
         axes.grid(alpha=0.25)
         self.legend = axes.legend(
-            [self.points[0], self.means[0], self.points[1], self.means[1]],
-            [" "] * 4,
+            [self.points[0], self.means[0], self.points[1], self.means[1], self.excluded],
+            [" "] * 5,
             loc="upper right",
             fontsize=8.5,
             ncols=2,
@@ -444,8 +463,12 @@ class _BpFigure:
 
     def draw(self, spec: BpSpec, image_format: str) -> bytes:
         """The image of `spec`."""
+        kept = spec.excluded == 0.0
         for points, values in zip(self.points, (spec.systolic, spec.diastolic), strict=True):
-            points.set_offsets(np.column_stack([spec.when, values]))
+            points.set_offsets(np.column_stack([spec.when[kept], values[kept]]))
+        crossed = np.concatenate([spec.systolic[~kept], spec.diastolic[~kept]])
+        self.excluded.set_offsets(np.column_stack([np.tile(spec.when[~kept], 2), crossed]))
+        self.axes.set_ylim(*spec.y_range)
         for line, means in zip(
             self.means, (spec.daily_systolic, spec.daily_diastolic), strict=True
         ):

@@ -15,7 +15,13 @@ from app.analytics import service as analytics_service
 from app.analytics.chart_cache import chart_cache
 from app.analytics.fhir import bundle
 from app.analytics.panel import doctor_panel
-from app.analytics.schemas import BpSummaryOut, CgmSummaryOut, PanelOut
+from app.analytics.schemas import (
+    BpSummaryOut,
+    CgmSummaryOut,
+    PanelOut,
+    SleepPeriodIn,
+    SleepPeriodOut,
+)
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.kit.time_bounds import CalendarDate
@@ -61,10 +67,55 @@ async def bp_summary(
     end_date: EndDate = None,
     days: Days = 7,
 ) -> BpSummaryOut:
-    """24-hour, day and night means, night dipping, load, Chinese grade and ABPM validity."""
+    """Blood pressure as the clinic reads it: artefact editing; the ABPM (awake / asleep / 24 h
+    statistics by the wake flags, the sleep diary or the fixed windows, dipping, nocturnal
+    hypertension, morning surge, validity, thresholds); the home-BP protocol; the office grade;
+    and the white-coat / masked / sustained phenotype."""
     settings = request.app.state.settings
     view = await analytics_service.bp_view(session, settings, principal, patient_id, end_date, days)
     return view.summary
+
+
+@router.post(
+    "/patients/{patient_id}/bp-sleep-periods",
+    response_model=SleepPeriodOut,
+    status_code=201,
+    responses={
+        200: {"model": SleepPeriodOut, "description": "The same period was stored already"},
+        409: {"description": "sleep_period_conflict or sleep_period_overlaps"},
+    },
+)
+async def add_sleep_period(
+    patient_id: uuid.UUID,
+    body: SleepPeriodIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    response: Response,
+) -> SleepPeriodOut:
+    """A night of the sleep diary (bed and rise time) from the patient or the recorder: the
+    BP summary then tells asleep from awake readings by it. Sending the same night again is
+    safe (200 with the stored one)."""
+    period, created = await analytics_service.record_sleep_period(
+        session, principal, patient_id, body
+    )
+    if not created:
+        response.status_code = 200
+    return SleepPeriodOut.build(period)
+
+
+@router.get("/patients/{patient_id}/bp-sleep-periods", response_model=list[SleepPeriodOut])
+async def sleep_periods(
+    patient_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    end_date: EndDate = None,
+    days: Days = 7,
+) -> list[SleepPeriodOut]:
+    """The diary nights overlapping the period, by bed time."""
+    found = await analytics_service.list_sleep_periods(
+        session, principal, patient_id, end_date, days
+    )
+    return [SleepPeriodOut.build(p) for p in found]
 
 
 _CHART_HEADERS = {

@@ -46,11 +46,20 @@ register_messages(
             "en": "Blood pressure trend  {name}  {start} to {end}",
         },
         "chart_bp_facts": {
-            "zh": "24小时平均 {all_day} mmHg  ·  日间 {day}  ·  夜间 {night}  ·  "
-            "夜间下降率 {dipping} {pattern}  ·  分级 {grade}",
-            "en": "24-hour mean {all_day} mmHg  ·  day {day}  ·  night {night}  ·  "
-            "night dip {dipping} {pattern}  ·  grade {grade}",
+            "zh": "动态血压 24小时 {all_day} mmHg  ·  清醒 {day}  ·  睡眠 {night}  ·  "
+            "夜间下降率 {dipping} {pattern}  ·  诊室分级 {grade}  ·  剔除 {excluded} 次",
+            "en": "ABPM 24-hour {all_day} mmHg  ·  awake {day}  ·  asleep {night}  ·  "
+            "night dip {dipping} {pattern}  ·  office grade {grade}  ·  {excluded} excluded",
         },
+        "sleep_period_conflict": {
+            "zh": "该入睡时间已记录了不同的起床时间或来源",
+            "en": "Another rise time or source is recorded for this bed time",
+        },
+        "sleep_period_overlaps": {
+            "zh": "该睡眠时段与已记录的睡眠时段重叠",
+            "en": "This sleep period overlaps one already recorded",
+        },
+        "chart_excluded": {"zh": "剔除的读数（伪差）", "en": "Excluded reading (artefact)"},
         "chart_systolic": {"zh": "收缩压", "en": "Systolic"},
         "chart_diastolic": {"zh": "舒张压", "en": "Diastolic"},
         "chart_daily_systolic": {"zh": "日均收缩压", "en": "Daily mean systolic"},

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics.cgm import BAND_EDGES, BANDS
 from app.authz.scopes import doctor_patient_ids
 from app.kit.types import UTCDateTime
-from app.models import CgmDaily, Patient, Reading
+from app.models import BpSleepPeriod, CgmDaily, Patient, Reading
 
 
 def _epoch(session: AsyncSession) -> ColumnElement[float]:
@@ -250,6 +250,79 @@ async def period_totals(
         .group_by(CgmDaily.patient_id)
     )
     return {row[0]: tuple(row[1:]) for row in result}
+
+
+@dataclass(frozen=True)
+class BpRows:
+    """A patient's BP readings, oldest first, as columns."""
+
+    epochs: list[float]
+    systolic: list[float]
+    diastolic: list[float | None]
+    pulse: list[float | None]
+    settings: list[str | None]
+    awake: list[bool | None]
+
+
+async def bp_readings(
+    session: AsyncSession, patient_id: uuid.UUID, start: datetime, end: datetime
+) -> BpRows:
+    """A patient's BP readings in [start, end), oldest first."""
+    result = await session.execute(
+        select(
+            _epoch(session),
+            Reading.value,
+            Reading.value2,
+            Reading.value3,
+            Reading.setting,
+            Reading.awake,
+        )
+        .where(
+            Reading.patient_id == patient_id,
+            Reading.kind == "bp",
+            Reading.measured_at >= start,
+            Reading.measured_at < end,
+        )
+        .order_by(Reading.measured_at, Reading.device_id)
+    )
+    rows = result.all()
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(6)]
+    return BpRows(*columns)
+
+
+async def sleep_periods(
+    session: AsyncSession, patient_id: uuid.UUID, start: datetime, end: datetime
+) -> Sequence[BpSleepPeriod]:
+    """A patient's diary sleep periods that overlap [start, end), by bed time."""
+    return (
+        await session.scalars(
+            select(BpSleepPeriod)
+            .where(
+                BpSleepPeriod.patient_id == patient_id,
+                BpSleepPeriod.rise_at > start,
+                BpSleepPeriod.bed_at < end,
+            )
+            .order_by(BpSleepPeriod.bed_at)
+        )
+    ).all()
+
+
+async def lock_patient(session: AsyncSession, patient_id: uuid.UUID) -> None:
+    """Hold the patient's row until the transaction ends (PostgreSQL; SQLite has one writer):
+    diary writes of one patient check for overlaps one at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+
+
+async def sleep_period_at(
+    session: AsyncSession, patient_id: uuid.UUID, bed_at: datetime
+) -> BpSleepPeriod | None:
+    """The patient's sleep period that starts at `bed_at`, if any."""
+    return await session.scalar(
+        select(BpSleepPeriod).where(
+            BpSleepPeriod.patient_id == patient_id, BpSleepPeriod.bed_at == bed_at
+        )
+    )
 
 
 async def bp_means(

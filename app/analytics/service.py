@@ -14,16 +14,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics import bp as bp_metrics
 from app.analytics import cgm
 from app.analytics import repository as analytics_repository
-from app.analytics.repository import RollupDay
+from app.analytics.repository import BpRows, RollupDay
 from app.analytics.schemas import (
+    AbpmOut,
     AgpOut,
     BpSummaryOut,
     CgmMetricsOut,
     CgmSummaryOut,
+    DippingOut,
+    EditingOut,
     EpisodeOut,
+    HomeDayOut,
+    HomeOut,
+    MorningSurgeOut,
+    OfficeOut,
     PeriodOut,
+    PeriodStatsOut,
+    SleepPeriodIn,
 )
 from app.analytics.series import (
+    EPOCH_DATE,
     MAX_INTERVAL_SECONDS,
     GlucoseSeries,
     Period,
@@ -35,8 +45,10 @@ from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.config import Settings
+from app.errors import Conflict
 from app.kit.clock import utcnow
-from app.models import Patient
+from app.kit.sql import add_unique
+from app.models import BpSleepPeriod, Patient
 from app.reading import repository as reading_repository
 from app.reading.service import visible_patient
 from app.reading.units import to_mmol_l
@@ -136,12 +148,128 @@ async def cgm_view(
 
 @dataclass(frozen=True)
 class BpView:
-    """A patient's BP period: readings (epoch, systolic, diastolic) and the summary."""
+    """A patient's BP period: readings (rows: epoch, systolic, diastolic, pulse, excluded as
+    1.0 / 0.0) and the summary."""
 
     patient: Patient
     period: Period
     points: np.ndarray
     summary: BpSummaryOut
+
+
+def _surge_out(surge: bp_metrics.MorningSurge) -> MorningSurgeOut:
+    return MorningSurgeOut(
+        rise_at=_utc(surge.rise_at) if surge.rise_at is not None else None,
+        morning_systolic=surge.morning_systolic,
+        sleep_trough=surge.sleep_trough,
+        prewaking=surge.prewaking,
+        exaggerated=surge.exaggerated,
+    )
+
+
+def _abpm_out(a: bp_metrics.Abpm) -> AbpmOut:
+    return AbpmOut(
+        readings=a.readings,
+        valid_readings=a.valid_readings,
+        valid_percent=a.valid_percent,
+        valid=a.valid,
+        sleep_source=a.sleep_source,  # type: ignore[arg-type]
+        classified_by=a.classified_by,
+        all_day=PeriodStatsOut.build(a.all_day),
+        awake=PeriodStatsOut.build(a.awake),
+        asleep=PeriodStatsOut.build(a.asleep),
+        systolic_dipping=DippingOut.of(a.systolic_dipping),
+        diastolic_dipping=DippingOut.of(a.diastolic_dipping),
+        above_24h_threshold=a.above_24h,
+        above_awake_threshold=a.above_awake,
+        above_asleep_threshold=a.above_asleep,
+        hypertension=a.hypertension,
+        nocturnal_hypertension=a.nocturnal_hypertension,
+        morning_surge=_surge_out(a.morning_surge),
+    )
+
+
+def summarise_bp(
+    patient_id: uuid.UUID,
+    period: Period,
+    rows: BpRows,
+    sleep_periods: Sequence[tuple[datetime, datetime]],
+    settings: Settings,
+) -> tuple[np.ndarray, BpSummaryOut]:
+    """The BP summary of a period's readings and diary, and the chart's points."""
+    epochs = np.array(rows.epochs, dtype=np.float64)
+    systolic = np.array(rows.systolic, dtype=np.float64)
+    diastolic = np.array(rows.diastolic, dtype=np.float64)
+    # None (no pulse) becomes NaN in a float array.
+    pulse = np.array(rows.pulse, dtype=np.float64)
+    local = local_seconds(epochs, period.timezone)
+    hours = np.mod(local, 86400.0) / 3600.0
+    reasons = bp_metrics.artefacts(systolic, diastolic, settings)
+    excluded = np.array([r is not None for r in reasons], dtype=np.bool_)
+    where = np.array(
+        [s or settings.bp_unlabelled_setting for s in rows.settings], dtype=np.str_
+    ).reshape(-1)
+    ambulatory = where == "ambulatory"
+    abpm = bp_metrics.abpm(
+        epochs[ambulatory],
+        hours[ambulatory],
+        systolic[ambulatory],
+        diastolic[ambulatory],
+        pulse[ambulatory],
+        [f for f, a in zip(rows.awake, ambulatory.tolist(), strict=True) if a],
+        excluded[ambulatory],
+        [(bed.timestamp(), rise.timestamp()) for bed, rise in sleep_periods],
+        settings,
+    )
+    at_home = (where == "home") & ~excluded
+    home = bp_metrics.home(
+        [EPOCH_DATE + timedelta(days=int(d)) for d in np.floor_divide(local[at_home], 86400.0)],
+        hours[at_home],
+        systolic[at_home],
+        diastolic[at_home],
+        settings,
+    )
+    in_office = (where == "office") & ~excluded
+    office = bp_metrics.office(systolic[in_office], diastolic[in_office], settings)
+    phenotype, basis = bp_metrics.phenotype(office, abpm, home)
+    edited = bp_metrics.editing(reasons)
+    summary = BpSummaryOut(
+        patient_id=patient_id,
+        period=period_out(period),
+        editing=EditingOut(
+            readings=edited.readings,
+            excluded=edited.excluded,
+            reasons=edited.reasons,
+            systolic_limits=(settings.bp_edit_systolic_min, settings.bp_edit_systolic_max),
+            diastolic_limits=(settings.bp_edit_diastolic_min, settings.bp_edit_diastolic_max),
+            pulse_pressure_limits=(
+                settings.bp_edit_pulse_pressure_min,
+                settings.bp_edit_pulse_pressure_max,
+            ),
+        ),
+        ambulatory=_abpm_out(abpm),
+        home=HomeOut(
+            readings=home.readings,
+            first_day=home.first_day,
+            days=[HomeDayOut(day=d.day, morning=d.morning, evening=d.evening) for d in home.days],
+            counted_readings=home.counted_readings,
+            systolic=home.systolic,
+            diastolic=home.diastolic,
+            enough=home.enough,
+            hypertension=home.hypertension,
+        ),
+        office=OfficeOut(
+            readings=office.readings,
+            systolic=office.systolic,
+            diastolic=office.diastolic,
+            grade=office.grade,  # type: ignore[arg-type]
+            hypertension=office.hypertension,
+        ),
+        phenotype=phenotype,  # type: ignore[arg-type]
+        phenotype_basis=basis,  # type: ignore[arg-type]
+    )
+    points = np.column_stack([epochs, systolic, diastolic, pulse, excluded.astype(np.float64)])
+    return points.reshape(-1, 5), summary
 
 
 async def bp_view(
@@ -154,17 +282,71 @@ async def bp_view(
 ) -> BpView:
     """A patient's blood-pressure summary over `days` local days ending `end_date`."""
     patient, period = await _patient_period(session, principal, patient_id, end_date, days)
-    times, systolic, diastolic, pulse, _ = await analytics_repository.columns(
-        session, patient.id, "bp", period.start, period.end, 0
+    rows = await analytics_repository.bp_readings(session, patient.id, period.start, period.end)
+    diary = await analytics_repository.sleep_periods(session, patient.id, period.start, period.end)
+    points, summary = summarise_bp(
+        patient.id, period, rows, [(p.bed_at, p.rise_at) for p in diary], settings
     )
-    # None (no pulse) becomes NaN in a float array.
-    data = np.array([times, systolic, diastolic, pulse], dtype=np.float64).T.reshape(-1, 4)
-    hours = np.mod(local_seconds(data[:, 0], period.timezone), 86400.0) / 3600.0
-    metrics = bp_metrics.summarise(hours, data[:, 1], data[:, 2], data[:, 3], settings)
     await audit_service.record(session, principal, AuditAction.read, "bp_summary", None, patient.id)
-    return BpView(
-        patient, period, data, BpSummaryOut.build(patient.id, period_out(period), metrics)
+    return BpView(patient, period, points, summary)
+
+
+class SleepPeriodConflict(Conflict):
+    """The diary already holds another period from this bed time."""
+
+    code = "sleep_period_conflict"
+
+
+class SleepPeriodOverlaps(Conflict):
+    code = "sleep_period_overlaps"
+
+
+async def record_sleep_period(
+    session: AsyncSession, principal: Principal, patient_id: uuid.UUID, body: SleepPeriodIn
+) -> tuple[BpSleepPeriod, bool]:
+    """Add a night to the patient's sleep diary (the patient, or a doctor in care); (the
+    period, whether it is new). The bed time is the idempotency key: the same period again
+    is the stored one; another rise time or source from that bed time, or a period
+    overlapping another, is a 409."""
+    patient = await visible_patient(session, principal, patient_id)
+    bed_at, rise_at = body.bed_at.astimezone(UTC), body.rise_at.astimezone(UTC)
+    await analytics_repository.lock_patient(session, patient.id)
+    for attempt in range(2):
+        found = await analytics_repository.sleep_period_at(session, patient.id, bed_at)
+        if found is not None:
+            if (found.rise_at, found.source) != (rise_at, body.source):
+                raise SleepPeriodConflict()
+            return found, False
+        if await analytics_repository.sleep_periods(session, patient.id, bed_at, rise_at):
+            raise SleepPeriodOverlaps()
+        period = BpSleepPeriod(
+            patient_id=patient.id, bed_at=bed_at, rise_at=rise_at, source=body.source
+        )
+        # A concurrent identical request may have stored it meanwhile (SQLite; PostgreSQL
+        # waited on the patient's lock): read it back once.
+        if await add_unique(session, period):
+            await audit_service.record(
+                session, principal, AuditAction.create, "bp_sleep_period", period.id, patient.id
+            )
+            return period, True
+        assert attempt == 0
+    raise SleepPeriodConflict()
+
+
+async def list_sleep_periods(
+    session: AsyncSession,
+    principal: Principal,
+    patient_id: uuid.UUID,
+    end_date: date | None,
+    days: int,
+) -> Sequence[BpSleepPeriod]:
+    """The patient's diary nights overlapping `days` local days ending `end_date`."""
+    patient, period = await _patient_period(session, principal, patient_id, end_date, days)
+    found = await analytics_repository.sleep_periods(session, patient.id, period.start, period.end)
+    await audit_service.record(
+        session, principal, AuditAction.read, "bp_sleep_period", None, patient.id
     )
+    return found
 
 
 async def refresh_rollups(

@@ -6,6 +6,7 @@ from app.models.assignment import AssignmentDecision, ConsultationRequest
 from app.models.audit_event import AuditEvent
 from app.models.auth_session import AuthSession
 from app.models.base import Base
+from app.models.bp_sleep_period import BpSleepPeriod
 from app.models.care_relationship import CareRelationship
 from app.models.care_team import CareTeam, CareTeamMember, CareTeamPatient
 from app.models.catalogue import CatalogueEdition, CatalogueEntry, CatalogueLimit
@@ -91,6 +92,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "BenefitRule",
+    "BpSleepPeriod",
     "CareRelationship",
     "CareTeam",
     "CareTeamMember",

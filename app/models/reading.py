@@ -51,6 +51,10 @@ class Reading(Base):
     # sitting | standing | lying (bp); sinus | af | other (ecg rhythm).
     label: Mapped[str | None] = mapped_column(String(12))
     sample_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # bp: where it was measured (office | home | ambulatory; null: not said) and whether the
+    # wearer was awake (the device's or patient's per-reading wake flag; null: not said).
+    setting: Mapped[str | None] = mapped_column(String(10))
+    awake: Mapped[bool | None] = mapped_column(Boolean)
     # What a CGM uploader said besides the value (Nightscout `direction`, `noise`, raw
     # `filtered`/`unfiltered` and its `device` string); null for everything else.
     trend: Mapped[str | None] = mapped_column(String(20))

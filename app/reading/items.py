@@ -52,6 +52,12 @@ class BloodPressureItem(_Item):
     pulse: float | None = None
     unit: str | None = Field(default=None, max_length=16, description="mmHg when omitted")
     posture: Literal["sitting", "standing", "lying"] | None = None
+    setting: Literal["office", "home", "ambulatory"] | None = Field(
+        default=None, description="Where it was measured (the service's default when omitted)"
+    )
+    wake: bool | None = Field(
+        default=None, description="The wearer was awake (true) or asleep (false), if known"
+    )
 
 
 class HeartRateItem(_Item):

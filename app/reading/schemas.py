@@ -51,7 +51,8 @@ class ReadingBatch(BaseModel):
             "Each item has `kind` (cgm, scan, bg, bp, hr, ecg), `device_id`, `measured_at` "
             "(with offset), optional `utc_offset_minutes` and `backfill`, and its values: "
             "glucose `value` + `unit` (or `flag` low/high), bp `systolic`/`diastolic`/`pulse`/"
-            "`posture`, hr `bpm`, ecg `mean_bpm`/`min_bpm`/`max_bpm`/`rhythm`"
+            "`posture`/`setting` (office, home, ambulatory)/`wake` (true, false), hr `bpm`, "
+            "ecg `mean_bpm`/`min_bpm`/`max_bpm`/`rhythm`"
         )
     )
 
@@ -97,6 +98,10 @@ class ReadingOut(BaseModel):
     original_value: float | None
     original_unit: str | None
     label: str | None = Field(description="BP posture or ECG rhythm")
+    setting: Literal["office", "home", "ambulatory"] | None = Field(
+        description="BP: where it was measured, as uploaded"
+    )
+    awake: bool | None = Field(description="BP: the wearer's wake flag, as uploaded")
     backfilled: bool
     source: str
 
@@ -117,6 +122,8 @@ class ReadingOut(BaseModel):
             original_value=reading.original_value,
             original_unit=reading.original_unit,
             label=reading.label,
+            setting=reading.setting,  # type: ignore[arg-type]
+            awake=reading.awake,
             backfilled=reading.backfilled,
             source=reading.source,
         )

@@ -201,6 +201,8 @@ def _measurement_fields(item: ParsedItem, device: DeviceInfo) -> Row | Rejection
             "value2": item.diastolic,
             "value3": item.pulse,
             "label": item.posture,
+            "setting": item.setting,
+            "awake": item.wake,
         }
     if isinstance(item, HeartRateItem):
         if not _within(item.bpm, HEART_RATE_RANGE):
@@ -261,6 +263,8 @@ _OPTIONAL = dict.fromkeys(
         "filtered",
         "unfiltered",
         "source_device",
+        "setting",
+        "awake",
     )
 )
 

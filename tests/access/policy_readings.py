@@ -59,6 +59,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/nightscout/credential"): Rule(PATIENT),
     ("GET", "/api/v1/patients/{patient_id}/cgm-summary"): Rule(ALL, hidden=True),
     ("GET", "/api/v1/patients/{patient_id}/bp-summary"): Rule(ALL, hidden=True),
+    ("GET", "/api/v1/patients/{patient_id}/bp-sleep-periods"): Rule(ALL, hidden=True),
+    ("POST", "/api/v1/patients/{patient_id}/bp-sleep-periods"): Rule(
+        ALL,
+        hidden=True,
+        body={"bed_at": "2026-12-01T23:00:00+08:00", "rise_at": "2026-12-02T07:00:00+08:00"},
+    ),
     ("GET", "/api/v1/patients/{patient_id}/charts/{chart}.{image_format}"): Rule(ALL, hidden=True),
     ("GET", "/api/v1/patients/{patient_id}/fhir"): Rule(ALL, hidden=True),
     ("GET", "/api/v1/panel"): Rule(DOCTOR),

@@ -73,16 +73,25 @@ async def test_bp_summary(client, db_session, settings) -> None:
     await upload(client, who.headers, items)
     url = f"/api/v1/patients/{who.patient.id}/bp-summary?days=3"
     body = (await client.get(url, headers=who.headers)).json()
-    assert body["day"] == {"readings": 4, "systolic": 150.0, "diastolic": 95.0, "pulse": None}
-    assert body["night"]["systolic"] == 120.0
-    assert body["all_day"]["systolic"] == pytest.approx(140.0)
-    assert body["dipping_percent"] == pytest.approx(20.0)
-    assert body["pattern"] == "dipper"
-    assert body["grade"] == "grade1"  # 140/86.7
-    # Night readings of exactly 120/70 sit on the night threshold and count as load.
-    assert body["systolic_load_percent"] == pytest.approx(100.0)
-    assert body["diastolic_load_percent"] == pytest.approx(100.0)
-    assert body["ambulatory_valid"] is False
+    abpm = body["ambulatory"]
+    # No diary, no wake flags: the fixed windows (awake 09-21, asleep 01-06); 08:00 is in
+    # neither and counts for 24 h only.
+    assert abpm["sleep_source"] == "fixed_windows"
+    assert abpm["awake"]["readings"] == 3 and abpm["awake"]["systolic"]["mean"] == 150.0
+    assert abpm["asleep"]["readings"] == 2 and abpm["asleep"]["diastolic"]["mean"] == 70.0
+    assert abpm["all_day"]["systolic"]["mean"] == pytest.approx(140.0)
+    # 120 / 150 = 0.8 exactly: an extreme dipper.
+    assert abpm["systolic_dipping"] == {"ratio": 0.8, "percent": 20.0, "pattern": "extreme_dipper"}
+    assert abpm["above_24h_threshold"] is True and abpm["valid"] is False
+    # Ambulatory means are not graded: the grade is for office readings only.
+    assert body["office"] == {
+        "readings": 0,
+        "systolic": None,
+        "diastolic": None,
+        "grade": None,
+        "hypertension": None,
+    }
+    assert body["phenotype"] is None
 
 
 @pytest.mark.parametrize("chart", ["agp", "bp-trend"])
