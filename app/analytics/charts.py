@@ -104,9 +104,10 @@ class BpSpec:
     thresholds: tuple[float, float, float, float]  # home day systolic, diastolic; alert both
 
 
-def image_key(spec: AgpSpec | BpSpec, image_format: str) -> str:
+def image_key(spec: Any, image_format: str) -> str:
     """The image's strong validator: a hash of everything it shows, the format and the drawing
-    code. Equal keys give byte-identical images, in any process."""
+    code. Equal keys give byte-identical images, in any process. `spec` is a chart's spec
+    dataclass (AGP, BP trend, ECG strip)."""
     digest = hashlib.sha256(
         f"{type(spec).__name__}|{image_format}|{DRAWING_REVISION}|{matplotlib.__version__}".encode()
     )

@@ -17,6 +17,9 @@ CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 # Names the deterministic ids of exported resources (a re-export gives the same ids).
 EXPORT_NAMESPACE = uuid.UUID("6b1f3c52-3d0e-4c1a-9a53-2b7f4f9e8a10")
 BAND_SYSTEM = "https://chronic-care.cn/fhir/CodeSystem/cgm-range"
+# ECG rhythm classifications as devices give them (sinus, af, low_hr, high_hr, inconclusive,
+# poor_recording, other): ECG summaries' `rhythm` and strips' device classification.
+RHYTHM_SYSTEM = "https://chronic-care.cn/fhir/CodeSystem/ecg-rhythm"
 
 
 def _coding(code: str, display: str, system: str = LOINC) -> dict[str, Any]:
@@ -82,6 +85,16 @@ def _reading_observation(reading: Reading, subject: dict[str, str]) -> dict[str,
             "code": _coding("8867-4", "Heart rate"),
             "valueQuantity": _quantity(reading.value, "/min"),
         }
+        if reading.kind == "ecg" and reading.label:
+            # The device's rhythm classification (e.g. "af") travels with the rate.
+            body["component"] = [
+                {
+                    "code": _coding("8884-9", "Heart rate rhythm"),
+                    "valueCodeableConcept": _coding(
+                        reading.label, reading.label.replace("_", " "), RHYTHM_SYSTEM
+                    ),
+                }
+            ]
     if reading.flag:
         body["interpretation"] = [
             _coding(
