@@ -74,7 +74,7 @@ def r_peaks(signal_uv: FloatArray, rate: float) -> list[int]:
     peaks: list[int] = []
     for beat in beats:
         start, stop = max(0, beat - reach), min(display.size, beat + reach + 1)
-        peak = start + int(np.argmax(sign * display[start:stop]))
+        peak = int(start + np.argmax(sign * display[start:stop]))
         if not peaks or peak - peaks[-1] >= REFRACTORY_S * rate:
             peaks.append(peak)
     return peaks
