@@ -17,6 +17,7 @@ from app.chat.endpoints import router as chat_router
 from app.delivery.endpoints import router as delivery_router
 from app.device.endpoints import router as device_router
 from app.doctor.endpoints import router as doctor_router
+from app.ecg.endpoints import router as ecg_router
 from app.enrollment.endpoints import router as enrollment_router
 from app.health.endpoints import router as health_router
 from app.insurance.endpoints import router as insurance_router
@@ -46,6 +47,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(nightscout_router)
     app.include_router(analytics_router)
     app.include_router(alert_router)
+    app.include_router(ecg_router)
     app.include_router(catalogue_router)
     app.include_router(enrollment_router)
     app.include_router(doctor_router)

@@ -229,6 +229,19 @@ class Settings(BaseSettings):
     alert_signal_loss_minutes: int = 60
     # A patient whose data stopped longer ago than this is no longer "losing signal".
     alert_signal_loss_horizon_hours: int = 24
+    # --- Single-lead ECG strips from wearables (issue 16) ---
+    # Upload size, strip length and sampling rate accepted (outside: 413 / 422).
+    ecg_upload_max_bytes: int = 8_000_000
+    ecg_min_seconds: float = 10.0
+    ecg_max_seconds: float = 300.0
+    ecg_min_rate_hz: float = 100.0
+    ecg_max_rate_hz: float = 2000.0
+    # RR irregularity suggesting atrial fibrillation: normalised RMSSD (RMSSD / mean RR) above
+    # this, judged on at least this many RR intervals (Dash et al. 2009 use 0.1).
+    ecg_irregular_nrmssd: float = 0.1
+    ecg_irregular_min_intervals: int = 8
+    # A strip recorded longer ago than this on arrival is history: it raises no live alert.
+    ecg_live_alert_hours: int = 24
 
     # --- E-prescriptions, pharmacy routing and delivery (issue 6: app/prescription,
     # app/pharmacy, app/delivery) ---

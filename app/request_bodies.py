@@ -46,6 +46,7 @@ def upload_limits(settings: Settings) -> dict[str, int]:
         "/api/v1/patients/{patient_id}/readings/import": (
             settings.reading_import_max_bytes + UPLOAD_FRAMING_BYTES
         ),
+        "/api/v1/ecg-strips": settings.ecg_upload_max_bytes + UPLOAD_FRAMING_BYTES,
         "/api/v1/chat/conversations/{conversation_id}/attachments": (
             max(settings.chat_image_max_bytes, settings.chat_voice_max_bytes) + UPLOAD_FRAMING_BYTES
         ),

@@ -11,8 +11,18 @@ from app.config import Settings
 from app.reading.units import above, below
 
 # Urgency level of each rule: 3 urgent, 2 high, 1 watch.
-LEVELS = {"urgent_low": 3, "bp_grade3": 3, "sustained_high": 2, "signal_loss": 1}
+LEVELS = {
+    "urgent_low": 3,
+    "bp_grade3": 3,
+    "sustained_high": 2,
+    "irregular_rhythm": 2,
+    "signal_loss": 1,
+}
 GLUCOSE_KINDS = ("cgm", "scan", "bg")
+GLUCOSE_RULES = frozenset({"urgent_low", "sustained_high", "signal_loss"})
+# Rows of ECG strips given to the rules: `possible_af` (irregular RR or the device said AF) and
+# `regular` (judged regular, by enough RR intervals and the device), besides the reading keys.
+ECG_STRIP_KIND = "ecg_strip"
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,13 @@ def episodic_rules(settings: Settings) -> tuple[Episodic, ...]:
             ends=lambda row: not above(row["value"], settings.alert_sustained_high_mg_dl),
         ),
         Episodic("signal_loss", ("cgm",), starts=lambda row: False, ends=lambda row: True),
+        # Over on a later strip judged regular; an unreadable strip neither starts nor ends it.
+        Episodic(
+            "irregular_rhythm",
+            (ECG_STRIP_KIND,),
+            starts=lambda row: bool(row["possible_af"]),
+            ends=lambda row: bool(row["regular"]),
+        ),
     )
 
 

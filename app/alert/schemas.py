@@ -8,11 +8,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.alert.rules import GLUCOSE_RULES
 from app.i18n import translate
 from app.models import Alert
 from app.reading.units import to_mmol_l
 
-AlertRule = Literal["urgent_low", "sustained_high", "bp_grade3", "signal_loss"]
+AlertRule = Literal["urgent_low", "sustained_high", "bp_grade3", "signal_loss", "irregular_rhythm"]
 
 
 class AlertOut(BaseModel):
@@ -23,7 +24,9 @@ class AlertOut(BaseModel):
     title: str = Field(description="The rule in the reader's language")
     level: int = Field(description="1 watch, 2 high, 3 urgent")
     measured_at: datetime = Field(description="The reading that raised it (signal loss: last)")
-    value: float | None = Field(description="Glucose mg/dL, or systolic mmHg")
+    value: float | None = Field(
+        description="Glucose mg/dL, systolic mmHg, or heart rate bpm (irregular rhythm)"
+    )
     value_mmol_l: float | None = Field(description="Glucose in mmol/L")
     value2: float | None = Field(description="Diastolic mmHg")
     raised_at: datetime
@@ -34,7 +37,7 @@ class AlertOut(BaseModel):
     @classmethod
     def build(cls, alert: Alert, patient_name: str | None) -> AlertOut:
         """The body of an alert."""
-        glucose = alert.rule != "bp_grade3" and alert.value is not None
+        glucose = alert.rule in GLUCOSE_RULES and alert.value is not None
         return cls(
             id=alert.id,
             patient_id=alert.patient_id,

@@ -109,9 +109,10 @@ class BpSpec:
     thresholds: tuple[float, float, float, float]  # home day systolic, diastolic; alert both
 
 
-def image_key(spec: AgpSpec | BpSpec, image_format: str) -> str:
+def image_key(spec: Any, image_format: str) -> str:
     """The image's strong validator: a hash of everything it shows, the format and the drawing
-    code. Equal keys give byte-identical images, in any process."""
+    code. Equal keys give byte-identical images, in any process. `spec` is a chart's spec
+    dataclass (AGP, BP trend, ECG strip)."""
     digest = hashlib.sha256(
         f"{type(spec).__name__}|{image_format}|{DRAWING_REVISION}|{matplotlib.__version__}".encode()
     )
@@ -256,7 +257,7 @@ def _font_family() -> str:
 
 
 @contextmanager
-def _drawing() -> Iterator[None]:
+def drawing() -> Iterator[None]:
     # One render at a time, in the shipped CJK font, SVG text as outlines, and SVG element ids
     # from a fixed salt (a random one by default): the same spec gives the same bytes.
     with (
@@ -273,7 +274,7 @@ def _drawing() -> Iterator[None]:
         yield
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), dpi=110)
     # Kept with the figure: its renderer, and the text sizes measured with it, are reused.
     FigureCanvasAgg(figure)
@@ -281,7 +282,7 @@ def _new_figure(width: float, height: float) -> Figure:
     return figure
 
 
-def _encode(figure: Figure, image_format: str) -> bytes:
+def encode(figure: Figure, image_format: str) -> bytes:
     if image_format == "svg":
         buffer = io.BytesIO()
         # No creation date, for the same reason.
@@ -307,7 +308,7 @@ class _AgpFigure:
     range on the right."""
 
     def __init__(self) -> None:
-        self.figure = figure = _new_figure(11, 5.6)
+        self.figure = figure = new_figure(11, 5.6)
         self.heading = figure.suptitle("", fontsize=13, x=0.01, y=0.993, ha="left")
         panel = figure.add_axes(AGP_PANEL_BOX)
         self.bars = [panel.bar(0, 0, color=colour, width=0.6)[0] for colour in BAND_COLOURS]
@@ -407,7 +408,7 @@ class _AgpFigure:
         self.high.set_data(spec.hours, p95)
         self.title.set_text(spec.title)
         if image_format == "svg":
-            return _encode(self.figure, image_format)
+            return encode(self.figure, image_format)
         # PNG: the kept background of this language, then only the patient's artists over it
         # (most of a full draw was laying out and drawing the ~45 texts that never change).
         canvas = self.figure.canvas
@@ -430,7 +431,7 @@ class _BpFigure:
     """The BP trend: every reading, daily means, home thresholds and the grade-3 lines."""
 
     def __init__(self) -> None:
-        self.figure = _new_figure(11, 5)
+        self.figure = new_figure(11, 5)
         self.axes = axes = self.figure.add_axes(BP_BOX)
         self.points, self.means = [], []
         for colour in (SYSTOLIC_COLOUR, DIASTOLIC_COLOUR):
@@ -483,7 +484,7 @@ class _BpFigure:
         for text, label in zip(self.legend.get_texts(), spec.legend, strict=True):
             text.set_text(label)
         self.title.set_text(spec.title)
-        return _encode(self.figure, image_format)
+        return encode(self.figure, image_format)
 
 
 @cache
@@ -498,7 +499,7 @@ def _bp_figure() -> _BpFigure:
 
 def render(spec: AgpSpec | BpSpec, image_format: str) -> bytes:
     """The image of a spec, SVG or PNG (blocking: call it in a worker thread)."""
-    with _drawing():
+    with drawing():
         if isinstance(spec, AgpSpec):
             return _agp_figure().draw(spec, image_format)
         return _bp_figure().draw(spec, image_format)

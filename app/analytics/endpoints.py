@@ -127,7 +127,7 @@ _CHART_HEADERS = {
         "schema": {"type": "string", "example": "private, max-age=0, must-revalidate"}
     },
 }
-_IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"image/svg+xml": {}, "image/png": {}},
         "description": "The chart",
@@ -141,7 +141,7 @@ _IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
+def matches(if_none_match: str, etag: str) -> bool:
     # If-None-Match compares weakly (RFC 9110 13.1.2): a W/ prefix does not matter.
     tags = (tag.strip() for tag in if_none_match.split(","))
     return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)
@@ -150,7 +150,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 @router.get(
     "/patients/{patient_id}/charts/{chart}.{image_format}",
     response_class=Response,
-    responses=_IMAGE_RESPONSES,
+    responses=IMAGE_RESPONSES,
 )
 async def chart(
     patient_id: uuid.UUID,
@@ -189,7 +189,7 @@ async def chart(
         "Vary": "Accept-Language",
     }
     # Only now: the views above answered 404 to whoever may not see the patient.
-    if if_none_match is not None and _matches(if_none_match, etag):
+    if if_none_match is not None and matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     image = await chart_cache(request.app.state).image(
         etag, partial(asyncio.to_thread, charts.render, spec, image_format)

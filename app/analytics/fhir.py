@@ -17,22 +17,25 @@ CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 # Names the deterministic ids of exported resources (a re-export gives the same ids).
 EXPORT_NAMESPACE = uuid.UUID("6b1f3c52-3d0e-4c1a-9a53-2b7f4f9e8a10")
 BAND_SYSTEM = "https://chronic-care.cn/fhir/CodeSystem/cgm-range"
+# ECG rhythm classifications as devices give them (sinus, af, low_hr, high_hr, inconclusive,
+# poor_recording, other): ECG summaries' `rhythm` and strips' device classification.
+RHYTHM_SYSTEM = "https://chronic-care.cn/fhir/CodeSystem/ecg-rhythm"
 
 
-def _coding(code: str, display: str, system: str = LOINC) -> dict[str, Any]:
+def coding(code: str, display: str, system: str = LOINC) -> dict[str, Any]:
     return {"coding": [{"system": system, "code": code, "display": display}]}
 
 
-def _quantity(value: float, unit: str) -> dict[str, Any]:
+def quantity(value: float, unit: str) -> dict[str, Any]:
     code = {"mmHg": "mm[Hg]", "/min": "/min", "%": "%"}.get(unit, unit)
     return {"value": round(value, 2), "unit": unit, "system": UCUM, "code": code}
 
 
-def _category(code: str) -> list[dict[str, Any]]:
-    return [_coding(code, code.replace("-", " ").title(), CATEGORY)]
+def category(code: str) -> list[dict[str, Any]]:
+    return [coding(code, code.replace("-", " ").title(), CATEGORY)]
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -41,50 +44,60 @@ def _reading_observation(reading: Reading, subject: dict[str, str]) -> dict[str,
         "resourceType": "Observation",
         "id": str(
             uuid.uuid5(
-                EXPORT_NAMESPACE, f"{reading.device_id}/{reading.kind}/{_iso(reading.measured_at)}"
+                EXPORT_NAMESPACE, f"{reading.device_id}/{reading.kind}/{iso(reading.measured_at)}"
             )
         ),
         "status": "final",
         "subject": subject,
-        "effectiveDateTime": _iso(reading.measured_at),
+        "effectiveDateTime": iso(reading.measured_at),
         "device": {"display": f"device {reading.device_id}"},
     }
     if reading.kind in ("cgm", "scan"):
         body |= {
-            "category": _category("laboratory"),
-            "code": _coding("99504-3", "Glucose [Mass/volume] in Interstitial fluid"),
-            "valueQuantity": _quantity(reading.value, "mg/dL"),
+            "category": category("laboratory"),
+            "code": coding("99504-3", "Glucose [Mass/volume] in Interstitial fluid"),
+            "valueQuantity": quantity(reading.value, "mg/dL"),
         }
     elif reading.kind == "bg":
         body |= {
-            "category": _category("laboratory"),
-            "code": _coding("2339-0", "Glucose [Mass/volume] in Blood"),
-            "valueQuantity": _quantity(reading.value, "mg/dL"),
+            "category": category("laboratory"),
+            "code": coding("2339-0", "Glucose [Mass/volume] in Blood"),
+            "valueQuantity": quantity(reading.value, "mg/dL"),
         }
     elif reading.kind == "bp":
         body |= {
-            "category": _category("vital-signs"),
-            "code": _coding("85354-9", "Blood pressure panel with all children optional"),
+            "category": category("vital-signs"),
+            "code": coding("85354-9", "Blood pressure panel with all children optional"),
             "component": [
                 {
-                    "code": _coding("8480-6", "Systolic blood pressure"),
-                    "valueQuantity": _quantity(reading.value, "mmHg"),
+                    "code": coding("8480-6", "Systolic blood pressure"),
+                    "valueQuantity": quantity(reading.value, "mmHg"),
                 },
                 {
-                    "code": _coding("8462-4", "Diastolic blood pressure"),
-                    "valueQuantity": _quantity(reading.value2 or 0.0, "mmHg"),
+                    "code": coding("8462-4", "Diastolic blood pressure"),
+                    "valueQuantity": quantity(reading.value2 or 0.0, "mmHg"),
                 },
             ],
         }
     else:  # hr, and the mean rate of an ECG summary
         body |= {
-            "category": _category("vital-signs"),
-            "code": _coding("8867-4", "Heart rate"),
-            "valueQuantity": _quantity(reading.value, "/min"),
+            "category": category("vital-signs"),
+            "code": coding("8867-4", "Heart rate"),
+            "valueQuantity": quantity(reading.value, "/min"),
         }
+        if reading.kind == "ecg" and reading.label:
+            # The device's rhythm classification (e.g. "af") travels with the rate.
+            body["component"] = [
+                {
+                    "code": coding("8884-9", "Heart rate rhythm"),
+                    "valueCodeableConcept": coding(
+                        reading.label, reading.label.replace("_", " "), RHYTHM_SYSTEM
+                    ),
+                }
+            ]
     if reading.flag:
         body["interpretation"] = [
-            _coding(
+            coding(
                 "L" if reading.flag == "low" else "H",
                 "Below sensor range" if reading.flag == "low" else "Above sensor range",
                 "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
@@ -95,7 +108,7 @@ def _reading_observation(reading: Reading, subject: dict[str, str]) -> dict[str,
 
 def _summary_observations(summary: CgmSummaryOut, subject: dict[str, str]) -> list[dict[str, Any]]:
     m = summary.metrics
-    period = {"start": _iso(summary.period.start), "end": _iso(summary.period.end)}
+    period = {"start": iso(summary.period.start), "end": iso(summary.period.end)}
     common = {"status": "final", "subject": subject, "effectivePeriod": period}
     values = [
         ("97507-8", "Average glucose", m.mean_mg_dl, "mg/dL"),
@@ -108,9 +121,9 @@ def _summary_observations(summary: CgmSummaryOut, subject: dict[str, str]) -> li
             "resourceType": "Observation",
             "id": str(uuid.uuid5(EXPORT_NAMESPACE, f"{summary.patient_id}/{code}/{period}")),
             **common,
-            "category": _category("laboratory"),
-            "code": _coding(code, display),
-            "valueQuantity": _quantity(value, unit),
+            "category": category("laboratory"),
+            "code": coding(code, display),
+            "valueQuantity": quantity(value, unit),
         }
         for code, display, value, unit in values
         if value is not None
@@ -121,12 +134,12 @@ def _summary_observations(summary: CgmSummaryOut, subject: dict[str, str]) -> li
             "resourceType": "Observation",
             "id": str(uuid.uuid5(EXPORT_NAMESPACE, f"{summary.patient_id}/106793-3/{period}")),
             **common,
-            "category": _category("laboratory"),
-            "code": _coding("106793-3", "Glucose time in ranges"),
+            "category": category("laboratory"),
+            "code": coding("106793-3", "Glucose time in ranges"),
             "component": [
                 {
-                    "code": _coding(band, band.replace("_", " "), BAND_SYSTEM),
-                    "valueQuantity": _quantity(share, "%"),
+                    "code": coding(band, band.replace("_", " "), BAND_SYSTEM),
+                    "valueQuantity": quantity(share, "%"),
                 }
                 for band, share in ranges.items()
             ],
@@ -155,6 +168,6 @@ def bundle(
     return {
         "resourceType": "Bundle",
         "type": "collection",
-        "timestamp": _iso(utcnow()),
+        "timestamp": iso(utcnow()),
         "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
     }

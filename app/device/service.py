@@ -268,6 +268,10 @@ async def ensure_device(
     if found is not None:
         return found, False
     await device_repository.lock_patient(session, patient_id)
+    # Again under the lock: a concurrent request may have bound it while this one waited.
+    found = await device_repository.bound_of_patient(session, patient_id, kind, serial)
+    if found is not None:
+        return found, False
     await _check_cap(session, settings, patient_id, kind, imported=source == "import")
     device = Device(
         patient_id=patient_id,

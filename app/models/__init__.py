@@ -29,6 +29,7 @@ from app.models.district import District
 from app.models.doctor import Doctor
 from app.models.doctor_schedule import DoctorLoad, DoctorPresence, DoctorWorkingHours
 from app.models.drug import Drug
+from app.models.ecg_strip import EcgStrip
 from app.models.enrollment import (
     EnrollmentApplication,
     EnrollmentRecord,
@@ -120,6 +121,7 @@ __all__ = [
     "DoctorSigningKey",
     "DoctorWorkingHours",
     "Drug",
+    "EcgStrip",
     "EnrollmentApplication",
     "EnrollmentRecord",
     "EnrollmentReviewer",

@@ -16,7 +16,8 @@ class Alert(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "alerts"
     __table_args__ = (
         CheckConstraint(
-            "rule IN ('urgent_low','sustained_high','bp_grade3','signal_loss')", name="rule"
+            "rule IN ('urgent_low','sustained_high','bp_grade3','signal_loss','irregular_rhythm')",
+            name="rule",
         ),
         CheckConstraint("level BETWEEN 1 AND 3", name="level"),
         # Once per episode: a second alert of a rule waits until the first one's episode ends.

@@ -1,0 +1,1 @@
+"""Single-lead ECG strips from wearables: upload, analysis, alerts, strip charts, FHIR export."""
