@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -93,6 +94,22 @@ def dipping_pattern(awake_mean: float, asleep_mean: float) -> str:
     if asleep_mean <= awake_mean:
         return "non_dipper"
     return "reverse"
+
+
+def plausible(systolic: Any, diastolic: Any, settings: Settings) -> Any:
+    """The editing rule as one expression, true for a valid reading: over numbers, numpy arrays
+    or SQL columns alike (`&` and comparisons build each), so the SQL aggregates of the doctor's
+    panel screen readings as the summaries do. Same limits and order as `artefacts`."""
+    pulse_pressure = systolic - diastolic
+    return (
+        (systolic >= settings.bp_edit_systolic_min)
+        & (systolic <= settings.bp_edit_systolic_max)
+        & (diastolic >= settings.bp_edit_diastolic_min)
+        & (diastolic <= settings.bp_edit_diastolic_max)
+        & (diastolic < systolic)
+        & (pulse_pressure >= settings.bp_edit_pulse_pressure_min)
+        & (pulse_pressure <= settings.bp_edit_pulse_pressure_max)
+    )
 
 
 def artefacts(systolic: FloatArray, diastolic: FloatArray, settings: Settings) -> list[str | None]:

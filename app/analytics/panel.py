@@ -68,11 +68,11 @@ async def doctor_panel(session: AsyncSession, settings: Settings, principal: Pri
     for zone_period in {(p.start_date, p.end_date) for p in periods.values()}:
         members = [i for i in ids if (periods[i].start_date, periods[i].end_date) == zone_period]
         totals |= await analytics_repository.period_totals(session, members, *zone_period)
-    bp = await analytics_repository.bp_means(session, ids, start, now)
+    bp = await analytics_repository.bp_means(session, ids, start, now, settings)
     items = []
     for patient in patients:
         period, level = periods[patient.id], urgency[patient.id]
-        count, systolic, diastolic = bp.get(patient.id, (0, None, None))
+        count, excluded, systolic, diastolic = bp.get(patient.id, (0, 0, None, None))
         items.append(
             PanelEntry(
                 patient_id=patient.id,
@@ -83,6 +83,7 @@ async def doctor_panel(session: AsyncSession, settings: Settings, principal: Pri
                 latest=latest.get(patient.id, {}),
                 cgm=CgmMetricsOut.build(_metrics(totals.get(patient.id), period)),
                 bp_readings=count,
+                bp_excluded=excluded,
                 bp_mean_systolic=systolic,
                 bp_mean_diastolic=diastolic,
             )

@@ -26,8 +26,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics import bp
 from app.analytics.cgm import BAND_EDGES, BANDS
 from app.authz.scopes import doctor_patient_ids
+from app.config import Settings
 from app.kit.types import UTCDateTime
 from app.models import BpSleepPeriod, CgmDaily, Patient, Reading
 
@@ -326,15 +328,22 @@ async def sleep_period_at(
 
 
 async def bp_means(
-    session: AsyncSession, patient_ids: Sequence[uuid.UUID], start: datetime, end: datetime
-) -> dict[uuid.UUID, tuple[int, float, float]]:
-    """(count, mean systolic, mean diastolic) of each patient's BP readings in [start, end)."""
+    session: AsyncSession,
+    patient_ids: Sequence[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+) -> dict[uuid.UUID, tuple[int, int, float | None, float | None]]:
+    """(valid count, excluded count, mean systolic, mean diastolic) of each patient's BP
+    readings in [start, end); artefacts (`bp.plausible`) are counted, never averaged."""
+    valid = bp.plausible(Reading.value, Reading.value2, settings)
     result = await session.execute(
         select(
             Reading.patient_id,
+            func.count().filter(valid),
             func.count(),
-            func.avg(Reading.value),
-            func.avg(Reading.value2),
+            func.avg(Reading.value).filter(valid),
+            func.avg(Reading.value2).filter(valid),
         )
         .where(
             Reading.patient_id.in_(patient_ids),
@@ -344,7 +353,15 @@ async def bp_means(
         )
         .group_by(Reading.patient_id)
     )
-    return {row[0]: (int(row[1]), float(row[2]), float(row[3])) for row in result}
+    return {
+        row[0]: (
+            int(row[1]),
+            int(row[2]) - int(row[1]),
+            None if row[3] is None else float(row[3]),
+            None if row[4] is None else float(row[4]),
+        )
+        for row in result
+    }
 
 
 async def doctor_patients(

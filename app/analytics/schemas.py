@@ -308,8 +308,9 @@ class PanelEntry(BaseModel):
     urgency_reasons: list[str]
     latest: dict[str, LatestOut] = Field(description="Latest reading by kind")
     cgm: CgmMetricsOut = Field(description="Last 14 local days")
-    bp_readings: int
-    bp_mean_systolic: float | None
+    bp_readings: int = Field(description="Valid BP readings in the last 14 days")
+    bp_excluded: int = Field(description="BP readings excluded as artefacts (editing limits)")
+    bp_mean_systolic: float | None = Field(description="Mean of the valid readings")
     bp_mean_diastolic: float | None
 
 

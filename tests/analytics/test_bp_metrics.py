@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from app.analytics.bp import chinese_grade
+from app.analytics.bp import artefacts, chinese_grade, plausible
 from app.analytics.repository import BpRows
 from app.analytics.schemas import BpSummaryOut
 from app.analytics.series import local_period
@@ -539,3 +540,15 @@ def test_home_mean_is_of_days_two_to_seven(values) -> None:
     for d in home.days:
         hours = [h for day, h, _ in values if DAY1 + timedelta(days=day) == d.day]
         assert (d.morning, d.evening) == (sum(h < 12 for h in hours), sum(h >= 12 for h in hours))
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    systolic=st.floats(min_value=0, max_value=320, allow_nan=False),
+    diastolic=st.floats(min_value=0, max_value=220, allow_nan=False),
+)
+def test_the_panel_rule_and_the_summary_rule_agree(systolic: float, diastolic: float) -> None:
+    # The doctor's panel screens in SQL with `plausible`; the summaries with `artefacts`.
+    settings = Settings()
+    reasons = artefacts(np.array([systolic]), np.array([diastolic]), settings)
+    assert bool(plausible(systolic, diastolic, settings)) == (reasons[0] is None)

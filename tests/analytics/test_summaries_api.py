@@ -184,7 +184,12 @@ async def test_panel_orders_by_urgency_and_matches_the_summary(
     await upload(
         client,
         calm.headers,
-        [bp_item(calm.bp, now, 150, 90), bp_item(calm.bp, now - timedelta(hours=1), 130, 80)],
+        [
+            bp_item(calm.bp, now, 150, 90),
+            bp_item(calm.bp, now - timedelta(hours=1), 130, 80),
+            # A cuff artefact (SBP 262): counted as excluded, never averaged.
+            bp_item(calm.bp, now - timedelta(hours=2), 262, 90),
+        ],
     )
     await upload(client, urgent.headers, [cgm_item(urgent.cgm, now, 2.6)])
     panel = (await client.get("/api/v1/panel", headers=headers)).json()
@@ -195,7 +200,9 @@ async def test_panel_orders_by_urgency_and_matches_the_summary(
     first, second = panel["items"]
     assert (first["urgency_level"], first["urgency_reasons"]) == (3, ["urgent_low"])
     assert first["latest"]["cgm"]["value_mmol_l"] == 2.6
-    assert (second["bp_readings"], second["bp_mean_systolic"]) == (2, 140.0)
+    assert (second["bp_readings"], second["bp_excluded"], second["bp_mean_systolic"]) == (
+        2, 1, 140.0,
+    )  # fmt: skip
     summary = (
         await client.get(f"/api/v1/patients/{calm.patient.id}/cgm-summary", headers=headers)
     ).json()["metrics"]
