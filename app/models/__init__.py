@@ -37,6 +37,7 @@ from app.models.enrollment import (
 from app.models.follow_up import FollowUp, FollowUpPlan
 from app.models.idempotency_key import IdempotencyKey
 from app.models.institution import Institution
+from app.models.insured_identity import IdentityDeclaration, InsuredIdentity
 from app.models.insurance_benefit_rule import BenefitRule
 from app.models.insurance_ledger import LedgerCorrection, LedgerEntry
 from app.models.insurance_quota import InsuranceQuota, InsuranceQuotaDisease
@@ -127,9 +128,11 @@ __all__ = [
     "FollowUpPlan",
     "FormularyItem",
     "IdempotencyKey",
+    "IdentityDeclaration",
     "Institution",
     "InsuranceQuota",
     "InsuranceQuotaDisease",
+    "InsuredIdentity",
     "LedgerCorrection",
     "LedgerEntry",
     "NightscoutCredential",
