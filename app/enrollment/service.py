@@ -21,6 +21,7 @@ from app.config import Settings
 from app.enrollment import repository as enrollment_repository
 from app.enrollment.schemas import ApplicationCreate, DecisionCreate
 from app.errors import Conflict, NotFound
+from app.identity import service as identity_service
 from app.kit.clock import city_date, utcnow
 from app.kit.sql import add_unique
 from app.models import (
@@ -265,6 +266,11 @@ async def _grant_entitlement(
         application_id=application.id,
         valid_from=valid_from,
         valid_until=until,
+        # Claims under it are settled with the identity verified now (None until verified;
+        # a verification then binds it).
+        insured_identity_id=await identity_service.identity_for_new_entitlement(
+            session, application.patient_id
+        ),
     )
     session.add(entitlement)
     return entitlement

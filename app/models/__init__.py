@@ -37,7 +37,6 @@ from app.models.enrollment import (
 from app.models.follow_up import FollowUp, FollowUpPlan
 from app.models.idempotency_key import IdempotencyKey
 from app.models.institution import Institution
-from app.models.insured_identity import IdentityDeclaration, InsuredIdentity
 from app.models.insurance_benefit_rule import BenefitRule
 from app.models.insurance_ledger import LedgerCorrection, LedgerEntry
 from app.models.insurance_quota import InsuranceQuota, InsuranceQuotaDisease
@@ -54,6 +53,7 @@ from app.models.insurance_statement import (
     StatementLine,
     StatementRelease,
 )
+from app.models.insured_identity import IdentityDeclaration, InsuredIdentity
 from app.models.nightscout_credential import NightscoutCredential
 from app.models.outbox_message import OutboxMessage
 from app.models.patient import Patient

@@ -68,9 +68,7 @@ def upgrade() -> None:
             name=op.f("fk_identity_declarations_patient_id_patients"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_declarations")),
-        sa.UniqueConstraint(
-            "patient_id", "idempotency_key", name="uq_identity_declarations_key"
-        ),
+        sa.UniqueConstraint("patient_id", "idempotency_key", name="uq_identity_declarations_key"),
     )
     with op.batch_alter_table("identity_declarations", schema=None) as batch_op:
         batch_op.create_index(
