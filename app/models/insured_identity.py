@@ -106,9 +106,7 @@ class InsuredIdentity(UUIDPrimaryKey, CreatedAt, IdentityColumns, Base):
     personal_account: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # The account balance the source reported at verification; what settlements have used
     # since is subtracted from it (`identity.service.account_available`).
-    personal_account_balance_fen: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, default=0
-    )
+    personal_account_balance_fen: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     source: Mapped[str] = mapped_column(String(20), nullable=False)
     # The source's own reference: the platform's message id, or the document the clerk saw.
     source_reference: Mapped[str | None] = mapped_column(String(64))

@@ -248,6 +248,9 @@ async def build(
     doctor = await factories.doctor_of(session, doctor_account)
     await factories.care(session, patient, doctor)
     entitlement = await entitle(session, patient, disease, doctor.institution_id)
+    # The bureau verified the patient's insured identity (bound to the entitlement), and the
+    # patient declared the same: hand-overs can be settled.
+    await factories.insured(session, patient)
     # Orders are pre-settled and hand-overs settled: the year's benefit rule must exist.
     await insurance_world.rule(session, disease, effective_from=date(city_date().year, 1, 1))
     reviewer = await hospital_pharmacist(session, doctor.institution_id)
