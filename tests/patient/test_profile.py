@@ -42,7 +42,7 @@ async def test_patient_completes_profile(client, db_session, settings, method) -
 
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])
 async def test_fields_left_out_stay_as_they_are(client, db_session, settings, method) -> None:
-    patient, headers = await _signed_in_patient(db_session, settings)
+    _, headers = await _signed_in_patient(db_session, settings)
     first = await client.request(
         method, "/api/v1/patients/me", headers=headers, json={"address": "城区南大街1号"}
     )
