@@ -188,18 +188,15 @@ def downgrade() -> None:
         batch_op.drop_column("pay_from_personal_account")
     for table in CLAIM_TABLES:
         op.drop_index(op.f(f"ix_{table}_insured_identity_id"), table_name=table)
-    dialect = op.get_bind().dialect.name
+    sqlite = op.get_bind().dialect.name == "sqlite"
     for table in ("entitlements", *CLAIM_TABLES):
-        if dialect == "postgresql":
-            op.drop_constraint(
-                op.f(f"fk_{table}_insured_identity_id_insured_identities"),
-                table,
-                type_="foreignkey",
-            )
-        # SQLite drops a column with an inline REFERENCES clause only by rebuilding the table;
-        # the settlement tables keep the (always NULL after a downgrade of data) column there.
-        if dialect == "postgresql" or table == "entitlements":
-            with op.batch_alter_table(table, schema=None) as batch_op:
-                batch_op.drop_column("insured_identity_id")
+        if sqlite:
+            # Plain DROP COLUMN, no rebuild: the settlement tables keep their triggers.
+            op.execute(f"ALTER TABLE {table} DROP COLUMN insured_identity_id")
+            continue
+        op.drop_constraint(
+            op.f(f"fk_{table}_insured_identity_id_insured_identities"), table, type_="foreignkey"
+        )
+        op.drop_column(table, "insured_identity_id")
     op.drop_table("insured_identities")
     op.drop_table("identity_declarations")

@@ -20,6 +20,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/auth/me"): Rule(ALL),
     ("GET", "/api/v1/patients/me"): Rule(only(Role.patient)),
     ("PATCH", "/api/v1/patients/me"): Rule(only(Role.patient)),
+    ("PUT", "/api/v1/patients/me"): Rule(only(Role.patient)),
     ("GET", "/api/v1/patients/me/access-log"): Rule(only(Role.patient)),
     ("GET", "/api/v1/patients"): Rule(only(Role.patient, Role.doctor)),
     ("GET", "/api/v1/patients/{patient_id}"): Rule(ALL, hidden=True),
