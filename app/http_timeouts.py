@@ -15,7 +15,11 @@ protocol adds the two timeouts of Apache's mod_reqtimeout:
 
 A request that times out is answered 408 problem+json and the connection closed; a connection
 that sent nothing is just closed (browsers open spare connections), as is one whose response
-already started. Served by `python -m app.cli serve` (and so by the Docker image).
+already started. The close after a 408 lingers as nginx's `lingering_close` does: the answer is
+followed by a FIN, and what the client still sends is read and dropped for up to
+LINGER_SECONDS, because closing a socket with unread input sends a reset, which may destroy
+the 408 in the client's buffer before it reads it.
+Served by `python -m app.cli serve` (and so by the Docker image).
 The timeouts are added to the httptools protocol, which uvicorn[standard] installs and picks by
 default; h11 is uvicorn's pure-Python fallback and is not used here.
 """
@@ -38,6 +42,7 @@ from app.i18n import translate
 log = structlog.get_logger(__name__)
 
 REQUEST_TIMEOUT_CODE = "request_timeout"
+LINGER_SECONDS = 2.0
 
 
 def _timeout_response() -> bytes:
@@ -81,12 +86,19 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         self._body_deadline = 0.0
         # Whether any byte of the current request has arrived (for whom a 408 is meant).
         self._request_begun = False
+        # A 408 has been sent: input is dropped until the client closes or the linger ends.
+        self._lingering = False
 
     # -- connection and parser callbacks -------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # read (so the close is a FIN, not a reset) and dropped
+        super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
@@ -169,9 +181,14 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def _time_out(self, *, answer: bool) -> None:
         self._cancel_timers()
-        if answer:
-            self.transport.write(_timeout_response())
-        self.transport.close()
+        if not answer or not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write(_timeout_response())
+        self.transport.write_eof()
+        self._lingering = True
+        self.flow.resume_reading()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def _client_text(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "unknown"

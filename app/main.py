@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import structlog
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.api import include_routers
 from app.assignment import jobs as assignment_jobs
@@ -40,6 +42,7 @@ from app.web_security import SecurityHeadersMiddleware
 log = structlog.get_logger(__name__)
 
 FAKE_WECHAT_PATH = "/_dev/wechat"
+DOCS_ASSETS_PATH = "/docs-assets"  # Swagger UI and ReDoc files, served by this service
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -123,11 +126,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, settings.log_json)
     # The API description and its pages: off in prod unless API_DOCS_ENABLED (the committed
     # openapi/openapi.json is the published one; `app.openapi()` still builds it).
+    # The pages load Swagger UI and ReDoc from this service (fastapi-offline ships them), never
+    # from a CDN: jsDelivr and unpkg are unreliable from mainland China.
     docs = settings.serves_api_docs
-    app = FastAPI(
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
-        openapi_url="/openapi.json" if docs else None,
+    pages: dict[str, Any] = (
+        {"static_url": DOCS_ASSETS_PATH}
+        if docs
+        else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    )
+    app = (FastAPIOffline if docs else FastAPI)(
+        **pages,
         title="Chronic-care platform API",
         version="0.1.0",
         description=(

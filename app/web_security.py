@@ -9,8 +9,9 @@
   browsers). The page has no inline script or style, so nothing needs 'unsafe-inline'.
 - Prod: `Strict-Transport-Security` (the service sits behind TLS there).
 
-/docs and /redoc are left without a policy: FastAPI's pages load Swagger UI and ReDoc from a
-CDN with an inline bootstrap script, and prod does not serve them unless API_DOCS_ENABLED.
+/docs and /redoc are left without a policy: FastAPI's pages start Swagger UI and ReDoc (served
+from /docs-assets) with an inline bootstrap script, and prod does not serve them unless
+API_DOCS_ENABLED.
 A header a route sets itself is kept.
 """
 

@@ -94,6 +94,25 @@ async def test_many_slow_clients_are_all_let_go(server) -> None:
     assert max(held for _, held in outcomes) < CLOSED_WITHIN
 
 
+async def test_a_client_still_sending_after_its_408_reads_the_answer_intact(server) -> None:
+    # The server has answered and closed while the client, not reading yet, goes on sending:
+    # a socket closed with unread input answers a reset, which can destroy the 408 before the
+    # client reads it. Lingering (reading and dropping) keeps the answer readable.
+    reader, writer = await asyncio.open_connection(*server)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Padding: ")
+        await asyncio.sleep(HEADER_TIMEOUT + 0.5)
+        for _ in range(20):
+            writer.write(b"a" * 1000)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        response = await asyncio.wait_for(reader.read(), CLOSED_WITHIN)
+    finally:
+        writer.close()
+    assert _status(response) == 408
+    assert _json_body(response)["code"] == "request_timeout"
+
+
 async def test_a_connection_that_sends_nothing_is_closed_without_an_answer(server) -> None:
     reader, writer = await asyncio.open_connection(*server)
     started = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator
 
@@ -87,3 +88,17 @@ async def test_metrics_need_the_configured_token(database_url: str) -> None:
 
 async def test_dev_and_test_serve_metrics_without_a_token(client) -> None:
     assert (await client.get("/metrics")).status_code == 200
+
+
+async def test_the_api_pages_load_nothing_from_another_origin(client) -> None:
+    # A CDN (jsDelivr, unpkg) is unreliable from mainland China: every script, style sheet and
+    # icon the pages name is served by this service.
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+        assets += re.findall(r"""url: ['"]([^'"]+)['"]""", html)
+        assert assets, page
+        for url in assets:
+            assert url.startswith("/"), (page, url)
+            response = await client.get(url)
+            assert response.status_code == 200, (page, url)

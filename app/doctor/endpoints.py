@@ -81,6 +81,7 @@ async def get_doctor(doctor_id: uuid.UUID, _: CurrentPrincipal, session: DbSessi
     return doctor_out(await doctor_service.get_doctor(session, doctor_id))
 
 
+@router.put("/{doctor_id}", response_model=DoctorOut)
 @router.patch("/{doctor_id}", response_model=DoctorOut)
 async def update_doctor(
     doctor_id: uuid.UUID, body: DoctorUpdate, _: Admin, session: DbSession

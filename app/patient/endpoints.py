@@ -31,21 +31,13 @@ async def get_my_profile(principal: PatientOnly, session: DbSession) -> PatientO
     return PatientOut.from_patient(patient, reveal=True)
 
 
+@router.put("/me", response_model=PatientOut)
 @router.patch("/me", response_model=PatientOut)
 async def update_my_profile(
     body: PatientUpdate, principal: PatientOnly, session: DbSession
 ) -> PatientOut:
-    """Complete or correct the patient's own profile (not the insured identity)."""
-    patient = await patient_service.update_own_profile(session, principal, body)
-    return PatientOut.from_patient(patient, reveal=True)
-
-
-@router.put("/me", response_model=PatientOut)
-async def replace_my_profile(
-    body: PatientUpdate, principal: PatientOnly, session: DbSession
-) -> PatientOut:
-    """The PATCH above for the mini-program, whose wx.request has no PATCH: the same body and
-    the same meaning (omitted fields stay as they are)."""
+    """Complete or correct the patient's own profile (not the insured identity). PUT is the
+    same for the mini-program, whose wx.request has no PATCH."""
     patient = await patient_service.update_own_profile(session, principal, body)
     return PatientOut.from_patient(patient, reveal=True)
 

@@ -51,6 +51,7 @@ async def create_institution(
     return InstitutionOut.model_validate(await reference_service.create_institution(session, body))
 
 
+@router.put("/institutions/{institution_id}", response_model=InstitutionOut)
 @router.patch("/institutions/{institution_id}", response_model=InstitutionOut)
 async def update_institution(
     institution_id: uuid.UUID, body: InstitutionUpdate, _: Admin, session: DbSession
@@ -108,6 +109,7 @@ async def create_drug(body: DrugCreate, _: Admin, session: DbSession) -> DrugOut
     return DrugOut.model_validate(await reference_service.create_drug(session, body))
 
 
+@router.put("/drugs/{drug_id}", response_model=DrugOut)
 @router.patch("/drugs/{drug_id}", response_model=DrugOut)
 async def update_drug(
     drug_id: uuid.UUID, body: DrugUpdate, _: Admin, session: DbSession

@@ -38,6 +38,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/doctors/me/working-hours"): Rule(DOCTOR),
     ("GET", "/api/v1/doctors/{doctor_id}"): Rule(ALL, hidden=True),
     ("PATCH", "/api/v1/doctors/{doctor_id}"): Rule(ADMIN, hidden=True),
+    ("PUT", "/api/v1/doctors/{doctor_id}"): Rule(ADMIN, hidden=True),
     ("POST", "/api/v1/online-care/start"): Rule(PATIENT),
     ("POST", "/api/v1/online-care/change-doctor"): Rule(PATIENT),
     ("POST", "/api/v1/online-care/transfers"): Rule(DOCTOR),

@@ -13,6 +13,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/readyz"): PUBLIC,
     # Scraped by Prometheus; the load balancer keeps it on the internal network.
     ("GET", "/metrics"): PUBLIC,
+    # The API's pages (served by fastapi-offline, off in prod unless API_DOCS_ENABLED).
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
     ("POST", "/api/v1/auth/wechat-login"): PUBLIC,
     ("POST", "/api/v1/auth/password-login"): PUBLIC,
     ("POST", "/api/v1/auth/refresh"): PUBLIC,
@@ -28,11 +32,13 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/institutions"): Rule(ALL),
     ("POST", "/api/v1/institutions"): Rule(only(Role.admin)),
     ("PATCH", "/api/v1/institutions/{institution_id}"): Rule(only(Role.admin)),
+    ("PUT", "/api/v1/institutions/{institution_id}"): Rule(only(Role.admin)),
     ("GET", "/api/v1/pharmacy-stores"): Rule(ALL),
     ("GET", "/api/v1/chronic-diseases"): Rule(ALL),
     ("GET", "/api/v1/drugs"): Rule(ALL),
     ("POST", "/api/v1/drugs"): Rule(only(Role.admin)),
     ("PATCH", "/api/v1/drugs/{drug_id}"): Rule(only(Role.admin)),
+    ("PUT", "/api/v1/drugs/{drug_id}"): Rule(only(Role.admin)),
 }
 
 

@@ -28,6 +28,7 @@ from app.models import (
 from tests.enrollment import builders
 from tests.fixtures import factories
 from tests.fixtures.races import RaceServer, race
+from tests.prescription import phone as doctor_phone
 from tests.prescription.world import World, build, ok, rx_body, signed
 from tests.races.conftest import committed
 
@@ -223,10 +224,14 @@ async def test_a_draft_signed_at_once_is_signed_once(server: RaceServer) -> None
         ),
         201,
     )
+    content = (await doctor_phone.payload(server.http, draft["id"], world.as_("doctor")))[
+        "signed_content"
+    ]
     result = await race(
         server.http,
         "POST",
         f"/api/v1/prescriptions/{draft['id']}/sign",
+        json={"signed_content": content, "signature": world.phone.sign(content)},
         headers=world.as_("doctor"),
     )
     result.one_winner("illegal_transition")

@@ -246,7 +246,11 @@ async def test_the_whole_due_collected_twice_at_once_is_taken_once(server: RaceS
     assert await _count(server, Payment, Payment.settlement_id == settlement.id) == 1
 
 
-async def test_a_failure_reported_at_once_reverses_and_refunds_once(server: RaceServer) -> None:
+async def test_a_quality_return_completed_at_once_reverses_and_refunds_once(
+    server: RaceServer,
+) -> None:
+    """After hand-over the sale is final; its way back is a quality return, and completing it
+    from several devices at once reverses the settlement and refunds the cash exactly once."""
     world = await _world(server)
     order = await _delivered(server, world)
     settlement = await _settlement_of(server, order)
@@ -260,13 +264,22 @@ async def test_a_failure_reported_at_once_reverses_and_refunds_once(server: Race
         headers=world.as_("courier"),
     )
     assert collected.status_code == 201, collected.text
-    result = await race(
-        server.http,
-        "POST",
-        f"{ORDERS}/{order['id']}/fail",
-        json={"reason": "包装破损，患者拒收"},
-        headers=world.as_("courier"),
+    url = f"{ORDERS}/{order['id']}"
+    await ok(await server.http.post(f"{url}/complete", headers=world.as_("courier")))
+    opened = await ok(
+        await server.http.post(
+            f"{url}/quality-returns",
+            json={"reason": "药盒内铝箔破损，药片受潮变色"},
+            headers=world.as_("patient"),
+        ),
+        201,
     )
+    staff = world.as_("pharmacist")
+    back = f"/api/v1/quality-returns/{opened['id']}"
+    await ok(await server.http.post(f"{back}/accept", headers=staff))
+    boxes = {"codes": opened["codes_sold"]}
+    await ok(await server.http.post(f"{back}/boxes", json=boxes, headers=staff))
+    result = await race(server.http, "POST", f"{back}/complete", headers=staff)
     result.one_winner()
     assert await _count(server, Settlement, Settlement.reverses_id == settlement.id) == 1
     refunds = await _count(
@@ -280,14 +293,27 @@ async def test_a_failure_reported_at_once_reverses_and_refunds_once(server: Race
 
 
 async def test_the_way_back_moves_once(server: RaceServer) -> None:
+    """A delivery that fails before hand-over: the failure, the return trip and the store's
+    receipt each move once however many times they are sent."""
     world = await _world(server)
-    order = await _delivered(server, world)
+    order = await ordered(server.http, world)
+    await dispatched(server.http, world, order)
     url = f"{ORDERS}/{order['id']}"
     courier = world.as_("courier")
-    await ok(await server.http.post(f"{url}/fail", json={"reason": "拒收"}, headers=courier))
+    failed = await race(
+        server.http, "POST", f"{url}/fail", json={"reason": "拒收"}, headers=courier
+    )
+    failed.one_winner()
     (await race(server.http, "POST", f"{url}/return", headers=courier)).one_winner()
     returned = await race(server.http, "POST", f"{url}/returned", headers=world.as_("pharmacist"))
     returned.one_winner()
+    moves = await _count(
+        server,
+        OrderTransition,
+        OrderTransition.order_id == uuid.UUID(order["id"]),
+        OrderTransition.to_status.in_(("delivery_failed", "returning", "returned")),
+    )
+    assert moves == 3
 
 
 async def test_concurrent_cancellations_return_the_stock_once(server: RaceServer) -> None:
