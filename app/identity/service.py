@@ -96,12 +96,17 @@ async def record_verified(
     session: AsyncSession, principal: Principal, patient_id: uuid.UUID, record: PersonRecord
 ) -> InsuredIdentity:
     """Store an authoritative record as the patient's verified identity (superseding the one
-    in force), mirror it onto the profile and re-bind the unexpired entitlements; audited."""
+    in force), mirror it onto the profile and re-bind the unexpired entitlements; audited. A
+    record identical to the one in force returns it unchanged."""
     patient = await _locked_patient(session, patient_id)
     index = _index(record.national_id)
     if await identity_repository.held_by_other_patient(session, index, patient.id):
         raise Conflict("national_id_held_by_other_patient")
     previous = await identity_repository.current_identity(session, patient.id)
+    if previous is not None and _same(previous, record, index):
+        # The source says again what is in force (a retried or concurrent identical request):
+        # nothing new to record, bind or audit.
+        return previous
     row = InsuredIdentity(
         patient_id=patient.id,
         supersedes_id=previous.id if previous is not None else None,
@@ -139,6 +144,18 @@ async def record_verified(
         [(e.id, patient.id) for e in bound],
     )
     return row
+
+
+def _same(identity: InsuredIdentity, record: PersonRecord, index: str) -> bool:
+    return (
+        identity.national_id_index == index
+        and identity.insurance_type == record.insurance_type
+        and identity.insured_area == record.insured_area
+        and identity.personal_account == record.personal_account
+        and identity.personal_account_balance_fen == record.personal_account_balance_fen
+        and identity.source == record.source
+        and identity.source_reference == record.reference
+    )
 
 
 async def verify_from_source(
