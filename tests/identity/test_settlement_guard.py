@@ -91,11 +91,16 @@ async def test_a_superseded_identity_settles_nothing(db_session) -> None:
     world = await w.build(db_session)
     patient = await w.patient(db_session, insurance_type="310")
     stale = w.claim(world, patient, [(world.full, 5)])
-    # Re-verified (same person, same type): the claim built on the old record is refused.
+    # Re-verified (same person, same type, a new account balance): the claim built on the old
+    # record is refused.
     current = await identity_service.status_of(db_session, patient.id)
     assert current.verified is not None
     await factories.insured(
-        db_session, patient, insurance_type="310", national_id=current.verified.national_id
+        db_session,
+        patient,
+        insurance_type="310",
+        national_id=current.verified.national_id,
+        personal_account_balance_fen=5_000,
     )
     with pytest.raises(Conflict) as caught:
         await settlement_service.settle(db_session, stale, w.message_id())
