@@ -237,7 +237,13 @@ async def decide_application(
     application.decision_reason = body.reason
     application.catalogue_edition_id = listed[0].id if listed is not None else None
     if body.approve:
-        await _grant_entitlement(session, settings, application, today, body.valid_until)
+        entitlement = await _grant_entitlement(
+            session, settings, application, today, body.valid_until
+        )
+        await session.flush()
+        # Claims under it are settled with the identity verified now (none yet: the bureau's
+        # verification binds it later).
+        await identity_service.bind_new_entitlement(session, entitlement, principal)
     await session.flush()
     await _audit(session, principal, AuditAction.update, application)
     await _notify_decision(session, application)
@@ -266,11 +272,6 @@ async def _grant_entitlement(
         application_id=application.id,
         valid_from=valid_from,
         valid_until=until,
-        # Claims under it are settled with the identity verified now (None until verified;
-        # a verification then binds it).
-        insured_identity_id=await identity_service.identity_for_new_entitlement(
-            session, application.patient_id
-        ),
     )
     session.add(entitlement)
     return entitlement

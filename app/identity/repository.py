@@ -9,7 +9,14 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Entitlement, IdentityDeclaration, InsuredIdentity, Patient, Settlement
+from app.models import (
+    Entitlement,
+    EntitlementIdentity,
+    IdentityDeclaration,
+    InsuredIdentity,
+    Patient,
+    Settlement,
+)
 
 
 async def lock_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient | None:
@@ -129,3 +136,13 @@ async def review_queue(
         statement.order_by(IdentityDeclaration.declared_at.desc()).limit(limit)
     )
     return rows.all()
+
+
+async def bound_identity_id(session: AsyncSession, entitlement_id: uuid.UUID) -> uuid.UUID | None:
+    """The verified identity most recently bound to the entitlement."""
+    return await session.scalar(
+        select(EntitlementIdentity.insured_identity_id)
+        .where(EntitlementIdentity.entitlement_id == entitlement_id)
+        .order_by(EntitlementIdentity.bound_at.desc(), EntitlementIdentity.created_at.desc())
+        .limit(1)
+    )

@@ -31,7 +31,13 @@ from app.identity.sources import InsuredIdentitySource, PersonRecord
 from app.kit.clock import city_date, utcnow
 from app.kit.crypto import blind_index
 from app.kit.sql import add_unique
-from app.models import Entitlement, IdentityDeclaration, InsuredIdentity, Patient
+from app.models import (
+    Entitlement,
+    EntitlementIdentity,
+    IdentityDeclaration,
+    InsuredIdentity,
+    Patient,
+)
 
 DECLARATION_RESOURCE = "identity_declaration"
 IDENTITY_RESOURCE = "insured_identity"
@@ -134,7 +140,7 @@ async def record_verified(
     )
     bound = await identity_repository.entitlements_to_bind(session, patient.id, city_date())
     for entitlement in bound:
-        entitlement.insured_identity_id = row.id
+        await _bind(session, entitlement, row, principal)
     await session.flush()
     await audit_service.record_many(
         session,
@@ -173,12 +179,32 @@ async def verify_from_source(
     return await record_verified(session, principal, patient_id, record)
 
 
-async def identity_for_new_entitlement(
-    session: AsyncSession, patient_id: uuid.UUID
-) -> uuid.UUID | None:
-    """The verified identity an entitlement approved now is bound to (None: unverified)."""
-    current = await identity_repository.current_identity(session, patient_id)
-    return current.id if current is not None else None
+async def _bind(
+    session: AsyncSession,
+    entitlement: Entitlement,
+    identity: InsuredIdentity,
+    principal: Principal,
+) -> None:
+    session.add(
+        EntitlementIdentity(
+            entitlement_id=entitlement.id,
+            insured_identity_id=identity.id,
+            bound_at=utcnow(),
+            bound_by_account_id=principal.account_id,
+        )
+    )
+
+
+async def bind_new_entitlement(
+    session: AsyncSession, entitlement: Entitlement, principal: Principal
+) -> InsuredIdentity | None:
+    """Bind the patient's verified identity in force to an entitlement just approved (None
+    while unverified: a later verification binds it)."""
+    current = await identity_repository.current_identity(session, entitlement.patient_id)
+    if current is not None:
+        await _bind(session, entitlement, current, principal)
+        await session.flush()
+    return current
 
 
 def differences(declared: IdentityDeclaration, verified: InsuredIdentity) -> list[str]:
@@ -195,9 +221,10 @@ async def identity_of_entitlement(
     session: AsyncSession, entitlement: Entitlement
 ) -> InsuredIdentity:
     """The verified identity claims under the entitlement use; 409 when there is none."""
-    if entitlement.insured_identity_id is None:
+    identity_id = await identity_repository.bound_identity_id(session, entitlement.id)
+    if identity_id is None:
         raise Conflict("insured_identity_unverified")
-    identity = await session.get(InsuredIdentity, entitlement.insured_identity_id)
+    identity = await session.get(InsuredIdentity, identity_id)
     assert identity is not None
     return identity
 

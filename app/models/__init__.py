@@ -53,7 +53,11 @@ from app.models.insurance_statement import (
     StatementLine,
     StatementRelease,
 )
-from app.models.insured_identity import IdentityDeclaration, InsuredIdentity
+from app.models.insured_identity import (
+    EntitlementIdentity,
+    IdentityDeclaration,
+    InsuredIdentity,
+)
 from app.models.nightscout_credential import NightscoutCredential
 from app.models.outbox_message import OutboxMessage
 from app.models.patient import Patient
@@ -123,6 +127,7 @@ __all__ = [
     "EnrollmentRecord",
     "EnrollmentReviewer",
     "Entitlement",
+    "EntitlementIdentity",
     "FlagReview",
     "FollowUp",
     "FollowUpPlan",

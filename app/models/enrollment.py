@@ -127,8 +127,3 @@ class Entitlement(UUIDPrimaryKey, CreatedAt, Base):
     # Calendar days in the city, both inclusive.
     valid_from: Mapped[date] = mapped_column(Date, nullable=False)
     valid_until: Mapped[date] = mapped_column(Date, nullable=False)
-    # The verified insured identity claims under this entitlement are settled with: bound at
-    # approval, re-bound (audited) only by a re-verification. None: nothing may be settled.
-    insured_identity_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("insured_identities.id")
-    )

@@ -114,3 +114,27 @@ class InsuredIdentity(UUIDPrimaryKey, CreatedAt, IdentityColumns, Base):
         Uuid, ForeignKey("accounts.id")
     )
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class EntitlementIdentity(UUIDPrimaryKey, CreatedAt, Base):
+    """A verified identity bound to an entitlement: claims under the entitlement are settled
+    with the latest binding. Bound at approval and by each re-verification, never by a profile
+    edit; the bindings are the entitlement's identity history (append-only)."""
+
+    __tablename__ = "entitlement_identities"
+    __table_args__ = (
+        UniqueConstraint(
+            "entitlement_id", "insured_identity_id", name="uq_entitlement_identities_pair"
+        ),
+        Index("ix_entitlement_identities_entitlement", "entitlement_id", "bound_at"),
+    )
+
+    entitlement_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("entitlements.id"), nullable=False
+    )
+    insured_identity_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("insured_identities.id"), nullable=False
+    )
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Who bound it: the reviewer who approved, or the clerk who re-verified.
+    bound_by_account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id"))

@@ -1,4 +1,5 @@
-"""identity: declared and verified insured identities, bound to entitlements and claims;
+"""identity: declared and verified insured identities, their bindings to entitlements, the
+identity each claim is settled with;
 the patient's choice to pay from the personal account
 
 Revision ID: 0015_identity
@@ -17,7 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Declarations and verifications are history: a correction is a new row.
-APPEND_ONLY = ("identity_declarations", "insured_identities")
+APPEND_ONLY = ("identity_declarations", "insured_identities", "entitlement_identities")
 # Tables whose claims are settled with a verified identity.
 CLAIM_TABLES = ("insurance_presettlements", "insurance_settlements")
 
@@ -151,12 +152,46 @@ def upgrade() -> None:
             sqlite_where=sa.text("supersedes_id IS NULL"),
             postgresql_where=sa.text("supersedes_id IS NULL"),
         )
+    op.create_table(
+        "entitlement_identities",
+        sa.Column("entitlement_id", sa.Uuid(), nullable=False),
+        sa.Column("insured_identity_id", sa.Uuid(), nullable=False),
+        sa.Column("bound_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("bound_by_account_id", sa.Uuid(), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bound_by_account_id"],
+            ["accounts.id"],
+            name=op.f("fk_entitlement_identities_bound_by_account_id_accounts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["entitlement_id"],
+            ["entitlements.id"],
+            name=op.f("fk_entitlement_identities_entitlement_id_entitlements"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["insured_identity_id"],
+            ["insured_identities.id"],
+            name=op.f("fk_entitlement_identities_insured_identity_id_insured_identities"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_entitlement_identities")),
+        sa.UniqueConstraint(
+            "entitlement_id", "insured_identity_id", name="uq_entitlement_identities_pair"
+        ),
+    )
+    with op.batch_alter_table("entitlement_identities", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_entitlement_identities_entitlement",
+            ["entitlement_id", "bound_at"],
+            unique=False,
+        )
     _create_append_only_triggers()
 
     # Plain ADD COLUMN (no table rebuild on SQLite): the settlement tables carry append-only
     # triggers that a rebuild would lose. SQLite takes the REFERENCES clause inline only.
     sqlite = op.get_bind().dialect.name == "sqlite"
-    for table in ("entitlements", *CLAIM_TABLES):
+    for table in CLAIM_TABLES:
         if sqlite:
             op.execute(
                 f"ALTER TABLE {table} ADD COLUMN insured_identity_id CHAR(32) "
@@ -189,7 +224,7 @@ def downgrade() -> None:
     for table in CLAIM_TABLES:
         op.drop_index(op.f(f"ix_{table}_insured_identity_id"), table_name=table)
     sqlite = op.get_bind().dialect.name == "sqlite"
-    for table in ("entitlements", *CLAIM_TABLES):
+    for table in CLAIM_TABLES:
         if sqlite:
             # Plain DROP COLUMN, no rebuild: the settlement tables keep their triggers.
             op.execute(f"ALTER TABLE {table} DROP COLUMN insured_identity_id")
@@ -198,5 +233,6 @@ def downgrade() -> None:
             op.f(f"fk_{table}_insured_identity_id_insured_identities"), table, type_="foreignkey"
         )
         op.drop_column(table, "insured_identity_id")
+    op.drop_table("entitlement_identities")
     op.drop_table("insured_identities")
     op.drop_table("identity_declarations")

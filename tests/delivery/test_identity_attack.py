@@ -9,8 +9,9 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from app.identity import repository as identity_repository
 from app.kit.clock import city_date
-from app.models import Entitlement, LedgerEntry, Settlement
+from app.models import LedgerEntry, Settlement
 from tests.delivery.test_settlement_link import _hand_over_at_counter, _settlements
 from tests.fixtures import factories
 from tests.insurance import world as insurance_world
@@ -31,8 +32,7 @@ async def _resident(db_session, world: World) -> None:
         effective_from=date(city_date().year, 1, 1),
         reimbursement_bp=3_000,
     )
-    entitlement = await db_session.get(Entitlement, world.entitlement.id)
-    assert entitlement is not None and entitlement.insured_identity_id is not None
+    assert await identity_repository.bound_identity_id(db_session, world.entitlement.id)
 
 
 async def _quote(client, world: World, order: dict) -> dict:

@@ -28,7 +28,7 @@ async def test_approval_binds_the_verified_identity(client, db_session, settings
     patient, reviewer, patient_h, reviewer_h = await _setup(db_session, settings)
     identity = await factories.insured(db_session, patient, insurance_type="390")
     entitlement = await _approve(client, db_session, patient, reviewer, patient_h, reviewer_h)
-    assert entitlement.insured_identity_id == identity.id
+    assert await identity_repository.bound_identity_id(db_session, entitlement.id) == identity.id
 
 
 async def test_an_unverified_patient_is_bound_when_the_bureau_verifies(
@@ -36,8 +36,7 @@ async def test_an_unverified_patient_is_bound_when_the_bureau_verifies(
 ) -> None:
     patient, reviewer, patient_h, reviewer_h = await _setup(db_session, settings)
     entitlement = await _approve(client, db_session, patient, reviewer, patient_h, reviewer_h)
-    assert entitlement.insured_identity_id is None
+    assert await identity_repository.bound_identity_id(db_session, entitlement.id) is None
     identity = await factories.insured(db_session, patient, insurance_type="310")
-    await db_session.refresh(entitlement)
-    assert entitlement.insured_identity_id == identity.id
+    assert await identity_repository.bound_identity_id(db_session, entitlement.id) == identity.id
     assert (await identity_repository.current_identity(db_session, patient.id)) == identity

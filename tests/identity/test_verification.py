@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.authz.principal import Principal
 from app.errors import NotFound
+from app.identity import repository as identity_repository
 from app.identity import service as identity_service
 from app.identity.sources import PersonRecord
 from app.models import AuditEvent, Entitlement, InsuredIdentity, Role
@@ -42,7 +43,8 @@ async def test_a_clerk_verifies_audited_and_the_entitlement_is_bound(
     entitlement = await db_session.scalar(
         select(Entitlement).where(Entitlement.patient_id == patient.id)
     )
-    assert entitlement is not None and entitlement.insured_identity_id is None
+    assert entitlement is not None
+    assert await identity_repository.bound_identity_id(db_session, entitlement.id) is None
     clerk, headers = await _clerk(db_session, settings)
     number = factories.resident_id()
     body = _verification(
@@ -53,8 +55,8 @@ async def test_a_clerk_verifies_audited_and_the_entitlement_is_bound(
     verified = answer.json()
     assert (verified["source"], verified["verified_by_account_id"]) == ("staff", str(clerk.id))
     assert verified["personal_account_available_fen"] == 80_000
-    await db_session.refresh(entitlement)
-    assert str(entitlement.insured_identity_id) == verified["id"]
+    bound = await identity_repository.bound_identity_id(db_session, entitlement.id)
+    assert str(bound) == verified["id"]
     await db_session.refresh(patient)
     assert (patient.national_id, patient.insurance_type) == (number, "310")
     events = (
@@ -89,7 +91,8 @@ async def test_a_re_verification_supersedes_and_re_binds(client, db_session, set
     entitlement = await db_session.scalar(
         select(Entitlement).where(Entitlement.patient_id == patient.id)
     )
-    assert str(entitlement.insured_identity_id) == second.json()["id"]
+    bound = await identity_repository.bound_identity_id(db_session, entitlement.id)
+    assert str(bound) == second.json()["id"]
 
 
 async def test_a_number_verified_for_another_patient_is_a_conflict_for_staff(
@@ -184,9 +187,29 @@ async def test_an_authoritative_source_plugs_into_the_same_path(db_session) -> N
     entitlement = await db_session.scalar(
         select(Entitlement).where(Entitlement.patient_id == patient.id)
     )
-    assert entitlement.insured_identity_id == identity.id
+    assert await identity_repository.bound_identity_id(db_session, entitlement.id) == identity.id
     with pytest.raises(NotFound) as unknown:
         await identity_service.verify_from_source(
             db_session, principal, patient.id, platform, factories.resident_id(), "140300"
         )
     assert unknown.value.code == "insured_person_not_found"
+
+
+async def test_an_identical_verification_replays_the_one_in_force(
+    client, db_session, settings
+) -> None:
+    _, patient = await builders.patient(db_session)
+    _, headers = await _clerk(db_session, settings)
+    body = _verification(factories.resident_id())
+    first = await client.post(_verify_url(patient.id), json=body, headers=headers)
+    again = await client.post(_verify_url(patient.id), json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    created = await db_session.scalar(
+        select(func.count()).where(
+            AuditEvent.patient_id == patient.id,
+            AuditEvent.resource_type == "insured_identity",
+            AuditEvent.action == "create",
+        )
+    )
+    assert created == 1
