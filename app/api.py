@@ -20,6 +20,7 @@ from app.doctor.endpoints import router as doctor_router
 from app.ecg.endpoints import router as ecg_router
 from app.enrollment.endpoints import router as enrollment_router
 from app.health.endpoints import router as health_router
+from app.identity.endpoints import router as identity_router
 from app.insurance.endpoints import router as insurance_router
 from app.nightscout.endpoints import router as nightscout_router
 from app.patient.endpoints import router as patient_router
@@ -39,6 +40,7 @@ def include_routers(app: FastAPI) -> None:
     """Every public endpoint of the service."""
     app.include_router(health_router)
     app.include_router(auth_router)
+    app.include_router(identity_router)
     app.include_router(patient_router)
     app.include_router(reference_router)
     app.include_router(chat_router)

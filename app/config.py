@@ -334,6 +334,10 @@ class Settings(BaseSettings):
     # Partner webhooks may target private, loopback and link-local addresses (dev and test
     # partners run locally). Prod always refuses them, at configuration and at each send.
     webhook_private_targets_allowed: bool = True
+    # Insured identity (issue 14): a patient may declare their identity this many times per
+    # window (429 with Retry-After beyond), counted in the database so every process agrees.
+    identity_declarations_per_window: int = Field(default=5, ge=1)
+    identity_declaration_window_seconds: int = Field(default=24 * 3600, ge=1)
 
     @field_validator("sign_in_rate_per_address", "sign_in_rate_per_username")
     @classmethod

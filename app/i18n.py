@@ -113,10 +113,6 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "zh": "检测到刷新凭证被重复使用，已注销该登录，请重新登录",
         "en": "A refresh token was reused; the session was revoked, sign in again",
     },
-    "national_id_taken": {
-        "zh": "该身份证号已被其他患者登记",
-        "en": "This national ID number is registered to another patient",
-    },
     "district_not_found": {"zh": "行政区划代码不存在", "en": "No such district code"},
     "institution_code_taken": {
         "zh": "该机构编码已存在",

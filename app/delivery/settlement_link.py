@@ -8,13 +8,15 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import Conflict
+from app.identity import service as identity_service
 from app.insurance import repository as insurance_repository
 from app.insurance import settlement as settlement_service
 from app.insurance.claims import Claim, ClaimItem
 from app.kit.clock import utcnow
 from app.models import (
     Drug,
-    Patient,
+    Entitlement,
     PharmacyOrder,
     PharmacyOrderLine,
     Prescription,
@@ -24,10 +26,19 @@ from app.models import (
 
 
 async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
-    """The claim an order makes on the patient's insurance, priced from its prescription."""
+    """The claim an order makes on the patient's insurance, priced from its prescription and
+    made with the insured identity verified for the prescription's entitlement (never the
+    patient's profile): 409 insured_identity_unverified without one."""
     prescription = await session.get(Prescription, order.prescription_id)
-    patient = await session.get(Patient, order.patient_id)
-    assert prescription is not None and patient is not None
+    assert prescription is not None
+    entitlement = await session.get(Entitlement, prescription.entitlement_id)
+    assert entitlement is not None
+    identity = await identity_service.identity_of_entitlement(session, entitlement)
+    balance = 0
+    if order.pay_from_personal_account:
+        if not identity.personal_account:
+            raise Conflict("personal_account_unavailable")
+        balance = await identity_service.account_available_fen(session, identity)
     rows = (
         await session.execute(
             select(PharmacyOrderLine, PrescriptionItem.unit_price_fen, Drug)
@@ -39,11 +50,13 @@ async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
     ).all()
     return Claim(
         order_id=order.id,
-        patient_id=patient.id,
+        patient_id=order.patient_id,
         institution_id=prescription.institution_id,
         store_id=order.store_id,
         disease_id=prescription.disease_id,
-        insurance_type=patient.insurance_type,  # type: ignore[arg-type]
+        insurance_type=identity.insurance_type,  # type: ignore[arg-type]
+        insured_identity_id=identity.id,
+        personal_account_balance_fen=balance,
         moment=utcnow(),
         items=tuple(
             ClaimItem(

@@ -62,6 +62,9 @@ DISEASE_CODE = "M01603"  # diabetes with complications (national M01600), admitt
 ENROLLMENT_REVIEWER, HOSPITAL_PHARMACIST = "dr.zhang", "rx.qian"
 STORE_PHARMACIST, STORE_COURIER, BUREAU = "rx.sun", "courier.wu", "bureau.wang"
 READING_BATCH = 2000  # READING_BATCH_MAX_ITEMS
+# The journey's patient is insured in Yangquan (参保地) with this much in her personal account.
+INSURED_AREA = "140300"
+JOURNEY_ACCOUNT_FEN = 50_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 STEPS: tuple[tuple[str, str], ...] = (
@@ -182,20 +185,32 @@ async def _drive(
         patient = await sign_in_wechat(patient_http, openid)
         patient_id = patient.account["patient_id"]
         born = date(1961, 4, 18)
-        profile = await patient.patch(
+        # wx.request has no PATCH: the mini-program completes the profile with PUT.
+        profile = await patient.put(
             "/api/v1/patients/me",
             json={
                 "name": "赵春燕",
                 "gender": "female",
                 "birth_date": born.isoformat(),
-                "national_id": resident_id("140302", born),
                 "phone": f"139{secrets.randbelow(10**8):08d}",
-                "insurance_type": "310",
                 "district_code": "140302",
                 "address": "阳泉市城区桃北西街9号院2号楼1单元302",
             },
         )
-        say.say(f"wx.login openid {openid} -> 新患者 {profile['name']}（职工医保 310，城区）")
+        # Her insured identity is declared, not set: the bureau verifies it before any
+        # settlement, and the two must agree.
+        identity = {
+            "national_id": resident_id("140302", born),
+            "insurance_type": "310",
+            "insured_area": INSURED_AREA,
+        }
+        await patient.post(
+            "/api/v1/patients/me/identity/declarations",
+            json=identity,
+            headers={"Idempotency-Key": f"declare-{openid}"},
+            expect=202,
+        )
+        say.say(f"wx.login openid {openid} -> 新患者 {profile['name']}（申报职工医保 310，城区）")
         say.say(f"patient_id {patient_id}")
 
         say.step("devices")
@@ -288,6 +303,19 @@ async def _drive(
         say.say(
             f"{reviewer.account['display_name']}医生批准，"
             f"待遇资格有效期至 {entitlement['valid_until']}"
+        )
+        # The bureau checks her insured identity in its own records (audited); the verified
+        # identity is bound to the new entitlement and compared with her declaration.
+        clerk = await sign_in_staff(staff_http, BUREAU)
+        verified = await clerk.post(
+            f"/api/v1/identity/patients/{patient_id}/verifications",
+            json={**identity, "personal_account": True,
+                  "personal_account_balance_fen": JOURNEY_ACCOUNT_FEN, "reference": "社保卡核验"},
+            expect=201,
+        )  # fmt: skip
+        say.say(
+            f"{clerk.account['display_name']}核实参保身份：职工医保 {verified['insurance_type']}，"
+            f"个人账户余额 {verified['personal_account_available_fen'] / 100:.2f} 元"
         )
 
         say.step("assignment")

@@ -17,6 +17,7 @@ from app.config import Environment, get_settings
 from app.demo import data
 from app.demo.phone import DemoPhone
 from app.enrollment.demo import load_demo_enrollment
+from app.identity.demo import load_demo_identities
 from app.insurance.demo import load_benefit_rules, load_demo_month
 from app.kit.clock import utcnow
 from app.kit.crypto import blind_index
@@ -111,6 +112,8 @@ async def load_demo_data(session: AsyncSession, *, allow_prod: bool = False) -> 
     await _care(session, summary, patients, doctors)
     # Enrollment and care (issue 4): catalogue, entitlements, reviewer, team, follow-up.
     summary.created += await load_demo_enrollment(session, patients, doctors)
+    # Insured identities (issue 14): declared, verified by the bureau, bound to entitlements.
+    summary.created += await load_demo_identities(session, patients)
     wearables = await load_demo_wearables(session, patients[data.DEMO_WEARER])
     summary.readings = wearables.readings
     await _pharmacy_supply(session, summary, stores)

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.enrollment import repository as enrollment_repository
 from app.enrollment.schemas import ApplicationCreate, DecisionCreate
 from app.errors import Conflict, NotFound
+from app.identity import service as identity_service
 from app.kit.clock import city_date, utcnow
 from app.kit.sql import add_unique
 from app.models import (
@@ -236,7 +237,13 @@ async def decide_application(
     application.decision_reason = body.reason
     application.catalogue_edition_id = listed[0].id if listed is not None else None
     if body.approve:
-        await _grant_entitlement(session, settings, application, today, body.valid_until)
+        entitlement = await _grant_entitlement(
+            session, settings, application, today, body.valid_until
+        )
+        await session.flush()
+        # Claims under it are settled with the identity verified now (none yet: the bureau's
+        # verification binds it later).
+        await identity_service.bind_new_entitlement(session, entitlement, principal)
     await session.flush()
     await _audit(session, principal, AuditAction.update, application)
     await _notify_decision(session, application)

@@ -52,12 +52,16 @@ class Claim(BaseModel):
     store_id: uuid.UUID | None = None
     disease_id: uuid.UUID
     insurance_type: InsuranceType
+    # The verified insured identity bound to the entitlement the care rests on; settlement
+    # refuses a claim without one, or whose patient's declaration disagrees with it.
+    insured_identity_id: uuid.UUID | None = None
     med_type: MedType = MedType.outpatient_chronic
     # When the care was given: its year picks the benefit rule and the annual quota.
     moment: datetime
     items: tuple[ClaimItem, ...] = Field(min_length=1, max_length=200)
-    # Employees (310) may pay part of the personal share from their personal account; the
-    # insurer reports the usable balance with the patient's identity.
+    # Employees (310) may pay part of the personal share from their personal account: the
+    # balance the patient chose to use (settlement caps it at what the verified identity's
+    # account still holds).
     personal_account_balance_fen: int = Field(default=0, ge=0)
 
     @field_validator("moment")

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.authz.principal import Principal
 from app.config import Environment, get_settings
 from app.demo import data
+from app.identity import repository as identity_repository
 from app.insurance import settlement as settlement_service
 from app.insurance import statements as statement_service
 from app.insurance.claims import Claim, ClaimItem
@@ -94,6 +95,9 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
     )
     disease = await session.scalar(select(ChronicDisease).where(ChronicDisease.code == "M01603"))
     assert patient is not None and institution is not None and disease is not None
+    # Claims use the identity the bureau verified (app.identity.demo), never the profile.
+    identity = await identity_repository.current_identity(session, patient.id)
+    assert identity is not None, "load the demo identities first"
     drugs = {d.national_code: d for d in await session.scalars(select(Drug))}
     courier, bureau = await _staff(session, COURIER), await _staff(session, BUREAU)
 
@@ -107,7 +111,8 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
             institution_id=institution.id,
             store_id=courier.store_id,
             disease_id=disease.id,
-            insurance_type=patient.insurance_type,  # type: ignore[arg-type]
+            insurance_type=identity.insurance_type,  # type: ignore[arg-type]
+            insured_identity_id=identity.id,
             moment=moment,
             items=tuple(
                 ClaimItem(

@@ -23,8 +23,8 @@ register_messages(
             "en": "The claim refers to an unknown patient, institution, disease or drug",
         },
         "insurance_type_mismatch": {
-            "zh": "结算请求的险种与患者参保险种不一致",
-            "en": "The claim's insurance type differs from the patient's",
+            "zh": "结算请求的险种与核实的参保险种不一致",
+            "en": "The claim's insurance type differs from the verified insured identity's",
         },
         "message_id_invalid": {
             "zh": "报文编号无效（1-64位字母、数字、- 或 _）",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import app.insurance.messages  # noqa: F401 - registers the error texts
 from app.errors import Conflict, NotFound
+from app.identity import service as identity_service
 from app.insurance import ledger
 from app.insurance import repository as insurance_repository
 from app.insurance.calculation import QuotaState, split_claim
@@ -27,6 +28,7 @@ from app.models import (
     ChronicDisease,
     Drug,
     Institution,
+    InsuredIdentity,
     Patient,
     Presettlement,
     Settlement,
@@ -50,10 +52,12 @@ def _check_message_id(message_id: str) -> None:
 class _Context:
     rule: BenefitRule
     year: int
+    identity: InsuredIdentity
 
 
 async def _context(session: AsyncSession, claim: Claim) -> _Context:
-    """Check the claim's references and find the benefit rule it is settled under."""
+    """Check the claim's references and its insured identity (verified, bound to the claim,
+    agreeing with the patient's declaration), and find the benefit rule it is settled under."""
     patient = await session.get(Patient, claim.patient_id)
     institution = await session.get(Institution, claim.institution_id)
     disease = await session.get(ChronicDisease, claim.disease_id)
@@ -62,12 +66,28 @@ async def _context(session: AsyncSession, claim: Claim) -> _Context:
     for item in claim.items:
         if await session.get(Drug, item.drug_id) is None:
             raise NotFound("claim_reference_unknown")
-    if patient.insurance_type != claim.insurance_type:
+    # Two independent sources, compared: the verified identity (never the patient's row) and
+    # the patient's declaration. The claim's type must be the verified one.
+    identity = await identity_service.ensure_settleable(
+        session, claim.patient_id, claim.insured_identity_id
+    )
+    if identity.insurance_type != claim.insurance_type:
         raise Conflict("insurance_type_mismatch")
+    if claim.personal_account_balance_fen and not identity.personal_account:
+        raise Conflict("personal_account_unavailable")
     rule = await rule_for(
         session, claim.insurance_type, claim.disease_id, institution.level, claim.moment
     )
-    return _Context(rule=rule, year=to_shanghai(claim.moment).year)
+    return _Context(rule=rule, year=to_shanghai(claim.moment).year, identity=identity)
+
+
+async def _account_balance(session: AsyncSession, claim: Claim, context: _Context) -> int:
+    """What the personal account may pay: the balance the claim chose, capped by what the
+    verified identity's account still holds (read under the quota lock when settling)."""
+    if not claim.personal_account_balance_fen:
+        return 0
+    available = await identity_service.account_available_fen(session, context.identity)
+    return min(claim.personal_account_balance_fen, available)
 
 
 def _claim_columns(claim: Claim, context: _Context) -> dict[str, object]:
@@ -82,6 +102,7 @@ def _claim_columns(claim: Claim, context: _Context) -> dict[str, object]:
         "benefit_rule_id": context.rule.id,
         "year": context.year,
         "service_at": claim.moment,
+        "insured_identity_id": context.identity.id,
     }
 
 
@@ -121,7 +142,7 @@ async def presettle(
         claim.items,
         terms_of(context.rule),
         QuotaState(met, used),
-        claim.personal_account_balance_fen,
+        await _account_balance(session, claim, context),
     )
     row = Presettlement(
         message_id=message_id,
@@ -154,7 +175,7 @@ async def settle(session: AsyncSession, claim: Claim, message_id: str) -> Settle
         claim.items,
         terms_of(context.rule),
         QuotaState(quota.deductible_met_fen, usage.limit_used_fen),
-        claim.personal_account_balance_fen,
+        await _account_balance(session, claim, context),
     )
     row = Settlement(
         kind="settlement",
@@ -234,6 +255,9 @@ async def reverse(
         benefit_rule_id=original.benefit_rule_id,
         year=original.year,
         service_at=original.service_at,
+        # The reversal books against the same identity: its negated account part gives the
+        # personal account its money back.
+        insured_identity_id=original.insured_identity_id,
         limit_remaining_fen=max(0, rule.annual_limit_fen - usage.limit_used_fen),
         **{name: -getattr(original, name) for name in _NEGATED},
     )

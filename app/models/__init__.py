@@ -55,6 +55,11 @@ from app.models.insurance_statement import (
     StatementLine,
     StatementRelease,
 )
+from app.models.insured_identity import (
+    EntitlementIdentity,
+    IdentityDeclaration,
+    InsuredIdentity,
+)
 from app.models.nightscout_credential import NightscoutCredential
 from app.models.outbox_message import OutboxMessage
 from app.models.patient import Patient
@@ -126,14 +131,17 @@ __all__ = [
     "EnrollmentRecord",
     "EnrollmentReviewer",
     "Entitlement",
+    "EntitlementIdentity",
     "FlagReview",
     "FollowUp",
     "FollowUpPlan",
     "FormularyItem",
     "IdempotencyKey",
+    "IdentityDeclaration",
     "Institution",
     "InsuranceQuota",
     "InsuranceQuotaDisease",
+    "InsuredIdentity",
     "LedgerCorrection",
     "LedgerEntry",
     "NightscoutCredential",

@@ -68,6 +68,11 @@ class ClaimColumns:
     )
     year: Mapped[int] = mapped_column(Integer, nullable=False)
     service_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The verified identity the claim was settled with (None only on rows from before
+    # identities were verified).
+    insured_identity_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("insured_identities.id"), index=True
+    )
 
 
 class Presettlement(UUIDPrimaryKey, ClaimColumns, SplitColumns, Base):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -93,6 +94,11 @@ class PharmacyOrder(UUIDPrimaryKey, CreatedAt, Base):
     destination_lat: Mapped[float] = mapped_column(Float, nullable=False)
     destination_lng: Mapped[float] = mapped_column(Float, nullable=False)
     cold_chain: Mapped[bool] = mapped_column(nullable=False, default=False)
+    # The patient chose to pay the personal share from their employee personal account
+    # (个人账户) as far as its balance goes; the rest is paid at hand-over.
+    pay_from_personal_account: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=false()
+    )
     courier_account_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("accounts.id"), index=True
     )

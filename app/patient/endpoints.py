@@ -36,7 +36,8 @@ async def get_my_profile(principal: PatientOnly, session: DbSession) -> PatientO
 async def update_my_profile(
     body: PatientUpdate, principal: PatientOnly, session: DbSession
 ) -> PatientOut:
-    """Complete or correct the patient's own profile."""
+    """Complete or correct the patient's own profile (not the insured identity). PUT is the
+    same for the mini-program, whose wx.request has no PATCH."""
     patient = await patient_service.update_own_profile(session, principal, body)
     return PatientOut.from_patient(patient, reveal=True)
 

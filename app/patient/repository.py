@@ -33,15 +33,3 @@ async def list_visible(
     if after_id is not None:
         statement = statement.where(Patient.id > after_id)
     return (await session.scalars(statement.order_by(Patient.id).limit(limit))).all()
-
-
-async def national_id_taken(
-    session: AsyncSession, national_id_index: str, other_than: uuid.UUID
-) -> bool:
-    """Whether another patient already holds this national ID."""
-    found = await session.scalar(
-        select(Patient.id).where(
-            Patient.national_id_index == national_id_index, Patient.id != other_than
-        )
-    )
-    return found is not None

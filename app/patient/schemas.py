@@ -22,9 +22,11 @@ class PatientOut(BaseModel):
     name: str | None
     gender: Gender
     birth_date: date | None
-    national_id: str | None = Field(description="Masked (140302********1234) unless your own")
+    national_id: str | None = Field(
+        description="The verified certificate number; masked (140302********1234) unless your own"
+    )
     phone: str | None = Field(description="Masked (138****1234) unless your own")
-    insurance_type: InsuranceType
+    insurance_type: InsuranceType = Field(description="As verified by the insurance office")
     district_code: str | None
     address: str | None
     timezone: str
@@ -52,24 +54,25 @@ class PatientPage(BaseModel):
 
 
 class PatientUpdate(BaseModel):
-    """Fields a patient may set on their own profile; omitted fields stay as they are."""
+    """Fields a patient owns on their own profile; omitted fields stay as they are.
+
+    Insured identity (certificate number, insurance type, insured area, personal account) is
+    not among them: it is verified by the insurance office, and a patient declares theirs at
+    /api/v1/patients/me/identity/declarations. Sending an identity field here is refused
+    (422 validation_failed, `extra_forbidden` at the field), never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
-    # Every patient has a gender and an insurance type: they may be changed but not cleared
-    # (null is refused; the schema shows them non-nullable).
+    # Every patient has a gender: it may be changed but not cleared (null is refused; the
+    # schema shows it non-nullable).
     gender: Gender | SkipJsonSchema[None] = None
     birth_date: CalendarDate | None = None
-    national_id: str | None = Field(
-        default=None, pattern=r"^\d{17}[\dX]$", description="18-character resident ID number"
-    )
     phone: str | None = Field(default=None, pattern=r"^1\d{10}$", description="Mainland mobile")
-    insurance_type: InsuranceType | SkipJsonSchema[None] = None
     district_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     address: str | None = Field(default=None, min_length=1, max_length=200)
 
-    @field_validator("gender", "insurance_type")
+    @field_validator("gender")
     @classmethod
     def _not_cleared(cls, value: str | None) -> str:
         if value is None:

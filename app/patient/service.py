@@ -10,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
-from app.errors import Conflict, NotFound
-from app.kit.crypto import blind_index
+from app.errors import NotFound
 from app.models import District, Patient
 from app.patient import repository as patient_repository
 from app.patient.schemas import PatientUpdate
@@ -46,18 +45,13 @@ async def list_patients(
 async def update_own_profile(
     session: AsyncSession, principal: Principal, changes: PatientUpdate
 ) -> Patient:
-    """Apply a patient's edits to their own profile; a national ID held by another is 409."""
+    """Apply a patient's edits to their own profile (never their insured identity)."""
     assert principal.patient_id is not None
     patient = await get_patient(session, principal, principal.patient_id)
     fields = changes.model_dump(exclude_unset=True)
     district_code = fields.get("district_code")
     if district_code is not None and await session.get(District, district_code) is None:
         raise NotFound("district_not_found")
-    if fields.get("national_id") is not None:
-        index = blind_index(fields["national_id"])
-        if await patient_repository.national_id_taken(session, index, patient.id):
-            raise Conflict("national_id_taken")
-        patient.national_id_index = index
     for name, value in fields.items():
         setattr(patient, name, value)
     await session.flush()

@@ -151,6 +151,7 @@ async def create_order(
         destination_lat=destination.lat,
         destination_lng=destination.lng,
         cold_chain=any(drugs[drug_id].cold_chain for drug_id in needs),
+        pay_from_personal_account=body.pay_from_personal_account,
         updated_at=now,
     )
     session.add(order)

@@ -44,6 +44,9 @@ class OrderCreate(BaseModel):
     store_id: uuid.UUID
     fulfilment: Fulfilment = "delivery"
     destination: Coordinates | None = None
+    # Pay the personal share from the employee personal account (个人账户) as far as its
+    # balance goes: only for a verified employee-insured (310) identity with an account.
+    pay_from_personal_account: bool = False
 
 
 class StockIn(BaseModel):

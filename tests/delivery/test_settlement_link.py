@@ -9,6 +9,7 @@ import uuid
 from sqlalchemy import select
 
 from app.models import Prescription, Settlement
+from tests.fixtures import factories
 from tests.prescription.world import World, approved, ok, ordered, picked
 
 ORDERS = "/api/v1/orders"
@@ -90,8 +91,8 @@ async def test_a_completed_quality_return_reverses_the_settlement(client, world:
 async def test_an_order_the_insurance_cannot_price_is_refused(
     client, world: World, db_session
 ) -> None:
-    world.patient.insurance_type = "390"  # the world only has a rule for employees (310)
-    await db_session.flush()
+    # Verified resident-insured (390): the world only has a rule for employees (310).
+    await factories.insured(db_session, world.patient, insurance_type="390")
     prescription_id = await approved(client, world)
     response = await client.post(
         ORDERS,

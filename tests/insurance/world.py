@@ -113,12 +113,17 @@ async def build(session: AsyncSession) -> World:
     )
 
 
+# Patient id -> the verified identity `patient` gave them (claims name it).
+_IDENTITIES: dict[uuid.UUID, uuid.UUID] = {}
+
+
 async def patient(session: AsyncSession, insurance_type: str = "310") -> Patient:
-    """A new insured patient."""
+    """A new insured patient: identity verified by the bureau and declared alike (employees
+    with a personal account)."""
     account = await factories.account(session, Role.patient)
     row = await factories.patient_of(session, account)
-    row.insurance_type = insurance_type
-    await session.flush()
+    identity = await factories.insured(session, row, insurance_type=insurance_type)
+    _IDENTITIES[row.id] = identity.id
     return row
 
 
@@ -139,6 +144,7 @@ def claim(
         store_id=world.store.id,
         disease_id=world.disease.id,
         insurance_type=patient_row.insurance_type,  # type: ignore[arg-type]
+        insured_identity_id=_IDENTITIES.get(patient_row.id),
         moment=moment,
         items=tuple(
             ClaimItem(

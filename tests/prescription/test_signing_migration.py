@@ -56,7 +56,7 @@ async def test_legacy_signatures_stay_verifiable_and_the_private_keys_are_gone(
     engine = create_engine(config)
     try:
         async with create_sessionmaker(engine)() as session:
-            world = await build(session, config, with_key=False)
+            world = await build(session, config, with_key=False, insured=False)
             # What the old service did: its own key for the doctor, signing on its behalf.
             key_id = uuid.uuid4()
             await session.execute(

@@ -208,10 +208,16 @@ async def active_key(
 
 
 async def build(
-    session: AsyncSession, settings: Settings, packs: int = 50, *, with_key: bool = True
+    session: AsyncSession,
+    settings: Settings,
+    packs: int = 50,
+    *,
+    with_key: bool = True,
+    insured: bool = True,
 ) -> World:
     """The whole world, with sign-in headers for each person (and the doctor's phone key
-    active unless not `with_key`)."""
+    active unless not `with_key`; the patient's insured identity verified unless not
+    `insured`, e.g. on a database migrated only as far as before identities existed)."""
     await factories.district(session, URBAN)
     pingding = await factories.district(session, PINGDING)
     pingding.name_zh, pingding.is_county, pingding.is_mountainous = "平定县", True, True
@@ -248,6 +254,10 @@ async def build(
     doctor = await factories.doctor_of(session, doctor_account)
     await factories.care(session, patient, doctor)
     entitlement = await entitle(session, patient, disease, doctor.institution_id)
+    # The bureau verified the patient's insured identity (bound to the entitlement), and the
+    # patient declared the same: hand-overs can be settled.
+    if insured:
+        await factories.insured(session, patient)
     # Orders are pre-settled and hand-overs settled: the year's benefit rule must exist.
     await insurance_world.rule(session, disease, effective_from=date(city_date().year, 1, 1))
     reviewer = await hospital_pharmacist(session, doctor.institution_id)

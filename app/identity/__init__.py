@@ -1,0 +1,1 @@
+"""Insured identity: the patient's declaration, the verified record, and their comparison."""
