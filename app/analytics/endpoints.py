@@ -210,7 +210,9 @@ async def fhir_export(
     end_date: EndDate = None,
     days: Days = 14,
 ) -> Response:
-    """The patient's readings and CGM summary as a FHIR R4 Bundle of Observations."""
+    """The patient's readings and CGM summary as a FHIR R4 Bundle of Observations: CGM readings
+    and the summary as the HL7 CGM guide profiles them (no summary without CGM data), blood
+    pressure and the pulse recorded with it as vital signs."""
     settings = request.app.state.settings
     view = await analytics_service.cgm_view(
         session, settings, principal, patient_id, end_date, days
