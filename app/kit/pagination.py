@@ -1,0 +1,166 @@
+"""One pagination style for every list: `?cursor=&limit=` in, `{"items": [...], "next": ...}` out.
+
+- `limit`: page size, default DEFAULT_LIMIT (50), at most MAX_LIMIT (200) unless a list of
+  small rows documents larger pages (readings: 500, at most 5000); beyond the maximum is a 422.
+- `cursor`: omit for the first page; pass the previous page's `next` for the following one.
+  It is opaque to clients: URL-safe base64 of the JSON sort key of the page's last item, so the
+  next page starts strictly after that item (keyset pagination: an insert between two requests
+  neither repeats nor skips an item of the same order). A cursor that does not decode, or decodes
+  to a key of the wrong shape, answers 422 `invalid_cursor`.
+- `next`: null on the last page. Each list fetches one item more than `limit` to know.
+A list keeps its documented order (and its own filters); the cursor only says where to resume.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+
+from app.errors import AppError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+# A cursor is a short key; anything longer is not one of ours.
+CURSOR_MAX_LENGTH = 512
+
+T = TypeVar("T")
+# One element of a sort key: what a cursor can carry.
+KeyPart = str | int | float | bool | uuid.UUID | datetime | date | None
+
+
+class InvalidCursor(AppError):
+    status = 422
+    code = "invalid_cursor"
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list and the cursor of the next one."""
+
+    items: list[T]
+    next: str | None = Field(
+        description="Opaque cursor of the next page (pass it as `cursor`); null on the last page"
+    )
+
+
+def _plain(part: KeyPart) -> Any:
+    if isinstance(part, datetime | date):
+        return part.isoformat()
+    if isinstance(part, uuid.UUID):
+        return str(part)
+    return part
+
+
+def encode_cursor(key: Sequence[KeyPart]) -> str:
+    """The opaque cursor of a sort key."""
+    text = json.dumps([_plain(p) for p in key], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _typed(value: Any, kind: type) -> Any:
+    if value is None:
+        return None
+    if kind is datetime:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("naive time")
+        return moment
+    if kind is date:
+        return date.fromisoformat(value)
+    if kind is uuid.UUID:
+        return uuid.UUID(value)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError("not an integer")
+    if kind is float and not isinstance(value, int | float):
+        raise ValueError("not a number")
+    if kind is str and not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
+
+
+def decode_cursor(cursor: str, *kinds: type) -> tuple[Any, ...]:
+    """The sort key a cursor carries, its parts converted to `kinds` (422 when it is not one)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parts = json.loads(raw)
+        if not isinstance(parts, list) or len(parts) != len(kinds):
+            raise ValueError("wrong shape")
+        return tuple(_typed(value, kind) for value, kind in zip(parts, kinds, strict=True))
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise InvalidCursor() from exc
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """A list request's `cursor` and `limit`."""
+
+    cursor: str | None
+    limit: int
+
+    def after(self, *kinds: type) -> tuple[Any, ...] | None:
+        """The sort key to resume after (None on the first page)."""
+        return decode_cursor(self.cursor, *kinds) if self.cursor is not None else None
+
+    def page(self, rows: Sequence[T], key: Callable[[T], Sequence[KeyPart]]) -> Page[T]:
+        """The page of `rows`, fetched in list order with `limit + 1` rows at most."""
+        items = list(rows[: self.limit])
+        more = len(rows) > self.limit and items
+        return Page[T](items=items, next=encode_cursor(key(items[-1])) if more else None)
+
+    def page_of_all(
+        self,
+        rows: Sequence[T],
+        key: Callable[[T], Sequence[KeyPart]],
+        *kinds: type,
+        descending: bool = False,
+    ) -> Page[T]:
+        """The page of a complete list held in memory, in `key` order (short reference lists,
+        or lists computed whole, such as a doctor's panel)."""
+        ordered = sorted(rows, key=lambda r: tuple(key(r)), reverse=descending)
+        after = self.after(*kinds)
+        if after is not None:
+            if descending:
+                ordered = [r for r in ordered if tuple(key(r)) < after]
+            else:
+                ordered = [r for r in ordered if tuple(key(r)) > after]
+        return self.page(ordered[: self.limit + 1], key)
+
+
+def page_query(
+    default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT
+) -> Callable[..., PageParams]:
+    """The dependency reading a list's `cursor` and `limit` (a list of small rows, such as
+    readings, may take larger pages than the default)."""
+
+    # Plain defaults, not Annotated: the module's annotations are strings, and these bounds
+    # are the closure's.
+    def page_params(
+        cursor: str | None = Query(
+            None,
+            max_length=CURSOR_MAX_LENGTH,
+            description="Where the page starts: the previous page's `next` (omit for the "
+            "first page)",
+        ),
+        limit: int = Query(
+            default,
+            ge=1,
+            le=maximum,
+            description=f"Items per page (default {default}, at most {maximum})",
+        ),
+    ) -> PageParams:
+        return PageParams(cursor, limit)
+
+    return page_params
+
+
+# The parameters of every list: `Annotated[PageParams, Depends(page_query(500, 5000))]` for one
+# with other page sizes.
+PageQuery = Annotated[PageParams, Depends(page_query())]
