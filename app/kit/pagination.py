@@ -33,6 +33,7 @@ MAX_LIMIT = 200
 CURSOR_MAX_LENGTH = 512
 
 T = TypeVar("T")
+P = TypeVar("P", bound="Page[Any]")
 # One element of a sort key: what a cursor can carry.
 KeyPart = str | int | float | bool | uuid.UUID | datetime | date | None
 
@@ -114,6 +115,13 @@ class PageParams:
         items = list(rows[: self.limit])
         more = len(rows) > self.limit and items
         return Page[T](items=items, next=encode_cursor(key(items[-1])) if more else None)
+
+    def page_as(
+        self, model: type[P], rows: Sequence[Any], key: Callable[[Any], Sequence[KeyPart]]
+    ) -> P:
+        """`page()` as a named page model (a list's own schema name in the OpenAPI document)."""
+        found = self.page(rows, key)
+        return model(items=found.items, next=found.next)
 
     def page_of_all(
         self,
