@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -18,12 +19,14 @@ from app.analytics.panel import doctor_panel
 from app.analytics.schemas import (
     BpSummaryOut,
     CgmSummaryOut,
+    PanelEntry,
     PanelOut,
     SleepPeriodIn,
     SleepPeriodOut,
 )
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
+from app.kit.pagination import Page, PageQuery
 from app.kit.time_bounds import CalendarDate
 from app.models import Role
 from app.reading import service as reading_service
@@ -103,19 +106,21 @@ async def add_sleep_period(
     return SleepPeriodOut.build(period)
 
 
-@router.get("/patients/{patient_id}/bp-sleep-periods", response_model=list[SleepPeriodOut])
+@router.get("/patients/{patient_id}/bp-sleep-periods", response_model=Page[SleepPeriodOut])
 async def sleep_periods(
     patient_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,
+    page: PageQuery,
     end_date: EndDate = None,
     days: Days = 7,
-) -> list[SleepPeriodOut]:
+) -> Page[SleepPeriodOut]:
     """The diary nights overlapping the period, by bed time."""
     found = await analytics_service.list_sleep_periods(
         session, principal, patient_id, end_date, days
     )
-    return [SleepPeriodOut.build(p) for p in found]
+    items = [SleepPeriodOut.build(p) for p in found]
+    return page.page_of_all(items, lambda p: (p.bed_at, p.id), datetime, uuid.UUID)
 
 
 _CHART_HEADERS = {
@@ -225,9 +230,20 @@ async def fhir_export(
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/fhir+json")
 
 
+def _by_urgency(e: PanelEntry) -> tuple[int, int, str, str]:
+    """The panel's order: most urgent, then most open alerts, then by name."""
+    return (-e.urgency_level, -e.open_alerts, e.name or "", str(e.patient_id))
+
+
 @router.get("/panel", response_model=PanelOut)
-async def panel(principal: DoctorOnly, session: DbSession, request: Request) -> Response:
+async def panel(
+    principal: DoctorOnly, session: DbSession, request: Request, page: PageQuery
+) -> Response:
     """My patients, most urgent first, with latest values and 14-day summaries."""
-    body = await doctor_panel(session, request.app.state.settings, principal)
+    every = await doctor_panel(session, request.app.state.settings, principal)
+    found = page.page_of_all(every.items, _by_urgency, int, int, str, str)
+    body = PanelOut(
+        start_date=every.start_date, end_date=every.end_date, items=found.items, next=found.next
+    )
     # Built from validated parts; serialised once (200 patients make a large body).
     return Response(body.model_dump_json(), media_type="application/json")
