@@ -24,6 +24,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, and_, or_
 
 from app.errors import AppError
 
@@ -142,9 +143,17 @@ class PageParams:
         return self.page(ordered[: self.limit + 1], key)
 
 
-def page_query(
-    default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT
-) -> Callable[..., PageParams]:
+def beyond(columns: Sequence[Any], key: Sequence[Any], *, descending: bool) -> ColumnElement[bool]:
+    """SQL: rows strictly after `key` in the order of `columns` (all descending, or all
+    ascending), the keyset condition of a page that resumes after a cursor."""
+    first, *rest = columns
+    beyond_first = first < key[0] if descending else first > key[0]
+    if not rest:
+        return beyond_first
+    return or_(beyond_first, and_(first == key[0], beyond(rest, key[1:], descending=descending)))
+
+
+def page_query(default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> Callable[..., PageParams]:
     """The dependency reading a list's `cursor` and `limit` (a list of small rows, such as
     readings, may take larger pages than the default)."""
 
