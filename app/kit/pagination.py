@@ -124,6 +124,18 @@ class PageParams:
         found = self.page(rows, key)
         return model(items=found.items, next=found.next)
 
+    def page_in_order(self, rows: Sequence[T], id_of: Callable[[T], uuid.UUID]) -> Page[T]:
+        """The page of a short list held whole in memory, in the order given, that resumes
+        after the item with the cursor's id (422 if that item has left the list)."""
+        after = self.after(uuid.UUID)
+        start = 0
+        if after is not None:
+            ids = [id_of(r) for r in rows]
+            if after[0] not in ids:
+                raise InvalidCursor()
+            start = ids.index(after[0]) + 1
+        return self.page(rows[start : start + self.limit + 1], lambda r: (id_of(r),))
+
     def page_of_all(
         self,
         rows: Sequence[T],
