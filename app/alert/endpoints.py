@@ -38,7 +38,7 @@ async def list_alerts(
         unacknowledged_only=unacknowledged,
         patient_id=patient_id,
         before=resume[0] if resume else None,
-        limit=page.limit + 1,
+        limit=page.limit,
     )
     return page.page_as(AlertPage, items, lambda a: (a.raised_at,))
 

@@ -135,7 +135,7 @@ async def list_decisions(
     newest first."""
     resume = page.after(datetime, uuid.UUID)
     rows = await assignment_service.list_decisions(
-        session, principal, patient_id, page.limit + 1, (resume[0], resume[1]) if resume else None
+        session, principal, patient_id, page.limit, (resume[0], resume[1]) if resume else None
     )
     items = [DecisionOut.model_validate(d) for d in rows]
     return page.page(items, lambda d: (d.decided_at, d.id))

@@ -61,7 +61,7 @@ async def list_relationships(
     """Active care relationships: a patient's doctors, or a doctor's patients (by id)."""
     resume = page.after(uuid.UUID)
     rows = await relationship_service.list_relationships(
-        session, principal, resume[0] if resume else None, page.limit + 1
+        session, principal, resume[0] if resume else None, page.limit
     )
     items = [CareRelationshipOut.model_validate(r) for r in rows]
     return page.page_as(CareRelationshipPage, items, lambda r: (r.id,))

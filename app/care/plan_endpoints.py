@@ -112,7 +112,7 @@ async def list_follow_ups(
         principal,
         state,
         within_days,
-        page.limit + 1,
+        page.limit,
         (resume[0], resume[1]) if resume else None,
     )
     return page.page([_follow_up_out(f, p) for f, p in rows], lambda f: (f.due_at, f.id))
@@ -181,7 +181,7 @@ async def list_referrals(
         session,
         principal,
         status,
-        page.limit + 1,
+        page.limit,
         (resume[0], resume[1], resume[2]) if resume else None,
     )
     return page.page([ReferralOut.model_validate(r) for r in rows], _referral_key)

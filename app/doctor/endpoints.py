@@ -55,7 +55,7 @@ async def list_doctors(
     """Doctors with their presence, load and working hours, by id."""
     resume = page.after(uuid.UUID)
     views = await doctor_service.list_doctors(
-        session, institution_id, resume[0] if resume else None, page.limit + 1
+        session, institution_id, resume[0] if resume else None, page.limit
     )
     return page.page([doctor_out(v) for v in views], lambda d: (d.id,))
 

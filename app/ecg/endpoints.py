@@ -101,7 +101,7 @@ async def list_strips(
     """A patient's strips, newest first (the patient, or a doctor caring for them)."""
     resume = page.after(datetime)
     strips = await ecg_service.list_strips(
-        session, principal, patient_id, resume[0] if resume else None, page.limit + 1
+        session, principal, patient_id, resume[0] if resume else None, page.limit
     )
     items = [EcgStripOut.build(s) for s in strips]
     return page.page_as(EcgStripPage, items, lambda s: (s.recorded_at,))

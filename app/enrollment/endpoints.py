@@ -124,7 +124,7 @@ async def list_applications(
     """A patient's own applications, or the applications a reviewer's institutions received."""
     resume = page.after(uuid.UUID)
     views = await enrollment_service.list_applications(
-        session, principal, status, resume[0] if resume else None, page.limit + 1
+        session, principal, status, resume[0] if resume else None, page.limit
     )
     items = [_application_out(v) for v in views]
     return page.page_as(ApplicationPage, items, lambda a: (a.id,))

@@ -165,7 +165,7 @@ async def list_settlements(
     """Settlements and reversals the caller may see, newest first."""
     resume = page.after(datetime)
     rows = await insurance_repository.list_visible_settlements(
-        session, principal, utcnow(), resume[0] if resume else None, page.limit + 1
+        session, principal, utcnow(), resume[0] if resume else None, page.limit
     )
     await audit_service.record_many(
         session,
@@ -223,7 +223,7 @@ async def review_settlement(
 async def list_flagged(_: Bureau, session: DbSession, page: PageQuery) -> FlaggedPage:
     """Flagged settlements for the bureau's claim review, newest flag first."""
     resume = page.after(datetime)
-    pairs = await flag_service.flagged(session, resume[0] if resume else None, page.limit + 1)
+    pairs = await flag_service.flagged(session, resume[0] if resume else None, page.limit)
     reviews = await flag_service.reviews_of(session, [f for f, _ in pairs])
     items = [
         FlaggedSettlement(
@@ -344,7 +344,7 @@ async def list_ledger_transactions(
         statement_id,
         settlement_id,
         payment_id,
-        page.limit + 1,
+        page.limit,
         resume[0] if resume else None,
     )
     grouped: dict[uuid.UUID, list[LedgerEntry]] = {}

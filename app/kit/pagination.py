@@ -7,7 +7,9 @@
   next page starts strictly after that item (keyset pagination: an insert between two requests
   neither repeats nor skips an item of the same order). A cursor that does not decode, or decodes
   to a key of the wrong shape, answers 422 `invalid_cursor`.
-- `next`: null on the last page. Each list fetches one item more than `limit` to know.
+- `next`: null on the last page. A list read from the database gives a `next` with every full
+  page (its items are exactly the rows read, and audited, for it), so a list whose length is a
+  multiple of `limit` ends with an empty page; a list held whole in memory knows its end.
 A list keeps its documented order (and its own filters); the cursor only says where to resume.
 """
 
@@ -112,10 +114,13 @@ class PageParams:
         return decode_cursor(self.cursor, *kinds) if self.cursor is not None else None
 
     def page(self, rows: Sequence[T], key: Callable[[T], Sequence[KeyPart]]) -> Page[T]:
-        """The page of `rows`, fetched in list order with `limit + 1` rows at most."""
-        items = list(rows[: self.limit])
-        more = len(rows) > self.limit and items
-        return Page[T](items=items, next=encode_cursor(key(items[-1])) if more else None)
+        """The page of `rows`, fetched in list order with `limit` rows at most: a full page has
+        a `next` (the rows of a page are exactly the rows read, and audited, for it)."""
+        return self._page(list(rows[: self.limit]), len(rows) >= self.limit, key)
+
+    def _page(self, items: list[T], more: bool, key: Callable[[T], Sequence[KeyPart]]) -> Page[T]:
+        following = encode_cursor(key(items[-1])) if more and items else None
+        return Page[T](items=items, next=following)
 
     def page_as(
         self, model: type[P], rows: Sequence[Any], key: Callable[[Any], Sequence[KeyPart]]
@@ -134,7 +139,8 @@ class PageParams:
             if after[0] not in ids:
                 raise InvalidCursor()
             start = ids.index(after[0]) + 1
-        return self.page(rows[start : start + self.limit + 1], lambda r: (id_of(r),))
+        items = list(rows[start : start + self.limit])
+        return self._page(items, len(rows) > start + self.limit, lambda r: (id_of(r),))
 
     def page_of_all(
         self,
@@ -152,7 +158,7 @@ class PageParams:
                 ordered = [r for r in ordered if tuple(key(r)) < after]
             else:
                 ordered = [r for r in ordered if tuple(key(r)) > after]
-        return self.page(ordered[: self.limit + 1], key)
+        return self._page(ordered[: self.limit], len(ordered) > self.limit, key)
 
 
 def beyond(columns: Sequence[Any], key: Sequence[Any], *, descending: bool) -> ColumnElement[bool]:

@@ -50,7 +50,7 @@ async def get_my_access_log(
     assert principal.patient_id is not None
     after = page.after(int)
     events = await audit_service.access_log(
-        session, principal.patient_id, after[0] if after else None, page.limit + 1
+        session, principal.patient_id, after[0] if after else None, page.limit
     )
     items = [AccessLogEntry.model_validate(e) for e in events]
     return page.page_as(AccessLogPage, items, lambda e: (e.id,))
@@ -65,7 +65,7 @@ async def list_patients(
     """Patients the caller may see, by id: a doctor's patients in active care, or oneself."""
     after = page.after(uuid.UUID)
     patients = await patient_service.list_patients(
-        session, principal, after[0] if after else None, page.limit + 1
+        session, principal, after[0] if after else None, page.limit
     )
     items = [PatientOut.from_patient(p, reveal=p.id == principal.patient_id) for p in patients]
     return page.page_as(PatientPage, items, lambda p: (p.id,))

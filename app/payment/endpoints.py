@@ -113,7 +113,7 @@ async def list_receipts(
     """The patient's receipts (paid payments), newest first."""
     resume = page.after(datetime)
     payments, refunded = await payment_service.receipts(
-        session, principal, resume[0] if resume else None, page.limit + 1
+        session, principal, resume[0] if resume else None, page.limit
     )
     rows = [(p.created_at, PaymentOut.from_row(p, refunded.get(p.id, 0))) for p in payments]
     found = page.page(rows, lambda r: (r[0],))
@@ -136,7 +136,7 @@ async def list_refunds(
             principal,
             status or ["failed", "requested", "processing"],
             resume[0] if resume else None,
-            page.limit + 1,
+            page.limit,
         ),
         lambda row: (row[0].created_at,),
     )

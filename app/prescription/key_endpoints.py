@@ -76,7 +76,7 @@ async def list_signing_keys(
         session,
         doctor_id,
         status_filter,
-        page.limit + 1,
+        page.limit,
         (resume[0], resume[1]) if resume else None,
     )
     found = page.page(rows, lambda k: (k.created_at, k.id))

@@ -84,14 +84,18 @@ async def list_visible(
     status: str | None,
     patient_id: uuid.UUID | None,
     limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[Prescription]:
-    """The caller's prescriptions, newest first."""
+    """The caller's prescriptions, newest first (after the `after` (created_at, id) key)."""
     statement = select(Prescription).where(await scope(session, principal))
     if status is not None:
         statement = statement.where(Prescription.status == status)
     if patient_id is not None:
         statement = statement.where(Prescription.patient_id == patient_id)
-    statement = statement.order_by(Prescription.created_at.desc(), Prescription.id).limit(limit)
+    order = (Prescription.created_at, Prescription.id)
+    if after is not None:
+        statement = statement.where(beyond(order, after, descending=True))
+    statement = statement.order_by(*(c.desc() for c in order)).limit(limit)
     return (await session.scalars(statement)).all()
 
 

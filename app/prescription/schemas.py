@@ -295,5 +295,5 @@ class PrescriptionOut(BaseModel):
     history: list[TransitionOut] = []
 
 
-class PrescriptionPage(BaseModel):
-    items: list[PrescriptionOut]
+class PrescriptionPage(Page[PrescriptionOut]):
+    """A page of prescriptions, newest first."""

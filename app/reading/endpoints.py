@@ -105,7 +105,7 @@ async def list_readings(
     end = resume[0] if resume else until or now + timedelta(days=1)
     start = since or now - timedelta(days=14)
     readings = await reading_service.list_readings(
-        session, principal, patient_id, kinds, start, end, page.limit + 1
+        session, principal, patient_id, kinds, start, end, page.limit
     )
     items = [ReadingOut.build(r) for r in readings]
     return page.page_as(ReadingPage, items, lambda r: (r.measured_at,))
