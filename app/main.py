@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "assignment, chat, e-prescriptions, pharmacy delivery and insurance settlement. "
             "Errors are application/problem+json; people-facing text is Simplified Chinese "
             "unless Accept-Language prefers English.\n\n"
-            "Lists: every list answers one page, `{\"items\": [...], \"next\": ...}`, and takes "
+            'Lists: every list answers one page, `{"items": [...], "next": ...}`, and takes '
             "`?cursor=&limit=`. `limit` is the page size (default 50, at most 200; readings: "
             "default 500, at most 5000). Omit `cursor` for the first page and pass the previous "
             "page's `next` for the following one; `next` is null on the last page. A cursor is "

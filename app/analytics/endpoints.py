@@ -19,7 +19,6 @@ from app.analytics.panel import doctor_panel
 from app.analytics.schemas import (
     BpSummaryOut,
     CgmSummaryOut,
-    PanelEntry,
     PanelOut,
     SleepPeriodIn,
     SleepPeriodOut,
@@ -230,18 +229,14 @@ async def fhir_export(
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/fhir+json")
 
 
-def _by_urgency(e: PanelEntry) -> tuple[int, int, str, str]:
-    """The panel's order: most urgent, then most open alerts, then by name."""
-    return (-e.urgency_level, -e.open_alerts, e.name or "", str(e.patient_id))
-
-
 @router.get("/panel", response_model=PanelOut)
 async def panel(
     principal: DoctorOnly, session: DbSession, request: Request, page: PageQuery
 ) -> Response:
     """My patients, most urgent first, with latest values and 14-day summaries."""
     every = await doctor_panel(session, request.app.state.settings, principal)
-    found = page.page_of_all(every.items, _by_urgency, int, int, str, str)
+    # Computed whole, most urgent first: a page resumes after the cursor's patient.
+    found = page.page_in_order(every.items, lambda e: e.patient_id)
     body = PanelOut(
         start_date=every.start_date, end_date=every.end_date, items=found.items, next=found.next
     )

@@ -34,6 +34,7 @@ from app.chat.schemas import (
     UnreadCounts,
 )
 from app.errors import NotFound
+from app.kit.bounded import NonNegativeInt32
 from app.kit.clock import utcnow
 from app.kit.pagination import InvalidCursor, PageParams, encode_cursor
 from app.models import CareRelationship, ChatConversation, ChatMessage, Doctor, Patient, Role
@@ -187,7 +188,7 @@ async def history(
     up one conversation); always ascending. The cursor carries the direction and the seq to
     continue from, so `next` pages further back, or further on."""
     member = await membership(session, principal, conversation_id)
-    resume = page.after(str, int)
+    resume = page.after(str, NonNegativeInt32)
     if resume is None:
         direction, seq = ("after", after_seq) if after_seq is not None else ("before", None)
     elif resume[0] in ("before", "after"):

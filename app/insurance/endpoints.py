@@ -51,7 +51,7 @@ from app.insurance.schemas import (
     StatementPaymentCreate,
     StatementRecoveryCreate,
 )
-from app.kit.bounded import Year
+from app.kit.bounded import NonNegativeInt64, Year
 from app.kit.clock import city_date, utcnow
 from app.kit.pagination import Page, PageQuery
 from app.models import LedgerEntry, Role
@@ -337,7 +337,7 @@ async def list_ledger_transactions(
 ) -> LedgerTransactionPage:
     """Ledger transactions matching every given reference, newest first (by their last
     entry), with their corrections (what a correction names)."""
-    resume = page.after(int)
+    resume = page.after(NonNegativeInt64)
     entries = await ledger_repository.transactions(
         session,
         institution_id,

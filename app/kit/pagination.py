@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,10 +26,12 @@ from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import ColumnElement, and_, or_
 
 from app.errors import AppError
+from app.kit.bounded import Int64
+from app.kit.time_bounds import CalendarDate, Instant
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -69,29 +72,26 @@ def encode_cursor(key: Sequence[KeyPart]) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _typed(value: Any, kind: type) -> Any:
+@functools.cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    # Times and integers are bounded as the query parameters they replace were (a cursor is
+    # client input): an instant the database can hold, an integer of the column's width.
+    return TypeAdapter({datetime: Instant, date: CalendarDate, int: Int64}.get(kind, kind))
+
+
+def _typed(value: Any, kind: Any) -> Any:
     if value is None:
         return None
-    if kind is datetime:
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise ValueError("naive time")
-        return moment
-    if kind is date:
-        return date.fromisoformat(value)
-    if kind is uuid.UUID:
-        return uuid.UUID(value)
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError("not an integer")
-    if kind is float and not isinstance(value, int | float):
-        raise ValueError("not a number")
-    if kind is str and not isinstance(value, str):
-        raise ValueError("not a string")
-    return value
+    if kind in (datetime, date, uuid.UUID):
+        if not isinstance(value, str):
+            raise ValueError("not a string")
+        return _adapter(kind).validate_python(value)
+    return _adapter(kind).validate_python(value, strict=True)
 
 
-def decode_cursor(cursor: str, *kinds: type) -> tuple[Any, ...]:
-    """The sort key a cursor carries, its parts converted to `kinds` (422 when it is not one)."""
+def decode_cursor(cursor: str, *kinds: Any) -> tuple[Any, ...]:
+    """The sort key a cursor carries, its parts validated as `kinds` (str, int, uuid.UUID,
+    datetime, date, or a bounded type such as NonNegativeInt32); 422 when it is not one."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         parts = json.loads(raw)
@@ -109,7 +109,7 @@ class PageParams:
     cursor: str | None
     limit: int
 
-    def after(self, *kinds: type) -> tuple[Any, ...] | None:
+    def after(self, *kinds: Any) -> tuple[Any, ...] | None:
         """The sort key to resume after (None on the first page)."""
         return decode_cursor(self.cursor, *kinds) if self.cursor is not None else None
 
@@ -146,7 +146,7 @@ class PageParams:
         self,
         rows: Sequence[T],
         key: Callable[[T], Sequence[KeyPart]],
-        *kinds: type,
+        *kinds: Any,
         descending: bool = False,
     ) -> Page[T]:
         """The page of a complete list held in memory, in `key` order (short reference lists,

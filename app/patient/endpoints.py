@@ -11,6 +11,7 @@ from app.audit import service as audit_service
 from app.audit.schemas import AccessLogEntry, AccessLogPage
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
+from app.kit.bounded import NonNegativeInt64
 from app.kit.pagination import PageQuery
 from app.models import Role
 from app.patient import service as patient_service
@@ -48,7 +49,7 @@ async def get_my_access_log(
 ) -> AccessLogPage:
     """Who read or changed my records, newest first."""
     assert principal.patient_id is not None
-    after = page.after(int)
+    after = page.after(NonNegativeInt64)
     events = await audit_service.access_log(
         session, principal.patient_id, after[0] if after else None, page.limit
     )
