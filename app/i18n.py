@@ -65,6 +65,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "conflict": {"zh": "操作与当前状态冲突", "en": "The request conflicts with the current state"},
     "bad_gateway": {"zh": "上游服务异常，请稍后重试", "en": "An upstream service failed"},
     "validation_failed": {"zh": "请求数据格式不正确", "en": "The request is malformed"},
+    "invalid_cursor": {
+        "zh": "分页游标无效，请从第一页重新获取",
+        "en": "The page cursor is invalid; start again from the first page",
+    },
     "not_found": {"zh": "未找到该资源", "en": "The resource was not found"},
     "route_not_found": {"zh": "请求的接口不存在", "en": "No such endpoint"},
     "method_not_allowed": {"zh": "该接口不支持此请求方法", "en": "Method not allowed"},

@@ -144,7 +144,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Online chronic-disease care for the Yangquan pilot: wearable readings, doctor "
             "assignment, chat, e-prescriptions, pharmacy delivery and insurance settlement. "
             "Errors are application/problem+json; people-facing text is Simplified Chinese "
-            "unless Accept-Language prefers English."
+            "unless Accept-Language prefers English.\n\n"
+            'Lists: every list answers one page, `{"items": [...], "next": ...}`, and takes '
+            "`?cursor=&limit=`. `limit` is the page size (default 50, at most 200; readings: "
+            "default 500, at most 5000). Omit `cursor` for the first page and pass the previous "
+            "page's `next` for the following one; `next` is null on the last page. A cursor is "
+            "opaque (it carries the sort key of the page's last item, so items are neither "
+            "repeated nor skipped when new ones arrive); a malformed one answers 422 "
+            "`invalid_cursor`. Nightscout's API keeps Nightscout's own shapes."
         ),
         lifespan=lifespan,
     )

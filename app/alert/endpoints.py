@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 import app.alert.messages  # noqa: F401 - registers this package's message codes
 from app.alert import service as alert_service
 from app.alert.schemas import AlertOut, AlertPage
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
-from app.kit.time_bounds import Instant
+from app.kit.pagination import PageQuery
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
@@ -25,21 +26,21 @@ PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
 async def list_alerts(
     principal: PatientOrDoctor,
     session: DbSession,
+    page: PageQuery,
     unacknowledged: bool = True,
     patient_id: uuid.UUID | None = None,
-    before: Instant | None = Query(default=None, description="Page: raised before this time"),
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AlertPage:
     """Alerts of my patients (doctor) or my own (patient), newest first."""
+    resume = page.after(datetime)
     items = await alert_service.list_alerts(
         session,
         principal,
         unacknowledged_only=unacknowledged,
         patient_id=patient_id,
-        before=before,
-        limit=limit,
+        before=resume[0] if resume else None,
+        limit=page.limit,
     )
-    return AlertPage(items=items, next_before=items[-1].raised_at if len(items) == limit else None)
+    return page.page_as(AlertPage, items, lambda a: (a.raised_at,))
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertOut)

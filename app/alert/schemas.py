@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.alert.rules import GLUCOSE_RULES
 from app.i18n import translate
+from app.kit.pagination import Page
 from app.models import Alert
 from app.reading.units import to_mmol_l
 
@@ -56,6 +57,5 @@ class AlertOut(BaseModel):
         )
 
 
-class AlertPage(BaseModel):
-    items: list[AlertOut]
-    next_before: datetime | None
+class AlertPage(Page[AlertOut]):
+    """A page of alerts, newest first."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,7 @@ from app.analytics.schemas import (
 )
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
+from app.kit.pagination import Page, PageQuery
 from app.kit.time_bounds import CalendarDate
 from app.models import Role
 from app.reading import service as reading_service
@@ -103,19 +105,21 @@ async def add_sleep_period(
     return SleepPeriodOut.build(period)
 
 
-@router.get("/patients/{patient_id}/bp-sleep-periods", response_model=list[SleepPeriodOut])
+@router.get("/patients/{patient_id}/bp-sleep-periods", response_model=Page[SleepPeriodOut])
 async def sleep_periods(
     patient_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,
+    page: PageQuery,
     end_date: EndDate = None,
     days: Days = 7,
-) -> list[SleepPeriodOut]:
+) -> Page[SleepPeriodOut]:
     """The diary nights overlapping the period, by bed time."""
     found = await analytics_service.list_sleep_periods(
         session, principal, patient_id, end_date, days
     )
-    return [SleepPeriodOut.build(p) for p in found]
+    items = [SleepPeriodOut.build(p) for p in found]
+    return page.page_of_all(items, lambda p: (p.bed_at, p.id), datetime, uuid.UUID)
 
 
 _CHART_HEADERS = {
@@ -210,7 +214,9 @@ async def fhir_export(
     end_date: EndDate = None,
     days: Days = 14,
 ) -> Response:
-    """The patient's readings and CGM summary as a FHIR R4 Bundle of Observations."""
+    """The patient's readings and CGM summary as a FHIR R4 Bundle of Observations: CGM readings
+    and the summary as the HL7 CGM guide profiles them (no summary without CGM data), blood
+    pressure and the pulse recorded with it as vital signs."""
     settings = request.app.state.settings
     view = await analytics_service.cgm_view(
         session, settings, principal, patient_id, end_date, days
@@ -224,8 +230,15 @@ async def fhir_export(
 
 
 @router.get("/panel", response_model=PanelOut)
-async def panel(principal: DoctorOnly, session: DbSession, request: Request) -> Response:
+async def panel(
+    principal: DoctorOnly, session: DbSession, request: Request, page: PageQuery
+) -> Response:
     """My patients, most urgent first, with latest values and 14-day summaries."""
-    body = await doctor_panel(session, request.app.state.settings, principal)
+    every = await doctor_panel(session, request.app.state.settings, principal)
+    # Computed whole, most urgent first: a page resumes after the cursor's patient.
+    found = page.page_in_order(every.items, lambda e: e.patient_id)
+    body = PanelOut(
+        start_date=every.start_date, end_date=every.end_date, items=found.items, next=found.next
+    )
     # Built from validated parts; serialised once (200 patients make a large body).
     return Response(body.model_dump_json(), media_type="application/json")

@@ -92,4 +92,4 @@ async def doctor_panel(session: AsyncSession, settings: Settings, principal: Pri
     await audit_service.record_many(
         session, principal, AuditAction.read, "panel", [(i.patient_id, i.patient_id) for i in items]
     )
-    return PanelOut(start_date=first, end_date=last, items=items)
+    return PanelOut(start_date=first, end_date=last, items=items, next=None)

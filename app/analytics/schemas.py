@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from app.analytics.bp import Dipping, PeriodStats, Variability
 from app.analytics.cgm import CgmMetrics
+from app.kit.pagination import Page
 from app.models import BpSleepPeriod
 from app.reading.units import MG_DL_PER_MMOL_L
 
@@ -314,7 +315,8 @@ class PanelEntry(BaseModel):
     bp_mean_diastolic: float | None
 
 
-class PanelOut(BaseModel):
+class PanelOut(Page[PanelEntry]):
+    """A page of my patients, most urgent first."""
+
     start_date: date
     end_date: date
-    items: list[PanelEntry]

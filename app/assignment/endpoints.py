@@ -4,9 +4,10 @@ consultation queue."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assignment import consultations as consultation_service
@@ -28,6 +29,7 @@ from app.chat import care_events as chat_care_events
 from app.chat.runtime import chat_runtime
 from app.db import DbSession
 from app.idempotency import IdempotencyKey
+from app.kit.pagination import Page, PageQuery
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["assignment"])
@@ -122,16 +124,21 @@ async def transfer_patient(
     return _assignment_out(outcome)
 
 
-@router.get("/online-care/decisions", response_model=list[DecisionOut])
+@router.get("/online-care/decisions", response_model=Page[DecisionOut])
 async def list_decisions(
     principal: PatientOrDoctor,
     session: DbSession,
+    page: PageQuery,
     patient_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[DecisionOut]:
-    """Assignment decisions with their score breakdowns (one's own, or one's patients')."""
-    rows = await assignment_service.list_decisions(session, principal, patient_id, limit)
-    return [DecisionOut.model_validate(d) for d in rows]
+) -> Page[DecisionOut]:
+    """Assignment decisions with their score breakdowns (one's own, or one's patients'),
+    newest first."""
+    resume = page.after(datetime, uuid.UUID)
+    rows = await assignment_service.list_decisions(
+        session, principal, patient_id, page.limit, (resume[0], resume[1]) if resume else None
+    )
+    items = [DecisionOut.model_validate(d) for d in rows]
+    return page.page(items, lambda d: (d.decided_at, d.id))
 
 
 @router.get("/online-care/decisions/{decision_id}", response_model=DecisionOut)
@@ -164,15 +171,16 @@ async def request_consultation(
     return _consultation_out(entry)
 
 
-@router.get("/consultations/queue", response_model=list[ConsultationOut])
+@router.get("/consultations/queue", response_model=Page[ConsultationOut])
 async def my_queue(
-    request: Request, principal: DoctorOnly, session: DbSession
-) -> list[ConsultationOut]:
+    request: Request, principal: DoctorOnly, session: DbSession, page: PageQuery
+) -> Page[ConsultationOut]:
     """The calling doctor's waiting patients, in the order they will be seen."""
     entries = await consultation_service.doctor_queue(
         session, principal, request.app.state.settings
     )
-    return [_consultation_out(e) for e in entries]
+    items = [_consultation_out(e) for e in entries]
+    return page.page_of_all(items, lambda c: (c.ahead, c.id), int, uuid.UUID)
 
 
 @router.get("/consultations/{request_id}", response_model=ConsultationOut)

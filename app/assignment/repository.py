@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.authz.scopes import doctor_patient_ids
+from app.kit.pagination import beyond
 from app.models import (
     Account,
     AssignmentDecision,
@@ -337,12 +338,17 @@ async def list_decisions(
     patient_id: uuid.UUID | None,
     now: datetime,
     limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[AssignmentDecision]:
-    """Decisions the caller may see (optionally about one patient), newest first."""
+    """Decisions the caller may see (optionally about one patient), newest first; `after`:
+    only those after that (decided_at, id) in this order."""
     statement = select(AssignmentDecision).where(decision_scope(principal, now))
     if patient_id is not None:
         statement = statement.where(AssignmentDecision.patient_id == patient_id)
-    statement = statement.order_by(AssignmentDecision.decided_at.desc()).limit(limit)
+    order = (AssignmentDecision.decided_at, AssignmentDecision.id)
+    if after is not None:
+        statement = statement.where(beyond(order, after, descending=True))
+    statement = statement.order_by(*(c.desc() for c in order)).limit(limit)
     return (await session.scalars(statement)).all()
 
 

@@ -180,11 +180,15 @@ async def get_decision(
 
 
 async def list_decisions(
-    session: AsyncSession, principal: Principal, patient_id: uuid.UUID | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    patient_id: uuid.UUID | None,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[AssignmentDecision]:
-    """Decisions the caller may see, newest first, audited."""
+    """Decisions the caller may see, newest first (after the `after` key), audited."""
     rows = await assignment_repository.list_decisions(
-        session, principal, patient_id, utcnow(), limit
+        session, principal, patient_id, utcnow(), limit, after
     )
     await audit_service.record_many(
         session,

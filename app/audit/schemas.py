@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, field_serializer
 
 from app.kit.clock import to_shanghai
+from app.kit.pagination import Page
 
 
 class AccessLogEntry(BaseModel):
@@ -28,6 +29,5 @@ class AccessLogEntry(BaseModel):
         return to_shanghai(value).isoformat()
 
 
-class AccessLogPage(BaseModel):
-    items: list[AccessLogEntry]
-    next_before_id: int | None
+class AccessLogPage(Page[AccessLogEntry]):
+    """A page of my access log, newest first."""

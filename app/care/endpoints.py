@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal, require_roles
@@ -24,6 +24,7 @@ from app.care.schemas import (
 from app.care.teams import TeamView
 from app.chat import care_events as chat_care_events
 from app.db import DbSession
+from app.kit.pagination import Page, PageQuery
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/care", tags=["care"])
@@ -55,15 +56,15 @@ def _team_out(view: TeamView) -> TeamOut:
 async def list_relationships(
     principal: PatientOrDoctor,
     session: DbSession,
-    after_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageQuery,
 ) -> CareRelationshipPage:
-    """Active care relationships: a patient's doctors, or a doctor's patients."""
-    rows = await relationship_service.list_relationships(session, principal, after_id, limit)
-    items = [CareRelationshipOut.model_validate(r) for r in rows]
-    return CareRelationshipPage(
-        items=items, next_after_id=items[-1].id if len(items) == limit else None
+    """Active care relationships: a patient's doctors, or a doctor's patients (by id)."""
+    resume = page.after(uuid.UUID)
+    rows = await relationship_service.list_relationships(
+        session, principal, resume[0] if resume else None, page.limit
     )
+    items = [CareRelationshipOut.model_validate(r) for r in rows]
+    return page.page_as(CareRelationshipPage, items, lambda r: (r.id,))
 
 
 async def _relationship_exists(relationship_id: uuid.UUID, _: Admin, session: DbSession) -> None:
@@ -97,10 +98,13 @@ async def create_team(body: TeamCreate, _: Admin, session: DbSession) -> TeamOut
     return await _synced(session, await team_service.create_team(session, body))
 
 
-@router.get("/teams", response_model=list[TeamOut])
-async def list_teams(principal: DoctorOrAdmin, session: DbSession) -> list[TeamOut]:
-    """Teams: all of them (admin), or the caller's (doctor)."""
-    return [_team_out(v) for v in await team_service.list_teams(session, principal)]
+@router.get("/teams", response_model=Page[TeamOut])
+async def list_teams(
+    principal: DoctorOrAdmin, session: DbSession, page: PageQuery
+) -> Page[TeamOut]:
+    """Teams, oldest first: all of them (admin), or the caller's (doctor)."""
+    teams = [_team_out(v) for v in await team_service.list_teams(session, principal)]
+    return page.page_in_order(teams, lambda t: t.id)
 
 
 @router.get("/teams/{team_id}", response_model=TeamOut)

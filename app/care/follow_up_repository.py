@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.authz.scopes import patient_scope
+from app.kit.pagination import beyond
 from app.models import FollowUp, FollowUpPlan
 
 
@@ -54,8 +55,10 @@ async def list_scheduled(
     due_after: datetime | None,
     doctor_id: uuid.UUID | None,
     limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[FollowUp]:
-    """Scheduled follow-ups due in [due_after, due_before), earliest first, in scope."""
+    """Scheduled follow-ups due in [due_after, due_before), earliest first, in scope (after
+    the `after` (due_at, id) key)."""
     statement = select(FollowUp).where(
         FollowUp.status == "scheduled",
         FollowUp.due_at < due_before,
@@ -65,7 +68,10 @@ async def list_scheduled(
         statement = statement.where(FollowUp.due_at >= due_after)
     if doctor_id is not None:
         statement = statement.where(FollowUp.doctor_id == doctor_id)
-    return (await session.scalars(statement.order_by(FollowUp.due_at).limit(limit))).all()
+    order = (FollowUp.due_at, FollowUp.id)
+    if after is not None:
+        statement = statement.where(beyond(order, after, descending=False))
+    return (await session.scalars(statement.order_by(*order).limit(limit))).all()
 
 
 async def scheduled_of_plan(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[FollowUp]:

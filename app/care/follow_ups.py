@@ -166,7 +166,12 @@ async def close_follow_up(
 
 
 async def list_follow_ups(
-    session: AsyncSession, principal: Principal, state: str, within_days: int, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    state: str,
+    within_days: int,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[tuple[FollowUp, FollowUpPlan]]:
     """Scheduled follow-ups: `overdue` (past due) or `due` (due within `within_days`); a
     doctor's own, or a patient's. Audited."""
@@ -177,7 +182,7 @@ async def list_follow_ups(
         due_before, due_after = now + timedelta(days=within_days), now
     rows = list(
         await follow_up_repository.list_scheduled(
-            session, principal, now, due_before, due_after, principal.doctor_id, limit
+            session, principal, now, due_before, due_after, principal.doctor_id, limit, after
         )
     )
     plans = await follow_up_repository.plans_by_id(session, list({f.plan_id for f in rows}))

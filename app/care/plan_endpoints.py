@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
@@ -24,6 +25,7 @@ from app.care.schemas import (
 from app.db import DbSession
 from app.idempotency import IdempotencyKey
 from app.kit.clock import utcnow
+from app.kit.pagination import Page, PageQuery
 from app.models import FollowUp, FollowUpPlan, Role
 
 router = APIRouter(prefix="/api/v1/care", tags=["care"])
@@ -74,14 +76,16 @@ async def create_plan(
     return _plan_out(await follow_up_service.create_plan(session, principal, body))
 
 
-@router.get("/follow-up-plans", response_model=list[FollowUpPlanOut])
+@router.get("/follow-up-plans", response_model=Page[FollowUpPlanOut])
 async def list_plans(
-    principal: PatientOrDoctor, session: DbSession, patient_id: uuid.UUID | None = None
-) -> list[FollowUpPlanOut]:
-    """Follow-up plans: the patient's own, or those of a doctor's patients."""
-    return [
-        _plan_out(v) for v in await follow_up_service.list_plans(session, principal, patient_id)
-    ]
+    principal: PatientOrDoctor,
+    session: DbSession,
+    page: PageQuery,
+    patient_id: uuid.UUID | None = None,
+) -> Page[FollowUpPlanOut]:
+    """Follow-up plans, newest first: the patient's own, or those of a doctor's patients."""
+    plans = await follow_up_service.list_plans(session, principal, patient_id)
+    return page.page_in_order([_plan_out(v) for v in plans], lambda p: p.id)
 
 
 @router.post("/follow-up-plans/{plan_id}/end", response_model=FollowUpPlanOut)
@@ -92,18 +96,26 @@ async def end_plan(
     return _plan_out(await follow_up_service.end_plan(session, principal, plan_id))
 
 
-@router.get("/follow-ups", response_model=list[FollowUpOut])
+@router.get("/follow-ups", response_model=Page[FollowUpOut])
 async def list_follow_ups(
     principal: PatientOrDoctor,
     session: DbSession,
+    page: PageQuery,
     state: Literal["due", "overdue"] = "due",
     within_days: Annotated[int, Query(ge=1, le=90)] = 7,
-    limit: Limit = 100,
-) -> list[FollowUpOut]:
+) -> Page[FollowUpOut]:
     """Due (within `within_days`) or overdue follow-ups, earliest first: a doctor's worklist,
     or a patient's own."""
-    rows = await follow_up_service.list_follow_ups(session, principal, state, within_days, limit)
-    return [_follow_up_out(f, p) for f, p in rows]
+    resume = page.after(datetime, uuid.UUID)
+    rows = await follow_up_service.list_follow_ups(
+        session,
+        principal,
+        state,
+        within_days,
+        page.limit,
+        (resume[0], resume[1]) if resume else None,
+    )
+    return page.page([_follow_up_out(f, p) for f, p in rows], lambda f: (f.due_at, f.id))
 
 
 async def _close(
@@ -151,17 +163,28 @@ async def create_referral(
     return ReferralOut.model_validate(row)
 
 
-@router.get("/referrals", response_model=list[ReferralOut])
+def _referral_key(r: ReferralOut) -> tuple[int, datetime, uuid.UUID]:
+    return (0 if r.priority == "priority" else 1, r.requested_at, r.id)
+
+
+@router.get("/referrals", response_model=Page[ReferralOut])
 async def list_referrals(
     principal: PatientOrDoctor,
     session: DbSession,
+    page: PageQuery,
     status: ReferralStatus | None = None,
-    limit: Limit = 100,
-) -> list[ReferralOut]:
+) -> Page[ReferralOut]:
     """Referrals: a patient's own; a doctor's outgoing and their institution's incoming
-    (family-doctor referrals first)."""
-    rows = await referral_service.list_referrals(session, principal, status, limit)
-    return [ReferralOut.model_validate(r) for r in rows]
+    (family-doctor referrals first, then oldest request first)."""
+    resume = page.after(int, datetime, uuid.UUID)
+    rows = await referral_service.list_referrals(
+        session,
+        principal,
+        status,
+        page.limit,
+        (resume[0], resume[1], resume[2]) if resume else None,
+    )
+    return page.page([ReferralOut.model_validate(r) for r in rows], _referral_key)
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)

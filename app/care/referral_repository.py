@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, case, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
+from app.kit.pagination import beyond
 from app.models import Doctor, Referral, Role
 
 
@@ -37,14 +39,22 @@ async def get_visible(
 
 
 async def list_visible(
-    session: AsyncSession, principal: Principal, status: str | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    status: str | None,
+    limit: int,
+    after: tuple[int, datetime, uuid.UUID] | None = None,
 ) -> Sequence[Referral]:
-    """Referrals the caller may see: priority ones first, then oldest request first."""
+    """Referrals the caller may see: priority ones first, then oldest request first (after
+    the `after` (rank, requested_at, id) key; rank 0 = priority)."""
     statement = select(Referral).where(referral_scope(principal))
     if status is not None:
         statement = statement.where(Referral.status == status)
     priority_first = case((Referral.priority == "priority", 0), else_=1)
-    statement = statement.order_by(priority_first, Referral.requested_at, Referral.id).limit(limit)
+    order = (priority_first, Referral.requested_at, Referral.id)
+    if after is not None:
+        statement = statement.where(beyond(order, after, descending=False))
+    statement = statement.order_by(*order).limit(limit)
     return (await session.scalars(statement)).all()
 
 

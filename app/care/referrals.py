@@ -95,10 +95,14 @@ async def get_referral(
 
 
 async def list_referrals(
-    session: AsyncSession, principal: Principal, status: str | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    status: str | None,
+    limit: int,
+    after: tuple[int, datetime, uuid.UUID] | None = None,
 ) -> Sequence[Referral]:
     """Referrals the caller may see, priority first; audited."""
-    rows = await referral_repository.list_visible(session, principal, status, limit)
+    rows = await referral_repository.list_visible(session, principal, status, limit, after)
     await audit_service.record_many(
         session, principal, AuditAction.read, RESOURCE, [(r.id, r.patient_id) for r in rows]
     )

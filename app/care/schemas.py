@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.pagination import Page
 from app.kit.time_bounds import CalendarDate
 
 TeamRole = Literal["family_doctor", "health_manager", "specialist"]
@@ -29,9 +30,8 @@ class CareRelationshipOut(BaseModel):
     ended_reason: str | None
 
 
-class CareRelationshipPage(BaseModel):
-    items: list[CareRelationshipOut]
-    next_after_id: uuid.UUID | None
+class CareRelationshipPage(Page[CareRelationshipOut]):
+    """A page of care relationships, by id."""
 
 
 class RelationshipEnd(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, status
@@ -16,6 +18,7 @@ from app.catalogue.schemas import (
 )
 from app.db import DbSession
 from app.kit.clock import city_date
+from app.kit.pagination import Page, PageQuery
 from app.kit.time_bounds import CalendarDate
 from app.models import Role
 
@@ -54,11 +57,16 @@ async def get_catalogue(
     return _edition_out(view)
 
 
-@router.get("/editions", response_model=list[CatalogueEditionSummary])
-async def list_editions(_: CurrentPrincipal, session: DbSession) -> list[CatalogueEditionSummary]:
+@router.get("/editions", response_model=Page[CatalogueEditionSummary])
+async def list_editions(
+    _: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[CatalogueEditionSummary]:
     """Every edition with its effective date, newest first."""
     editions = await catalogue_service.list_editions(session)
-    return [CatalogueEditionSummary.model_validate(e) for e in editions]
+    items = [CatalogueEditionSummary.model_validate(e) for e in editions]
+    return page.page_of_all(
+        items, lambda e: (e.effective_from, e.id), date, uuid.UUID, descending=True
+    )
 
 
 @router.post("/editions", response_model=CatalogueEditionOut, status_code=status.HTTP_201_CREATED)

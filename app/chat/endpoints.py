@@ -7,6 +7,7 @@ participation first (a dependency), so a malformed request cannot tell ids apart
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -15,13 +16,13 @@ from app.authz.principal import CurrentPrincipal
 from app.chat import attachments as chat_attachments
 from app.chat import sending as chat_sending
 from app.chat import service as chat_service
-from app.chat.errors import Invalid
 from app.chat.repository import Membership
 from app.chat.runtime import ChatRuntime, chat_runtime
 from app.chat.schemas import (
     AttachmentOut,
     ConversationDetail,
     ConversationList,
+    ConversationOut,
     MessageCreate,
     MessageOut,
     MessagePage,
@@ -34,8 +35,11 @@ from app.chat.schemas import (
 from app.db import DbSession
 from app.kit.bounded import NonNegativeInt32, PositiveInt32
 from app.kit.downloads import user_upload_response
+from app.kit.pagination import PageQuery
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+# Sorts after every real time in the conversation list's key (never-used conversations).
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def _runtime(request: Request) -> ChatRuntime:
@@ -50,14 +54,22 @@ async def _participant(
 
 Runtime = Annotated[ChatRuntime, Depends(_runtime)]
 Participant = Annotated[Membership, Depends(_participant)]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Seq = Annotated[NonNegativeInt32 | None, Query()]
+
+
+def _by_activity(c: ConversationOut) -> tuple[bool, datetime, uuid.UUID]:
+    """Most recently active first, never-used conversations last (the list's order)."""
+    return (c.last_message_at is not None, c.last_message_at or NEVER, c.id)
 
 
 @router.get("/conversations", response_model=ConversationList)
-async def list_conversations(principal: CurrentPrincipal, session: DbSession) -> ConversationList:
-    """My conversations, most recent first, with unread counts and the total badge."""
-    return await chat_service.list_conversations(session, principal)
+async def list_conversations(
+    principal: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> ConversationList:
+    """My conversations, most recent first, with unread counts and the total badge (over all
+    my conversations, not just this page)."""
+    every = await chat_service.list_conversations(session, principal)
+    found = page.page_of_all(every.items, _by_activity, bool, datetime, uuid.UUID, descending=True)
+    return ConversationList(items=found.items, next=found.next, total_unread=every.total_unread)
 
 
 @router.get("/unread", response_model=UnreadCounts)
@@ -93,16 +105,16 @@ async def list_messages(
     conversation_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,
-    before_seq: Seq = None,
-    after_seq: Seq = None,
-    limit: Limit = 50,
+    page: PageQuery,
+    after_seq: Annotated[
+        NonNegativeInt32 | None,
+        Query(description="Start after this seq (catching up) instead of at the newest"),
+    ] = None,
 ) -> MessagePage:
-    """History backwards from `before_seq` (newest first page by default), or the messages
-    after `after_seq`; each page ascending by seq."""
-    if before_seq is not None and after_seq is not None:
-        raise Invalid()
+    """History backwards from the newest message (`next` pages further back), or the messages
+    after `after_seq` (`next` pages further on); each page ascending by seq."""
     return await chat_service.history(
-        session, principal, conversation_id, before_seq=before_seq, after_seq=after_seq, limit=limit
+        session, principal, conversation_id, after_seq=after_seq, page=page
     )
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.chat.messages import NOTICE_TEMPLATES
 from app.i18n import MESSAGES
 from app.kit.bounded import NonNegativeInt32
+from app.kit.pagination import Page
 from app.models import ChatMessage
 
 CardType = Literal["readings_summary", "agp_chart", "prescription", "delivery", "bill"]
@@ -181,8 +182,9 @@ class ConversationDetail(ConversationOut):
     participants: list[ParticipantOut]
 
 
-class ConversationList(BaseModel):
-    items: list[ConversationOut]
+class ConversationList(Page[ConversationOut]):
+    """A page of my conversations, most recently active first (never-used ones last)."""
+
     total_unread: int = Field(description="The badge: unread messages over all conversations")
 
 
@@ -191,9 +193,9 @@ class UnreadCounts(BaseModel):
     conversations: dict[uuid.UUID, int]
 
 
-class MessagePage(BaseModel):
-    items: list[MessageOut] = Field(description="Ascending by seq")
-    has_more: bool = Field(description="More before (paging back) or after (syncing forward)")
+class MessagePage(Page[MessageOut]):
+    """A page of messages, ascending by seq; `next` continues the same way (further back when
+    paging history, further on after `after_seq`)."""
 
 
 class ReadState(BaseModel):

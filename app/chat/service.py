@@ -34,7 +34,9 @@ from app.chat.schemas import (
     UnreadCounts,
 )
 from app.errors import NotFound
+from app.kit.bounded import NonNegativeInt32
 from app.kit.clock import utcnow
+from app.kit.pagination import InvalidCursor, PageParams, encode_cursor
 from app.models import CareRelationship, ChatConversation, ChatMessage, Doctor, Patient, Role
 from app.realtime.publish import publish_after_commit
 
@@ -90,7 +92,7 @@ async def list_conversations(session: AsyncSession, principal: Principal) -> Con
         conversation_out(m, last.get(m.conversation.id), others.get(m.conversation.id))
         for m in members
     ]
-    return ConversationList(items=items, total_unread=sum(i.unread for i in items))
+    return ConversationList(items=items, next=None, total_unread=sum(i.unread for i in items))
 
 
 async def _counterparts(
@@ -179,23 +181,35 @@ async def history(
     principal: Principal,
     conversation_id: uuid.UUID,
     *,
-    before_seq: int | None,
     after_seq: int | None,
-    limit: int,
+    page: PageParams,
 ) -> MessagePage:
-    """A page of messages: backwards from `before_seq` (newest when neither), or forwards
-    after `after_seq` (catching up one conversation); always ascending."""
+    """A page of messages: backwards from the newest, or forwards after `after_seq` (catching
+    up one conversation); always ascending. The cursor carries the direction and the seq to
+    continue from, so `next` pages further back, or further on."""
     member = await membership(session, principal, conversation_id)
-    if after_seq is not None:
-        rows = await chat_repository.messages_after(session, conversation_id, after_seq, limit + 1)
-        page = list(rows[:limit])
+    resume = page.after(str, NonNegativeInt32)
+    if resume is None:
+        direction, seq = ("after", after_seq) if after_seq is not None else ("before", None)
+    elif resume[0] in ("before", "after"):
+        direction, seq = resume
     else:
-        rows = await chat_repository.messages_before(
-            session, conversation_id, before_seq, limit + 1
-        )
-        page = list(reversed(rows[:limit]))
+        raise InvalidCursor()
+    limit = page.limit
+    if direction == "after":
+        rows = await chat_repository.messages_after(session, conversation_id, seq or 0, limit + 1)
+        found = list(rows[:limit])
+        edge = found[-1] if found else None
+    else:
+        rows = await chat_repository.messages_before(session, conversation_id, seq, limit + 1)
+        found = list(reversed(rows[:limit]))
+        edge = found[0] if found else None
     await _audit(session, principal, [member.conversation])
-    return MessagePage(items=[MessageOut.of(m) for m in page], has_more=len(rows) > limit)
+    more = len(rows) > limit and edge is not None
+    return MessagePage(
+        items=[MessageOut.of(m) for m in found],
+        next=encode_cursor((direction, edge.seq)) if more and edge is not None else None,
+    )
 
 
 async def sync(

@@ -264,7 +264,7 @@ async def _drive(
 
         say.step("application")
         hospital = one(
-            await patient.get("/api/v1/institutions"),
+            await patient.every("/api/v1/institutions"),
             lambda i: i["code"] == data.PILOT_INSTITUTION_CODE,
             "pilot hospital",
         )
@@ -290,10 +290,10 @@ async def _drive(
 
         say.step("approval")
         reviewer = await sign_in_staff(staff_http, ENROLLMENT_REVIEWER)
-        pending = await reviewer.get(
+        pending = await reviewer.every(
             "/api/v1/enrollment/applications", params={"status": "pending"}
         )
-        if application["id"] not in {a["id"] for a in pending["items"]}:
+        if application["id"] not in {a["id"] for a in pending}:
             raise JourneyFailed("the application is not in the reviewer's pending queue")
         decided = await reviewer.post(
             f"/api/v1/enrollment/applications/{application['id']}/decision",
@@ -371,12 +371,12 @@ async def _drive(
 
         say.step("prescription")
         disease = one(
-            await doctor.get("/api/v1/chronic-diseases"),
+            await doctor.every("/api/v1/chronic-diseases"),
             lambda d: d["code"] == DISEASE_CODE,
             f"disease {DISEASE_CODE}",
         )
         metformin = one(
-            await doctor.get(f"/api/v1/formulary/{disease['id']}"),
+            await doctor.every(f"/api/v1/formulary/{disease['id']}"),
             lambda f: f["national_code"] == data.METFORMIN_CODE,
             "metformin on the formulary",
         )
@@ -415,8 +415,8 @@ async def _drive(
 
         say.step("review")
         pharmacist = await sign_in_staff(staff_http, HOSPITAL_PHARMACIST)
-        queue = await pharmacist.get("/api/v1/prescriptions", params={"status": "pending_review"})
-        if draft["id"] not in {p["id"] for p in queue["items"]}:
+        queue = await pharmacist.every("/api/v1/prescriptions", params={"status": "pending_review"})
+        if draft["id"] not in {p["id"] for p in queue}:
             raise JourneyFailed("the prescription is not in the pharmacist's review queue")
         approved = await pharmacist.post(f"/api/v1/prescriptions/{draft['id']}/approve")
         say.say(f"{pharmacist.account['display_name']}药师审核通过，处方状态 {approved['status']}")
@@ -425,9 +425,11 @@ async def _drive(
         # The store's dashboard follows its orders live (from the staff's process).
         store_staff = await sign_in_staff(staff_http, STORE_PHARMACIST)
         dashboard = await opened.enter_async_context(LiveSocket.open(staff_url, store_staff.token))
-        proposals = await patient.get(f"/api/v1/prescriptions/{draft['id']}/store-proposals")
+        proposal_url = f"/api/v1/prescriptions/{draft['id']}/store-proposals"
+        district = (await patient.get(proposal_url, params={"limit": 1}))["district_name_zh"]
+        proposals = await patient.every(proposal_url)
         store = next(
-            (s for s in proposals["items"] if s["store_id"] == store_staff.account["store_id"]),
+            (s for s in proposals if s["store_id"] == store_staff.account["store_id"]),
             None,
         )
         if store is None:
@@ -440,10 +442,7 @@ async def _drive(
             expect=201,
         )  # fmt: skip
         quote = await patient.get(f"/api/v1/insurance/orders/{order['id']}/quote")
-        say.say(
-            f"可选 {len(proposals['items'])} 家门店（{proposals['district_name_zh']}），"
-            f"选择 {store['name_zh']}，送货上门"
-        )
+        say.say(f"可选 {len(proposals)} 家门店（{district}），选择 {store['name_zh']}，送货上门")
         board = await dashboard.expect("order.updated", lambda f: f["order_id"] == order["id"])
         say.say(
             f"门店看板实时收到新订单（{board['status']}），"
@@ -467,9 +466,9 @@ async def _drive(
         if not scan["complete"]:
             raise JourneyFailed(f"scanning incomplete: {scan['items']}")
         await store_staff.post(f"{orders}/pick")
-        couriers = await store_staff.get("/api/v1/pharmacy/couriers")
+        couriers = await store_staff.every("/api/v1/pharmacy/couriers")
         courier = await sign_in_staff(staff_http, STORE_COURIER)
-        if courier.account["id"] not in {c["account_id"] for c in couriers["items"]}:
+        if courier.account["id"] not in {c["account_id"] for c in couriers}:
             raise JourneyFailed(f"{STORE_COURIER} is not a courier of the store")
         dispatched = await store_staff.post(
             f"{orders}/dispatch",
@@ -498,8 +497,8 @@ async def _drive(
             f"{orders}/handover", json={"code": code, "lat": 37.8566, "lng": 113.5871}
         )
         completed = await courier.post(f"{orders}/complete")
-        settlements = await patient.get("/api/v1/insurance/settlements")
-        settlement = next((s for s in settlements["items"] if s["order_id"] == order["id"]), None)
+        settlements = await patient.every("/api/v1/insurance/settlements")
+        settlement = next((s for s in settlements if s["order_id"] == order["id"]), None)
         if settlement is None:
             raise JourneyFailed("hand-over settled nothing")
         say.say(
@@ -603,7 +602,7 @@ async def close_month(
     on it; None (with what the bureau sees and when to come back) while the month is open."""
     bureau = await sign_in_staff(http, BUREAU)
     hospital = one(
-        await bureau.get("/api/v1/institutions"),
+        await bureau.every("/api/v1/institutions"),
         lambda i: i["code"] == data.PILOT_INSTITUTION_CODE,
         "pilot hospital",
     )

@@ -86,6 +86,17 @@ class Actor:
         """GET, decoded JSON."""
         return await self._json("GET", path, expect, **kw)
 
+    async def every(self, path: str, **kw: Any) -> list[Any]:
+        """Every item of a list, following its pages (`next` until null)."""
+        params = dict(kw.pop("params", None) or {})
+        items: list[Any] = []
+        while True:
+            page = await self.get(path, params=params, **kw)
+            items.extend(page["items"])
+            if page["next"] is None:
+                return items
+            params["cursor"] = page["next"]
+
     async def post(self, path: str, expect: int = 200, **kw: Any) -> Any:
         """POST, decoded JSON."""
         return await self._json("POST", path, expect, **kw)

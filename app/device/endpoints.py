@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request, status
@@ -19,6 +20,7 @@ from app.device.schemas import (
     SensorSessionOut,
     SensorSessionStart,
 )
+from app.kit.pagination import Page, PageQuery
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -38,11 +40,18 @@ async def bind_device(
     return await device_service.bind_device(session, principal, request.app.state.settings, body)
 
 
-@router.get("/devices", response_model=list[DeviceOut])
-async def list_my_devices(principal: PatientOnly, session: DbSession) -> list[DeviceOut]:
-    """My bound devices."""
+def _by_binding(d: DeviceOut) -> tuple[datetime, uuid.UUID]:
+    return (d.bound_at, d.id)
+
+
+@router.get("/devices", response_model=Page[DeviceOut])
+async def list_my_devices(
+    principal: PatientOnly, session: DbSession, page: PageQuery
+) -> Page[DeviceOut]:
+    """My bound devices, in the order I bound them."""
     assert principal.patient_id is not None
-    return list(await device_service.list_devices(session, principal, principal.patient_id))
+    devices = await device_service.list_devices(session, principal, principal.patient_id)
+    return page.page_of_all(devices, _by_binding, datetime, uuid.UUID)
 
 
 @router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -73,12 +82,14 @@ async def end_sensor(
     return SensorSessionOut.model_validate(sensor)
 
 
-@router.get("/patients/{patient_id}/devices", response_model=list[DeviceOut])
+@router.get("/patients/{patient_id}/devices", response_model=Page[DeviceOut])
 async def list_patient_devices(
-    patient_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
-) -> list[DeviceOut]:
-    """A patient's devices (the patient, or a doctor caring for them; else 404)."""
-    return list(await device_service.list_devices(session, principal, patient_id))
+    patient_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[DeviceOut]:
+    """A patient's devices in binding order (the patient, or a doctor caring for them; else
+    404)."""
+    devices = await device_service.list_devices(session, principal, patient_id)
+    return page.page_of_all(devices, _by_binding, datetime, uuid.UUID)
 
 
 @router.post("/device-registrations", response_model=DeviceRegistrationReport)

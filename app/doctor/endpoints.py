@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body
 
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
@@ -18,6 +18,7 @@ from app.doctor.schemas import (
     WorkingHoursOut,
 )
 from app.doctor.service import DoctorView
+from app.kit.pagination import Page, PageQuery
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/doctors", tags=["doctors"])
@@ -44,17 +45,19 @@ def doctor_out(view: DoctorView) -> DoctorOut:
     )
 
 
-@router.get("", response_model=list[DoctorOut])
+@router.get("", response_model=Page[DoctorOut])
 async def list_doctors(
     _: CurrentPrincipal,
     session: DbSession,
+    page: PageQuery,
     institution_id: uuid.UUID | None = None,
-    after_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[DoctorOut]:
-    """Doctors with their presence, load and working hours."""
-    views = await doctor_service.list_doctors(session, institution_id, after_id, limit)
-    return [doctor_out(v) for v in views]
+) -> Page[DoctorOut]:
+    """Doctors with their presence, load and working hours, by id."""
+    resume = page.after(uuid.UUID)
+    views = await doctor_service.list_doctors(
+        session, institution_id, resume[0] if resume else None, page.limit
+    )
+    return page.page([doctor_out(v) for v in views], lambda d: (d.id,))
 
 
 @router.get("/me", response_model=DoctorOut)

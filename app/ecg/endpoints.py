@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from app.ecg import chart as ecg_chart
 from app.ecg import service as ecg_service
 from app.ecg.fhir import strip_observation
 from app.ecg.schemas import EcgStripOut, EcgStripPage, EcgUploadOut
-from app.kit.time_bounds import Instant
+from app.kit.pagination import PageQuery
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["ecg"])
@@ -95,15 +96,15 @@ async def list_strips(
     patient_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,
-    before: Instant | None = Query(default=None, description="Page: recorded before this time"),
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageQuery,
 ) -> EcgStripPage:
     """A patient's strips, newest first (the patient, or a doctor caring for them)."""
-    strips = await ecg_service.list_strips(session, principal, patient_id, before, limit)
-    items = [EcgStripOut.build(s) for s in strips]
-    return EcgStripPage(
-        items=items, next_before=items[-1].recorded_at if len(items) == limit else None
+    resume = page.after(datetime)
+    strips = await ecg_service.list_strips(
+        session, principal, patient_id, resume[0] if resume else None, page.limit
     )
+    items = [EcgStripOut.build(s) for s in strips]
+    return page.page_as(EcgStripPage, items, lambda s: (s.recorded_at,))
 
 
 @router.get("/ecg-strips/{strip_id}", response_model=EcgStripOut)

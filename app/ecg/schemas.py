@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.ecg.analysis import rr_intervals_ms
+from app.kit.pagination import Page
 from app.models import EcgStrip
 
 Rhythm = Literal["sinus", "af", "low_hr", "high_hr", "inconclusive", "poor_recording", "other"]
@@ -71,6 +72,5 @@ class EcgUploadOut(EcgStripOut):
     )
 
 
-class EcgStripPage(BaseModel):
-    items: list[EcgStripOut]
-    next_before: datetime | None
+class EcgStripPage(Page[EcgStripOut]):
+    """A page of strips, newest first."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from starlette.datastructures import UploadFile
 
 from app.authz.principal import Principal, require_roles
@@ -30,6 +31,7 @@ from app.errors import AppError
 from app.idempotency import IdempotencyKey
 from app.kit.clock import city_date
 from app.kit.downloads import user_upload_response
+from app.kit.pagination import Page, PageQuery
 from app.models import Role
 
 router = APIRouter(prefix="/api/v1/enrollment", tags=["enrollment"])
@@ -116,14 +118,16 @@ async def create_application(
 async def list_applications(
     principal: PatientOrDoctor,
     session: DbSession,
+    page: PageQuery,
     status: ApplicationStatus | None = None,
-    after_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ApplicationPage:
     """A patient's own applications, or the applications a reviewer's institutions received."""
-    views = await enrollment_service.list_applications(session, principal, status, after_id, limit)
+    resume = page.after(uuid.UUID)
+    views = await enrollment_service.list_applications(
+        session, principal, status, resume[0] if resume else None, page.limit
+    )
     items = [_application_out(v) for v in views]
-    return ApplicationPage(items=items, next_after_id=items[-1].id if len(items) == limit else None)
+    return page.page_as(ApplicationPage, items, lambda a: (a.id,))
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationOut)
@@ -220,22 +224,34 @@ async def decide_application(
     return _application_out(view)
 
 
-@router.get("/entitlements", response_model=list[EntitlementOut])
+@router.get("/entitlements", response_model=Page[EntitlementOut])
 async def list_entitlements(
-    principal: PatientOrDoctor, session: DbSession, patient_id: uuid.UUID | None = None
-) -> list[EntitlementOut]:
-    """A patient's entitlements: one's own, or (doctors) a patient in one's care."""
+    principal: PatientOrDoctor,
+    session: DbSession,
+    page: PageQuery,
+    patient_id: uuid.UUID | None = None,
+) -> Page[EntitlementOut]:
+    """A patient's entitlements, latest-ending first: one's own, or (doctors) a patient in
+    one's care."""
     target = patient_id or principal.patient_id
     if target is None:
         raise RecordMissing()
     views = await entitlement_service.list_entitlements(session, principal, target)
-    return [entitlement_out(v) for v in views]
+    items = [entitlement_out(v) for v in views]
+    return page.page_of_all(
+        items, lambda e: (e.valid_until, e.id), date, uuid.UUID, descending=True
+    )
 
 
-@router.get("/reviewers", response_model=list[ReviewerOut])
-async def list_reviewers(_: Admin, session: DbSession) -> list[ReviewerOut]:
-    """Doctors who review applications, and for which institution (admin)."""
-    return [ReviewerOut.model_validate(r) for r in await enrollment_service.list_reviewers(session)]
+@router.get("/reviewers", response_model=Page[ReviewerOut])
+async def list_reviewers(_: Admin, session: DbSession, page: PageQuery) -> Page[ReviewerOut]:
+    """Doctors who review applications, by institution (admin)."""
+    items = [
+        ReviewerOut.model_validate(r) for r in await enrollment_service.list_reviewers(session)
+    ]
+    return page.page_of_all(
+        items, lambda r: (r.institution_id, r.created_at, r.id), uuid.UUID, datetime, uuid.UUID
+    )
 
 
 @router.post("/reviewers", response_model=ReviewerOut, status_code=status.HTTP_201_CREATED)

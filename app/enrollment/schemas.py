@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.pagination import Page
 from app.kit.time_bounds import CalendarDate
 
 ApplicationStatus = Literal["draft", "pending", "approved", "rejected", "withdrawn"]
@@ -60,9 +61,8 @@ class ApplicationOut(BaseModel):
     entitlement: EntitlementOut | None
 
 
-class ApplicationPage(BaseModel):
-    items: list[ApplicationOut]
-    next_after_id: uuid.UUID | None
+class ApplicationPage(Page[ApplicationOut]):
+    """A page of applications, by id."""
 
 
 class DecisionCreate(BaseModel):

@@ -8,7 +8,7 @@ Pre-settlement, settlement and reversal are not endpoints: the order flow calls 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -51,9 +51,9 @@ from app.insurance.schemas import (
     StatementPaymentCreate,
     StatementRecoveryCreate,
 )
-from app.kit.bounded import Year
+from app.kit.bounded import NonNegativeInt64, Year
 from app.kit.clock import city_date, utcnow
-from app.kit.time_bounds import Instant
+from app.kit.pagination import Page, PageQuery
 from app.models import LedgerEntry, Role
 
 router = APIRouter(prefix="/api/v1/insurance", tags=["insurance"])
@@ -65,20 +65,20 @@ Reviewer = Annotated[Principal, require_roles(Role.doctor, Role.bureau)]
 SettlementReader = Annotated[
     Principal, require_roles(Role.patient, Role.doctor, Role.courier, Role.pharmacist)
 ]
-Limit = Annotated[int, Query(ge=1, le=200)]
 MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 
-@router.get("/benefit-rules", response_model=list[BenefitRuleOut])
+@router.get("/benefit-rules", response_model=Page[BenefitRuleOut])
 async def list_benefit_rules(
     _: CurrentPrincipal,
     session: DbSession,
+    page: PageQuery,
     year: Year | None = None,
     insurance_type: Literal["310", "390"] | None = None,
-) -> list[BenefitRuleOut]:
+) -> Page[BenefitRuleOut]:
     """Every version of the benefit rules (deductible, ratio, annual limit)."""
     rows = await rule_service.list_rules(session, year, insurance_type)
-    return [BenefitRuleOut.model_validate(r) for r in rows]
+    return page.page_in_order([BenefitRuleOut.model_validate(r) for r in rows], lambda r: r.id)
 
 
 @router.get("/benefit-rules/renewals", response_model=RuleRenewals)
@@ -160,20 +160,22 @@ async def get_order_quote(
 async def list_settlements(
     principal: SettlementReader,
     session: DbSession,
-    before: Instant | None = None,
-    limit: Limit = 50,
+    page: PageQuery,
 ) -> SettlementPage:
     """Settlements and reversals the caller may see, newest first."""
+    resume = page.after(datetime)
     rows = await insurance_repository.list_visible_settlements(
-        session, principal, utcnow(), before, limit
+        session, principal, utcnow(), resume[0] if resume else None, page.limit
     )
     await audit_service.record_many(
-        session, principal, AuditAction.read, "settlement", [(r.id, r.patient_id) for r in rows]
+        session,
+        principal,
+        AuditAction.read,
+        "settlement",
+        [(r.id, r.patient_id) for r in rows[: page.limit]],
     )
-    return SettlementPage(
-        items=[SettlementOut.from_row(r) for r in rows],
-        next_before=rows[-1].settled_at if len(rows) == limit else None,
-    )
+    items = [SettlementOut.from_row(r) for r in rows]
+    return page.page_as(SettlementPage, items, lambda s: (s.settled_at,))
 
 
 @router.get("/settlements/{settlement_id}", response_model=SettlementOut)
@@ -218,22 +220,19 @@ async def review_settlement(
 
 
 @router.get("/flags", response_model=FlaggedPage)
-async def list_flagged(
-    _: Bureau, session: DbSession, before: Instant | None = None, limit: Limit = 50
-) -> FlaggedPage:
+async def list_flagged(_: Bureau, session: DbSession, page: PageQuery) -> FlaggedPage:
     """Flagged settlements for the bureau's claim review, newest flag first."""
-    pairs = await flag_service.flagged(session, before, limit)
+    resume = page.after(datetime)
+    pairs = await flag_service.flagged(session, resume[0] if resume else None, page.limit)
     reviews = await flag_service.reviews_of(session, [f for f, _ in pairs])
-    return FlaggedPage(
-        items=[
-            FlaggedSettlement(
-                flag=FlagOut.from_row(f, reviews.get(f.review_id) if f.review_id else None),
-                settlement=SettlementOut.from_row(s),
-            )
-            for f, s in pairs
-        ],
-        next_before=pairs[-1][0].flagged_at if len(pairs) == limit else None,
-    )
+    items = [
+        FlaggedSettlement(
+            flag=FlagOut.from_row(f, reviews.get(f.review_id) if f.review_id else None),
+            settlement=SettlementOut.from_row(s),
+        )
+        for f, s in pairs
+    ]
+    return page.page_as(FlaggedPage, items, lambda f: (f.flag.flagged_at,))
 
 
 @router.post("/statements", response_model=StatementOut, status_code=201)
@@ -251,6 +250,7 @@ async def generate_statement(
 async def list_statements(
     _: Bureau,
     session: DbSession,
+    page: PageQuery,
     institution_id: uuid.UUID | None = None,
     month: MonthQuery = None,
 ) -> StatementPage:
@@ -258,7 +258,8 @@ async def list_statements(
     rows = await statement_service.statement_repository.list_statements(
         session, institution_id, month
     )
-    return StatementPage(items=[StatementOut.from_row(r) for r in rows])
+    found = page.page_in_order([StatementOut.from_row(r) for r in rows], lambda s: s.id)
+    return StatementPage(items=found.items, next=found.next)
 
 
 @router.get("/statements/{statement_id}", response_model=StatementDetail)
@@ -328,27 +329,36 @@ async def correct_ledger(
 async def list_ledger_transactions(
     _: Bureau,
     session: DbSession,
+    page: PageQuery,
     institution_id: uuid.UUID | None = None,
     statement_id: uuid.UUID | None = None,
     settlement_id: uuid.UUID | None = None,
     payment_id: uuid.UUID | None = None,
-    limit: Limit = 50,
 ) -> LedgerTransactionPage:
-    """Ledger transactions matching every given reference, newest first, with their
-    corrections (what a correction names)."""
+    """Ledger transactions matching every given reference, newest first (by their last
+    entry), with their corrections (what a correction names)."""
+    resume = page.after(NonNegativeInt64)
     entries = await ledger_repository.transactions(
-        session, institution_id, statement_id, settlement_id, payment_id, limit
+        session,
+        institution_id,
+        statement_id,
+        settlement_id,
+        payment_id,
+        page.limit,
+        resume[0] if resume else None,
     )
     grouped: dict[uuid.UUID, list[LedgerEntry]] = {}
     for entry in entries:
         grouped.setdefault(entry.transaction_id, []).append(entry)
     corrections = await ledger_repository.corrections_by_transaction(session, list(grouped))
     ordered = sorted(grouped.values(), key=lambda rows: max(e.id for e in rows), reverse=True)
+    found = page.page(ordered, lambda rows: (max(e.id for e in rows),))
     return LedgerTransactionPage(
         items=[
             LedgerTransactionOut.from_entries(rows, corrections.get(rows[0].transaction_id))
-            for rows in ordered
-        ]
+            for rows in found.items
+        ],
+        next=found.next,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import LedgerCorrection, LedgerEntry
@@ -48,8 +48,10 @@ async def transactions(
     settlement_id: uuid.UUID | None,
     payment_id: uuid.UUID | None,
     limit: int,
+    before_entry_id: int | None = None,
 ) -> Sequence[LedgerEntry]:
-    """Entries of the newest transactions matching every given reference."""
+    """Entries of the newest transactions matching every given reference (a transaction is as
+    new as its last entry; `before_entry_id`: only those whose last entry is older)."""
     conditions = [
         column == value
         for column, value in (
@@ -65,6 +67,11 @@ async def transactions(
             select(LedgerEntry.transaction_id)
             .where(*conditions)
             .group_by(LedgerEntry.transaction_id)
+            .having(
+                func.max(LedgerEntry.id) < before_entry_id
+                if before_entry_id is not None
+                else true()
+            )
             .order_by(func.max(LedgerEntry.id).desc())
             .limit(limit)
         )

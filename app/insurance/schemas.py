@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.insurance.claims import InsuranceType
 from app.kit.bounded import NonNegativeInt64
 from app.kit.clock import to_shanghai
+from app.kit.pagination import Page
 from app.kit.time_bounds import CalendarDate
 from app.models import (
     FlagReview,
@@ -239,9 +240,8 @@ class SettlementOut(SplitOut):
         )
 
 
-class SettlementPage(BaseModel):
-    items: list[SettlementOut]
-    next_before: datetime | None
+class SettlementPage(Page[SettlementOut]):
+    """A page of settlements and reversals, newest first."""
 
 
 class FlagCreate(BaseModel):
@@ -320,9 +320,8 @@ class FlaggedSettlement(BaseModel):
     settlement: SettlementOut
 
 
-class FlaggedPage(BaseModel):
-    items: list[FlaggedSettlement]
-    next_before: datetime | None
+class FlaggedPage(Page[FlaggedSettlement]):
+    """A page of flagged settlements, newest flag first."""
 
 
 class StatementCreate(BaseModel):
@@ -478,8 +477,8 @@ class StatementDetail(StatementOut):
     )
 
 
-class StatementPage(BaseModel):
-    items: list[StatementOut]
+class StatementPage(Page[StatementOut]):
+    """A page of statements, newest month first."""
 
 
 class Difference(BaseModel):
@@ -581,8 +580,8 @@ class LedgerTransactionOut(BaseModel):
         )
 
 
-class LedgerTransactionPage(BaseModel):
-    items: list[LedgerTransactionOut]
+class LedgerTransactionPage(Page[LedgerTransactionOut]):
+    """A page of ledger transactions, newest first."""
 
 
 class Remittance(BaseModel):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from app.audit import service as audit_service
 from app.audit.schemas import AccessLogEntry, AccessLogPage
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.kit.bounded import NonNegativeInt64
+from app.kit.pagination import PageQuery
 from app.models import Role
 from app.patient import service as patient_service
 from app.patient.schemas import PatientOut, PatientPage, PatientUpdate
@@ -20,7 +21,6 @@ router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 
 PatientOnly = Annotated[Principal, require_roles(Role.patient)]
 PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
-Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 @router.get("/me", response_model=PatientOut)
@@ -46,27 +46,31 @@ async def update_my_profile(
 async def get_my_access_log(
     principal: PatientOnly,
     session: DbSession,
-    before_id: NonNegativeInt64 | None = None,
-    limit: Limit = 50,
+    page: PageQuery,
 ) -> AccessLogPage:
     """Who read or changed my records, newest first."""
     assert principal.patient_id is not None
-    events = await audit_service.access_log(session, principal.patient_id, before_id, limit)
+    after = page.after(NonNegativeInt64)
+    events = await audit_service.access_log(
+        session, principal.patient_id, after[0] if after else None, page.limit
+    )
     items = [AccessLogEntry.model_validate(e) for e in events]
-    return AccessLogPage(items=items, next_before_id=items[-1].id if len(items) == limit else None)
+    return page.page_as(AccessLogPage, items, lambda e: (e.id,))
 
 
 @router.get("", response_model=PatientPage)
 async def list_patients(
     principal: PatientOrDoctor,
     session: DbSession,
-    after_id: uuid.UUID | None = None,
-    limit: Limit = 50,
+    page: PageQuery,
 ) -> PatientPage:
-    """Patients the caller may see: a doctor's patients in active care, or oneself."""
-    patients = await patient_service.list_patients(session, principal, after_id, limit)
+    """Patients the caller may see, by id: a doctor's patients in active care, or oneself."""
+    after = page.after(uuid.UUID)
+    patients = await patient_service.list_patients(
+        session, principal, after[0] if after else None, page.limit
+    )
     items = [PatientOut.from_patient(p, reveal=p.id == principal.patient_id) for p in patients]
-    return PatientPage(items=items, next_after_id=items[-1].id if len(items) == limit else None)
+    return page.page_as(PatientPage, items, lambda p: (p.id,))
 
 
 @router.get("/{patient_id}", response_model=PatientOut)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.kit.masking import mask_national_id, mask_phone
+from app.kit.pagination import Page
 from app.kit.time_bounds import CalendarDate
 from app.models import Patient
 
@@ -48,9 +49,8 @@ class PatientOut(BaseModel):
         )
 
 
-class PatientPage(BaseModel):
-    items: list[PatientOut]
-    next_after_id: uuid.UUID | None
+class PatientPage(Page[PatientOut]):
+    """A page of patients, by id."""
 
 
 class PatientUpdate(BaseModel):

@@ -4,6 +4,7 @@ the providers' (public, signature-verified) notifications."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -15,7 +16,7 @@ from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.errors import Forbidden
 from app.insurance.schemas import SettlementOut
-from app.kit.time_bounds import Instant
+from app.kit.pagination import PageQuery
 from app.models import Role, Settlement
 from app.payment import refunds as refund_service
 from app.payment import repository as payment_repository
@@ -43,7 +44,6 @@ StoreStaff = Annotated[Principal, require_roles(Role.courier, Role.pharmacist)]
 RefundHandlers = Annotated[Principal, require_roles(Role.courier, Role.pharmacist, Role.admin)]
 RefundRetriers = Annotated[Principal, require_roles(Role.pharmacist, Role.admin)]
 Gateway = Annotated[PaymentGateway, Depends(get_gateway)]
-Limit = Annotated[int, Query(ge=1, le=200)]
 PAYERS = frozenset({Role.patient, Role.courier})
 
 
@@ -108,30 +108,39 @@ async def get_bill(
 async def list_receipts(
     principal: PatientOnly,
     session: DbSession,
-    before: Instant | None = None,
-    limit: Limit = 50,
+    page: PageQuery,
 ) -> ReceiptPage:
     """The patient's receipts (paid payments), newest first."""
-    payments, refunded = await payment_service.receipts(session, principal, before, limit)
-    items = [PaymentOut.from_row(p, refunded.get(p.id, 0)) for p in payments]
-    return ReceiptPage(
-        items=items, next_before=payments[-1].created_at if len(payments) == limit else None
+    resume = page.after(datetime)
+    payments, refunded = await payment_service.receipts(
+        session, principal, resume[0] if resume else None, page.limit
     )
+    rows = [(p.created_at, PaymentOut.from_row(p, refunded.get(p.id, 0))) for p in payments]
+    found = page.page(rows, lambda r: (r[0],))
+    return ReceiptPage(items=[out for _, out in found.items], next=found.next)
 
 
 @router.get("/refunds", response_model=StaffRefundPage)
 async def list_refunds(
     principal: RefundHandlers,
     session: DbSession,
+    page: PageQuery,
     status: Annotated[list[RefundStatusName] | None, Query()] = None,
-    before: Instant | None = None,
-    limit: Limit = 50,
 ) -> StaffRefundPage:
     """Refunds of the caller's store (admins: all), newest first; by default the ones that
     need a person: failed, and cash or card still to hand back."""
-    rows = await payment_repository.list_visible_refunds(
-        session, principal, status or ["failed", "requested", "processing"], before, limit
+    resume = page.after(datetime)
+    found = page.page(
+        await payment_repository.list_visible_refunds(
+            session,
+            principal,
+            status or ["failed", "requested", "processing"],
+            resume[0] if resume else None,
+            page.limit,
+        ),
+        lambda row: (row[0].created_at,),
     )
+    rows = found.items
     await audit_service.record_many(
         session,
         principal,
@@ -139,10 +148,7 @@ async def list_refunds(
         refund_service.RESOURCE,
         [(r.id, s.patient_id) for r, _, s in rows],
     )
-    return StaffRefundPage(
-        items=[StaffRefundOut.of(r, p, s) for r, p, s in rows],
-        next_before=rows[-1][0].created_at if len(rows) == limit else None,
-    )
+    return StaffRefundPage(items=[StaffRefundOut.of(r, p, s) for r, p, s in rows], next=found.next)
 
 
 @router.post("/refunds/{refund_id}/hand-back", response_model=RefundOut)

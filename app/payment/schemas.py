@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.insurance.schemas import SettlementOut
 from app.kit.bounded import PositiveInt64
 from app.kit.clock import to_shanghai
+from app.kit.pagination import Page
 from app.models import Payment, PaymentRefund, Settlement
 
 
@@ -127,9 +128,8 @@ class StaffRefundOut(RefundOut):
         )
 
 
-class StaffRefundPage(BaseModel):
-    items: list[StaffRefundOut]
-    next_before: datetime | None
+class StaffRefundPage(Page[StaffRefundOut]):
+    """A page of refunds, newest first."""
 
 
 class OnlinePaymentOut(BaseModel):
@@ -150,6 +150,5 @@ class BillOut(BaseModel):
     refunds: list[RefundOut]
 
 
-class ReceiptPage(BaseModel):
-    items: list[PaymentOut]
-    next_before: datetime | None
+class ReceiptPage(Page[PaymentOut]):
+    """A page of receipts, newest first."""

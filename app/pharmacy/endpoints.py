@@ -4,6 +4,7 @@ couriers (store staff), partner integration (admin) and partner callbacks (signe
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -12,6 +13,7 @@ from app.authz.principal import Principal, require_roles
 from app.db import DbSession
 from app.errors import Forbidden, NotFound
 from app.idempotency import RequiredOrderKey
+from app.kit.pagination import PageQuery
 from app.models import Drug, PharmacyStore, Role, StoreIntegration
 from app.pharmacy import callbacks, orders, webhooks
 from app.pharmacy import repository as pharmacy_repository
@@ -58,15 +60,14 @@ async def propose_stores(
     prescription_id: uuid.UUID,
     principal: PatientOnly,
     session: DbSession,
+    page: PageQuery,
     fulfilment: Fulfilment = "delivery",
 ) -> ProposalList:
-    """Stores of the partner chain that cover my district and hold every drug in stock."""
+    """Stores of the partner chain that cover my district and hold every drug in stock (in
+    the order they are proposed: my district's first)."""
     district, proposals = await orders.propose(session, principal, prescription_id)
-    return ProposalList(
-        district_code=district.code,
-        district_name_zh=district.name_zh,
-        fulfilment=fulfilment,
-        items=[
+    found = page.page_in_order(
+        [
             StoreProposal(
                 store_id=p.store.id,
                 code=p.store.code,
@@ -78,6 +79,14 @@ async def propose_stores(
             )
             for p in proposals
         ],
+        lambda s: s.store_id,
+    )
+    return ProposalList(
+        district_code=district.code,
+        district_name_zh=district.name_zh,
+        fulfilment=fulfilment,
+        items=found.items,
+        next=found.next,
     )
 
 
@@ -100,12 +109,20 @@ async def create_order(
 async def list_orders(
     principal: OrderReader,
     session: DbSession,
+    page: PageQuery,
     status_filter: Annotated[list[str] | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> OrderPage:
     """My orders (patient) or my store's orders (store staff), newest first."""
-    rows = await orders.list_orders(session, principal, status_filter or [], limit)
-    return OrderPage(items=await present_orders(session, principal, rows))
+    resume = page.after(datetime, uuid.UUID)
+    rows = await orders.list_orders(
+        session,
+        principal,
+        status_filter or [],
+        page.limit,
+        (resume[0], resume[1]) if resume else None,
+    )
+    found = page.page(rows, lambda o: (o.created_at, o.id))
+    return OrderPage(items=await present_orders(session, principal, found.items), next=found.next)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
@@ -116,10 +133,11 @@ async def get_order(order_id: uuid.UUID, principal: OrderReader, session: DbSess
 
 
 @router.get("/pharmacy/stock", response_model=StockList)
-async def list_stock(principal: StorePharmacist, session: DbSession) -> StockList:
-    """My store's stock."""
+async def list_stock(principal: StorePharmacist, session: DbSession, page: PageQuery) -> StockList:
+    """My store's stock, by drug."""
     rows = await pharmacy_repository.store_stock(session, _store_of(principal))
-    return StockList(items=[StockOut.model_validate(row) for row in rows])
+    found = page.page_in_order([StockOut.model_validate(row) for row in rows], lambda s: s.drug_id)
+    return StockList(items=found.items, next=found.next)
 
 
 @router.put("/pharmacy/stock/{drug_id}", response_model=StockOut)
@@ -135,12 +153,16 @@ async def set_stock(
 
 
 @router.get("/pharmacy/couriers", response_model=CourierList)
-async def list_couriers(principal: StorePharmacist, session: DbSession) -> CourierList:
+async def list_couriers(
+    principal: StorePharmacist, session: DbSession, page: PageQuery
+) -> CourierList:
     """My store's couriers (to dispatch to)."""
     rows = await pharmacy_repository.couriers_of(session, _store_of(principal))
-    return CourierList(
-        items=[CourierOut(account_id=row.id, display_name=row.display_name) for row in rows]
+    found = page.page_in_order(
+        [CourierOut(account_id=row.id, display_name=row.display_name) for row in rows],
+        lambda c: c.account_id,
     )
+    return CourierList(items=found.items, next=found.next)
 
 
 @router.put("/pharmacy/stores/{store_id}/integration", response_model=IntegrationOut)

@@ -7,6 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -193,11 +194,15 @@ async def get_order(
 
 
 async def list_orders(
-    session: AsyncSession, principal: Principal, statuses: Sequence[str], limit: int
+    session: AsyncSession,
+    principal: Principal,
+    statuses: Sequence[str],
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[PharmacyOrder]:
     """The caller's orders, newest first; every order listed is an audited read of its
     patient's data (name, address, phone), appended in one round trip."""
-    rows = await pharmacy_repository.list_visible_orders(session, principal, statuses, limit)
+    rows = await pharmacy_repository.list_visible_orders(session, principal, statuses, limit, after)
     await audit_service.record_many(
         session, principal, AuditAction.read, RESOURCE, [(row.id, row.patient_id) for row in rows]
     )

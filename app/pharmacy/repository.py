@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.authz.principal import Principal
 from app.delivery import repository as delivery_repository
 from app.kit.clock import utcnow
+from app.kit.pagination import beyond
 from app.models import (
     Account,
     DispensedBox,
@@ -64,13 +65,20 @@ async def get_order_for_update(session: AsyncSession, order_id: uuid.UUID) -> Ph
 
 
 async def list_visible_orders(
-    session: AsyncSession, principal: Principal, statuses: Sequence[str], limit: int
+    session: AsyncSession,
+    principal: Principal,
+    statuses: Sequence[str],
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[PharmacyOrder]:
-    """The caller's orders, newest first."""
+    """The caller's orders, newest first (after the `after` (created_at, id) key)."""
     statement = select(PharmacyOrder).where(order_scope(principal))
     if statuses:
         statement = statement.where(PharmacyOrder.status.in_(statuses))
-    statement = statement.order_by(PharmacyOrder.created_at.desc(), PharmacyOrder.id).limit(limit)
+    order = (PharmacyOrder.created_at, PharmacyOrder.id)
+    if after is not None:
+        statement = statement.where(beyond(order, after, descending=True))
+    statement = statement.order_by(*(c.desc() for c in order)).limit(limit)
     return (await session.scalars(statement)).all()
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.pagination import Page
 from app.kit.time_bounds import Instant
 
 Fulfilment = Literal["delivery", "pickup"]
@@ -30,11 +31,12 @@ class StoreProposal(BaseModel):
     partner_system: bool
 
 
-class ProposalList(BaseModel):
+class ProposalList(Page[StoreProposal]):
+    """A page of the stores that can fill my prescription, for my district."""
+
     district_code: str
     district_name_zh: str
     fulfilment: Fulfilment
-    items: list[StoreProposal]
 
 
 class OrderCreate(BaseModel):
@@ -62,8 +64,8 @@ class StockOut(BaseModel):
     updated_at: datetime
 
 
-class StockList(BaseModel):
-    items: list[StockOut]
+class StockList(Page[StockOut]):
+    """A page of my store's stock, by drug."""
 
 
 class IntegrationIn(BaseModel):
@@ -127,8 +129,8 @@ class CourierOut(BaseModel):
     display_name: str
 
 
-class CourierList(BaseModel):
-    items: list[CourierOut]
+class CourierList(Page[CourierOut]):
+    """A page of my store's couriers."""
 
 
 class OrderOut(BaseModel):
@@ -167,8 +169,8 @@ class OrderOut(BaseModel):
     updated_at: datetime
 
 
-class OrderPage(BaseModel):
-    items: list[OrderOut]
+class OrderPage(Page[OrderOut]):
+    """A page of orders, newest first."""
 
 
 class CallbackAck(BaseModel):

@@ -6,6 +6,7 @@ ids either."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -18,6 +19,7 @@ from app.delivery import service as delivery_service
 from app.delivery.states import Actor
 from app.errors import NotFound
 from app.idempotency import IdempotencyKey
+from app.kit.pagination import Page, PageQuery
 from app.models import Prescription, Role
 from app.prescription import formulary
 from app.prescription import repository as rx_repository
@@ -66,12 +68,13 @@ async def _out(session: DbSession, prescription: Prescription) -> PrescriptionOu
     )
 
 
-@router.get("/formulary/{disease_id}", response_model=list[FormularyItemOut])
+@router.get("/formulary/{disease_id}", response_model=Page[FormularyItemOut])
 async def list_formulary(
-    disease_id: uuid.UUID, _: CurrentPrincipal, session: DbSession
-) -> list[FormularyItemOut]:
+    disease_id: uuid.UUID, _: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[FormularyItemOut]:
     """The drugs the online service may prescribe for a catalogue disease."""
-    return await present_formulary(session, await formulary.list_items(session, disease_id))
+    items = await present_formulary(session, await formulary.list_items(session, disease_id))
+    return page.page_in_order(items, lambda f: f.drug_id)
 
 
 @router.put("/formulary/{disease_id}/drugs/{drug_id}", response_model=FormularyItemOut)
@@ -113,15 +116,27 @@ async def create_prescription(
 async def list_prescriptions(
     principal: Reader,
     session: DbSession,
+    page: PageQuery,
     status_filter: Annotated[str | None, Query(alias="status", max_length=16)] = None,
     patient_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PrescriptionPage:
-    """Prescriptions I may see: my own (patient), my patients' (doctor), my review queue
-    (hospital pharmacist, e.g. ?status=pending_review)."""
-    rows = await rx_service.list_prescriptions(session, principal, status_filter, patient_id, limit)
+    """Prescriptions I may see, newest first: my own (patient), my patients' (doctor), my
+    review queue (hospital pharmacist, e.g. ?status=pending_review)."""
+    resume = page.after(datetime, uuid.UUID)
+    rows = await rx_service.list_prescriptions(
+        session,
+        principal,
+        status_filter,
+        patient_id,
+        page.limit,
+        (resume[0], resume[1]) if resume else None,
+    )
+    found = page.page(rows, lambda row: (row[0].created_at, row[0].id))
     return PrescriptionPage(
-        items=[await present(session, row, items, with_history=False) for row, items in rows]
+        items=[
+            await present(session, row, items, with_history=False) for row, items in found.items
+        ],
+        next=found.next,
     )
 
 

@@ -5,12 +5,14 @@ register a key for someone else, and none ever sees or takes a private key."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
+from app.kit.pagination import PageQuery
 from app.models import Role
 from app.prescription import keys as keys_service
 from app.prescription.schemas import (
@@ -41,10 +43,13 @@ async def register_signing_key(
 
 
 @router.get("/doctors/me/signing-keys", response_model=SigningKeyPage)
-async def list_my_signing_keys(principal: Doctor, session: DbSession) -> SigningKeyPage:
+async def list_my_signing_keys(
+    principal: Doctor, session: DbSession, page: PageQuery
+) -> SigningKeyPage:
     """My signing keys, newest first, with who registered, activated or revoked them."""
     rows = await keys_service.list_own(session, principal)
-    return SigningKeyPage(items=[present_key(row) for row in rows])
+    found = page.page_in_order([present_key(row) for row in rows], lambda k: k.id)
+    return SigningKeyPage(items=found.items, next=found.next)
 
 
 @router.post("/doctors/me/signing-keys/{key_id}/revoke", response_model=SigningKeyOut)
@@ -60,13 +65,22 @@ async def revoke_my_signing_key(
 async def list_signing_keys(
     _: Admin,
     session: DbSession,
+    page: PageQuery,
     status_filter: Annotated[SigningKeyStatus | None, Query(alias="status")] = None,
     doctor_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SigningKeyPage:
-    """Doctors' signing keys (admin), e.g. ?status=pending for those waiting for activation."""
-    rows = await keys_service.list_keys(session, doctor_id, status_filter, limit)
-    return SigningKeyPage(items=[present_key(row) for row in rows])
+    """Doctors' signing keys (admin), newest first, e.g. ?status=pending for those waiting for
+    activation."""
+    resume = page.after(datetime, uuid.UUID)
+    rows = await keys_service.list_keys(
+        session,
+        doctor_id,
+        status_filter,
+        page.limit,
+        (resume[0], resume[1]) if resume else None,
+    )
+    found = page.page(rows, lambda k: (k.created_at, k.id))
+    return SigningKeyPage(items=[present_key(row) for row in found.items], next=found.next)
 
 
 @router.post("/signing-keys/{key_id}/activate", response_model=SigningKeyOut)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,10 +98,14 @@ async def list_own(session: AsyncSession, principal: Principal) -> Sequence[Doct
 
 
 async def list_keys(
-    session: AsyncSession, doctor_id: uuid.UUID | None, status: str | None, limit: int
+    session: AsyncSession,
+    doctor_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[DoctorSigningKey]:
     """Keys of every doctor (admin), e.g. those waiting for activation."""
-    return await rx_repository.list_signing_keys(session, doctor_id, status, limit)
+    return await rx_repository.list_signing_keys(session, doctor_id, status, limit, after)
 
 
 async def _locked(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.authz.principal import Principal
 from app.authz.scopes import doctor_patient_ids
 from app.kit.clock import utcnow
+from app.kit.pagination import beyond
 from app.models import (
     ConsultationRequest,
     DoctorSigningKey,
@@ -83,14 +84,18 @@ async def list_visible(
     status: str | None,
     patient_id: uuid.UUID | None,
     limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[Prescription]:
-    """The caller's prescriptions, newest first."""
+    """The caller's prescriptions, newest first (after the `after` (created_at, id) key)."""
     statement = select(Prescription).where(await scope(session, principal))
     if status is not None:
         statement = statement.where(Prescription.status == status)
     if patient_id is not None:
         statement = statement.where(Prescription.patient_id == patient_id)
-    statement = statement.order_by(Prescription.created_at.desc(), Prescription.id).limit(limit)
+    order = (Prescription.created_at, Prescription.id)
+    if after is not None:
+        statement = statement.where(beyond(order, after, descending=True))
+    statement = statement.order_by(*(c.desc() for c in order)).limit(limit)
     return (await session.scalars(statement)).all()
 
 
@@ -268,14 +273,17 @@ async def list_signing_keys(
     doctor_id: uuid.UUID | None,
     status: str | None,
     limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[DoctorSigningKey]:
-    """Signing keys, newest first, of one doctor and/or in one status."""
+    """Signing keys, newest first, of one doctor and/or in one status (after the `after`
+    (created_at, id) key)."""
     statement = select(DoctorSigningKey)
     if doctor_id is not None:
         statement = statement.where(DoctorSigningKey.doctor_id == doctor_id)
     if status is not None:
         statement = statement.where(DoctorSigningKey.status == status)
-    statement = statement.order_by(DoctorSigningKey.created_at.desc(), DoctorSigningKey.id).limit(
-        limit
-    )
+    order = (DoctorSigningKey.created_at, DoctorSigningKey.id)
+    if after is not None:
+        statement = statement.where(beyond(order, after, descending=True))
+    statement = statement.order_by(*(c.desc() for c in order)).limit(limit)
     return (await session.scalars(statement)).all()

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.kit.bounded import PositiveInt32
+from app.kit.pagination import Page
 
 Frequency = Literal["qd", "qn", "bid", "tid", "qid"]
 VisitKind = Literal["follow_up", "first_visit"]
@@ -265,8 +266,8 @@ class SigningKeyOut(BaseModel):
     revoke_reason: str | None
 
 
-class SigningKeyPage(BaseModel):
-    items: list[SigningKeyOut]
+class SigningKeyPage(Page[SigningKeyOut]):
+    """A page of signing keys, newest first."""
 
 
 class PrescriptionOut(BaseModel):
@@ -294,5 +295,5 @@ class PrescriptionOut(BaseModel):
     history: list[TransitionOut] = []
 
 
-class PrescriptionPage(BaseModel):
-    items: list[PrescriptionOut]
+class PrescriptionPage(Page[PrescriptionOut]):
+    """A page of prescriptions, newest first."""

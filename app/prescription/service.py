@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -446,9 +446,10 @@ async def list_prescriptions(
     status: str | None,
     patient_id: uuid.UUID | None,
     limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[tuple[Prescription, list[PrescriptionItem]]]:
     """The caller's prescriptions with their lines, newest first (audited)."""
-    rows = await rx_repository.list_visible(session, principal, status, patient_id, limit)
+    rows = await rx_repository.list_visible(session, principal, status, patient_id, limit, after)
     items = await rx_repository.items_of_many(session, [row.id for row in rows])
     await audit_service.record_many(
         session, principal, AuditAction.read, RESOURCE, [(row.id, row.patient_id) for row in rows]

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 import app.reading.messages  # noqa: F401 - registers this package's message codes
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.kit.clock import utcnow
+from app.kit.pagination import PageParams, page_query
 from app.kit.time_bounds import Instant
 from app.models import Role
 from app.reading import service as reading_service
 from app.reading.schemas import ReadingBatch, ReadingKind, ReadingOut, ReadingPage, UploadReport
 from app.request_bodies import require_json
+
+# Readings are small rows that charts read by the thousand: larger pages than other lists.
+ReadingsPageQuery = Annotated[PageParams, Depends(page_query(500, 5000))]
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 
@@ -88,20 +92,20 @@ async def list_readings(
     patient_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,
+    page: ReadingsPageQuery,
     kind: Annotated[list[ReadingKind] | None, Query()] = None,
     since: Instant | None = Query(default=None, description="Default: 14 days ago"),
-    before: Instant | None = Query(default=None, description="Default: now (exclusive)"),
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    until: Instant | None = Query(default=None, description="Default: now (exclusive)"),
 ) -> ReadingPage:
-    """A patient's readings, newest first (the patient, or a doctor caring for them)."""
+    """A patient's readings, newest first (the patient, or a doctor caring for them); pages of
+    500 by default, at most 5000."""
     now = utcnow()
     kinds = kind or ["cgm", "scan", "bg", "bp", "hr", "ecg"]
-    end = before or now + timedelta(days=1)
+    resume = page.after(datetime)
+    end = resume[0] if resume else until or now + timedelta(days=1)
     start = since or now - timedelta(days=14)
     readings = await reading_service.list_readings(
-        session, principal, patient_id, kinds, start, end, limit
+        session, principal, patient_id, kinds, start, end, page.limit
     )
     items = [ReadingOut.build(r) for r in readings]
-    return ReadingPage(
-        items=items, next_before=items[-1].measured_at if len(items) == limit else None
-    )
+    return page.page_as(ReadingPage, items, lambda r: (r.measured_at,))

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.pagination import Page
 from app.models import Reading
 from app.reading.units import to_mmol_l
 
@@ -129,6 +130,5 @@ class ReadingOut(BaseModel):
         )
 
 
-class ReadingPage(BaseModel):
-    items: list[ReadingOut]
-    next_before: datetime | None = Field(description="Pass as `before` for older readings")
+class ReadingPage(Page[ReadingOut]):
+    """A page of readings, newest first."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
+from app.kit.pagination import Page, PageQuery
 from app.models import Role
 from app.reference import repository as reference_repository
 from app.reference import service as reference_service
@@ -29,18 +30,24 @@ router = APIRouter(prefix="/api/v1", tags=["reference"])
 Admin = Annotated[Principal, require_roles(Role.admin)]
 
 
-@router.get("/districts", response_model=list[DistrictOut])
-async def list_districts(_: CurrentPrincipal, session: DbSession) -> list[DistrictOut]:
-    """Districts and counties of the city."""
+@router.get("/districts", response_model=Page[DistrictOut])
+async def list_districts(
+    _: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[DistrictOut]:
+    """Districts and counties of the city, by code."""
     rows = await reference_repository.list_districts(session)
-    return [DistrictOut.model_validate(r) for r in rows]
+    items = [DistrictOut.model_validate(r) for r in rows]
+    return page.page_of_all(items, lambda d: (d.code,), str)
 
 
-@router.get("/institutions", response_model=list[InstitutionOut])
-async def list_institutions(_: CurrentPrincipal, session: DbSession) -> list[InstitutionOut]:
-    """The designated institutions."""
+@router.get("/institutions", response_model=Page[InstitutionOut])
+async def list_institutions(
+    _: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[InstitutionOut]:
+    """The designated institutions, by code."""
     rows = await reference_repository.list_institutions(session)
-    return [InstitutionOut.model_validate(r) for r in rows]
+    items = [InstitutionOut.model_validate(r) for r in rows]
+    return page.page_of_all(items, lambda i: (i.code, i.id), str, uuid.UUID)
 
 
 @router.post("/institutions", response_model=InstitutionOut, status_code=status.HTTP_201_CREATED)
@@ -66,15 +73,16 @@ async def update_institution(
     )
 
 
-@router.get("/pharmacy-stores", response_model=list[PharmacyStoreOut])
+@router.get("/pharmacy-stores", response_model=Page[PharmacyStoreOut])
 async def list_pharmacy_stores(
     _: CurrentPrincipal,
     session: DbSession,
+    page: PageQuery,
     district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-) -> list[PharmacyStoreOut]:
-    """Partner pharmacy stores, optionally only those that deliver to a district."""
+) -> Page[PharmacyStoreOut]:
+    """Partner pharmacy stores by code, optionally only those that deliver to a district."""
     rows = await reference_repository.list_stores_with_coverage(session, district_code)
-    return [
+    items = [
         PharmacyStoreOut(
             id=store.id,
             chain_id=store.chain_id,
@@ -87,24 +95,30 @@ async def list_pharmacy_stores(
         )
         for store, covered in rows
     ]
+    return page.page_of_all(items, lambda s: (s.code, s.id), str, uuid.UUID)
 
 
-@router.get("/chronic-diseases", response_model=list[ChronicDiseaseOut])
-async def list_chronic_diseases(_: CurrentPrincipal, session: DbSession) -> list[ChronicDiseaseOut]:
-    """The chronic-disease catalogue, with the diseases the online service admits."""
+@router.get("/chronic-diseases", response_model=Page[ChronicDiseaseOut])
+async def list_chronic_diseases(
+    _: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[ChronicDiseaseOut]:
+    """The chronic-disease catalogue by code, with the diseases the online service admits."""
     rows = await reference_repository.list_diseases(session)
-    return [ChronicDiseaseOut.model_validate(r) for r in rows]
+    items = [ChronicDiseaseOut.model_validate(r) for r in rows]
+    return page.page_of_all(items, lambda d: (d.code, d.id), str, uuid.UUID)
 
 
-@router.get("/drugs", response_model=list[DrugOut])
+@router.get("/drugs", response_model=Page[DrugOut])
 async def list_drugs(
     _: CurrentPrincipal,
     session: DbSession,
+    page: PageQuery,
     q: Annotated[str | None, Query(max_length=64)] = None,
-) -> list[DrugOut]:
-    """The drug catalogue, optionally filtered by name."""
+) -> Page[DrugOut]:
+    """The drug catalogue by national code, optionally filtered by name."""
     rows = await reference_repository.list_drugs(session, q)
-    return [DrugOut.model_validate(r) for r in rows]
+    items = [DrugOut.model_validate(r) for r in rows]
+    return page.page_of_all(items, lambda d: (d.national_code, d.id), str, uuid.UUID)
 
 
 @router.post("/drugs", response_model=DrugOut, status_code=status.HTTP_201_CREATED)

@@ -103,7 +103,7 @@ async def test_the_same_night_again_is_the_stored_one(client, db_session, settin
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
     listed = await client.get(url, headers=who.headers)
-    assert [p["id"] for p in listed.json()] == [first.json()["id"]]
+    assert [p["id"] for p in listed.json()["items"]] == [first.json()["id"]]
 
 
 async def test_another_rise_time_for_a_stored_bed_time_is_a_conflict(
@@ -142,7 +142,7 @@ async def test_a_doctor_in_care_reads_and_writes_the_diary(client, db_session, s
     url = f"/api/v1/patients/{who.patient.id}/bp-sleep-periods"
     body = {**_night(), "source": "device"}
     assert (await client.post(url, json=body, headers=headers)).status_code == 201
-    assert len((await client.get(url, headers=who.headers)).json()) == 1
+    assert len((await client.get(url, headers=who.headers)).json()["items"]) == 1
     assert (await _summary(client, who, headers))["patient_id"] == str(who.patient.id)
 
 
@@ -160,7 +160,7 @@ async def test_bp_data_is_hidden_from_everyone_else(client, db_session, settings
         posted = await client.post(f"{base}/bp-sleep-periods", json=_night(), headers=headers)
         assert posted.status_code == 404
     listed = await client.get(f"{base}/bp-sleep-periods", headers=who.headers)
-    assert listed.json() == []
+    assert listed.json() == {"items": [], "next": None}
 
 
 async def test_the_chart_draws_every_reading_and_marks_artefacts(

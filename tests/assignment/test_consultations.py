@@ -44,7 +44,7 @@ async def test_queue_is_urgent_first_then_by_waiting_time(
         await client.get(
             f"{CONSULT}/queue", headers=await headers(db_session, settings, doctor_account)
         )
-    ).json()
+    ).json()["items"]
     expected = [order[2][1], order[3][1], order[0][1], order[1][1]]
     assert [q["id"] for q in queue] == expected
     assert [q["position"] for q in queue] == [1, 2, 3, 4]

@@ -103,7 +103,7 @@ async def test_follow_ups_are_due_then_overdue_and_completing_one_schedules_the_
     assert first["overdue"] is True  # discharged 20 days ago, due after 14
     overdue = (
         await client.get("/api/v1/care/follow-ups", params={"state": "overdue"}, headers=doctor_h)
-    ).json()
+    ).json()["items"]
     assert [f["id"] for f in overdue] == [first["id"]]
     done = await client.post(
         f"/api/v1/care/follow-ups/{first['id']}/complete",
@@ -116,7 +116,7 @@ async def test_follow_ups_are_due_then_overdue_and_completing_one_schedules_the_
         await client.get(
             "/api/v1/care/follow-ups", params={"state": "due", "within_days": 14}, headers=doctor_h
         )
-    ).json()
+    ).json()["items"]
     assert [f["id"] for f in due] == [following["id"]]
     again = await client.post(
         f"/api/v1/care/follow-ups/{first['id']}/miss", json={}, headers=doctor_h

@@ -81,7 +81,7 @@ async def test_a_change_dated_today_or_earlier_is_refused(client, db_session, se
         )
         assert response.status_code == 409
         assert response.json()["code"] == "catalogue_change_in_past"
-    editions = (await client.get("/api/v1/catalogue/editions", headers=headers)).json()
+    editions = (await client.get("/api/v1/catalogue/editions", headers=headers)).json()["items"]
     assert [e["effective_from"] for e in editions] == ["2020-01-01"]
 
 

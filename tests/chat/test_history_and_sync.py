@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.kit.pagination import encode_cursor
 from app.models import AuditEvent
 from tests.chat.conftest import send_text
 
@@ -16,16 +17,16 @@ async def _send(client, chat, count: int) -> None:
 
 async def test_history_pages_backwards_without_overlap(client, chat) -> None:
     await _send(client, chat, 7)
-    pages, before = [], None
+    pages, cursor = [], None
     while True:
-        params = {"limit": 3} | ({"before_seq": before} if before else {})
+        params = {"limit": 3} | ({"cursor": cursor} if cursor else {})
         page = (
             await client.get(chat.url("/messages"), headers=chat.doctor_app, params=params)
         ).json()
         pages.append([m["seq"] for m in page["items"]])
-        if not page["has_more"]:
+        if page["next"] is None:
             break
-        before = page["items"][0]["seq"]
+        cursor = page["next"]
     assert pages == [[5, 6, 7], [2, 3, 4], [1]]
 
 
@@ -34,13 +35,26 @@ async def test_forward_paging_after_a_seq(client, chat) -> None:
     page = (
         await client.get(chat.url("/messages"), headers=chat.patient_phone, params={"after_seq": 2})
     ).json()
-    assert [m["seq"] for m in page["items"]] == [3, 4, 5] and page["has_more"] is False
+    assert [m["seq"] for m in page["items"]] == [3, 4, 5] and page["next"] is None
 
 
-async def test_before_and_after_together_are_malformed(client, chat) -> None:
-    params = {"after_seq": 1, "before_seq": 3}
+async def test_forward_pages_continue_forwards(client, chat) -> None:
+    await _send(client, chat, 5)
+    params = {"after_seq": 1, "limit": 2}
+    first = (
+        await client.get(chat.url("/messages"), headers=chat.patient_phone, params=params)
+    ).json()
+    params = {"after_seq": 1, "limit": 2, "cursor": first["next"]}
+    second = (
+        await client.get(chat.url("/messages"), headers=chat.patient_phone, params=params)
+    ).json()
+    assert [m["seq"] for m in first["items"] + second["items"]] == [2, 3, 4, 5]
+
+
+async def test_a_cursor_of_another_direction_is_malformed(client, chat) -> None:
+    params = {"cursor": encode_cursor(("sideways", 3))}
     response = await client.get(chat.url("/messages"), headers=chat.doctor_app, params=params)
-    assert response.status_code == 422
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_cursor")
 
 
 async def test_sync_returns_exactly_what_follows_each_cursor(client, chat) -> None:

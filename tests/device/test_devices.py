@@ -32,12 +32,12 @@ async def test_bind_list_and_unbind(client, db_session, settings) -> None:
     assert body["patient_id"] == str(patient.id)
     again = await client.post("/api/v1/devices", json=CGM, headers=headers)
     assert again.json()["id"] == body["id"]
-    listed = (await client.get("/api/v1/devices", headers=headers)).json()
+    listed = (await client.get("/api/v1/devices", headers=headers)).json()["items"]
     assert [d["serial"] for d in listed] == ["G7-0001"]
     assert (
         await client.delete(f"/api/v1/devices/{body['id']}", headers=headers)
     ).status_code == 204
-    assert (await client.get("/api/v1/devices", headers=headers)).json() == []
+    assert (await client.get("/api/v1/devices", headers=headers)).json()["items"] == []
 
 
 async def _register(client, db_session, settings, serial: str, code: str = "4827") -> None:
@@ -95,7 +95,7 @@ async def test_a_claim_without_proof_does_not_block_the_owner(client, db_session
     # The owner's earlier unproven binding of it becomes the proven one.
     assert proven.status_code == 201
     assert (proven.json()["patient_id"], proven.json()["verified"]) == (str(owner_patient.id), True)
-    assert (await client.get("/api/v1/devices", headers=squatter)).json() == []
+    assert (await client.get("/api/v1/devices", headers=squatter)).json()["items"] == []
 
 
 async def test_wrong_pairing_codes_are_counted_per_patient(client, db_session, settings) -> None:
@@ -174,7 +174,7 @@ async def test_sensor_sessions(client, db_session, settings) -> None:
     assert (await client.post(url, json={}, headers=headers)).json()[
         "code"
     ] == "sensor_session_running"
-    listed = (await client.get("/api/v1/devices", headers=headers)).json()
+    listed = (await client.get("/api/v1/devices", headers=headers)).json()["items"]
     assert listed[0]["sensor_session"]["id"] == started.json()["id"]
     ended = await client.post(f"{url}/end", headers=headers)
     assert ended.json()["ended_at"] is not None
@@ -197,7 +197,7 @@ async def test_doctor_sees_devices_of_their_patients_only(client, db_session, se
     _, _, doctor = await doctor_for(db_session, settings, who.patient)
     other = await wearer(db_session, settings)
     mine = await client.get(f"/api/v1/patients/{who.patient.id}/devices", headers=doctor)
-    assert sorted(d["kind"] for d in mine.json()) == ["bp", "cgm", "ecg", "meter"]
+    assert sorted(d["kind"] for d in mine.json()["items"]) == ["bp", "cgm", "ecg", "meter"]
     theirs = await client.get(f"/api/v1/patients/{other.patient.id}/devices", headers=doctor)
     assert theirs.status_code == 404
 

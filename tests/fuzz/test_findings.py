@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from app.kit.pagination import encode_cursor
 from app.models import CareTeam, Role
 from tests.fixtures import factories
 from tests.reading.helpers import doctor_for, wearer
@@ -103,13 +104,16 @@ async def test_query_times_the_service_cannot_hold_are_422(client, db_session, s
     )
     readings = f"/api/v1/patients/{who.patient.id}/readings"
     for value in BAD_INSTANTS:
+        # Lists that resume after a time carry it in their cursor: the same times are refused.
+        cursor = encode_cursor((value,))
         for url, headers in (
-            (f"/api/v1/alerts?before={value}", doctor),
-            (f"/api/v1/insurance/flags?before={value}", bureau),
-            (f"/api/v1/insurance/settlements?before={value}", who.headers),
-            (f"/api/v1/payments/receipts?before={value}", who.headers),
+            (f"/api/v1/alerts?cursor={cursor}", doctor),
+            (f"/api/v1/insurance/flags?cursor={cursor}", bureau),
+            (f"/api/v1/insurance/settlements?cursor={cursor}", who.headers),
+            (f"/api/v1/payments/receipts?cursor={cursor}", who.headers),
             (f"{readings}?since={value}", who.headers),
-            (f"{readings}?before={value}", who.headers),
+            (f"{readings}?until={value}", who.headers),
+            (f"{readings}?cursor={cursor}", who.headers),
         ):
             response = await client.get(url.replace("+", "%2B"), headers=headers)
             assert response.status_code == 422, (url, response.status_code)

@@ -13,6 +13,7 @@ import pytest
 from app.chat import socket as chat_socket
 from app.chat.errors import Invalid
 from app.kit.bounded import INT32_MAX, INT64_MAX, INT64_MIN
+from app.kit.pagination import encode_cursor
 from app.main import create_app
 from app.models import Role
 from tests.chat.conftest import chat
@@ -79,10 +80,10 @@ def test_every_integer_a_request_carries_is_bounded_within_a_bigint(settings) ->
     assert unbounded == []
 
 
-def _refused(response) -> None:
+def _refused(response, code: str = "validation_failed") -> None:
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["code"] == "validation_failed"
+    assert response.json()["code"] == code
 
 
 @pytest.mark.parametrize("year", ["3000000000", TWENTY_DIGITS, "-1", "1066"])
@@ -95,16 +96,18 @@ async def test_a_benefit_rule_year_out_of_range_is_422(client, db_session, setti
 
 @pytest.mark.parametrize("before_id", [TWENTY_DIGITS, str(INT64_MAX + 1), "-1"])
 async def test_an_access_log_cursor_out_of_range_is_422(client, patient_headers, before_id) -> None:
+    cursor = encode_cursor((int(before_id),))
     response = await client.get(
-        f"/api/v1/patients/me/access-log?before_id={before_id}", headers=patient_headers
+        f"/api/v1/patients/me/access-log?cursor={cursor}", headers=patient_headers
     )
-    _refused(response)
+    _refused(response, "invalid_cursor")
 
 
 @pytest.mark.parametrize("seq", [str(INT32_MAX + 1), TWENTY_DIGITS])
 async def test_chat_sequence_numbers_out_of_range_are_422(client, chat, seq) -> None:
     url, headers = chat.url(), chat.patient_phone
-    _refused(await client.get(f"{url}/messages?before_seq={seq}", headers=headers))
+    cursor = encode_cursor(("before", int(seq)))
+    _refused(await client.get(f"{url}/messages?cursor={cursor}", headers=headers), "invalid_cursor")
     _refused(await client.get(f"{url}/messages?after_seq={seq}", headers=headers))
     _refused(await client.post(f"{url}/messages/{seq}/recall", headers=headers))
     _refused(await client.post(f"{url}/read", json={"up_to_seq": int(seq)}, headers=headers))

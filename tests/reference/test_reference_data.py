@@ -30,7 +30,7 @@ async def test_admin_adds_a_drug_and_everyone_reads_it(client, db_session, setti
     assert created.json()["price_fen"] == 2350
     patient = await _headers(db_session, settings, Role.patient)
     listed = await client.get("/api/v1/drugs", headers=patient, params={"q": "双胍"})
-    assert [d["national_code"] for d in listed.json()] == [DRUG["national_code"]]
+    assert [d["national_code"] for d in listed.json()["items"]] == [DRUG["national_code"]]
 
 
 async def test_duplicate_drug_code_is_409(client, db_session, settings) -> None:
@@ -95,5 +95,5 @@ async def test_stores_filtered_by_covered_district(client, db_session, settings)
     response = await client.get(
         "/api/v1/pharmacy-stores", headers=headers, params={"district_code": "140321"}
     )
-    assert [s["id"] for s in response.json()] == [str(county_store.id)]
-    assert response.json()[0]["covered_district_codes"] == ["140321"]
+    assert [s["id"] for s in response.json()["items"]] == [str(county_store.id)]
+    assert response.json()["items"][0]["covered_district_codes"] == ["140321"]

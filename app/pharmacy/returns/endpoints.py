@@ -6,6 +6,7 @@ order is 404; a role that never takes a step is 403; an illegal step is 409."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -14,6 +15,7 @@ from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.i18n import translate
 from app.idempotency import IdempotencyKey
+from app.kit.pagination import PageQuery
 from app.models import QualityReturn, Role
 from app.pharmacy.returns import service as returns_service
 from app.pharmacy.returns.schemas import (
@@ -72,15 +74,22 @@ async def open_quality_return(
 async def list_quality_returns(
     principal: PatientOrPharmacist,
     session: DbSession,
+    page: PageQuery,
     status_filter: Annotated[list[ReturnStatus] | None, Query(alias="status")] = None,
     order_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> QualityReturnPage:
     """My returns (patient) or my store's (pharmacist), newest first."""
+    resume = page.after(datetime, uuid.UUID)
     rows = await returns_service.list_returns(
-        session, principal, status_filter or [], order_id, limit
+        session,
+        principal,
+        status_filter or [],
+        order_id,
+        page.limit,
+        (resume[0], resume[1]) if resume else None,
     )
-    return QualityReturnPage(items=await present_returns(session, rows))
+    found = page.page(rows, lambda r: (r.created_at, r.id))
+    return QualityReturnPage(items=await present_returns(session, found.items), next=found.next)
 
 
 @router.get("/quality-returns/{return_id}", response_model=QualityReturnOut)

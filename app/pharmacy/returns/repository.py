@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
+from app.kit.pagination import beyond
 from app.models import (
     DispensedBox,
     PaymentRefund,
@@ -50,14 +52,18 @@ async def list_visible(
     statuses: Sequence[str],
     order_id: uuid.UUID | None,
     limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[QualityReturn]:
-    """The caller's returns, newest first."""
+    """The caller's returns, newest first (after the `after` (created_at, id) key)."""
     statement = select(QualityReturn).where(return_scope(principal))
     if statuses:
         statement = statement.where(QualityReturn.status.in_(statuses))
     if order_id is not None:
         statement = statement.where(QualityReturn.order_id == order_id)
-    statement = statement.order_by(QualityReturn.created_at.desc(), QualityReturn.id).limit(limit)
+    order = (QualityReturn.created_at, QualityReturn.id)
+    if after is not None:
+        statement = statement.where(beyond(order, after, descending=True))
+    statement = statement.order_by(*(c.desc() for c in order)).limit(limit)
     return (await session.scalars(statement)).all()
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.delivery.schemas import TRACEABILITY_CODE
+from app.kit.pagination import Page
 from app.pharmacy.returns.states import ReturnStatus
 
 
@@ -95,8 +96,8 @@ class QualityReturnOut(BaseModel):
     updated_at: datetime
 
 
-class QualityReturnPage(BaseModel):
-    items: list[QualityReturnOut]
+class QualityReturnPage(Page[QualityReturnOut]):
+    """A page of quality returns, newest first."""
 
 
 class ReturnBoxesOut(BaseModel):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -132,9 +132,12 @@ async def list_returns(
     statuses: Sequence[str],
     order_id: uuid.UUID | None,
     limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[QualityReturn]:
     """The caller's returns, newest first (each an audited read)."""
-    rows = await returns_repository.list_visible(session, principal, statuses, order_id, limit)
+    rows = await returns_repository.list_visible(
+        session, principal, statuses, order_id, limit, after
+    )
     await audit_service.record_many(
         session, principal, AuditAction.read, RESOURCE, [(r.id, r.patient_id) for r in rows]
     )

@@ -94,6 +94,19 @@ async function login(event) {
   }
 }
 
+// Every list answers {items, next}: follow `next` (an opaque cursor) until it is null.
+async function everyPage(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const separator = path.includes("?") ? "&" : "?";
+    const page = await api(cursor === null ? path : path + separator + "cursor=" + encodeURIComponent(cursor));
+    items.push(...page.items);
+    cursor = page.next;
+  } while (cursor !== null);
+  return items;
+}
+
 async function start() {
   state.me = await api("/api/v1/auth/me");
   if (!state.me.store_id) {
@@ -104,7 +117,8 @@ async function start() {
   $("#board").hidden = false;
   $("#logout").hidden = false;
   $("#store-name").textContent = state.me.display_name;
-  if (state.me.role === "pharmacist") state.couriers = (await api("/api/v1/pharmacy/couriers")).items;
+  if (state.me.role === "pharmacist") state.couriers = await everyPage("/api/v1/pharmacy/couriers");
+  // The board opens with the newest 200 orders (one page); live events bring the rest.
   const page = await api("/api/v1/orders?limit=200");
   for (const order of page.items) state.orders.set(order.id, order);
   render();
