@@ -4,10 +4,10 @@ verifies (audited) and works the review queue."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import AwareDatetime
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
@@ -25,6 +25,7 @@ from app.identity.schemas import (
     verified_out,
 )
 from app.identity.sources import staff_attestation
+from app.kit.pagination import PageQuery
 from app.models import Role
 
 router = APIRouter(tags=["insured identity"])
@@ -107,19 +108,18 @@ async def verify_patient_identity(
 
 @router.get("/api/v1/identity/reviews", response_model=ReviewPage)
 async def list_identity_reviews(
-    principal: BureauOnly,
-    session: DbSession,
-    before: AwareDatetime | None = None,
-    limit: Limit = 50,
+    principal: BureauOnly, session: DbSession, page: PageQuery
 ) -> ReviewPage:
     """Declarations of a certificate number another patient holds, newest first (bureau)."""
-    rows = await identity_service.review_queue(session, principal, before, limit)
+    after = page.after(datetime, uuid.UUID)
+    rows = await identity_service.review_queue(
+        session, principal, (after[0], after[1]) if after else None, page.limit
+    )
+    found = page.page(rows, lambda row: (row.declared_at, row.id))
     items = [
         ReviewItem(
-            declaration_id=r.id,
-            patient_id=r.patient_id,
-            declared=DeclarationOut.of(r, reveal=True),
+            declaration_id=r.id, patient_id=r.patient_id, declared=DeclarationOut.of(r, reveal=True)
         )
-        for r in rows
+        for r in found.items
     ]
-    return ReviewPage(items=items, next_before=rows[-1].declared_at if len(rows) == limit else None)
+    return ReviewPage(items=items, next=found.next)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.pagination import beyond
 from app.models import (
     Entitlement,
     EntitlementIdentity,
@@ -126,14 +127,16 @@ async def entitlements_to_bind(
 
 
 async def review_queue(
-    session: AsyncSession, before: datetime | None, limit: int
+    session: AsyncSession, after: tuple[datetime, uuid.UUID] | None, limit: int
 ) -> Sequence[IdentityDeclaration]:
-    """Declarations of a certificate number another patient holds, newest first."""
+    """Declarations of a certificate number another patient holds, newest first, resuming
+    after the (declared_at, id) key of the previous page's last one."""
+    order = (IdentityDeclaration.declared_at, IdentityDeclaration.id)
     statement = select(IdentityDeclaration).where(IdentityDeclaration.needs_review.is_(True))
-    if before is not None:
-        statement = statement.where(IdentityDeclaration.declared_at < before)
+    if after is not None:
+        statement = statement.where(beyond(order, after, descending=True))
     rows = await session.scalars(
-        statement.order_by(IdentityDeclaration.declared_at.desc()).limit(limit)
+        statement.order_by(*(column.desc() for column in order)).limit(limit)
     )
     return rows.all()
 

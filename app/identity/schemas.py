@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.kit.masking import mask_national_id
+from app.kit.pagination import Page
 from app.models import IdentityDeclaration, InsuredIdentity
 
 InsuranceType = Literal["310", "390"]
@@ -108,9 +109,8 @@ class ReviewItem(BaseModel):
     declared: DeclarationOut
 
 
-class ReviewPage(BaseModel):
-    items: list[ReviewItem]
-    next_before: datetime | None
+class ReviewPage(Page[ReviewItem]):
+    """Declarations waiting for a clerk, newest first."""
 
 
 def verified_out(row: InsuredIdentity, available_fen: int) -> VerifiedIdentityOut:

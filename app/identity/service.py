@@ -317,10 +317,13 @@ async def staff_status(
 
 
 async def review_queue(
-    session: AsyncSession, principal: Principal, before: datetime | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
 ) -> list[IdentityDeclaration]:
     """Declarations of numbers another patient holds, newest first, for staff; audited."""
-    rows = list(await identity_repository.review_queue(session, before, limit))
+    rows = list(await identity_repository.review_queue(session, after, limit))
     await audit_service.record_many(
         session,
         principal,

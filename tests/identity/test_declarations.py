@@ -130,3 +130,30 @@ async def test_only_patients_declare(client, db_session, settings) -> None:
         )
         answer = await client.post(DECLARE, json=_body(factories.resident_id()), headers=headers)
         assert answer.status_code == 403, role
+
+
+async def test_the_review_queue_pages_with_a_cursor(client, db_session, settings) -> None:
+    holder, _ = await _patient(db_session, settings)
+    taken = factories.resident_id()
+    await factories.insured(db_session, holder, insurance_type="390", national_id=taken)
+    probers = []
+    for _ in range(3):
+        prober, prober_h = await _patient(db_session, settings)
+        assert (await client.post(DECLARE, json=_body(taken), headers=prober_h)).status_code == 202
+        probers.append(str(prober.id))
+    clerk = await factories.bearer(
+        db_session, settings, await factories.account(db_session, Role.bureau)
+    )
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(REVIEWS, params=params, headers=clerk)).json()
+        assert len(page["items"]) <= 2
+        seen += [i["patient_id"] for i in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    # Each declaration once, newest first.
+    assert [p for p in seen if p in probers] == probers[::-1]
+    assert len(seen) == len(set(seen))
