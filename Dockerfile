@@ -11,9 +11,11 @@ FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Dependencies only (pinned), from the two files that name them: without app/ the project
+# builds as an empty distribution (uninstalled again), so this layer is rebuilt only when
+# pyproject.toml or constraints.txt change, never for a code change. The service's own code is
+# copied into the runtime stage as is.
 COPY pyproject.toml constraints.txt ./
-COPY app ./app
-# Dependencies only (pinned); the service's own code is copied into the runtime stage as is.
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt . \
     && /opt/venv/bin/pip uninstall -y chronic-care

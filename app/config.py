@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
 
-    # Chat (issue 5): message limits, recall window, typing timeout, per-user send rate.
+    # Chat: message limits, recall window, typing timeout, per-user send rate.
     chat_max_text_chars: int = 2000
     chat_recall_window_seconds: float = 120.0
     chat_typing_timeout_seconds: float = 6.0
@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     chat_attachment_unsent_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
     chat_attachment_expiry_interval_seconds: float = Field(default=300.0, gt=0)
 
-    # --- Enrollment, doctors, assignment and care (issue 4: app/catalogue, app/enrollment,
+    # --- Enrollment, doctors, assignment and care (app/catalogue, app/enrollment,
     # app/doctor, app/assignment, app/care) ---
     # Medical-record attachments: JPEG, PNG or PDF (checked by content), each at most this big.
     enrollment_record_max_bytes: int = 10 * 1024 * 1024
@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     # Largest request body (413 above it); routes taking files have their own limits, below.
     request_body_max_bytes: int = 1024 * 1024
 
-    # --- Readings, clinical analytics and live alerts (issue 3) ---
+    # --- Readings, clinical analytics and live alerts (docs/domain.md: CGM, blood pressure) ---
     # Glucose is stored in mg/dL; thresholds below are mg/dL, mmHg or minutes.
     reading_batch_max_items: int = 2000
     reading_clock_skew_seconds: int = 300
@@ -229,7 +229,7 @@ class Settings(BaseSettings):
     alert_signal_loss_minutes: int = 60
     # A patient whose data stopped longer ago than this is no longer "losing signal".
     alert_signal_loss_horizon_hours: int = 24
-    # --- Single-lead ECG strips from wearables (issue 16) ---
+    # --- Single-lead ECG strips from wearables ---
     # Upload size, strip length and sampling rate accepted (outside: 413 / 422).
     ecg_upload_max_bytes: int = 8_000_000
     ecg_min_seconds: float = 10.0
@@ -243,7 +243,7 @@ class Settings(BaseSettings):
     # A strip recorded longer ago than this on arrival is history: it raises no live alert.
     ecg_live_alert_hours: int = 24
 
-    # --- E-prescriptions, pharmacy routing and delivery (issue 6: app/prescription,
+    # --- E-prescriptions, pharmacy routing and delivery (app/prescription,
     # app/pharmacy, app/delivery) ---
     # Online prescribing policy (days' supply normal / long prescription, validity in days).
     prescription_normal_max_days: int = 7
@@ -265,7 +265,7 @@ class Settings(BaseSettings):
     courier_speed_mountain_kmh: float = 20.0
     courier_road_factor: float = 1.4
 
-    # --- Insurance settlement and payment (issue 7: app/insurance, app/payment) ---
+    # --- Insurance settlement and payment (app/insurance, app/payment) ---
     # Public base URL the payment providers post their notifications to.
     payment_notify_base_url: str = "http://127.0.0.1:8000"
     # WeChat Pay v3 (the mini-program's appid is wechat_appid). A provider whose merchant id or
@@ -282,7 +282,7 @@ class Settings(BaseSettings):
     alipay_app_id: str | None = None
     alipay_app_private_key: str | None = None
     alipay_public_key: str | None = None
-    # Refunds (issue 14): an online refund not confirmed this long after it was asked for is
+    # Refunds: an online refund not confirmed this long after it was asked for is
     # queried from the provider (and again at this interval while it is pending); a cash or card
     # refund not handed back within the hours below is escalated to the store and the admins.
     payment_refund_query_after_seconds: float = Field(default=300.0, gt=0)
@@ -293,7 +293,7 @@ class Settings(BaseSettings):
     # How often the money jobs (refund follow-up, rule warning) run in each web process.
     payment_jobs_interval_seconds: float = Field(default=60.0, gt=0)
 
-    # --- Hardening (issue 14): sign-in throttle, slow clients, docs and metrics, headers ---
+    # --- Hardening: sign-in throttle, slow clients, docs and metrics, headers ---
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn reads the same
     # variable): addresses or networks, comma-separated. The client address decides the
     # per-address sign-in throttle, so prod refuses "*" (anyone could then claim any address).
@@ -334,7 +334,7 @@ class Settings(BaseSettings):
     # Partner webhooks may target private, loopback and link-local addresses (dev and test
     # partners run locally). Prod always refuses them, at configuration and at each send.
     webhook_private_targets_allowed: bool = True
-    # Insured identity (issue 14): a patient may declare their identity this many times per
+    # Insured identity: a patient may declare their identity this many times per
     # window (429 with Retry-After beyond), counted in the database so every process agrees.
     identity_declarations_per_window: int = Field(default=5, ge=1)
     identity_declaration_window_seconds: int = Field(default=24 * 3600, ge=1)

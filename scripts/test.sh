@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite (SQLite; PostgreSQL/Redis when TEST_POSTGRES_URL and
-# TEST_REDIS_URL are set, as .ci/run does). Extra arguments go to pytest.
+# TEST_REDIS_URL are set, as .ci/run does). Extra arguments go to pytest (`-n 0` runs it in one
+# process).
+#
+# Two pytest-xdist workers (the machine's two cores), each with its own migrated databases
+# (tests/fixtures/databases.py); whole files go to one worker, so a module's server or world is
+# built once (docs/decisions/0007-tests-in-parallel-with-a-migrated-template.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -17,4 +22,4 @@ if ! command -v chromium >/dev/null 2>&1; then
             "test will be skipped (install chromium to run it)" >&2
     fi
 fi
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile "$@"

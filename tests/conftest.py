@@ -38,9 +38,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def _migrated_template() -> AsyncIterator[None]:
+    """Drop this worker's migrated template database (tests/fixtures/databases.py) at the end."""
+    yield
+    await databases.drop_migrated_template()
+
+
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    """One freshly migrated database for the whole run (SQLite file or new PostgreSQL DB)."""
+    """One freshly migrated database for the worker's whole run (SQLite file or new PostgreSQL
+    DB; each pytest-xdist worker has its own)."""
     url = await databases.create_migrated_database()
     yield url
     await databases.drop_database(url)

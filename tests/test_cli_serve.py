@@ -32,6 +32,24 @@ def test_the_docker_image_runs_prod_through_the_cli() -> None:
     assert "forwarded-allow-ips" not in command
 
 
+def test_the_docker_image_installs_dependencies_before_copying_the_code() -> None:
+    # Layer caching: a change to app/ must not rebuild the dependency layer.
+    lines = [
+        line
+        for line in (PROJECT_ROOT / "Dockerfile").read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    ]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    instructions = [line.split(None, 1) for line in joined.splitlines() if line.strip()]
+    install = next(
+        i for i, (verb, rest) in enumerate(instructions) if verb == "RUN" and "pip install" in rest
+    )
+    copies = [(i, rest.split()) for i, (verb, rest) in enumerate(instructions) if verb == "COPY"]
+    before = {source for i, words in copies if i < install for source in words[:-1]}
+    assert before == {"pyproject.toml", "constraints.txt"}
+    assert any("app" in words[-2:] for i, words in copies if i > install)
+
+
 @pytest.mark.parametrize(
     ("host", "local"),
     [

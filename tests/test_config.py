@@ -51,7 +51,8 @@ def test_prod_refuses_a_short_jwt_secret() -> None:
         ("jwt_secret", "x" * 48),
         ("jwt_secret", "ab" * 24),
         ("jwt_secret", "abcdefghijklmnopqrstuvwxyzabcdefgh"),
-        ("jwt_secret", secrets.token_hex(8)),
+        # Random values get fixed ids: xdist workers must collect the same test names.
+        pytest.param("jwt_secret", secrets.token_hex(8), id="jwt_secret-16-random-hex"),
         ("blind_index_key", "k"),
         ("blind_index_key", "prod-blind-index-key"),
         ("blind_index_key", "0" * 64),
@@ -63,7 +64,11 @@ def test_prod_refuses_a_short_jwt_secret() -> None:
             base64.urlsafe_b64encode(b"a-fernet-key-typed-by-a-person!!").decode(),
         ),
         ("field_encryption_keys", "not-a-fernet-key"),
-        ("field_encryption_keys", f"{Fernet.generate_key().decode()},{'A' * 43}="),
+        pytest.param(
+            "field_encryption_keys",
+            f"{Fernet.generate_key().decode()},{'A' * 43}=",
+            id="field_encryption_keys-a-good-then-a-zero-key",
+        ),
         ("metrics_token", "metrics"),
     ],
 )
@@ -83,6 +88,7 @@ def test_prod_refuses_weak_keys(field: str, weak: str) -> None:
             for _ in range(40)
         ),
     ],
+    ids=["token_urlsafe", "token_hex", "base64-of-random-bytes", "random-alphabet-40"],
 )
 def test_prod_accepts_generated_keys(strong: str) -> None:
     settings = _prod(jwt_secret=strong, blind_index_key=strong, metrics_token=strong)

@@ -4,7 +4,7 @@ Definitions (limits and thresholds are settings: they differ between guidelines)
 
 - Editing (artefacts): a reading with SBP or DBP outside the editing limits, DBP >= SBP, or a
   pulse pressure (SBP - DBP) outside its limits is excluded from every statistic; it stays
-  stored and drawn. Fixed limits as issue 16 and DOMAIN.md give them (SBP 50-240, DBP 40-140;
+  stored and drawn. Fixed limits as docs/domain.md gives them (SBP 50-240, DBP 40-140;
   pulse pressure 10-150 is this service's default), all settings.
 - Awake / asleep (ESH 2023, Mancia et al., J Hypertens 2023;41:1874): per reading, the wearer's
   wake flag; else the sleep diary (bed to rise is asleep, the rest awake, for readings within

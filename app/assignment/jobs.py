@@ -1,4 +1,4 @@
-"""Periodic work of issue 4, for a scheduler or a long-running process:
+"""Periodic work of assignment and care, for a scheduler or a long-running process:
 
     python -m app.assignment.jobs            # once
     python -m app.assignment.jobs --every 30 # for ever, every 30 s

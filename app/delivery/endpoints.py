@@ -2,8 +2,9 @@
 it, or the patient cancelling), positions and temperatures from the courier.
 
 Every step accepts an Idempotency-Key: a retried request finds its first effect. The order is
-resolved (and row-locked) in a dependency, so someone else's order is 404 before the body is
-even read.
+resolved (and row-locked) in a dependency, which FastAPI runs before it validates the body: a
+well-formed JSON body for someone else's order is 404 whatever its fields say. A body that is not
+JSON at all is 422 first, since FastAPI decodes it before resolving any dependency.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Demo data for the pilot city, Yangquan (Shanxi): plain values, loaded by `app.demo.seed`.
 
 Everything here is DEMO DATA for development, tests and demonstrations. District codes are the
-real GB/T 2260 codes and the metformin drug code is the one in DOMAIN.md; hospital and store
+real GB/T 2260 codes and the metformin drug code is the one in docs/domain.md; hospital and store
 lists, addresses, prices, invented drug codes, people, ID numbers and phone numbers are
 illustrative only and must never be mistaken for production reference data.
 """
@@ -315,7 +315,7 @@ DISEASES: tuple[DiseaseData, ...] = (
 
 ONLINE_ADMITTED_CODES = frozenset(d.code for d in DISEASES if d.online_admitted)
 
-METFORMIN_CODE = "XA10BAE054A001010100001"  # from DOMAIN.md
+METFORMIN_CODE = "XA10BAE054A001010100001"  # docs/domain.md (codes)
 
 # DEMO DATA: a small drug catalogue. Only the metformin code is real; the other 23-character
 # codes are invented in the same shape (X + ATC fragment + name/form/spec/maker segments).
@@ -581,7 +581,7 @@ CARE: tuple[CareData, ...] = (
 DEMO_WEARER = "demo-openid-patient-2"
 
 
-# --- Issue 6: the online formulary and the stores' starting stock ---
+# --- E-prescriptions: the online formulary and the stores' starting stock ---
 @dataclass(frozen=True)
 class FormularyData:
     disease_code: str
@@ -621,7 +621,7 @@ FORMULARY: tuple[FormularyData, ...] = tuple(
 STORE_STOCK_PACKS = 200
 
 
-# --- Insurance benefit rules (issue 7) ---
+# --- Insurance benefit rules (docs/domain.md: insurance settlement) ---
 @dataclass(frozen=True)
 class BenefitRuleData:
     insurance_type: str  # '310' employee, '390' urban-rural resident

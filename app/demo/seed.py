@@ -110,14 +110,14 @@ async def load_demo_data(session: AsyncSession, *, allow_prod: bool = False) -> 
     await _hospital_pharmacists(session, summary, institutions)
     patients = await _patients(session, summary)
     await _care(session, summary, patients, doctors)
-    # Enrollment and care (issue 4): catalogue, entitlements, reviewer, team, follow-up.
+    # Enrollment and care: catalogue, entitlements, reviewer, team, follow-up.
     summary.created += await load_demo_enrollment(session, patients, doctors)
-    # Insured identities (issue 14): declared, verified by the bureau, bound to entitlements.
+    # Insured identities: declared, verified by the bureau, bound to entitlements.
     summary.created += await load_demo_identities(session, patients)
     wearables = await load_demo_wearables(session, patients[data.DEMO_WEARER])
     summary.readings = wearables.readings
     await _pharmacy_supply(session, summary, stores)
-    # Insurance (issue 7): 2026 benefit rules, then one patient's settled month (idempotent).
+    # Insurance: 2026 benefit rules, then one patient's settled month (idempotent).
     summary.created += await load_benefit_rules(session)
     await load_demo_month(session)
     return summary

@@ -1,4 +1,4 @@
-"""Demo data of issue 4 (idempotent): the first catalogue edition, approved applications and
+"""Demo data of enrollment (idempotent): the first catalogue edition, approved applications and
 entitlements for the demo patients' conditions, a reviewer, a family-doctor team, a follow-up
 plan and the doctors' load counters. DEMO DATA only."""
 

@@ -152,14 +152,16 @@ async def attach_record(
     """Attach one medical-record file (JPEG, PNG or PDF, field `file`) to a draft."""
     # The form is read only after the scope check, so a foreign id is 404 whatever the body.
     await enrollment_service.load_application(session, principal, application_id)
-    form = await request.form(max_files=1)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise RecordMissing()
     settings = request.app.state.settings
-    data = await upload.read(settings.enrollment_record_max_bytes + 1)
+    # Closing the form closes its spooled temporary file, refused uploads included.
+    async with request.form(max_files=1) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise RecordMissing()
+        data = await upload.read(settings.enrollment_record_max_bytes + 1)
+        filename = upload.filename
     record = await record_service.attach_record(
-        session, principal, settings, request.app.state.blobs, application_id, data, upload.filename
+        session, principal, settings, request.app.state.blobs, application_id, data, filename
     )
     return RecordOut.model_validate(record)
 

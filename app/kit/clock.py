@@ -1,7 +1,9 @@
-"""The one place the service reads the time (UTC-aware), so tests can move it.
+"""The one place the service reads the time (UTC-aware), so it can be moved.
 
-Code calls `utcnow()`. Tests move time with `frozen_at(moment)` / `shifted_by(delta)` instead of
-sleeping: every caller sees the moved clock, however it imported `utcnow`.
+Code calls `utcnow()`. `frozen_at(moment)` / `shifted_by(delta)` move it for every caller,
+however it imported `utcnow`: tests use them instead of sleeping, the demo seed freezes it to
+date its history (`app/insurance/demo.py`), and a dev/test server started with
+CLOCK_OFFSET_SECONDS runs shifted (`app/main.py`; prod refuses an offset).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def city_date(moment: datetime | None = None) -> date:
 
 @contextmanager
 def frozen_at(moment: datetime) -> Iterator[None]:
-    """Within the block, the clock stands still at `moment` (tests only)."""
+    """Within the block, the clock stands still at `moment` (tests, the demo seed)."""
     global _source
     if moment.tzinfo is None:
         raise ValueError("frozen_at needs an aware datetime")
@@ -51,7 +53,8 @@ def frozen_at(moment: datetime) -> Iterator[None]:
 
 @contextmanager
 def shifted_by(delta: timedelta) -> Iterator[None]:
-    """Within the block, the clock runs `delta` ahead of the real one (tests only)."""
+    """Within the block, the clock runs `delta` ahead of the real one (tests, and a dev/test
+    server's CLOCK_OFFSET_SECONDS)."""
     global _source
     previous = _source
     _source = lambda: previous() + delta  # noqa: E731

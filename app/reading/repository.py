@@ -58,9 +58,9 @@ def _latest_update(current: str, new: str, least: str = "LEAST") -> str:
 @cache
 def _store_statement() -> TextClause:
     # One statement and one round trip per batch, whatever its size: each column travels as one
-    # array parameter (see CONVENTIONS.md on bulk writes), a second data-modifying CTE moves the
-    # latest-reading table on, and the answer is one row: the positions that were not inserted
-    # (already stored), usually none.
+    # array parameter (docs/decisions/0002-bulk-writes-executemany.md), a second data-modifying
+    # CTE moves the latest-reading table on, and the answer is one row: the positions that were
+    # not inserted (already stored), usually none.
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     arrays = ", ".join(
         f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in Reading.__table__.columns

@@ -6,7 +6,7 @@ from typing import Literal
 
 GlucoseUnit = Literal["mg/dL", "mmol/L"]
 
-# DOMAIN.md: mmol/L = mg/dL / 18.016.
+# docs/domain.md (wearable data): mmol/L = mg/dL / 18.016.
 MG_DL_PER_MMOL_L = 18.016
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The load test (issue 8) in one command: build the city (bench/load/setup.py) or top up the
+# The load test in one command: build the city (bench/load/setup.py) or top up the
 # one kept from an earlier run, serve it with 2 uvicorn workers on PostgreSQL + Redis with the
 # outbox relay and the background jobs on (as in production), drive it with locust headless,
 # write the statistics and a Markdown summary to bench/load/results/, and stop everything.

@@ -1,4 +1,4 @@
-"""E-prescriptions, pharmacy orders and delivery tracking (issue 6)
+"""E-prescriptions, pharmacy orders and delivery tracking
 
 Revision ID: 0005_pharmacy
 Revises: 0004_chat

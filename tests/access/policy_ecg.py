@@ -1,4 +1,4 @@
-"""Access policy of ECG strips (issue 16)."""
+"""Access policy of ECG strips."""
 
 from __future__ import annotations
 

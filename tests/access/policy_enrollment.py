@@ -1,4 +1,4 @@
-"""Access policy of issue 4's endpoints: catalogue, enrollment, doctors, assignment, care."""
+"""Access policy of the enrollment endpoints: catalogue, enrollment, doctors, assignment, care."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Access policy of prescriptions, pharmacy orders and delivery (issue 6).
+"""Access policy of prescriptions, pharmacy orders and delivery.
 
 Doctors write, hospital pharmacists review, patients order; store staff (pharmacists, couriers)
 see only orders routed to their store, couriers act only on deliveries assigned to them. Someone

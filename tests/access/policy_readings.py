@@ -1,4 +1,4 @@
-"""Access policy of devices, readings, Nightscout, analytics and alerts (issue 3)."""
+"""Access policy of devices, readings, Nightscout, analytics and alerts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Access policy of the doctors' signing keys and the signing payload (issue 14).
+"""Access policy of the doctors' signing keys and the signing payload.
 
 Only a doctor registers a key, and only for themselves (`/doctors/me`); only admins activate
 and list keys. A doctor's revocation of someone else's key, and the signing payload of someone

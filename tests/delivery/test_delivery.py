@@ -212,6 +212,26 @@ async def test_another_courier_of_the_store_cannot_act_on_the_delivery(
     assert response.status_code == 404
 
 
+async def test_someone_elses_order_is_404_before_its_body_is_validated_but_not_before_decoded(
+    client, world: World, db_session, settings
+) -> None:
+    from app.models import Role
+    from tests.fixtures import factories
+    from tests.prescription.world import store_staff
+
+    order = await ordered(client, world)
+    await dispatched(client, world, order)
+    colleague = await store_staff(db_session, world.store, Role.courier)
+    headers = {**await factories.bearer(db_session, settings, colleague), "Idempotency-Key": "y"}
+    url = f"{ORDERS}/{order['id']}/location"
+    wrong_fields = await client.post(url, json={"lat": "north"}, headers=headers)
+    assert wrong_fields.status_code == 404
+    not_json = await client.post(
+        url, content=b"{lat", headers={**headers, "Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 422
+
+
 async def _cold_order(client, world: World) -> dict:
     body = rx_body(world, item(world.drugs.glargine, "20", "qd", 7))
     order = await ordered(client, world, body)

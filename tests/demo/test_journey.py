@@ -1,4 +1,4 @@
-"""The whole loop (issue 8) against real uvicorn processes, driven by the demo journey exactly as
+"""The whole loop against real uvicorn processes, driven by the demo journey exactly as
 the clients drive it: sign-in to payment while the month is open, then the service restarted
 with its clock in the next month (CLOCK_OFFSET_SECONDS) and the bureau's statement.
 

@@ -35,7 +35,7 @@ from app.models import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-METFORMIN = "XA10BAE054A001010100001"  # DOMAIN.md
+METFORMIN = "XA10BAE054A001010100001"  # docs/domain.md (codes)
 DEMO_TABLES = (
     "districts",
     "institutions",

@@ -163,7 +163,7 @@ async def test_the_clerk_sees_declared_and_verified_compared(client, db_session,
 
 
 class _Platform:
-    """A stand-in for the insurance platform's person query (issue 17 plugs the real one in)."""
+    """A stand-in for the insurance platform's person query (its adapter plugs the real one in)."""
 
     def __init__(self, known: dict[str, PersonRecord]) -> None:
         self.known = known

@@ -12,7 +12,7 @@ from app.insurance.demo import load_benefit_rules, load_demo_month
 from app.kit.clock import frozen_at
 from app.models import BenefitRule
 
-# The statement the closing note of issue 7 quotes (fen). March 2026, pilot hospital, patient
+# The demo month's statement (fen). March 2026, pilot hospital, patient
 # 王海军 (310, M01603; deductible 200.00, fund 85%, category B pre-pays 10%):
 #   d1 total 21,320 = fund 116 (deductible 20,000 met here) + cash 21,204
 #   d2 total 29,000 = fund 22,185 + cash 6,815, delivery failed, reversed (all negated)

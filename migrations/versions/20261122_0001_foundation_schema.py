@@ -3,6 +3,9 @@
 Revision ID: 149c8ee6abec
 Revises:
 Create Date: 2026-11-22 14:18:12.618525
+
+The file is named 0001 so that the files sort in revision order; the revision id is the one
+databases already record and stays as it is.
 """
 
 from collections.abc import Sequence
