@@ -9,6 +9,7 @@ import pytest
 from app.main import create_app
 from app.models import Role
 from tests.fixtures import factories
+from tests.reference.test_reference_data import DRUG
 
 WX_REQUEST_METHODS = {"get", "post", "put", "delete", "head", "options", "trace", "connect"}
 
@@ -47,22 +48,7 @@ async def test_an_admin_changes_a_drug_price_by_put_and_other_fields_stay(
     client, db_session, settings
 ) -> None:
     _, admin = await _as(db_session, settings, Role.admin)
-    drug = await client.post(
-        "/api/v1/drugs",
-        headers=admin,
-        json={
-            "national_code": "XA10BAE054A001010100001",
-            "generic_name_zh": "二甲双胍",
-            "generic_name_en": "Metformin",
-            "product_name_zh": "格华止",
-            "form": "片剂",
-            "strength": "0.5g",
-            "pack": "20片/盒",
-            "manufacturer_zh": "中美上海施贵宝",
-            "price_fen": 2350,
-            "insurance_class": "full",
-        },
-    )
+    drug = await client.post("/api/v1/drugs", headers=admin, json=DRUG)
     assert drug.status_code == 201, drug.text
     changed = await client.put(
         f"/api/v1/drugs/{drug.json()['id']}", headers=admin, json={"price_fen": 2100}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -151,6 +152,29 @@ def matches(if_none_match: str, etag: str) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)
 
 
+async def image_response(
+    request: Request,
+    spec: Any,
+    image_format: ImageFormat,
+    if_none_match: str | None,
+    render: Callable[[Any, ImageFormat], bytes],
+) -> Response:
+    """A chart image with its ETag (a hash of everything it shows, language included): 304 when
+    the client holds it, else rendered off the event loop once per ETag (the chart cache)."""
+    etag = f'"{charts.image_key(spec, image_format)}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, max-age=0, must-revalidate",
+        "Vary": "Accept-Language",
+    }
+    if if_none_match is not None and matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    image = await chart_cache(request.app.state).image(
+        etag, partial(asyncio.to_thread, render, spec, image_format)
+    )
+    return Response(image, media_type=charts.MEDIA_TYPES[image_format], headers=headers)
+
+
 @router.get(
     "/patients/{patient_id}/charts/{chart}.{image_format}",
     response_class=Response,
@@ -186,19 +210,8 @@ async def chart(
             session, settings, principal, patient_id, end_date, days
         )
         spec = charts.bp_spec(bp.summary, bp.points, bp.patient.name, settings)
-    etag = f'"{charts.image_key(spec, image_format)}"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "private, max-age=0, must-revalidate",
-        "Vary": "Accept-Language",
-    }
     # Only now: the views above answered 404 to whoever may not see the patient.
-    if if_none_match is not None and matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    image = await chart_cache(request.app.state).image(
-        etag, partial(asyncio.to_thread, charts.render, spec, image_format)
-    )
-    return Response(image, media_type=charts.MEDIA_TYPES[image_format], headers=headers)
+    return await image_response(request, spec, image_format, if_none_match, charts.render)
 
 
 @router.get(

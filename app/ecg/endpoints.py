@@ -6,15 +6,12 @@ import asyncio
 import json
 import uuid
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
 import app.ecg.messages  # noqa: F401 - registers this package's message codes
-from app.analytics.chart_cache import chart_cache
-from app.analytics.charts import MEDIA_TYPES, image_key
-from app.analytics.endpoints import IMAGE_RESPONSES, ImageFormat, matches
+from app.analytics.endpoints import IMAGE_RESPONSES, ImageFormat, image_response
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.ecg import chart as ecg_chart
@@ -138,18 +135,7 @@ async def strip_image(
     spec = await asyncio.to_thread(
         ecg_chart.strip_spec, strip, samples, patient.name, patient.timezone
     )
-    etag = f'"{image_key(spec, image_format)}"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "private, max-age=0, must-revalidate",
-        "Vary": "Accept-Language",
-    }
-    if if_none_match is not None and matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    image = await chart_cache(request.app.state).image(
-        etag, partial(asyncio.to_thread, ecg_chart.render, spec, image_format)
-    )
-    return Response(image, media_type=MEDIA_TYPES[image_format], headers=headers)
+    return await image_response(request, spec, image_format, if_none_match, ecg_chart.render)
 
 
 @router.get(

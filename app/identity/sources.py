@@ -1,9 +1,10 @@
 """Where a verified insured identity comes from: the seam an authoritative source plugs into.
 
-The insurance platform's person query (the national platform's transaction 1101) implements `InsuredIdentitySource`; until
-it answers, a bureau clerk attests what they checked (`staff_attestation`). Both produce a
-`PersonRecord`, which `identity.service.record_verified` stores, audited, as the verified
-identity. Nothing a patient sends ever becomes a `PersonRecord`.
+The insurance platform's person query (the national platform's transaction 1101) implements
+`InsuredIdentitySource`; until it answers, a bureau clerk attests what they checked
+(`staff_attestation`). Both produce a `PersonRecord`, which `identity.service.record_verified`
+stores, audited, as the verified identity. Nothing a patient sends ever becomes a
+`PersonRecord`.
 """
 
 from __future__ import annotations
