@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -286,7 +286,7 @@ _STATEMENT_CSV_EXAMPLE = "\n".join(
         "held 17150 / released 0 / carried in 0,0",
     )
 )
-_STATEMENT_CSV = {
+_STATEMENT_CSV: dict[int | str, dict[str, Any]] = {
     200: {
         "description": (
             "The statement as CSV (text/csv, UTF-8 with a byte-order mark, sent as an attachment "
