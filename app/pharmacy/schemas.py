@@ -193,7 +193,20 @@ class OrderPage(Page[OrderOut]):
 
 
 class CallbackAck(BaseModel):
-    """What a partner callback did: applied, duplicate (no second effect) or ignored."""
+    """What a partner callback did: applied, unchanged (the order already had that status) or
+    duplicate (a nonce seen before: no second effect)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "applied",
+                    "order_id": "c5e81f3a-92d4-4b6e-a07c-3d1b8f9e2a56",
+                    "status": "picked",
+                }
+            ]
+        }
+    )
 
     outcome: str
     order_id: uuid.UUID | None

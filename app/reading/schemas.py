@@ -67,6 +67,28 @@ class ItemResult(BaseModel):
 
 
 class UploadReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 1,
+                    "duplicate": 0,
+                    "rejected": 1,
+                    "items": [
+                        {"index": 0, "status": "accepted"},
+                        {
+                            "index": 1,
+                            "status": "rejected",
+                            "reason": "out_of_range",
+                            "field": "systolic",
+                            "message": "数值超出设备量程或生理范围",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     accepted: int
     duplicate: int
     rejected: int
