@@ -11,6 +11,8 @@ added here to FastAPI's document:
   without a bearer token, from who signs their requests;
 - binary answers (charts, attachments, records) declared as binary strings, so generators
   return bytes instead of dropping the response;
+- the schemas of JSON bodies that an endpoint reads and checks itself (a signature over the raw
+  bytes comes before parsing), declared with `raw_json_body`;
 - the errors each operation can answer by status (401 without a valid token, 403 for a role
   that may not call it, 404 for an object that does not exist or is not the caller's) next to
   the 422 and default problem answers of app/openapi_errors.py.
@@ -27,6 +29,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from app.authz.principal import current_principal, roles_admitted_by
 from app.models import Role
@@ -74,6 +78,35 @@ _UNSIGNED = (
     ),
 )
 _BINARY = {"type": "string", "format": "binary"}
+_COMPONENT_REF = "#/components/schemas/{model}"
+# Models of JSON bodies read by their endpoints from the raw bytes (see `raw_json_body`).
+_RAW_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def raw_json_body(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """`openapi_extra` declaring the JSON request body of an endpoint that reads and validates
+    it itself as `model`; the document then lists `model`'s schema among its components."""
+    _RAW_BODY_MODELS[model.__name__] = model
+    schema = {"$ref": _COMPONENT_REF.format(model=model.__name__)}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+def _add_raw_body_schemas(document: dict[str, Any]) -> None:
+    if not _RAW_BODY_MODELS:
+        return
+    _, top = models_json_schema(
+        [(model, "validation") for model in _RAW_BODY_MODELS.values()],
+        ref_template=_COMPONENT_REF,
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in top.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -158,6 +191,7 @@ def document_contract(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = generate()
+        _add_raw_body_schemas(document)
         paths = document.get("paths", {})
         for route in iter_route_contexts(app.routes):
             if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:

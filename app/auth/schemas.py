@@ -10,7 +10,10 @@ from app.models import Role
 
 
 class WeChatLogin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"code": "0c3Xk1Ga1hqVNK0vCdJa1pLx3E3Xk1GO"}]},
+    )
     code: str = Field(min_length=1, max_length=128, description="The code from wx.login()")
 
 

@@ -77,7 +77,20 @@ class TeamPatientIn(BaseModel):
 
 
 class FollowUpPlanCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "patient_id": "3c9f1a52-7d4e-4b8a-9e21-6a0d5f2c8b17",
+                    "discharged_on": "2026-11-20",
+                    "interval_days": 14,
+                    "review_items": ["糖化血红蛋白", "空腹血糖", "家庭血压记录"],
+                    "ends_on": "2027-05-20",
+                }
+            ]
+        },
+    )
 
     patient_id: uuid.UUID
     discharged_on: CalendarDate = Field(description="City date of discharge")

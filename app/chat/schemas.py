@@ -40,7 +40,21 @@ class CardIn(BaseModel):
 class MessageCreate(BaseModel):
     """One message to send: text, an uploaded image or voice clip, or a card."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_msg_id": "6f1c2e8a-4b7d-4e3a-9c05-d2a8f7b13e64",
+                    "kind": "text",
+                    "text": (
+                        "王阿姨，这周空腹血糖控制得不错，二甲双胍继续按原剂量吃，"
+                        "下周三来复查糖化血红蛋白。"
+                    ),
+                }
+            ]
+        },
+    )
 
     client_msg_id: str = ClientMsgId
     kind: SendKind = "text"

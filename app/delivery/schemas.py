@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.delivery.states import Place
 
@@ -29,8 +29,30 @@ class Where(BaseModel):
 class StepIn(Where):
     """A plain step (accept, pick, complete, return)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"lat": 37.8612, "lng": 113.5801, "place": "阳泉市城区南大街老百姓大药房门口"},
+                {"place": "盂县秀水镇，无GPS信号"},
+            ]
+        }
+    )
+
 
 class ReasonIn(Where):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "患者不在家，电话两次无人接听，已在门口等候10分钟",
+                    "lat": 37.8571,
+                    "lng": 113.5683,
+                    "place": "城区桃北东街15号院3号楼",
+                }
+            ]
+        }
+    )
+
     reason: str = Field(min_length=1, max_length=500)
 
 

@@ -20,7 +20,18 @@ AREA = Field(pattern=r"^\d{6}$", description="Administrative code of the insured
 class DeclarationCreate(BaseModel):
     """What the patient says their insured identity is (checked against the verified one)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "national_id": "140302195803120042",
+                    "insurance_type": "390",
+                    "insured_area": "140300",
+                }
+            ]
+        },
+    )
 
     national_id: str = NATIONAL_ID
     insurance_type: InsuranceType

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -269,7 +269,52 @@ async def get_statement(statement_id: uuid.UUID, _: Bureau, session: DbSession) 
     return statement_views.statement_detail(await statement_service.view(session, statement_id))
 
 
-@router.get("/statements/{statement_id}/export.csv", response_class=Response)
+_STATEMENT_CSV_EXAMPLE = "\n".join(
+    (
+        ",".join(statement_service.CSV_COLUMNS),
+        "2026-11-03T09:14:22+08:00,settlement,6a1e9c37-2f8b-4d05-b7e4-1c3a9d5f8e20,,"
+        "140300202611030914220001,c5e81f3a-92d4-4b6e-a07c-3d1b8f9e2a56,"
+        "3c9f1a52-7d4e-4b8a-9e21-6a0d5f2c8b17,M01603,390,14,12860,9002,0,3858,,9002",
+        "2026-11-05T16:40:03+08:00,reversal,d08b3f61-7a2c-4e9d-85f1-2b6c0e4a9d73,"
+        "6a1e9c37-2f8b-4d05-b7e4-1c3a9d5f8e20,140300202611051640030002,"
+        "c5e81f3a-92d4-4b6e-a07c-3d1b8f9e2a56,3c9f1a52-7d4e-4b8a-9e21-6a0d5f2c8b17,M01603,390,14,"
+        "-12860,-9002,0,-3858,,-9002",
+        "2026-11-12T11:02:47+08:00,settlement,2f7c4a18-b35e-4d96-a0c2-8e1d5b3f7a49,,"
+        "140300202611121102470003,7b2e9d04-1c6a-4f38-9e5b-0d4a7c2f1e86,"
+        "91d3e7a5-4c20-4b8f-b6e1-5a9c2d0f3b74,M03900,310,14,24500,17150,4000,3350,disputed,0",
+        "total 2026-11,2 settlements / 1 reversals,,,,,,,,,24500,17150,4000,3350,"
+        "held 17150 / released 0 / carried in 0,0",
+    )
+)
+_STATEMENT_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "The statement as CSV (text/csv, UTF-8 with a byte-order mark, sent as an attachment "
+            "named statement-<month>-<institution_id>.csv). Columns: settled_at (Asia/Shanghai "
+            "time with offset), kind (settlement, reversal, released or carried_in), "
+            "settlement_id, reverses_id (the settlement a reversal undoes), message_id (the "
+            "bureau transaction's message id), order_id, patient_id, disease_code, "
+            "insurance_type (310 employee, 390 resident), med_type, total_fen, fund_fen, "
+            "account_fen, cash_fen (integer fen; a reversal's are negative), review (disputed: "
+            "held out of this payable; flagged: flagged after the statement counted it), "
+            "payable_fen. The last line holds the totals; payable_fen sums to the statement's "
+            "payable."
+        ),
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": _STATEMENT_CSV_EXAMPLE,
+            }
+        },
+    }
+}
+
+
+@router.get(
+    "/statements/{statement_id}/export.csv",
+    response_class=Response,
+    responses=_STATEMENT_CSV,
+)
 async def export_statement_csv(statement_id: uuid.UUID, _: Bureau, session: DbSession) -> Response:
     """The statement as CSV (UTF-8 with BOM so spreadsheet software reads the Chinese)."""
     current = await statement_service.view(session, statement_id)

@@ -325,7 +325,14 @@ class FlaggedPage(Page[FlaggedSettlement]):
 
 
 class StatementCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"institution_id": "4f7b2d95-1c8e-4a63-9d0f-7e5a3b1c9d28", "month": "2026-11"}
+            ]
+        },
+    )
 
     institution_id: uuid.UUID
     month: str = Month
@@ -334,7 +341,18 @@ class StatementCreate(BaseModel):
 class StatementPaymentCreate(BaseModel):
     """The bureau's payment to the institution for a confirmed statement."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount_fen": 128645032,
+                    "reference": "YQYB20261215-000318",
+                    "paid_on": "2026-12-15",
+                }
+            ]
+        },
+    )
 
     amount_fen: NonNegativeInt64
     reference: str = Field(min_length=1, max_length=64, description="Bank transfer reference")

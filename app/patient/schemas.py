@@ -61,7 +61,21 @@ class PatientUpdate(BaseModel):
     /api/v1/patients/me/identity/declarations. Sending an identity field here is refused
     (422 validation_failed, `extra_forbidden` at the field), never silently dropped."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "王秀兰",
+                    "gender": "female",
+                    "birth_date": "1958-03-12",
+                    "phone": "13934561234",
+                    "district_code": "140302",
+                    "address": "山西省阳泉市城区桃北东街15号院3号楼2单元401",
+                }
+            ]
+        },
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     # Every patient has a gender: it may be changed but not cleared (null is refused; the

@@ -18,7 +18,18 @@ from app.models import Payment, PaymentRefund, Settlement
 class HandOverPayment(BaseModel):
     """Cash or card taken by the courier at the door."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "method": "cash",
+                    "amount_fen": 3860,
+                    "collection_id": "9c4e7a21-5b3d-4f80-a6e2-1d8b7f3c5a94",
+                }
+            ]
+        },
+    )
 
     method: Literal["cash", "card"]
     amount_fen: PositiveInt64

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
@@ -15,6 +15,7 @@ from app.errors import Forbidden, NotFound
 from app.idempotency import RequiredOrderKey
 from app.kit.pagination import PageQuery
 from app.models import Drug, PharmacyStore, Role, StoreIntegration
+from app.openapi_contract import raw_json_body
 from app.pharmacy import callbacks, orders, webhooks
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy.returns.endpoints import router as returns_router
@@ -28,6 +29,7 @@ from app.pharmacy.schemas import (
     OrderCreate,
     OrderOut,
     OrderPage,
+    PartnerCallbackIn,
     ProposalList,
     StockIn,
     StockList,
@@ -183,11 +185,67 @@ async def put_integration(
     return IntegrationOut(store_id=store_id, webhook_url=row.webhook_url, is_active=row.is_active)
 
 
-@router.post("/partner/stores/{store_id}/callbacks", response_model=CallbackAck)
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_CALLBACK_CONTRACT: dict[str, Any] = {
+    **raw_json_body(
+        PartnerCallbackIn,
+        "The order's new status as the partner's system saw it (422 partner_callback_malformed "
+        "when it does not fit, checked only after the signature).",
+    ),
+    "parameters": [
+        {
+            "in": "header",
+            "name": callbacks.TIMESTAMP_HEADER,
+            "required": True,
+            "description": "Unix seconds when the callback was signed; outside the signature "
+            "window the callback is refused (401 partner_callback_stale).",
+            "schema": {"type": "string", "pattern": r"^\d+$"},
+            "example": "1795322535",
+        },
+        {
+            "in": "header",
+            "name": callbacks.SIGNATURE_HEADER,
+            "required": True,
+            "description": "`v1=` + hex HMAC-SHA256, under the store integration's shared "
+            'secret, of the timestamp header, ".", and the raw request body bytes '
+            "(401 partner_signature_invalid otherwise).",
+            "schema": {"type": "string", "pattern": "^v1=[0-9a-f]{64}$"},
+            "example": "v1=3f6c1e0b9a7d4c2e8b5a1f0d6c3e9b7a2d4f8e1c5b9a3d7f0e2c6b8a4d1f9e3c",
+        },
+        {
+            "in": "header",
+            "name": callbacks.NONCE_HEADER,
+            "required": True,
+            "description": "A nonce per callback (at most 64 characters): a repeat with the "
+            "same body is answered `duplicate` with no second effect; with another body it is "
+            "422 partner_nonce_reused.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+            "example": "cb-20261122-104215-000731",
+        },
+    ],
+    "responses": {
+        "401": {
+            "description": "Missing, stale or wrong signature (code partner_signature_invalid "
+            "or partner_callback_stale)",
+            "content": _PROBLEM,
+        }
+    },
+}
+
+
+@router.post(
+    "/partner/stores/{store_id}/callbacks",
+    response_model=CallbackAck,
+    openapi_extra=_CALLBACK_CONTRACT,
+)
 async def partner_callback(
     store_id: uuid.UUID, request: Request, session: DbSession
 ) -> CallbackAck:
-    """A partner system reports an order's status (HMAC-signed; see app/pharmacy/callbacks)."""
+    """A partner system reports an order's status (HMAC-signed; see app/pharmacy/callbacks).
+
+    The headers carry the signature and the nonce; the answer says whether the report was
+    `applied`, `unchanged` (the order already had that status) or a `duplicate` nonce.
+    """
     return await callbacks.receive(
         session,
         request.app.state.hub,

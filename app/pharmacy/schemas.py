@@ -42,6 +42,25 @@ class ProposalList(Page[StoreProposal]):
 class OrderCreate(BaseModel):
     """The patient's choice: which store, delivery or pickup, and optionally where exactly."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "prescription_id": "e7a24c91-3f58-4d0b-8c6e-9b1f5a2d7c40",
+                    "store_id": "2b8d4f16-7c3e-4a95-b1d0-6e9a3c5f8b72",
+                    "fulfilment": "delivery",
+                    "destination": {"lat": 37.8571, "lng": 113.5683},
+                    "pay_from_personal_account": False,
+                },
+                {
+                    "prescription_id": "e7a24c91-3f58-4d0b-8c6e-9b1f5a2d7c40",
+                    "store_id": "2b8d4f16-7c3e-4a95-b1d0-6e9a3c5f8b72",
+                    "fulfilment": "pickup",
+                },
+            ]
+        }
+    )
+
     prescription_id: uuid.UUID
     store_id: uuid.UUID
     fulfilment: Fulfilment = "delivery"
@@ -174,7 +193,20 @@ class OrderPage(Page[OrderOut]):
 
 
 class CallbackAck(BaseModel):
-    """What a partner callback did: applied, duplicate (no second effect) or ignored."""
+    """What a partner callback did: applied, unchanged (the order already had that status) or
+    duplicate (a nonce seen before: no second effect)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "applied",
+                    "order_id": "c5e81f3a-92d4-4b6e-a07c-3d1b8f9e2a56",
+                    "status": "picked",
+                }
+            ]
+        }
+    )
 
     outcome: str
     order_id: uuid.UUID | None
@@ -188,6 +220,31 @@ class PartnerBox(BaseModel):
 
 class PartnerCallbackIn(BaseModel):
     """A status report from a partner system about one of its store's orders."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": "c5e81f3a-92d4-4b6e-a07c-3d1b8f9e2a56",
+                    "status": "picked",
+                    "occurred_at": "2026-11-22T10:42:15+08:00",
+                    "boxes": [
+                        {"national_code": "86900012000123", "code": "81234567890123456789"},
+                        {"national_code": "86900012000123", "code": "81234567890123456790"},
+                    ],
+                    "place": "阳泉市城区南大街老百姓大药房",
+                },
+                {
+                    "order_id": "c5e81f3a-92d4-4b6e-a07c-3d1b8f9e2a56",
+                    "status": "delivery_failed",
+                    "occurred_at": "2026-11-22T15:18:40+08:00",
+                    "reason": "收货地址为盂县山区，道路结冰无法到达",
+                    "lat": 38.0862,
+                    "lng": 113.4121,
+                },
+            ]
+        }
+    )
 
     order_id: uuid.UUID
     status: Literal[

@@ -58,6 +58,37 @@ class PrescriptionItemIn(BaseModel):
 class PrescriptionCreate(BaseModel):
     """A new prescription written in a follow-up consultation."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "patient_id": "3c9f1a52-7d4e-4b8a-9e21-6a0d5f2c8b17",
+                    "disease_id": "8e2b6c14-0f3a-4d59-b7c8-1d9e4a6f2b30",
+                    "diagnosis_zh": "2型糖尿病伴周围神经病变，复诊",
+                    "visit_kind": "follow_up",
+                    "consultation_id": "b41d7e09-25c6-4f8a-a3e1-7c5b9d0f6e24",
+                    "is_long": True,
+                    "valid_days": 3,
+                    "items": [
+                        {
+                            "drug_id": "0a7e5c3b-9d21-4f6e-8b4a-2c1f7e9d5a63",
+                            "dose": "0.5",
+                            "frequency": "tid",
+                            "route": "口服",
+                            "days_supply": 30,
+                        },
+                        {
+                            "drug_id": "5d3f8a1e-6b72-4c09-9e5d-4a8b2f1c7e96",
+                            "dose": "1",
+                            "frequency": "qd",
+                            "days_supply": 30,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     patient_id: uuid.UUID
     disease_id: uuid.UUID
     diagnosis_zh: str = Field(min_length=1, max_length=200)

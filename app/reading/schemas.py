@@ -27,7 +27,7 @@ class ReadingBatch(BaseModel):
                         {
                             "kind": "cgm",
                             "device_id": "5f0c6d2e-8d5b-4a53-9a0e-0f4c1f6f1a11",
-                            "measured_at": "2026-11-22T08:05:00Z",
+                            "measured_at": "2026-11-22T08:05:00+08:00",
                             "utc_offset_minutes": 480,
                             "value": 6.4,
                             "unit": "mmol/L",
@@ -35,7 +35,7 @@ class ReadingBatch(BaseModel):
                         {
                             "kind": "bp",
                             "device_id": "7a1d2b3c-1111-4a53-9a0e-0f4c1f6f1a22",
-                            "measured_at": "2026-11-22T08:10:00Z",
+                            "measured_at": "2026-11-22T08:10:00+08:00",
                             "systolic": 142,
                             "diastolic": 91,
                             "pulse": 72,
@@ -67,6 +67,28 @@ class ItemResult(BaseModel):
 
 
 class UploadReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 1,
+                    "duplicate": 0,
+                    "rejected": 1,
+                    "items": [
+                        {"index": 0, "status": "accepted"},
+                        {
+                            "index": 1,
+                            "status": "rejected",
+                            "reason": "out_of_range",
+                            "field": "systolic",
+                            "message": "数值超出设备量程或生理范围",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     accepted: int
     duplicate: int
     rejected: int
