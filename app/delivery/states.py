@@ -15,7 +15,7 @@ from app.authz.principal import Principal
 from app.delivery import settlement_link
 from app.kit.clock import utcnow
 from app.models import OrderTransition, PharmacyOrder
-from app.prescription.machine import StateMachine, moves
+from app.kit.states import StateMachine, moves
 
 
 class OrderStatus(StrEnum):

@@ -26,7 +26,7 @@ from app.kit.sql import add_unique
 from app.models import DoctorSigningKey, Role
 from app.prescription import repository as rx_repository
 from app.prescription import signing
-from app.prescription.machine import StateMachine, moves
+from app.kit.states import StateMachine, moves
 from app.prescription.schemas import SigningKeyCreate
 
 RESOURCE = "doctor_signing_key"

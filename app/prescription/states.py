@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
 from app.models import Prescription, PrescriptionTransition
-from app.prescription.machine import StateMachine, moves
+from app.kit.states import StateMachine, moves
 
 
 class RxStatus(StrEnum):

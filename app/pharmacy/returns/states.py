@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from app.models import Role
-from app.prescription.machine import StateMachine, moves
+from app.kit.states import StateMachine, moves
 
 
 class ReturnStatus(StrEnum):
