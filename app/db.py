@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT_KEY = "after_commit"
+_APP_STATE_KEY = "app_state"
 
 # A connection attempt to a host that drops packets fails after this instead of asyncpg's 60 s.
 _CONNECT_TIMEOUT_SECONDS = 5.0
@@ -170,9 +171,23 @@ async def unit_of_work(
     await run_after_commit(session)
 
 
+def bind_app_state(session: AsyncSession, state: Any) -> None:
+    """Let the session's event subscribers reach the application (its settings, hub, ...)."""
+    session.info[_APP_STATE_KEY] = state
+
+
+def app_state_of(session: AsyncSession) -> Any:
+    """The application state bound to `session` (see `bind_app_state`)."""
+    try:
+        return session.info[_APP_STATE_KEY]
+    except KeyError:
+        raise RuntimeError("this session has no application bound (bind_app_state)") from None
+
+
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's session (see `unit_of_work`)."""
+    """The request's session (see `unit_of_work`), bound to the application."""
     async with unit_of_work(request.app.state.sessionmaker) as session:
+        bind_app_state(session, request.app.state)
         yield session
 
 

@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from app import wiring
 from app.api import include_routers
 from app.assignment import jobs as assignment_jobs
 from app.auth import jobs as auth_jobs
@@ -49,6 +50,7 @@ DOCS_ASSETS_PATH = "/docs-assets"  # Swagger UI and ReDoc files, served by this 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service for `settings` (the environment's when not given)."""
     settings = settings or get_settings()
+    wiring.wire()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,7 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks: list[asyncio.Task[None]] = []
         outbox_http = outbox_http_client(settings)
         if settings.outbox_relay_enabled:
-            relay = OutboxRelay(sessionmaker, build_handlers(settings, outbox_http), settings)
+            relay = OutboxRelay(
+                sessionmaker, build_handlers(settings, outbox_http, wiring.OUTBOX_KINDS), settings
+            )
             tasks.append(asyncio.create_task(relay.run_forever(), name="outbox-relay"))
         if settings.background_jobs_enabled:
             tasks.append(

@@ -12,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import repository as analytics_repository
 from app.analytics.cgm import Accumulator, FloatArray, accumulate, weights
+from app.device.schemas import MAX_INTERVAL_SECONDS
 
-# The longest sample interval a device may declare (bound devices: 60-900 s): the reading after
-# a period's end is fetched to weigh the period's last reading.
-MAX_INTERVAL_SECONDS = 900
 EPOCH_DATE = date(1970, 1, 1)
 
 

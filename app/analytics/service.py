@@ -34,7 +34,6 @@ from app.analytics.schemas import (
 )
 from app.analytics.series import (
     EPOCH_DATE,
-    MAX_INTERVAL_SECONDS,
     GlucoseSeries,
     Period,
     load_glucose,
@@ -45,6 +44,7 @@ from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.config import Settings
+from app.device.schemas import MAX_INTERVAL_SECONDS
 from app.errors import Conflict
 from app.kit.clock import utcnow
 from app.kit.sql import add_unique

@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assignment import consultations as consultation_service
 from app.assignment import service as assignment_service
@@ -24,8 +23,6 @@ from app.assignment.schemas import (
 from app.assignment.service import AssignmentOutcome
 from app.authz.principal import Principal, require_roles
 from app.care.schemas import CareRelationshipOut
-from app.chat import care_events as chat_care_events
-from app.chat.runtime import chat_runtime
 from app.db import DbSession
 from app.idempotency import IdempotencyKey
 from app.models import Role
@@ -35,17 +32,6 @@ router = APIRouter(prefix="/api/v1", tags=["assignment"])
 PatientOnly = Annotated[Principal, require_roles(Role.patient)]
 DoctorOnly = Annotated[Principal, require_roles(Role.doctor)]
 PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
-
-
-async def _announced(
-    outcome: AssignmentOutcome, request: Request, session: AsyncSession
-) -> AssignmentOutcome:
-    """Tell the patient in chat who their doctor now is (only when this call assigned one)."""
-    if outcome.created:
-        await chat_care_events.announce_assignment(
-            session, chat_runtime(request.app.state), outcome.relationship, outcome.ended
-        )
-    return outcome
 
 
 def _assignment_out(outcome: AssignmentOutcome) -> AssignmentOut:
@@ -89,7 +75,6 @@ async def start_online_care(
     outcome = await assignment_service.start_online_care(
         session, principal, request.app.state.settings, body.institution_id
     )
-    await _announced(outcome, request, session)
     return _assignment_out(outcome)
 
 
@@ -101,7 +86,6 @@ async def change_doctor(
     outcome = await assignment_service.change_doctor(
         session, principal, request.app.state.settings, body.institution_id, body.reason
     )
-    await _announced(outcome, request, session)
     return _assignment_out(outcome)
 
 
@@ -118,7 +102,6 @@ async def transfer_patient(
         body.to_doctor_id,
         body.reason,
     )
-    await _announced(outcome, request, session)
     return _assignment_out(outcome)
 
 

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.assignment.messages  # noqa: F401 - registers the error texts
 from app.assignment import repository as assignment_repository
 from app.assignment.scoring import (
     AssignmentRequest,

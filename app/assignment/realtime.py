@@ -15,10 +15,9 @@ from app.assignment import consultations as consultation_service
 from app.doctor import service as doctor_service
 from app.errors import Forbidden
 from app.models import Role
-from app.realtime.handlers import ClientContext, client_message, on_disconnect
+from app.realtime.handlers import ClientContext
 
 
-@client_message("presence.update")
 async def presence_update(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     """Record the doctor app's presence; reply with its expiry and how many were handed on."""
     principal = ctx.principal
@@ -47,7 +46,6 @@ async def presence_update(ctx: ClientContext, frame: dict[str, Any]) -> dict[str
     }
 
 
-@on_disconnect
 async def doctor_app_closed(ctx: ClientContext) -> None:
     """The doctor app's socket closed: offline now, and their waiting patients handed on."""
     principal = ctx.principal

@@ -143,6 +143,8 @@ async def cancel_for_revocation(
 ) -> None:
     """The doctor revokes an ordered prescription: its order is cancelled if not yet picked
     (after picking the order's own machine refuses with 409 and nothing changes)."""
+    if RxStatus(prescription.status) != RxStatus.ordered:
+        return
     order = await pharmacy_repository.live_order_of_prescription(session, prescription.id)
     if order is not None:
         await cancel(session, hub, order, actor, reason)

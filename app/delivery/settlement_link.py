@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.delivery.facts import OrderTransitioned
 from app.insurance import repository as insurance_repository
 from app.insurance import settlement as settlement_service
 from app.insurance.claims import Claim, ClaimItem
@@ -66,12 +67,11 @@ async def presettle_order(session: AsyncSession, order: PharmacyOrder) -> None:
     )
 
 
-async def on_transition(
-    session: AsyncSession, order: PharmacyOrder, target: str, note: str | None
-) -> None:
+async def settle_at_hand_over(session: AsyncSession, event: OrderTransitioned) -> None:
     """Settle at hand-over. (Nothing after hand-over fails an order; the one way back is a
     quality return, `reverse_for_return`.)"""
-    if target == "delivered":
+    if event.target == "delivered":
+        order = event.order
         await settlement_service.settle(
             session, await claim_of(session, order), message_id=f"settle-{order.id}"
         )

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
-from app.delivery import settlement_link
+from app.delivery.facts import OrderTransitioned
+from app.kit import events
 from app.kit.clock import utcnow
-from app.models import OrderTransition, PharmacyOrder
 from app.kit.states import StateMachine, moves
+from app.models import OrderTransition, PharmacyOrder
 
 
 class OrderStatus(StrEnum):
@@ -128,7 +129,7 @@ async def transition(
     order.status = target
     order.updated_at = utcnow()
     await session.flush()
-    await settlement_link.on_transition(session, order, target, note)
+    await events.record(session, OrderTransitioned(order, source, target, note))
 
 
 async def record(

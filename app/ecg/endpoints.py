@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-import app.ecg.messages  # noqa: F401 - registers this package's message codes
 from app.analytics.chart_cache import chart_cache
 from app.analytics.charts import MEDIA_TYPES, image_key
 from app.analytics.endpoints import IMAGE_RESPONSES, ImageFormat, matches

@@ -8,6 +8,7 @@ import signal
 
 import structlog
 
+from app import wiring
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.observability import configure_logging
@@ -22,7 +23,11 @@ async def run_relay(settings: Settings) -> None:
     engine = create_engine(settings)
     http = outbox_http_client(settings)
     try:
-        relay = OutboxRelay(create_sessionmaker(engine), build_handlers(settings, http), settings)
+        relay = OutboxRelay(
+            create_sessionmaker(engine),
+            build_handlers(settings, http, wiring.OUTBOX_KINDS),
+            settings,
+        )
         await relay.run_forever()
     finally:
         await http.aclose()

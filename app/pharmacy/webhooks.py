@@ -29,7 +29,7 @@ from app.kit.clock import utcnow
 from app.kit.crypto import field_cipher
 from app.models import Drug, PharmacyOrder, PharmacyOrderLine, PharmacyStore
 from app.outbox import service as outbox_service
-from app.outbox.handlers import encode_json, post_idempotent, register_handler
+from app.outbox.handlers import encode_json, post_idempotent
 from app.outbox.types import (
     ClaimedMessage,
     Handler,
@@ -153,6 +153,3 @@ def partner_webhook_handler(settings: Settings, http: httpx.AsyncClient) -> Hand
         await post_idempotent(http, url, body, message.idempotency_key, headers, extensions)
 
     return deliver
-
-
-register_handler(PARTNER_WEBHOOK, partner_webhook_handler)

@@ -4,7 +4,7 @@ through the declared state machine, every reliance on the content preceded by ve
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -16,11 +16,13 @@ from app.authz.principal import Principal
 from app.config import Settings
 from app.enrollment.entitlements import ensure_may_prescribe
 from app.errors import Conflict, NotFound
+from app.kit import events
 from app.kit.clock import city_date, utcnow
 from app.models import ChronicDisease, Doctor, Prescription, PrescriptionItem
 from app.patient import repository as patient_repository
 from app.prescription import keys, rules, signing
 from app.prescription import repository as rx_repository
+from app.prescription.facts import PrescriptionReviewed, RevocationRequested
 from app.prescription.schemas import PrescriptionItemIn
 from app.prescription.states import PRESCRIPTION_MACHINE, RxStatus, move, record_creation
 
@@ -391,6 +393,7 @@ async def _review(
     prescription.reviewed_at = utcnow()
     prescription.review_reason = reason
     await _audit(session, principal, prescription, AuditAction.update)
+    await events.record(session, PrescriptionReviewed(prescription))
     return prescription
 
 
@@ -413,13 +416,11 @@ async def revoke(
     principal: Principal,
     prescription_id: uuid.UUID,
     reason: str,
-    cancel_order: Callable[[Prescription], Awaitable[None]],
 ) -> Prescription:
     """The doctor revokes a prescription that has not been dispensed; an ordered one has its
-    order cancelled first by `cancel_order` (possible only before the boxes are picked)."""
+    order cancelled first (possible only before the boxes are picked)."""
     prescription = await _own(session, principal, prescription_id)
-    if RxStatus(prescription.status) == RxStatus.ordered:
-        await cancel_order(prescription)
+    await events.record(session, RevocationRequested(prescription, principal, reason))
     await move(session, prescription, RxStatus.revoked, principal.account_id, reason)
     prescription.revoked_at = utcnow()
     prescription.revoke_reason = reason

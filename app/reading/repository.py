@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.analytics.series import MAX_INTERVAL_SECONDS
+from app.device.schemas import MAX_INTERVAL_SECONDS
 from app.models import Alert, Device, Patient, Reading, ReadingLatest
 
 Key = tuple[uuid.UUID, str, datetime]
