@@ -1,7 +1,7 @@
 """What happens when: every way one domain's work reaches another, declared in one place.
 
-Domains never call each other's side effects. A service records a fact (app/kit/events.py) and
-this module says who reacts, in which phase:
+Domains never call each other's side effects. A service records a fact (app/events.py) and this
+module says who reacts, in which phase:
 
 A reading is stored (app/reading/ingest.py)
     ReadingsStored     -> in the transaction: alert rules run on the new readings; a new
@@ -60,6 +60,7 @@ import app.pharmacy.messages
 import app.pharmacy.returns.messages
 import app.prescription.messages
 import app.reading.messages
+from app import events
 from app.alert import service as alert_service
 from app.assignment import realtime as assignment_realtime
 from app.assignment.facts import DoctorAssigned
@@ -73,7 +74,6 @@ from app.delivery import service as delivery_service
 from app.delivery import settlement_link
 from app.delivery.facts import OrderTransitioned
 from app.delivery.states import Actor
-from app.kit import events
 from app.outbox.handlers import HandlerFactory
 from app.payment.refunds import PAYMENT_REFUND, payment_refund_handler
 from app.pharmacy.webhooks import PARTNER_WEBHOOK, partner_webhook_handler

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.assignment import engine
 from app.assignment import repository as assignment_repository
 from app.assignment.engine import PatientContext
@@ -29,7 +30,6 @@ from app.care import repository as care_repository
 from app.care.relationships import DoctorAtCapacity
 from app.config import Settings
 from app.errors import Conflict, NotFound
-from app.kit import events
 from app.kit.clock import utcnow
 from app.models import AssignmentDecision, CareRelationship
 

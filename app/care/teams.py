@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
@@ -17,7 +18,6 @@ from app.care.facts import CareTeamChanged, PatientLeftTeam
 from app.care.schemas import TeamCreate, TeamMemberIn
 from app.doctor import repository as doctor_repository
 from app.errors import Conflict, NotFound
-from app.kit import events
 from app.kit.clock import utcnow
 from app.kit.sql import add_unique
 from app.models import CareTeam, CareTeamMember, CareTeamPatient, Institution, Role

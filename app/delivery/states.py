@@ -11,9 +11,9 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.authz.principal import Principal
 from app.delivery.facts import OrderTransitioned
-from app.kit import events
 from app.kit.clock import utcnow
 from app.kit.states import StateMachine, moves
 from app.models import OrderTransition, PharmacyOrder

@@ -1,4 +1,4 @@
-"""What the prescription domain records when it changes something (see app/kit/events.py)."""
+"""What the prescription domain records when it changes something (see app/events.py)."""
 
 from __future__ import annotations
 

@@ -10,13 +10,13 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.config import Settings
 from app.enrollment.entitlements import ensure_may_prescribe
 from app.errors import Conflict, NotFound
-from app.kit import events
 from app.kit.clock import city_date, utcnow
 from app.models import ChronicDisease, Doctor, Prescription, PrescriptionItem
 from app.patient import repository as patient_repository

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.config import Settings
 from app.errors import AppError, NotFound
 from app.i18n import translate
-from app.kit import events
 from app.kit.clock import utcnow
 from app.reading import repository as reading_repository
 from app.reading.facts import ReadingsStored
