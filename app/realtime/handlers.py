@@ -52,19 +52,42 @@ _on_connect: list[ConnectionHook] = []
 _on_disconnect: list[ConnectionHook] = []
 
 
+def client_message(message_type: str) -> Callable[[ClientHandler], ClientHandler]:
+    """Register the handler of one client message type (types are unique)."""
+
+    def register(handler: ClientHandler) -> ClientHandler:
+        if message_type in _handlers or message_type in ("auth", "ping", "pong"):
+            raise ValueError(f"client message type {message_type!r} is already handled")
+        _handlers[message_type] = handler
+        return handler
+
+    return register
+
+
+def on_connect(hook: ConnectionHook) -> ConnectionHook:
+    """Run `hook` when an authenticated connection opens."""
+    _on_connect.append(hook)
+    return hook
+
+
+def on_disconnect(hook: ConnectionHook) -> ConnectionHook:
+    """Run `hook` when an authenticated connection closes, however it ends."""
+    _on_disconnect.append(hook)
+    return hook
+
+
 def install(
     messages: Mapping[str, ClientHandler],
-    on_connect: Sequence[ConnectionHook] = (),
-    on_disconnect: Sequence[ConnectionHook] = (),
+    connects: Sequence[ConnectionHook] = (),
+    disconnects: Sequence[ConnectionHook] = (),
 ) -> None:
-    """Handle these client message types and run these hooks (replacing any earlier install)."""
-    reserved = set(messages) & {"auth", "ping", "pong"}
-    if reserved:
-        raise ValueError(f"client message types {sorted(reserved)} are the gateway's own")
-    _handlers.clear()
-    _handlers.update(messages)
-    _on_connect[:] = on_connect
-    _on_disconnect[:] = on_disconnect
+    """Handle these client message types and run these hooks (app/wiring.py, once)."""
+    for message_type, handler in messages.items():
+        client_message(message_type)(handler)
+    for hook in connects:
+        on_connect(hook)
+    for hook in disconnects:
+        on_disconnect(hook)
 
 
 def handler_for(message_type: object) -> ClientHandler | None:
