@@ -5,10 +5,11 @@
 
 The demo runs the same schedule inside the web process (BACKGROUND_JOBS_ENABLED); production
 turns that off and runs this module as its own process (any number of them). Lock rule: a job
-runs only while it holds its lock - PostgreSQL's session advisory lock `lock_key` on a connection
-of its own, so two processes never run the same job at once; on SQLite (one process) a lock in
-memory, so a slow run is never overlapped by the next tick. A tick that finds the lock taken is
-skipped; a failed run is logged and tried again at the next tick.
+runs only while it holds its lock - PostgreSQL's session advisory lock `lock_key`, taken and
+released on one connection kept for the run, so two processes never run the same job at once;
+on SQLite (one process) a lock in memory, so a slow run is never overlapped by the next tick.
+A tick that finds the lock taken is skipped; a failed run is logged and tried again at the next
+tick.
 """
 
 from __future__ import annotations
@@ -25,9 +26,16 @@ from typing import Any
 import httpx
 import structlog
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from app import wiring
+from app.alert import jobs as alert_jobs
+from app.analytics import jobs as analytics_jobs
 from app.assignment import jobs as assignment_jobs
 from app.auth import jobs as auth_jobs
 from app.chat import jobs as chat_jobs
@@ -36,7 +44,7 @@ from app.db import create_engine, create_sessionmaker
 from app.kit.blobstore import BlobStore, create_blob_store
 from app.observability import configure_logging
 from app.payment import jobs as payment_jobs
-from app.reading import maintenance as reading_maintenance
+from app.reading import jobs as reading_jobs
 from app.realtime.hub import RealtimeHub, create_hub
 
 log = structlog.get_logger(__name__)
@@ -72,15 +80,20 @@ class Job:
 # claimed with SKIP LOCKED, writes are idempotent); the lock keeps one run of each at a time.
 SCHEDULE: tuple[Job, ...] = (
     Job(
-        "reading-maintenance",
+        "signal-loss",
         lambda s: 60.0,
-        lambda c: reading_maintenance.run_pass(c.sessionmaker, c.settings, c.hub),
+        lambda c: alert_jobs.sweep_signal_loss(c.sessionmaker, c.settings, c.hub),
     ),
-    # Uploads make rollups stale all the time: refreshed more often than the full pass.
+    # Uploads make rollups stale all the time: refreshed more often than the other jobs run.
     Job(
         "cgm-rollups",
         lambda s: s.cgm_rollup_interval_seconds,
-        lambda c: reading_maintenance.refresh_stale_rollups(c.sessionmaker, c.settings),
+        lambda c: analytics_jobs.refresh_stale_rollups(c.sessionmaker, c.settings),
+    ),
+    Job(
+        "reading-partitions",
+        lambda s: 3600.0,
+        lambda c: reading_jobs.ensure_partitions(c.sessionmaker),
     ),
     Job(
         "assignment",
@@ -107,9 +120,24 @@ SCHEDULE: tuple[Job, ...] = (
 _local_locks: dict[int, asyncio.Lock] = {}
 
 
+async def _pg_try_lock(connection: AsyncConnection, key: int) -> bool:
+    return bool(await connection.scalar(select(func.pg_try_advisory_lock(key))))
+
+
+async def _pg_unlock(connection: AsyncConnection, key: int) -> bool:
+    return bool(await connection.scalar(select(func.pg_advisory_unlock(key))))
+
+
 @contextlib.asynccontextmanager
 async def job_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
-    """Hold the job's lock for the block if it is free (True), else yield False at once."""
+    """Hold the job's lock for the block if it is free (True), else yield False at once.
+
+    On PostgreSQL the lock is a session advisory lock on one connection kept for the whole run,
+    in autocommit mode (no transaction stays open while the job works with connections of its
+    own) and released on that same connection. Should the release fail (the job cancelled
+    mid-release, the connection broken), the connection is discarded, not pooled: closing the
+    session is what frees the lock then, so no pooled connection ever keeps a job locked.
+    """
     if engine.dialect.name != "postgresql":
         lock = _local_locks.setdefault(key, asyncio.Lock())
         if lock.locked():
@@ -119,14 +147,19 @@ async def job_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
             yield True
         return
     async with engine.connect() as connection:
-        held = bool(await connection.scalar(select(func.pg_try_advisory_lock(key))))
-        await connection.commit()
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        if not await _pg_try_lock(connection, key):
+            yield False
+            return
         try:
-            yield held
+            yield True
         finally:
-            if held:
-                await connection.scalar(select(func.pg_advisory_unlock(key)))
-                await connection.commit()
+            released = False
+            try:
+                released = await _pg_unlock(connection, key)
+            finally:
+                if not released:
+                    await connection.invalidate()
 
 
 async def run_job(job: Job, ctx: JobContext) -> bool:

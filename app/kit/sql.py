@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, func, select
+from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,10 +44,3 @@ async def add_unique(session: AsyncSession, row: Any) -> bool:
         return False
     return True
 
-
-async def try_transaction_lock(session: AsyncSession, key: int) -> bool:
-    """Take PostgreSQL's advisory lock `key` until the transaction ends, unless another
-    transaction holds it (False). Always True on SQLite, which has one writer at a time."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(key))))

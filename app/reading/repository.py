@@ -418,3 +418,13 @@ async def stale_patients(
         statement = statement.where(ReadingLatest.patient_id.in_(patient_ids))
     result = await session.execute(statement.order_by(ReadingLatest.stale_from).limit(limit))
     return [(r.patient_id, r.stale_from, r.version) for r in result]
+
+
+async def create_partitions(session: AsyncSession, first_month: date, months: int) -> int:
+    """Create the monthly `readings` partitions (PostgreSQL) of `months` months from
+    `first_month` that do not exist yet; how many were new."""
+    created = await session.scalar(
+        text("SELECT create_reading_partitions(:first, :months)"),
+        {"first": first_month, "months": months},
+    )
+    return int(created or 0)
