@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from app.chat import jobs as chat_jobs
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.kit.blobstore import BlobStore, create_blob_store
+from app.kit.signals import until_signalled
 from app.observability import configure_logging
 from app.payment import jobs as payment_jobs
 from app.reading import jobs as reading_jobs
@@ -228,17 +228,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     wiring.wire()
-
-    async def until_signalled() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await _run(settings, args.once)
-
-    asyncio.run(until_signalled())
+    asyncio.run(until_signalled(_run(settings, args.once)))
 
 
 if __name__ == "__main__":

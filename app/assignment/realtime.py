@@ -4,7 +4,7 @@ The doctor app sends {"type": "presence.update", "status": "online"|"busy"|"offl
 state changes and again every ~30 s; each report lasts PRESENCE_TTL_SECONDS. Going offline, or
 the app's socket closing (the gateway closes one that is silent for two heartbeats), hands the
 doctor's waiting patients on at once; a process that dies without closing its sockets is
-covered by the expiry, acted on by `python -m app.assignment.jobs` and by patients' reads.
+covered by the expiry, acted on by the worker's `assignment` job and by patients' reads.
 """
 
 from __future__ import annotations

@@ -43,4 +43,3 @@ async def add_unique(session: AsyncSession, row: Any) -> bool:
     except IntegrityError:
         return False
     return True
-
