@@ -24,9 +24,7 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -40,6 +38,7 @@ from app.auth import jobs as auth_jobs
 from app.chat import jobs as chat_jobs
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
+from app.kit import sql
 from app.kit.blobstore import BlobStore, create_blob_store
 from app.kit.signals import until_signalled
 from app.observability import configure_logging
@@ -120,14 +119,6 @@ SCHEDULE: tuple[Job, ...] = (
 _local_locks: dict[int, asyncio.Lock] = {}
 
 
-async def _pg_try_lock(connection: AsyncConnection, key: int) -> bool:
-    return bool(await connection.scalar(select(func.pg_try_advisory_lock(key))))
-
-
-async def _pg_unlock(connection: AsyncConnection, key: int) -> bool:
-    return bool(await connection.scalar(select(func.pg_advisory_unlock(key))))
-
-
 @contextlib.asynccontextmanager
 async def job_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
     """Hold the job's lock for the block if it is free (True), else yield False at once.
@@ -148,7 +139,7 @@ async def job_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
         return
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
-        if not await _pg_try_lock(connection, key):
+        if not await sql.try_session_lock(connection, key):
             yield False
             return
         try:
@@ -156,7 +147,7 @@ async def job_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
         finally:
             released = False
             try:
-                released = await _pg_unlock(connection, key)
+                released = await sql.session_unlock(connection, key)
             finally:
                 if not released:
                     await connection.invalidate()

@@ -19,6 +19,7 @@ from app.care.schemas import TeamCreate, TeamMemberIn
 from app.doctor import repository as doctor_repository
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.kit.sql import add_unique
 from app.models import CareTeam, CareTeamMember, CareTeamPatient, Institution, Role
 
@@ -66,7 +67,7 @@ async def create_team(session: AsyncSession, body: TeamCreate) -> TeamView:
     """A new team (admin) with exactly one family doctor, all of one institution."""
     if sum(1 for m in body.members if m.role == "family_doctor") != 1:
         raise Conflict("team_needs_family_doctor")
-    if await session.get(Institution, body.institution_id) is None:
+    if await by_id(session, Institution, body.institution_id) is None:
         raise NotFound("institution_not_found")
     team = CareTeam(institution_id=body.institution_id, name=body.name)
     session.add(team)

@@ -5,39 +5,29 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.delivery import repository as delivery_repository
 from app.delivery.facts import OrderTransitioned
 from app.insurance import repository as insurance_repository
 from app.insurance import settlement as settlement_service
 from app.insurance.claims import Claim, ClaimItem
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import (
-    Drug,
     Patient,
     PharmacyOrder,
-    PharmacyOrderLine,
     Prescription,
-    PrescriptionItem,
     Settlement,
 )
 
 
 async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
     """The claim an order makes on the patient's insurance, priced from its prescription."""
-    prescription = await session.get(Prescription, order.prescription_id)
-    patient = await session.get(Patient, order.patient_id)
+    prescription = await by_id(session, Prescription, order.prescription_id)
+    patient = await by_id(session, Patient, order.patient_id)
     assert prescription is not None and patient is not None
-    rows = (
-        await session.execute(
-            select(PharmacyOrderLine, PrescriptionItem.unit_price_fen, Drug)
-            .join(PrescriptionItem, PrescriptionItem.id == PharmacyOrderLine.prescription_item_id)
-            .join(Drug, Drug.id == PharmacyOrderLine.drug_id)
-            .where(PharmacyOrderLine.order_id == order.id)
-            .order_by(PrescriptionItem.line_no)
-        )
-    ).all()
+    rows = await delivery_repository.claim_lines(session, order.id)
     return Claim(
         order_id=order.id,
         patient_id=patient.id,

@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.authz.principal import Principal
+from app.delivery import repository
 from app.delivery.facts import OrderTransitioned
 from app.kit.clock import utcnow
 from app.kit.states import StateMachine, moves
@@ -104,12 +104,7 @@ async def replayed(session: AsyncSession, order_id: uuid.UUID, key: str | None) 
     """Whether a transition with this Idempotency-Key was already made on the order."""
     if key is None:
         return False
-    found = await session.scalar(
-        select(OrderTransition.id).where(
-            OrderTransition.order_id == order_id, OrderTransition.idempotency_key == key
-        )
-    )
-    return found is not None
+    return await repository.transition_made(session, order_id, key)
 
 
 async def transition(

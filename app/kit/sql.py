@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 def insert_ignoring_conflicts(
@@ -43,3 +43,14 @@ async def add_unique(session: AsyncSession, row: Any) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def try_session_lock(connection: AsyncConnection, key: int) -> bool:
+    """Take PostgreSQL's session advisory lock `key` on this connection unless another session
+    holds it (False); it is held until `session_unlock` on the same connection or its end."""
+    return bool(await connection.scalar(select(func.pg_try_advisory_lock(key))))
+
+
+async def session_unlock(connection: AsyncConnection, key: int) -> bool:
+    """Release the session advisory lock `key` this connection holds (False if it held none)."""
+    return bool(await connection.scalar(select(func.pg_advisory_unlock(key))))

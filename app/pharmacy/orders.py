@@ -17,6 +17,7 @@ from app.delivery import events, geo, settlement_link
 from app.delivery.states import Actor, OrderStatus, record
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import (
     District,
     Patient,
@@ -63,7 +64,7 @@ async def _orderable(
 
 
 async def _home_district(session: AsyncSession, patient_id: uuid.UUID) -> tuple[Patient, District]:
-    patient = await session.get(Patient, patient_id)
+    patient = await by_id(session, Patient, patient_id)
     assert patient is not None
     if patient.district_code is None or not patient.address:
         raise Conflict("address_missing")

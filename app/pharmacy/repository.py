@@ -352,3 +352,16 @@ async def lines_with_drugs_of(
     for line, drug in rows:
         lines[line.order_id].append((line, drug))
     return lines
+
+
+async def put_integration(
+    session: AsyncSession, store_id: uuid.UUID, webhook_url: str, secret: str, is_active: bool
+) -> StoreIntegration:
+    """Create or change the store's integration (active or not)."""
+    row = await session.get(StoreIntegration, store_id, with_for_update=True)
+    if row is None:
+        row = StoreIntegration(store_id=store_id, webhook_url=webhook_url, secret=secret)
+        session.add(row)
+    row.webhook_url, row.secret, row.is_active = webhook_url, secret, is_active
+    await session.flush()
+    return row

@@ -27,6 +27,7 @@ from app.errors import AppError
 from app.kit import public_address
 from app.kit.clock import utcnow
 from app.kit.crypto import field_cipher
+from app.kit.repository import by_id
 from app.models import Drug, PharmacyOrder, PharmacyOrderLine, PharmacyStore
 from app.outbox import service as outbox_service
 from app.outbox.handlers import encode_json, post_idempotent
@@ -92,7 +93,7 @@ async def notify_partner(
     integration = await pharmacy_repository.integration(session, order.store_id)
     if integration is None:
         return
-    store = await session.get(PharmacyStore, order.store_id)
+    store = await by_id(session, PharmacyStore, order.store_id)
     assert store is not None
     event_id = f"partner:{order.id}:{event}"
     body: dict[str, Any] = {

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.enrollment.entitlements import ensure_may_prescribe
 from app.errors import Conflict, NotFound
 from app.kit.clock import city_date, utcnow
+from app.kit.repository import by_id
 from app.models import ChronicDisease, Doctor, Prescription, PrescriptionItem
 from app.patient import repository as patient_repository
 from app.prescription import keys, rules, signing
@@ -82,13 +83,13 @@ async def _is_stable(
 
 async def _doctor(session: AsyncSession, principal: Principal) -> Doctor:
     assert principal.doctor_id is not None
-    doctor = await session.get(Doctor, principal.doctor_id)
+    doctor = await by_id(session, Doctor, principal.doctor_id)
     assert doctor is not None
     return doctor
 
 
 async def _disease(session: AsyncSession, disease_id: uuid.UUID) -> ChronicDisease:
-    disease = await session.get(ChronicDisease, disease_id)
+    disease = await by_id(session, ChronicDisease, disease_id)
     if disease is None:
         raise NotFound("disease_not_found")
     return disease

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import city_date
+from app.kit.repository import by_id
 from app.models import DoctorSigningKey, FormularyItem, Prescription, PrescriptionItem
 from app.prescription import repository as rx_repository
 from app.prescription.schemas import (
@@ -33,7 +34,7 @@ async def present(
     drugs = await rx_repository.drugs_by_id(session, [item.drug_id for item in items])
     signature = None
     if prescription.signing_key_id is not None and prescription.signed_content is not None:
-        key = await session.get(DoctorSigningKey, prescription.signing_key_id)
+        key = await by_id(session, DoctorSigningKey, prescription.signing_key_id)
         assert key is not None and prescription.signature is not None
         assert prescription.signed_at is not None
         signature = SignatureOut(

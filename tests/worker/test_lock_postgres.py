@@ -117,7 +117,7 @@ async def test_a_failed_release_discards_the_connection_so_no_pooled_one_keeps_t
     async def release_fails(connection, key) -> bool:
         raise ConnectionError("connection lost while releasing")
 
-    monkeypatch.setattr(worker, "_pg_unlock", release_fails)
+    monkeypatch.setattr(worker.sql, "session_unlock", release_fails)
     job = worker.Job("pg-release-test-job", lambda s: 1.0, _noop)
     with pytest.raises(ConnectionError):
         await worker.run_job(job, job_context)
