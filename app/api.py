@@ -12,7 +12,6 @@ from app.care.endpoints import router as care_router
 from app.care.plan_endpoints import router as care_plan_router
 from app.catalogue.endpoints import router as catalogue_router
 from app.chat.endpoints import router as chat_router
-from app.delivery.endpoints import router as delivery_router
 from app.device.endpoints import router as device_router
 from app.doctor.endpoints import router as doctor_router
 from app.ecg.endpoints import router as ecg_router
@@ -23,6 +22,7 @@ from app.nightscout.endpoints import router as nightscout_router
 from app.patient.endpoints import router as patient_router
 from app.payment.endpoints import router as payment_router
 from app.pharmacy.dashboard import router as dashboard_router
+from app.pharmacy.delivery.endpoints import router as delivery_router
 from app.pharmacy.endpoints import router as pharmacy_router
 from app.prescription.endpoints import router as prescription_router
 from app.reading.endpoints import router as reading_router

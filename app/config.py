@@ -242,7 +242,7 @@ class Settings(BaseSettings):
     ecg_live_alert_hours: int = 24
 
     # --- E-prescriptions, pharmacy routing and delivery (issue 6: app/prescription,
-    # app/pharmacy, app/delivery) ---
+    # app/pharmacy, app/pharmacy/delivery) ---
     # Online prescribing policy (days' supply normal / long prescription, validity in days).
     prescription_normal_max_days: int = 7
     prescription_long_max_days: int = 84

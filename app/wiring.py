@@ -47,7 +47,6 @@ import app.assignment.messages
 import app.care.messages
 import app.catalogue.messages
 import app.chat.messages
-import app.delivery.messages
 import app.device.messages
 import app.doctor.messages
 import app.ecg.messages
@@ -56,6 +55,7 @@ import app.health.messages
 import app.insurance.messages
 import app.nightscout.messages
 import app.payment.messages
+import app.pharmacy.delivery.messages
 import app.pharmacy.messages
 import app.pharmacy.returns.messages
 import app.prescription.messages
@@ -70,12 +70,12 @@ from app.chat import socket as chat_socket
 from app.chat.runtime import ChatRuntime, chat_runtime
 from app.config import Settings
 from app.db import app_state_of
-from app.delivery import service as delivery_service
-from app.delivery import settlement_link
-from app.delivery.facts import OrderTransitioned
-from app.delivery.states import Actor
 from app.outbox.handlers import HandlerFactory
 from app.payment.refunds import PAYMENT_REFUND, payment_refund_handler
+from app.pharmacy.delivery import service as delivery_service
+from app.pharmacy.delivery import settlement_link
+from app.pharmacy.delivery.facts import OrderTransitioned
+from app.pharmacy.delivery.states import Actor
 from app.pharmacy.webhooks import PARTNER_WEBHOOK, partner_webhook_handler
 from app.prescription.facts import PrescriptionReviewed, RevocationRequested
 from app.reading.facts import ReadingsStored
@@ -92,7 +92,7 @@ MESSAGE_CATALOGUES: tuple[ModuleType, ...] = (
     app.care.messages,
     app.catalogue.messages,
     app.chat.messages,
-    app.delivery.messages,
+    app.pharmacy.delivery.messages,
     app.device.messages,
     app.doctor.messages,
     app.ecg.messages,

@@ -17,14 +17,14 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.delivery import service as delivery_service
-from app.delivery.states import Actor, OrderStatus, Place
 from app.errors import AppError, Conflict, NotFound, Unauthorized
 from app.kit.clock import utcnow
 from app.kit.idempotency import IdempotencyKeyReused
 from app.kit.repository import by_id
 from app.models import PharmacyOrder, PharmacyStore
 from app.pharmacy import repository as pharmacy_repository
+from app.pharmacy.delivery import service as delivery_service
+from app.pharmacy.delivery.states import Actor, OrderStatus, Place
 from app.pharmacy.schemas import CallbackAck, PartnerCallbackIn
 from app.pharmacy.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_matches
 from app.realtime.hub import RealtimeHub

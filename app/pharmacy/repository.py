@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
-from app.delivery import repository as delivery_repository
 from app.kit.clock import utcnow
 from app.models import (
     Account,
@@ -34,6 +33,7 @@ from app.models import (
     StoreIntegration,
     TraceabilityEvent,
 )
+from app.pharmacy.delivery import repository as delivery_repository
 
 
 def order_scope(principal: Principal) -> ColumnElement[bool]:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.delivery.schemas import TRACEABILITY_CODE
+from app.pharmacy.delivery.schemas import TRACEABILITY_CODE
 from app.pharmacy.returns.states import ReturnStatus
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery import repository as delivery_repository
-from app.delivery.states import IN_TRANSIT_STATES
 from app.kit.clock import to_shanghai
 from app.models import PharmacyOrder
 from app.pharmacy import repository as pharmacy_repository
+from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery.states import IN_TRANSIT_STATES
 from app.realtime.hub import RealtimeHub
 from app.realtime.publish import publish_after_commit
 

@@ -21,9 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.delivery import events, geo, tracking
-from app.delivery import repository as delivery_repository
-from app.delivery.states import ORDER_MACHINE, Actor, OrderStatus, Place, replayed, transition
 from app.errors import Conflict
 from app.kit.clock import utcnow
 from app.kit.repository import by_id
@@ -35,6 +32,16 @@ from app.models import (
 )
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy import webhooks
+from app.pharmacy.delivery import events, geo, tracking
+from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery.states import (
+    ORDER_MACHINE,
+    Actor,
+    OrderStatus,
+    Place,
+    replayed,
+    transition,
+)
 from app.prescription import repository as prescription_repository
 from app.prescription.states import RxStatus, move
 from app.realtime.hub import RealtimeHub

@@ -7,8 +7,6 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery import repository as delivery_repository
-from app.delivery.facts import OrderTransitioned
 from app.insurance import repository as insurance_repository
 from app.insurance import settlement as settlement_service
 from app.insurance.claims import Claim, ClaimItem
@@ -20,6 +18,8 @@ from app.models import (
     Prescription,
     Settlement,
 )
+from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery.facts import OrderTransitioned
 
 
 async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:

@@ -18,13 +18,13 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.delivery import events, geo
-from app.delivery import repository as delivery_repository
-from app.delivery.states import IN_TRANSIT_STATES, Actor, OrderStatus, Place, transition
 from app.errors import Conflict
 from app.kit.clock import utcnow
 from app.kit.repository import by_id
 from app.models import ColdChainReading, DeliveryLocation, District, PharmacyOrder
+from app.pharmacy.delivery import events, geo
+from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery.states import IN_TRANSIT_STATES, Actor, OrderStatus, Place, transition
 from app.realtime.hub import RealtimeHub
 
 LOGGABLE = frozenset({OrderStatus.dispatched, OrderStatus.delivered})

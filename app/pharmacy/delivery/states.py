@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.authz.principal import Principal
-from app.delivery import repository
-from app.delivery.facts import OrderTransitioned
 from app.kit.clock import utcnow
 from app.kit.states import StateMachine, moves
 from app.models import OrderTransition, PharmacyOrder
+from app.pharmacy.delivery import repository
+from app.pharmacy.delivery.facts import OrderTransitioned
 
 
 class OrderStatus(StrEnum):
