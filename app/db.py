@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 
 from app.config import Settings
 from app.errors import AppError, DatabaseUnavailable
+from app.kit.crypto import use_field_keys
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ _LOST_CONNECTION_SQLSTATES = ("08", "53", "57P")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for DATABASE_URL; SQLite gets WAL, foreign keys and real transactions."""
+    """An async engine for DATABASE_URL that encrypts columns with the settings' field keys;
+    SQLite gets WAL, foreign keys and real transactions."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -48,15 +50,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
             url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
         )
         _configure_sqlite(engine)
-        return engine
-    engine = create_async_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS},
-    )
-    event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
-    event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
+    else:
+        engine = create_async_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS},
+        )
+        event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
+        event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
+    use_field_keys(engine.sync_engine.dialect, settings.field_encryption_keys)
     return engine
 
 

@@ -26,7 +26,7 @@ from app.config import Settings
 from app.errors import AppError
 from app.kit import public_address
 from app.kit.clock import utcnow
-from app.kit.crypto import field_cipher
+from app.kit.crypto import FieldCipher, field_cipher
 from app.kit.repository import by_id
 from app.models import Drug, PharmacyOrder, PharmacyOrderLine, PharmacyStore
 from app.outbox import service as outbox_service
@@ -127,13 +127,14 @@ async def notify_partner(
         "url": integration.webhook_url,
         "json": body,
         # The outbox row holds the key encrypted with the field keys, like the integration row.
-        "secret": field_cipher().encrypt(integration.secret),
+        "secret": field_cipher(session.get_bind().dialect).encrypt(integration.secret),
     }
     await outbox_service.enqueue(session, PARTNER_WEBHOOK, payload, event_id)
 
 
 def partner_webhook_handler(settings: Settings, http: httpx.AsyncClient) -> Handler:
     """Deliver `partner.webhook` messages, signing each attempt."""
+    cipher = FieldCipher.of_setting(settings.field_encryption_keys)
 
     async def deliver(message: ClaimedMessage) -> None:
         payload: Mapping[str, Any] = message.payload
@@ -141,7 +142,7 @@ def partner_webhook_handler(settings: Settings, http: httpx.AsyncClient) -> Hand
         if not isinstance(url, str) or not isinstance(secret, str):
             raise PermanentDeliveryError("partner.webhook payload needs 'url' and 'secret'")
         body = encode_json(payload.get("json"))
-        headers = signature_headers(field_cipher().decrypt(secret), body, utcnow())
+        headers = signature_headers(cipher.decrypt(secret), body, utcnow())
         extensions: dict[str, Any] = {}
         if settings.webhook_targets_must_be_public:
             try:
