@@ -56,7 +56,7 @@ def local_seconds(times: FloatArray, timezone: ZoneInfo) -> FloatArray:
     if first == last and first is not None:
         return times + first.total_seconds()
     offsets = [datetime.fromtimestamp(t, timezone).utcoffset() or timedelta() for t in times]
-    return times + np.array([o.total_seconds() for o in offsets])
+    return times + np.array([o.total_seconds() for o in offsets], dtype=np.float64)
 
 
 @dataclass(frozen=True)

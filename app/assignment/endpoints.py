@@ -48,7 +48,7 @@ def _consultation_out(entry: QueueStanding) -> ConsultationOut:
         id=r.id,
         patient_id=r.patient_id,
         doctor_id=r.doctor_id,
-        status=r.status,  # type: ignore[arg-type]
+        status=r.status,
         urgency_level=r.urgency_level,
         reason=r.reason,
         requested_at=r.requested_at,
@@ -59,9 +59,9 @@ def _consultation_out(entry: QueueStanding) -> ConsultationOut:
         position=entry.position,
         ahead=entry.ahead,
         estimated_wait_seconds=entry.estimated_wait_seconds,
-        estimate_basis=entry.basis,  # type: ignore[arg-type]
+        estimate_basis=entry.basis,
         estimate_samples=entry.samples,
-        doctor_presence=entry.doctor_presence,  # type: ignore[arg-type]
+        doctor_presence=entry.doctor_presence,
         doctor_back_at=entry.doctor_back_at,
     )
 

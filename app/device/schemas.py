@@ -104,14 +104,14 @@ class DeviceOut(BaseModel):
         return cls(
             id=device.id,
             patient_id=device.patient_id,
-            kind=device.kind,  # type: ignore[arg-type]
+            kind=device.kind,
             model=device.model,
             serial=device.serial,
-            unit=device.unit,  # type: ignore[arg-type]
+            unit=device.unit,
             sample_interval_seconds=device.sample_interval_seconds,
             range_low_mg_dl=device.range_low_mg_dl,
             range_high_mg_dl=device.range_high_mg_dl,
-            source=device.source,  # type: ignore[arg-type]
+            source=device.source,
             verified=device.verified,
             bound_at=device.bound_at,
             unbound_at=device.unbound_at,

@@ -204,13 +204,13 @@ def entry_item(entry: Any, device_id: uuid.UUID) -> ParsedItem | Rejection:
     noise = entry.get("noise")
     try:
         return GlucoseItem(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             device_id=device_id,
             measured_at=moment,
             utc_offset_minutes=offset if isinstance(offset, int) else None,
             value=value,
             unit="mg/dL",
-            flag=flag,  # type: ignore[arg-type]
+            flag=flag,
             trend=_text(entry.get("direction"), 20),
             noise=noise if isinstance(noise, int) and 0 <= noise <= 9 else None,
             filtered=_number(entry.get("filtered")),

@@ -42,8 +42,8 @@ async def present(
             key_id=key.id,
             public_key=key.public_key,
             key_fingerprint=fingerprint(key.public_key),
-            key_status=key.status,  # type: ignore[arg-type]
-            key_origin=key.origin,  # type: ignore[arg-type]
+            key_status=key.status,
+            key_origin=key.origin,
             key_activated_at=key.activated_at,
             key_retired_at=key.retired_at,
             key_revoked_at=key.revoked_at,
@@ -130,8 +130,8 @@ def present_key(key: DoctorSigningKey) -> SigningKeyOut:
         algorithm=key.algorithm,
         public_key=key.public_key,
         fingerprint=fingerprint(key.public_key),
-        status=key.status,  # type: ignore[arg-type]
-        origin=key.origin,  # type: ignore[arg-type]
+        status=key.status,
+        origin=key.origin,
         device_label=key.device_label,
         registered_at=key.created_at,
         registered_by_account_id=key.registered_by_account_id,

@@ -34,7 +34,7 @@ async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
         institution_id=prescription.institution_id,
         store_id=order.store_id,
         disease_id=prescription.disease_id,
-        insurance_type=patient.insurance_type,  # type: ignore[arg-type]
+        insurance_type=patient.insurance_type,
         moment=utcnow(),
         items=tuple(
             ClaimItem(
@@ -43,7 +43,7 @@ async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
                 name_zh=drug.generic_name_zh,
                 quantity=line.packs,
                 unit_price_fen=unit_price_fen,
-                insurance_class=drug.insurance_class,  # type: ignore[arg-type]
+                insurance_class=drug.insurance_class,
             )
             for line, unit_price_fen, drug in rows
         ),
