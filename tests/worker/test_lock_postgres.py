@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import worker
 from app.config import Settings
 from app.db import create_engine
-from tests.worker.test_schedule import job_context as job_context
 
 pytestmark = pytest.mark.postgres
 
