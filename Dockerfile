@@ -40,7 +40,9 @@ HEALTHCHECK --interval=30s --timeout=3s CMD python -c \
     "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
 # Migrations run once per deploy (`python -m app.cli migrate` as a release step); the web
 # processes only serve. The outbox relay runs in every worker (claims use SKIP LOCKED), or set
-# OUTBOX_RELAY_ENABLED=false and run `python -m app.outbox` as a separate worker.
+# OUTBOX_RELAY_ENABLED=false and run `python -m app.outbox` as a separate worker. Periodic jobs
+# run in the web process when BACKGROUND_JOBS_ENABLED; in production set it false and run the
+# same image as `python -m app.worker` (one schedule table, jobs locked per job).
 # `app.cli serve` adds the slow-client timeouts (HTTP_*_TIMEOUT_SECONDS) and believes
 # X-Forwarded-For only from FORWARDED_ALLOW_IPS (default loopback: set it to the balancer's
 # addresses, or every client shares the balancer's address in the sign-in throttle).

@@ -6,15 +6,12 @@ from fastapi import FastAPI
 
 from app.alert.endpoints import router as alert_router
 from app.analytics.endpoints import router as analytics_router
-from app.assignment import realtime as assignment_realtime
 from app.assignment.endpoints import router as assignment_router
 from app.auth.endpoints import router as auth_router
 from app.care.endpoints import router as care_router
 from app.care.plan_endpoints import router as care_plan_router
 from app.catalogue.endpoints import router as catalogue_router
-from app.chat import socket as chat_socket
 from app.chat.endpoints import router as chat_router
-from app.delivery.endpoints import router as delivery_router
 from app.device.endpoints import router as device_router
 from app.doctor.endpoints import router as doctor_router
 from app.ecg.endpoints import router as ecg_router
@@ -26,14 +23,12 @@ from app.nightscout.endpoints import router as nightscout_router
 from app.patient.endpoints import router as patient_router
 from app.payment.endpoints import router as payment_router
 from app.pharmacy.dashboard import router as dashboard_router
+from app.pharmacy.delivery.endpoints import router as delivery_router
 from app.pharmacy.endpoints import router as pharmacy_router
 from app.prescription.endpoints import router as prescription_router
 from app.reading.endpoints import router as reading_router
 from app.realtime.gateway import router as realtime_router
 from app.reference.endpoints import router as reference_router
-
-# Websocket frame handlers register themselves when their module is imported.
-_CLIENT_MESSAGE_MODULES = (chat_socket, assignment_realtime)
 
 
 def include_routers(app: FastAPI) -> None:

@@ -79,10 +79,9 @@ class Settings(BaseSettings):
     ws_max_sockets_per_user: int = Field(default=10, ge=1)
 
     outbox_relay_enabled: bool = True
-    # Periodic jobs in each web process (reading maintenance, doctor presence lapses, follow-up
-    # reminders, chat attachment expiry); all are safe to run in several processes. Or run them
-    # as their own workers: `python -m app.reading`, `python -m app.assignment.jobs --every 30`
-    # and `python -m app.chat.jobs --every 300`.
+    # The schedule of `app.worker` (signal loss, rollups, partitions, doctor presence lapses,
+    # follow-up reminders, attachment expiry, sign-in housekeeping, money) in each web process;
+    # production turns it off and runs `python -m app.worker` as its own process(es).
     background_jobs_enabled: bool = True
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 50
@@ -113,8 +112,7 @@ class Settings(BaseSettings):
     chat_sync_page_size: int = 100
     # Attachments uploaded but not (yet) sent in a message, per user over all conversations:
     # at most this many and this many bytes; unsent ones expire (blob deleted) after the TTL,
-    # by a periodic job that runs with the others (BACKGROUND_JOBS_ENABLED, or
-    # `python -m app.chat.jobs --every 300`).
+    # by the worker's `chat-attachment-expiry` job.
     chat_attachment_unsent_max_count: int = Field(default=10, ge=1)
     chat_attachment_unsent_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     chat_attachment_unsent_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
@@ -243,8 +241,8 @@ class Settings(BaseSettings):
     # A strip recorded longer ago than this on arrival is history: it raises no live alert.
     ecg_live_alert_hours: int = 24
 
-    # --- E-prescriptions, pharmacy routing and delivery (app/prescription,
-    # app/pharmacy, app/delivery) ---
+    # --- E-prescriptions, pharmacy routing and delivery (app/prescription, app/pharmacy,
+    # app/pharmacy/delivery) ---
     # Online prescribing policy (days' supply normal / long prescription, validity in days).
     prescription_normal_max_days: int = 7
     prescription_long_max_days: int = 84

@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import (
 
 from app.config import Settings
 from app.errors import AppError, DatabaseUnavailable
+from app.kit.crypto import use_field_keys
 
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT_KEY = "after_commit"
+_APP_STATE_KEY = "app_state"
 
 # A connection attempt to a host that drops packets fails after this instead of asyncpg's 60 s.
 _CONNECT_TIMEOUT_SECONDS = 5.0
@@ -36,7 +38,8 @@ _LOST_CONNECTION_SQLSTATES = ("08", "53", "57P")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for DATABASE_URL; SQLite gets WAL, foreign keys and real transactions."""
+    """An async engine for DATABASE_URL that encrypts columns with the settings' field keys;
+    SQLite gets WAL, foreign keys and real transactions."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -47,15 +50,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
             url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
         )
         _configure_sqlite(engine)
-        return engine
-    engine = create_async_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS},
-    )
-    event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
-    event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
+    else:
+        engine = create_async_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS},
+        )
+        event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
+        event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
+    use_field_keys(engine.sync_engine.dialect, settings.field_encryption_keys)
     return engine
 
 
@@ -170,9 +174,23 @@ async def unit_of_work(
     await run_after_commit(session)
 
 
+def bind_app_state(session: AsyncSession, state: Any) -> None:
+    """Let the session's event subscribers reach the application (its settings, hub, ...)."""
+    session.info[_APP_STATE_KEY] = state
+
+
+def app_state_of(session: AsyncSession) -> Any:
+    """The application state bound to `session` (see `bind_app_state`)."""
+    try:
+        return session.info[_APP_STATE_KEY]
+    except KeyError:
+        raise RuntimeError("this session has no application bound (bind_app_state)") from None
+
+
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's session (see `unit_of_work`)."""
+    """The request's session (see `unit_of_work`), bound to the application."""
     async with unit_of_work(request.app.state.sessionmaker) as session:
+        bind_app_state(session, request.app.state)
         yield session
 
 

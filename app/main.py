@@ -13,12 +13,10 @@ import structlog
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from app import wiring, worker
 from app.api import include_routers
-from app.assignment import jobs as assignment_jobs
-from app.auth import jobs as auth_jobs
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
-from app.chat import jobs as chat_jobs
 from app.chat.runtime import ChatRuntime
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
@@ -31,11 +29,9 @@ from app.openapi_contract import document_contract, operation_id
 from app.openapi_errors import document_problem_responses
 from app.outbox.handlers import build_handlers, outbox_http_client
 from app.outbox.relay import OutboxRelay
-from app.payment import jobs as payment_jobs
 from app.payment.fake_wechatpay import create_fake_wechatpay_app
 from app.payment.providers import dev_merchant
 from app.payment.providers.dev_merchant import FAKE_WECHATPAY_PATH
-from app.reading import maintenance as reading_maintenance
 from app.realtime.hub import create_hub
 from app.request_bodies import BodySizeLimitMiddleware, upload_limits
 from app.web_security import SecurityHeadersMiddleware
@@ -49,6 +45,7 @@ DOCS_ASSETS_PATH = "/docs-assets"  # Swagger UI and ReDoc files, served by this 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service for `settings` (the environment's when not given)."""
     settings = settings or get_settings()
+    wiring.wire()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,37 +70,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks: list[asyncio.Task[None]] = []
         outbox_http = outbox_http_client(settings)
         if settings.outbox_relay_enabled:
-            relay = OutboxRelay(sessionmaker, build_handlers(settings, outbox_http), settings)
+            relay = OutboxRelay(
+                sessionmaker, build_handlers(settings, outbox_http, wiring.OUTBOX_KINDS), settings
+            )
             tasks.append(asyncio.create_task(relay.run_forever(), name="outbox-relay"))
         if settings.background_jobs_enabled:
-            tasks.append(
-                asyncio.create_task(
-                    reading_maintenance.run_forever(sessionmaker, settings, hub),
-                    name="reading-maintenance",
-                )
+            # The demo's periodic work; production runs `python -m app.worker` instead.
+            jobs = worker.JobContext(
+                engine, sessionmaker, settings, hub, app.state.blobs, outbox_http
             )
-            tasks.append(
-                asyncio.create_task(
-                    assignment_jobs.run_forever(sessionmaker, settings, hub),
-                    name="assignment-jobs",
-                )
-            )
-            tasks.append(
-                asyncio.create_task(
-                    chat_jobs.run_forever(sessionmaker, settings, app.state.blobs),
-                    name="chat-jobs",
-                )
-            )
-            tasks.append(
-                asyncio.create_task(
-                    auth_jobs.run_forever(sessionmaker, settings), name="sign-in-housekeeping"
-                )
-            )
-            tasks.append(
-                asyncio.create_task(
-                    payment_jobs.run_forever(sessionmaker, settings), name="payment-jobs"
-                )
-            )
+            tasks.append(asyncio.create_task(worker.run_schedule(jobs), name="periodic-jobs"))
         # /readyz reports whether each of these is still running.
         app.state.background_tasks = tasks
         log.info("service started", env=settings.env, database=engine.url.get_backend_name())

@@ -16,7 +16,7 @@ async def test_lifespan_runs_the_relay_and_periodic_jobs_then_stops_them(databas
         background_jobs_enabled=True,
     )
     app = create_app(settings)
-    names = {"outbox-relay", "reading-maintenance", "assignment-jobs"}
+    names = {"outbox-relay", "periodic-jobs"}
     async with app.router.lifespan_context(app):
         running = {t.get_name() for t in asyncio.all_tasks() if not t.done()}
         assert names <= running

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 
-import app.alert.messages  # noqa: F401 - registers this package's message codes
 from app.alert import service as alert_service
 from app.alert.schemas import AlertOut, AlertPage
 from app.authz.principal import Principal, require_roles

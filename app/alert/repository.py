@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,3 +112,17 @@ async def signal_loss_candidates(
             .limit(limit)
         )
     ).all()
+
+
+async def open_alerts_by_rule(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, str, int, int]]:
+    """(patient, rule, highest level, how many) of the patients' open alerts. An alert stays
+    open until a doctor acknowledges it, even if its episode has ended: the doctor still has
+    to see that it happened."""
+    rows = await session.execute(
+        select(Alert.patient_id, Alert.rule, func.max(Alert.level), func.count())
+        .where(Alert.patient_id.in_(patient_ids), Alert.acknowledged_at.is_(None))
+        .group_by(Alert.patient_id, Alert.rule)
+    )
+    return [(patient, str(rule), int(level), int(count)) for patient, rule, level, count in rows]

@@ -43,7 +43,7 @@ class AlertOut(BaseModel):
             id=alert.id,
             patient_id=alert.patient_id,
             patient_name=patient_name,
-            rule=alert.rule,  # type: ignore[arg-type]
+            rule=alert.rule,
             title=translate(f"alert_rule_{alert.rule}"),
             level=alert.level,
             measured_at=alert.measured_at,

@@ -18,6 +18,7 @@ from app.authz.principal import Principal
 from app.config import Settings
 from app.errors import NotFound
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import Alert, Patient
 from app.outbox import service as outbox_service
 from app.reading import repository as reading_repository
@@ -130,7 +131,7 @@ async def deliver(session: AsyncSession, hub: RealtimeHub, alerts: Sequence[Aler
     patient_ids = list({a.patient_id for a in alerts})
     doctors = await alert_repository.doctor_accounts(session, patient_ids, now)
     for alert in alerts:
-        patient = await session.get(Patient, alert.patient_id)
+        patient = await by_id(session, Patient, alert.patient_id)
         body = AlertOut.build(alert, patient.name if patient else None)
         recipients = doctors.get(alert.patient_id, [])
         publish_after_commit(
@@ -231,5 +232,5 @@ async def acknowledge(
             doctors.get(alert.patient_id, []),
             {"type": "alert.acknowledged", "alert_id": str(alert.id), "by": principal.display_name},
         )
-    patient = await session.get(Patient, alert.patient_id)
+    patient = await by_id(session, Patient, alert.patient_id)
     return AlertOut.build(alert, patient.name if patient else None)

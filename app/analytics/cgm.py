@@ -8,6 +8,7 @@ Band membership follows the whole-mg/dL convention of `app.reading.units`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -140,7 +141,8 @@ class Episode:
     extreme_mg_dl: float
 
 
-EPISODE_RULES = (
+Beyond = Callable[[FloatArray], npt.NDArray[np.bool_]]
+EPISODE_RULES: tuple[tuple[str, Beyond, np.ufunc], ...] = (
     ("hypo_level1", lambda v: v < 69.5, np.minimum),
     ("hypo_level2", lambda v: v < 53.5, np.minimum),
     ("hyper_level1", lambda v: v >= 180.5, np.maximum),

@@ -38,7 +38,6 @@ from matplotlib.figure import Figure
 from PIL import Image
 from pylopdf_fonts_zh_cn import sans_path
 
-import app.analytics.messages  # noqa: F401 - registers the charts' texts
 from app.analytics.cgm import BANDS, FloatArray
 from app.analytics.schemas import BpSummaryOut, CgmSummaryOut
 from app.analytics.series import EPOCH_DATE, local_seconds

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alert.urgency import urgency_by_patient
 from app.analytics import cgm
 from app.analytics import repository as analytics_repository
 from app.analytics.schemas import CgmMetricsOut, LatestOut, PanelEntry, PanelOut
@@ -20,7 +21,6 @@ from app.config import Settings
 from app.kit.clock import utcnow
 from app.reading import repository as reading_repository
 from app.reading.units import to_mmol_l
-from app.reading.urgency import urgency_by_patient
 
 PANEL_DAYS = 14
 GLUCOSE_KINDS = ("cgm", "scan", "bg")

@@ -149,7 +149,7 @@ class DippingOut(BaseModel):
         """The body of a dipping, if there is one."""
         if d is None:
             return None
-        return cls(ratio=d.ratio, percent=d.percent, pattern=d.pattern)  # type: ignore[arg-type]
+        return cls(ratio=d.ratio, percent=d.percent, pattern=d.pattern)
 
 
 class MorningSurgeOut(BaseModel):
@@ -287,7 +287,7 @@ class SleepPeriodOut(BaseModel):
             id=p.id,
             bed_at=p.bed_at,
             rise_at=p.rise_at,
-            source=p.source,  # type: ignore[arg-type]
+            source=p.source,
             created_at=p.created_at,
         )
 

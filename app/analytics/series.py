@@ -12,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import repository as analytics_repository
 from app.analytics.cgm import Accumulator, FloatArray, accumulate, weights
+from app.device.schemas import MAX_INTERVAL_SECONDS
 
-# The longest sample interval a device may declare (bound devices: 60-900 s): the reading after
-# a period's end is fetched to weigh the period's last reading.
-MAX_INTERVAL_SECONDS = 900
 EPOCH_DATE = date(1970, 1, 1)
 
 
@@ -58,7 +56,7 @@ def local_seconds(times: FloatArray, timezone: ZoneInfo) -> FloatArray:
     if first == last and first is not None:
         return times + first.total_seconds()
     offsets = [datetime.fromtimestamp(t, timezone).utcoffset() or timedelta() for t in times]
-    return times + np.array([o.total_seconds() for o in offsets])
+    return times + np.array([o.total_seconds() for o in offsets], dtype=np.float64)
 
 
 @dataclass(frozen=True)

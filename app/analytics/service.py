@@ -34,7 +34,6 @@ from app.analytics.schemas import (
 )
 from app.analytics.series import (
     EPOCH_DATE,
-    MAX_INTERVAL_SECONDS,
     GlucoseSeries,
     Period,
     load_glucose,
@@ -45,6 +44,7 @@ from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.config import Settings
+from app.device.schemas import MAX_INTERVAL_SECONDS
 from app.errors import Conflict
 from app.kit.clock import utcnow
 from app.kit.sql import add_unique
@@ -173,7 +173,7 @@ def _abpm_out(a: bp_metrics.Abpm) -> AbpmOut:
         valid_readings=a.valid_readings,
         valid_percent=a.valid_percent,
         valid=a.valid,
-        sleep_source=a.sleep_source,  # type: ignore[arg-type]
+        sleep_source=a.sleep_source,
         classified_by=a.classified_by,
         all_day=PeriodStatsOut.build(a.all_day),
         awake=PeriodStatsOut.build(a.awake),
@@ -262,11 +262,11 @@ def summarise_bp(
             readings=office.readings,
             systolic=office.systolic,
             diastolic=office.diastolic,
-            grade=office.grade,  # type: ignore[arg-type]
+            grade=office.grade,
             hypertension=office.hypertension,
         ),
-        phenotype=phenotype,  # type: ignore[arg-type]
-        phenotype_basis=basis,  # type: ignore[arg-type]
+        phenotype=phenotype,
+        phenotype_basis=basis,
     )
     points = np.column_stack([epochs, systolic, diastolic, pulse, excluded.astype(np.float64)])
     return points.reshape(-1, 5), summary

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alert.urgency import urgency_by_patient
 from app.assignment import engine
 from app.assignment import repository as assignment_repository
 from app.assignment.engine import PatientContext
@@ -31,7 +32,6 @@ from app.doctor import service as doctor_service
 from app.errors import Conflict, Forbidden, NotFound
 from app.kit.clock import utcnow
 from app.models import ConsultationRequest, Role
-from app.reading.urgency import urgency_by_patient
 from app.realtime.hub import RealtimeHub
 from app.realtime.publish import publish_after_commit
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assignment import consultations as consultation_service
 from app.assignment import service as assignment_service
@@ -25,8 +24,6 @@ from app.assignment.schemas import (
 from app.assignment.service import AssignmentOutcome
 from app.authz.principal import Principal, require_roles
 from app.care.schemas import CareRelationshipOut
-from app.chat import care_events as chat_care_events
-from app.chat.runtime import chat_runtime
 from app.db import DbSession
 from app.idempotency import IdempotencyKey
 from app.kit.pagination import Page, PageQuery
@@ -37,17 +34,6 @@ router = APIRouter(prefix="/api/v1", tags=["assignment"])
 PatientOnly = Annotated[Principal, require_roles(Role.patient)]
 DoctorOnly = Annotated[Principal, require_roles(Role.doctor)]
 PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
-
-
-async def _announced(
-    outcome: AssignmentOutcome, request: Request, session: AsyncSession
-) -> AssignmentOutcome:
-    """Tell the patient in chat who their doctor now is (only when this call assigned one)."""
-    if outcome.created:
-        await chat_care_events.announce_assignment(
-            session, chat_runtime(request.app.state), outcome.relationship, outcome.ended
-        )
-    return outcome
 
 
 def _assignment_out(outcome: AssignmentOutcome) -> AssignmentOut:
@@ -64,7 +50,7 @@ def _consultation_out(entry: QueueStanding) -> ConsultationOut:
         id=r.id,
         patient_id=r.patient_id,
         doctor_id=r.doctor_id,
-        status=r.status,  # type: ignore[arg-type]
+        status=r.status,
         urgency_level=r.urgency_level,
         reason=r.reason,
         requested_at=r.requested_at,
@@ -75,9 +61,9 @@ def _consultation_out(entry: QueueStanding) -> ConsultationOut:
         position=entry.position,
         ahead=entry.ahead,
         estimated_wait_seconds=entry.estimated_wait_seconds,
-        estimate_basis=entry.basis,  # type: ignore[arg-type]
+        estimate_basis=entry.basis,
         estimate_samples=entry.samples,
-        doctor_presence=entry.doctor_presence,  # type: ignore[arg-type]
+        doctor_presence=entry.doctor_presence,
         doctor_back_at=entry.doctor_back_at,
     )
 
@@ -91,7 +77,6 @@ async def start_online_care(
     outcome = await assignment_service.start_online_care(
         session, principal, request.app.state.settings, body.institution_id
     )
-    await _announced(outcome, request, session)
     return _assignment_out(outcome)
 
 
@@ -103,7 +88,6 @@ async def change_doctor(
     outcome = await assignment_service.change_doctor(
         session, principal, request.app.state.settings, body.institution_id, body.reason
     )
-    await _announced(outcome, request, session)
     return _assignment_out(outcome)
 
 
@@ -120,7 +104,6 @@ async def transfer_patient(
         body.to_doctor_id,
         body.reason,
     )
-    await _announced(outcome, request, session)
     return _assignment_out(outcome)
 
 

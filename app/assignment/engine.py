@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.assignment.messages  # noqa: F401 - registers the error texts
+from app.alert.urgency import Urgency, urgency_by_patient
 from app.assignment import repository as assignment_repository
 from app.assignment.scoring import (
     AssignmentRequest,
@@ -29,7 +29,6 @@ from app.config import Settings
 from app.enrollment import entitlements as entitlement_service
 from app.kit.clock import city_date
 from app.models import AssignmentDecision, CareRelationship
-from app.reading.urgency import Urgency, urgency_by_patient
 
 T = TypeVar("T")
 

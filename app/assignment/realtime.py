@@ -4,7 +4,7 @@ The doctor app sends {"type": "presence.update", "status": "online"|"busy"|"offl
 state changes and again every ~30 s; each report lasts PRESENCE_TTL_SECONDS. Going offline, or
 the app's socket closing (the gateway closes one that is silent for two heartbeats), hands the
 doctor's waiting patients on at once; a process that dies without closing its sockets is
-covered by the expiry, acted on by `python -m app.assignment.jobs` and by patients' reads.
+covered by the expiry, acted on by the worker's `assignment` job and by patients' reads.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from app.assignment import consultations as consultation_service
 from app.doctor import service as doctor_service
 from app.errors import Forbidden
 from app.models import Role
-from app.realtime.handlers import ClientContext, client_message, on_disconnect
+from app.realtime.handlers import ClientContext
 
 
-@client_message("presence.update")
 async def presence_update(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     """Record the doctor app's presence; reply with its expiry and how many were handed on."""
     principal = ctx.principal
@@ -47,7 +46,6 @@ async def presence_update(ctx: ClientContext, frame: dict[str, Any]) -> dict[str
     }
 
 
-@on_disconnect
 async def doctor_app_closed(ctx: ClientContext) -> None:
     """The doctor app's socket closed: offline now, and their waiting patients handed on."""
     principal = ctx.principal

@@ -16,9 +16,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.assignment import engine
 from app.assignment import repository as assignment_repository
 from app.assignment.engine import PatientContext
+from app.assignment.facts import DoctorAssigned
 from app.assignment.scoring import Score
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
@@ -43,6 +45,12 @@ class AssignmentOutcome:
     decision: AssignmentDecision | None
     created: bool
     ended: CareRelationship | None = None
+
+
+async def _assigned(session: AsyncSession, outcome: AssignmentOutcome) -> AssignmentOutcome:
+    """Record the new doctor (the patient is told in chat)."""
+    await events.record(session, DoctorAssigned(outcome.relationship, outcome.ended))
+    return outcome
 
 
 async def _assign_primary(
@@ -96,7 +104,7 @@ async def start_online_care(
     relationship, decision = await _assign_primary(
         session, principal, settings, context, "enrollment", now
     )
-    return AssignmentOutcome(relationship, decision, created=True)
+    return await _assigned(session, AssignmentOutcome(relationship, decision, created=True))
 
 
 async def change_doctor(
@@ -122,7 +130,9 @@ async def change_doctor(
         session, principal, settings, context, "change_doctor", now, exclude=[current.doctor_id]
     )
     decision.breakdown = {**decision.breakdown, "note": reason}
-    return AssignmentOutcome(relationship, decision, created=True, ended=current)
+    return await _assigned(
+        session, AssignmentOutcome(relationship, decision, created=True, ended=current)
+    )
 
 
 async def transfer_patient(
@@ -163,7 +173,9 @@ async def transfer_patient(
             session, principal, settings, context, "transfer", scores[0], scores, considered, now
         )
     decision.breakdown = {**decision.breakdown, "note": reason}
-    return AssignmentOutcome(relationship, decision, created=True, ended=current)
+    return await _assigned(
+        session, AssignmentOutcome(relationship, decision, created=True, ended=current)
+    )
 
 
 async def get_decision(

@@ -25,6 +25,7 @@ from app.auth.wechat import WeChatClient
 from app.config import Settings
 from app.errors import Unauthorized
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import Account, AuthSession, Patient, RefreshToken, Role, SignInFailure
 
 log = structlog.get_logger(__name__)
@@ -105,7 +106,7 @@ async def conclude_password_login(
     locked = await auth_repository.sign_in_failure(session, candidate.username_key, lock=True)
     _refuse_if_locked(locked, utcnow())
     await auth_repository.clear_sign_in_failures(session, candidate.username_key)
-    account = await session.get(Account, candidate.account_id)
+    account = await by_id(session, Account, candidate.account_id)
     if account is None:
         raise Unauthorized("invalid_credentials")
     _ensure_active(account)
@@ -197,7 +198,7 @@ async def _repeated_rotation(
 
 
 async def _active_account_of(session: AsyncSession, auth_session: AuthSession) -> Account:
-    account = await session.get(Account, auth_session.account_id)
+    account = await by_id(session, Account, auth_session.account_id)
     assert account is not None
     _ensure_active(account)
     return account

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal, require_roles
 from app.care import relationships as relationship_service
@@ -22,7 +21,6 @@ from app.care.schemas import (
     TeamPatientIn,
 )
 from app.care.teams import TeamView
-from app.chat import care_events as chat_care_events
 from app.db import DbSession
 from app.kit.pagination import Page, PageQuery
 from app.models import Role
@@ -32,14 +30,6 @@ router = APIRouter(prefix="/api/v1/care", tags=["care"])
 PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
 DoctorOrAdmin = Annotated[Principal, require_roles(Role.doctor, Role.admin)]
 Admin = Annotated[Principal, require_roles(Role.admin)]
-
-
-async def _synced(session: AsyncSession, view: TeamView) -> TeamOut:
-    """The team, after its patients' group conversations were brought in line with it."""
-    await chat_care_events.sync_team_conversations(
-        session, view.team.id, view.team.name, view.member_account_ids
-    )
-    return _team_out(view)
 
 
 def _team_out(view: TeamView) -> TeamOut:
@@ -95,7 +85,7 @@ async def end_relationship(
 @router.post("/teams", response_model=TeamOut, status_code=status.HTTP_201_CREATED)
 async def create_team(body: TeamCreate, _: Admin, session: DbSession) -> TeamOut:
     """Form a family-doctor team: one family doctor, health managers, specialists (admin)."""
-    return await _synced(session, await team_service.create_team(session, body))
+    return _team_out(await team_service.create_team(session, body))
 
 
 @router.get("/teams", response_model=Page[TeamOut])
@@ -118,7 +108,7 @@ async def add_team_member(
     team_id: uuid.UUID, _: VisibleTeam, body: TeamMemberIn, principal: Admin, session: DbSession
 ) -> TeamOut:
     """Add a doctor to a team (admin)."""
-    return await _synced(session, await team_service.add_member(session, principal, team_id, body))
+    return _team_out(await team_service.add_member(session, principal, team_id, body))
 
 
 @router.delete("/teams/{team_id}/members/{doctor_id}", response_model=TeamOut)
@@ -127,7 +117,7 @@ async def remove_team_member(
 ) -> TeamOut:
     """Take a doctor off a team (admin)."""
     view = await team_service.remove_member(session, principal, team_id, doctor_id)
-    return await _synced(session, view)
+    return _team_out(view)
 
 
 @router.post("/teams/{team_id}/patients", response_model=TeamOut)
@@ -140,7 +130,7 @@ async def add_team_patient(
 ) -> TeamOut:
     """Put a patient in the team (its family doctor or an admin); every member sees them."""
     view = await team_service.add_patient(session, principal, team_id, body.patient_id)
-    return await _synced(session, view)
+    return _team_out(view)
 
 
 @router.delete("/teams/{team_id}/patients/{patient_id}", response_model=TeamOut)
@@ -149,5 +139,4 @@ async def remove_team_patient(
 ) -> TeamOut:
     """Take a patient off the team (its family doctor or an admin)."""
     view = await team_service.remove_patient(session, principal, team_id, patient_id)
-    await chat_care_events.leave_team_conversation(session, team_id, view.team.name, patient_id)
-    return await _synced(session, view)
+    return _team_out(view)

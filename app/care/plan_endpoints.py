@@ -43,7 +43,7 @@ def _follow_up_out(follow_up: FollowUp, plan: FollowUpPlan) -> FollowUpOut:
         doctor_id=follow_up.doctor_id,
         sequence=follow_up.sequence,
         due_at=follow_up.due_at,
-        status=follow_up.status,  # type: ignore[arg-type]
+        status=follow_up.status,
         overdue=follow_up.status == "scheduled" and follow_up.due_at < utcnow(),
         outcome_note=follow_up.outcome_note,
         closed_at=follow_up.closed_at,
@@ -61,7 +61,7 @@ def _plan_out(view: PlanView) -> FollowUpPlanOut:
         interval_days=plan.interval_days,
         review_items=list(plan.review_items),
         ends_on=plan.ends_on,
-        status=plan.status,  # type: ignore[arg-type]
+        status=plan.status,
         follow_ups=[_follow_up_out(f, plan) for f in view.follow_ups],
     )
 

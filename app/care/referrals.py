@@ -24,6 +24,7 @@ from app.care.schemas import ReferralCreate
 from app.doctor import repository as doctor_repository
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.kit.sql import add_unique
 from app.models import Institution, Referral
 
@@ -57,8 +58,8 @@ async def create_referral(
     await relationship_service.require_in_care(session, principal, body.patient_id)
     doctor = await doctor_repository.get_doctor(session, principal.doctor_id)
     assert doctor is not None
-    source = await session.get(Institution, doctor.institution_id)
-    target = await session.get(Institution, body.to_institution_id)
+    source = await by_id(session, Institution, doctor.institution_id)
+    target = await by_id(session, Institution, body.to_institution_id)
     if target is None or source is None:
         raise NotFound()
     step = LEVEL_RANK[target.level] - LEVEL_RANK[source.level]

@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.care.messages  # noqa: F401 - registers the error texts
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal

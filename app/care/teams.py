@@ -8,15 +8,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.care import relationships as relationship_service
 from app.care import repository as care_repository
+from app.care.facts import CareTeamChanged, PatientLeftTeam
 from app.care.schemas import TeamCreate, TeamMemberIn
 from app.doctor import repository as doctor_repository
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.kit.sql import add_unique
 from app.models import CareTeam, CareTeamMember, CareTeamPatient, Institution, Role
 
@@ -35,6 +38,14 @@ class TeamView:
 async def _view(session: AsyncSession, team: CareTeam) -> TeamView:
     members = (await care_repository.members_of(session, [team.id]))[team.id]
     return TeamView(team, [m for m, _ in members], [a for _, a in members])
+
+
+async def _changed(session: AsyncSession, view: TeamView) -> TeamView:
+    """Record that the team changed (its patients' group conversations follow it)."""
+    await events.record(
+        session, CareTeamChanged(view.team.id, view.team.name, view.member_account_ids)
+    )
+    return view
 
 
 async def _team_for(session: AsyncSession, principal: Principal, team_id: uuid.UUID) -> CareTeam:
@@ -56,14 +67,14 @@ async def create_team(session: AsyncSession, body: TeamCreate) -> TeamView:
     """A new team (admin) with exactly one family doctor, all of one institution."""
     if sum(1 for m in body.members if m.role == "family_doctor") != 1:
         raise Conflict("team_needs_family_doctor")
-    if await session.get(Institution, body.institution_id) is None:
+    if await by_id(session, Institution, body.institution_id) is None:
         raise NotFound("institution_not_found")
     team = CareTeam(institution_id=body.institution_id, name=body.name)
     session.add(team)
     await session.flush()
     for member in body.members:
         await _add_member(session, team, member)
-    return await _view(session, team)
+    return await _changed(session, await _view(session, team))
 
 
 async def _add_member(session: AsyncSession, team: CareTeam, member: TeamMemberIn) -> None:
@@ -90,7 +101,7 @@ async def add_member(
     """Add a doctor to a team (admin); they see the team's patients from now on."""
     team = await _team_for(session, principal, team_id)
     await _add_member(session, team, member)
-    return await _view(session, team)
+    return await _changed(session, await _view(session, team))
 
 
 async def remove_member(
@@ -106,7 +117,7 @@ async def remove_member(
     await session.delete(member)
     await care_repository.end_team_access(session, team.id, utcnow(), doctor_id=doctor_id)
     await session.flush()
-    return await _view(session, team)
+    return await _changed(session, await _view(session, team))
 
 
 async def get_team(session: AsyncSession, principal: Principal, team_id: uuid.UUID) -> TeamView:
@@ -156,7 +167,7 @@ async def add_patient(
     await audit_service.record(
         session, principal, AuditAction.create, TEAM_PATIENT_RESOURCE, team.id, patient_id
     )
-    return view
+    return await _changed(session, view)
 
 
 async def remove_patient(
@@ -175,4 +186,5 @@ async def remove_patient(
     await audit_service.record(
         session, principal, AuditAction.delete, TEAM_PATIENT_RESOURCE, team.id, patient_id
     )
-    return await _view(session, team)
+    await events.record(session, PatientLeftTeam(team.id, team.name, patient_id))
+    return await _changed(session, await _view(session, team))

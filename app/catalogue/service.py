@@ -8,7 +8,6 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.catalogue.messages  # noqa: F401 - registers the error texts
 from app.authz.principal import Principal
 from app.catalogue import repository as catalogue_repository
 from app.catalogue.schemas import INSURANCE_TYPES, CatalogueEditionCreate

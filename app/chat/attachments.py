@@ -90,14 +90,14 @@ def _wav_duration_ms(data: bytes) -> int:
             struct.unpack_from("<I", data, offset + 4)[0],
         )
         if chunk_id == b"fmt " and chunk_size >= 12:
-            byte_rate = struct.unpack_from("<I", data, offset + 16)[0]
+            byte_rate = int(struct.unpack_from("<I", data, offset + 16)[0])
         elif chunk_id == b"data":
             data_bytes = min(chunk_size, len(data) - offset - 8)
             break
         offset += 8 + chunk_size + (chunk_size & 1)
     if not byte_rate or data_bytes is None:
         raise UnsupportedType()
-    return data_bytes * 1000 // byte_rate
+    return int(data_bytes * 1000 // byte_rate)
 
 
 async def admit_upload(

@@ -16,6 +16,7 @@ from app.chat.conversations import (
 )
 from app.chat.runtime import ChatRuntime
 from app.chat.sending import post_system_notice
+from app.kit.repository import by_id
 from app.models import CareRelationship, Doctor, Patient, Prescription
 
 # Group conversations are keyed by (team, patient): the same pair always maps to the same key.
@@ -32,7 +33,7 @@ async def announce_assignment(
     if ended is not None:
         await ensure_care_conversation(session, ended.id)
     conversation = await ensure_care_conversation(session, relationship.id)
-    doctor = await session.get(Doctor, relationship.doctor_id)
+    doctor = await by_id(session, Doctor, relationship.doctor_id)
     assert doctor is not None
     await post_system_notice(
         session,
@@ -100,7 +101,7 @@ async def _team_conversation(
     patient_id: uuid.UUID,
     member_account_ids: list[uuid.UUID],
 ) -> None:
-    patient = await session.get(Patient, patient_id)
+    patient = await by_id(session, Patient, patient_id)
     assert patient is not None
     title = f"{team_name}·{patient.name or '患者'}"[:MAX_TITLE_CHARS]
     await ensure_team_conversation(

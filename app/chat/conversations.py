@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chat import repository as chat_repository
 from app.errors import NotFound
 from app.kit.clock import utcnow
-from app.models import CareRelationship, ChatConversation, Doctor, Patient
+from app.kit.repository import by_id
+from app.models import CareRelationship, ChatConversation
 
 MAX_TITLE_CHARS = 128
 
@@ -28,7 +28,7 @@ async def ensure_care_conversation(
     Once the relationship has ended the conversation is closed (read-only) and the doctor
     leaves it; the patient keeps their history.
     """
-    care = await session.get(CareRelationship, care_relationship_id)
+    care = await by_id(session, CareRelationship, care_relationship_id)
     if care is None:
         raise NotFound()
     now = utcnow()
@@ -47,15 +47,7 @@ async def ensure_care_conversation(
             },
             "care_relationship_id",
         )
-    patient_account, doctor_account = (
-        await session.execute(
-            select(Patient.account_id, Doctor.account_id)
-            .select_from(CareRelationship)
-            .join(Patient, Patient.id == CareRelationship.patient_id)
-            .join(Doctor, Doctor.id == CareRelationship.doctor_id)
-            .where(CareRelationship.id == care.id)
-        )
-    ).one()
+    patient_account, doctor_account = await chat_repository.care_accounts(session, care.id)
     members = {patient_account: "patient", doctor_account: "doctor"}
     if care.ended_at is not None and care.ended_at <= now:
         if conversation.closed_at is None:

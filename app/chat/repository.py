@@ -26,10 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.sql import insert_ignoring_conflicts
 from app.models import (
     Account,
+    CareRelationship,
     ChatAttachment,
     ChatConversation,
     ChatMessage,
     ChatParticipant,
+    Doctor,
     Patient,
 )
 
@@ -543,3 +545,19 @@ async def roles_of(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> d
         select(Account.id, Account.role).where(Account.id.in_(list(account_ids)))
     )
     return {account_id: role for account_id, role in rows}
+
+
+async def care_accounts(
+    session: AsyncSession, care_relationship_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The accounts of a care relationship's patient and doctor."""
+    row = (
+        await session.execute(
+            select(Patient.account_id, Doctor.account_id)
+            .select_from(CareRelationship)
+            .join(Patient, Patient.id == CareRelationship.patient_id)
+            .join(Doctor, Doctor.id == CareRelationship.doctor_id)
+            .where(CareRelationship.id == care_relationship_id)
+        )
+    ).one()
+    return row[0], row[1]

@@ -26,6 +26,7 @@ from app.chat.schemas import MessageCreate, MessageOut, render_notice
 from app.config import Settings
 from app.errors import Conflict, Forbidden, NotFound
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import ChatAttachment, ChatConversation, ChatMessage
 from app.outbox import service as outbox_service
 from app.realtime.publish import publish_after_commit
@@ -62,7 +63,7 @@ async def send_message(
     seq = await _claim(session, conversation_id, me, now)
     # After the claim, which proved the caller takes part in the conversation.
     if draft.card is not None:
-        conversation = await session.get(ChatConversation, conversation_id)
+        conversation = await by_id(session, ChatConversation, conversation_id)
         assert conversation is not None
         await chat_cards.check_shareable(session, principal, conversation, draft.card)
         body = draft.card.model_dump(mode="json")
@@ -179,7 +180,7 @@ async def post_system_notice(
     if dedupe_key is not None and not 0 < len(dedupe_key) <= MAX_DEDUPE_KEY_CHARS:
         raise ValueError(f"dedupe_key must be 1-{MAX_DEDUPE_KEY_CHARS} characters")
     # A conversation this request has loaded comes from the session without a query.
-    conversation = await session.get(ChatConversation, target_id)
+    conversation = await by_id(session, ChatConversation, target_id)
     if conversation is None:
         conversation = await ensure_care_conversation(session, target_id)
     conversation_id = conversation.id

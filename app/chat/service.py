@@ -37,6 +37,7 @@ from app.errors import NotFound
 from app.kit.bounded import NonNegativeInt32
 from app.kit.clock import utcnow
 from app.kit.pagination import InvalidCursor, PageParams, encode_cursor
+from app.kit.repository import by_id
 from app.models import CareRelationship, ChatConversation, ChatMessage, Doctor, Patient, Role
 from app.realtime.publish import publish_after_commit
 
@@ -153,7 +154,7 @@ async def open_care_conversation(
     session: AsyncSession, principal: Principal, care_relationship_id: uuid.UUID
 ) -> ConversationDetail:
     """The conversation of one's own care relationship (created on first use)."""
-    care = await session.get(CareRelationship, care_relationship_id)
+    care = await by_id(session, CareRelationship, care_relationship_id)
     if care is None or not await _is_party(session, principal, care):
         raise NotFound()
     conversation = await ensure_care_conversation(session, care.id)
@@ -162,10 +163,10 @@ async def open_care_conversation(
 
 async def _is_party(session: AsyncSession, principal: Principal, care: CareRelationship) -> bool:
     if principal.role == Role.patient:
-        patient = await session.get(Patient, care.patient_id)
+        patient = await by_id(session, Patient, care.patient_id)
         return patient is not None and patient.account_id == principal.account_id
     if principal.role == Role.doctor:
-        doctor = await session.get(Doctor, care.doctor_id)
+        doctor = await by_id(session, Doctor, care.doctor_id)
         return doctor is not None and doctor.account_id == principal.account_id
     return False
 

@@ -35,7 +35,7 @@ from app.chat.schemas import MessageCreate, MessageOut, ReadUpTo, SyncRequest
 from app.errors import NotFound
 from app.kit.bounded import INT32_MAX
 from app.models import ChatMessage
-from app.realtime.handlers import ClientContext, client_message
+from app.realtime.handlers import ClientContext
 
 Model = TypeVar("Model", bound=BaseModel)
 _ENVELOPE = ("type", "ref", "conversation_id")
@@ -67,7 +67,6 @@ def _ack(message: ChatMessage, created: bool) -> dict[str, Any]:
     }
 
 
-@client_message("chat.send")
 async def send(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     """Send a message (idempotent by client_msg_id); acknowledged with its seq."""
     conversation_id = _conversation_id(frame)
@@ -79,7 +78,6 @@ async def send(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     return _ack(message, created)
 
 
-@client_message("chat.recall")
 async def recall(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     """Recall one's own message within the window."""
     conversation_id = _conversation_id(frame)
@@ -93,7 +91,6 @@ async def recall(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     return _ack(message, created)
 
 
-@client_message("chat.read")
 async def read(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     """Move read-up-to forward."""
     conversation_id = _conversation_id(frame)
@@ -105,7 +102,6 @@ async def read(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     return {"type": "chat.read_state", **state.model_dump(mode="json")}
 
 
-@client_message("chat.sync")
 async def sync(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     """Everything after the client's per-conversation cursors."""
     body = _parse(SyncRequest, frame)
@@ -114,7 +110,6 @@ async def sync(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     return {"type": "chat.synced", **synced.model_dump(mode="json")}
 
 
-@client_message("chat.typing")
 async def typing(ctx: ClientContext, frame: dict[str, Any]) -> None:
     """Tell the other participants the caller is typing (memory only; expires by itself)."""
     conversation_id = _conversation_id(frame)

@@ -625,7 +625,7 @@ async def close_month(
             f"--close-month {month} --settlement {settlement_id}"
         )
         return None
-    detail = await bureau.get(f"/api/v1/insurance/statements/{body['id']}")
+    detail: dict[str, Any] = await bureau.get(f"/api/v1/insurance/statements/{body['id']}")
     if settlement_id not in {line["id"] for line in detail["lines"]}:
         raise JourneyFailed(f"the {month} statement does not list settlement {settlement_id}")
     say.say(

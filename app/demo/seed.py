@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import hash_password
@@ -21,6 +20,7 @@ from app.identity.demo import load_demo_identities
 from app.insurance.demo import load_benefit_rules, load_demo_month
 from app.kit.clock import utcnow
 from app.kit.crypto import blind_index
+from app.kit.repository import by_id, every_row, first_by
 from app.models import (
     Account,
     CareRelationship,
@@ -125,7 +125,7 @@ async def load_demo_data(session: AsyncSession, *, allow_prod: bool = False) -> 
 
 async def _districts(session: AsyncSession, summary: DemoSummary) -> None:
     for item in data.DISTRICTS:
-        if await session.get(District, item.code) is None:
+        if await by_id(session, District, item.code) is None:
             session.add(
                 District(
                     code=item.code,
@@ -143,7 +143,7 @@ async def _districts(session: AsyncSession, summary: DemoSummary) -> None:
 async def _institutions(session: AsyncSession, summary: DemoSummary) -> dict[str, Institution]:
     by_code: dict[str, Institution] = {}
     for item in data.INSTITUTIONS:
-        row = await session.scalar(select(Institution).where(Institution.code == item.code))
+        row = await first_by(session, Institution, code=item.code)
         if row is None:
             row = Institution(
                 code=item.code,
@@ -163,7 +163,7 @@ async def _institutions(session: AsyncSession, summary: DemoSummary) -> dict[str
 
 
 async def _pharmacy(session: AsyncSession, summary: DemoSummary) -> dict[str, PharmacyStore]:
-    chain = await session.scalar(select(PharmacyChain).where(PharmacyChain.code == data.CHAIN.code))
+    chain = await first_by(session, PharmacyChain, code=data.CHAIN.code)
     if chain is None:
         chain = PharmacyChain(
             code=data.CHAIN.code, name_zh=data.CHAIN.name_zh, name_en=data.CHAIN.name_en
@@ -175,7 +175,7 @@ async def _pharmacy(session: AsyncSession, summary: DemoSummary) -> dict[str, Ph
 
     by_code: dict[str, PharmacyStore] = {}
     for item in data.STORES:
-        store = await session.scalar(select(PharmacyStore).where(PharmacyStore.code == item.code))
+        store = await first_by(session, PharmacyStore, code=item.code)
         if store is None:
             store = PharmacyStore(
                 chain_id=chain.id,
@@ -195,7 +195,7 @@ async def _pharmacy(session: AsyncSession, summary: DemoSummary) -> dict[str, Ph
     for item in data.STORES:
         store = by_code[item.code]
         for district_code in item.covers:
-            if await session.get(PharmacyStoreCoverage, (store.id, district_code)) is None:
+            if await by_id(session, PharmacyStoreCoverage, (store.id, district_code)) is None:
                 session.add(PharmacyStoreCoverage(store_id=store.id, district_code=district_code))
                 summary.created += 1
             summary.store_coverage += 1
@@ -205,7 +205,7 @@ async def _pharmacy(session: AsyncSession, summary: DemoSummary) -> dict[str, Ph
 
 async def _diseases(session: AsyncSession, summary: DemoSummary) -> None:
     for item in data.DISEASES:
-        row = await session.scalar(select(ChronicDisease).where(ChronicDisease.code == item.code))
+        row = await first_by(session, ChronicDisease, code=item.code)
         if row is None:
             session.add(
                 ChronicDisease(
@@ -224,7 +224,7 @@ async def _diseases(session: AsyncSession, summary: DemoSummary) -> None:
 
 async def _drugs(session: AsyncSession, summary: DemoSummary) -> None:
     for item in data.DRUGS:
-        row = await session.scalar(select(Drug).where(Drug.national_code == item.national_code))
+        row = await first_by(session, Drug, national_code=item.national_code)
         if row is None:
             session.add(
                 Drug(
@@ -250,7 +250,7 @@ async def _drugs(session: AsyncSession, summary: DemoSummary) -> None:
 async def _staff_account(
     session: AsyncSession, summary: DemoSummary, role: str, username: str, display_name: str
 ) -> Account:
-    account = await session.scalar(select(Account).where(Account.username == username))
+    account = await first_by(session, Account, username=username)
     if account is None:
         # argon2 is deliberately slow: keep it off the event loop.
         password_hash = await asyncio.to_thread(hash_password, data.DEMO_PASSWORD)
@@ -282,7 +282,7 @@ async def _doctors(
     by_username: dict[str, Doctor] = {}
     for item in data.DOCTORS:
         account = await _staff_account(session, summary, "doctor", item.username, item.display_name)
-        doctor = await session.scalar(select(Doctor).where(Doctor.account_id == account.id))
+        doctor = await first_by(session, Doctor, account_id=account.id)
         if doctor is None:
             doctor = Doctor(
                 account_id=account.id,
@@ -305,18 +305,14 @@ async def _doctor_keys(session: AsyncSession, doctors: dict[str, Doctor]) -> int
     """Each demo doctor's phone key (app/demo/phone.py, derived: demo only), registered as the
     doctor and activated by the demo admin through the same audited rules as the API. Keys
     already registered are left as they are. Returns how many were activated."""
-    admin = await session.scalar(
-        select(Account).where(Account.role == "admin").order_by(Account.username).limit(1)
-    )
+    admin = await first_by(session, Account, Account.username, role="admin")
     assert admin is not None, "the demo admin is loaded first"
     activated = 0
     for username, doctor in doctors.items():
         phone = DemoPhone(username)
-        key = await session.scalar(
-            select(DoctorSigningKey).where(DoctorSigningKey.public_key == phone.public_key)
-        )
+        key = await first_by(session, DoctorSigningKey, public_key=phone.public_key)
         if key is None:
-            account = await session.get(Account, doctor.account_id)
+            account = await by_id(session, Account, doctor.account_id)
             assert account is not None
             as_doctor = Principal(
                 account_id=account.id, session_id=SEED_SESSION, role=Role.doctor,
@@ -341,9 +337,7 @@ async def _pharmacy_staff(
         account = await _staff_account(
             session, summary, item.role, item.username, item.display_name
         )
-        row = await session.scalar(
-            select(PharmacyStaff).where(PharmacyStaff.account_id == account.id)
-        )
+        row = await first_by(session, PharmacyStaff, account_id=account.id)
         if row is None:
             session.add(PharmacyStaff(account_id=account.id, store_id=stores[item.store_code].id))
             summary.created += 1
@@ -358,9 +352,7 @@ async def _hospital_pharmacists(
         account = await _staff_account(
             session, summary, "pharmacist", item.username, item.display_name
         )
-        row = await session.scalar(
-            select(PrescriptionReviewer).where(PrescriptionReviewer.account_id == account.id)
-        )
+        row = await first_by(session, PrescriptionReviewer, account_id=account.id)
         if row is None:
             session.add(
                 PrescriptionReviewer(
@@ -374,9 +366,7 @@ async def _hospital_pharmacists(
 async def _patients(session: AsyncSession, summary: DemoSummary) -> dict[str, Patient]:
     by_openid: dict[str, Patient] = {}
     for item in data.PATIENTS:
-        account = await session.scalar(
-            select(Account).where(Account.wechat_openid == item.wechat_openid)
-        )
+        account = await first_by(session, Account, wechat_openid=item.wechat_openid)
         if account is None:
             account = Account(
                 role="patient",
@@ -387,7 +377,7 @@ async def _patients(session: AsyncSession, summary: DemoSummary) -> dict[str, Pa
             session.add(account)
             summary.created += 1
             await session.flush()
-        patient = await session.scalar(select(Patient).where(Patient.account_id == account.id))
+        patient = await first_by(session, Patient, account_id=account.id)
         if patient is None:
             patient = Patient(
                 account_id=account.id,
@@ -421,12 +411,8 @@ async def _care(
     for item in data.CARE:
         patient_id: uuid.UUID = patients[item.patient_openid].id
         doctor = doctors[item.doctor_username]
-        existing = await session.scalar(
-            select(CareRelationship).where(
-                CareRelationship.patient_id == patient_id,
-                CareRelationship.doctor_id == doctor.id,
-                CareRelationship.ended_at.is_(None),
-            )
+        existing = await first_by(
+            session, CareRelationship, patient_id=patient_id, doctor_id=doctor.id, ended_at=None
         )
         if existing is None:
             session.add(
@@ -449,11 +435,11 @@ async def _pharmacy_supply(
     stores: dict[str, PharmacyStore],
 ) -> None:
     """The online formulary and every store's starting stock."""
-    diseases = {d.code: d.id for d in await session.scalars(select(ChronicDisease))}
-    drugs = {d.national_code: d.id for d in await session.scalars(select(Drug))}
+    diseases = {d.code: d.id for d in await every_row(session, ChronicDisease)}
+    drugs = {d.national_code: d.id for d in await every_row(session, Drug)}
     for item in data.FORMULARY:
         key = (diseases[item.disease_code], drugs[item.drug_code])
-        if await session.get(FormularyItem, key) is None:
+        if await by_id(session, FormularyItem, key) is None:
             session.add(
                 FormularyItem(
                     disease_id=key[0],
@@ -469,7 +455,7 @@ async def _pharmacy_supply(
         summary.formulary_items += 1
     for store in stores.values():
         for drug_id in {drugs[item.drug_code] for item in data.FORMULARY}:
-            if await session.get(PharmacyStock, (store.id, drug_id)) is None:
+            if await by_id(session, PharmacyStock, (store.id, drug_id)) is None:
                 session.add(
                     PharmacyStock(
                         store_id=store.id,

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, status
 
-import app.device.messages  # noqa: F401 - registers this package's message codes
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.device import service as device_service

@@ -20,6 +20,10 @@ UNITS_BY_KIND: dict[str, tuple[str, ...]] = {
     "ecg": ("bpm",),
 }
 
+# The longest sample interval a device may declare (60-900 s); analytics fetches the reading
+# after a period's end to weigh its last one, and ingestion spaces CGM readings by it.
+MAX_INTERVAL_SECONDS = 900
+
 
 class DeviceCreate(BaseModel):
     """Bind a device to the signed-in patient."""
@@ -33,7 +37,10 @@ class DeviceCreate(BaseModel):
         default=None, description="What it reports; glucose devices default to mmol/L"
     )
     sample_interval_seconds: int | None = Field(
-        default=None, ge=60, le=900, description="CGM sampling interval (default 300)"
+        default=None,
+        ge=60,
+        le=MAX_INTERVAL_SECONDS,
+        description="CGM sampling interval (default 300)",
     )
     range_low_mg_dl: float | None = Field(default=None, ge=10, le=100)
     range_high_mg_dl: float | None = Field(default=None, ge=200, le=1000)
@@ -97,14 +104,14 @@ class DeviceOut(BaseModel):
         return cls(
             id=device.id,
             patient_id=device.patient_id,
-            kind=device.kind,  # type: ignore[arg-type]
+            kind=device.kind,
             model=device.model,
             serial=device.serial,
-            unit=device.unit,  # type: ignore[arg-type]
+            unit=device.unit,
             sample_interval_seconds=device.sample_interval_seconds,
             range_low_mg_dl=device.range_low_mg_dl,
             range_high_mg_dl=device.range_high_mg_dl,
-            source=device.source,  # type: ignore[arg-type]
+            source=device.source,
             verified=device.verified,
             bound_at=device.bound_at,
             unbound_at=device.unbound_at,

@@ -40,7 +40,7 @@ def doctor_out(view: DoctorView) -> DoctorOut:
         max_active_patients=d.max_active_patients,
         active_patients=view.load.active_patients if view.load else 0,
         waiting_consultations=view.load.waiting_consultations if view.load else 0,
-        presence=PresenceOut(status=view.presence, expires_at=view.presence_expires_at),  # type: ignore[arg-type]
+        presence=PresenceOut(status=view.presence, expires_at=view.presence_expires_at),
         working_hours=[WorkingHoursOut.model_validate(h) for h in view.working_hours],
     )
 

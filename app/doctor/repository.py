@@ -183,7 +183,8 @@ async def take_place(session: AsyncSession, doctor_id: uuid.UUID) -> int | None:
     """Count one more active patient for the doctor if the counter shows room, locking the
     counter row until the transaction ends; the new count. None, with no row locked, if it
     shows no room (or the doctor has no counter row)."""
-    return await session.scalar(_TAKE_PLACE, {"doctor": doctor_id})
+    place = await session.scalar(_TAKE_PLACE, {"doctor": doctor_id})
+    return None if place is None else int(place)
 
 
 async def lock_load(session: AsyncSession, doctor_id: uuid.UUID) -> None:

@@ -17,7 +17,6 @@ from itertools import pairwise
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.doctor.messages  # noqa: F401 - registers the error texts
 from app.config import Settings
 from app.doctor import repository as doctor_repository
 from app.doctor.schemas import DoctorUpdate, WorkingHoursIn

@@ -20,7 +20,6 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-import app.ecg.messages  # noqa: F401 - registers the strip's texts
 from app.analytics.charts import drawing, encode, new_figure
 from app.ecg.analysis import FloatArray, display_signal
 from app.i18n import translate

@@ -49,12 +49,12 @@ class EcgStripOut(BaseModel):
             device_id=strip.device_id,
             recorded_at=strip.recorded_at,
             utc_offset_minutes=strip.utc_offset_minutes,
-            source=strip.source,  # type: ignore[arg-type]
+            source=strip.source,
             lead=strip.lead,
             sampling_rate_hz=rate,
             sample_count=strip.sample_count,
             duration_seconds=round(strip.sample_count / rate, 3),
-            device_rhythm=strip.device_rhythm,  # type: ignore[arg-type]
+            device_rhythm=strip.device_rhythm,
             device_rhythm_text=strip.device_rhythm_text,
             heart_rate_bpm=strip.heart_rate_bpm,
             r_peaks=peaks,

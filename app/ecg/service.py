@@ -26,6 +26,7 @@ from app.ecg.formats import ParsedStrip, StripUnreadable, parse
 from app.errors import AppError, Conflict, NotFound
 from app.kit.blobstore import BlobNotFound, BlobStore, new_blob_key
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import Device, EcgStrip, Patient
 from app.reading import service as reading_service
 from app.realtime.hub import RealtimeHub
@@ -224,7 +225,7 @@ async def read_samples(
 ) -> tuple[EcgStrip, Patient, FloatArray]:
     """A visible strip with its patient and samples (µV), audited."""
     strip = await read_strip(session, principal, strip_id)
-    patient = await session.get(Patient, strip.patient_id)
+    patient = await by_id(session, Patient, strip.patient_id)
     assert patient is not None
     try:
         data = await blobs.get(strip.blob_key)

@@ -9,7 +9,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client import multiprocess as prometheus_multiprocess
 from pydantic import BaseModel, Field
 
-import app.health.messages  # noqa: F401 - registers this package's message codes
 from app.db import DbSession
 from app.errors import ServiceUnavailable
 from app.health import readiness

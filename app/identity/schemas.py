@@ -80,7 +80,7 @@ class DeclarationOut(BaseModel):
         national_id = row.national_id if reveal else mask_national_id(row.national_id)
         return cls(
             national_id=national_id or "",
-            insurance_type=row.insurance_type,  # type: ignore[arg-type]
+            insurance_type=row.insurance_type,
             insured_area=row.insured_area,
             declared_at=row.declared_at,
         )
@@ -129,11 +129,11 @@ def verified_out(row: InsuredIdentity, available_fen: int) -> VerifiedIdentityOu
     return VerifiedIdentityOut(
         id=row.id,
         national_id=row.national_id,
-        insurance_type=row.insurance_type,  # type: ignore[arg-type]
+        insurance_type=row.insurance_type,
         insured_area=row.insured_area,
         personal_account=row.personal_account,
         personal_account_available_fen=available_fen,
-        source=row.source,  # type: ignore[arg-type]
+        source=row.source,
         source_reference=row.source_reference,
         verified_at=row.verified_at,
         verified_by_account_id=row.verified_by_account_id,

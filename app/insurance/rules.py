@@ -17,7 +17,6 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.insurance.messages  # noqa: F401 - registers the error texts
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal

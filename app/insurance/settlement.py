@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.insurance.messages  # noqa: F401 - registers the error texts
 from app.errors import Conflict, NotFound
 from app.identity import service as identity_service
 from app.insurance import ledger

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.insurance.messages  # noqa: F401 - registers the error texts
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal

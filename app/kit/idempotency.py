@@ -14,13 +14,10 @@ import hashlib
 import json
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError
-from app.kit.clock import utcnow
-from app.kit.sql import insert_ignoring_conflicts
-from app.models import IdempotencyKey
+from app.kit import idempotency_repository
 
 
 class IdempotencyKeyReused(AppError):
@@ -58,18 +55,8 @@ async def claim(session: AsyncSession, scope: str, key: str, request_fingerprint
     """Bind `key` to this request in the current transaction; True when the key is new, False
     when it replays the same request (the caller answers from the first effect). Raises
     IdempotencyKeyReused when the key was bound to another request."""
-    inserted = await session.execute(
-        insert_ignoring_conflicts(session, IdempotencyKey)
-        .values(scope=scope, key=key, fingerprint=request_fingerprint, created_at=utcnow())
-        .returning(IdempotencyKey.key)
-    )
-    if inserted.first() is not None:
+    if await idempotency_repository.bind(session, scope, key, request_fingerprint):
         return True
-    stored = await session.scalar(
-        select(IdempotencyKey.fingerprint).where(
-            IdempotencyKey.scope == scope, IdempotencyKey.key == key
-        )
-    )
-    if stored != request_fingerprint:
+    if await idempotency_repository.fingerprint_of(session, scope, key) != request_fingerprint:
         raise IdempotencyKeyReused()
     return False

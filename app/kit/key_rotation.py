@@ -11,7 +11,7 @@ from app.kit.types import EncryptedString
 
 async def rotate_encrypted_columns(session: AsyncSession, metadata: MetaData) -> int:
     """Rotate the stored tokens of every encrypted column; returns how many values changed."""
-    cipher = field_cipher()
+    cipher = field_cipher(session.get_bind().dialect)
     rotated = 0
     for table in metadata.sorted_tables:
         columns = [c for c in table.columns if isinstance(c.type, EncryptedString)]

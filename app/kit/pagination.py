@@ -165,7 +165,7 @@ def beyond(columns: Sequence[Any], key: Sequence[Any], *, descending: bool) -> C
     """SQL: rows strictly after `key` in the order of `columns` (all descending, or all
     ascending), the keyset condition of a page that resumes after a cursor."""
     first, *rest = columns
-    beyond_first = first < key[0] if descending else first > key[0]
+    beyond_first: ColumnElement[bool] = first < key[0] if descending else first > key[0]
     if not rest:
         return beyond_first
     return or_(beyond_first, and_(first == key[0], beyond(rest, key[1:], descending=descending)))

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Insert, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 def insert_ignoring_conflicts(
@@ -45,9 +45,12 @@ async def add_unique(session: AsyncSession, row: Any) -> bool:
     return True
 
 
-async def try_transaction_lock(session: AsyncSession, key: int) -> bool:
-    """Take PostgreSQL's advisory lock `key` until the transaction ends, unless another
-    transaction holds it (False). Always True on SQLite, which has one writer at a time."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(key))))
+async def try_session_lock(connection: AsyncConnection, key: int) -> bool:
+    """Take PostgreSQL's session advisory lock `key` on this connection unless another session
+    holds it (False); it is held until `session_unlock` on the same connection or its end."""
+    return bool(await connection.scalar(select(func.pg_try_advisory_lock(key))))
+
+
+async def session_unlock(connection: AsyncConnection, key: int) -> bool:
+    """Release the session advisory lock `key` this connection holds (False if it held none)."""
+    return bool(await connection.scalar(select(func.pg_advisory_unlock(key))))

@@ -33,7 +33,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class EncryptedString(TypeDecorator[str]):
-    """A string encrypted at rest with the field keys from settings (Fernet, rotatable)."""
+    """A string encrypted at rest (Fernet, rotatable) with the field keys of the engine's
+    settings."""
 
     impl = String
     cache_ok = True
@@ -41,9 +42,9 @@ class EncryptedString(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return field_cipher().encrypt(value)
+        return field_cipher(dialect).encrypt(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return field_cipher().decrypt(value)
+        return field_cipher(dialect).decrypt(value)

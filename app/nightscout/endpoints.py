@@ -11,8 +11,6 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import app.nightscout.messages
-import app.reading.messages  # noqa: F401 - the upload report's reasons
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
 from app.kit.clock import utcnow
@@ -116,7 +114,7 @@ async def post_entries(
         )
     state = request.app.state
     report = await nightscout_service.upload(
-        session, state.settings, state.hub, credential, principal, entries
+        session, state.settings, credential, principal, entries
     )
     response.headers["X-Readings-Accepted"] = str(report.accepted)
     response.headers["X-Readings-Duplicate"] = str(report.duplicate)

@@ -29,7 +29,6 @@ from app.nightscout.schemas import NightscoutSecret, NightscoutStatus
 from app.reading.ingest import ingest
 from app.reading.items import GlucoseItem, ParsedItem, Rejection
 from app.reading.schemas import UploadReport
-from app.realtime.hub import RealtimeHub
 
 RESOURCE = "nightscout_credential"
 _SHA1_HEX = re.compile(r"^[0-9a-fA-F]{40}$")
@@ -205,13 +204,13 @@ def entry_item(entry: Any, device_id: uuid.UUID) -> ParsedItem | Rejection:
     noise = entry.get("noise")
     try:
         return GlucoseItem(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             device_id=device_id,
             measured_at=moment,
             utc_offset_minutes=offset if isinstance(offset, int) else None,
             value=value,
             unit="mg/dL",
-            flag=flag,  # type: ignore[arg-type]
+            flag=flag,
             trend=_text(entry.get("direction"), 20),
             noise=noise if isinstance(noise, int) and 0 <= noise <= 9 else None,
             filtered=_number(entry.get("filtered")),
@@ -225,7 +224,6 @@ def entry_item(entry: Any, device_id: uuid.UUID) -> ParsedItem | Rejection:
 async def upload(
     session: AsyncSession,
     settings: Settings,
-    hub: RealtimeHub,
     credential: NightscoutCredential,
     principal: Principal,
     entries: Sequence[Any],
@@ -233,9 +231,7 @@ async def upload(
     """Ingest an uploader's entries into the patient's account."""
     assert principal.patient_id is not None
     items = [entry_item(entry, credential.device_id) for entry in entries]
-    return await ingest(
-        session, settings, hub, principal, principal.patient_id, items, "nightscout"
-    )
+    return await ingest(session, settings, principal, principal.patient_id, items, "nightscout")
 
 
 def _entry_id(reading: Reading) -> str:

@@ -42,28 +42,19 @@ def outbox_http_client(settings: Settings) -> httpx.AsyncClient:
 
 
 HandlerFactory = Callable[[Settings, httpx.AsyncClient], Handler]
-_domain_factories: dict[str, HandlerFactory] = {}
 
 
-def register_handler(kind: str, factory: HandlerFactory) -> None:
-    """Add a domain's outbox kind (e.g. signed partner webhooks), built by `build_handlers`."""
-    if (
-        kind in (PUSH_NOTIFICATION, HTTP_POST)
-        or _domain_factories.get(kind, factory) is not factory
-    ):
-        raise ValueError(f"outbox kind {kind!r} is registered twice")
-    _domain_factories[kind] = factory
-
-
-def build_handlers(settings: Settings, http: httpx.AsyncClient) -> dict[str, Handler]:
-    """The handler of every outbox kind this process can deliver, by kind."""
-    # Domains register their kinds when imported; a standalone relay must know them all too.
-    import app.api  # noqa: F401
-
+def build_handlers(
+    settings: Settings, http: httpx.AsyncClient, domain_kinds: Mapping[str, HandlerFactory]
+) -> dict[str, Handler]:
+    """The handler of every outbox kind: the generic ones and the domains' (app/wiring.py)."""
+    shared = set(domain_kinds) & {PUSH_NOTIFICATION, HTTP_POST}
+    if shared:
+        raise ValueError(f"outbox kinds {sorted(shared)} are the outbox's own")
     return {
         PUSH_NOTIFICATION: push_notification_handler(create_push_provider(settings, http)),
         HTTP_POST: http_post_handler(http),
-        **{kind: factory(settings, http) for kind, factory in _domain_factories.items()},
+        **{kind: factory(settings, http) for kind, factory in domain_kinds.items()},
     }
 
 

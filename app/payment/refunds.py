@@ -23,7 +23,6 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import app.payment.messages  # noqa: F401 - registers the error texts
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
@@ -35,7 +34,7 @@ from app.insurance import repository as insurance_repository
 from app.kit.clock import utcnow
 from app.models import Payment, PaymentRefund, Settlement
 from app.outbox import service as outbox_service
-from app.outbox.handlers import PUSH_NOTIFICATION, register_handler
+from app.outbox.handlers import PUSH_NOTIFICATION
 from app.outbox.types import ClaimedMessage, Handler, PermanentDeliveryError, RetryableDeliveryError
 from app.payment import repository as payment_repository
 from app.payment.providers import (
@@ -441,6 +440,3 @@ def refund_handler(gateway: PaymentGateway) -> Handler:
 def payment_refund_handler(settings: Settings, http: httpx.AsyncClient) -> Handler:
     """The outbox handler of `payment.refund`, for the configured providers."""
     return refund_handler(gateway_from_settings(settings, http))
-
-
-register_handler(PAYMENT_REFUND, payment_refund_handler)

@@ -1,4 +1,2 @@
 """The partner pharmacy chain: stock per store, routing by coverage and stock, orders, partner
 webhooks and callbacks, and the store's delivery dashboard."""
-
-import app.pharmacy.messages  # noqa: F401 - registers the error texts

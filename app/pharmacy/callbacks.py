@@ -17,13 +17,14 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.delivery import service as delivery_service
-from app.delivery.states import Actor, OrderStatus, Place
 from app.errors import AppError, Conflict, NotFound, Unauthorized
 from app.kit.clock import utcnow
 from app.kit.idempotency import IdempotencyKeyReused
+from app.kit.repository import by_id
 from app.models import PharmacyOrder, PharmacyStore
 from app.pharmacy import repository as pharmacy_repository
+from app.pharmacy.delivery import service as delivery_service
+from app.pharmacy.delivery.states import Actor, OrderStatus, Place
 from app.pharmacy.schemas import CallbackAck, PartnerCallbackIn
 from app.pharmacy.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_matches
 from app.realtime.hub import RealtimeHub
@@ -73,7 +74,9 @@ async def receive(
             # A key reused with another request: 422, as for every Idempotency-Key.
             raise IdempotencyKeyReused("partner_nonce_reused")
         order = (
-            await session.get(PharmacyOrder, seen.order_id) if seen.order_id is not None else None
+            await by_id(session, PharmacyOrder, seen.order_id)
+            if seen.order_id is not None
+            else None
         )
         return CallbackAck(
             outcome="duplicate",
@@ -87,7 +90,7 @@ async def receive(
     order = await pharmacy_repository.get_order_for_update(session, report.order_id)
     if order is None or order.store_id != store_id:
         raise NotFound()
-    store = await session.get(PharmacyStore, store_id)
+    store = await by_id(session, PharmacyStore, store_id)
     assert store is not None
     actor = Actor("partner", f"partner:{store.code}")
     outcome = "unchanged"

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Query, Request, status
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden
 from app.idempotency import RequiredOrderKey
 from app.kit.pagination import PageQuery
-from app.models import Drug, PharmacyStore, Role, StoreIntegration
+from app.models import Role
 from app.openapi_contract import raw_json_body
-from app.pharmacy import callbacks, orders, webhooks
+from app.pharmacy import callbacks, orders, stores, webhooks
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy.returns.endpoints import router as returns_router
 from app.pharmacy.schemas import (
@@ -147,10 +147,7 @@ async def set_stock(
     drug_id: uuid.UUID, body: StockIn, principal: StorePharmacist, session: DbSession
 ) -> StockOut:
     """Record a stock count of one drug at my store."""
-    store_id = _store_of(principal)
-    if await session.get(Drug, drug_id) is None:
-        raise NotFound("drug_not_found")
-    row = await pharmacy_repository.set_stock(session, store_id, drug_id, body.quantity)
+    row = await stores.set_stock(session, _store_of(principal), drug_id, body.quantity)
     return StockOut.model_validate(row)
 
 
@@ -173,15 +170,7 @@ async def put_integration(
 ) -> IntegrationOut:
     """Route a store's orders to the partner's own system (webhooks out, callbacks in).
     In prod the URL must resolve to public addresses only (422 `webhook_target_not_public`)."""
-    if await session.get(PharmacyStore, store_id) is None:
-        raise NotFound("store_not_found")
-    await webhooks.check_target(request.app.state.settings, body.webhook_url)
-    row = await session.get(StoreIntegration, store_id)
-    if row is None:
-        row = StoreIntegration(store_id=store_id, webhook_url=body.webhook_url, secret=body.secret)
-        session.add(row)
-    row.webhook_url, row.secret, row.is_active = body.webhook_url, body.secret, body.is_active
-    await session.flush()
+    row = await stores.put_integration(session, request.app.state.settings, store_id, body)
     return IntegrationOut(store_id=store_id, webhook_url=row.webhook_url, is_active=row.is_active)
 
 
@@ -195,7 +184,7 @@ _CALLBACK_CONTRACT: dict[str, Any] = {
     "parameters": [
         {
             "in": "header",
-            "name": callbacks.TIMESTAMP_HEADER,
+            "name": webhooks.TIMESTAMP_HEADER,
             "required": True,
             "description": "Unix seconds when the callback was signed; outside the signature "
             "window the callback is refused (401 partner_callback_stale).",
@@ -204,7 +193,7 @@ _CALLBACK_CONTRACT: dict[str, Any] = {
         },
         {
             "in": "header",
-            "name": callbacks.SIGNATURE_HEADER,
+            "name": webhooks.SIGNATURE_HEADER,
             "required": True,
             "description": "`v1=` + hex HMAC-SHA256, under the store integration's shared "
             'secret, of the timestamp header, ".", and the raw request body bytes '

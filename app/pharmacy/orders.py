@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
-from app.delivery import events, geo, settlement_link
-from app.delivery.states import Actor, OrderStatus, record
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import (
     District,
     Patient,
@@ -29,6 +28,8 @@ from app.models import (
 )
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy import webhooks
+from app.pharmacy.delivery import events, geo, settlement_link
+from app.pharmacy.delivery.states import Actor, OrderStatus, record
 from app.pharmacy.schemas import Coordinates, OrderCreate
 from app.prescription import repository as rx_repository
 from app.prescription import service as rx_service
@@ -64,7 +65,7 @@ async def _orderable(
 
 
 async def _home_district(session: AsyncSession, patient_id: uuid.UUID) -> tuple[Patient, District]:
-    patient = await session.get(Patient, patient_id)
+    patient = await by_id(session, Patient, patient_id)
     assert patient is not None
     if patient.district_code is None or not patient.address:
         raise Conflict("address_missing")

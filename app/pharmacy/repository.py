@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
-from app.delivery import repository as delivery_repository
 from app.kit.clock import utcnow
 from app.kit.pagination import beyond
 from app.models import (
@@ -35,6 +34,7 @@ from app.models import (
     StoreIntegration,
     TraceabilityEvent,
 )
+from app.pharmacy.delivery import repository as delivery_repository
 
 
 def order_scope(principal: Principal) -> ColumnElement[bool]:
@@ -360,3 +360,16 @@ async def lines_with_drugs_of(
     for line, drug in rows:
         lines[line.order_id].append((line, drug))
     return lines
+
+
+async def put_integration(
+    session: AsyncSession, store_id: uuid.UUID, webhook_url: str, secret: str, is_active: bool
+) -> StoreIntegration:
+    """Create or change the store's integration (active or not)."""
+    row = await session.get(StoreIntegration, store_id, with_for_update=True)
+    if row is None:
+        row = StoreIntegration(store_id=store_id, webhook_url=webhook_url, secret=secret)
+        session.add(row)
+    row.webhook_url, row.secret, row.is_active = webhook_url, secret, is_active
+    await session.flush()
+    return row

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
-from app.delivery.states import IN_TRANSIT_STATES
 from app.kit.masking import mask_phone
 from app.models import Drug, OrderTransition, PharmacyOrder, PharmacyOrderLine
 from app.pharmacy import repository as pharmacy_repository
+from app.pharmacy.delivery.states import IN_TRANSIT_STATES
 from app.pharmacy.schemas import (
     BoxEventOut,
     CourierOut,

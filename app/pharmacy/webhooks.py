@@ -26,10 +26,11 @@ from app.config import Settings
 from app.errors import AppError
 from app.kit import public_address
 from app.kit.clock import utcnow
-from app.kit.crypto import field_cipher
+from app.kit.crypto import FieldCipher, field_cipher
+from app.kit.repository import by_id
 from app.models import Drug, PharmacyOrder, PharmacyOrderLine, PharmacyStore
 from app.outbox import service as outbox_service
-from app.outbox.handlers import encode_json, post_idempotent, register_handler
+from app.outbox.handlers import encode_json, post_idempotent
 from app.outbox.types import (
     ClaimedMessage,
     Handler,
@@ -92,7 +93,7 @@ async def notify_partner(
     integration = await pharmacy_repository.integration(session, order.store_id)
     if integration is None:
         return
-    store = await session.get(PharmacyStore, order.store_id)
+    store = await by_id(session, PharmacyStore, order.store_id)
     assert store is not None
     event_id = f"partner:{order.id}:{event}"
     body: dict[str, Any] = {
@@ -126,13 +127,14 @@ async def notify_partner(
         "url": integration.webhook_url,
         "json": body,
         # The outbox row holds the key encrypted with the field keys, like the integration row.
-        "secret": field_cipher().encrypt(integration.secret),
+        "secret": field_cipher(session.get_bind().dialect).encrypt(integration.secret),
     }
     await outbox_service.enqueue(session, PARTNER_WEBHOOK, payload, event_id)
 
 
 def partner_webhook_handler(settings: Settings, http: httpx.AsyncClient) -> Handler:
     """Deliver `partner.webhook` messages, signing each attempt."""
+    cipher = FieldCipher.of_setting(settings.field_encryption_keys)
 
     async def deliver(message: ClaimedMessage) -> None:
         payload: Mapping[str, Any] = message.payload
@@ -140,7 +142,7 @@ def partner_webhook_handler(settings: Settings, http: httpx.AsyncClient) -> Hand
         if not isinstance(url, str) or not isinstance(secret, str):
             raise PermanentDeliveryError("partner.webhook payload needs 'url' and 'secret'")
         body = encode_json(payload.get("json"))
-        headers = signature_headers(field_cipher().decrypt(secret), body, utcnow())
+        headers = signature_headers(cipher.decrypt(secret), body, utcnow())
         extensions: dict[str, Any] = {}
         if settings.webhook_targets_must_be_public:
             try:
@@ -153,6 +155,3 @@ def partner_webhook_handler(settings: Settings, http: httpx.AsyncClient) -> Hand
         await post_idempotent(http, url, body, message.idempotency_key, headers, extensions)
 
     return deliver
-
-
-register_handler(PARTNER_WEBHOOK, partner_webhook_handler)

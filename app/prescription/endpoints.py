@@ -12,11 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
-from app.chat import care_events as chat_care_events
-from app.chat.runtime import chat_runtime
 from app.db import DbSession
-from app.delivery import service as delivery_service
-from app.delivery.states import Actor
 from app.errors import NotFound
 from app.idempotency import IdempotencyKey
 from app.kit.pagination import Page, PageQuery
@@ -198,7 +194,6 @@ async def approve_prescription(
 ) -> PrescriptionOut:
     """Approve a signed prescription (reviewing pharmacist of its institution)."""
     approved = await rx_service.approve(session, principal, prescription.id)
-    await chat_care_events.announce_review(session, chat_runtime(request.app.state), approved)
     return await _out(session, approved)
 
 
@@ -209,7 +204,6 @@ async def reject_prescription(
 ) -> PrescriptionOut:  # fmt: skip
     """Return a signed prescription to its doctor with the reason."""
     rejected = await rx_service.reject(session, principal, prescription.id, body.reason)
-    await chat_care_events.announce_review(session, chat_runtime(request.app.state), rejected)
     return await _out(session, rejected)
 
 
@@ -218,16 +212,7 @@ async def revoke_prescription(
     prescription: Visible, body: Reason, principal: Doctor, request: Request, session: DbSession
 ) -> PrescriptionOut:
     """Revoke my prescription before it is dispensed (an open order is cancelled)."""
-    hub = request.app.state.hub
-
-    async def cancel_order(target: Prescription) -> None:
-        await delivery_service.cancel_for_revocation(
-            session, hub, target, Actor.of(principal), body.reason
-        )
-
-    revoked = await rx_service.revoke(
-        session, principal, prescription.id, body.reason, cancel_order
-    )
+    revoked = await rx_service.revoke(session, principal, prescription.id, body.reason)
     return await _out(session, revoked)
 
 

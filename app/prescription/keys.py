@@ -24,10 +24,10 @@ from app.doctor import repository as doctor_repository
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
 from app.kit.sql import add_unique
+from app.kit.states import StateMachine, moves
 from app.models import DoctorSigningKey, Role
 from app.prescription import repository as rx_repository
 from app.prescription import signing
-from app.prescription.machine import StateMachine, moves
 from app.prescription.schemas import SigningKeyCreate
 
 RESOURCE = "doctor_signing_key"

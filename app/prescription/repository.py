@@ -18,6 +18,7 @@ from app.models import (
     DoctorSigningKey,
     Drug,
     FormularyItem,
+    PharmacyStaff,
     Prescription,
     PrescriptionItem,
     PrescriptionReviewer,
@@ -174,6 +175,32 @@ async def formulary_of(
         select(FormularyItem).where(FormularyItem.disease_id == disease_id)
     )
     return {row.drug_id: row for row in rows}
+
+
+async def formulary_list(session: AsyncSession, disease_id: uuid.UUID) -> Sequence[FormularyItem]:
+    """The formulary of a disease, by therapeutic class then drug."""
+    return (
+        await session.scalars(
+            select(FormularyItem)
+            .where(FormularyItem.disease_id == disease_id)
+            .order_by(FormularyItem.therapeutic_class, FormularyItem.drug_id)
+        )
+    ).all()
+
+
+async def on_store_staff(session: AsyncSession, account_id: uuid.UUID) -> bool:
+    """Whether the account works for a pharmacy store (store staff review no prescriptions)."""
+    found = await session.scalar(
+        select(PharmacyStaff.id).where(PharmacyStaff.account_id == account_id)
+    )
+    return found is not None
+
+
+async def reviewer(session: AsyncSession, account_id: uuid.UUID) -> PrescriptionReviewer | None:
+    """The account's reviewer row, if it reviews for an institution."""
+    return await session.scalar(
+        select(PrescriptionReviewer).where(PrescriptionReviewer.account_id == account_id)
+    )
 
 
 async def classes_in_use(

@@ -4,12 +4,13 @@ through the declared state machine, every reliance on the content preceded by ve
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
@@ -17,10 +18,12 @@ from app.config import Settings
 from app.enrollment.entitlements import ensure_may_prescribe
 from app.errors import Conflict, NotFound
 from app.kit.clock import city_date, utcnow
+from app.kit.repository import by_id
 from app.models import ChronicDisease, Doctor, Prescription, PrescriptionItem
 from app.patient import repository as patient_repository
 from app.prescription import keys, rules, signing
 from app.prescription import repository as rx_repository
+from app.prescription.facts import PrescriptionReviewed, RevocationRequested
 from app.prescription.schemas import PrescriptionItemIn
 from app.prescription.states import PRESCRIPTION_MACHINE, RxStatus, move, record_creation
 
@@ -80,13 +83,13 @@ async def _is_stable(
 
 async def _doctor(session: AsyncSession, principal: Principal) -> Doctor:
     assert principal.doctor_id is not None
-    doctor = await session.get(Doctor, principal.doctor_id)
+    doctor = await by_id(session, Doctor, principal.doctor_id)
     assert doctor is not None
     return doctor
 
 
 async def _disease(session: AsyncSession, disease_id: uuid.UUID) -> ChronicDisease:
-    disease = await session.get(ChronicDisease, disease_id)
+    disease = await by_id(session, ChronicDisease, disease_id)
     if disease is None:
         raise NotFound("disease_not_found")
     return disease
@@ -391,6 +394,7 @@ async def _review(
     prescription.reviewed_at = utcnow()
     prescription.review_reason = reason
     await _audit(session, principal, prescription, AuditAction.update)
+    await events.record(session, PrescriptionReviewed(prescription))
     return prescription
 
 
@@ -413,13 +417,11 @@ async def revoke(
     principal: Principal,
     prescription_id: uuid.UUID,
     reason: str,
-    cancel_order: Callable[[Prescription], Awaitable[None]],
 ) -> Prescription:
     """The doctor revokes a prescription that has not been dispensed; an ordered one has its
-    order cancelled first by `cancel_order` (possible only before the boxes are picked)."""
+    order cancelled first (possible only before the boxes are picked)."""
     prescription = await _own(session, principal, prescription_id)
-    if RxStatus(prescription.status) == RxStatus.ordered:
-        await cancel_order(prescription)
+    await events.record(session, RevocationRequested(prescription, principal, reason))
     await move(session, prescription, RxStatus.revoked, principal.account_id, reason)
     prescription.revoked_at = utcnow()
     prescription.revoke_reason = reason

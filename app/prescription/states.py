@@ -9,8 +9,8 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
+from app.kit.states import StateMachine, moves
 from app.models import Prescription, PrescriptionTransition
-from app.prescription.machine import StateMachine, moves
 
 
 class RxStatus(StrEnum):

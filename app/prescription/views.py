@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import city_date
+from app.kit.repository import by_id
 from app.models import DoctorSigningKey, FormularyItem, Prescription, PrescriptionItem
 from app.prescription import repository as rx_repository
 from app.prescription.schemas import (
@@ -33,7 +34,7 @@ async def present(
     drugs = await rx_repository.drugs_by_id(session, [item.drug_id for item in items])
     signature = None
     if prescription.signing_key_id is not None and prescription.signed_content is not None:
-        key = await session.get(DoctorSigningKey, prescription.signing_key_id)
+        key = await by_id(session, DoctorSigningKey, prescription.signing_key_id)
         assert key is not None and prescription.signature is not None
         assert prescription.signed_at is not None
         signature = SignatureOut(
@@ -41,8 +42,8 @@ async def present(
             key_id=key.id,
             public_key=key.public_key,
             key_fingerprint=fingerprint(key.public_key),
-            key_status=key.status,  # type: ignore[arg-type]
-            key_origin=key.origin,  # type: ignore[arg-type]
+            key_status=key.status,
+            key_origin=key.origin,
             key_activated_at=key.activated_at,
             key_retired_at=key.retired_at,
             key_revoked_at=key.revoked_at,
@@ -129,8 +130,8 @@ def present_key(key: DoctorSigningKey) -> SigningKeyOut:
         algorithm=key.algorithm,
         public_key=key.public_key,
         fingerprint=fingerprint(key.public_key),
-        status=key.status,  # type: ignore[arg-type]
-        origin=key.origin,  # type: ignore[arg-type]
+        status=key.status,
+        origin=key.origin,
         device_label=key.device_label,
         registered_at=key.created_at,
         registered_by_account_id=key.registered_by_account_id,

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-import app.reading.messages  # noqa: F401 - registers this package's message codes
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.kit.clock import utcnow
@@ -63,7 +62,7 @@ async def upload_readings(principal: PatientOnly, session: DbSession, request: R
     require_json(request)
     state = request.app.state
     body = await request.body()
-    report = await reading_service.upload(session, state.settings, state.hub, principal, body)
+    report = await reading_service.upload(session, state.settings, principal, body)
     # Serialised once by pydantic-core: the report of a large batch is the bulk of the reply.
     return Response(report.model_dump_json(), media_type="application/json")
 
@@ -82,9 +81,7 @@ async def import_readings(
     alert, and a device is bound only when some of its rows were kept."""
     state = request.app.state
     body = await request.body()
-    return await reading_service.import_export(
-        session, state.settings, state.hub, principal, patient_id, body
-    )
+    return await reading_service.import_export(session, state.settings, principal, patient_id, body)
 
 
 @router.get("/patients/{patient_id}/readings", response_model=ReadingPage)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alert import service as alert_service
+from app import events
 from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
@@ -21,6 +21,7 @@ from app.errors import AppError, NotFound
 from app.i18n import translate
 from app.kit.clock import utcnow
 from app.reading import repository as reading_repository
+from app.reading.facts import ReadingsStored
 from app.reading.items import ParsedItem, Rejection
 from app.reading.schemas import UploadReport
 from app.reading.validation import (
@@ -30,7 +31,6 @@ from app.reading.validation import (
     to_row,
     widest_spacing_seconds,
 )
-from app.realtime.hub import RealtimeHub
 
 RESOURCE = "readings"
 
@@ -102,7 +102,6 @@ def _crowded(
 async def ingest(
     session: AsyncSession,
     settings: Settings,
-    hub: RealtimeHub,
     principal: Principal,
     patient_id: uuid.UUID,
     parsed: Sequence[ParsedItem | Rejection],
@@ -187,9 +186,7 @@ async def ingest(
             "status": "duplicate" if n in stored_before else "accepted",
         }
     if accepted:
-        await alert_service.evaluate(
-            session, settings, hub, patient_id, accepted, facts.has_open_episode
-        )
+        await events.record(session, ReadingsStored(patient_id, accepted, facts.has_open_episode))
         await audit_service.record(
             session, principal, AuditAction.create, RESOURCE, None, patient_id
         )

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.analytics.series import MAX_INTERVAL_SECONDS
+from app.device.schemas import MAX_INTERVAL_SECONDS
 from app.models import Alert, Device, Patient, Reading, ReadingLatest
 
 Key = tuple[uuid.UUID, str, datetime]
@@ -418,3 +418,13 @@ async def stale_patients(
         statement = statement.where(ReadingLatest.patient_id.in_(patient_ids))
     result = await session.execute(statement.order_by(ReadingLatest.stale_from).limit(limit))
     return [(r.patient_id, r.stale_from, r.version) for r in result]
+
+
+async def create_partitions(session: AsyncSession, first_month: date, months: int) -> int:
+    """Create the monthly `readings` partitions (PostgreSQL) of `months` months from
+    `first_month` that do not exist yet; how many were new."""
+    created = await session.scalar(
+        text("SELECT create_reading_partitions(:first, :months)"),
+        {"first": first_month, "months": months},
+    )
+    return int(created or 0)

@@ -134,18 +134,18 @@ class ReadingOut(BaseModel):
         glucose = reading.kind in ("cgm", "scan", "bg")
         return cls(
             device_id=reading.device_id,
-            kind=reading.kind,  # type: ignore[arg-type]
+            kind=reading.kind,
             measured_at=reading.measured_at,
             utc_offset_minutes=reading.utc_offset_minutes,
             value=reading.value,
             value_mmol_l=to_mmol_l(reading.value) if glucose else None,
             value2=reading.value2,
             value3=reading.value3,
-            flag=reading.flag,  # type: ignore[arg-type]
+            flag=reading.flag,
             original_value=reading.original_value,
             original_unit=reading.original_unit,
             label=reading.label,
-            setting=reading.setting,  # type: ignore[arg-type]
+            setting=reading.setting,
             awake=reading.awake,
             backfilled=reading.backfilled,
             source=reading.source,

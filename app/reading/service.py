@@ -24,13 +24,11 @@ from app.reading.imports import ImportDevice, UnrecognisedFile, parse_export, to
 from app.reading.ingest import RESOURCE, ingest
 from app.reading.items import GlucoseItem, parse_batch
 from app.reading.schemas import ItemResult, UploadReport
-from app.realtime.hub import RealtimeHub
 
 
 async def upload(
     session: AsyncSession,
     settings: Settings,
-    hub: RealtimeHub,
     principal: Principal,
     body: bytes,
 ) -> UploadReport:
@@ -40,7 +38,7 @@ async def upload(
         parsed = parse_batch(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False), body=body) from None
-    return await ingest(session, settings, hub, principal, principal.patient_id, parsed, "app")
+    return await ingest(session, settings, principal, principal.patient_id, parsed, "app")
 
 
 async def visible_patient(
@@ -82,7 +80,6 @@ class ImportUnrecognised(AppError):
 async def import_export(
     session: AsyncSession,
     settings: Settings,
-    hub: RealtimeHub,
     principal: Principal,
     patient_id: uuid.UUID,
     body: bytes,
@@ -133,7 +130,7 @@ async def import_export(
     for start in range(0, len(items), step):
         chunk = items[start : start + step]
         report = await ingest(
-            session, settings, hub, principal, patient.id, chunk, "import", history=True
+            session, settings, principal, patient.id, chunk, "import", history=True
         )
         for result in report.items:
             item = chunk[result.index]

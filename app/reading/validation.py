@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from app.analytics.series import MAX_INTERVAL_SECONDS
 from app.config import Settings
+from app.device.schemas import MAX_INTERVAL_SECONDS
 from app.reading.items import (
     BloodPressureItem,
     EcgSummaryItem,

@@ -1,6 +1,5 @@
-"""Client-to-server websocket messages: domains register a handler per message type.
+"""Client-to-server websocket messages: one handler per message type, installed by app/wiring.py.
 
-    @client_message("chat.send")
     async def send(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any] | None:
         async with ctx.unit_of_work() as session:
             ...
@@ -9,15 +8,14 @@
 A handler runs in the connection's reader, one frame at a time, so a client's frames are handled
 in order. The reply echoes the frame's "ref" (a client correlation id) when it has one. An
 AppError becomes {"type": "error", "code", "detail", "ref"} and the connection stays open.
-Hooks registered with `on_connect` / `on_disconnect` run when an authenticated socket opens and
-closes (e.g. doctor presence).
+Connection hooks run when an authenticated socket opens and closes (e.g. doctor presence).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
 from app.authz.principal import Principal
-from app.db import unit_of_work
+from app.db import bind_app_state, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -38,9 +36,12 @@ class ClientContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     deliver: Callable[[dict[str, Any]], None] = field(repr=False)
 
-    def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """A session for this frame's work, committed when the block ends."""
-        return unit_of_work(self.sessionmaker)
+        async with unit_of_work(self.sessionmaker) as session:
+            bind_app_state(session, getattr(self.app, "state", None))
+            yield session
 
 
 ClientHandler = Callable[[ClientContext, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -73,6 +74,20 @@ def on_disconnect(hook: ConnectionHook) -> ConnectionHook:
     """Run `hook` when an authenticated connection closes, however it ends."""
     _on_disconnect.append(hook)
     return hook
+
+
+def install(
+    messages: Mapping[str, ClientHandler],
+    connects: Sequence[ConnectionHook] = (),
+    disconnects: Sequence[ConnectionHook] = (),
+) -> None:
+    """Handle these client message types and run these hooks (app/wiring.py, once)."""
+    for message_type, handler in messages.items():
+        client_message(message_type)(handler)
+    for hook in connects:
+        on_connect(hook)
+    for hook in disconnects:
+        on_disconnect(hook)
 
 
 def handler_for(message_type: object) -> ClientHandler | None:

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app.alert import service as alert_service
+from app.alert.urgency import Urgency, urgency_by_patient
 from app.kit.clock import shifted_by, utcnow
 from app.models import Alert, OutboxMessage
-from app.reading.urgency import Urgency, urgency_by_patient
 from tests.fixtures import factories
 from tests.reading.helpers import bp_item, cgm_item, doctor_for, upload, wearer
 from tests.realtime.recording import RecordingConnection

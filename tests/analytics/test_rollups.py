@@ -3,7 +3,6 @@ per-reading definition, the background refresh, and the panel with rollups stale
 
 from __future__ import annotations
 
-import asyncio
 import random
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -11,12 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
+from app import worker
+from app.analytics import jobs
 from app.analytics import repository as analytics_repository
 from app.analytics.series import MAX_INTERVAL_SECONDS, glucose_series, local_period
 from app.analytics.service import refresh_rollups
 from app.kit.clock import frozen_at, utcnow
 from app.models import CgmDaily, Patient, Reading, ReadingLatest
-from app.reading import maintenance
 from tests.reading.helpers import Wearer, cgm_item, device, doctor_for, upload, wearer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -205,7 +205,7 @@ async def test_the_panel_is_right_with_rollups_stale_fresh_and_outdated(
         # Stale: the panel computes the days itself.
         _assert_same(await _panel_entry(client, doctor, who), expected)
         # Fresh: the background refresh has run, the panel only adds rollups up.
-        await maintenance.refresh_stale_rollups(sessionmaker, settings)
+        await jobs.refresh_stale_rollups(sessionmaker, settings)
         assert await _stale_from(db_session, who) is None
         _assert_same(await _panel_entry(client, doctor, who), expected)
         # Outdated: late readings of yesterday (and one just after midnight) replace its rows.
@@ -223,14 +223,14 @@ async def test_the_panel_is_right_with_rollups_stale_fresh_and_outdated(
 async def test_the_background_refresh_takes_every_stale_patient_batch_by_batch(
     client, db_session, sessionmaker, settings, monkeypatch
 ) -> None:
-    monkeypatch.setattr(maintenance, "ROLLUP_BATCH", 2)
+    monkeypatch.setattr(jobs, "ROLLUP_BATCH", 2)
     now = utcnow()
     wearers = [await wearer(db_session, settings) for _ in range(5)]
     for who in wearers:
         await upload(client, who.headers, [cgm_item(who.cgm, now - timedelta(minutes=1), 6.0)])
-    assert await maintenance.refresh_stale_rollups(sessionmaker, settings) == 5
+    assert await jobs.refresh_stale_rollups(sessionmaker, settings) == 5
     assert [await _stale_from(db_session, who) for who in wearers] == [None] * 5
-    assert await maintenance.refresh_stale_rollups(sessionmaker, settings) == 0
+    assert await jobs.refresh_stale_rollups(sessionmaker, settings) == 0
 
 
 @pytest.mark.postgres
@@ -239,36 +239,18 @@ async def test_only_one_process_refreshes_at_a_time(
 ) -> None:
     who = await wearer(db_session, settings)
     await upload(client, who.headers, [cgm_item(who.cgm, utcnow(), 6.0)])
-    async with engine.connect() as other_process, other_process.begin():
-        key = maintenance.ROLLUP_LOCK
-        await other_process.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        assert await maintenance.refresh_stale_rollups(sessionmaker, settings) == 0
+    job = next(job for job in worker.SCHEDULE if job.name == "cgm-rollups")
+    ctx = worker.JobContext(engine, sessionmaker, settings, None, None, None)  # type: ignore[arg-type]
+    async with engine.connect() as other_process:
+        await other_process.execute(text("SELECT pg_advisory_lock(:key)"), {"key": job.lock_key})
+        assert await worker.run_job(job, ctx) is False
         assert await _stale_from(db_session, who) is not None
-    assert await maintenance.refresh_stale_rollups(sessionmaker, settings) == 1
+        await other_process.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": job.lock_key})
+    assert await worker.run_job(job, ctx) is True
+    assert await _stale_from(db_session, who) is None
 
 
-async def test_the_background_jobs_refresh_rollups_between_passes(settings, monkeypatch) -> None:
-    calls = {"pass": 0, "rollups": 0}
-    four_turns = asyncio.Event()
-
-    async def run_pass(*_args) -> None:
-        calls["pass"] += 1
-
-    async def refresh(*_args) -> int:
-        calls["rollups"] += 1
-        if calls["rollups"] >= 4:
-            four_turns.set()
-        if calls["rollups"] == 1:
-            raise ConnectionError("database away")  # logged; the next turn comes anyway
-        return 1
-
-    monkeypatch.setattr(maintenance, "run_pass", run_pass)
-    monkeypatch.setattr(maintenance, "refresh_stale_rollups", refresh)
-    quick = settings.model_copy(update={"cgm_rollup_interval_seconds": 0.02})
-    jobs = asyncio.create_task(maintenance.run_forever(None, quick, None, interval_seconds=3600))
-    await asyncio.wait_for(four_turns.wait(), timeout=10)
-    jobs.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await jobs
-    assert calls["pass"] == 1
-    assert calls["rollups"] >= 4
+def test_rollups_are_refreshed_more_often_than_the_other_reading_upkeep(settings) -> None:
+    period = {job.name: job.every(settings) for job in worker.SCHEDULE}
+    assert period["cgm-rollups"] == settings.cgm_rollup_interval_seconds
+    assert period["cgm-rollups"] < period["signal-loss"] < period["reading-partitions"]

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from app.alert.urgency import Urgency
 from app.assignment import consultations, engine
 from app.kit.clock import utcnow
 from app.models import CareRelationship, ConsultationRequest, DoctorPresence
-from app.reading.urgency import Urgency
 from tests.assignment.helpers import headers
 from tests.enrollment import builders
 

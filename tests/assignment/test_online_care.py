@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.alert.urgency import Urgency
 from app.assignment import engine
 from app.enrollment import entitlements as entitlement_service
 from app.errors import Conflict
 from app.kit.clock import city_date
 from app.models import CareRelationship
-from app.reading.urgency import Urgency
 from tests.assignment.helpers import headers, start
 from tests.enrollment import builders
 from tests.fixtures import factories

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.delivery.states import FULFILMENT_ONLY, ORDER_MACHINE, OrderStatus, allowed
 from app.errors import Conflict
+from app.pharmacy.delivery.states import FULFILMENT_ONLY, ORDER_MACHINE, OrderStatus, allowed
 
 FINAL = {OrderStatus.completed, OrderStatus.cancelled, OrderStatus.returned}
 

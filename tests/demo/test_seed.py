@@ -303,7 +303,7 @@ async def test_patient_identifiers_are_encrypted_at_rest(session: AsyncSession) 
     ).all()
     plain = {p.wechat_openid: p for p in data.PATIENTS}
     assert {r[0] for r in raw} == set(plain)
-    cipher = field_cipher()
+    cipher = field_cipher(session.get_bind().dialect)
     for openid, national_id, phone, address, index in raw:
         expected = plain[openid]
         for stored, value in (

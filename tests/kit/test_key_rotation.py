@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from cryptography.fernet import Fernet
-from sqlalchemy import String, select, type_coerce
+import pytest
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import String, bindparam, cast, select, type_coerce
 
+from app.db import create_engine
 from app.kit import crypto
 from app.kit.crypto import FieldCipher
 from app.kit.key_rotation import rotate_encrypted_columns
+from app.kit.types import EncryptedString
 from app.models import Base, Patient, Role
 from tests.fixtures import factories
 
@@ -15,18 +18,35 @@ from tests.fixtures import factories
 async def test_rotation_moves_every_value_to_the_new_key(db_session, monkeypatch) -> None:
     old_key = Fernet.generate_key().decode()
     new_key = Fernet.generate_key().decode()
-    monkeypatch.setattr(crypto, "field_cipher", lambda: FieldCipher([old_key]))
-    monkeypatch.setattr("app.kit.types.field_cipher", lambda: FieldCipher([old_key]))
+    monkeypatch.setattr(crypto, "field_cipher", lambda dialect: FieldCipher([old_key]))
+    monkeypatch.setattr("app.kit.types.field_cipher", lambda dialect: FieldCipher([old_key]))
     account = await factories.account(db_session, Role.patient)
     patient = await factories.patient_of(db_session, account)
     patient.phone = "13700001234"
     await db_session.flush()
 
     both = FieldCipher([new_key, old_key])
-    monkeypatch.setattr("app.kit.key_rotation.field_cipher", lambda: both)
+    monkeypatch.setattr("app.kit.key_rotation.field_cipher", lambda dialect: both)
     assert await rotate_encrypted_columns(db_session, Base.metadata) >= 1
 
     raw = await db_session.scalar(
         select(type_coerce(Patient.phone, String)).where(Patient.id == patient.id)
     )
     assert FieldCipher([new_key]).decrypt(raw) == "13700001234"
+
+
+async def test_an_engine_encrypts_with_the_keys_of_the_settings_it_was_made_with(settings) -> None:
+    key_a, key_b = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    stored = cast(bindparam("v", "13700001234", type_=EncryptedString()), String)
+    tokens = {}
+    for key in (key_a, key_b):
+        engine = create_engine(settings.model_copy(update={"field_encryption_keys": key}))
+        try:
+            async with engine.connect() as connection:
+                tokens[key] = await connection.scalar(select(stored))
+        finally:
+            await engine.dispose()
+    assert FieldCipher([key_a]).decrypt(tokens[key_a]) == "13700001234"
+    assert FieldCipher([key_b]).decrypt(tokens[key_b]) == "13700001234"
+    with pytest.raises(InvalidToken):
+        FieldCipher([key_a]).decrypt(tokens[key_b])

@@ -18,6 +18,9 @@ from app.outbox.handlers import (
 )
 from app.outbox.push import LogPushProvider, PushNotification
 from app.outbox.types import ClaimedMessage, PermanentDeliveryError, RetryableDeliveryError
+from app.payment.refunds import PAYMENT_REFUND
+from app.pharmacy.webhooks import PARTNER_WEBHOOK
+from app.wiring import OUTBOX_KINDS
 
 URL = "https://partner.test/orders"
 
@@ -134,11 +137,18 @@ async def test_push_notification_payload_round_trips() -> None:
     assert PushNotification.from_payload(payload) == PushNotification("o", "t", {"a": 1}, "pages/x")
 
 
-def test_build_handlers_covers_push_and_http_post(settings: Settings) -> None:
-    handlers = build_handlers(settings, httpx.AsyncClient())
-    assert {PUSH_NOTIFICATION, HTTP_POST} <= handlers.keys()
+def test_build_handlers_covers_push_http_post_and_the_wired_domain_kinds(
+    settings: Settings,
+) -> None:
+    handlers = build_handlers(settings, httpx.AsyncClient(), OUTBOX_KINDS)
+    assert {PUSH_NOTIFICATION, HTTP_POST, PAYMENT_REFUND, PARTNER_WEBHOOK} <= handlers.keys()
+
+
+def test_a_domain_kind_cannot_replace_the_outboxs_own(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="outbox's own"):
+        build_handlers(settings, httpx.AsyncClient(), {HTTP_POST: OUTBOX_KINDS[PAYMENT_REFUND]})
 
 
 def test_unknown_push_provider_is_refused_at_startup(settings: Settings) -> None:
     with pytest.raises(ValueError, match="PUSH_PROVIDER 'carrier-pigeon'"):
-        build_handlers(settings.model_copy(update={"push_provider": "carrier-pigeon"}), None)  # type: ignore[arg-type]
+        build_handlers(settings.model_copy(update={"push_provider": "carrier-pigeon"}), None, {})  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from app.config import Settings
 from app.kit import public_address
-from app.kit.crypto import field_cipher
+from app.kit.crypto import FieldCipher
 from app.models import Role, StoreIntegration
 from app.outbox.types import ClaimedMessage, RetryableDeliveryError
 from app.pharmacy.webhooks import PARTNER_WEBHOOK, partner_webhook_handler
@@ -194,11 +194,11 @@ async def partner() -> AsyncIterator[tuple[Recorder, int]]:
         yield recorder, int(url.rsplit(":", 1)[1])
 
 
-def _message(url: str) -> ClaimedMessage:
+def _message(url: str, settings: Settings) -> ClaimedMessage:
     payload = {
         "url": url,
         "json": {"event": "order.created"},
-        "secret": field_cipher().encrypt(SECRET),
+        "secret": FieldCipher.of_setting(settings.field_encryption_keys).encrypt(SECRET),
     }
     return ClaimedMessage(
         id=1, kind=PARTNER_WEBHOOK, payload=payload, idempotency_key="k-1", attempts=1
@@ -217,7 +217,7 @@ async def test_a_name_rebound_to_loopback_after_configuration_is_not_sent_to(
     async with httpx.AsyncClient(timeout=5) as http:
         deliver = partner_webhook_handler(strict, http)
         with pytest.raises(RetryableDeliveryError, match="not public"):
-            await deliver(_message(url))
+            await deliver(_message(url, strict))
     assert looked_up == ["partner.rebind.test", "partner.rebind.test"]
     assert recorder.hosts == []
 
@@ -233,7 +233,7 @@ async def test_the_webhook_goes_to_the_address_that_was_checked(
     strict = settings.model_copy(update={"webhook_private_targets_allowed": False})
     async with httpx.AsyncClient(timeout=5) as http:
         await partner_webhook_handler(strict, http)(
-            _message(f"http://partner.pinned.test:{port}/hook")
+            _message(f"http://partner.pinned.test:{port}/hook", strict)
         )
     assert looked_up == ["partner.pinned.test"]  # resolved once, by the check
     assert recorder.hosts == [f"partner.pinned.test:{port}"]

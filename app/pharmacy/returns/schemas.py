@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.delivery.schemas import TRACEABILITY_CODE
 from app.kit.pagination import Page
+from app.pharmacy.delivery.schemas import TRACEABILITY_CODE
 from app.pharmacy.returns.states import ReturnStatus
 
 

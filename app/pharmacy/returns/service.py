@@ -27,14 +27,15 @@ from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.config import Settings
-from app.delivery import repository as delivery_repository
-from app.delivery import settlement_link
-from app.delivery.service import box_fact
-from app.delivery.states import HANDED_OVER_STATES, Actor, OrderStatus
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import PharmacyOrder, QualityReturn, QualityReturnTransition
 from app.pharmacy import orders
+from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery import settlement_link
+from app.pharmacy.delivery.service import box_fact
+from app.pharmacy.delivery.states import HANDED_OVER_STATES, Actor, OrderStatus
 from app.pharmacy.returns import repository as returns_repository
 from app.pharmacy.returns.states import RECEIVING, RETURN_MACHINE, ReturnStatus
 
@@ -223,7 +224,7 @@ async def complete(
     missing = len(sold - back)
     if missing:
         raise Conflict("quality_return_boxes_missing", extra={"missing": missing}, missing=missing)
-    order = await session.get(PharmacyOrder, row.order_id, with_for_update=True)
+    order = await by_id(session, PharmacyOrder, row.order_id, for_update=True)
     assert order is not None
     reversal = await settlement_link.reverse_for_return(
         session, order, row.id, f"quality_return: {row.reason}"[:200]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from app.kit.states import StateMachine, moves
 from app.models import Role
-from app.prescription.machine import StateMachine, moves
 
 
 class ReturnStatus(StrEnum):

@@ -60,13 +60,13 @@ def to_items(
         offset = when.utcoffset()
         items.append(
             GlucoseItem(
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 device_id=device_ids[row.device],
                 measured_at=when,
                 utc_offset_minutes=int(offset.total_seconds() // 60) if offset else 0,
                 value=value,
                 unit=row.device.unit,
-                flag=flag,  # type: ignore[arg-type]
+                flag=flag,
             )
         )
     return items

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery.states import IN_TRANSIT_STATES
 from app.kit.clock import to_shanghai
-from app.models import Patient, PharmacyOrder
+from app.models import PharmacyOrder
 from app.pharmacy import repository as pharmacy_repository
+from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery.states import IN_TRANSIT_STATES
 from app.realtime.hub import RealtimeHub
 from app.realtime.publish import publish_after_commit
 
@@ -52,9 +52,7 @@ async def publish_order(
     event_type: str = ORDER_UPDATED,
 ) -> None:
     """Push the order's new state to its patient, its store's staff and its courier."""
-    patient_account = await session.scalar(
-        select(Patient.account_id).where(Patient.id == order.patient_id)
-    )
+    patient_account = await delivery_repository.patient_account(session, order.patient_id)
     recipients = [*await pharmacy_repository.staff_accounts(session, order.store_id)]
     if patient_account is not None:
         recipients.append(patient_account)

@@ -17,27 +17,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.delivery import events, geo, tracking
-from app.delivery import repository as delivery_repository
-from app.delivery.states import ORDER_MACHINE, Actor, OrderStatus, Place, replayed, transition
 from app.errors import Conflict
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import (
-    Account,
     DispensedBox,
     PharmacyOrder,
-    PharmacyStaff,
     PharmacyStore,
     Prescription,
-    Role,
 )
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy import webhooks
+from app.pharmacy.delivery import events, geo, tracking
+from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery.states import (
+    ORDER_MACHINE,
+    Actor,
+    OrderStatus,
+    Place,
+    replayed,
+    transition,
+)
+from app.prescription import repository as prescription_repository
 from app.prescription.states import RxStatus, move
 from app.realtime.hub import RealtimeHub
 
@@ -83,9 +88,7 @@ def box_fact(
 
 
 async def _prescription(session: AsyncSession, order: PharmacyOrder) -> Prescription:
-    prescription = await session.scalar(
-        select(Prescription).where(Prescription.id == order.prescription_id).with_for_update()
-    )
+    prescription = await prescription_repository.get_for_update(session, order.prescription_id)
     assert prescription is not None
     return prescription
 
@@ -143,6 +146,8 @@ async def cancel_for_revocation(
 ) -> None:
     """The doctor revokes an ordered prescription: its order is cancelled if not yet picked
     (after picking the order's own machine refuses with 409 and nothing changes)."""
+    if RxStatus(prescription.status) != RxStatus.ordered:
+        return
     order = await pharmacy_repository.live_order_of_prescription(session, prescription.id)
     if order is not None:
         await cancel(session, hub, order, actor, reason)
@@ -245,7 +250,7 @@ async def dispatch(
     order.seal_id = seal_id
     order.handover_code = _new_code()
     order.handover_failures = 0
-    store = await session.get(PharmacyStore, order.store_id)
+    store = await by_id(session, PharmacyStore, order.store_id)
     assert store is not None
     order.eta_at = await tracking.estimate_arrival(
         session, settings, order, geo.centre_of(store.district_code)
@@ -256,17 +261,7 @@ async def dispatch(
 async def _check_courier(
     session: AsyncSession, store_id: uuid.UUID, courier_account_id: uuid.UUID
 ) -> None:
-    found = await session.scalar(
-        select(Account.id)
-        .join(PharmacyStaff, PharmacyStaff.account_id == Account.id)
-        .where(
-            Account.id == courier_account_id,
-            Account.role == Role.courier,
-            Account.is_active.is_(True),
-            PharmacyStaff.store_id == store_id,
-        )
-    )
-    if found is None:
+    if not await delivery_repository.is_courier_of_store(session, store_id, courier_account_id):
         raise Conflict("courier_not_of_store")
 
 

@@ -1,4 +1,2 @@
 """Orders after they are placed: the delivery state machine, traceability scanning, couriers,
 live tracking with ETA, one-time hand-over codes and the cold chain."""
-
-import app.delivery.messages  # noqa: F401 - registers the error texts

@@ -1,7 +1,7 @@
 """A declared state machine: the legal transitions in one table, everything else refused (409).
 
-Prescriptions and orders each declare one `StateMachine`; services ask it before changing a
-status, so an illegal request answers 409 before anything has been written.
+Prescriptions, orders, quality returns and signing keys each declare one `StateMachine`; services
+ask it before changing a status, so an illegal request answers 409 before anything is written.
 """
 
 from __future__ import annotations

@@ -13,10 +13,17 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
+    Account,
     ColdChainReading,
     DeliveryLocation,
     DispensedBox,
+    Drug,
     OrderTransition,
+    Patient,
+    PharmacyOrderLine,
+    PharmacyStaff,
+    PrescriptionItem,
+    Role,
     TraceabilityEvent,
 )
 
@@ -122,3 +129,50 @@ async def returned_codes(session: AsyncSession, order_id: uuid.UUID) -> set[str]
         )
     )
     return set(rows)
+
+
+async def transition_made(session: AsyncSession, order_id: uuid.UUID, key: str) -> bool:
+    """Whether a transition with this Idempotency-Key was already made on the order."""
+    found = await session.scalar(
+        select(OrderTransition.id).where(
+            OrderTransition.order_id == order_id, OrderTransition.idempotency_key == key
+        )
+    )
+    return found is not None
+
+
+async def is_courier_of_store(
+    session: AsyncSession, store_id: uuid.UUID, account_id: uuid.UUID
+) -> bool:
+    """Whether the account is an active courier on the store's staff."""
+    found = await session.scalar(
+        select(Account.id)
+        .join(PharmacyStaff, PharmacyStaff.account_id == Account.id)
+        .where(
+            Account.id == account_id,
+            Account.role == Role.courier,
+            Account.is_active.is_(True),
+            PharmacyStaff.store_id == store_id,
+        )
+    )
+    return found is not None
+
+
+async def patient_account(session: AsyncSession, patient_id: uuid.UUID) -> uuid.UUID | None:
+    """The account the order's patient signs in with (who is told of the order's changes)."""
+    return await session.scalar(select(Patient.account_id).where(Patient.id == patient_id))
+
+
+async def claim_lines(
+    session: AsyncSession, order_id: uuid.UUID
+) -> Sequence[tuple[PharmacyOrderLine, int, Drug]]:
+    """The order's lines with the unit price its prescription fixed and the drug, in the
+    prescription's line order."""
+    rows = await session.execute(
+        select(PharmacyOrderLine, PrescriptionItem.unit_price_fen, Drug)
+        .join(PrescriptionItem, PrescriptionItem.id == PharmacyOrderLine.prescription_item_id)
+        .join(Drug, Drug.id == PharmacyOrderLine.drug_id)
+        .where(PharmacyOrderLine.order_id == order_id)
+        .order_by(PrescriptionItem.line_no)
+    )
+    return [(line, int(price), drug) for line, price, drug in rows]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict
@@ -14,24 +13,24 @@ from app.insurance import repository as insurance_repository
 from app.insurance import settlement as settlement_service
 from app.insurance.claims import Claim, ClaimItem
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import (
-    Drug,
     Entitlement,
     PharmacyOrder,
-    PharmacyOrderLine,
     Prescription,
-    PrescriptionItem,
     Settlement,
 )
+from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery.facts import OrderTransitioned
 
 
 async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
     """The claim an order makes on the patient's insurance, priced from its prescription and
     made with the insured identity verified for the prescription's entitlement (never the
     patient's profile): 409 insured_identity_unverified without one."""
-    prescription = await session.get(Prescription, order.prescription_id)
+    prescription = await by_id(session, Prescription, order.prescription_id)
     assert prescription is not None
-    entitlement = await session.get(Entitlement, prescription.entitlement_id)
+    entitlement = await by_id(session, Entitlement, prescription.entitlement_id)
     assert entitlement is not None
     identity = await identity_service.identity_of_entitlement(session, entitlement)
     balance = 0
@@ -39,22 +38,14 @@ async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
         if not identity.personal_account:
             raise Conflict("personal_account_unavailable")
         balance = await identity_service.account_available_fen(session, identity)
-    rows = (
-        await session.execute(
-            select(PharmacyOrderLine, PrescriptionItem.unit_price_fen, Drug)
-            .join(PrescriptionItem, PrescriptionItem.id == PharmacyOrderLine.prescription_item_id)
-            .join(Drug, Drug.id == PharmacyOrderLine.drug_id)
-            .where(PharmacyOrderLine.order_id == order.id)
-            .order_by(PrescriptionItem.line_no)
-        )
-    ).all()
+    rows = await delivery_repository.claim_lines(session, order.id)
     return Claim(
         order_id=order.id,
         patient_id=order.patient_id,
         institution_id=prescription.institution_id,
         store_id=order.store_id,
         disease_id=prescription.disease_id,
-        insurance_type=identity.insurance_type,  # type: ignore[arg-type]
+        insurance_type=identity.insurance_type,
         insured_identity_id=identity.id,
         personal_account_balance_fen=balance,
         moment=utcnow(),
@@ -65,7 +56,7 @@ async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
                 name_zh=drug.generic_name_zh,
                 quantity=line.packs,
                 unit_price_fen=unit_price_fen,
-                insurance_class=drug.insurance_class,  # type: ignore[arg-type]
+                insurance_class=drug.insurance_class,
             )
             for line, unit_price_fen, drug in rows
         ),
@@ -79,12 +70,11 @@ async def presettle_order(session: AsyncSession, order: PharmacyOrder) -> None:
     )
 
 
-async def on_transition(
-    session: AsyncSession, order: PharmacyOrder, target: str, note: str | None
-) -> None:
+async def settle_at_hand_over(session: AsyncSession, event: OrderTransitioned) -> None:
     """Settle at hand-over. (Nothing after hand-over fails an order; the one way back is a
     quality return, `reverse_for_return`.)"""
-    if target == "delivered":
+    if event.target == "delivered":
+        order = event.order
         await settlement_service.settle(
             session, await claim_of(session, order), message_id=f"settle-{order.id}"
         )

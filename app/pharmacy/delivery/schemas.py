@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app.delivery.states import Place
+from app.pharmacy.delivery.states import Place
 
 # Drug traceability codes: 20 digits, one per box.
 TRACEABILITY_CODE = r"^\d{20}$"

@@ -18,12 +18,13 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.delivery import events, geo
-from app.delivery import repository as delivery_repository
-from app.delivery.states import IN_TRANSIT_STATES, Actor, OrderStatus, Place, transition
 from app.errors import Conflict
 from app.kit.clock import utcnow
+from app.kit.repository import by_id
 from app.models import ColdChainReading, DeliveryLocation, District, PharmacyOrder
+from app.pharmacy.delivery import events, geo
+from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery.states import IN_TRANSIT_STATES, Actor, OrderStatus, Place, transition
 from app.realtime.hub import RealtimeHub
 
 LOGGABLE = frozenset({OrderStatus.dispatched, OrderStatus.delivered})
@@ -33,7 +34,7 @@ async def estimate_arrival(
     session: AsyncSession, settings: Settings, order: PharmacyOrder, origin: tuple[float, float]
 ) -> datetime:
     """When a courier at `origin` should reach the order's destination."""
-    district = await session.get(District, order.district_code)
+    district = await by_id(session, District, order.district_code)
     mountainous = district is not None and district.is_mountainous
     destination = (order.destination_lat, order.destination_lng)
     return geo.eta(settings, utcnow(), origin, destination, mountainous)

@@ -8,14 +8,15 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.authz.principal import Principal
-from app.delivery import settlement_link
 from app.kit.clock import utcnow
+from app.kit.states import StateMachine, moves
 from app.models import OrderTransition, PharmacyOrder
-from app.prescription.machine import StateMachine, moves
+from app.pharmacy.delivery import repository
+from app.pharmacy.delivery.facts import OrderTransitioned
 
 
 class OrderStatus(StrEnum):
@@ -103,12 +104,7 @@ async def replayed(session: AsyncSession, order_id: uuid.UUID, key: str | None) 
     """Whether a transition with this Idempotency-Key was already made on the order."""
     if key is None:
         return False
-    found = await session.scalar(
-        select(OrderTransition.id).where(
-            OrderTransition.order_id == order_id, OrderTransition.idempotency_key == key
-        )
-    )
-    return found is not None
+    return await repository.transition_made(session, order_id, key)
 
 
 async def transition(
@@ -128,7 +124,7 @@ async def transition(
     order.status = target
     order.updated_at = utcnow()
     await session.flush()
-    await settlement_link.on_transition(session, order, target, note)
+    await events.record(session, OrderTransitioned(order, source, target, note))
 
 
 async def record(

@@ -6,10 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Alert
+from app.alert import repository
 
 
 @dataclass(frozen=True)
@@ -31,16 +30,11 @@ async def urgency_by_patient(
     result = dict.fromkeys(patient_ids, NO_URGENCY)
     if not patient_ids:
         return result
-    # An alert stays open until a doctor acknowledges it, even if its episode has ended: the
-    # doctor still has to see that it happened.
-    rows = await session.execute(
-        select(Alert.patient_id, Alert.rule, func.max(Alert.level), func.count())
-        .where(Alert.patient_id.in_(list(result)), Alert.acknowledged_at.is_(None))
-        .group_by(Alert.patient_id, Alert.rule)
-    )
     by_patient: dict[uuid.UUID, list[tuple[int, str, int]]] = {}
-    for patient_id, rule, level, count in rows:
-        by_patient.setdefault(patient_id, []).append((int(level), str(rule), int(count)))
+    for patient_id, rule, level, count in await repository.open_alerts_by_rule(
+        session, list(result)
+    ):
+        by_patient.setdefault(patient_id, []).append((level, rule, count))
     for patient_id, rules in by_patient.items():
         rules.sort(key=lambda item: (-item[0], item[1]))
         result[patient_id] = Urgency(

@@ -16,9 +16,14 @@ from fastapi import APIRouter, Depends, Request
 
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
-from app.delivery import service as delivery_service
-from app.delivery import tracking
-from app.delivery.schemas import (
+from app.errors import NotFound
+from app.i18n import translate
+from app.idempotency import IdempotencyKey, RequiredIdempotencyKey
+from app.models import PharmacyOrder, Role
+from app.pharmacy import orders
+from app.pharmacy.delivery import service as delivery_service
+from app.pharmacy.delivery import tracking
+from app.pharmacy.delivery.schemas import (
     DispatchIn,
     HandoverIn,
     LocationIn,
@@ -32,12 +37,7 @@ from app.delivery.schemas import (
     TemperatureLogIn,
     TemperatureLogOut,
 )
-from app.delivery.states import Actor, OrderStatus
-from app.errors import NotFound
-from app.i18n import translate
-from app.idempotency import IdempotencyKey, RequiredIdempotencyKey
-from app.models import PharmacyOrder, Role
-from app.pharmacy import orders
+from app.pharmacy.delivery.states import Actor, OrderStatus
 from app.pharmacy.schemas import OrderOut
 from app.pharmacy.views import present_order
 
