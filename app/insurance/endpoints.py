@@ -20,10 +20,10 @@ from app.db import DbSession
 from app.errors import NotFound
 from app.insurance import corrections as correction_service
 from app.insurance import flags as flag_service
-from app.insurance import ledger_repository, statement_views
 from app.insurance import reconciliation as reconciliation_service
 from app.insurance import repository as insurance_repository
 from app.insurance import rules as rule_service
+from app.insurance import statement_views
 from app.insurance import statements as statement_service
 from app.insurance.schemas import (
     BenefitRuleCreate,
@@ -54,6 +54,7 @@ from app.insurance.schemas import (
 from app.kit.bounded import NonNegativeInt64, Year
 from app.kit.clock import city_date, utcnow
 from app.kit.pagination import Page, PageQuery
+from app.ledger import repository as ledger_repository
 from app.models import LedgerEntry, Role
 
 router = APIRouter(prefix="/api/v1/insurance", tags=["insurance"])

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import app.insurance.messages  # noqa: F401 - registers the error texts
 from app.errors import Conflict, NotFound
 from app.identity import service as identity_service
-from app.insurance import ledger
 from app.insurance import repository as insurance_repository
 from app.insurance.calculation import QuotaState, split_claim
 from app.insurance.claims import Claim, Split
 from app.insurance.rules import rule_for, terms_of
 from app.insurance.schemas import SettlementQuote
 from app.kit.clock import to_shanghai, utcnow
+from app.ledger import posting
 from app.models import (
     BenefitRule,
     ChronicDisease,
@@ -193,7 +193,7 @@ async def settle(session: AsyncSession, claim: Claim, message_id: str) -> Settle
             for number, line in enumerate(_lines(claim, split), start=1)
         ],
     )
-    await ledger.post_settlement(session, row)
+    await posting.post_settlement(session, row)
     quota.deductible_met_fen += split.deductible_fen
     usage.limit_used_fen += split.fund_fen
     await session.flush()
@@ -263,7 +263,7 @@ async def reverse(
     )
     session.add(reversal)
     await session.flush()
-    await ledger.post_settlement(session, reversal)
+    await posting.post_settlement(session, reversal)
     await refunds.refund_reversed(session, original, reversal)
     await session.flush()
     return reversal
