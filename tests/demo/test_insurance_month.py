@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from app.demo import data, load_demo_data
+from app.demo.insurance import load_benefit_rules, load_demo_month
 from app.insurance import reconciliation
-from app.insurance.demo import load_benefit_rules, load_demo_month
 from app.kit.clock import frozen_at
 from app.models import BenefitRule
 

@@ -95,7 +95,7 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
     )
     disease = await session.scalar(select(ChronicDisease).where(ChronicDisease.code == "M01603"))
     assert patient is not None and institution is not None and disease is not None
-    # Claims use the identity the bureau verified (app.identity.demo), never the profile.
+    # Claims use the identity the bureau verified (app.demo.identity), never the profile.
     identity = await identity_repository.current_identity(session, patient.id)
     assert identity is not None, "load the demo identities first"
     drugs = {d.national_code: d for d in await session.scalars(select(Drug))}
