@@ -1,5 +1,6 @@
 """Insurance endpoints: benefit rules (bureau edits), the patient's quote and settlements,
-claim-review flags, and the bureau's monthly statements with export and reconciliation.
+claim-review flags, and the bureau's monthly statements with export (their reconciliation:
+app.payment.reconciliation_endpoints).
 
 Pre-settlement, settlement and reversal are not endpoints: the order flow calls them server-side
 (`app.insurance.settlement`), so no client can submit prices.
@@ -20,7 +21,6 @@ from app.db import DbSession
 from app.errors import NotFound
 from app.insurance import corrections as correction_service
 from app.insurance import flags as flag_service
-from app.insurance import reconciliation as reconciliation_service
 from app.insurance import repository as insurance_repository
 from app.insurance import rules as rule_service
 from app.insurance import statement_views
@@ -38,7 +38,6 @@ from app.insurance.schemas import (
     LedgerCorrectionOut,
     LedgerTransactionOut,
     LedgerTransactionPage,
-    Reconciliation,
     RuleRenewalOut,
     RuleRenewals,
     SettlementOut,
@@ -362,10 +361,3 @@ async def list_ledger_transactions(
         next=found.next,
     )
 
-
-@router.get("/statements/{statement_id}/reconciliation", response_model=Reconciliation)
-async def reconcile_statement(
-    statement_id: uuid.UUID, _: Bureau, session: DbSession
-) -> Reconciliation:
-    """Statement vs ledger vs payments, to the fen, with every difference listed."""
-    return await reconciliation_service.reconcile(session, statement_id)
