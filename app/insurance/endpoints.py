@@ -360,4 +360,3 @@ async def list_ledger_transactions(
         ],
         next=found.next,
     )
-

@@ -3,6 +3,11 @@
 Settlement and reversal lock the patient-year quota row first, so every booking of that patient
 and year is serialised: the annual limit cannot be overrun by concurrent orders, and a retried
 request (same message id) finds the first one's result instead of booking twice.
+
+A reversal gives back what the patient paid towards the settlement. Payment sits above insurance
+(it pays settlements), so insurance does not import it: payment installs its refunds here
+(`refund_reversals_with`, done by `app.payment.refunds`), and a reversal in a process where
+nothing was installed fails instead of silently keeping the patient's money.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,9 +39,38 @@ from app.models import (
     Presettlement,
     Settlement,
 )
-from app.payment import refunds
 
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ReversalRefunds(Protocol):
+    """Owe back, in the reversal's transaction, whatever was paid towards a reversed settlement."""
+
+    async def __call__(
+        self, session: AsyncSession, original: Settlement, reversal: Settlement
+    ) -> None: ...
+
+
+class RefundsNotInstalled(RuntimeError):
+    """A settlement was reversed before payment installed its refunds in this process."""
+
+
+# The one installed ReversalRefunds (a single slot: installing again replaces it).
+_reversal_refunds: dict[str, ReversalRefunds] = {}
+
+
+def refund_reversals_with(refunds: ReversalRefunds) -> None:
+    """Install what every reversal calls to give the patient's payments back."""
+    _reversal_refunds["installed"] = refunds
+
+
+async def _refund_reversed(
+    session: AsyncSession, original: Settlement, reversal: Settlement
+) -> None:
+    refunds = _reversal_refunds.get("installed")
+    if refunds is None:
+        raise RefundsNotInstalled(f"settlement {original.id} reversed with no refunds installed")
+    await refunds(session, original, reversal)
 
 
 def new_message_id() -> str:
@@ -264,6 +299,6 @@ async def reverse(
     session.add(reversal)
     await session.flush()
     await posting.post_settlement(session, reversal)
-    await refunds.refund_reversed(session, original, reversal)
+    await _refund_reversed(session, original, reversal)
     await session.flush()
     return reversal

@@ -31,6 +31,7 @@ from app.config import Settings
 from app.db import unit_of_work
 from app.errors import Conflict, NotFound
 from app.insurance import repository as insurance_repository
+from app.insurance import settlement as settlement_service
 from app.kit.clock import utcnow
 from app.ledger import posting
 from app.models import Payment, PaymentRefund, Settlement
@@ -444,3 +445,4 @@ def payment_refund_handler(settings: Settings, http: httpx.AsyncClient) -> Handl
 
 
 register_handler(PAYMENT_REFUND, payment_refund_handler)
+settlement_service.refund_reversals_with(refund_reversed)
