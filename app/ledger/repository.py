@@ -17,19 +17,6 @@ async def add_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     await session.execute(insert(LedgerEntry), rows)
 
 
-async def entries_of_settlement(
-    session: AsyncSession, settlement_id: uuid.UUID, kind: str
-) -> Sequence[LedgerEntry]:
-    """The entries of one kind posted for a settlement or reversal."""
-    return (
-        await session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.settlement_id == settlement_id, LedgerEntry.kind == kind)
-            .order_by(LedgerEntry.id)
-        )
-    ).all()
-
-
 async def entries_of(session: AsyncSession, transaction_id: uuid.UUID) -> Sequence[LedgerEntry]:
     """The entries of one ledger transaction, in posting order."""
     return (
