@@ -22,6 +22,7 @@ from app.insurance.endpoints import router as insurance_router
 from app.nightscout.endpoints import router as nightscout_router
 from app.patient.endpoints import router as patient_router
 from app.payment.endpoints import router as payment_router
+from app.payment.reconciliation_endpoints import router as reconciliation_router
 from app.pharmacy.dashboard import router as dashboard_router
 from app.pharmacy.delivery.endpoints import router as delivery_router
 from app.pharmacy.endpoints import router as pharmacy_router
@@ -52,6 +53,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(care_router)
     app.include_router(care_plan_router)
     app.include_router(insurance_router)
+    app.include_router(reconciliation_router)
     app.include_router(payment_router)
     app.include_router(prescription_router)
     app.include_router(pharmacy_router)

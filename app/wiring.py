@@ -22,7 +22,8 @@ A prescription, from signing to its order and settlement
                           the claim with insurance.
     revoked            -> RevocationRequested: in the transaction, before the prescription moves,
                           its open order is cancelled (409 once the boxes are picked).
-    refunded           -> OUTBOX: payment.refund (after a quality return reverses settlement).
+    reversed           -> SettlementReversed: in the transaction, what the patient paid is owed
+                          back (OUTBOX: payment.refund sends it).
 
 Care changes
     DoctorAssigned     -> the care conversation opens with a "doctor assigned" notice; the
@@ -70,8 +71,9 @@ from app.chat import socket as chat_socket
 from app.chat.runtime import ChatRuntime, chat_runtime
 from app.config import Settings
 from app.db import app_state_of
+from app.insurance.facts import SettlementReversed
 from app.outbox.handlers import HandlerFactory
-from app.payment.refunds import PAYMENT_REFUND, payment_refund_handler
+from app.payment.refunds import PAYMENT_REFUND, payment_refund_handler, refund_reversed
 from app.pharmacy.delivery import service as delivery_service
 from app.pharmacy.delivery import settlement_link
 from app.pharmacy.delivery.facts import OrderTransitioned
@@ -151,6 +153,10 @@ async def raise_alerts(session: AsyncSession, event: ReadingsStored) -> None:
     )
 
 
+async def refund_reversal(session: AsyncSession, event: SettlementReversed) -> None:
+    await refund_reversed(session, event.original, event.reversal)
+
+
 async def announce_review(session: AsyncSession, event: PrescriptionReviewed) -> None:
     """Tell the patient in chat how review went."""
     await chat_care_events.announce_review(session, runtime(session).chat, event.prescription)
@@ -194,6 +200,8 @@ def wire(dispatcher: events.Dispatcher = events.dispatcher) -> None:
     dispatcher.in_transaction(PrescriptionReviewed, announce_review)
     dispatcher.in_transaction(RevocationRequested, cancel_revoked_order)
     dispatcher.in_transaction(OrderTransitioned, settlement_link.settle_at_hand_over)
+    # A settlement reversed: the patient's payments are owed back.
+    dispatcher.in_transaction(SettlementReversed, refund_reversal)
     # Care: a new doctor, a team's changes.
     dispatcher.in_transaction(DoctorAssigned, announce_assignment)
     dispatcher.in_transaction(PatientLeftTeam, leave_team_conversation)

@@ -24,7 +24,6 @@ ENTRY_POINTS = {"app.main", "app.cli", "app.api", "app.wiring", "app.worker"}
 KNOWN_PACKAGE_CYCLES = {
     frozenset({"config", "kit", "models"}),
     frozenset({"auth", "authz", "realtime"}),
-    frozenset({"demo", "enrollment", "insurance", "payment", "prescription"}),
 }
 
 
@@ -189,15 +188,16 @@ DDL_ONLY = ("app.models", {"text"})
 # Modules that still hold SQL. Shrink this, never grow it: the test fails on SQL in a module not
 # listed and on a listed module that no longer has any.
 SQL_OUTSIDE_REPOSITORIES_LEFT = {
-    # Demo data: leaves the domain packages (into app/demo with a repository of its own) once
-    # the helper moving insurance/enrollment/patient/payment has merged.
-    "app.enrollment.demo": "demo seeding",
-    "app.insurance.demo": "demo seeding",
-    # Packages another change is reorganising now; their statements move after it merges.
-    "app.enrollment.service": "reorganised elsewhere",
-    "app.insurance.rules": "reorganised elsewhere",
-    "app.insurance.settlement": "reorganised elsewhere",
-    "app.patient.service": "reorganised elsewhere",
+    # Demo data (out of the domain packages now) still queries directly: next, a repository of
+    # its own in app/demo.
+    "app.demo.enrollment": "demo seeding",
+    "app.demo.identity": "demo seeding",
+    "app.demo.insurance": "demo seeding",
+    # Services whose statements are still to move into their repositories.
+    "app.enrollment.service": "statements to move into app.enrollment.repository",
+    "app.insurance.rules": "statements to move into app.insurance.repository",
+    "app.insurance.settlement": "statements to move into app.insurance.repository",
+    "app.patient.service": "statements to move into app.patient.repository",
 }
 
 

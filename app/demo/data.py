@@ -577,7 +577,7 @@ CARE: tuple[CareData, ...] = (
     CareData("demo-openid-patient-4", "dr.zhao"),
 )
 
-# The patient whose CGM and blood pressure fill two weeks of readings (app/reading/demo.py).
+# The patient whose CGM and blood pressure fill two weeks of readings (app/demo/reading.py).
 DEMO_WEARER = "demo-openid-patient-2"
 
 

@@ -52,9 +52,9 @@ from app.demo.live import (
     yuan,
 )
 from app.demo.phone import DemoPhone
+from app.demo.reading import demo_series
 from app.insurance.statements import month_of, month_window
 from app.kit.clock import SHANGHAI, utcnow
-from app.reading.demo import demo_series
 
 DISEASE_CODE = "M01603"  # diabetes with complications (national M01600), admitted online
 # Demo staff (app/demo/data.py): the pilot hospital's enrollment reviewer and pharmacist, the

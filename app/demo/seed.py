@@ -14,10 +14,11 @@ from app.auth.passwords import hash_password
 from app.authz.principal import Principal
 from app.config import Environment, get_settings
 from app.demo import data
+from app.demo.enrollment import load_demo_enrollment
+from app.demo.identity import load_demo_identities
+from app.demo.insurance import load_benefit_rules, load_demo_month
 from app.demo.phone import DemoPhone
-from app.enrollment.demo import load_demo_enrollment
-from app.identity.demo import load_demo_identities
-from app.insurance.demo import load_benefit_rules, load_demo_month
+from app.demo.reading import load_demo_wearables
 from app.kit.clock import utcnow
 from app.kit.crypto import blind_index
 from app.kit.repository import by_id, every_row, first_by
@@ -42,7 +43,6 @@ from app.models import (
 )
 from app.prescription import keys as keys_service
 from app.prescription.schemas import SigningKeyCreate
-from app.reading.demo import load_demo_wearables
 
 ROLE_LABELS: dict[str, str] = {
     "admin": "平台管理员 admin",

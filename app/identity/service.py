@@ -30,6 +30,7 @@ from app.identity.schemas import DeclarationCreate
 from app.identity.sources import InsuredIdentitySource, PersonRecord
 from app.kit.clock import city_date, utcnow
 from app.kit.crypto import blind_index
+from app.kit.repository import by_id
 from app.kit.sql import add_unique
 from app.models import (
     Entitlement,
@@ -224,7 +225,7 @@ async def identity_of_entitlement(
     identity_id = await identity_repository.bound_identity_id(session, entitlement.id)
     if identity_id is None:
         raise Conflict("insured_identity_unverified")
-    identity = await session.get(InsuredIdentity, identity_id)
+    identity = await by_id(session, InsuredIdentity, identity_id)
     assert identity is not None
     return identity
 
@@ -235,7 +236,7 @@ async def ensure_settleable(
     """The verified identity a claim is settled with, compared with the patient's latest
     declaration: 409 insured_identity_unverified (none, another patient's, or superseded) or
     insured_identity_mismatch (no declaration, or one that differs)."""
-    identity = None if identity_id is None else await session.get(InsuredIdentity, identity_id)
+    identity = None if identity_id is None else await by_id(session, InsuredIdentity, identity_id)
     if (
         identity is None
         or identity.patient_id != patient_id
@@ -302,7 +303,7 @@ async def staff_status(
     session: AsyncSession, principal: Principal, patient_id: uuid.UUID
 ) -> Status:
     """A patient's identity status for a bureau clerk (404 for an unknown patient), audited."""
-    if await session.get(Patient, patient_id) is None:
+    if await by_id(session, Patient, patient_id) is None:
         raise NotFound()
     status = await status_of(session, patient_id)
     await audit_service.record(

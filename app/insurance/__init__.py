@@ -1,1 +1,2 @@
-"""Insurance settlement: benefit rules, pre-settlement, settlement, reversal, ledger, statements."""
+"""Insurance settlement: benefit rules, pre-settlement, settlement, reversal, statements (posting
+to app.ledger)."""

@@ -17,10 +17,12 @@ from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.errors import Conflict, NotFound
-from app.insurance import ledger, ledger_repository, statement_repository
+from app.insurance import statement_repository
 from app.insurance import statements as statement_service
 from app.kit.clock import utcnow
 from app.kit.sql import add_unique
+from app.ledger import posting
+from app.ledger import repository as ledger_repository
 from app.models import LedgerCorrection
 
 RESOURCE = "insurance_ledger_correction"
@@ -61,11 +63,11 @@ async def correct(
     # The unique corrected_transaction_id decides between concurrent corrections.
     if not await add_unique(session, row):
         raise Conflict("ledger_transaction_already_corrected")
-    await ledger.post(
+    await posting.post(
         session,
         first.kind,
-        [ledger.Posting(e.account, -e.amount_fen) for e in entries],
-        ledger.Refs(
+        [posting.Posting(e.account, -e.amount_fen) for e in entries],
+        posting.Refs(
             first.institution_id,
             patient_id=first.patient_id,
             settlement_id=first.settlement_id,

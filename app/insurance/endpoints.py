@@ -1,5 +1,6 @@
 """Insurance endpoints: benefit rules (bureau edits), the patient's quote and settlements,
-claim-review flags, and the bureau's monthly statements with export and reconciliation.
+claim-review flags, and the bureau's monthly statements with export (their reconciliation:
+app.payment.reconciliation_endpoints).
 
 Pre-settlement, settlement and reversal are not endpoints: the order flow calls them server-side
 (`app.insurance.settlement`), so no client can submit prices.
@@ -20,10 +21,9 @@ from app.db import DbSession
 from app.errors import NotFound
 from app.insurance import corrections as correction_service
 from app.insurance import flags as flag_service
-from app.insurance import ledger_repository, statement_views
-from app.insurance import reconciliation as reconciliation_service
 from app.insurance import repository as insurance_repository
 from app.insurance import rules as rule_service
+from app.insurance import statement_views
 from app.insurance import statements as statement_service
 from app.insurance.schemas import (
     BenefitRuleCreate,
@@ -38,7 +38,6 @@ from app.insurance.schemas import (
     LedgerCorrectionOut,
     LedgerTransactionOut,
     LedgerTransactionPage,
-    Reconciliation,
     RuleRenewalOut,
     RuleRenewals,
     SettlementOut,
@@ -54,6 +53,7 @@ from app.insurance.schemas import (
 from app.kit.bounded import NonNegativeInt64, Year
 from app.kit.clock import city_date, utcnow
 from app.kit.pagination import Page, PageQuery
+from app.ledger import repository as ledger_repository
 from app.models import LedgerEntry, Role
 
 router = APIRouter(prefix="/api/v1/insurance", tags=["insurance"])
@@ -405,11 +405,3 @@ async def list_ledger_transactions(
         ],
         next=found.next,
     )
-
-
-@router.get("/statements/{statement_id}/reconciliation", response_model=Reconciliation)
-async def reconcile_statement(
-    statement_id: uuid.UUID, _: Bureau, session: DbSession
-) -> Reconciliation:
-    """Statement vs ledger vs payments, to the fen, with every difference listed."""
-    return await reconciliation_service.reconcile(session, statement_id)

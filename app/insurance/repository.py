@@ -1,4 +1,4 @@
-"""SQL for benefit rules, quotas, settlements, flags and ledger postings."""
+"""SQL for benefit rules, quotas, settlements, flags and quotes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from app.models import (
     ChronicDisease,
     InsuranceQuota,
     InsuranceQuotaDisease,
-    LedgerEntry,
     Presettlement,
     Role,
     Settlement,
@@ -337,27 +336,6 @@ async def flag_counts(
         .group_by(SettlementFlag.settlement_id)
     )
     return {settlement_id: count for settlement_id, count in rows}
-
-
-# --- ledger ---
-
-
-async def add_ledger_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Append ledger rows (executemany); the caller has checked they balance."""
-    await session.execute(insert(LedgerEntry), rows)
-
-
-async def ledger_entries_of(
-    session: AsyncSession, settlement_id: uuid.UUID, kind: str
-) -> Sequence[LedgerEntry]:
-    """The entries of one kind posted for a settlement or reversal."""
-    return (
-        await session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.settlement_id == settlement_id, LedgerEntry.kind == kind)
-            .order_by(LedgerEntry.id)
-        )
-    ).all()
 
 
 # --- quotes ---

@@ -3,6 +3,11 @@
 Settlement and reversal lock the patient-year quota row first, so every booking of that patient
 and year is serialised: the annual limit cannot be overrun by concurrent orders, and a retried
 request (same message id) finds the first one's result instead of booking twice.
+
+A reversal gives back what the patient paid towards the settlement. Payment sits above insurance
+(it pays settlements), so insurance does not import it: a reversal records `SettlementReversed`
+and app/wiring.py has payment's refunds subscribe to it, in the same transaction (a process
+that records it unwired fails with EventsNotWired instead of silently keeping the money).
 """
 
 from __future__ import annotations
@@ -13,15 +18,17 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events
 from app.errors import Conflict, NotFound
 from app.identity import service as identity_service
-from app.insurance import ledger
 from app.insurance import repository as insurance_repository
 from app.insurance.calculation import QuotaState, split_claim
 from app.insurance.claims import Claim, Split
+from app.insurance.facts import SettlementReversed
 from app.insurance.rules import rule_for, terms_of
 from app.insurance.schemas import SettlementQuote
 from app.kit.clock import to_shanghai, utcnow
+from app.ledger import posting
 from app.models import (
     BenefitRule,
     ChronicDisease,
@@ -32,7 +39,6 @@ from app.models import (
     Presettlement,
     Settlement,
 )
-from app.payment import refunds
 
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -192,7 +198,7 @@ async def settle(session: AsyncSession, claim: Claim, message_id: str) -> Settle
             for number, line in enumerate(_lines(claim, split), start=1)
         ],
     )
-    await ledger.post_settlement(session, row)
+    await posting.post_settlement(session, row)
     quota.deductible_met_fen += split.deductible_fen
     usage.limit_used_fen += split.fund_fen
     await session.flush()
@@ -262,7 +268,7 @@ async def reverse(
     )
     session.add(reversal)
     await session.flush()
-    await ledger.post_settlement(session, reversal)
-    await refunds.refund_reversed(session, original, reversal)
+    await posting.post_settlement(session, reversal)
+    await events.record(session, SettlementReversed(original, reversal))
     await session.flush()
     return reversal

@@ -17,9 +17,10 @@ from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.errors import Conflict, NotFound
-from app.insurance import flag_repository, ledger, statement_repository
+from app.insurance import flag_repository, statement_repository
 from app.insurance.flag_repository import Dispute
 from app.kit.clock import SHANGHAI, to_shanghai, utcnow
+from app.ledger import posting
 from app.models import (
     FlagReview,
     Settlement,
@@ -258,7 +259,7 @@ async def payable_parts(session: AsyncSession, statement: Statement) -> tuple[in
     return statement.payable_fen - account, account
 
 
-def _remittance_postings(amount_fen: int, fund_part_due: int) -> list[ledger.Posting]:
+def _remittance_postings(amount_fen: int, fund_part_due: int) -> list[posting.Posting]:
     # Clear the fund receivable first, then the account-payment receivable; whatever differs
     # from the statement remains on the receivables and shows up in reconciliation. A recovery
     # (negative amount) clears negative receivables the same way.
@@ -267,9 +268,9 @@ def _remittance_postings(amount_fen: int, fund_part_due: int) -> list[ledger.Pos
     else:
         fund_part = max(amount_fen, min(fund_part_due, 0))
     return [
-        ledger.Posting(ledger.Account.bureau_remittance, amount_fen),
-        ledger.Posting(ledger.Account.fund_receivable, -fund_part),
-        ledger.Posting(ledger.Account.account_receivable, -(amount_fen - fund_part)),
+        posting.Posting(posting.Account.bureau_remittance, amount_fen),
+        posting.Posting(posting.Account.fund_receivable, -fund_part),
+        posting.Posting(posting.Account.account_receivable, -(amount_fen - fund_part)),
     ]
 
 
@@ -306,11 +307,11 @@ async def _settle_with_money(
     statement.paid_recorded_at = utcnow()
     await session.flush()
     fund_part_due, _ = await payable_parts(session, statement)
-    await ledger.post(
+    await posting.post(
         session,
         "remittance",
         _remittance_postings(amount_fen, fund_part_due),
-        ledger.Refs(statement.institution_id, statement_id=statement.id),
+        posting.Refs(statement.institution_id, statement_id=statement.id),
     )
     await audit_service.record(session, principal, AuditAction.update, RESOURCE, statement.id, None)
     return statement

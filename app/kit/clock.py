@@ -2,7 +2,7 @@
 
 Code calls `utcnow()`. `frozen_at(moment)` / `shifted_by(delta)` move it for every caller,
 however it imported `utcnow`: tests use them instead of sleeping, the demo seed freezes it to
-date its history (`app/insurance/demo.py`), and a dev/test server started with
+date its history (`app/demo/insurance.py`), and a dev/test server started with
 CLOCK_OFFSET_SECONDS runs shifted (`app/main.py`; prod refuses an offset).
 """
 

@@ -29,9 +29,9 @@ from app.authz.principal import Principal
 from app.config import Settings
 from app.db import unit_of_work
 from app.errors import Conflict, NotFound
-from app.insurance import ledger
 from app.insurance import repository as insurance_repository
 from app.kit.clock import utcnow
+from app.ledger import posting
 from app.models import Payment, PaymentRefund, Settlement
 from app.outbox import service as outbox_service
 from app.outbox.handlers import PUSH_NOTIFICATION
@@ -161,12 +161,12 @@ async def _move(
         refund.failed_at = None
         if refund.booked_at is None:
             refund.booked_at = now
-            await ledger.post_payment(
+            await posting.post_payment(
                 session,
                 "refund",
                 locked.payment.method,
                 -refund.amount_fen,
-                ledger.Refs(
+                posting.Refs(
                     locked.settlement.institution_id,
                     locked.settlement.patient_id,
                     settlement_id=locked.settlement.id,

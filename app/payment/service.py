@@ -14,9 +14,9 @@ from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.errors import BadGateway, Conflict, NotFound, ServiceUnavailable
-from app.insurance import ledger
 from app.insurance import repository as insurance_repository
 from app.kit.clock import utcnow
+from app.ledger import posting
 from app.models import Payment, PaymentRefund, Settlement, SettlementItem
 from app.payment import refunds
 from app.payment import repository as payment_repository
@@ -62,12 +62,12 @@ async def _payable(session: AsyncSession, settlement: Settlement) -> int:
 
 
 async def _book(session: AsyncSession, payment: Payment, settlement: Settlement) -> None:
-    await ledger.post_payment(
+    await posting.post_payment(
         session,
         "payment",
         payment.method,
         payment.amount_fen,
-        ledger.Refs(
+        posting.Refs(
             settlement.institution_id,
             settlement.patient_id,
             settlement_id=settlement.id,

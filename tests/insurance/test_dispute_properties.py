@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.authz.principal import Principal
 from app.errors import Conflict
 from app.insurance import flags as flag_service
-from app.insurance import reconciliation
 from app.insurance import repository as insurance_repository
 from app.insurance import settlement as settlement_service
 from app.insurance import statements as statement_service
 from app.kit.clock import frozen_at
 from app.models import LedgerEntry, Role, Settlement, Statement
+from app.payment import reconciliation
 from tests.fixtures import databases, factories
 from tests.insurance import world as w
 

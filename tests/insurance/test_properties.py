@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.errors import Conflict
-from app.insurance import reconciliation
 from app.insurance import repository as insurance_repository
 from app.insurance import settlement as settlement_service
 from app.insurance import statements as statement_service
@@ -29,7 +28,7 @@ from app.models import (
     Role,
     Settlement,
 )
-from app.payment import refunds
+from app.payment import reconciliation, refunds
 from app.payment import service as payment_service
 from app.payment.schemas import HandOverPayment
 from tests.fixtures import databases, factories

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.insurance import ledger
 from app.insurance import statements as statement_service
 from app.kit.clock import frozen_at
+from app.ledger import posting
 from app.models import LedgerEntry, Role, Settlement
 from app.models.insurance_statement import STATEMENT_STATUSES
 from tests.fixtures import factories
@@ -135,14 +135,14 @@ async def test_the_bureau_corrects_a_duplicate_remittance_with_a_reversing_entry
     march, settled = await _paid_march(o)
     # A remittance booked twice, as concurrent requests did before the statement was locked.
     with frozen_at(APRIL_10):
-        duplicate = await ledger.post(
+        duplicate = await posting.post(
             db_session,
             "remittance",
             [
-                ledger.Posting(ledger.Account.bureau_remittance, march["payable_fen"]),
-                ledger.Posting(ledger.Account.fund_receivable, -march["payable_fen"]),
+                posting.Posting(posting.Account.bureau_remittance, march["payable_fen"]),
+                posting.Posting(posting.Account.fund_receivable, -march["payable_fen"]),
             ],
-            ledger.Refs(o.world.institution.id, statement_id=uuid.UUID(march["id"])),
+            posting.Refs(o.world.institution.id, statement_id=uuid.UUID(march["id"])),
         )
     before = await o.reconcile(APRIL_10, march)
     assert [(d["kind"], d["difference_fen"]) for d in before["differences"]] == [

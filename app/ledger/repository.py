@@ -1,14 +1,20 @@
-"""SQL for reading ledger transactions and for the bureau's corrections of them."""
+"""SQL for the ledger: appending entries, reading transactions, the corrections of them."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, or_, select, true
+from sqlalchemy import func, insert, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import LedgerCorrection, LedgerEntry
+
+
+async def add_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Append ledger rows (executemany); the caller has checked they balance."""
+    await session.execute(insert(LedgerEntry), rows)
 
 
 async def entries_of(session: AsyncSession, transaction_id: uuid.UUID) -> Sequence[LedgerEntry]:

@@ -23,8 +23,8 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.insurance import repository as insurance_repository
 from app.kit.clock import utcnow
+from app.ledger import repository as ledger_repository
 from app.models import Settlement
 
 
@@ -95,7 +95,7 @@ async def post(
         if p.amount_fen != 0
     ]
     if rows:
-        await insurance_repository.add_ledger_entries(session, rows)
+        await ledger_repository.add_entries(session, rows)
     return transaction_id
 
 

@@ -95,7 +95,7 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
     )
     disease = await session.scalar(select(ChronicDisease).where(ChronicDisease.code == "M01603"))
     assert patient is not None and institution is not None and disease is not None
-    # Claims use the identity the bureau verified (app.identity.demo), never the profile.
+    # Claims use the identity the bureau verified (app.demo.identity), never the profile.
     identity = await identity_repository.current_identity(session, patient.id)
     assert identity is not None, "load the demo identities first"
     drugs = {d.national_code: d for d in await session.scalars(select(Drug))}
@@ -111,7 +111,7 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
             institution_id=institution.id,
             store_id=courier.store_id,
             disease_id=disease.id,
-            insurance_type=identity.insurance_type,  # type: ignore[arg-type]
+            insurance_type=identity.insurance_type,
             insured_identity_id=identity.id,
             moment=moment,
             items=tuple(
@@ -121,7 +121,7 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
                     name_zh=drugs[code].generic_name_zh,
                     quantity=quantity,
                     unit_price_fen=drugs[code].price_fen,
-                    insurance_class=drugs[code].insurance_class,  # type: ignore[arg-type]
+                    insurance_class=drugs[code].insurance_class,
                 )
                 for code, quantity in lines
             ),
@@ -143,7 +143,7 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
                 courier,
                 row,
                 HandOverPayment(
-                    method=method,  # type: ignore[arg-type]
+                    method=method,
                     amount_fen=row.cash_fen,
                     collection_id=_id(f"collect-{key}"),
                 ),

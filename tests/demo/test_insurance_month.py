@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from app.demo import data, load_demo_data
-from app.insurance import reconciliation
-from app.insurance.demo import load_benefit_rules, load_demo_month
+from app.demo.insurance import load_benefit_rules, load_demo_month
 from app.kit.clock import frozen_at
 from app.models import BenefitRule
+from app.payment import reconciliation
 
 # The demo month's statement (fen). March 2026, pilot hospital, patient
 # 王海军 (310, M01603; deductible 200.00, fund 85%, category B pre-pays 10%):

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.insurance import ledger_repository, statement_repository, statement_views
 from app.insurance import repository as insurance_repository
+from app.insurance import statement_repository, statement_views
 from app.insurance import statements as statement_service
-from app.insurance.ledger import Account
 from app.insurance.schemas import Difference, LedgerCorrectionOut, Reconciliation, Remittance
 from app.insurance.statements import StatementView, payable_of
 from app.kit.clock import to_shanghai
+from app.ledger import repository as ledger_repository
+from app.ledger.posting import Account
 from app.models import Settlement, Statement
 from app.payment import repository as payment_repository
 
