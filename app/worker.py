@@ -38,7 +38,7 @@ from app.auth import jobs as auth_jobs
 from app.chat import jobs as chat_jobs
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
-from app.kit import sql
+from app.kit import idempotency, sql
 from app.kit.blobstore import BlobStore, create_blob_store
 from app.kit.signals import until_signalled
 from app.observability import configure_logging
@@ -108,6 +108,11 @@ SCHEDULE: tuple[Job, ...] = (
         "sign-in-housekeeping",
         lambda s: auth_jobs.PURGE_INTERVAL_SECONDS,
         lambda c: auth_jobs.run_once(c.sessionmaker, c.settings),
+    ),
+    Job(
+        "idempotency-keys",
+        lambda s: 3600.0,
+        lambda c: idempotency.forget_expired(c.sessionmaker, c.settings),
     ),
     Job(
         "money",

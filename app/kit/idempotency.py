@@ -6,18 +6,25 @@ the path, the query and the body (JSON canonicalised: key order and spacing do n
 fingerprint row is written in the request's own transaction, so it exists exactly when the
 request's effect does, and PostgreSQL makes a concurrent request with the same key wait for
 the first one's commit before it compares - then the endpoint finds the first one's effect.
+
+Keys are kept IDEMPOTENCY_KEY_RETENTION_HOURS (7 days by default: clients retry within minutes,
+the mini-program's offline queue within a day), then the worker's `idempotency-keys` job forgets
+them; the effects themselves keep their own keys (an order, a transition, a payment).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.errors import AppError
 from app.kit import idempotency_repository
+from app.kit.clock import utcnow
 
 
 class IdempotencyKeyReused(AppError):
@@ -60,3 +67,10 @@ async def claim(session: AsyncSession, scope: str, key: str, request_fingerprint
     if await idempotency_repository.fingerprint_of(session, scope, key) != request_fingerprint:
         raise IdempotencyKeyReused()
     return False
+
+
+async def forget_expired(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
+    """Delete the keys older than the retention; how many (the worker's job)."""
+    before = utcnow() - timedelta(hours=settings.idempotency_key_retention_hours)
+    async with sessionmaker() as session, session.begin():
+        return await idempotency_repository.delete_older_than(session, before)

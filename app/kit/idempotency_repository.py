@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
@@ -27,3 +29,9 @@ async def fingerprint_of(session: AsyncSession, scope: str, key: str) -> str | N
             IdempotencyKey.scope == scope, IdempotencyKey.key == key
         )
     )
+
+
+async def delete_older_than(session: AsyncSession, before: datetime) -> int:
+    """Forget the keys first used before `before`; how many."""
+    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)

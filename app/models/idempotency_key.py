@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.types import UTCDateTime
@@ -17,6 +17,8 @@ from app.models.base import Base
 
 class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
+    # The worker forgets keys by age.
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
 
     scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
