@@ -75,17 +75,16 @@ async def upload_latest(http: httpx.AsyncClient, wearers: list[Wearer], at: date
 
 
 async def background_pass(url: str) -> tuple[int, float]:
-    """One reading-maintenance pass in this process: (rollups refreshed, seconds)."""
+    """One run of the worker's `cgm-rollups` job in this process: (patients refreshed, seconds)."""
+    from app.analytics.jobs import refresh_stale_rollups
     from app.db import create_engine, create_sessionmaker
-    from app.reading.maintenance import run_pass
-    from app.realtime.hub import InProcessHub
 
     settings = bench_settings(url)
     engine = create_engine(settings)
     try:
         started = time.perf_counter()
-        done = await run_pass(create_sessionmaker(engine), settings, InProcessHub())
-        return done.rollups, time.perf_counter() - started
+        refreshed = await refresh_stale_rollups(create_sessionmaker(engine), settings)
+        return refreshed, time.perf_counter() - started
     finally:
         await engine.dispose()
 
