@@ -36,6 +36,7 @@ from tests.faults.conftest import (
     port_outside_ephemeral_range,
     service_env,
 )
+from tests.fixtures import factories
 from tests.fixtures.servers import start_uvicorn, wait_until
 from tests.prescription.world import URBAN, World, approved, build, entitle, item, ok, rx_body
 
@@ -69,6 +70,8 @@ async def _arrange(db: FaultDb) -> tuple[World, list[CarePatient]]:
             assert patient is not None
             patient.district_code, patient.address = URBAN, "阳泉市城区桃北西街8号"
             await entitle(session, patient, world.disease, world.doctor.institution_id)
+            # Verified by the bureau (bound to that entitlement), as every settled patient is.
+            await factories.insured(session, patient)
         await session.commit()
     return world, [own, *others]
 
