@@ -92,7 +92,7 @@ def _application_out(view: ApplicationView) -> ApplicationOut:
         disease_code=view.disease.code,
         disease_name_zh=view.disease.name_zh,
         institution_id=a.institution_id,
-        status=a.status,  # type: ignore[arg-type]
+        status=a.status,
         statement=a.statement,
         submitted_at=a.submitted_at,
         decided_at=a.decided_at,

@@ -97,11 +97,11 @@ async def list_rule_renewals(
     keys = sorted(
         (
             RuleRenewalOut(
-                insurance_type=r.insurance_type,  # type: ignore[arg-type]
+                insurance_type=r.insurance_type,
                 disease_id=r.disease.id,
                 disease_code=r.disease.code,
                 disease_name_zh=r.disease.name_zh,
-                institution_level=r.institution_level,  # type: ignore[arg-type]
+                institution_level=r.institution_level,
                 renewed=r.own is not None,
                 carried=BenefitRuleOut.model_validate(r.carried) if r.carried else None,
                 own=BenefitRuleOut.model_validate(r.own) if r.own else None,
@@ -255,9 +255,7 @@ async def list_statements(
     month: MonthQuery = None,
 ) -> StatementPage:
     """Statements, newest month first."""
-    rows = await statement_service.statement_repository.list_statements(
-        session, institution_id, month
-    )
+    rows = await statement_service.listed(session, institution_id, month)
     found = page.page_in_order([StatementOut.from_row(r) for r in rows], lambda s: s.id)
     return StatementPage(items=found.items, next=found.next)
 

@@ -219,7 +219,7 @@ class SettlementOut(SplitOut):
         """Build from a settlement or reversal row."""
         return cls(
             id=row.id,
-            kind=row.kind,  # type: ignore[arg-type]
+            kind=row.kind,
             message_id=row.message_id,
             reverses_id=row.reverses_id,
             reversed_by_id=reversed_by.id if reversed_by else None,
@@ -229,7 +229,7 @@ class SettlementOut(SplitOut):
             institution_id=row.institution_id,
             store_id=row.store_id,
             disease_id=row.disease_id,
-            insurance_type=row.insurance_type,  # type: ignore[arg-type]
+            insurance_type=row.insurance_type,
             med_type=row.med_type,
             benefit_rule_id=row.benefit_rule_id,
             year=row.year,
@@ -280,7 +280,7 @@ class FlagReviewOut(BaseModel):
         return cls(
             id=row.id,
             settlement_id=row.settlement_id,
-            decision=row.decision,  # type: ignore[arg-type]
+            decision=row.decision,
             note=row.note,
             reviewer_name=row.reviewer_name,
             decided_at=to_shanghai(row.decided_at),
@@ -310,7 +310,7 @@ class FlagOut(BaseModel):
             reviewer_name=row.reviewer_name,
             reason=row.reason,
             flagged_at=to_shanghai(row.flagged_at),
-            status=review.decision if review is not None else "open",  # type: ignore[arg-type]
+            status=review.decision if review is not None else "open",
             review=FlagReviewOut.from_row(review) if review is not None else None,
         )
 
@@ -419,7 +419,7 @@ class StatementOut(BaseModel):
             id=row.id,
             institution_id=row.institution_id,
             month=row.month,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             settlement_count=row.settlement_count,
             reversal_count=row.reversal_count,
             total_fen=row.total_fen,

@@ -43,10 +43,10 @@ def disputed(current: StatementView) -> list[DisputedLine]:
     return [
         DisputedLine(
             settlement_id=row.id,
-            kind=row.kind,  # type: ignore[arg-type]
+            kind=row.kind,
             order_id=row.order_id,
             amount_fen=payable_of(row),
-            dispute=current.disputes.get(original_of(row), "open"),  # type: ignore[arg-type]
+            dispute=current.disputes.get(original_of(row), "open"),
             released_into_statement_id=current.released_into.get(row.id),
             flags=flags_out(current, original_of(row)),
         )
@@ -60,7 +60,7 @@ def released(current: StatementView) -> list[ReleasedLine]:
     return [
         ReleasedLine(
             settlement_id=row.id,
-            kind=row.kind,  # type: ignore[arg-type]
+            kind=row.kind,
             order_id=row.order_id,
             amount_fen=payable_of(row),
             held_in_statement_id=held_in.id,

@@ -202,6 +202,13 @@ async def generate(
     return statement
 
 
+async def listed(
+    session: AsyncSession, institution_id: uuid.UUID | None, month: str | None
+) -> Sequence[Statement]:
+    """The statements, newest month first (of one institution, of one month, when given)."""
+    return await statement_repository.list_statements(session, institution_id, month)
+
+
 async def get(session: AsyncSession, statement_id: uuid.UUID) -> Statement:
     """A statement by id (404 if unknown)."""
     statement = await statement_repository.get_statement(session, statement_id)

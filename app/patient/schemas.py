@@ -38,11 +38,11 @@ class PatientOut(BaseModel):
         return cls(
             id=patient.id,
             name=patient.name,
-            gender=patient.gender,  # type: ignore[arg-type]
+            gender=patient.gender,
             birth_date=patient.birth_date,
             national_id=patient.national_id if reveal else mask_national_id(patient.national_id),
             phone=patient.phone if reveal else mask_phone(patient.phone),
-            insurance_type=patient.insurance_type,  # type: ignore[arg-type]
+            insurance_type=patient.insurance_type,
             district_code=patient.district_code,
             address=patient.address,
             timezone=patient.timezone,

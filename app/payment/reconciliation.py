@@ -197,7 +197,7 @@ async def reconcile(session: AsyncSession, statement_id: uuid.UUID) -> Reconcili
         statement_id=statement.id,
         month=statement.month,
         institution_id=statement.institution_id,
-        status=statement.status,  # type: ignore[arg-type]
+        status=statement.status,
         agrees=not differences,
         payable_fen=statement.payable_fen,
         held_fen=statement.held_fen,

@@ -108,7 +108,7 @@ class RefundOut(BaseModel):
             id=row.id,
             payment_id=row.payment_id,
             amount_fen=row.amount_fen,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             reason=row.reason,
             created_at=to_shanghai(row.created_at),
             succeeded_at=_shown(row.succeeded_at),
