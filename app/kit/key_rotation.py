@@ -1,8 +1,13 @@
-"""Re-encryption of every EncryptedString column under the newest field key."""
+"""Re-encryption of every EncryptedString column under the newest field key.
+
+The append-only identity tables admit this one change on PostgreSQL only inside a transaction
+that declares a key rotation (`app.rotating_field_keys`, migration 0020): their other columns
+stay as they are, and no other transaction may change even the encrypted ones.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, String, select, type_coerce, update
+from sqlalchemy import MetaData, String, select, text, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.crypto import field_cipher
@@ -11,7 +16,10 @@ from app.kit.types import EncryptedString
 
 async def rotate_encrypted_columns(session: AsyncSession, metadata: MetaData) -> int:
     """Rotate the stored tokens of every encrypted column; returns how many values changed."""
-    cipher = field_cipher(session.get_bind().dialect)
+    dialect = session.get_bind().dialect
+    cipher = field_cipher(dialect)
+    if dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL app.rotating_field_keys = 'on'"))
     rotated = 0
     for table in metadata.sorted_tables:
         columns = [c for c in table.columns if isinstance(c.type, EncryptedString)]
