@@ -11,18 +11,20 @@ from app.kit.signals import until_signalled
 
 async def test_sigterm_cancels_the_work_which_cleans_up_and_the_stop_is_quiet() -> None:
     steps: list[str] = []
+    started = asyncio.Event()
 
     async def work() -> None:
         try:
             steps.append("started")
-            await asyncio.sleep(30)
-            steps.append("slept through")
+            started.set()
+            await asyncio.Event().wait()  # until cancelled
+            steps.append("ran through")
         finally:
             steps.append("cleaned up")
 
     async def main() -> None:
         task = asyncio.create_task(until_signalled(work()))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(started.wait(), timeout=5)
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.wait_for(task, timeout=5)
 

@@ -50,13 +50,12 @@ async def test_the_schedule_keeps_running_after_a_failed_run(job_context) -> Non
         calls += 1
         if calls == 1:
             raise RuntimeError("first run fails")
+        ran_again.set()
 
+    ran_again = asyncio.Event()
     job = worker.Job("flaky-test-job", lambda s: 0.01, flaky)
     task = asyncio.create_task(worker.run_schedule(job_context, [job]))
-    for _ in range(200):
-        if calls >= 2:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(ran_again.wait(), timeout=5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
