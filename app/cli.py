@@ -36,8 +36,11 @@ def migrate() -> None:
 
 async def seed_demo() -> str:
     """Load the demo data set (idempotent) and return the printable credentials."""
+    from app import wiring
     from app.demo.seed import format_credentials, load_demo_data
 
+    # The demo month reverses a settlement: its refund is a subscriber, as in the service.
+    wiring.wire()
     settings = get_settings()
     engine = create_engine(settings)
     try:
