@@ -116,7 +116,7 @@ async def _apply(
         case OrderStatus.accepted:
             await delivery_service.step(session, hub, order, target, actor, place, None)
         case OrderStatus.picked:
-            await _scan(session, order, actor, report)
+            await _scan(session, hub, order, actor, report)
             await delivery_service.pick(session, hub, order, actor, place)
         case OrderStatus.dispatched:
             await delivery_service.dispatch(
@@ -139,7 +139,11 @@ async def _apply(
 
 
 async def _scan(
-    session: AsyncSession, order: PharmacyOrder, actor: Actor, report: PartnerCallbackIn
+    session: AsyncSession,
+    hub: RealtimeHub,
+    order: PharmacyOrder,
+    actor: Actor,
+    report: PartnerCallbackIn,
 ) -> None:
     """The partner reports its scanned boxes by national drug code."""
     if OrderStatus(order.status) != OrderStatus.accepted:
@@ -155,7 +159,7 @@ async def _scan(
     ]
     if len(boxes) != len(report.boxes):
         raise Conflict("drug_not_in_order")
-    results = await delivery_service.scan_boxes(session, order, actor, boxes)
+    results = await delivery_service.scan_boxes(session, hub, order, actor, boxes)
     refused = [r for r in results if r.outcome == "rejected"]
     if refused:
         raise Conflict(refused[0].reason or "traceability_code_used")

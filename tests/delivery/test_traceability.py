@@ -4,6 +4,8 @@ an append-only fact."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -11,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from app.models import PharmacyStock
 from tests.delivery.flows import ORDERS, delivered
 from tests.prescription.world import World, dispatched, item, ok, ordered, rx_body, trace_code
+from tests.realtime.recording import RecordingConnection
 
 METFORMIN_PACKS = 50
 
@@ -115,3 +118,30 @@ async def test_box_history_is_append_only_in_the_database(
     with pytest.raises(DBAPIError, match="append-only"):
         async with db_session.begin_nested():
             await db_session.execute(text(statement))
+
+
+async def test_an_accepted_scan_moves_the_order_on_and_every_board_redraws_it(
+    client, world: World, app
+) -> None:
+    """A board that fetched the order before the scan must not be able to overwrite the
+    scanned count with its older copy: the scan moves `updated_at` and pushes the change."""
+    order = await ordered(client, world)
+    staff = world.as_("pharmacist")
+    accepted = await ok(await client.post(f"{ORDERS}/{order['id']}/accept", headers=staff))
+    board = RecordingConnection()
+    await app.state.hub.register(world.pharmacist_account.id, board)
+    box = {"drug_id": order["lines"][0]["drug_id"], "code": trace_code()}
+    url = f"{ORDERS}/{order['id']}/scans"
+    await ok(await client.post(url, json={"boxes": [box]}, headers=staff))
+    after = await ok(await client.get(f"{ORDERS}/{order['id']}", headers=staff))
+    assert after["lines"][0]["scanned"] == 1
+    moved = datetime.fromisoformat(after["updated_at"])
+    assert moved > datetime.fromisoformat(accepted["updated_at"])
+    pushed = [e for e in board.events if e["type"] == "order.updated"]
+    assert [datetime.fromisoformat(e["updated_at"]) for e in pushed] == [moved]
+    # Scanning the same box again changes nothing: no new version, no push.
+    repeat = await ok(await client.post(url, json={"boxes": [box]}, headers=staff))
+    assert repeat["items"][0]["outcome"] == "duplicate"
+    again = await ok(await client.get(f"{ORDERS}/{order['id']}", headers=staff))
+    assert datetime.fromisoformat(again["updated_at"]) == moved
+    assert len([e for e in board.events if e["type"] == "order.updated"]) == 1

@@ -94,11 +94,13 @@ async def cancel_order(
 
 @router.post("/{order_id}/scans", response_model=ScanOut)
 async def scan_boxes(
-    order: Order, body: ScanIn, principal: StoreStaff, session: DbSession
+    order: Order, body: ScanIn, principal: StoreStaff, request: Request, session: DbSession
 ) -> ScanOut:
     """Scan boxes by traceability code; per box accepted, duplicate or rejected with reason."""
     boxes = [delivery_service.BoxScan(box.drug_id, box.code) for box in body.boxes]
-    results = await delivery_service.scan_boxes(session, order, Actor.of(principal), boxes)
+    results = await delivery_service.scan_boxes(
+        session, request.app.state.hub, order, Actor.of(principal), boxes
+    )
     view = await _out(session, principal, order)
     return ScanOut(
         items=[ScanItemOut.model_validate(r, from_attributes=True) for r in results],

@@ -154,9 +154,15 @@ async def cancel_for_revocation(
 
 
 async def scan_boxes(
-    session: AsyncSession, order: PharmacyOrder, actor: Actor, boxes: Sequence[BoxScan]
+    session: AsyncSession,
+    hub: RealtimeHub,
+    order: PharmacyOrder,
+    actor: Actor,
+    boxes: Sequence[BoxScan],
 ) -> list[ScanResult]:
-    """Record scanned boxes of an accepted order; a code sold on any order before is refused."""
+    """Record scanned boxes of an accepted order; a code sold on any order before is refused.
+    An accepted box changes the order (its picking progress): its `updated_at` moves on and
+    every board of the store redraws it, so a copy read before the scan never wins over it."""
     if OrderStatus(order.status) != OrderStatus.accepted:
         raise Conflict("scanning_not_open", status=order.status)
     needed = {line.drug_id: line.packs for line, _ in await pharmacy_repository.lines_with_drugs(
@@ -201,6 +207,10 @@ async def scan_boxes(
         scanned[box.drug_id] = scanned.get(box.drug_id, 0) + 1
         results.append(ScanResult(box.code, "accepted"))
     await delivery_repository.add_box_events(session, facts)
+    if facts:
+        order.updated_at = utcnow()
+        await session.flush()
+        await events.publish_order(session, hub, order)
     return results
 
 
