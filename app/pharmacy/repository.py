@@ -198,9 +198,7 @@ async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) 
         ),
         box_events=await delivery_repository.box_events_of(session, ids),
         late_excursions=await delivery_repository.orders_with_late_excursion(session, ids),
-        cold_chain_logs=await _cold_chain_logs(
-            session, [order.id for order in orders if order.cold_chain]
-        ),
+        cold_chain_logs=await _cold_chain_logs(session, ids),
         quotes=await _newest_quotes(session, ids),
     )
 
@@ -208,15 +206,15 @@ async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) 
 async def _cold_chain_logs(
     session: AsyncSession, order_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[ColdChainReading]]:
-    """Each cold-chain order's temperature log, by measurement time."""
+    """Each order's cold-chain temperature log (only cold-chain parcels have one), by
+    measurement time."""
     logs: dict[uuid.UUID, list[ColdChainReading]] = defaultdict(list)
-    if order_ids:
-        for reading in await session.scalars(
-            select(ColdChainReading)
-            .where(ColdChainReading.order_id.in_(order_ids))
-            .order_by(ColdChainReading.measured_at)
-        ):
-            logs[reading.order_id].append(reading)
+    for reading in await session.scalars(
+        select(ColdChainReading)
+        .where(ColdChainReading.order_id.in_(order_ids))
+        .order_by(ColdChainReading.measured_at)
+    ):
+        logs[reading.order_id].append(reading)
     return logs
 
 
