@@ -429,16 +429,18 @@ function drawMap() {
   }
   root.append(outlines, names);
 
+  // The store first, destinations over it (many share their district's centre with it), the
+  // couriers on top.
   const markers = svg("g", { class: "markers" });
+  const [sx, sy] = point(state.store.location.lng, state.store.location.lat);
+  markers.append(svg("rect", { class: "marker store", x: sx - 6, y: sy - 6, width: 12, height: 12, "data-testid": "map-store" },
+    svg("title", {}, state.store.name_zh)));
   for (const order of state.open.values()) {
     if (order.fulfilment !== "delivery") continue;
     const [x, y] = point(order.destination.lng, order.destination.lat);
     markers.append(svg("circle", { class: "marker destination", cx: x, cy: y, r: 4, "data-testid": "map-destination-" + order.id },
       svg("title", {}, "订单 " + order.id.slice(0, 8) + " · " + (STATUS_LABEL[order.status] || order.status))));
   }
-  const [sx, sy] = point(state.store.location.lng, state.store.location.lat);
-  markers.append(svg("rect", { class: "marker store", x: sx - 6, y: sy - 6, width: 12, height: 12, "data-testid": "map-store" },
-    svg("title", {}, state.store.name_zh)));
   const couriers = couriersOut();
   for (const courier of couriers) {
     const [x, y] = point(courier.lng, courier.lat);
