@@ -114,6 +114,15 @@ def _picture(png: bytes, name: str) -> Image.Image:
     return image
 
 
+async def _apart(page: Any, one: Any, other: Any) -> float:
+    """Pixels between the centres of two markers."""
+    a, b = await one.bounding_box(), await other.bounding_box()
+    assert a is not None and b is not None
+    dx = (a["x"] + a["width"] / 2) - (b["x"] + b["width"] / 2)
+    dy = (a["y"] + a["height"] / 2) - (b["y"] + b["height"] / 2)
+    return float((dx * dx + dy * dy) ** 0.5)
+
+
 def _shows(image: Image.Image, colour: tuple[int, int, int]) -> bool:
     """Whether some pixels have `colour` (a marker's fill, give or take anti-aliasing)."""
     return any(
@@ -167,18 +176,6 @@ async def test_accept_pick_dispatch_and_watch_the_courier_live(served: Live) -> 
         await page.get_by_test_id(f"returned-{cold['id']}").click()
         await expect(cold_card).to_have_attribute("data-status", "returned")
 
-        # Cancel needs a reason.
-        await page.get_by_test_id(f"cancel-{doomed['id']}").click()
-        await expect(page.get_by_test_id(f"order-{doomed['id']}")).to_have_attribute(
-            "data-status", "created"
-        )
-        await page.get_by_test_id(f"cancel-reason-{doomed['id']}").fill("患者来电改为到院取药")
-        await page.get_by_test_id(f"cancel-{doomed['id']}").click()
-        await expect(page.get_by_test_id(f"order-{doomed['id']}")).to_have_attribute(
-            "data-status", "cancelled"
-        )
-        await expect(page.get_by_test_id(f"map-destination-{doomed['id']}")).to_have_count(0)
-
         await page.get_by_test_id(f"accept-{order_id}").click()
         await expect(card).to_have_attribute("data-status", "accepted")
         await page.get_by_test_id(f"codes-{order_id}-{drug_id}").fill(trace_code())
@@ -192,7 +189,14 @@ async def test_accept_pick_dispatch_and_watch_the_courier_live(served: Live) -> 
         await page.get_by_test_id(f"dispatch-{order_id}").click()
         await expect(card).to_have_attribute("data-status", "dispatched")
 
-        # The courier's phone reports a position; the board shows it without a reload.
+        # The courier's phone reports a position; the board shows it without a reload, while
+        # the pharmacist goes on typing a cancellation in another card.
+        doomed_card = page.get_by_test_id(f"order-{doomed['id']}")
+        reason = page.get_by_test_id(f"cancel-reason-{doomed['id']}")
+        await page.get_by_test_id(f"cancel-{doomed['id']}").click()
+        await expect(doomed_card).to_have_attribute("data-status", "created")
+        await reason.click()
+        await page.keyboard.type("患者来电")
         navigations: list[str] = []
         page.on("framenavigated", lambda frame: navigations.append(frame.url))
         await ok(
@@ -205,17 +209,34 @@ async def test_accept_pick_dispatch_and_watch_the_courier_live(served: Live) -> 
         tracking = page.get_by_test_id(f"tracking-{order_id}")
         await expect(tracking).to_contain_text("37.8712, 113.5634")
         await expect(tracking).to_contain_text(re.compile(r"预计送达 \d{2}:\d{2}"))
+        await expect(reason).to_be_focused()
+        await page.keyboard.type("，改为到院取药")
+        await page.get_by_test_id(f"cancel-{doomed['id']}").click()
+        await expect(doomed_card).to_have_attribute("data-status", "cancelled")
+        await expect(page.get_by_test_id(f"map-destination-{doomed['id']}")).to_have_count(0)
+        cancelled = await ok(
+            await http.get(f"/api/v1/orders/{doomed['id']}", headers=world.as_("pharmacist"))
+        )
+        assert cancelled["history"][-1]["note"] == "患者来电，改为到院取药"
         courier_marker = page.get_by_test_id(f"map-courier-{world.courier_account.id}")
         await expect(courier_marker).to_have_count(1)
         await expect(
             page.get_by_test_id(f"courier-out-{world.courier_account.id}")
         ).to_contain_text(re.compile(r"订单 " + order_id[:8] + r" 预计 \d{2}:\d{2} 送达"))
         assert navigations == []
-        assert board.blocked == []
         _picture(await page.screenshot(full_page=True), "dashboard-desktop.png")
         city = _picture(await page.get_by_test_id("map").screenshot(), "dashboard-map.png")
         assert _shows(city, STORE_GREEN) and _shows(city, COURIER_BLUE)
         assert _shows(city, DESTINATION_ORANGE)
+        # Framing the city proper pulls the courier and the store apart.
+        apart_in_city = await _apart(page, courier_marker, page.get_by_test_id("map-store"))
+        await page.get_by_test_id("map-zoom-urban").click()
+        await expect(page.get_by_test_id("map").locator("path.district")).to_have_count(5)
+        apart_in_town = await _apart(page, courier_marker, page.get_by_test_id("map-store"))
+        assert apart_in_town > 4 * apart_in_city
+        town = _picture(await page.get_by_test_id("map").screenshot(), "dashboard-map-urban.png")
+        assert _shows(town, STORE_GREEN) and _shows(town, COURIER_BLUE)
+        assert board.blocked == []
 
 
 async def _many_orders(session: AsyncSession, world: World) -> None:

@@ -20,6 +20,10 @@ const PAGE_SIZE = 50;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const MAP_WIDTH = 400;
 const MAP_PADDING = 12;
+// The city proper (城区, 矿区) is a few kilometres across inside a city of fifty: "市区" frames
+// it, with this margin in degrees, so its markers come apart.
+const URBAN_DISTRICTS = ["140302", "140303"];
+const URBAN_MARGIN = 0.03;
 
 const state = {
   access: null, refresh: null, me: null, store: null, couriers: [], districts: null,
@@ -27,10 +31,14 @@ const state = {
   // (null once the last page is in). `generation` drops answers to a superseded filter.
   orders: new Map(), next: null, filter: new URLSearchParams(), loading: false, generation: 0,
   // Every open order of the store, whatever the filter: the map's destinations and couriers.
-  open: new Map(),
+  open: new Map(), zoom: "city",
   socket: null, retry: 0,
-  // Typed-in codes and reasons survive live re-renders (key: order id + drug id / action).
+  // Typed-in codes and reasons (key: order id + drug id / action): what an action sends, and
+  // what a card rebuilt for a newer copy of its order shows again.
   drafts: new Map(),
+  // Each order's card as last built, with the `updated_at` it shows: a live event rebuilds
+  // only the card that changed, so typing in another card keeps its focus.
+  cards: new Map(),
 };
 
 function $(selector, root = document) { return root.querySelector(selector); }
@@ -166,6 +174,7 @@ function filtering() { return [...state.filter.keys()].length > 0; }
 async function reload() {
   state.generation += 1;
   state.orders.clear();
+  state.cards.clear();
   state.next = null;
   state.loading = false;
   await loadPage(null);
@@ -207,15 +216,25 @@ function applyFilters(event) {
 function render() {
   for (const column of document.querySelectorAll(".column")) {
     const cards = $(".cards", column);
-    cards.replaceChildren();
     const mine = [...state.orders.values()].filter((o) => COLUMN_OF[o.status] === column.dataset.state);
     mine.sort((a, b) => b.created_at.localeCompare(a.created_at));
-    for (const order of mine) cards.append(card(order));
+    const wanted = mine.map(cardOf);
+    const shown = [...cards.children];
+    if (wanted.length !== shown.length || wanted.some((node, i) => node !== shown[i])) cards.replaceChildren(...wanted);
     $(".count", column).textContent = "(" + mine.length + ")";
   }
   const more = $("#load-more");
   more.hidden = state.next === null;
   $("#loaded").textContent = "已加载 " + state.orders.size + " 个订单" + (state.next === null ? "（已全部加载）" : "");
+}
+
+function cardOf(order) {
+  const built = state.cards.get(order.id);
+  if (built && built.updatedAt === order.updated_at) return built.node;
+  const node = card(order);
+  if (built) built.node.replaceWith(node);
+  state.cards.set(order.id, { updatedAt: order.updated_at, node });
+  return node;
 }
 
 function card(order) {
@@ -286,9 +305,10 @@ function withReason(order, verb, label, placeholder) {
   const button = el("button", {
     class: "secondary", "data-testid": verb + "-" + order.id,
     onclick: () => {
-      if (!input.value.trim()) return toast("请填写原因");
+      const reason = (state.drafts.get(draftKey) || "").trim();
+      if (!reason) return toast("请填写原因");
       state.drafts.delete(draftKey);
-      return step(order, verb, { reason: input.value.trim() });
+      return step(order, verb, { reason });
     },
   }, label);
   return [input, button];
@@ -305,13 +325,13 @@ function actions(order) {
       const draftKey = order.id + "/" + line.drug_id;
       const area = el("textarea", {
         rows: Math.max(1, line.packs), placeholder: line.drug_name_zh + "：每盒一个20位追溯码，一行一个",
-        "data-drug": line.drug_id, "data-testid": "codes-" + order.id + "-" + line.drug_id,
+        "data-testid": "codes-" + order.id + "-" + line.drug_id,
         oninput: (event) => state.drafts.set(draftKey, event.target.value),
       });
       area.value = state.drafts.get(draftKey) || "";
       box.append(area);
     }
-    box.append(el("button", { class: "secondary", "data-testid": "scan-" + order.id, onclick: () => scan(order, box) }, "提交追溯码"));
+    box.append(el("button", { class: "secondary", "data-testid": "scan-" + order.id, onclick: () => scan(order) }, "提交追溯码"));
     box.append(el("button", { "data-testid": "pick-" + order.id, onclick: () => step(order, "pick", {}) }, "完成拣货"));
   } else if (pharmacist && order.status === "picked" && order.fulfilment === "delivery") {
     const select = el("select", { "data-testid": "courier-" + order.id },
@@ -345,16 +365,17 @@ async function step(order, verb, body) {
   }
 }
 
-async function scan(order, box) {
+async function scan(order) {
   const boxes = [];
-  for (const area of box.querySelectorAll("textarea")) {
-    for (const code of area.value.split(/\s+/).filter(Boolean)) boxes.push({ drug_id: area.dataset.drug, code });
+  for (const line of order.lines) {
+    const typed = state.drafts.get(order.id + "/" + line.drug_id) || "";
+    for (const code of typed.split(/\s+/).filter(Boolean)) boxes.push({ drug_id: line.drug_id, code });
   }
   if (!boxes.length) return toast("请先输入追溯码");
   try {
     const result = await api("/api/v1/orders/" + order.id + "/scans", { method: "POST", body: { boxes } });
     const refused = result.items.filter((item) => item.outcome === "rejected");
-    for (const area of box.querySelectorAll("textarea")) state.drafts.delete(order.id + "/" + area.dataset.drug);
+    for (const line of order.lines) state.drafts.delete(order.id + "/" + line.drug_id);
     toast(refused.length ? "有 " + refused.length + " 个追溯码被拒绝：" + refused.map((r) => r.code + "（" + r.reason + "）").join("，") : "追溯码已登记");
     upsert(await api("/api/v1/orders/" + order.id), false);
   } catch (error) {
@@ -387,9 +408,10 @@ async function refreshMap() {
   drawMap();
 }
 
-// An equirectangular projection of the city's extent (east-west shrunk by the cosine of its
-// latitude), a few dozen kilometres across: good enough to see who is where.
-function projection(features) {
+// An equirectangular projection of the framed extent (east-west shrunk by the cosine of its
+// latitude), a few dozen kilometres across: good enough to see who is where. What falls
+// outside the frame is clipped by the picture's edge.
+function projection(features, margin) {
   let minLng = Infinity, maxLng = -Infinity, minLat = Infinity, maxLat = -Infinity;
   for (const feature of features) {
     for (const polygon of feature.geometry.coordinates) {
@@ -399,6 +421,7 @@ function projection(features) {
       }
     }
   }
+  minLng -= margin; maxLng += margin; minLat -= margin; maxLat += margin;
   const shrink = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
   const scale = (MAP_WIDTH - 2 * MAP_PADDING) / ((maxLng - minLng) * shrink);
   const height = Math.ceil((maxLat - minLat) * scale + 2 * MAP_PADDING);
@@ -409,10 +432,17 @@ function projection(features) {
   return { point, height };
 }
 
+function zoomTo(zoom) {
+  state.zoom = zoom;
+  for (const button of document.querySelectorAll("[data-zoom]")) button.classList.toggle("chosen", button.dataset.zoom === zoom);
+  drawMap();
+}
+
 function drawMap() {
   if (!state.districts || !state.store) return;
   const features = state.districts.features;
-  const { point, height } = projection(features);
+  const framed = state.zoom === "urban" ? features.filter((f) => URBAN_DISTRICTS.includes(f.properties.adcode)) : features;
+  const { point, height } = projection(framed, state.zoom === "urban" ? URBAN_MARGIN : 0);
   const root = svg("svg", { viewBox: "0 0 " + MAP_WIDTH + " " + height, role: "img", "aria-label": "阳泉市配送地图", "data-testid": "map-svg" });
   const outlines = svg("g", { class: "districts" });
   const names = svg("g", { class: "names" });
@@ -520,6 +550,7 @@ document.addEventListener("DOMContentLoaded", () => {
   // The form clears its fields after the reset event: read them once it has.
   $("#filters").addEventListener("reset", () => setTimeout(() => { state.filter = new URLSearchParams(); reload(); }));
   $("#load-more").addEventListener("click", loadMore);
+  for (const button of document.querySelectorAll("[data-zoom]")) button.addEventListener("click", () => zoomTo(button.dataset.zoom));
   const saved = JSON.parse(sessionStorage.getItem("tokens") || "null");
   if (saved) {
     state.access = saved.access;
