@@ -46,7 +46,7 @@ async def load_demo_identities(session: AsyncSession, patients: dict[str, Patien
             IdentityDeclaration(
                 patient_id=patient.id,
                 national_id=item.national_id,
-                national_id_index=blind_index(item.national_id),
+                national_id_index=blind_index(session, item.national_id),
                 insurance_type=item.insurance_type,
                 insured_area=INSURED_AREA,
                 declared_at=utcnow() - timedelta(days=90),
