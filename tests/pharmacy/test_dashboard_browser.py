@@ -369,6 +369,8 @@ async def test_a_courier_works_the_board_on_a_phone(served: Live) -> None:
         )
         card = page.get_by_test_id(f"order-{order_id}")
         await expect(card).to_have_attribute("data-status", "dispatched")
+        # A courier does not dispatch: no courier filter for them.
+        await expect(page.get_by_test_id("filter-courier")).to_be_hidden()
         collect = page.get_by_test_id(f"collect-{order_id}")
         cash = order["collect"]["cash_fen"]
         await expect(collect).to_contain_text(f"上门收取 ¥{cash // 100}.{cash % 100:02d}")

@@ -156,8 +156,10 @@ async function start() {
   state.store = await api("/api/v1/pharmacy/store");
   $("#store-name").textContent = state.store.name_zh;
   document.title = state.store.name_zh + " · 药房配送工作台";
+  // Only the pharmacist dispatches, so only they list the couriers (and filter by one).
   if (state.me.role === "pharmacist") state.couriers = await everyPage("/api/v1/pharmacy/couriers");
   $("[name=courier]").append(...state.couriers.map((c) => el("option", { value: c.account_id }, c.display_name)));
+  $("[name=courier]").closest("label").hidden = state.me.role !== "pharmacist";
   const outlines = await fetch("/dashboard/assets/yangquan-districts.geojson");
   state.districts = await outlines.json();
   await Promise.all([reload(), refreshMap()]);
