@@ -21,6 +21,9 @@ from app.chat.runtime import ChatRuntime
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
+from app.insurance_platform.client import HttpInsurancePlatform
+from app.insurance_platform.fake import FAKE_PLATFORM_PATH, create_fake_insurance_platform_app
+from app.insurance_platform.persons import PlatformPersonSource
 from app.kit.blobstore import create_blob_store
 from app.kit.clock import shifted_by
 from app.kit.gc_tuning import serving_gc
@@ -65,6 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.wechat = WeChatClient(
                 http, settings.wechat_api_base, settings.wechat_appid, settings.wechat_secret
             )
+        if settings.insurance_platform_url and not hasattr(app.state, "insurance_platform"):
+            app.state.insurance_platform = HttpInsurancePlatform(http, settings, sessionmaker)
+        if hasattr(app.state, "insurance_platform"):
+            # Insured identity comes from the platform's person query (identity endpoints).
+            app.state.identity_source = PlatformPersonSource(app.state.insurance_platform)
         await hub.start()
         app.state.chat_runtime = ChatRuntime(settings, hub)
         tasks: list[asyncio.Task[None]] = []
@@ -150,4 +158,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if dev_merchant.in_use(settings):
             app.mount(FAKE_WECHATPAY_PATH, create_fake_wechatpay_app(settings))
+    if settings.serves_fake_insurance_platform:
+        app.mount(FAKE_PLATFORM_PATH, create_fake_insurance_platform_app())
     return app

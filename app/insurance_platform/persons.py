@@ -1,0 +1,100 @@
+"""Transaction 1101 (人员信息获取) as the authoritative insured-identity source.
+
+Input node `data`: mdtrt_cert_type (02 居民身份证), mdtrt_cert_no, card_sn, begntime,
+psn_cert_type (01 居民身份证), certno, psn_name. Output: `baseinfo` (psn_no, certno, psn_name,
+...) and `insuinfo`, one entry per insurance: balc (account balance, yuan), insutype (310
+employee basic, 390 urban-rural resident basic), psn_type, psn_insu_stas (1 正常参保),
+psn_insu_date, paus_insu_date, cvlserv_flag, insuplc_admdvs, emp_name. (Field names as the
+specification's 1101 tables, cross-checked with public HIS models of `Inf1101RspInsuInfo`.)
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.identity.sources import InsuranceType, PersonRecord
+from app.insurance_platform.client import InsurancePlatform, PlatformUnreachable
+from app.insurance_platform.envelope import interface_time
+from app.kit.clock import utcnow
+
+PERSON_QUERY = "1101"
+RESIDENT_ID_CARD = "02"  # 就诊凭证类型: 居民身份证
+RESIDENT_ID = "01"  # 人员证件类型: 居民身份证(户口簿)
+INSURED_NORMALLY = "1"  # 人员参保状态: 正常参保
+# The insurances chronic-disease outpatient benefits are paid from, the employee one first
+# (it also has the personal account) when a person has both.
+INSURANCE_TYPES: tuple[InsuranceType, ...] = ("310", "390")
+
+
+def yuan_to_fen(amount: Any) -> int:
+    """A platform amount (yuan, two decimals) in integer fen; anything else is not an answer."""
+    try:
+        fen = Decimal(str(amount)) * 100
+    except InvalidOperation as exc:
+        raise PlatformUnreachable() from exc
+    if fen != fen.to_integral_value():
+        raise PlatformUnreachable()
+    return int(fen)
+
+
+def person_record(output: dict[str, Any], insured_area: str, msgid: str) -> PersonRecord | None:
+    """The insured person a 1101 output describes in `insured_area`, or None when it names no
+    current 310/390 insurance there."""
+    base = output.get("baseinfo") or {}
+    certno = str(base.get("certno") or "").strip().upper()
+    if not certno:
+        return None
+    found = {
+        str(entry.get("insutype")): entry
+        for entry in output.get("insuinfo") or []
+        if str(entry.get("insuplc_admdvs")) == insured_area
+        and str(entry.get("psn_insu_stas")) == INSURED_NORMALLY
+    }
+    for insurance_type in INSURANCE_TYPES:
+        entry = found.get(insurance_type)
+        if entry is None:
+            continue
+        employee = insurance_type == "310"
+        return PersonRecord(
+            national_id=certno,
+            insurance_type=insurance_type,
+            insured_area=insured_area,
+            personal_account=employee,
+            personal_account_balance_fen=max(0, yuan_to_fen(entry.get("balc") or 0))
+            if employee
+            else 0,
+            source="insurer_platform",
+            reference=msgid,
+        )
+    return None
+
+
+class PlatformPersonSource:
+    """`identity.sources.InsuredIdentitySource` answered by the platform's 1101."""
+
+    def __init__(self, platform: InsurancePlatform) -> None:
+        self._platform = platform
+
+    async def look_up(self, national_id: str, insured_area: str) -> PersonRecord | None:
+        number = national_id.strip().upper()
+        result = await self._platform.call(
+            PERSON_QUERY,
+            {
+                "data": {
+                    "mdtrt_cert_type": RESIDENT_ID_CARD,
+                    "mdtrt_cert_no": number,
+                    "card_sn": "",
+                    "begntime": interface_time(utcnow()),
+                    "psn_cert_type": RESIDENT_ID,
+                    "certno": number,
+                    "psn_name": "",
+                }
+            },
+            insured_area=insured_area,
+        )
+        record = person_record(result.output, insured_area, result.msgid)
+        if record is not None and record.national_id != number:
+            # An answer about someone else is no answer about this person.
+            raise PlatformUnreachable()
+        return record
