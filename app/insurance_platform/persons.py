@@ -5,7 +5,9 @@ psn_cert_type (01 居民身份证), certno, psn_name. Output: `baseinfo` (psn_no
 ...) and `insuinfo`, one entry per insurance: balc (account balance, yuan), insutype (310
 employee basic, 390 urban-rural resident basic), psn_type, psn_insu_stas (1 正常参保),
 psn_insu_date, paus_insu_date, cvlserv_flag, insuplc_admdvs, emp_name. (Field names as the
-specification's 1101 tables, cross-checked with public HIS models of `Inf1101RspInsuInfo`.)
+specification's 1101 tables, cross-checked with public HIS models of `Inf1101RspInsuInfo`; the
+specification's own example answers one `insuinfo` object whose area is `insu_admdvs`, and
+both shapes are read.)
 """
 
 from __future__ import annotations
@@ -45,11 +47,15 @@ def person_record(output: dict[str, Any], insured_area: str, msgid: str) -> Pers
     certno = str(base.get("certno") or "").strip().upper()
     if not certno:
         return None
+    entries = output.get("insuinfo") or []
+    if isinstance(entries, dict):  # the specification's own example gives a single object
+        entries = [entries]
     found = {
         str(entry.get("insutype")): entry
-        for entry in output.get("insuinfo") or []
-        if str(entry.get("insuplc_admdvs")) == insured_area
-        and str(entry.get("psn_insu_stas")) == INSURED_NORMALLY
+        for entry in entries
+        if str(entry.get("insuplc_admdvs") or entry.get("insu_admdvs")) == insured_area
+        # Older versions of the interface leave the status out: absent means insured.
+        and str(entry.get("psn_insu_stas") or INSURED_NORMALLY) == INSURED_NORMALLY
     }
     for insurance_type in INSURANCE_TYPES:
         entry = found.get(insurance_type)
