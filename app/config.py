@@ -375,6 +375,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _platform_needs_postgres(self) -> Settings:
+        # The platform's audit trail and sign-in are written in transactions of their own
+        # while the caller's is open; SQLite's single pooled connection cannot give one.
+        if self.insurance_platform_url and self.is_sqlite:
+            raise ValueError("INSURANCE_PLATFORM_URL needs a PostgreSQL DATABASE_URL")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_dev_secrets_outside_dev(self) -> Settings:
         if self.env == Environment.prod:
             dev_values = {

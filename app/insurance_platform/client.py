@@ -79,10 +79,16 @@ class InsurancePlatform(Protocol):
     """Sends one transaction and returns its output (or raises one of the errors above)."""
 
     async def call(
-        self, infno: str, data: dict[str, Any], *, insured_area: str = ""
+        self,
+        infno: str,
+        data: dict[str, Any],
+        *,
+        insured_area: str = "",
+        subject: str | None = None,
     ) -> PlatformResult:
         """Transaction `infno` with `data` as its `input`, for a person insured in
-        `insured_area` (empty while unknown)."""
+        `insured_area` (empty while unknown); `subject` is kept with the messages to find
+        them again (an order's settlement, the message a void undoes)."""
         ...
 
 
@@ -106,10 +112,15 @@ class HttpInsurancePlatform:
         self._sequence = itertools.count(secrets.randbelow(SEQUENCE_SPACE))
 
     async def call(
-        self, infno: str, data: dict[str, Any], *, insured_area: str = ""
+        self,
+        infno: str,
+        data: dict[str, Any],
+        *,
+        insured_area: str = "",
+        subject: str | None = None,
     ) -> PlatformResult:
         sign_no = await self.sign_no()
-        return await self._exchange(infno, data, insured_area, sign_no)
+        return await self._exchange(infno, data, insured_area, sign_no, subject)
 
     async def sign_no(self) -> str:
         """The sign-in number in force: today's (Asia/Shanghai) unless older than
@@ -184,6 +195,7 @@ class HttpInsurancePlatform:
         direction: Literal["request", "answer", "failure"],
         body: str,
         answer: PlatformAnswer | None = None,
+        subject: str | None = None,
     ) -> bool:
         row = PlatformMessage(
             msgid=envelope.msgid,
@@ -193,6 +205,7 @@ class HttpInsurancePlatform:
             at=utcnow(),
             infcode=None if answer is None else answer.infcode,
             inf_refmsgid=None if answer is None else answer.inf_refmsgid,
+            subject=subject,
             body=body,
         )
         async with self._sessions() as session:
@@ -201,21 +214,31 @@ class HttpInsurancePlatform:
         return kept
 
     async def _new_request(
-        self, infno: str, data: dict[str, Any], insured_area: str, sign_no: str
+        self,
+        infno: str,
+        data: dict[str, Any],
+        insured_area: str,
+        sign_no: str,
+        subject: str | None,
     ) -> PlatformRequest:
         """The envelope under a message id no other message has, kept before it is sent."""
         code = self._settings.insurance_platform_fixmedins_code
         for _ in range(MSGID_TRIES):
             msgid = message_id(code, utcnow(), next(self._sequence) % SEQUENCE_SPACE)
             envelope = self._envelope(infno, msgid, data, insured_area, sign_no)
-            if await self._keep(envelope, "request", envelope.model_dump_json()):
+            if await self._keep(envelope, "request", envelope.model_dump_json(), None, subject):
                 return envelope
         raise RuntimeError("no free message id: more than 10,000 messages in one second?")
 
     async def _exchange(
-        self, infno: str, data: dict[str, Any], insured_area: str, sign_no: str
+        self,
+        infno: str,
+        data: dict[str, Any],
+        insured_area: str,
+        sign_no: str,
+        subject: str | None = None,
     ) -> PlatformResult:
-        envelope = await self._new_request(infno, data, insured_area, sign_no)
+        envelope = await self._new_request(infno, data, insured_area, sign_no, subject)
         timeout = self._settings.insurance_platform_timeout_seconds
         try:
             # httpx's timeout bounds each phase; this bounds the whole exchange.
@@ -227,11 +250,11 @@ class HttpInsurancePlatform:
                     timeout=timeout,
                 )
         except (TimeoutError, httpx.TimeoutException) as exc:
-            await self._keep(envelope, "failure", json.dumps({"failure": "timeout"}))
+            await self._keep(envelope, "failure", json.dumps({"failure": "timeout"}), None, subject)
             raise PlatformTimeout() from exc
         except httpx.HTTPError as exc:
             unreachable = {"failure": "unreachable", "error": type(exc).__name__}
-            await self._keep(envelope, "failure", json.dumps(unreachable))
+            await self._keep(envelope, "failure", json.dumps(unreachable), None, subject)
             raise PlatformUnreachable() from exc
         try:
             if response.status_code != httpx.codes.OK:
@@ -243,9 +266,11 @@ class HttpInsurancePlatform:
                 "status": response.status_code,
                 "text": response.text[:2000],
             }
-            await self._keep(envelope, "failure", json.dumps(failure, ensure_ascii=False))
+            await self._keep(
+                envelope, "failure", json.dumps(failure, ensure_ascii=False), None, subject
+            )
             raise PlatformUnreachable() from exc
-        await self._keep(envelope, "answer", response.text, answer)
+        await self._keep(envelope, "answer", response.text, answer, subject)
         if answer.infcode != SUCCESS:
             raise PlatformRefused(answer.infcode, answer.err_msg)
         return PlatformResult(msgid=envelope.msgid, output=answer.output or {})

@@ -3,21 +3,31 @@
 Mounted under /_dev/insurance-platform when FAKE_INSURANCE_PLATFORM_ENABLED (point
 INSURANCE_PLATFORM_URL at it). `POST /` takes an envelope and answers as the platform does:
 9001 issues a sign-in number; every other transaction needs a number it issued, a fresh
-`msgid` and a well-formed envelope, else infcode -1 with `err_msg`. It keeps its own persons
-(1101 answers from them) and can be told, through `/_control/...` (dev only, like the fake's
-whole surface), to refuse everything with a given `err_msg` or to answer late.
+`msgid` and a well-formed envelope, else infcode -1 with `err_msg`. It keeps its own state:
+persons (1101), visits (2201, 2203), fee details (2204) and settlements (2207; undone by 2208
+and by 2601 voids), each person's deductible and fund use. Its split engine is the service's
+own (`app.insurance.calculation.split_claim`) under terms it is given per insurance type, on
+its own catalogue classes (甲 01, 乙 02, 丙 03; codes it does not list are 丙, self-pay).
+
+Through `/_control/...` (dev only, like the fake's whole surface) it is told its persons,
+terms and catalogue, and to refuse everything with a given `err_msg`, to answer late, to answer
+a different fund share, or to lose its answers to one transaction after doing it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field, ValidationError
 
+from app.insurance.calculation import QuotaState, Terms, split_claim
+from app.insurance.claims import ClaimItem, InsuranceClass, Split
+from app.insurance_platform.amounts import fen_to_yuan, yuan_to_fen
 from app.insurance_platform.envelope import PlatformRequest, interface_time
 from app.kit.clock import to_shanghai, utcnow
 
@@ -38,10 +48,43 @@ class FakePerson(BaseModel):
 
 
 class FakeBehaviour(BaseModel):
-    """Refuse every transaction but sign-in with this `err_msg`; answer this many seconds late."""
+    """Refuse every transaction but sign-in with this `err_msg`; answer this many seconds late;
+    pay this much more (or less) from the fund than the rules say; do transaction
+    `lose_answer_of` but answer it only after `delay_seconds` (a lost answer)."""
 
     refuse_with: str | None = None
     delay_seconds: float = Field(default=0.0, ge=0, le=120)
+    fund_delta_fen: int = 0
+    lose_answer_of: str | None = Field(default=None, pattern=r"^\d{4}$")
+
+
+class FakeTerms(BaseModel):
+    """The benefit terms the fake settles one insurance type under (as a benefit rule)."""
+
+    deductible_fen: int = Field(ge=0)
+    reimbursement_bp: int = Field(ge=0, le=10_000)
+    partial_prepay_bp: int = Field(ge=0, le=10_000)
+    annual_limit_fen: int = Field(ge=0)
+
+
+class FakeCatalogueEntry(BaseModel):
+    """A national code's class on the fake's catalogue (收费项目等级)."""
+
+    med_list_codg: str = Field(min_length=1, max_length=50)
+    chrgitm_lv: Literal["01", "02", "03"]
+
+
+CLASSES: dict[str, InsuranceClass] = {"01": "full", "02": "partial", "03": "self_pay"}
+
+
+@dataclass
+class FakeSettlement:
+    msgid: str
+    setl_id: str
+    psn_no: str
+    mdtrt_id: str
+    split: Split
+    undone: bool = False
 
 
 @dataclass
@@ -52,6 +95,21 @@ class FakePlatformState:
     received: list[dict[str, Any]] = field(default_factory=list)
     behaviour: FakeBehaviour = field(default_factory=FakeBehaviour)
     sequence: int = 0
+    terms: dict[str, FakeTerms] = field(default_factory=dict)
+    catalogue: dict[str, str] = field(default_factory=dict)
+    # mdtrt_id -> (psn_no, insutype); chrg_bchno -> fee lines; psn_no -> quota used.
+    visits: dict[str, tuple[str, str]] = field(default_factory=dict)
+    fees: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    quotas: dict[str, QuotaState] = field(default_factory=dict)
+    account_used: dict[str, int] = field(default_factory=dict)
+    settlements: dict[str, FakeSettlement] = field(default_factory=dict)
+
+    def person_of(self, psn_no: str) -> FakePerson | None:
+        return next((p for p in self.persons.values() if _psn_no(p) == psn_no), None)
+
+    def serial(self, prefix: str) -> str:
+        self.sequence += 1
+        return f"{prefix}140300{to_shanghai(utcnow()):%y%m%d}{self.sequence:07d}"
 
 
 def _answer(state: FakePlatformState, output: dict[str, Any] | None) -> dict[str, Any]:
@@ -73,10 +131,14 @@ def _refusal(state: FakePlatformState, err_msg: str) -> dict[str, Any]:
     return {**_answer(state, None), "infcode": FAILED, "err_msg": err_msg}
 
 
+def _psn_no(person: FakePerson) -> str:
+    return f"14{person.certno[-10:]}"
+
+
 def _person_output(person: FakePerson) -> dict[str, Any]:
     return {
         "baseinfo": {
-            "psn_no": f"14{person.certno[-10:]}",
+            "psn_no": _psn_no(person),
             "psn_cert_type": "01",
             "certno": person.certno,
             "psn_name": person.psn_name,
@@ -120,7 +182,170 @@ def _transaction(state: FakePlatformState, request: PlatformRequest) -> dict[str
         if person is None:
             return _refusal(state, "未查询到该人员的参保信息")
         return _answer(state, _person_output(person))
-    return _refusal(state, f"交易编号[{request.infno}]不存在")
+    handler = _SETTLEMENT_TRANSACTIONS.get(request.infno)
+    if handler is None:
+        return _refusal(state, f"交易编号[{request.infno}]不存在")
+    return handler(state, request)
+
+
+def _register(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    data = request.input.get("data") or {}
+    person = state.person_of(str(data.get("psn_no")))
+    if person is None or person.insutype != data.get("insutype"):
+        return _refusal(state, "人员编号或险种类型有误")
+    mdtrt_id = state.serial("M")
+    state.visits[mdtrt_id] = (_psn_no(person), person.insutype)
+    return _answer(state, {"data": {"mdtrt_id": mdtrt_id, "psn_no": _psn_no(person)}})
+
+
+def _visit(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    info = request.input.get("mdtrtinfo") or {}
+    if info.get("mdtrt_id") not in state.visits or not info.get("med_type"):
+        return _refusal(state, "就诊信息有误")
+    return _answer(state, {})
+
+
+def _fees(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    lines = list(request.input.get("feedetail") or [])
+    if not lines or any(line.get("mdtrt_id") not in state.visits for line in lines):
+        return _refusal(state, "费用明细有误")
+    for line in lines:
+        state.fees.setdefault(str(line["chrg_bchno"]), []).append(line)
+    result = [
+        {
+            "feedetl_sn": line["feedetl_sn"],
+            "det_item_fee_sumamt": line["det_item_fee_sumamt"],
+            "chrgitm_lv": state.catalogue.get(str(line["med_list_codg"]), "03"),
+        }
+        for line in lines
+    ]
+    return _answer(state, {"result": result})
+
+
+def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    data = request.input.get("data") or {}
+    visit = state.visits.get(str(data.get("mdtrt_id")))
+    lines = state.fees.get(str(data.get("chrg_bchno")))
+    person = state.person_of(str(data.get("psn_no")))
+    if visit is None or not lines or person is None:
+        return _refusal(state, "未找到就诊或费用明细")
+    terms = state.terms.get(visit[1])
+    if terms is None:
+        return _refusal(state, f"险种[{visit[1]}]无待遇政策")
+    items = tuple(
+        ClaimItem(
+            drug_id=uuid.uuid5(uuid.NAMESPACE_URL, str(line["med_list_codg"])),
+            national_code=str(line["med_list_codg"]),
+            name_zh=str(line["med_list_codg"]),
+            quantity=int(line["cnt"]),
+            unit_price_fen=yuan_to_fen(line["pric"]),
+            insurance_class=CLASSES[state.catalogue.get(str(line["med_list_codg"]), "03")],
+        )
+        for line in lines
+    )
+    if sum(item.amount_fen for item in items) != yuan_to_fen(data.get("medfee_sumamt")):
+        return _refusal(state, "结算总金额与费用明细不符")
+    psn_no = _psn_no(person)
+    balance = yuan_to_fen(person.balc) - state.account_used.get(psn_no, 0)
+    quota = state.quotas.get(psn_no, QuotaState(0, 0))
+    split = split_claim(
+        items,
+        Terms(**terms.model_dump()),
+        quota,
+        balance if data.get("acct_used_flag") == "1" else 0,
+    )
+    delta = state.behaviour.fund_delta_fen
+    if delta:
+        fund = max(0, min(split.total_fen, split.fund_fen + delta))
+        personal = split.total_fen - fund
+        account = min(split.account_fen, personal)
+        split = Split(
+            **{
+                **split.amounts(),
+                "fund_fen": fund,
+                "personal_fen": personal,
+                "account_fen": account,
+                "cash_fen": personal - account,
+            },
+            lines=split.lines,
+        )
+    setl_id = state.serial("A")
+    state.settlements[setl_id] = FakeSettlement(
+        request.msgid, setl_id, psn_no, str(data["mdtrt_id"]), split
+    )
+    _book(state, psn_no, split, 1)
+    return _answer(state, {"setlinfo": _setlinfo(setl_id, psn_no, str(data["mdtrt_id"]), split, 1)})
+
+
+def _book(state: FakePlatformState, psn_no: str, split: Split, sign: int) -> None:
+    quota = state.quotas.get(psn_no, QuotaState(0, 0))
+    state.quotas[psn_no] = QuotaState(
+        quota.deductible_met_fen + sign * split.deductible_fen,
+        quota.limit_used_fen + sign * split.fund_fen,
+    )
+    state.account_used[psn_no] = state.account_used.get(psn_no, 0) + sign * split.account_fen
+
+
+def _setlinfo(setl_id: str, psn_no: str, mdtrt_id: str, split: Split, sign: int) -> dict[str, Any]:
+    def yuan(fen: int) -> str:
+        return fen_to_yuan(sign * fen)
+
+    eligible = split.total_fen - split.self_pay_fen - split.partial_prepay_fen
+    return {
+        "setl_id": setl_id,
+        "mdtrt_id": mdtrt_id,
+        "psn_no": psn_no,
+        "setl_time": interface_time(utcnow()),
+        "medfee_sumamt": yuan(split.total_fen),
+        "fulamt_ownpay_amt": yuan(split.self_pay_fen),
+        "overlmt_selfpay": yuan(split.over_limit_fen),
+        "preselfpay_amt": yuan(split.partial_prepay_fen),
+        "inscp_scp_amt": yuan(eligible),
+        "act_pay_dedc": yuan(split.deductible_fen),
+        "hifp_pay": yuan(split.fund_fen),
+        "pool_prop_selfpay": yuan(split.copay_fen),
+        "fund_pay_sumamt": yuan(split.fund_fen),
+        "psn_part_amt": yuan(split.personal_fen),
+        "acct_pay": yuan(split.account_fen),
+        "psn_cash_pay": yuan(split.cash_fen),
+        "hosp_part_amt": "0.00",
+    }
+
+
+def _undo(state: FakePlatformState, settled: FakeSettlement) -> dict[str, Any]:
+    settled.undone = True
+    _book(state, settled.psn_no, settled.split, -1)
+    return _setlinfo(settled.setl_id, settled.psn_no, settled.mdtrt_id, settled.split, -1)
+
+
+def _reverse(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    data = request.input.get("data") or {}
+    settled = state.settlements.get(str(data.get("setl_id")))
+    if settled is None or settled.psn_no != data.get("psn_no"):
+        return _refusal(state, "结算记录不存在")
+    if settled.undone:
+        return _refusal(state, "该结算已撤销")
+    return _answer(state, {"setlinfo": _undo(state, settled)})
+
+
+def _void(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    """冲正 by the original message id: undoes what it did; a message that did nothing (never
+    arrived, or was refused) has nothing to undo, which is success too."""
+    data = request.input.get("data") or {}
+    for settled in state.settlements.values():
+        if settled.msgid == data.get("omsgid") and not settled.undone:
+            _undo(state, settled)
+    return _answer(state, {})
+
+
+_SETTLEMENT_TRANSACTIONS = {
+    "2201": _register,
+    "2203": _visit,
+    "2204": _fees,
+    "2207": _settle,
+    "2208": _reverse,
+    "2601": _void,
+}
 
 
 def create_fake_insurance_platform_app() -> FastAPI:
@@ -142,11 +367,29 @@ def create_fake_insurance_platform_app() -> FastAPI:
         if envelope.msgid in state.msgids:
             return _refusal(state, "报文ID重复")
         state.msgids.add(envelope.msgid)
-        return _transaction(state, envelope)
+        answer = _transaction(state, envelope)
+        if envelope.infno == state.behaviour.lose_answer_of:
+            await asyncio.sleep(60)  # done, but the answer never arrives in time
+        return answer
 
     @fake.post("/_control/persons", status_code=204)
     async def add_person(body: FakePerson) -> None:
         state.persons[body.certno.upper()] = body
+
+    @fake.put("/_control/terms/{insutype}", status_code=204)
+    async def set_terms(insutype: Literal["310", "390"], body: FakeTerms) -> None:
+        state.terms[insutype] = body
+
+    @fake.post("/_control/catalogue", status_code=204)
+    async def add_to_catalogue(body: list[FakeCatalogueEntry]) -> None:
+        state.catalogue.update({entry.med_list_codg: entry.chrgitm_lv for entry in body})
+
+    @fake.get("/_control/settlements")
+    async def settlements() -> list[dict[str, Any]]:
+        return [
+            {"setl_id": s.setl_id, "msgid": s.msgid, "undone": s.undone, **s.split.amounts()}
+            for s in state.settlements.values()
+        ]
 
     @fake.put("/_control/behaviour", status_code=204)
     async def behave(body: FakeBehaviour) -> None:

@@ -18,5 +18,10 @@ register_messages(
             "zh": "暂时无法连接医保信息平台，请稍后重试",
             "en": "The medical insurance platform cannot be reached right now; try again later",
         },
+        "platform_identity_differs": {
+            "zh": "医保信息平台的参保信息与已核实的参保身份不一致，暂不能结算，请重新核实",
+            "en": "The insurance platform's record differs from the verified insured identity; "
+            "re-verify before settling",
+        },
     }
 )

@@ -12,10 +12,11 @@ both shapes are read.)
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
 from typing import Any
 
 from app.identity.sources import InsuranceType, PersonRecord
+from app.insurance_platform.amounts import yuan_to_fen
 from app.insurance_platform.client import InsurancePlatform, PlatformUnreachable
 from app.insurance_platform.envelope import interface_time
 from app.kit.clock import utcnow
@@ -27,17 +28,6 @@ INSURED_NORMALLY = "1"  # 人员参保状态: 正常参保
 # The insurances chronic-disease outpatient benefits are paid from, the employee one first
 # (it also has the personal account) when a person has both.
 INSURANCE_TYPES: tuple[InsuranceType, ...] = ("310", "390")
-
-
-def yuan_to_fen(amount: Any) -> int:
-    """A platform amount (yuan, two decimals) in integer fen; anything else is not an answer."""
-    try:
-        fen = Decimal(str(amount)) * 100
-    except InvalidOperation as exc:
-        raise PlatformUnreachable() from exc
-    if fen != fen.to_integral_value():
-        raise PlatformUnreachable()
-    return int(fen)
 
 
 def person_record(output: dict[str, Any], insured_area: str, msgid: str) -> PersonRecord | None:
@@ -76,6 +66,44 @@ def person_record(output: dict[str, Any], insured_area: str, msgid: str) -> Pers
     return None
 
 
+@dataclass(frozen=True)
+class PlatformPerson:
+    """A 1101 answer read: the insured record (None: no current insurance in the area) and the
+    person's number on the platform (人员编号), which every later transaction names."""
+
+    record: PersonRecord | None
+    psn_no: str
+
+
+async def query_person(
+    platform: InsurancePlatform, national_id: str, insured_area: str, subject: str | None = None
+) -> PlatformPerson:
+    """Transaction 1101 for a resident ID number in `insured_area`."""
+    number = national_id.strip().upper()
+    result = await platform.call(
+        PERSON_QUERY,
+        {
+            "data": {
+                "mdtrt_cert_type": RESIDENT_ID_CARD,
+                "mdtrt_cert_no": number,
+                "card_sn": "",
+                "begntime": interface_time(utcnow()),
+                "psn_cert_type": RESIDENT_ID,
+                "certno": number,
+                "psn_name": "",
+            }
+        },
+        insured_area=insured_area,
+        subject=subject,
+    )
+    record = person_record(result.output, insured_area, result.msgid)
+    if record is not None and record.national_id != number:
+        # An answer about someone else is no answer about this person.
+        raise PlatformUnreachable()
+    psn_no = str((result.output.get("baseinfo") or {}).get("psn_no") or "")
+    return PlatformPerson(record=record, psn_no=psn_no)
+
+
 class PlatformPersonSource:
     """`identity.sources.InsuredIdentitySource` answered by the platform's 1101."""
 
@@ -83,24 +111,4 @@ class PlatformPersonSource:
         self._platform = platform
 
     async def look_up(self, national_id: str, insured_area: str) -> PersonRecord | None:
-        number = national_id.strip().upper()
-        result = await self._platform.call(
-            PERSON_QUERY,
-            {
-                "data": {
-                    "mdtrt_cert_type": RESIDENT_ID_CARD,
-                    "mdtrt_cert_no": number,
-                    "card_sn": "",
-                    "begntime": interface_time(utcnow()),
-                    "psn_cert_type": RESIDENT_ID,
-                    "certno": number,
-                    "psn_name": "",
-                }
-            },
-            insured_area=insured_area,
-        )
-        record = person_record(result.output, insured_area, result.msgid)
-        if record is not None and record.national_id != number:
-            # An answer about someone else is no answer about this person.
-            raise PlatformUnreachable()
-        return record
+        return (await query_person(self._platform, national_id, insured_area)).record

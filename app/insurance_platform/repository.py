@@ -1,7 +1,9 @@
-"""SQL of the platform client: the message audit trail and the shared sign-in."""
+"""SQL of the platform client: the message audit trail, the shared sign-in and the platform's
+settlements."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import date
 
@@ -9,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.sql import add_unique
-from app.models import PlatformMessage, PlatformSignIn
+from app.models import PlatformMessage, PlatformSettlement, PlatformSignIn
 
 
 async def add_message(session: AsyncSession, row: PlatformMessage) -> bool:
@@ -46,3 +48,63 @@ async def latest_sign_in(
 async def add_sign_in(session: AsyncSession, row: PlatformSignIn) -> bool:
     """Keep a sign-in; False when another process kept this day's generation first."""
     return await add_unique(session, row)
+
+
+async def requests_about(
+    session: AsyncSession, subject: str, infno: str
+) -> Sequence[PlatformMessage]:
+    """The `infno` envelopes sent about `subject`, oldest first."""
+    rows = await session.scalars(
+        select(PlatformMessage)
+        .where(
+            PlatformMessage.subject == subject,
+            PlatformMessage.infno == infno,
+            PlatformMessage.direction == "request",
+        )
+        .order_by(PlatformMessage.at)
+    )
+    return rows.all()
+
+
+async def answer_to(session: AsyncSession, msgid: str) -> PlatformMessage | None:
+    """The platform's answer to a message, if one came."""
+    return await session.scalar(
+        select(PlatformMessage).where(
+            PlatformMessage.msgid == msgid, PlatformMessage.direction == "answer"
+        )
+    )
+
+
+async def undone(session: AsyncSession, msgid: str) -> bool:
+    """Whether a void (2601) or reversal (2208) about message `msgid` was accepted."""
+    found = await session.scalar(
+        select(PlatformMessage.id)
+        .where(
+            PlatformMessage.subject == msgid,
+            PlatformMessage.direction == "answer",
+            PlatformMessage.infcode == 0,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def platform_settlement_of(
+    session: AsyncSession, settlement_id: uuid.UUID
+) -> PlatformSettlement | None:
+    """The platform's side of a local settlement or reversal."""
+    return await session.scalar(
+        select(PlatformSettlement).where(PlatformSettlement.settlement_id == settlement_id)
+    )
+
+
+async def platform_settlement_by_msgid(
+    session: AsyncSession, msgid: str
+) -> PlatformSettlement | None:
+    """The platform settlement a message made, if it was booked here."""
+    return await session.scalar(select(PlatformSettlement).where(PlatformSettlement.msgid == msgid))
+
+
+async def add_platform_settlement(session: AsyncSession, row: PlatformSettlement) -> None:
+    session.add(row)
+    await session.flush()

@@ -4,14 +4,26 @@
 append-only, one row per direction and attempt. The bodies carry certificate numbers and names,
 so they are stored encrypted whole; the columns beside them (transaction number, message id,
 result code) are what an auditor searches by. `PlatformSignIn` is the sign-in number (9001) in
-force, shared by every process through the database.
+force, shared by every process through the database. `PlatformSettlement` is the platform's
+settlement (2207) or reversal (2208) of a local one.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.types import EncryptedString, UTCDateTime
@@ -44,6 +56,9 @@ class PlatformMessage(UUIDPrimaryKey, CreatedAt, Base):
     # The answer's result code (0 success, negative refused) and the platform's own message id.
     infcode: Mapped[int | None] = mapped_column(Integer)
     inf_refmsgid: Mapped[str | None] = mapped_column(String(64))
+    # What the message is about, for finding it again: the order a settlement message settles,
+    # the message id a void (2601) undoes. Never personal.
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
     # The whole envelope or answer as JSON (or what failed), encrypted.
     body: Mapped[str] = mapped_column(EncryptedString(), nullable=False)
 
@@ -68,3 +83,34 @@ class PlatformSignIn(UUIDPrimaryKey, CreatedAt, Base):
     sign_no: Mapped[str] = mapped_column(String(30), nullable=False)
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     msgid: Mapped[str] = mapped_column(String(30), nullable=False)
+
+
+class PlatformSettlement(UUIDPrimaryKey, CreatedAt, Base):
+    """The platform's side of one local settlement or reversal: its settlement id and its
+    split, which are the truth; the local rules' split is the estimate it is compared with."""
+
+    __tablename__ = "insurance_platform_settlements"
+    __table_args__ = (
+        CheckConstraint("kind IN ('settlement','reversal')", name="kind"),
+        UniqueConstraint("settlement_id", name="uq_insurance_platform_settlements_settlement"),
+    )
+
+    # The local row (insurance_settlements) this is the platform's answer for.
+    settlement_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("insurance_settlements.id"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The message that settled (2207) or reversed (2208) it.
+    msgid: Mapped[str] = mapped_column(String(30), nullable=False)
+    setl_id: Mapped[str] = mapped_column(String(30), nullable=False)
+    mdtrt_id: Mapped[str] = mapped_column(String(30), nullable=False)
+    # 人员编号: the person's number on the platform (personal, encrypted).
+    psn_no: Mapped[str] = mapped_column(EncryptedString(255), nullable=False)
+    # The platform's split in fen: medfee_sumamt, fund_pay_sumamt, acct_pay, psn_cash_pay.
+    total_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    fund_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    account_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cash_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Platform minus local estimate of the fund share; non-zero is a disagreement to review.
+    fund_difference_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -1,5 +1,6 @@
 """insurance platform: every message to and from the national medical insurance information
-platform (append-only but for key rotation of the encrypted body), and the shared sign-in
+platform (append-only but for key rotation of the encrypted body), the shared sign-in, and
+the platform's settlements beside the local ones
 
 Revision ID: 0021_insurance_platform
 Revises: 0020_key_rotation
@@ -28,6 +29,7 @@ WATCHED = (
     "at",
     "infcode",
     "inf_refmsgid",
+    "subject",
 )
 
 
@@ -43,6 +45,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("infcode", sa.Integer(), nullable=True),
         sa.Column("inf_refmsgid", sa.String(length=64), nullable=True),
+        sa.Column("subject", sa.String(length=64), nullable=True),
         sa.Column("body", sa.String(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -58,6 +61,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_insurance_platform_messages_infno_at", MESSAGES, ["infno", "at"], unique=False
     )
+    op.create_index(
+        op.f("ix_insurance_platform_messages_subject"), MESSAGES, ["subject"], unique=False
+    )
     op.create_table(
         "insurance_platform_sign_ins",
         sa.Column("fixmedins_code", sa.String(length=12), nullable=False),
@@ -72,6 +78,36 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_insurance_platform_sign_ins")),
         sa.UniqueConstraint(
             "fixmedins_code", "opter", "sign_date", "generation", name="uq_platform_sign_ins"
+        ),
+    )
+    op.create_table(
+        "insurance_platform_settlements",
+        sa.Column("settlement_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("msgid", sa.String(length=30), nullable=False),
+        sa.Column("setl_id", sa.String(length=30), nullable=False),
+        sa.Column("mdtrt_id", sa.String(length=30), nullable=False),
+        sa.Column("psn_no", sa.String(length=255), nullable=False),
+        sa.Column("total_fen", sa.BigInteger(), nullable=False),
+        sa.Column("fund_fen", sa.BigInteger(), nullable=False),
+        sa.Column("account_fen", sa.BigInteger(), nullable=False),
+        sa.Column("cash_fen", sa.BigInteger(), nullable=False),
+        sa.Column("fund_difference_fen", sa.BigInteger(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('settlement','reversal')",
+            name=op.f("ck_insurance_platform_settlements_kind"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["settlement_id"],
+            ["insurance_settlements.id"],
+            name=op.f("fk_insurance_platform_settlements_settlement_id_insurance_settlements"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_insurance_platform_settlements")),
+        sa.UniqueConstraint(
+            "settlement_id", name="uq_insurance_platform_settlements_settlement"
         ),
     )
     # The audit trail cannot be edited: append_only_but_key_rotation() is 0020's.
@@ -98,6 +134,8 @@ def downgrade() -> None:
     else:
         op.execute(f"DROP TRIGGER {MESSAGES}_no_update")
         op.execute(f"DROP TRIGGER {MESSAGES}_no_delete")
+    op.drop_table("insurance_platform_settlements")
     op.drop_table("insurance_platform_sign_ins")
+    op.drop_index(op.f("ix_insurance_platform_messages_subject"), table_name=MESSAGES)
     op.drop_index("ix_insurance_platform_messages_infno_at", table_name=MESSAGES)
     op.drop_table(MESSAGES)

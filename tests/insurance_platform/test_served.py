@@ -17,6 +17,20 @@ from tests.fixtures.prod_settings import PROD_SETTINGS
 from tests.fixtures.servers import serve_in_loop
 
 
+def test_the_platform_needs_postgres() -> None:
+    with pytest.raises(ValidationError, match="PostgreSQL"):
+        Settings(
+            APP_ENV=Environment.test,
+            database_url="sqlite+aiosqlite:///./x.db",
+            insurance_platform_url="http://platform.test/",
+        )
+    Settings(
+        APP_ENV=Environment.test,
+        database_url="postgresql+asyncpg://db/app",
+        insurance_platform_url="http://platform.test/",
+    )
+
+
 def test_prod_refuses_the_fake_platform() -> None:
     with pytest.raises(ValidationError, match="FAKE_INSURANCE_PLATFORM_ENABLED"):
         Settings(**PROD_SETTINGS, fake_insurance_platform_enabled=True)
@@ -30,7 +44,11 @@ async def test_the_app_serves_the_fake_and_configures_the_platform(database_url)
         outbox_relay_enabled=False,
         background_jobs_enabled=False,
         fake_insurance_platform_enabled=True,
-        insurance_platform_url=f"http://127.0.0.1:9{FAKE_PLATFORM_PATH}/",
+    )
+    # (Settings refuse the URL with SQLite; the test database may be either, and no message
+    # is stored here.)
+    settings = settings.model_copy(
+        update={"insurance_platform_url": f"http://127.0.0.1:9{FAKE_PLATFORM_PATH}/"}
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
