@@ -5,7 +5,8 @@ INSURANCE_PLATFORM_URL at it). `POST /` takes an envelope and answers as the pla
 9001 issues a sign-in number; every other transaction needs a number it issued, a fresh
 `msgid` and a well-formed envelope, else infcode -1 with `err_msg`. It keeps its own state:
 persons (1101), visits (2201, 2203), fee details (2204) and settlements (2207; undone by 2208
-and by 2601 voids), each person's deductible and fund use. Its split engine is the service's
+and by 2601 voids), each person's deductible and fund use; 3201 compares an institution's
+monthly totals with its own bookings. Its split engine is the service's
 own (`app.insurance.calculation.split_claim`) under terms it is given per insurance type, on
 its own catalogue classes (甲 01, 乙 02, 丙 03; codes it does not list are 丙, self-pay).
 
@@ -83,8 +84,15 @@ class FakeSettlement:
     setl_id: str
     psn_no: str
     mdtrt_id: str
+    insutype: str
     split: Split
-    undone: bool = False
+    # Beijing dates it was booked and undone (reconciliation counts each in its own month).
+    settled_on: str
+    undone_on: str | None = None
+
+    @property
+    def undone(self) -> bool:
+        return self.undone_on is not None
 
 
 @dataclass
@@ -271,7 +279,7 @@ def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any
         )
     setl_id = state.serial("A")
     state.settlements[setl_id] = FakeSettlement(
-        request.msgid, setl_id, psn_no, str(data["mdtrt_id"]), split
+        request.msgid, setl_id, psn_no, str(data["mdtrt_id"]), visit[1], split, _today()
     )
     _book(state, psn_no, split, 1)
     return _answer(state, {"setlinfo": _setlinfo(setl_id, psn_no, str(data["mdtrt_id"]), split, 1)})
@@ -312,8 +320,12 @@ def _setlinfo(setl_id: str, psn_no: str, mdtrt_id: str, split: Split, sign: int)
     }
 
 
+def _today() -> str:
+    return f"{to_shanghai(utcnow()):%Y-%m-%d}"
+
+
 def _undo(state: FakePlatformState, settled: FakeSettlement) -> dict[str, Any]:
-    settled.undone = True
+    settled.undone_on = _today()
     _book(state, settled.psn_no, settled.split, -1)
     return _setlinfo(settled.setl_id, settled.psn_no, settled.mdtrt_id, settled.split, -1)
 
@@ -338,6 +350,48 @@ def _void(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
     return _answer(state, {})
 
 
+def _reconcile_totals(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    """3201: the institution's totals against the fake's own bookings of the period."""
+    data = request.input.get("data") or {}
+    begin, end = str(data.get("stmt_begndate")), str(data.get("stmt_enddate"))
+    count = total = fund = account = 0
+    for settled in state.settlements.values():
+        if settled.insutype != data.get("insutype"):
+            continue
+        for day, sign in ((settled.settled_on, 1), (settled.undone_on, -1)):
+            if day is not None and begin <= day <= end:
+                count += sign
+                total += sign * settled.split.total_fen
+                fund += sign * settled.split.fund_fen
+                account += sign * settled.split.account_fen
+    mine = {
+        "medfee_sumamt": total,
+        "fund_pay_sumamt": fund,
+        "acct_pay": account,
+        "fixmedins_setl_cnt": count,
+    }
+    theirs = {
+        "medfee_sumamt": yuan_to_fen(data.get("medfee_sumamt") or 0),
+        "fund_pay_sumamt": yuan_to_fen(data.get("fund_pay_sumamt") or 0),
+        "acct_pay": yuan_to_fen(data.get("acct_pay") or 0),
+        "fixmedins_setl_cnt": int(data.get("fixmedins_setl_cnt") or 0),
+    }
+    unequal = [name for name in mine if mine[name] != theirs[name]]
+    return _answer(
+        state,
+        {
+            "stmtinfo": {
+                "setl_optins": data.get("setl_optins"),
+                "stmt_rslt": "1" if unequal else "0",
+                "stmt_rslt_dscr": "；".join(
+                    f"{name}：中心{mine[name]}，机构{theirs[name]}" for name in unequal
+                )
+                or "对账平",
+            }
+        },
+    )
+
+
 _SETTLEMENT_TRANSACTIONS = {
     "2201": _register,
     "2203": _visit,
@@ -345,6 +399,7 @@ _SETTLEMENT_TRANSACTIONS = {
     "2207": _settle,
     "2208": _reverse,
     "2601": _void,
+    "3201": _reconcile_totals,
 }
 
 

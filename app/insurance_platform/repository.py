@@ -108,3 +108,15 @@ async def platform_settlement_by_msgid(
 async def add_platform_settlement(session: AsyncSession, row: PlatformSettlement) -> None:
     session.add(row)
     await session.flush()
+
+
+async def platform_settlements_for(
+    session: AsyncSession, settlement_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, PlatformSettlement]:
+    """The platform's side of each of these local settlements that has one."""
+    if not settlement_ids:
+        return {}
+    rows = await session.scalars(
+        select(PlatformSettlement).where(PlatformSettlement.settlement_id.in_(settlement_ids))
+    )
+    return {row.settlement_id: row for row in rows}

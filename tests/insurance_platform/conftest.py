@@ -9,12 +9,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.insurance_platform.amounts import fen_to_yuan
 from app.insurance_platform.client import HttpInsurancePlatform
 from app.insurance_platform.fake import create_fake_insurance_platform_app
 from app.insurance_platform.persons import PlatformPersonSource
+from app.models import BenefitRule, InsuredIdentity
+from tests.prescription.world import World, build, ok
 
 PLATFORM_URL = "http://fake-platform.test/"
 
@@ -73,3 +77,51 @@ async def behave(http: httpx.AsyncClient, **behaviour: object) -> None:
 async def received(http: httpx.AsyncClient) -> list[dict[str, Any]]:
     answer = await http.get("/_control/received")
     return list(answer.json())
+
+
+LEVELS = {"full": "01", "partial": "02", "self_pay": "03"}
+
+
+@pytest.fixture
+async def world(db_session, settings, platform_http) -> World:
+    """The pilot world, its patient known to the fake platform as verified here, the fake's
+    terms those of the world's benefit rule and its catalogue the world's drugs."""
+    built = await build(db_session, settings)
+    identity = await db_session.scalar(
+        select(InsuredIdentity).where(InsuredIdentity.patient_id == built.patient.id)
+    )
+    assert identity is not None
+    await add_person(
+        platform_http,
+        identity.national_id,
+        identity.insurance_type,
+        identity.insured_area,
+        fen_to_yuan(identity.personal_account_balance_fen),
+    )
+    rule = await db_session.scalar(
+        select(BenefitRule).where(BenefitRule.insurance_type == identity.insurance_type)
+    )
+    assert rule is not None
+    terms = {
+        "deductible_fen": rule.deductible_fen,
+        "reimbursement_bp": rule.reimbursement_bp,
+        "partial_prepay_bp": rule.partial_prepay_bp,
+        "annual_limit_fen": rule.annual_limit_fen,
+    }
+    put = await platform_http.put(f"/_control/terms/{identity.insurance_type}", json=terms)
+    assert put.status_code == 204
+    drugs = [d for d in vars(built.drugs).values() if hasattr(d, "national_code")]
+    catalogue = [
+        {"med_list_codg": d.national_code, "chrgitm_lv": LEVELS[d.insurance_class]} for d in drugs
+    ]
+    assert (await platform_http.post("/_control/catalogue", json=catalogue)).status_code == 204
+    return built
+
+
+async def hand_over(client: httpx.AsyncClient, world: World, order: dict[str, Any]) -> Any:
+    """The pharmacist hands a picked order over at the counter with the patient's code."""
+    url = f"/api/v1/orders/{order['id']}"
+    code = (await ok(await client.get(url, headers=world.as_("patient"))))["handover_code"]
+    return await client.post(
+        f"{url}/handover", json={"code": code}, headers=world.as_("pharmacist")
+    )

@@ -6,68 +6,20 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from sqlalchemy import select
 
 from app.insurance_platform import settlement as platform_settlement
 from app.insurance_platform.amounts import fen_to_yuan
 from app.models import (
-    BenefitRule,
-    InsuredIdentity,
     PharmacyOrder,
     PlatformMessage,
     PlatformSettlement,
     Settlement,
 )
-from tests.insurance_platform.conftest import add_person, behave, received
-from tests.prescription.world import World, build, ok, ordered, picked
+from tests.insurance_platform.conftest import behave, hand_over, received
+from tests.prescription.world import World, ok, ordered, picked
 
 ORDERS = "/api/v1/orders"
-LEVELS = {"full": "01", "partial": "02", "self_pay": "03"}
-
-
-@pytest.fixture
-async def world(db_session, settings, platform_http) -> World:
-    """The pilot world, its patient known to the fake platform as verified here, the fake's
-    terms those of the world's benefit rule and its catalogue the world's drugs."""
-    built = await build(db_session, settings)
-    identity = await db_session.scalar(
-        select(InsuredIdentity).where(InsuredIdentity.patient_id == built.patient.id)
-    )
-    assert identity is not None
-    await add_person(
-        platform_http,
-        identity.national_id,
-        identity.insurance_type,
-        identity.insured_area,
-        fen_to_yuan(identity.personal_account_balance_fen),
-    )
-    rule = await db_session.scalar(
-        select(BenefitRule).where(BenefitRule.insurance_type == identity.insurance_type)
-    )
-    assert rule is not None
-    terms = {
-        "deductible_fen": rule.deductible_fen,
-        "reimbursement_bp": rule.reimbursement_bp,
-        "partial_prepay_bp": rule.partial_prepay_bp,
-        "annual_limit_fen": rule.annual_limit_fen,
-    }
-    put = await platform_http.put(f"/_control/terms/{identity.insurance_type}", json=terms)
-    assert put.status_code == 204
-    drugs = [d for d in vars(built.drugs).values() if hasattr(d, "national_code")]
-    catalogue = [
-        {"med_list_codg": d.national_code, "chrgitm_lv": LEVELS[d.insurance_class]} for d in drugs
-    ]
-    assert (await platform_http.post("/_control/catalogue", json=catalogue)).status_code == 204
-    return built
-
-
-async def _hand_over(client, world: World, order: dict):
-    url = f"{ORDERS}/{order['id']}"
-    code = (await ok(await client.get(url, headers=world.as_("patient"))))["handover_code"]
-    return await client.post(
-        f"{url}/handover", json={"code": code}, headers=world.as_("pharmacist")
-    )
 
 
 async def _ready(client, world: World) -> dict:
@@ -93,7 +45,7 @@ async def test_hand_over_settles_on_the_platform_and_keeps_its_split(
     client, platform_app, platform_http, world: World, db_session
 ) -> None:
     order = await _ready(client, world)
-    await ok(await _hand_over(client, world, order))
+    await ok(await hand_over(client, world, order))
     [local] = await _local(db_session, order)
     kept = await db_session.scalar(
         select(PlatformSettlement).where(PlatformSettlement.settlement_id == local.id)
@@ -115,7 +67,7 @@ async def test_a_split_that_differs_is_recorded_and_the_platform_is_the_truth(
 ) -> None:
     await behave(platform_http, fund_delta_fen=137)
     order = await _ready(client, world)
-    await ok(await _hand_over(client, world, order))
+    await ok(await hand_over(client, world, order))
     [local] = await _local(db_session, order)
     kept = await db_session.scalar(
         select(PlatformSettlement).where(PlatformSettlement.settlement_id == local.id)
@@ -132,7 +84,7 @@ async def test_a_refusal_fails_the_hand_over_as_a_whole(
 ) -> None:
     order = await _ready(client, world)
     await behave(platform_http, refuse_with="该人员存在未结算的门诊就诊记录")
-    answer = await _hand_over(client, world, order)
+    answer = await hand_over(client, world, order)
     assert answer.status_code == 502
     assert answer.json()["err_msg"] == "该人员存在未结算的门诊就诊记录"
     assert await _local(db_session, order) == []
@@ -146,7 +98,7 @@ async def test_a_lost_settlement_answer_is_voided_and_never_paid_twice(
 ) -> None:
     order = await _ready(client, world)
     await behave(platform_http, lose_answer_of="2207")
-    lost = await _hand_over(client, world, order)
+    lost = await hand_over(client, world, order)
     assert lost.status_code == 504 and lost.json()["code"] == "insurance_platform_timeout"
     assert await _local(db_session, order) == []
     [voided] = await _fake_settlements(platform_http)
@@ -155,7 +107,7 @@ async def test_a_lost_settlement_answer_is_voided_and_never_paid_twice(
     assert void["infno"] == "2601" and void["input"]["data"]["omsgid"] == voided["msgid"]
     # The platform answers again: the retry settles once, on a fresh message id.
     await behave(platform_http)
-    await ok(await _hand_over(client, world, order))
+    await ok(await hand_over(client, world, order))
     active = [s for s in await _fake_settlements(platform_http) if not s["undone"]]
     assert len(active) == 1 and active[0]["msgid"] != voided["msgid"]
     assert len(await _local(db_session, order)) == 1
@@ -165,7 +117,7 @@ async def test_a_settlement_the_platform_made_but_this_service_lost_is_reversed_
     client, platform_app, platform, platform_http, world: World, db_session
 ) -> None:
     order = await _ready(client, world)
-    await ok(await _hand_over(client, world, order))
+    await ok(await hand_over(client, world, order))
     [local] = await _local(db_session, order)
     # Pretend the platform's answer arrived but the hand-over's transaction then rolled back:
     # its 2207 is kept (audit) but nothing here books it.
@@ -194,7 +146,7 @@ async def test_a_completed_return_reverses_on_the_platform(
     client, platform_app, platform_http, world: World, db_session
 ) -> None:
     order = await _ready(client, world)
-    await ok(await _hand_over(client, world, order))
+    await ok(await hand_over(client, world, order))
     staff = world.as_("pharmacist")
     opened = await ok(
         await client.post(
