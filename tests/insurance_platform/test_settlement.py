@@ -11,12 +11,13 @@ from sqlalchemy import select
 from app.insurance_platform import settlement as platform_settlement
 from app.insurance_platform.amounts import fen_to_yuan
 from app.models import (
+    InsuredIdentity,
     PharmacyOrder,
     PlatformMessage,
     PlatformSettlement,
     Settlement,
 )
-from tests.insurance_platform.conftest import behave, hand_over, received
+from tests.insurance_platform.conftest import add_person, behave, hand_over, received
 from tests.prescription.world import World, ok, ordered, picked
 
 ORDERS = "/api/v1/orders"
@@ -175,3 +176,21 @@ async def test_a_completed_return_reverses_on_the_platform(
     assert rows["reversal"].fund_fen == -rows["settlement"].fund_fen
     [fake] = await _fake_settlements(platform_http)
     assert fake["undone"] is True
+
+
+async def test_a_person_the_platform_now_insures_otherwise_is_not_settled(
+    client, platform_app, platform_http, world: World, db_session
+) -> None:
+    identity = await db_session.scalar(
+        select(InsuredIdentity).where(InsuredIdentity.patient_id == world.patient.id)
+    )
+    assert identity is not None
+    other = "390" if identity.insurance_type == "310" else "310"
+    order = await _ready(client, world)
+    # Since verification, the platform moved the person to the other insurance.
+    await add_person(platform_http, identity.national_id, other, identity.insured_area)
+    answer = await hand_over(client, world, order)
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "platform_identity_differs"
+    assert await _local(db_session, order) == []
+    assert await _fake_settlements(platform_http) == []
