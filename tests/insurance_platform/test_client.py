@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import String, select, type_coerce, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -20,7 +21,9 @@ from app.insurance_platform.client import (
     PlatformUnreachable,
 )
 from app.insurance_platform.envelope import MSGID, PlatformAnswer, message_id
-from app.models import PlatformMessage
+from app.kit.crypto import FieldCipher
+from app.kit.key_rotation import rotate_encrypted_columns
+from app.models import Base, PlatformMessage
 from tests.fixtures import factories
 from tests.insurance_platform.conftest import add_person, behave, received
 
@@ -167,3 +170,22 @@ async def test_what_is_not_an_answer_is_unreachable(
         select(PlatformMessage).where(PlatformMessage.direction == "failure")
     )
     assert failure is not None and failure.infno == "9001"
+
+
+async def test_a_field_key_rotation_reaches_the_kept_messages(
+    platform, platform_http, db_session, monkeypatch, settings
+) -> None:
+    certno = factories.resident_id()
+    await add_person(platform_http, certno, "390")
+    result = await platform.call("1101", _person_query(certno), insured_area="140300")
+    new_key = Fernet.generate_key().decode()
+    in_use = [k.strip() for k in settings.field_encryption_keys.split(",") if k.strip()]
+    both = FieldCipher([new_key, *in_use])
+    monkeypatch.setattr("app.kit.key_rotation.field_cipher", lambda dialect: both)
+    assert await rotate_encrypted_columns(db_session, Base.metadata) >= 1
+    raw = await db_session.scalars(
+        select(type_coerce(PlatformMessage.body, String)).where(
+            PlatformMessage.msgid == result.msgid
+        )
+    )
+    assert all(certno in FieldCipher([new_key]).decrypt(body) for body in raw)
