@@ -4,15 +4,16 @@ Mounted under /_dev/insurance-platform when FAKE_INSURANCE_PLATFORM_ENABLED (poi
 INSURANCE_PLATFORM_URL at it). `POST /` takes an envelope and answers as the platform does:
 9001 issues a sign-in number; every other transaction needs a number it issued, a fresh
 `msgid` and a well-formed envelope, else infcode -1 with `err_msg`. It keeps its own state:
-persons (1101), visits (2201, 2203), fee details (2204) and settlements (2207; undone by 2208
-and by 2601 voids), each person's deductible and fund use; 3201 compares an institution's
-monthly totals with its own bookings. Its split engine is the service's
-own (`app.insurance.calculation.split_claim`) under terms it is given per insurance type, on
-its own catalogue classes (甲 01, 乙 02, 丙 03; codes it does not list are 丙, self-pay).
+persons (1101), visits (2201, 2203; withdrawn by 2202), fee details (2204; withdrawn by 2205),
+settlements (2207; undone by 2208 and by 2601 voids), each person's deductible and fund use;
+3201 compares an institution's monthly totals with its own bookings. Its split engine is the
+service's own (`app.insurance.calculation.split_claim`) under terms it is given per insurance
+type, on its own catalogue classes (甲 01, 乙 02, 丙 03; codes it does not list are 丙).
 
 Through `/_control/...` (dev only, like the fake's whole surface) it is told its persons,
-terms and catalogue, and to refuse everything with a given `err_msg`, to answer late, to answer
-a different fund share, or to lose its answers to one transaction after doing it.
+terms and catalogue, and to refuse everything (or one transaction) with a given `err_msg`, to
+answer late, to answer a different fund share, or to lose its answers to one transaction after
+doing it; it shows what it received, its open visits and its settlements.
 """
 
 from __future__ import annotations
@@ -49,11 +50,14 @@ class FakePerson(BaseModel):
 
 
 class FakeBehaviour(BaseModel):
-    """Refuse every transaction but sign-in with this `err_msg`; answer this many seconds late;
+    """Refuse every transaction but sign-in (or only `refuse_only`) with this `err_msg`; answer
+    this many seconds late;
     pay this much more (or less) from the fund than the rules say; do transaction
     `lose_answer_of` but answer it only after `delay_seconds` (a lost answer)."""
 
     refuse_with: str | None = None
+    # Refuse only this transaction (with `refuse_with`); every other one as usual.
+    refuse_only: str | None = Field(default=None, pattern=r"^\d{4}$")
     delay_seconds: float = Field(default=0.0, ge=0, le=120)
     fund_delta_fen: int = 0
     lose_answer_of: str | None = Field(default=None, pattern=r"^\d{4}$")
@@ -182,7 +186,8 @@ def _transaction(state: FakePlatformState, request: PlatformRequest) -> dict[str
         )
     if request.sign_no not in state.sign_nos:
         return _refusal(state, "签到编号无效，请重新签到")
-    if state.behaviour.refuse_with:
+    refusing = state.behaviour.refuse_only in (None, request.infno)
+    if state.behaviour.refuse_with and refusing:
         return _refusal(state, state.behaviour.refuse_with)
     if request.infno == "1101":
         data = request.input.get("data") or {}
@@ -204,6 +209,26 @@ def _register(state: FakePlatformState, request: PlatformRequest) -> dict[str, A
     mdtrt_id = state.serial("M")
     state.visits[mdtrt_id] = (_psn_no(person), person.insutype)
     return _answer(state, {"data": {"mdtrt_id": mdtrt_id, "psn_no": _psn_no(person)}})
+
+
+def _withdraw_registration(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    data = request.input.get("data") or {}
+    visit = state.visits.get(str(data.get("mdtrt_id")))
+    if visit is None or visit[0] != data.get("psn_no"):
+        return _refusal(state, "就诊记录不存在")
+    if any(s.mdtrt_id == data.get("mdtrt_id") and not s.undone for s in state.settlements.values()):
+        return _refusal(state, "该就诊已结算，不能撤销挂号")
+    del state.visits[str(data["mdtrt_id"])]
+    return _answer(state, {})
+
+
+def _withdraw_fees(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    data = request.input.get("data") or {}
+    lines = state.fees.get(str(data.get("chrg_bchno")))
+    if not lines or lines[0].get("mdtrt_id") != data.get("mdtrt_id"):
+        return _refusal(state, "费用明细不存在")
+    del state.fees[str(data["chrg_bchno"])]
+    return _answer(state, {})
 
 
 def _visit(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
@@ -394,8 +419,10 @@ def _reconcile_totals(state: FakePlatformState, request: PlatformRequest) -> dic
 
 _SETTLEMENT_TRANSACTIONS = {
     "2201": _register,
+    "2202": _withdraw_registration,
     "2203": _visit,
     "2204": _fees,
+    "2205": _withdraw_fees,
     "2207": _settle,
     "2208": _reverse,
     "2601": _void,
@@ -438,6 +465,10 @@ def create_fake_insurance_platform_app() -> FastAPI:
     @fake.post("/_control/catalogue", status_code=204)
     async def add_to_catalogue(body: list[FakeCatalogueEntry]) -> None:
         state.catalogue.update({entry.med_list_codg: entry.chrgitm_lv for entry in body})
+
+    @fake.get("/_control/open")
+    async def open_visits() -> dict[str, list[str]]:
+        return {"visits": sorted(state.visits), "fee_batches": sorted(state.fees)}
 
     @fake.get("/_control/settlements")
     async def settlements() -> list[dict[str, Any]]:

@@ -20,16 +20,18 @@ specification's 2201/2203/2204/2207/2208/2601 tables (see docs/insurance-platfor
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict
+from app.errors import AppError, Conflict
 from app.insurance import repository as insurance_repository
 from app.insurance_platform import repository
 from app.insurance_platform.amounts import fen_to_yuan, yuan_to_fen
-from app.insurance_platform.client import InsurancePlatform, PlatformTimeout
+from app.insurance_platform.client import InsurancePlatform, PlatformRefused, PlatformTimeout
 from app.insurance_platform.envelope import SUCCESS, interface_time
 from app.insurance_platform.persons import RESIDENT_ID_CARD, query_person
 from app.kit.clock import utcnow
@@ -48,8 +50,10 @@ from app.models import (
 log = structlog.get_logger(__name__)
 
 REGISTER = "2201"
+WITHDRAW_REGISTRATION = "2202"
 VISIT = "2203"
 FEES = "2204"
+WITHDRAW_FEES = "2205"
 SETTLE = "2207"
 REVERSE = "2208"
 VOID = "2601"
@@ -57,6 +61,15 @@ VOID = "2601"
 CHRONIC_OUTPATIENT = "14"
 # 个人结算方式 01: 按项目结算.
 BY_ITEM = "01"
+
+
+@contextmanager
+def _kept_from_hiding(what: str) -> Iterator[None]:
+    """Clean-up after a failure must not hide the failure: its own is logged instead."""
+    try:
+        yield
+    except AppError as exc:
+        log.warning("platform clean-up failed", what=what, code=exc.code)
 
 
 def order_subject(settlement: Settlement) -> str:
@@ -104,85 +117,105 @@ async def settle(
         subject=subject,
     )
     mdtrt_id = str((registered.output.get("data") or {}).get("mdtrt_id") or "")
-    await platform.call(
-        VISIT,
-        {
-            "mdtrtinfo": {
-                "mdtrt_id": mdtrt_id,
-                "psn_no": person.psn_no,
-                "med_type": CHRONIC_OUTPATIENT,
-                "begntime": begun,
-                "dise_codg": disease.national_code,
-                "dise_name": disease.name_zh,
-            },
-            "diseinfo": [
-                {
-                    "diag_type": "1",
-                    "diag_srt_no": "1",
-                    "diag_code": disease.national_code,
-                    "diag_name": disease.name_zh,
-                    "diag_dept": doctor.department_zh,
-                    "dise_dor_no": doctor.id.hex[:30],
-                    "dise_dor_name": doctor.name,
-                    "diag_time": begun,
-                    "vali_flag": "1",
-                }
-            ],
-        },
-        insured_area=area,
-        subject=subject,
-    )
+    visit = {"psn_no": person.psn_no, "mdtrt_id": mdtrt_id}
     chrg_bchno = settlement.id.hex[:30]
-    items = await insurance_repository.settlement_items(session, settlement.id)
-    await platform.call(
-        FEES,
-        {
-            "feedetail": [
-                {
-                    "feedetl_sn": f"{chrg_bchno[:26]}{item.line_no:04d}",
+    try:
+        await platform.call(
+            VISIT,
+            {
+                "mdtrtinfo": {
                     "mdtrt_id": mdtrt_id,
                     "psn_no": person.psn_no,
-                    "chrg_bchno": chrg_bchno,
+                    "med_type": CHRONIC_OUTPATIENT,
+                    "begntime": begun,
                     "dise_codg": disease.national_code,
-                    "med_type": CHRONIC_OUTPATIENT,
-                    "fee_ocur_time": begun,
-                    "med_list_codg": item.national_code,
-                    "medins_list_codg": item.national_code,
-                    "det_item_fee_sumamt": fen_to_yuan(item.amount_fen),
-                    "cnt": item.quantity,
-                    "pric": fen_to_yuan(item.unit_price_fen),
-                    "bilg_dr_codg": doctor.id.hex[:30],
-                    "bilg_dr_name": doctor.name,
-                    "hosp_appr_flag": "1",
-                }
-                for item in items
-            ]
-        },
-        insured_area=area,
-        subject=subject,
-    )
-    try:
-        settled = await platform.call(
-            SETTLE,
-            {
-                "data": {
-                    **common,
-                    **certificate,
-                    "med_type": CHRONIC_OUTPATIENT,
-                    "medfee_sumamt": fen_to_yuan(settlement.total_fen),
-                    "psn_setlway": BY_ITEM,
-                    "mdtrt_id": mdtrt_id,
-                    "chrg_bchno": chrg_bchno,
-                    "acct_used_flag": "1" if settlement.account_fen else "0",
-                }
+                    "dise_name": disease.name_zh,
+                },
+                "diseinfo": [
+                    {
+                        "diag_type": "1",
+                        "diag_srt_no": "1",
+                        "diag_code": disease.national_code,
+                        "diag_name": disease.name_zh,
+                        "diag_dept": doctor.department_zh,
+                        "dise_dor_no": doctor.id.hex[:30],
+                        "dise_dor_name": doctor.name,
+                        "diag_time": begun,
+                        "vali_flag": "1",
+                    }
+                ],
             },
             insured_area=area,
             subject=subject,
         )
-    except PlatformTimeout:
-        # The answer is lost, not the settlement perhaps: void it now so a retry is clean (if
-        # the void fails too, the next attempt resolves it before settling again).
-        await resolve_earlier_attempts(session, platform, subject)
+        items = await insurance_repository.settlement_items(session, settlement.id)
+        await platform.call(
+            FEES,
+            {
+                "feedetail": [
+                    {
+                        "feedetl_sn": f"{chrg_bchno[:26]}{item.line_no:04d}",
+                        "mdtrt_id": mdtrt_id,
+                        "psn_no": person.psn_no,
+                        "chrg_bchno": chrg_bchno,
+                        "dise_codg": disease.national_code,
+                        "med_type": CHRONIC_OUTPATIENT,
+                        "fee_ocur_time": begun,
+                        "med_list_codg": item.national_code,
+                        "medins_list_codg": item.national_code,
+                        "det_item_fee_sumamt": fen_to_yuan(item.amount_fen),
+                        "cnt": item.quantity,
+                        "pric": fen_to_yuan(item.unit_price_fen),
+                        "bilg_dr_codg": doctor.id.hex[:30],
+                        "bilg_dr_name": doctor.name,
+                        "hosp_appr_flag": "1",
+                    }
+                    for item in items
+                ]
+            },
+            insured_area=area,
+            subject=subject,
+        )
+        try:
+            settled = await platform.call(
+                SETTLE,
+                {
+                    "data": {
+                        **common,
+                        **certificate,
+                        "med_type": CHRONIC_OUTPATIENT,
+                        "medfee_sumamt": fen_to_yuan(settlement.total_fen),
+                        "psn_setlway": BY_ITEM,
+                        "mdtrt_id": mdtrt_id,
+                        "chrg_bchno": chrg_bchno,
+                        "acct_used_flag": "1" if settlement.account_fen else "0",
+                    }
+                },
+                insured_area=area,
+                subject=subject,
+            )
+        except PlatformTimeout:
+            # The answer is lost, not the settlement perhaps: void it now so a retry is clean (if
+            # the void fails too, the next attempt resolves it before settling again).
+            with _kept_from_hiding("void after a lost settlement answer"):
+                await resolve_earlier_attempts(session, platform, subject)
+            raise
+    except PlatformRefused:
+        # Nothing was settled: take the fee details (2205) and the registration (2202) back,
+        # so the person has no open visit left on the platform.
+        with _kept_from_hiding("withdrawal of a refused visit"):
+            await platform.call(
+                WITHDRAW_FEES,
+                {"data": {**visit, "chrg_bchno": chrg_bchno}},
+                insured_area=area,
+                subject=subject,
+            )
+            await platform.call(
+                WITHDRAW_REGISTRATION,
+                {"data": {**visit, "ipt_otp_no": settlement.order_id.hex[:30]}},
+                insured_area=area,
+                subject=subject,
+            )
         raise
     info = settled.output.get("setlinfo") or {}
     row = _platform_row(settlement, "settlement", settled.msgid, person.psn_no, info, mdtrt_id)

@@ -194,3 +194,22 @@ async def test_a_person_the_platform_now_insures_otherwise_is_not_settled(
     assert answer.json()["code"] == "platform_identity_differs"
     assert await _local(db_session, order) == []
     assert await _fake_settlements(platform_http) == []
+
+
+async def test_a_refused_settlement_takes_its_visit_back(
+    client, platform_app, platform_http, world: World, db_session
+) -> None:
+    order = await _ready(client, world)
+    await behave(platform_http, refuse_with="超出门慢待遇限额", refuse_only="2207")
+    refused = await hand_over(client, world, order)
+    assert refused.status_code == 502 and refused.json()["err_msg"] == "超出门慢待遇限额"
+    withdraw_fees, withdraw_registration = (await received(platform_http))[-2:]
+    assert withdraw_fees["infno"] == "2205" and withdraw_registration["infno"] == "2202"
+    assert withdraw_fees["input"]["data"]["chrg_bchno"]
+    assert (await platform_http.get("/_control/open")).json() == {
+        "visits": [],
+        "fee_batches": [],
+    }
+    await behave(platform_http)
+    await ok(await hand_over(client, world, order))
+    assert len(await _fake_settlements(platform_http)) == 1
