@@ -23,6 +23,7 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.insurance_platform.client import HttpInsurancePlatform
 from app.insurance_platform.fake import FAKE_PLATFORM_PATH, create_fake_insurance_platform_app
+from app.insurance_platform.fake_directory import DatabaseDirectory
 from app.insurance_platform.persons import PlatformPersonSource
 from app.kit.blobstore import create_blob_store
 from app.kit.clock import shifted_by
@@ -159,5 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if dev_merchant.in_use(settings):
             app.mount(FAKE_WECHATPAY_PATH, create_fake_wechatpay_app(settings))
     if settings.serves_fake_insurance_platform:
-        app.mount(FAKE_PLATFORM_PATH, create_fake_insurance_platform_app())
+        # The fake learns persons, terms and drug classes it was not told from this service's
+        # database, so the demo journey runs with it.
+        directory = DatabaseDirectory(lambda: app.state.sessionmaker)
+        app.mount(FAKE_PLATFORM_PATH, create_fake_insurance_platform_app(directory))
     return app

@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field, ValidationError
@@ -77,6 +78,17 @@ class FakeCatalogueEntry(BaseModel):
 
     med_list_codg: str = Field(min_length=1, max_length=50)
     chrgitm_lv: Literal["01", "02", "03"]
+
+
+class FakeDirectory(Protocol):
+    """Where the fake looks up what it was not told: a person, an insurance type's terms, the
+    classes of national drug codes (app/insurance_platform/fake_directory.py in dev)."""
+
+    async def person(self, certno: str) -> FakePerson | None: ...
+
+    async def terms(self, insutype: str) -> FakeTerms | None: ...
+
+    async def classes(self, codes: Sequence[str]) -> dict[str, Literal["01", "02", "03"]]: ...
 
 
 CLASSES: dict[str, InsuranceClass] = {"01": "full", "02": "partial", "03": "self_pay"}
@@ -430,8 +442,33 @@ _SETTLEMENT_TRANSACTIONS = {
 }
 
 
-def create_fake_insurance_platform_app() -> FastAPI:
-    """The fake platform as an ASGI app (mounted under FAKE_PLATFORM_PATH in dev)."""
+async def _consult(
+    state: FakePlatformState, directory: FakeDirectory, request: PlatformRequest
+) -> None:
+    """Learn from the directory what this message needs and the fake was not told."""
+    if request.infno == "1101":
+        data = request.input.get("data") or {}
+        certno = str(data.get("certno") or data.get("mdtrt_cert_no") or "").upper()
+        if certno and certno not in state.persons:
+            person = await directory.person(certno)
+            if person is not None:
+                state.persons[certno] = person
+    elif request.infno == "2204":
+        codes = {str(line.get("med_list_codg")) for line in request.input.get("feedetail") or []}
+        unknown = sorted(codes - set(state.catalogue))
+        if unknown:
+            state.catalogue.update(await directory.classes(unknown))
+    elif request.infno == "2207":
+        visit = state.visits.get(str((request.input.get("data") or {}).get("mdtrt_id")))
+        if visit is not None and visit[1] not in state.terms:
+            terms = await directory.terms(visit[1])
+            if terms is not None:
+                state.terms[visit[1]] = terms
+
+
+def create_fake_insurance_platform_app(directory: FakeDirectory | None = None) -> FastAPI:
+    """The fake platform as an ASGI app (mounted under FAKE_PLATFORM_PATH in dev), told what
+    it knows through its control endpoints and, when given one, its directory."""
     state = FakePlatformState()
     fake = FastAPI(title="Fake insurance platform (dev only)", openapi_url=None, docs_url=None)
     fake.state.platform = state
@@ -449,6 +486,8 @@ def create_fake_insurance_platform_app() -> FastAPI:
         if envelope.msgid in state.msgids:
             return _refusal(state, "报文ID重复")
         state.msgids.add(envelope.msgid)
+        if directory is not None:
+            await _consult(state, directory, envelope)
         answer = _transaction(state, envelope)
         if envelope.infno == state.behaviour.lose_answer_of:
             await asyncio.sleep(60)  # done, but the answer never arrives in time

@@ -11,7 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.sql import add_unique
-from app.models import PlatformMessage, PlatformSettlement, PlatformSignIn
+from app.models import (
+    BenefitRule,
+    Drug,
+    InsuredIdentity,
+    PlatformMessage,
+    PlatformSettlement,
+    PlatformSignIn,
+)
 
 
 async def add_message(session: AsyncSession, row: PlatformMessage) -> bool:
@@ -120,3 +127,38 @@ async def platform_settlements_for(
         select(PlatformSettlement).where(PlatformSettlement.settlement_id.in_(settlement_ids))
     )
     return {row.settlement_id: row for row in rows}
+
+
+async def verified_by_index(
+    session: AsyncSession, national_id_index: str
+) -> InsuredIdentity | None:
+    """The newest verified identity with this certificate number (the dev fake's directory)."""
+    return await session.scalar(
+        select(InsuredIdentity)
+        .where(InsuredIdentity.national_id_index == national_id_index)
+        .order_by(InsuredIdentity.verified_at.desc())
+        .limit(1)
+    )
+
+
+async def newest_rule_of_type(
+    session: AsyncSession, insurance_type: str, on: date
+) -> BenefitRule | None:
+    """The newest benefit rule of an insurance type in force on `on`, whatever the disease and
+    level (the dev fake settles one rule per insurance type)."""
+    return await session.scalar(
+        select(BenefitRule)
+        .where(BenefitRule.insurance_type == insurance_type, BenefitRule.effective_from <= on)
+        .order_by(BenefitRule.effective_from.desc(), BenefitRule.version.desc())
+        .limit(1)
+    )
+
+
+async def drug_classes(session: AsyncSession, national_codes: Sequence[str]) -> dict[str, str]:
+    """The insurance class (full, partial, self_pay) of each of these national drug codes."""
+    rows = await session.execute(
+        select(Drug.national_code, Drug.insurance_class).where(
+            Drug.national_code.in_(national_codes)
+        )
+    )
+    return {code: kind for code, kind in rows}
