@@ -29,7 +29,7 @@ class DatabaseDirectory:
 
     async def person(self, certno: str) -> FakePerson | None:
         async with self._sessions()() as session:
-            identity = await repository.verified_by_index(session, blind_index(certno))
+            identity = await repository.verified_by_index(session, blind_index(session, certno))
         if identity is None:
             return None
         return FakePerson(
