@@ -28,6 +28,7 @@ from app.insurance.statements import RESOURCE, month_window
 from app.insurance_platform import repository
 from app.insurance_platform.amounts import fen_to_yuan
 from app.insurance_platform.client import InsurancePlatform
+from app.insurance_platform.persons import INSURANCE_TYPES
 from app.models import PlatformSettlement, Settlement
 
 TOTALS = "3201"
@@ -120,7 +121,9 @@ async def reconcile(
             differences.append(difference)
     start, end = month_window(statement.month)
     result = Reconciliation(statement.id, statement.month, differences=differences)
-    for insurance_type in sorted(local):
+    # Both insurance types are asked, with zeros where the statement has none: bookings the
+    # platform made that this service never saw show up too.
+    for insurance_type in INSURANCE_TYPES:
         totals = booked[insurance_type]
         answer = await platform.call(
             TOTALS,

@@ -24,6 +24,17 @@ def _next_month() -> datetime:
     return datetime(year, month, 2, 2, tzinfo=UTC)
 
 
+def _split(found: dict, insurance_type: str) -> tuple[dict, dict]:
+    """The reconciliation of this insurance type, and of the other one."""
+    [mine] = [t for t in found["by_type"] if t["insurance_type"] == insurance_type]
+    [other] = [t for t in found["by_type"] if t["insurance_type"] != insurance_type]
+    return mine, other
+
+
+def _zero() -> dict:
+    return {"count": 0, "total_fen": 0, "fund_fen": 0, "account_fen": 0}
+
+
 async def _settled(client, world: World, db_session, drug: str) -> Settlement:
     # Each order its own drug: a second prescription of one class is duplicate therapy.
     body = rx_body(world, item(getattr(world.drugs, drug)))
@@ -66,8 +77,9 @@ async def test_the_month_reconciles_and_each_difference_is_shown(
     answer = await _reconciled(client, db_session, settings, differing)
     assert answer.status_code == 200, answer.text
     found = answer.json()
-    [by_type] = found["by_type"]
-    assert by_type["insurance_type"] == differing.insurance_type
+    by_type, other = _split(found, differing.insurance_type)
+    assert other["statement"] == other["platform"] == _zero()
+    assert other["balanced"] is True
     rows = [local_only, differing]
     assert by_type["statement"] == {
         "count": 2,
@@ -78,8 +90,8 @@ async def test_the_month_reconciles_and_each_difference_is_shown(
     assert by_type["platform"]["count"] == 1
     assert by_type["platform"]["fund_fen"] == differing.fund_fen + 250
     assert by_type["balanced"] is True and by_type["platform_description"] == "对账平"
-    sent = (await received(platform_http))[-1]
-    assert sent["infno"] == "3201" and sent["msgid"] == by_type["msgid"]
+    [sent] = [m for m in await received(platform_http) if m["msgid"] == by_type["msgid"]]
+    assert sent["infno"] == "3201"
     assert sent["input"]["data"]["fixmedins_setl_cnt"] == 1
     assert {(d["settlement_id"], d["problem"]) for d in found["differences"]} == {
         (str(local_only.id), "not_on_platform"),
@@ -98,7 +110,7 @@ async def test_the_platform_says_unbalanced_when_a_booking_is_missing_here(
     await db_session.delete(lost)
     await db_session.flush()
     found = (await _reconciled(client, db_session, settings, settled)).json()
-    [by_type] = found["by_type"]
+    by_type, _ = _split(found, settled.insurance_type)
     assert by_type["balanced"] is False
     assert "fixmedins_setl_cnt：中心2，机构1" in by_type["platform_description"]
     assert [d["problem"] for d in found["differences"]] == ["not_on_platform"]
