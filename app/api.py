@@ -19,6 +19,7 @@ from app.enrollment.endpoints import router as enrollment_router
 from app.health.endpoints import router as health_router
 from app.identity.endpoints import router as identity_router
 from app.insurance.endpoints import router as insurance_router
+from app.insurance_platform.endpoints import router as platform_router
 from app.nightscout.endpoints import router as nightscout_router
 from app.patient.endpoints import router as patient_router
 from app.payment.endpoints import router as payment_router
@@ -54,6 +55,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(care_plan_router)
     app.include_router(insurance_router)
     app.include_router(reconciliation_router)
+    app.include_router(platform_router)
     app.include_router(payment_router)
     app.include_router(prescription_router)
     app.include_router(pharmacy_router)

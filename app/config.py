@@ -340,11 +340,47 @@ class Settings(BaseSettings):
     identity_declarations_per_window: int = Field(default=5, ge=1)
     identity_declaration_window_seconds: int = Field(default=24 * 3600, ge=1)
 
+    # --- The national medical insurance information platform (app/insurance_platform) ---
+    # Where the designated-institution interface takes its envelopes (one POST per message).
+    # Unset: the platform is not configured and bureau clerks attest insured identity; set:
+    # identity comes from the platform's person query (1101) and clerks no longer attest.
+    insurance_platform_url: str | None = None
+    # This institution as the platform knows it (定点医药机构编号, 12 characters; its name),
+    # the area it treats in (就医地医保区划, Yangquan 140300) and the receiving system's code.
+    insurance_platform_fixmedins_code: str = Field(
+        default="H14030000001", min_length=12, max_length=12
+    )
+    insurance_platform_fixmedins_name: str = "阳泉市慢病互联网医院"
+    insurance_platform_area: str = Field(default="140300", pattern=r"^\d{6}$")
+    insurance_platform_recer_sys_code: str = Field(default="YQMB", max_length=10)
+    insurance_platform_infver: str = Field(default="V1.0", max_length=6)
+    # The operator the service signs in as (9001) and names in every envelope (opter_type 1:
+    # 经办人), with the address and MAC the sign-in reports.
+    insurance_platform_opter: str = Field(default="mb-service", max_length=30)
+    insurance_platform_opter_name: str = Field(default="慢病服务", max_length=50)
+    insurance_platform_ip: str = "127.0.0.1"
+    insurance_platform_mac: str = "00-00-00-00-00-00"
+    # Whole exchange of one message, connection to answer; beyond it the caller gets 504.
+    insurance_platform_timeout_seconds: float = Field(default=15.0, gt=0)
+    # A sign-in number is renewed each calendar day (Asia/Shanghai) and when older than this.
+    insurance_platform_sign_in_max_age_hours: float = Field(default=12.0, gt=0)
+    # Serve the development fake platform under /_dev/insurance-platform (never in prod); point
+    # INSURANCE_PLATFORM_URL at it to use it.
+    fake_insurance_platform_enabled: bool = False
+
     @field_validator("sign_in_rate_per_address", "sign_in_rate_per_username")
     @classmethod
     def _rate_parses(cls, value: str) -> str:
         parse_rate(value)  # ValueError names what is wrong with it
         return value
+
+    @model_validator(mode="after")
+    def _platform_needs_postgres(self) -> Settings:
+        # The platform's audit trail and sign-in are written in transactions of their own
+        # while the caller's is open; SQLite's single pooled connection cannot give one.
+        if self.insurance_platform_url and self.is_sqlite:
+            raise ValueError("INSURANCE_PLATFORM_URL needs a PostgreSQL DATABASE_URL")
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_dev(self) -> Settings:
@@ -366,6 +402,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"refusing to start in prod with development secrets: {bad}")
             if self.fake_wechat_enabled:
                 raise ValueError("FAKE_WECHAT_ENABLED must be false in prod")
+            if self.fake_insurance_platform_enabled:
+                raise ValueError("FAKE_INSURANCE_PLATFORM_ENABLED must be false in prod")
             if self.clock_offset_seconds:
                 raise ValueError("CLOCK_OFFSET_SECONDS must be 0 in prod")
             weak = self._weak_keys()
@@ -421,6 +459,11 @@ class Settings(BaseSettings):
     def serves_fake_wechat(self) -> bool:
         """Whether the local fake WeChat (login and pay) is served; never in prod."""
         return self.fake_wechat_enabled and self.env != Environment.prod
+
+    @property
+    def serves_fake_insurance_platform(self) -> bool:
+        """Whether the development fake insurance platform is served; never in prod."""
+        return self.fake_insurance_platform_enabled and self.env != Environment.prod
 
     @property
     def is_sqlite(self) -> bool:

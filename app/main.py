@@ -21,6 +21,10 @@ from app.chat.runtime import ChatRuntime
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
+from app.insurance_platform.client import HttpInsurancePlatform
+from app.insurance_platform.fake import FAKE_PLATFORM_PATH, create_fake_insurance_platform_app
+from app.insurance_platform.fake_directory import DatabaseDirectory
+from app.insurance_platform.persons import PlatformPersonSource
 from app.kit.blobstore import create_blob_store
 from app.kit.clock import shifted_by
 from app.kit.gc_tuning import serving_gc
@@ -65,6 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.wechat = WeChatClient(
                 http, settings.wechat_api_base, settings.wechat_appid, settings.wechat_secret
             )
+        if settings.insurance_platform_url and not hasattr(app.state, "insurance_platform"):
+            app.state.insurance_platform = HttpInsurancePlatform(http, settings, sessionmaker)
+        if hasattr(app.state, "insurance_platform"):
+            # Insured identity comes from the platform's person query (identity endpoints).
+            app.state.identity_source = PlatformPersonSource(app.state.insurance_platform)
         await hub.start()
         app.state.chat_runtime = ChatRuntime(settings, hub)
         tasks: list[asyncio.Task[None]] = []
@@ -150,4 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if dev_merchant.in_use(settings):
             app.mount(FAKE_WECHATPAY_PATH, create_fake_wechatpay_app(settings))
+    if settings.serves_fake_insurance_platform:
+        # The fake learns persons, terms and drug classes it was not told from this service's
+        # database, so the demo journey runs with it.
+        directory = DatabaseDirectory(lambda: app.state.sessionmaker)
+        app.mount(FAKE_PLATFORM_PATH, create_fake_insurance_platform_app(directory))
     return app

@@ -19,10 +19,13 @@ A prescription, from signing to its order and settlement
                           (pre-settlement) and tells the store's partner system through the
                           outbox (OUTBOX: partner.webhook; so is a cancelled order).
     order moves        -> OrderTransitioned: in the transaction, hand-over (`delivered`) settles
-                          the claim with insurance.
+                          the claim with insurance, then on the insurance platform where one is
+                          configured (app/insurance_platform/settlement.py: 2207, its split kept
+                          beside the local estimate).
     revoked            -> RevocationRequested: in the transaction, before the prescription moves,
                           its open order is cancelled (409 once the boxes are picked).
-    reversed           -> SettlementReversed: in the transaction, what the patient paid is owed
+    reversed           -> SettlementReversed: in the transaction, the platform reverses its
+                          settlement (2208) where it made one, and what the patient paid is owed
                           back (OUTBOX: payment.refund sends it).
 
 Care changes
@@ -54,6 +57,7 @@ import app.ecg.messages
 import app.enrollment.messages
 import app.health.messages
 import app.insurance.messages
+import app.insurance_platform.messages
 import app.nightscout.messages
 import app.payment.messages
 import app.pharmacy.delivery.messages
@@ -71,7 +75,10 @@ from app.chat import socket as chat_socket
 from app.chat.runtime import ChatRuntime, chat_runtime
 from app.config import Settings
 from app.db import app_state_of
+from app.insurance import repository as insurance_repository
 from app.insurance.facts import SettlementReversed
+from app.insurance_platform import settlement as platform_settlement
+from app.insurance_platform.client import InsurancePlatform
 from app.outbox.handlers import HandlerFactory
 from app.payment.refunds import PAYMENT_REFUND, payment_refund_handler, refund_reversed
 from app.pharmacy.delivery import service as delivery_service
@@ -101,6 +108,7 @@ MESSAGE_CATALOGUES: tuple[ModuleType, ...] = (
     app.enrollment.messages,
     app.health.messages,
     app.insurance.messages,
+    app.insurance_platform.messages,
     app.nightscout.messages,
     app.payment.messages,
     app.pharmacy.messages,
@@ -157,6 +165,35 @@ async def refund_reversal(session: AsyncSession, event: SettlementReversed) -> N
     await refund_reversed(session, event.original, event.reversal)
 
 
+def insurance_platform(session: AsyncSession) -> InsurancePlatform | None:
+    """The platform the application of this unit of work settles with (None where it is not
+    configured, and for work done outside an application: the demo seed, service tests)."""
+    try:
+        state = app_state_of(session)
+    except RuntimeError:
+        return None
+    platform: InsurancePlatform | None = getattr(state, "insurance_platform", None)
+    return platform
+
+
+async def settle_on_platform(session: AsyncSession, event: OrderTransitioned) -> None:
+    """Where the insurance platform is configured, a hand-over's settlement is settled there
+    too (after the local one, in the same transaction: a refusal fails the hand-over)."""
+    platform = insurance_platform(session)
+    if platform is None or event.target != "delivered":
+        return
+    settled = await insurance_repository.unreversed_settlement_of_order(session, event.order.id)
+    if settled is not None:
+        await platform_settlement.settle(session, platform, settled)
+
+
+async def reverse_on_platform(session: AsyncSession, event: SettlementReversed) -> None:
+    """A reversal is reversed on the platform too (2208) where it settled the original."""
+    platform = insurance_platform(session)
+    if platform is not None:
+        await platform_settlement.reverse(session, platform, event.original, event.reversal)
+
+
 async def announce_review(session: AsyncSession, event: PrescriptionReviewed) -> None:
     """Tell the patient in chat how review went."""
     await chat_care_events.announce_review(session, runtime(session).chat, event.prescription)
@@ -200,7 +237,9 @@ def wire(dispatcher: events.Dispatcher = events.dispatcher) -> None:
     dispatcher.in_transaction(PrescriptionReviewed, announce_review)
     dispatcher.in_transaction(RevocationRequested, cancel_revoked_order)
     dispatcher.in_transaction(OrderTransitioned, settlement_link.settle_at_hand_over)
+    dispatcher.in_transaction(OrderTransitioned, settle_on_platform)
     # A settlement reversed: the patient's payments are owed back.
+    dispatcher.in_transaction(SettlementReversed, reverse_on_platform)
     dispatcher.in_transaction(SettlementReversed, refund_reversal)
     # Care: a new doctor, a team's changes.
     dispatcher.in_transaction(DoctorAssigned, announce_assignment)

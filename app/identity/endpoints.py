@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
+from app.errors import Conflict
 from app.idempotency import IdempotencyKey
 from app.identity import service as identity_service
 from app.identity.schemas import (
@@ -18,13 +19,14 @@ from app.identity.schemas import (
     DeclarationOut,
     DeclarationReceipt,
     IdentityStatus,
+    PlatformVerificationCreate,
     ReviewItem,
     ReviewPage,
     VerificationCreate,
     VerifiedIdentityOut,
     verified_out,
 )
-from app.identity.sources import staff_attestation
+from app.identity.sources import InsuredIdentitySource, staff_attestation
 from app.kit.pagination import PageQuery
 from app.models import Role
 
@@ -90,10 +92,18 @@ async def get_patient_identity(
     status_code=status.HTTP_201_CREATED,
 )
 async def verify_patient_identity(
-    patient_id: uuid.UUID, body: VerificationCreate, principal: BureauOnly, session: DbSession
+    patient_id: uuid.UUID,
+    body: VerificationCreate,
+    request: Request,
+    principal: BureauOnly,
+    session: DbSession,
 ) -> VerifiedIdentityOut:
     """Record the insured identity the clerk verified in the insurer's records (audited). It
-    supersedes the one in force and is bound to the patient's unexpired entitlements."""
+    supersedes the one in force and is bound to the patient's unexpired entitlements. Where
+    the insurance platform is configured its person query is the source instead: 409
+    `identity_verified_by_platform`."""
+    if _platform_source(request) is not None:
+        raise Conflict("identity_verified_by_platform")
     record = staff_attestation(
         national_id=body.national_id,
         insurance_type=body.insurance_type,
@@ -103,6 +113,39 @@ async def verify_patient_identity(
         reference=body.reference,
     )
     row = await identity_service.record_verified(session, principal, patient_id, record)
+    return verified_out(row, await identity_service.account_available_fen(session, row))
+
+
+def _platform_source(request: Request) -> InsuredIdentitySource | None:
+    """The insurance platform's person query when the platform is configured (app.main)."""
+    source: InsuredIdentitySource | None = getattr(request.app.state, "identity_source", None)
+    return source
+
+
+@router.post(
+    "/api/v1/identity/patients/{patient_id}/platform-verifications",
+    response_model=VerifiedIdentityOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def verify_patient_identity_on_platform(
+    patient_id: uuid.UUID,
+    body: PlatformVerificationCreate,
+    request: Request,
+    principal: BureauOnly,
+    session: DbSession,
+) -> VerifiedIdentityOut:
+    """Ask the insurance platform (person query 1101) about the patient and record its answer
+    as the verified identity: insurance type, insured area and personal-account balance are
+    the platform's, never the clerk's or the patient's (audited, bound to the unexpired
+    entitlements). 409 `insurance_platform_not_configured` where the platform is not set up;
+    404 `insured_person_not_found` when it knows no current 310/390 insurance there; 502/504
+    when it refuses or does not answer."""
+    source = _platform_source(request)
+    if source is None:
+        raise Conflict("insurance_platform_not_configured")
+    row = await identity_service.verify_from_source(
+        session, principal, patient_id, source, body.national_id, body.insured_area
+    )
     return verified_out(row, await identity_service.account_available_fen(session, row))
 
 

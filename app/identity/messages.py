@@ -36,5 +36,13 @@ register_messages(
             "zh": "该患者的参保身份正在被他人核实，请刷新后重试",
             "en": "Someone else is verifying this patient's identity; reload and retry",
         },
+        "insurance_platform_not_configured": {
+            "zh": "本机构尚未接入医保信息平台，请由医保经办人员核实参保身份",
+            "en": "The insurance platform is not configured; a bureau clerk verifies identity",
+        },
+        "identity_verified_by_platform": {
+            "zh": "本机构已接入医保信息平台，参保身份须经平台人员信息查询核实",
+            "en": "Insured identity is verified by the insurance platform's person query here",
+        },
     }
 )

@@ -68,6 +68,16 @@ class VerificationCreate(BaseModel):
         return self
 
 
+class PlatformVerificationCreate(BaseModel):
+    """Whom a bureau clerk asks the insurance platform about (its person query, 1101): the
+    platform's answer, not the clerk, says what the insured identity is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    national_id: str = NATIONAL_ID
+    insured_area: str = AREA
+
+
 class DeclarationOut(BaseModel):
     national_id: str = Field(description="In full for the patient, masked for staff lists")
     insurance_type: InsuranceType

@@ -41,6 +41,7 @@ from app.models.idempotency_key import IdempotencyKey
 from app.models.institution import Institution
 from app.models.insurance_benefit_rule import BenefitRule
 from app.models.insurance_ledger import LedgerCorrection, LedgerEntry
+from app.models.insurance_platform import PlatformMessage, PlatformSettlement, PlatformSignIn
 from app.models.insurance_quota import InsuranceQuota, InsuranceQuotaDisease
 from app.models.insurance_settlement import (
     FlagReview,
@@ -158,6 +159,9 @@ __all__ = [
     "PharmacyStock",
     "PharmacyStore",
     "PharmacyStoreCoverage",
+    "PlatformMessage",
+    "PlatformSettlement",
+    "PlatformSignIn",
     "Prescription",
     "PrescriptionItem",
     "PrescriptionReviewer",

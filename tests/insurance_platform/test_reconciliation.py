@@ -1,0 +1,129 @@
+"""The month closes with the platform: the statement's totals per insurance type go to 3201
+(the fake answers balanced or not from its own bookings), and each statement line is compared
+with the platform's settlement, differences shown."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from app.kit.clock import city_date, frozen_at
+from app.models import PlatformSettlement, Role, Settlement
+from tests.fixtures import factories
+from tests.insurance_platform.conftest import behave, hand_over, received
+from tests.prescription.world import World, item, ok, ordered, picked, rx_body
+
+STATEMENTS = "/api/v1/insurance/statements"
+
+
+def _next_month() -> datetime:
+    today = city_date()
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return datetime(year, month, 2, 2, tzinfo=UTC)
+
+
+def _split(found: dict, insurance_type: str) -> tuple[dict, dict]:
+    """The reconciliation of this insurance type, and of the other one."""
+    [mine] = [t for t in found["by_type"] if t["insurance_type"] == insurance_type]
+    [other] = [t for t in found["by_type"] if t["insurance_type"] != insurance_type]
+    return mine, other
+
+
+def _zero() -> dict:
+    return {"count": 0, "total_fen": 0, "fund_fen": 0, "account_fen": 0}
+
+
+async def _settled(client, world: World, db_session, drug: str) -> Settlement:
+    # Each order its own drug: a second prescription of one class is duplicate therapy.
+    body = rx_body(world, item(getattr(world.drugs, drug)))
+    order = await ordered(client, world, body, fulfilment="pickup")
+    await picked(client, world, order)
+    await ok(await hand_over(client, world, order))
+    row = await db_session.scalar(
+        select(Settlement).where(Settlement.order_id == uuid.UUID(order["id"]))
+    )
+    assert row is not None
+    return row
+
+
+async def _reconciled(client, db_session, settings, settlement: Settlement):
+    at = _next_month()
+    with frozen_at(at):
+        clerk = await factories.bearer(
+            db_session, settings, await factories.account(db_session, Role.bureau)
+        )
+        month = f"{city_date(settlement.settled_at):%Y-%m}"
+        body = {"institution_id": str(settlement.institution_id), "month": month}
+        statement = await ok(await client.post(STATEMENTS, json=body, headers=clerk), 201)
+        return await client.post(
+            f"{STATEMENTS}/{statement['id']}/platform-reconciliation", headers=clerk
+        )
+
+
+async def test_the_month_reconciles_and_each_difference_is_shown(
+    client, platform_app, platform_http, world: World, db_session, settings
+) -> None:
+    # Settled before the platform was configured: here only.
+    platform = platform_app.state.insurance_platform
+    del platform_app.state.insurance_platform
+    local_only = await _settled(client, world, db_session, "metformin")
+    platform_app.state.insurance_platform = platform
+    await behave(platform_http, fund_delta_fen=250)
+    differing = await _settled(client, world, db_session, "acarbose")
+    await behave(platform_http)
+
+    answer = await _reconciled(client, db_session, settings, differing)
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    by_type, other = _split(found, differing.insurance_type)
+    assert other["statement"] == other["platform"] == _zero()
+    assert other["balanced"] is True
+    rows = [local_only, differing]
+    assert by_type["statement"] == {
+        "count": 2,
+        "total_fen": sum(r.total_fen for r in rows),
+        "fund_fen": sum(r.fund_fen for r in rows),
+        "account_fen": sum(r.account_fen for r in rows),
+    }
+    assert by_type["platform"]["count"] == 1
+    assert by_type["platform"]["fund_fen"] == differing.fund_fen + 250
+    assert by_type["balanced"] is True and by_type["platform_description"] == "对账平"
+    [sent] = [m for m in await received(platform_http) if m["msgid"] == by_type["msgid"]]
+    assert sent["infno"] == "3201"
+    assert sent["input"]["data"]["fixmedins_setl_cnt"] == 1
+    assert {(d["settlement_id"], d["problem"]) for d in found["differences"]} == {
+        (str(local_only.id), "not_on_platform"),
+        (str(differing.id), "split_differs"),
+    }
+
+
+async def test_the_platform_says_unbalanced_when_a_booking_is_missing_here(
+    client, platform_app, platform_http, world: World, db_session, settings
+) -> None:
+    settled = await _settled(client, world, db_session, "metformin")
+    await _settled(client, world, db_session, "acarbose")
+    lost = await db_session.scalar(
+        select(PlatformSettlement).where(PlatformSettlement.settlement_id == settled.id)
+    )
+    await db_session.delete(lost)
+    await db_session.flush()
+    found = (await _reconciled(client, db_session, settings, settled)).json()
+    by_type, _ = _split(found, settled.insurance_type)
+    assert by_type["balanced"] is False
+    assert "fixmedins_setl_cnt：中心2，机构1" in by_type["platform_description"]
+    assert [d["problem"] for d in found["differences"]] == ["not_on_platform"]
+
+
+async def test_without_a_platform_there_is_nothing_to_reconcile_with(
+    client, db_session, settings
+) -> None:
+    clerk = await factories.bearer(
+        db_session, settings, await factories.account(db_session, Role.bureau)
+    )
+    answer = await client.post(
+        f"{STATEMENTS}/{uuid.uuid4()}/platform-reconciliation", headers=clerk
+    )
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "insurance_platform_not_configured"
