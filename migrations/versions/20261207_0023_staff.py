@@ -49,7 +49,7 @@ def downgrade() -> None:
     _limit_lock_waits()
     op.execute(
         "UPDATE institutions SET code = substr(code, 1, 7) || substr(code, 10, 3) "
-        "WHERE length(code) = 12 AND code LIKE 'H1403%00___'"
+        "WHERE length(code) = 12 AND code LIKE 'H1403%' AND substr(code, 8, 2) = '00'"
     )
     op.drop_index("ix_pharmacy_stores_fixmedins_code", table_name="pharmacy_stores")
     # Native DROP COLUMN (SQLite 3.35+): no table copy, so the audit triggers stay.
