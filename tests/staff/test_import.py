@@ -49,9 +49,9 @@ async def _upload(client, headers, content: bytes, name: str, **params: str):
 
 async def _staff_count(db_session) -> int:
     return await db_session.scalar(
-        select(func.count()).select_from(Account).where(
-            Account.username.in_(["dr.wang", "rx.li", "rx.zhou2", "courier.he"])
-        )
+        select(func.count())
+        .select_from(Account)
+        .where(Account.username.in_(["dr.wang", "rx.li", "rx.zhou2", "courier.he"]))
     )
 
 
