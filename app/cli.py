@@ -201,7 +201,8 @@ def _admin_command(args: argparse.Namespace) -> Callable[[Any], Awaitable[str]]:
         move = StaffMove(institution_code=args.institution, store_code=args.store,
                          reason=args.reason)  # fmt: skip
         return lambda session: commands.move_staff(session, args.username, move)
-    return lambda session: commands.import_staff(session, args.file, args.dry_run)
+    content = args.file.read_bytes()
+    return lambda session: commands.import_staff(session, content, args.dry_run)
 
 
 def is_local_host(host: str) -> bool:

@@ -187,19 +187,31 @@ INSTITUTIONS: tuple[InstitutionData, ...] = (
         "140303",
     ),
     InstitutionData(
-        "H14030300002", "阳泉市第三人民医院", "Yangquan Third People's Hospital", "tertiary", "140303"
+        "H14030300002",
+        "阳泉市第三人民医院",
+        "Yangquan Third People's Hospital",
+        "tertiary",
+        "140303",
     ),
     InstitutionData(
         "H14030300003", "阳泉市矿区人民医院", "Kuangqu People's Hospital", "secondary", "140303"
     ),
     InstitutionData(
-        "H14030300004", "华阳集团一矿医院", "Huayang Group No. 1 Mine Hospital", "secondary", "140303"
+        "H14030300004",
+        "华阳集团一矿医院",
+        "Huayang Group No. 1 Mine Hospital",
+        "secondary",
+        "140303",
     ),
     InstitutionData(
         "H14031100001", "阳泉市郊区人民医院", "Jiaoqu People's Hospital", "secondary", "140311"
     ),
     InstitutionData(
-        "H14031100002", "华阳集团二矿医院", "Huayang Group No. 2 Mine Hospital", "secondary", "140311"
+        "H14031100002",
+        "华阳集团二矿医院",
+        "Huayang Group No. 2 Mine Hospital",
+        "secondary",
+        "140311",
     ),
     InstitutionData(
         "H14031100003", "阳泉市郊区中医医院", "Jiaoqu Hospital of TCM", "secondary", "140311"

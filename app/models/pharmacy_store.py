@@ -20,9 +20,7 @@ class PharmacyChain(UUIDPrimaryKey, CreatedAt, Base):
 
 class PharmacyStore(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "pharmacy_stores"
-    __table_args__ = (
-        Index("ix_pharmacy_stores_fixmedins_code", "fixmedins_code", unique=True),
-    )
+    __table_args__ = (Index("ix_pharmacy_stores_fixmedins_code", "fixmedins_code", unique=True),)
 
     chain_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("pharmacy_chains.id"), nullable=False, index=True

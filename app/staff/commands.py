@@ -9,7 +9,6 @@ from __future__ import annotations
 import getpass
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,9 +77,10 @@ async def move_staff(session: AsyncSession, username: str, body: StaffMove) -> s
     return f"moved {placed.account.username} to {place.code} {place.name_zh}"
 
 
-async def import_staff(session: AsyncSession, path: Path, dry_run: bool) -> str:
-    """Import a staff spreadsheet (XLSX or CSV); prints each row's initial password once."""
-    report = await importing.import_staff(session, operator(), path.read_bytes(), dry_run=dry_run)
+async def import_staff(session: AsyncSession, content: bytes, dry_run: bool) -> str:
+    """Import a staff spreadsheet (XLSX or CSV bytes); prints each row's initial password
+    once."""
+    report = await importing.import_staff(session, operator(), content, dry_run=dry_run)
     if dry_run:
         return f"dry run: {len(report.rows)} row(s) valid, nothing created"
     lines = [f"row {r.row}: {r.username}  initial password: {r.initial_password}"

@@ -93,18 +93,25 @@ async def get_staff(account_id: uuid.UUID, _: Admin, session: DbSession) -> Staf
     return await _out(session, await staff_service.get(session, account_id))
 
 
-@router.get("/{account_id}/history", response_model=list[StaffEventOut])
-async def staff_history(account_id: uuid.UUID, _: Admin, session: DbSession) -> list[StaffEventOut]:
+@router.get("/{account_id}/history", response_model=Page[StaffEventOut])
+async def staff_history(
+    account_id: uuid.UUID, _: Admin, session: DbSession, page: PageQuery
+) -> Page[StaffEventOut]:
     """The audited acts on a staff account (created, suspended, reinstated, moved), oldest
     first, each with what it changed."""
-    events = await staff_service.history(session, account_id)
-    return [
+    resume = page.after(int)
+    events = await staff_service.history(
+        session, account_id, resume[0] if resume else None, page.limit
+    )
+    found = page.page(events, lambda e: (e.id,))
+    items = [
         StaffEventOut(
             occurred_at=e.occurred_at, action=e.action, actor_name=e.actor_name,
             actor_role=e.actor_role, detail=e.detail,
         )
-        for e in events
+        for e in found.items
     ]  # fmt: skip
+    return Page[StaffEventOut](items=items, next=found.next)
 
 
 @router.post("/{account_id}/suspend", response_model=StaffOut)

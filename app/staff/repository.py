@@ -129,15 +129,13 @@ async def revoke_sessions(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def history(session: AsyncSession, account_id: uuid.UUID) -> Sequence[AuditEvent]:
-    """The audited acts on a staff account, oldest first."""
-    return (
-        await session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.resource_type == STAFF_RESOURCE,
-                AuditEvent.resource_id == str(account_id),
-            )
-            .order_by(AuditEvent.id)
-        )
-    ).all()
+async def history(
+    session: AsyncSession, account_id: uuid.UUID, after_id: int | None, limit: int
+) -> Sequence[AuditEvent]:
+    """The audited acts on a staff account, oldest first, after event `after_id`."""
+    statement = select(AuditEvent).where(
+        AuditEvent.resource_type == STAFF_RESOURCE, AuditEvent.resource_id == str(account_id)
+    )
+    if after_id is not None:
+        statement = statement.where(AuditEvent.id > after_id)
+    return (await session.scalars(statement.order_by(AuditEvent.id).limit(limit))).all()

@@ -126,13 +126,6 @@ class StaffEventOut(BaseModel):
     detail: dict[str, Any] | None
 
 
-class ImportProblemOut(BaseModel):
-    row: int = Field(description="Row number as the spreadsheet shows it (the header is row 1)")
-    field: str | None = Field(description="The column at fault; null for the whole row/file")
-    code: str
-    message: str
-
-
 class ImportRowOut(BaseModel):
     row: int
     username: str | None

@@ -358,7 +358,9 @@ async def _target(
     return WorkplaceOut(kind="store", id=stores[code].id, code=code, name_zh=stores[code].name_zh)
 
 
-async def history(session: AsyncSession, account_id: uuid.UUID) -> Sequence[AuditEvent]:
+async def history(
+    session: AsyncSession, account_id: uuid.UUID, after_id: int | None, limit: int
+) -> Sequence[AuditEvent]:
     """The audited acts on a staff account, oldest first (404 for an unknown account)."""
     await get(session, account_id)
-    return await staff_repository.history(session, account_id)
+    return await staff_repository.history(session, account_id, after_id, limit)

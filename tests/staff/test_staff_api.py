@@ -173,7 +173,8 @@ async def test_a_move_is_explicit_and_audited_with_from_and_to(
         select(Doctor.institution_id).where(Doctor.account_id == account_id)
     )
     assert doctor_at == other_hospital.id
-    history = (await client.get(f"/api/v1/staff/{account_id}/history", headers=admin)).json()
+    url = f"/api/v1/staff/{account_id}/history"
+    history = (await client.get(url, headers=admin)).json()["items"]
     assert [e["action"] for e in history] == ["create", "move"]
     assert history[1]["detail"]["from"]["code"] == hospital.code
     assert history[1]["detail"]["to"]["code"] == other_hospital.code
