@@ -70,23 +70,26 @@ async def load_demo_enrollment(
                     )
                 )
         created += 1
-    reviewer = doctors["dr.zhang"]
+    # Every institution can take enrollments: its first demo doctor reviews its applications
+    # (dr.zhang at the pilot hospital).
+    first_at: dict[str, str] = {}
+    for item in data.DOCTORS:
+        first_at.setdefault(item.institution_code, item.username)
     admin = await session.scalar(select(Account).where(Account.username == "admin"))
-    if (
-        admin is not None
-        and await session.scalar(
+    for username in first_at.values():
+        reviewer = doctors[username]
+        granted = await session.scalar(
             select(EnrollmentReviewer).where(EnrollmentReviewer.doctor_id == reviewer.id)
         )
-        is None
-    ):
-        session.add(
-            EnrollmentReviewer(
-                doctor_id=reviewer.id,
-                institution_id=reviewer.institution_id,
-                granted_by_account_id=admin.id,
+        if admin is not None and granted is None:
+            session.add(
+                EnrollmentReviewer(
+                    doctor_id=reviewer.id,
+                    institution_id=reviewer.institution_id,
+                    granted_by_account_id=admin.id,
+                )
             )
-        )
-        created += 1
+            created += 1
     today = city_date()
     for item in data.PATIENTS:
         patient = patients[item.wechat_openid]

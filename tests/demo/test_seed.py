@@ -27,6 +27,7 @@ from app.models import (
     District,
     Doctor,
     Drug,
+    EnrollmentReviewer,
     Institution,
     Patient,
     PharmacyStaff,
@@ -335,7 +336,7 @@ async def test_format_credentials(loaded: Loaded) -> None:
     assert len(loaded.second.credentials) == 37  # 33 staff + 4 patients
 
 
-async def test_every_institution_carries_a_national_code_and_has_a_doctor(
+async def test_every_institution_carries_a_national_code_and_takes_enrollments(
     session: AsyncSession,
 ) -> None:
     institutions = (await session.scalars(select(Institution))).all()
@@ -344,6 +345,9 @@ async def test_every_institution_carries_a_national_code_and_has_a_doctor(
         assert problem is None, (institution.code, problem)
     with_doctor = set((await session.scalars(select(Doctor.institution_id))).all())
     assert {i.id for i in institutions} <= with_doctor
+    # A doctor there reviews its enrollment applications.
+    reviewed = set((await session.scalars(select(EnrollmentReviewer.institution_id))).all())
+    assert {i.id for i in institutions} <= reviewed
 
 
 async def test_every_store_has_a_national_code_a_pharmacist_and_a_courier(
