@@ -6,7 +6,8 @@ python -m app.cli serve [--demo] [--host 127.0.0.1] [--port 8000] [--workers 1]
     (any other host than a loopback one runs APP_ENV=prod unless APP_ENV is set)
 python -m app.cli openapi [--check] [PATH]
 python -m app.cli rotate-field-keys
-python -m app.cli staff create|suspend|reinstate|move|import ...   (see README, "Creating staff")
+python -m app.cli staff create|suspend|reinstate|reset-password|move|import ...
+    (see README, "Creating staff")
 python -m app.cli institution create ... / store create ...
 """
 
@@ -134,6 +135,8 @@ def _add_admin_commands(sub: Any) -> None:
         act = acts.add_parser(name, help=f"{name} a staff account")
         act.add_argument("username")
         act.add_argument("--reason", required=True)
+    reset = acts.add_parser("reset-password", help="a new random password, printed once")
+    reset.add_argument("username")
     move = acts.add_parser("move", help="move a staff member to another institution or store")
     move.add_argument("username")
     move.add_argument("--institution")
@@ -197,6 +200,8 @@ def _admin_command(args: argparse.Namespace) -> Callable[[Any], Awaitable[str]]:
         return lambda session: commands.suspend_staff(session, args.username, args.reason)
     if args.act == "reinstate":
         return lambda session: commands.reinstate_staff(session, args.username, args.reason)
+    if args.act == "reset-password":
+        return lambda session: commands.reset_password(session, args.username)
     if args.act == "move":
         move = StaffMove(institution_code=args.institution, store_code=args.store,
                          reason=args.reason)  # fmt: skip

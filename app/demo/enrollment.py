@@ -73,8 +73,8 @@ async def load_demo_enrollment(
     # Every institution can take enrollments: its first demo doctor reviews its applications
     # (dr.zhang at the pilot hospital).
     first_at: dict[str, str] = {}
-    for item in data.DOCTORS:
-        first_at.setdefault(item.institution_code, item.username)
+    for doctor_data in data.DOCTORS:
+        first_at.setdefault(doctor_data.institution_code, doctor_data.username)
     admin = await session.scalar(select(Account).where(Account.username == "admin"))
     for username in first_at.values():
         reviewer = doctors[username]

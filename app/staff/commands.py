@@ -68,6 +68,13 @@ async def reinstate_staff(session: AsyncSession, username: str, reason: str) -> 
     return f"reinstated {placed.account.username}"
 
 
+async def reset_password(session: AsyncSession, username: str) -> str:
+    """Give a staff account a new random password, printed once."""
+    placed = await staff_service.by_username(session, username)
+    _, password = await staff_service.reset_password(session, operator(), placed.account.id)
+    return f"new password for {placed.account.username} (shown once): {password}"
+
+
 async def move_staff(session: AsyncSession, username: str, body: StaffMove) -> str:
     """Move a staff member to another institution or store."""
     placed = await staff_service.by_username(session, username)

@@ -18,6 +18,7 @@ from app.staff import importing
 from app.staff import service as staff_service
 from app.staff.repository import Placement
 from app.staff.schemas import (
+    PasswordReset,
     StaffCreate,
     StaffCreated,
     StaffEventOut,
@@ -132,6 +133,16 @@ async def reinstate_staff(
     return await _out(
         session, await staff_service.reinstate(session, principal, account_id, body.reason)
     )
+
+
+@router.post("/{account_id}/password-reset", response_model=PasswordReset)
+async def reset_staff_password(
+    account_id: uuid.UUID, principal: Admin, session: DbSession
+) -> PasswordReset:
+    """Give a staff account a new random password, shown once, and end its sign-ins (a
+    forgotten password, or a create whose answer was lost)."""
+    placed, password = await staff_service.reset_password(session, principal, account_id)
+    return PasswordReset(account_id=placed.account.id, initial_password=password)
 
 
 @router.post("/{account_id}/move", response_model=StaffOut)

@@ -97,6 +97,11 @@ class StaffCreated(StaffOut):
     )
 
 
+class PasswordReset(BaseModel):
+    account_id: uuid.UUID
+    initial_password: str = Field(description="The new password, shown this once")
+
+
 class StaffSuspend(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=200)

@@ -296,6 +296,24 @@ async def reinstate(
     return placed
 
 
+async def reset_password(
+    session: AsyncSession, actor: Actor, account_id: uuid.UUID
+) -> tuple[Placement, str]:
+    """Give a staff account a new random initial password (returned once) and end its
+    sign-in sessions: for a forgotten password, or a create whose answer was lost (its retry
+    is 409, and the generated password was only in that answer)."""
+    placed = await _locked(session, account_id)
+    password = new_password()
+    placed.account.password_hash = await asyncio.to_thread(hash_password, password)
+    ended = await staff_repository.revoke_sessions(session, account_id, "password_reset", utcnow())
+    await session.flush()
+    await audit_service.record(
+        session, actor, AuditAction.update, STAFF_RESOURCE, account_id, None,
+        {"password_reset": True, "sessions_ended": ended},
+    )  # fmt: skip
+    return placed, password
+
+
 async def move(
     session: AsyncSession, actor: Actor, account_id: uuid.UUID, body: StaffMove
 ) -> Placement:

@@ -18,6 +18,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", STAFF + "/suspend"): ADMIN,
     ("POST", STAFF + "/reinstate"): ADMIN,
     ("POST", STAFF + "/move"): ADMIN,
+    ("POST", STAFF + "/password-reset"): ADMIN,
     ("POST", "/api/v1/pharmacy-stores"): ADMIN,
 }
 

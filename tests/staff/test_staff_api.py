@@ -233,3 +233,16 @@ async def test_creating_is_audited(client, admin, hospital, db_session) -> None:
     assert count == 1
     assert await db_session.scalar(select(func.count()).select_from(Account).where(
         Account.username == "dr.new")) == 1  # fmt: skip
+
+
+async def test_a_password_reset_gives_a_new_password_and_ends_old_tokens(
+    client, admin, db_session, settings
+) -> None:
+    account = await factories.account(db_session, Role.pharmacist)
+    token = await factories.bearer(db_session, settings, account)
+    reset = await client.post(f"/api/v1/staff/{account.id}/password-reset", headers=admin)
+    assert reset.status_code == 200
+    password = reset.json()["initial_password"]
+    assert (await client.get("/api/v1/auth/me", headers=token)).status_code == 401
+    assert (await _login(client, account.username, factories.PASSWORD)).status_code == 401
+    assert (await _login(client, account.username, password)).status_code == 200
