@@ -31,6 +31,7 @@ from app.prescription.endpoints import router as prescription_router
 from app.reading.endpoints import router as reading_router
 from app.realtime.gateway import router as realtime_router
 from app.reference.endpoints import router as reference_router
+from app.staff.endpoints import router as staff_router
 
 
 def include_routers(app: FastAPI) -> None:
@@ -40,6 +41,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(identity_router)
     app.include_router(patient_router)
     app.include_router(reference_router)
+    app.include_router(staff_router)
     app.include_router(chat_router)
     app.include_router(device_router)
     app.include_router(reading_router)

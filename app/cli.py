@@ -6,6 +6,9 @@ python -m app.cli serve [--demo] [--host 127.0.0.1] [--port 8000] [--workers 1]
     (any other host than a loopback one runs APP_ENV=prod unless APP_ENV is set)
 python -m app.cli openapi [--check] [PATH]
 python -m app.cli rotate-field-keys
+python -m app.cli staff create|suspend|reinstate|reset-password|move|import ...
+    (see README, "Creating staff")
+python -m app.cli institution create ... / store create ...
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import ipaddress
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from alembic import command
@@ -92,6 +97,119 @@ async def rotate_field_keys() -> int:
     return 0
 
 
+async def _admin_act(act: Callable[[Any], Awaitable[str]]) -> int:
+    """Run one admin command in a transaction of its own: print what it did and commit, or
+    print why it was refused and change nothing."""
+    from app.errors import AppError
+    from app.staff.commands import describe_error
+
+    engine = create_engine(get_settings())
+    try:
+        async with create_sessionmaker(engine)() as session:
+            try:
+                done = await act(session)
+            except AppError as exc:
+                print(describe_error(exc), file=sys.stderr)
+                return 1
+            await session.commit()
+    finally:
+        await engine.dispose()
+    print(done)
+    return 0
+
+
+def _add_admin_commands(sub: Any) -> None:
+    staff = sub.add_parser("staff", help="create, suspend, reinstate, move or import staff")
+    acts = staff.add_subparsers(dest="act", required=True)
+    create = acts.add_parser("create", help="create a doctor, pharmacist or courier")
+    create.add_argument("--role", required=True, choices=["doctor", "pharmacist", "courier"])
+    create.add_argument("--username", required=True)
+    create.add_argument("--name", required=True, help="display name, e.g. 李医生")
+    create.add_argument("--institution", help="institution code (doctor, prescription reviewer)")
+    create.add_argument("--store", help="store code (store pharmacist, courier)")
+    create.add_argument("--department", help="doctor's department, e.g. 内分泌科")
+    create.add_argument("--title", help="doctor's title, e.g. 主治医师")
+    create.add_argument("--specialties", default="", help="disease codes, e.g. M01600,M03900")
+    create.add_argument("--max-patients", type=int)
+    for name in ("suspend", "reinstate"):
+        act = acts.add_parser(name, help=f"{name} a staff account")
+        act.add_argument("username")
+        act.add_argument("--reason", required=True)
+    reset = acts.add_parser("reset-password", help="a new random password, printed once")
+    reset.add_argument("username")
+    move = acts.add_parser("move", help="move a staff member to another institution or store")
+    move.add_argument("username")
+    move.add_argument("--institution")
+    move.add_argument("--store")
+    move.add_argument("--reason", required=True)
+    spreadsheet = acts.add_parser("import", help="import a staff spreadsheet (XLSX or CSV)")
+    spreadsheet.add_argument("file", type=Path)
+    spreadsheet.add_argument("--dry-run", action="store_true", help="check only")
+
+    institution = sub.add_parser("institution", help="create a designated institution")
+    create_institution = institution.add_subparsers(dest="act", required=True).add_parser(
+        "create", help="code: H + 6-digit district code + 5-digit sequence"
+    )
+    create_institution.add_argument("--code", required=True)
+    create_institution.add_argument("--name-zh", required=True)
+    create_institution.add_argument("--name-en", required=True)
+    create_institution.add_argument("--level", required=True, choices=["secondary", "tertiary"])
+    create_institution.add_argument("--district", required=True)
+    create_institution.add_argument("--online-pilot", action="store_true")
+
+    store = sub.add_parser("store", help="create a partner pharmacy store")
+    create_store = store.add_subparsers(dest="act", required=True).add_parser(
+        "create", help="fixmedins code: P + 6-digit district code + 5-digit sequence"
+    )
+    for option in ("--chain", "--code", "--fixmedins-code", "--name-zh", "--name-en"):
+        create_store.add_argument(option, required=True)
+    create_store.add_argument("--district", required=True)
+    create_store.add_argument("--address", required=True)
+    create_store.add_argument("--covers", required=True, help="district codes, e.g. 140322")
+
+
+def _admin_command(args: argparse.Namespace) -> Callable[[Any], Awaitable[str]]:
+    """The act an admin command names, its input checked as the API checks it."""
+    from app.reference.schemas import InstitutionCreate, PharmacyStoreCreate
+    from app.staff import commands
+    from app.staff.schemas import StaffCreate, StaffMove
+
+    if args.command == "institution":
+        data = InstitutionCreate(
+            code=args.code, name_zh=args.name_zh, name_en=args.name_en, level=args.level,
+            district_code=args.district, is_online_pilot=args.online_pilot,
+        )  # fmt: skip
+        return lambda session: commands.create_institution(session, data)
+    if args.command == "store":
+        store = PharmacyStoreCreate(
+            chain_code=args.chain, code=args.code, fixmedins_code=args.fixmedins_code,
+            name_zh=args.name_zh, name_en=args.name_en, district_code=args.district,
+            address_zh=args.address, covers=[c for c in args.covers.split(",") if c],
+        )  # fmt: skip
+        return lambda session: commands.create_store(session, store)
+    if args.act == "create":
+        person = StaffCreate(
+            role=args.role, username=args.username, display_name=args.name,
+            institution_code=args.institution, store_code=args.store,
+            department_zh=args.department, title_zh=args.title,
+            specialties=[c for c in args.specialties.split(",") if c],
+            max_active_patients=args.max_patients,
+        )  # fmt: skip
+        return lambda session: commands.create_staff(session, person)
+    if args.act == "suspend":
+        return lambda session: commands.suspend_staff(session, args.username, args.reason)
+    if args.act == "reinstate":
+        return lambda session: commands.reinstate_staff(session, args.username, args.reason)
+    if args.act == "reset-password":
+        return lambda session: commands.reset_password(session, args.username)
+    if args.act == "move":
+        move = StaffMove(institution_code=args.institution, store_code=args.store,
+                         reason=args.reason)  # fmt: skip
+        return lambda session: commands.move_staff(session, args.username, move)
+    content = args.file.read_bytes()
+    return lambda session: commands.import_staff(session, content, args.dry_run)
+
+
 def is_local_host(host: str) -> bool:
     """Whether binding `host` serves this machine only (loopback)."""
     if host == "localhost":
@@ -158,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     openapi.add_argument("--check", action="store_true")
     openapi.add_argument("path", nargs="?", type=Path, default=OPENAPI_PATH)
     sub.add_parser("rotate-field-keys", help="re-encrypt identifiers under the newest key")
+    _add_admin_commands(sub)
     args = parser.parse_args(argv)
 
     if args.command == "migrate":
@@ -171,6 +290,13 @@ def main(argv: list[str] | None = None) -> int:
         return export_openapi(args.path, args.check)
     if args.command == "rotate-field-keys":
         return asyncio.run(rotate_field_keys())
+    if args.command in ("staff", "institution", "store"):
+        try:
+            act = _admin_command(args)
+        except ValidationError as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return 2
+        return asyncio.run(_admin_act(act))
     return run_server(args.host, args.port, args.workers, args.demo)
 
 

@@ -27,8 +27,10 @@ from app.care import repository as care_repository
 from app.care.relationships import DoctorAtCapacity
 from app.config import Settings
 from app.enrollment import entitlements as entitlement_service
+from app.errors import NotFound
 from app.kit.clock import city_date
-from app.models import AssignmentDecision, CareRelationship
+from app.kit.repository import by_id
+from app.models import AssignmentDecision, CareRelationship, Institution
 
 T = TypeVar("T")
 
@@ -57,7 +59,10 @@ async def patient_context(
     relationships: Sequence[CareRelationship] | None = None,
 ) -> PatientContext:
     """The patient's online-care diseases (409 if not entitled), care history and urgency;
-    `relationships` are all of the patient's, newest first, if the caller has read them."""
+    `relationships` are all of the patient's, newest first, if the caller has read them. An
+    institution the patient names must exist (404): the decision records it."""
+    if institution_id is not None and await by_id(session, Institution, institution_id) is None:
+        raise NotFound("institution_not_found")
     diseases = await entitlement_service.online_care_diseases(session, patient_id, city_date(now))
     if relationships is None:
         relationships = await care_repository.relationships_of_patient(session, patient_id)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import repository as audit_repository
-from app.authz.principal import Principal
 from app.kit.clock import utcnow
 from app.models import AuditEvent
 from app.observability import request_id_var
@@ -20,26 +20,48 @@ class AuditAction(StrEnum):
     create = "create"
     update = "update"
     delete = "delete"
+    # Acts on staff accounts (app/staff).
+    suspend = "suspend"
+    reinstate = "reinstate"
+    move = "move"
+
+
+class Actor(Protocol):
+    """Who acted: a signed-in principal, or an operator at the command line (no account)."""
+
+    @property
+    def account_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def display_name(self) -> str: ...
 
 
 async def record(
     session: AsyncSession,
-    principal: Principal,
+    principal: Actor,
     action: AuditAction,
     resource_type: str,
     resource_id: str | uuid.UUID | None,
     patient_id: uuid.UUID | None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append an audit event in the request's transaction (it commits with the access)."""
-    await record_many(session, principal, action, resource_type, [(resource_id, patient_id)])
+    """Append an audit event in the request's transaction (it commits with the access);
+    `detail` says what an administrative act changed."""
+    await record_many(
+        session, principal, action, resource_type, [(resource_id, patient_id)], detail
+    )
 
 
 async def record_many(
     session: AsyncSession,
-    principal: Principal,
+    principal: Actor,
     action: AuditAction,
     resource_type: str,
     resources: Sequence[tuple[str | uuid.UUID | None, uuid.UUID | None]],
+    detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one event per (resource id, patient id), e.g. for every row of a list."""
     now = utcnow()
@@ -57,6 +79,7 @@ async def record_many(
                 "resource_id": None if resource_id is None else str(resource_id),
                 "patient_id": patient_id,
                 "request_id": request_id,
+                "detail": detail,
             }
             for resource_id, patient_id in resources
         ],

@@ -51,6 +51,7 @@ class ChainData:
 @dataclass(frozen=True)
 class StoreData:
     code: str
+    fixmedins_code: str  # national designated-pharmacy code: P + area code + 5 digits
     name_zh: str
     name_en: str
     district_code: str
@@ -146,10 +147,12 @@ DISTRICTS: tuple[DistrictData, ...] = (
     DistrictData("140322", "盂县", "Yu County", is_county=True, is_mountainous=True),
 )
 
-PILOT_INSTITUTION_CODE = "H140302001"
+PILOT_INSTITUTION_CODE = "H14030200001"
 
 # DEMO DATA: 15 designated catalogue-disease institutions (secondary or higher). Names follow
-# hospitals of Yangquan; codes, levels and the exact list are illustrative, not the bureau's list.
+# hospitals of Yangquan; levels and the exact list are illustrative, not the bureau's list. Codes
+# take the national 12-character shape (H + the district's GB/T 2260 code + a 5-digit sequence,
+# app/reference/codes.py); the sequence numbers are invented.
 INSTITUTIONS: tuple[InstitutionData, ...] = (
     InstitutionData(
         PILOT_INSTITUTION_CODE,
@@ -160,58 +163,70 @@ INSTITUTIONS: tuple[InstitutionData, ...] = (
         is_online_pilot=True,
     ),
     InstitutionData(
-        "H140302002",
+        "H14030200002",
         "阳泉市中医医院",
         "Yangquan Hospital of Traditional Chinese Medicine",
         "tertiary",
         "140302",
     ),
     InstitutionData(
-        "H140302003",
+        "H14030200003",
         "阳泉市第二人民医院",
         "Yangquan Second People's Hospital",
         "secondary",
         "140302",
     ),
     InstitutionData(
-        "H140302004", "阳泉市城区人民医院", "Chengqu People's Hospital", "secondary", "140302"
+        "H14030200004", "阳泉市城区人民医院", "Chengqu People's Hospital", "secondary", "140302"
     ),
     InstitutionData(
-        "H140303001",
+        "H14030300001",
         "华阳集团总医院",
         "Huayang Group General Hospital (formerly Yangmei Group General Hospital)",
         "tertiary",
         "140303",
     ),
     InstitutionData(
-        "H140303002", "阳泉市第三人民医院", "Yangquan Third People's Hospital", "tertiary", "140303"
+        "H14030300002",
+        "阳泉市第三人民医院",
+        "Yangquan Third People's Hospital",
+        "tertiary",
+        "140303",
     ),
     InstitutionData(
-        "H140303003", "阳泉市矿区人民医院", "Kuangqu People's Hospital", "secondary", "140303"
+        "H14030300003", "阳泉市矿区人民医院", "Kuangqu People's Hospital", "secondary", "140303"
     ),
     InstitutionData(
-        "H140303004", "华阳集团一矿医院", "Huayang Group No. 1 Mine Hospital", "secondary", "140303"
+        "H14030300004",
+        "华阳集团一矿医院",
+        "Huayang Group No. 1 Mine Hospital",
+        "secondary",
+        "140303",
     ),
     InstitutionData(
-        "H140311001", "阳泉市郊区人民医院", "Jiaoqu People's Hospital", "secondary", "140311"
+        "H14031100001", "阳泉市郊区人民医院", "Jiaoqu People's Hospital", "secondary", "140311"
     ),
     InstitutionData(
-        "H140311002", "华阳集团二矿医院", "Huayang Group No. 2 Mine Hospital", "secondary", "140311"
+        "H14031100002",
+        "华阳集团二矿医院",
+        "Huayang Group No. 2 Mine Hospital",
+        "secondary",
+        "140311",
     ),
     InstitutionData(
-        "H140311003", "阳泉市郊区中医医院", "Jiaoqu Hospital of TCM", "secondary", "140311"
+        "H14031100003", "阳泉市郊区中医医院", "Jiaoqu Hospital of TCM", "secondary", "140311"
     ),
     InstitutionData(
-        "H140321001", "平定县人民医院", "Pingding County People's Hospital", "secondary", PINGDING
+        "H14032100001", "平定县人民医院", "Pingding County People's Hospital", "secondary", PINGDING
     ),
     InstitutionData(
-        "H140321002", "平定县中医医院", "Pingding County Hospital of TCM", "secondary", PINGDING
+        "H14032100002", "平定县中医医院", "Pingding County Hospital of TCM", "secondary", PINGDING
     ),
     InstitutionData(
-        "H140322001", "盂县人民医院", "Yu County People's Hospital", "secondary", YU_COUNTY
+        "H14032200001", "盂县人民医院", "Yu County People's Hospital", "secondary", YU_COUNTY
     ),
     InstitutionData(
-        "H140322002", "盂县中医医院", "Yu County Hospital of TCM", "secondary", YU_COUNTY
+        "H14032200002", "盂县中医医院", "Yu County Hospital of TCM", "secondary", YU_COUNTY
     ),
 )
 
@@ -226,6 +241,7 @@ CHAIN = ChainData(
 STORES: tuple[StoreData, ...] = (
     StoreData(
         "GKYQ-CQ01",
+        "P14030200001",
         "国康大药房（北大街店）",
         "Guokang Pharmacy, Beidajie",
         "140302",
@@ -234,6 +250,7 @@ STORES: tuple[StoreData, ...] = (
     ),
     StoreData(
         "GKYQ-CQ02",
+        "P14030200002",
         "国康大药房（德胜街店）",
         "Guokang Pharmacy, Deshengjie",
         "140302",
@@ -242,6 +259,7 @@ STORES: tuple[StoreData, ...] = (
     ),
     StoreData(
         "GKYQ-KQ01",
+        "P14030300001",
         "国康大药房（桃北店）",
         "Guokang Pharmacy, Taobei",
         "140303",
@@ -250,6 +268,7 @@ STORES: tuple[StoreData, ...] = (
     ),
     StoreData(
         "GKYQ-JQ01",
+        "P14031100001",
         "国康大药房（荫营店）",
         "Guokang Pharmacy, Yinying",
         "140311",
@@ -258,6 +277,7 @@ STORES: tuple[StoreData, ...] = (
     ),
     StoreData(
         "GKYQ-PD01",
+        "P14032100001",
         "国康大药房（平定冠山店）",
         "Guokang Pharmacy, Pingding Guanshan",
         PINGDING,
@@ -266,6 +286,7 @@ STORES: tuple[StoreData, ...] = (
     ),
     StoreData(
         "GKYQ-YX01",
+        "P14032200001",
         "国康大药房（盂县秀水店）",
         "Guokang Pharmacy, Yu County Xiushui",
         YU_COUNTY,
@@ -497,19 +518,43 @@ DOCTORS: tuple[DoctorData, ...] = (
     DoctorData(
         "dr.zhao",
         "赵永平",
-        "H140321001",
+        "H14032100001",
         "全科医学科",
         "主治医师",
         ("M01600", "M03900"),
         max_active_patients=120,
     ),
+    # One doctor at each of the other designated institutions, so each can take enrollments.
+    DoctorData("dr.gao", "高建华", "H14030200002", "内分泌科", "主任医师", ("M01600",)),
+    DoctorData("dr.guo", "郭红梅", "H14030200003", "心血管内科", "副主任医师", ("M03900",)),
+    DoctorData("dr.han", "韩志刚", "H14030200004", "内科", "主治医师", ("M03900",)),
+    DoctorData("dr.yang", "杨淑芬", "H14030300001", "内分泌科", "主任医师", ("M01600",)),
+    DoctorData("dr.xu", "徐国庆", "H14030300002", "心血管内科", "主任医师", ("M03900",)),
+    DoctorData("dr.sun", "孙丽萍", "H14030300003", "内科", "主治医师", ("M01600",)),
+    DoctorData("dr.hu", "胡振东", "H14030300004", "内科", "主治医师", ("M03900",)),
+    DoctorData("dr.zhu", "朱晓燕", "H14031100001", "内分泌科", "副主任医师", ("M01600",)),
+    DoctorData("dr.lin", "林永强", "H14031100002", "内科", "主治医师", ("M03900",)),
+    DoctorData("dr.he", "何秀英", "H14031100003", "中医内科", "主治医师", ("M01600",)),
+    DoctorData("dr.luo", "罗建平", "H14032100002", "中医内科", "主治医师", ("M03900",)),
+    DoctorData("dr.liang", "梁海燕", "H14032200001", "内科", "副主任医师", ("M01600",)),
+    DoctorData("dr.song", "宋志明", "H14032200002", "中医内科", "主治医师", ("M03900",)),
 )
 
+# Every partner store, the mountain counties' included, has a pharmacist to accept and dispense
+# its orders and a courier to deliver them.
 PHARMACY_STAFF: tuple[PharmacyStaffData, ...] = (
     PharmacyStaffData("pharmacist", "rx.sun", "孙敏", "GKYQ-CQ01"),
     PharmacyStaffData("pharmacist", "rx.zhou", "周静", "GKYQ-PD01"),
     PharmacyStaffData("courier", "courier.wu", "吴强", "GKYQ-CQ01"),
     PharmacyStaffData("courier", "courier.ma", "马俊", "GKYQ-PD01"),
+    PharmacyStaffData("pharmacist", "rx.feng", "冯晓丽", "GKYQ-CQ02"),
+    PharmacyStaffData("courier", "courier.dong", "董亮", "GKYQ-CQ02"),
+    PharmacyStaffData("pharmacist", "rx.cao", "曹文静", "GKYQ-KQ01"),
+    PharmacyStaffData("courier", "courier.tian", "田勇", "GKYQ-KQ01"),
+    PharmacyStaffData("pharmacist", "rx.peng", "彭雪梅", "GKYQ-JQ01"),
+    PharmacyStaffData("courier", "courier.jiang", "蒋伟", "GKYQ-JQ01"),
+    PharmacyStaffData("pharmacist", "rx.wei", "魏丽君", "GKYQ-YX01"),
+    PharmacyStaffData("courier", "courier.qiao", "乔建军", "GKYQ-YX01"),
 )
 
 # Prescription review is hospital-side: a pharmacist of the pilot hospital, never store staff.

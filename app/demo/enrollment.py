@@ -68,20 +68,24 @@ async def load_demo_enrollment(
                     )
                 )
         created += 1
-    reviewer = doctors["dr.zhang"]
+    # Every institution can take enrollments: its first demo doctor reviews its applications
+    # (dr.zhang at the pilot hospital).
+    first_at: dict[str, str] = {}
+    for doctor_data in data.DOCTORS:
+        first_at.setdefault(doctor_data.institution_code, doctor_data.username)
     admin = await first_by(session, Account, username="admin")
-    if (
-        admin is not None
-        and await first_by(session, EnrollmentReviewer, doctor_id=reviewer.id) is None
-    ):
-        session.add(
-            EnrollmentReviewer(
-                doctor_id=reviewer.id,
-                institution_id=reviewer.institution_id,
-                granted_by_account_id=admin.id,
+    for username in first_at.values():
+        reviewer = doctors[username]
+        granted = await first_by(session, EnrollmentReviewer, doctor_id=reviewer.id)
+        if admin is not None and granted is None:
+            session.add(
+                EnrollmentReviewer(
+                    doctor_id=reviewer.id,
+                    institution_id=reviewer.institution_id,
+                    granted_by_account_id=admin.id,
+                )
             )
-        )
-        created += 1
+            created += 1
     today = city_date()
     for item in data.PATIENTS:
         patient = patients[item.wechat_openid]

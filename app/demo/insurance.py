@@ -153,7 +153,7 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
             bureau,
             statement.id,
             statement.fund_fen + statement.account_fen,
-            "DEMO-YB-202603-H140302001",
+            "DEMO-YB-202603-H14030200001",
             date(2026, 4, 15),
         )
     return DemoMonth(settled, reversal, statement)

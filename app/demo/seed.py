@@ -180,6 +180,7 @@ async def _pharmacy(session: AsyncSession, summary: DemoSummary) -> dict[str, Ph
             store = PharmacyStore(
                 chain_id=chain.id,
                 code=item.code,
+                fixmedins_code=item.fixmedins_code,
                 name_zh=item.name_zh,
                 name_en=item.name_en,
                 district_code=item.district_code,
@@ -188,6 +189,9 @@ async def _pharmacy(session: AsyncSession, summary: DemoSummary) -> dict[str, Ph
             )
             session.add(store)
             summary.created += 1
+        elif store.fixmedins_code is None:
+            # Stores loaded before stores carried their national code (migration 0023).
+            store.fixmedins_code = item.fixmedins_code
         by_code[item.code] = store
         summary.stores += 1
     await session.flush()

@@ -1,11 +1,13 @@
-"""The audit trail: append-only record of every access to a patient's health data."""
+"""The audit trail: append-only record of every access to a patient's health data and of
+every administrative act on staff (creating, suspending, reinstating, moving)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Uuid
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.types import UTCDateTime
@@ -28,3 +30,6 @@ class AuditEvent(Base):
     resource_id: Mapped[str | None] = mapped_column(String(64))
     patient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # What an administrative act changed (e.g. a staff move's from and to, and its reason);
+    # reads of health data leave it empty.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -63,9 +63,14 @@ async def add_reviewer(
     if await repository.on_store_staff(session, account.id):
         raise Conflict("reviewer_is_store_staff")
     row = await repository.reviewer(session, account.id)
-    if row is None:
-        row = PrescriptionReviewer(account_id=account.id, institution_id=body.institution_id)
-        session.add(row)
-    row.institution_id = body.institution_id
+    if row is not None:
+        # Registering again is a no-op; registering elsewhere would silently move the
+        # pharmacist away from the institution they review for: that is an explicit,
+        # audited move (POST /api/v1/staff/{account_id}/move).
+        if row.institution_id != body.institution_id:
+            raise Conflict("reviewer_at_other_institution")
+        return row
+    row = PrescriptionReviewer(account_id=account.id, institution_id=body.institution_id)
+    session.add(row)
     await session.flush()
     return row

@@ -6,6 +6,11 @@ from app.i18n import register_messages
 
 register_messages(
     {
+        "reviewer_at_other_institution": {
+            "zh": "该药师已是其他机构的处方审核药师；调动请使用人员调动功能",
+            "en": "This pharmacist already reviews another institution's prescriptions; "
+            "move them explicitly (staff move)",
+        },
         "illegal_transition": {
             "zh": "当前状态（{source}）不能变更为（{target}）",
             "en": "Cannot go from {source} to {target}",

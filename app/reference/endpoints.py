@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from app.authz.principal import CurrentPrincipal, Principal, require_roles
 from app.db import DbSession
 from app.kit.pagination import Page, PageQuery
-from app.models import Role
+from app.models import PharmacyStore, Role
 from app.reference import repository as reference_repository
 from app.reference import service as reference_service
 from app.reference.schemas import (
@@ -22,6 +22,7 @@ from app.reference.schemas import (
     InstitutionCreate,
     InstitutionOut,
     InstitutionUpdate,
+    PharmacyStoreCreate,
     PharmacyStoreOut,
 )
 
@@ -82,20 +83,32 @@ async def list_pharmacy_stores(
 ) -> Page[PharmacyStoreOut]:
     """Partner pharmacy stores by code, optionally only those that deliver to a district."""
     rows = await reference_repository.list_stores_with_coverage(session, district_code)
-    items = [
-        PharmacyStoreOut(
-            id=store.id,
-            chain_id=store.chain_id,
-            code=store.code,
-            name_zh=store.name_zh,
-            name_en=store.name_en,
-            district_code=store.district_code,
-            address_zh=store.address_zh,
-            covered_district_codes=covered,
-        )
-        for store, covered in rows
-    ]
+    items = [_store_out(store, covered) for store, covered in rows]
     return page.page_of_all(items, lambda s: (s.code, s.id), str, uuid.UUID)
+
+
+@router.post(
+    "/pharmacy-stores", response_model=PharmacyStoreOut, status_code=status.HTTP_201_CREATED
+)
+async def create_pharmacy_store(
+    body: PharmacyStoreCreate, _: Admin, session: DbSession
+) -> PharmacyStoreOut:
+    """Add a partner chain's store with the districts it delivers to (admin)."""
+    return _store_out(*await reference_service.create_store(session, body))
+
+
+def _store_out(store: PharmacyStore, covered: list[str]) -> PharmacyStoreOut:
+    return PharmacyStoreOut(
+        id=store.id,
+        chain_id=store.chain_id,
+        code=store.code,
+        fixmedins_code=store.fixmedins_code,
+        name_zh=store.name_zh,
+        name_en=store.name_en,
+        district_code=store.district_code,
+        address_zh=store.address_zh,
+        covered_district_codes=covered,
+    )
 
 
 @router.get("/chronic-diseases", response_model=Page[ChronicDiseaseOut])

@@ -13,6 +13,7 @@ from app.models import (
     District,
     Drug,
     Institution,
+    PharmacyChain,
     PharmacyStore,
     PharmacyStoreCoverage,
 )
@@ -95,4 +96,19 @@ async def get_drug(session: AsyncSession, drug_id: uuid.UUID) -> Drug | None:
 async def drug_code_exists(session: AsyncSession, national_code: str) -> bool:
     """Whether a drug already has this national code."""
     found = await session.scalar(select(Drug.id).where(Drug.national_code == national_code))
+    return found is not None
+
+
+async def get_chain_by_code(session: AsyncSession, code: str) -> PharmacyChain | None:
+    """One pharmacy chain by its code."""
+    return await session.scalar(select(PharmacyChain).where(PharmacyChain.code == code))
+
+
+async def store_code_exists(session: AsyncSession, code: str, fixmedins_code: str) -> bool:
+    """Whether a store already has this code or this designated-pharmacy code."""
+    found = await session.scalar(
+        select(PharmacyStore.id).where(
+            (PharmacyStore.code == code) | (PharmacyStore.fixmedins_code == fixmedins_code)
+        )
+    )
     return found is not None

@@ -34,7 +34,12 @@ class InstitutionOut(BaseModel):
 
 class InstitutionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
+    code: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="National designated-institution code: H + 6-digit area code + 5 digits",
+    )
     name_zh: str = Field(min_length=1, max_length=64)
     name_en: str = Field(min_length=1, max_length=128)
     level: InstitutionLevel
@@ -56,11 +61,30 @@ class PharmacyStoreOut(BaseModel):
     id: uuid.UUID
     chain_id: uuid.UUID
     code: str
+    fixmedins_code: str | None = Field(description="National designated-pharmacy code")
     name_zh: str
     name_en: str
     district_code: str
     address_zh: str
     covered_district_codes: list[str]
+
+
+class PharmacyStoreCreate(BaseModel):
+    """A partner chain's new store; a designated pharmacy carries its national code."""
+
+    model_config = ConfigDict(extra="forbid")
+    chain_code: str = Field(min_length=1, max_length=32)
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
+    fixmedins_code: str = Field(
+        min_length=12, max_length=12, description="P + 6-digit area code + 5-digit sequence"
+    )
+    name_zh: str = Field(min_length=1, max_length=64)
+    name_en: str = Field(min_length=1, max_length=128)
+    district_code: str = Field(pattern=r"^\d{6}$")
+    address_zh: str = Field(min_length=1, max_length=128)
+    covers: list[str] = Field(
+        min_length=1, max_length=20, description="District codes the store delivers to"
+    )
 
 
 class ChronicDiseaseOut(BaseModel):

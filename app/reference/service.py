@@ -7,10 +7,24 @@ import uuid
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, NotFound
-from app.models import Drug, Institution
+import app.reference.messages  # noqa: F401 - registers the error texts
+from app.errors import AppError, Conflict, NotFound
+from app.models import Drug, Institution, PharmacyStore, PharmacyStoreCoverage
 from app.reference import repository as reference_repository
-from app.reference.schemas import DrugCreate, InstitutionCreate
+from app.reference.codes import DesignatedKind, code_problem
+from app.reference.schemas import DrugCreate, InstitutionCreate, PharmacyStoreCreate
+
+
+class InvalidDesignatedCode(AppError):
+    """A designated institution's or pharmacy's code not in the national 12-character form."""
+
+    status = 422
+
+
+def _check_designated_code(code: str, kind: DesignatedKind, district_code: str) -> None:
+    problem = code_problem(code, kind, district_code)
+    if problem is not None:
+        raise InvalidDesignatedCode(problem)
 
 
 def _apply(target: object, changes: BaseModel) -> None:
@@ -20,15 +34,46 @@ def _apply(target: object, changes: BaseModel) -> None:
 
 
 async def create_institution(session: AsyncSession, data: InstitutionCreate) -> Institution:
-    """Add a designated institution; its code must be new and its district must exist."""
+    """Add a designated institution; its district must exist and its code must be new and
+    national (H + the district's code + a 5-digit sequence)."""
     if await reference_repository.get_district(session, data.district_code) is None:
         raise NotFound("district_not_found")
+    if data.is_designated:
+        _check_designated_code(data.code, "H", data.district_code)
     if await reference_repository.institution_code_exists(session, data.code):
         raise Conflict("institution_code_taken")
     institution = Institution(**data.model_dump())
     session.add(institution)
     await session.flush()
     return institution
+
+
+async def create_store(
+    session: AsyncSession, data: PharmacyStoreCreate
+) -> tuple[PharmacyStore, list[str]]:
+    """Add a store to a partner chain with the districts it delivers to; its chain and
+    districts must exist, its codes must be new and its designated code national (P + the
+    district's code + a 5-digit sequence). Returns the store and its covered districts."""
+    chain = await reference_repository.get_chain_by_code(session, data.chain_code)
+    if chain is None:
+        raise NotFound("chain_not_found")
+    covers = sorted(set(data.covers))
+    for district_code in {data.district_code, *covers}:
+        if await reference_repository.get_district(session, district_code) is None:
+            raise NotFound("district_not_found")
+    _check_designated_code(data.fixmedins_code, "P", data.district_code)
+    if await reference_repository.store_code_exists(session, data.code, data.fixmedins_code):
+        raise Conflict("store_code_taken")
+    store = PharmacyStore(
+        chain_id=chain.id,
+        **data.model_dump(exclude={"chain_code", "covers"}),
+        is_active=True,
+    )
+    session.add(store)
+    await session.flush()
+    session.add_all(PharmacyStoreCoverage(store_id=store.id, district_code=c) for c in covers)
+    await session.flush()
+    return store, covers
 
 
 async def update_institution(

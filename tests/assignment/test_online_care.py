@@ -180,6 +180,21 @@ async def test_a_patient_may_ask_for_a_different_doctor(client, db_session, sett
     assert old.ended_at is not None and old.ended_reason == "changed_doctor"
 
 
+async def test_changing_doctor_to_an_unknown_institution_is_404(client, db_session, settings):
+    account, _patient = await builders.patient(db_session, "M01603")
+    hospital = await factories.institution(db_session)
+    await builders.doctor(db_session, presence="online", institution=hospital)
+    await builders.doctor(db_session, presence="online", institution=hospital)
+    h = await headers(db_session, settings, account)
+    await start(client, h, hospital.id)
+    changed = await client.post(
+        "/api/v1/online-care/change-doctor",
+        json={"reason": "x", "institution_id": str(uuid.uuid4())},
+        headers=h,
+    )
+    assert changed.status_code == 404 and changed.json()["code"] == "institution_not_found"
+
+
 async def test_changing_doctor_without_one_is_refused(client, db_session, settings):
     account, _ = await builders.patient(db_session, "M01603")
     response = await client.post(

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app import wiring
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.demo.journey import STEPS, JourneyResult, Narrator, close_month, main, run_journey
@@ -31,7 +32,9 @@ STEP_KEYS = [key for key, _ in STEPS]
 
 
 async def _seed(database_url: str) -> None:
-    """`python -m app.cli migrate` and `seed-demo` on a fresh database."""
+    """`python -m app.cli migrate` and `seed-demo` on a fresh database (wired, as the CLI
+    seeds: the demo month's reversal refunds through a subscriber)."""
+    wiring.wire()
     await databases.migrate(database_url)
     engine = create_engine(Settings(database_url=database_url))
     try:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app import wiring
 from app.auth.passwords import verify_password
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
@@ -26,6 +27,7 @@ from app.models import (
     District,
     Doctor,
     Drug,
+    EnrollmentReviewer,
     Institution,
     Patient,
     PharmacyStaff,
@@ -33,6 +35,7 @@ from app.models import (
     PharmacyStoreCoverage,
     PrescriptionReviewer,
 )
+from app.reference.codes import code_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 METFORMIN = "XA10BAE054A001010100001"  # docs/domain.md (codes)
@@ -97,7 +100,9 @@ async def _snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture(scope="module")
 async def loaded(engine: AsyncEngine) -> Loaded:
-    """The demo data loaded twice, each run in its own committed transaction."""
+    """The demo data loaded twice, each run in its own committed transaction (wired, as the
+    CLI loads it: the demo month's reversal refunds through a subscriber)."""
+    wiring.wire()
     sessionmaker = create_sessionmaker(engine)
     async with sessionmaker() as session:
         first = await load_demo_data(session)
@@ -163,10 +168,10 @@ async def test_loading_twice_changes_nothing(loaded: Loaded) -> None:
     assert counts["pharmacy_stores"] == len(data.STORES)
     assert counts["drugs"] == len(data.DRUGS)
     assert counts["patients"] == 4
-    assert counts["doctors"] == 4
-    assert counts["pharmacy_staff"] == 4
+    assert counts["doctors"] == len(data.DOCTORS) == 17
+    assert counts["pharmacy_staff"] == len(data.PHARMACY_STAFF) == 12
     # admin and bureau, doctors, store staff, the hospital pharmacist, patients
-    assert counts["accounts"] == 3 + 4 + 4 + 1 + 4
+    assert counts["accounts"] == 3 + 17 + 12 + 1 + 4
     # The receiving doctors, plus the family-doctor team's access (enrollment demo).
     assert counts["care_relationships"] >= len(data.CARE)
     for summary in (loaded.first, loaded.second):
@@ -328,4 +333,37 @@ async def test_format_credentials(loaded: Loaded) -> None:
     assert "admin" in table and DEMO_PASSWORD in table
     assert "demo-openid-patient-4" in table and "wx.login" in table
     assert "医生 doctor" in table and "患者 patient" in table
-    assert len(loaded.second.credentials) == 16  # 12 staff + 4 patients
+    assert len(loaded.second.credentials) == 37  # 33 staff + 4 patients
+
+
+async def test_every_institution_carries_a_national_code_and_takes_enrollments(
+    session: AsyncSession,
+) -> None:
+    institutions = (await session.scalars(select(Institution))).all()
+    for institution in institutions:
+        problem = code_problem(institution.code, "H", institution.district_code)
+        assert problem is None, (institution.code, problem)
+    with_doctor = set((await session.scalars(select(Doctor.institution_id))).all())
+    assert {i.id for i in institutions} <= with_doctor
+    # A doctor there reviews its enrollment applications.
+    reviewed = set((await session.scalars(select(EnrollmentReviewer.institution_id))).all())
+    assert {i.id for i in institutions} <= reviewed
+
+
+async def test_every_store_has_a_national_code_a_pharmacist_and_a_courier(
+    session: AsyncSession,
+) -> None:
+    stores = (await session.scalars(select(PharmacyStore))).all()
+    for store in stores:
+        assert store.fixmedins_code is not None
+        assert code_problem(store.fixmedins_code, "P", store.district_code) is None
+    staffed = (
+        await session.execute(
+            select(PharmacyStaff.store_id, Account.role).join(
+                Account, Account.id == PharmacyStaff.account_id
+            )
+        )
+    ).all()
+    for store in stores:
+        roles = {role for store_id, role in staffed if store_id == store.id}
+        assert roles == {"pharmacist", "courier"}, store.code
