@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, NotFound
@@ -63,14 +64,23 @@ async def add_reviewer(
     if await repository.on_store_staff(session, account.id):
         raise Conflict("reviewer_is_store_staff")
     row = await repository.reviewer(session, account.id)
-    if row is not None:
-        # Registering again is a no-op; registering elsewhere would silently move the
-        # pharmacist away from the institution they review for: that is an explicit,
-        # audited move (POST /api/v1/staff/{account_id}/move).
-        if row.institution_id != body.institution_id:
-            raise Conflict("reviewer_at_other_institution")
-        return row
-    row = PrescriptionReviewer(account_id=account.id, institution_id=body.institution_id)
-    session.add(row)
-    await session.flush()
+    if row is None:
+        try:
+            # One reviewer row per pharmacist (unique account): of two registrations at once,
+            # the second finds the first's row below instead of failing.
+            async with session.begin_nested():
+                row = PrescriptionReviewer(
+                    account_id=account.id, institution_id=body.institution_id
+                )
+                session.add(row)
+            return row
+        except IntegrityError:
+            row = await repository.reviewer(session, account.id)
+            if row is None:
+                raise
+    # Registering again is a no-op; registering elsewhere would silently move the pharmacist
+    # away from the institution they review for: that is an explicit, audited move
+    # (POST /api/v1/staff/{account_id}/move).
+    if row.institution_id != body.institution_id:
+        raise Conflict("reviewer_at_other_institution")
     return row

@@ -155,7 +155,7 @@ async def hospital_pharmacist(session: AsyncSession, institution_id: uuid.UUID) 
         role=Role.pharmacist,
         display_name="审方药师",
         username=f"review-{uuid.uuid4().hex[:8]}",
-        password_hash=factories._PASSWORD_HASH,
+        password_hash=factories.PASSWORD_HASH,
     )
     session.add(account)
     await session.flush()
@@ -170,7 +170,7 @@ async def store_staff(session: AsyncSession, store: PharmacyStore, role: Role) -
         role=role,
         display_name=f"{role}-{uuid.uuid4().hex[:4]}",
         username=f"{role}-{uuid.uuid4().hex[:8]}",
-        password_hash=factories._PASSWORD_HASH,
+        password_hash=factories.PASSWORD_HASH,
     )
     session.add(account)
     await session.flush()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Account, AuditEvent, Doctor, Role
+from app.models import Account, AuditEvent, Doctor, PrescriptionReviewer, Role
 from tests.fixtures import factories
 from tests.fixtures.races import RaceServer, race
 from tests.races.conftest import committed
@@ -63,3 +63,34 @@ async def test_identical_suspensions_suspend_once(server: RaceServer) -> None:
         )
     )
     assert events == 1
+
+
+async def test_identical_reviewer_registrations_make_one_reviewer(server: RaceServer) -> None:
+    """Registering a reviewer is idempotent one by one (the same row again), so it is at once
+    too: every answer is that one row, never a 500 from the unique pharmacist."""
+
+    async def build(session: AsyncSession) -> tuple[dict[str, str], str, str]:
+        admin = await factories.account(session, Role.admin)
+        hospital = await factories.institution(session)
+        # A hospital pharmacist: an account on no store's staff.
+        pharmacist = Account(
+            role=Role.pharmacist,
+            username=f"rx-{uuid.uuid4().hex[:8]}",
+            display_name="审方药师",
+            password_hash=factories.PASSWORD_HASH,
+        )
+        session.add(pharmacist)
+        await session.flush()
+        bearer = await factories.bearer(session, server.settings, admin)
+        return bearer, str(hospital.id), str(pharmacist.id)
+
+    admin, institution_id, account_id = await committed(server, build)
+    body = {"account_id": account_id, "institution_id": institution_id}
+    result = await race(
+        server.http, "POST", "/api/v1/prescription-reviewers", json=body, headers=admin
+    )
+    result.all_replay()
+    rows = await server.scalar(
+        select(func.count()).where(PrescriptionReviewer.account_id == uuid.UUID(account_id))
+    )
+    assert rows == 1
