@@ -20,6 +20,7 @@ from app.health.endpoints import router as health_router
 from app.identity.endpoints import router as identity_router
 from app.insurance.endpoints import router as insurance_router
 from app.nightscout.endpoints import router as nightscout_router
+from app.notify.endpoints import router as notify_router
 from app.patient.endpoints import router as patient_router
 from app.payment.endpoints import router as payment_router
 from app.payment.reconciliation_endpoints import router as reconciliation_router
@@ -41,6 +42,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(reference_router)
     app.include_router(chat_router)
     app.include_router(device_router)
+    app.include_router(notify_router)
     app.include_router(reading_router)
     app.include_router(nightscout_router)
     app.include_router(analytics_router)

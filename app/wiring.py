@@ -72,7 +72,9 @@ from app.chat.runtime import ChatRuntime, chat_runtime
 from app.config import Settings
 from app.db import app_state_of
 from app.insurance.facts import SettlementReversed
+from app.notify.provider import wechat_push_provider
 from app.outbox.handlers import HandlerFactory
+from app.outbox.push import PushProviderFactory
 from app.payment.refunds import PAYMENT_REFUND, payment_refund_handler, refund_reversed
 from app.pharmacy.delivery import service as delivery_service
 from app.pharmacy.delivery import settlement_link
@@ -115,6 +117,10 @@ OUTBOX_KINDS: Mapping[str, HandlerFactory] = {
     PAYMENT_REFUND: payment_refund_handler,
     PARTNER_WEBHOOK: partner_webhook_handler,
 }
+
+# PUSH_PROVIDER values beside the outbox's own "log": WeChat subscription messages with an SMS
+# fallback (app/notify), which read each recipient's address when they send.
+PUSH_PROVIDERS: Mapping[str, PushProviderFactory] = {"wechat": wechat_push_provider}
 
 # Client-to-server websocket frames, by type (app/realtime/gateway.py dispatches them).
 CLIENT_MESSAGES: Mapping[str, ClientHandler] = {

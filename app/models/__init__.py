@@ -81,6 +81,8 @@ from app.models.prescription import (
     PrescriptionReviewer,
     PrescriptionTransition,
 )
+from app.models.push_delivery import PushChannel, PushDelivery, PushDeliveryStatus
+from app.models.push_grant import PushGrant
 from app.models.quality_return import QualityReturn, QualityReturnTransition
 from app.models.reading import Reading
 from app.models.reading_latest import ReadingLatest
@@ -163,6 +165,10 @@ __all__ = [
     "PrescriptionReviewer",
     "PrescriptionTransition",
     "Presettlement",
+    "PushChannel",
+    "PushDelivery",
+    "PushDeliveryStatus",
+    "PushGrant",
     "QualityReturn",
     "QualityReturnTransition",
     "Reading",

@@ -258,6 +258,11 @@ async def patient_openid(session: AsyncSession, patient_id: uuid.UUID) -> str | 
     )
 
 
+async def patient_account_id(session: AsyncSession, patient_id: uuid.UUID) -> uuid.UUID | None:
+    """The account notifications to a patient go to."""
+    return await session.scalar(select(Patient.account_id).where(Patient.id == patient_id))
+
+
 async def list_patient_payments(
     session: AsyncSession, patient_id: uuid.UUID, before: datetime | None, limit: int
 ) -> Sequence[Payment]:

@@ -1,0 +1,54 @@
+"""Subscription-grant endpoints: the patient mini-program reports `wx.requestSubscribeMessage`
+results and reads how many messages of each template it may still receive."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+
+from app.authz.principal import Principal, require_roles
+from app.db import DbSession
+from app.kit import idempotency
+from app.models import Role
+from app.notify import service as notify_service
+from app.notify.schemas import ConsentReport, GrantList, SubscriptionResults
+
+router = APIRouter(prefix="/api/v1", tags=["notifications"])
+
+PatientOnly = Annotated[Principal, require_roles(Role.patient)]
+
+
+@router.get("/me/subscription-grants", response_model=GrantList)
+async def list_my_grants(principal: PatientOnly, session: DbSession, request: Request) -> GrantList:
+    """The mini-program's subscription templates, each with how many one-time messages I
+    allowed and have not received yet (ask `wx.requestSubscribeMessage` for those at 0)."""
+    settings = request.app.state.settings
+    return GrantList(items=await notify_service.list_grants(session, principal, settings))
+
+
+@router.post("/me/subscription-grants", response_model=ConsentReport)
+async def report_subscription_results(
+    body: SubscriptionResults,
+    principal: PatientOnly,
+    session: DbSession,
+    request: Request,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=64,
+            description="A retry with the same key and body counts nothing twice",
+        ),
+    ],
+) -> ConsentReport:
+    """Report what `wx.requestSubscribeMessage` answered: each "accept" allows one more
+    message of that template, "ban" clears the template; "reject" and "filter" change
+    nothing. Unknown template ids are reported back as such and not counted."""
+    fingerprint = idempotency.fingerprint(
+        request.method, request.url.path, request.url.query, await request.body()
+    )
+    return await notify_service.record_consent(
+        session, principal, request.app.state.settings, body, idempotency_key, fingerprint
+    )
