@@ -98,7 +98,10 @@ class NotificationProvider:
         template, sms = self._wechat_templates.get(kind), self._sms_templates.get(kind)
         now = utcnow()
         async with unit_of_work(self._sessionmaker) as session:
-            openid, phone = await notify_repository.addresses(session, account_id)
+            found = await notify_repository.addresses(session, account_id)
+            if found is None:
+                raise PermanentDeliveryError("no such account")
+            openid, phone = found
             phone = phone if sms is not None else None
             existing = await notify_repository.delivery(session, key)
             if existing is not None:

@@ -13,8 +13,10 @@ from app.kit.sql import dialect_insert
 from app.models import Account, Patient, PushDelivery, PushGrant
 
 
-async def addresses(session: AsyncSession, account_id: uuid.UUID) -> tuple[str | None, str | None]:
-    """An account's WeChat openid and (patients) mobile number; (None, None) if unknown."""
+async def addresses(
+    session: AsyncSession, account_id: uuid.UUID
+) -> tuple[str | None, str | None] | None:
+    """An account's WeChat openid and (patients) mobile number; None if there is no account."""
     row = (
         await session.execute(
             select(Account.wechat_openid, Patient.phone)
@@ -22,7 +24,7 @@ async def addresses(session: AsyncSession, account_id: uuid.UUID) -> tuple[str |
             .where(Account.id == account_id)
         )
     ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+    return (row[0], row[1]) if row is not None else None
 
 
 async def add_grants(
