@@ -34,7 +34,9 @@ async def test_racing_messages_use_each_grant_exactly_once(
         sessionmaker = create_sessionmaker(engine)
         async with sessionmaker() as session:
             account = await factories.account(session, Role.patient)
-            await notify_repository.add_grants(session, account.id, "dev-tpl-chat", GRANTS, utcnow())
+            await notify_repository.add_grants(
+                session, account.id, "dev-tpl-chat", GRANTS, utcnow()
+            )
             await session.commit()
         provider = wechat_push_provider(push_settings, fakes_http, sessionmaker)
         push = PushNotification(

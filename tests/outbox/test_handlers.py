@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.config import Settings
+from app.notify.provider import NotificationProvider
 from app.outbox.handlers import (
     HTTP_POST,
     PUSH_NOTIFICATION,
@@ -17,7 +18,6 @@ from app.outbox.handlers import (
     http_post_handler,
     push_notification_handler,
 )
-from app.notify.provider import NotificationProvider
 from app.outbox.push import LogPushProvider, PushNotification, create_push_provider
 from app.outbox.types import ClaimedMessage, PermanentDeliveryError, RetryableDeliveryError
 from app.payment.refunds import PAYMENT_REFUND
