@@ -127,7 +127,7 @@ class Settings(BaseSettings):
             ),
             "order_dispatched": WeChatTemplate(
                 template_id="dev-tpl-order-dispatched",
-                fields={"character_string1": "order_no", "time2": "eta", "thing3": "courier"},
+                fields={"character_string1": "order_no", "time2": "eta", "thing3": "hint"},
             ),
             "delivery_failed": WeChatTemplate(
                 template_id="dev-tpl-delivery-failed",
@@ -136,6 +136,14 @@ class Settings(BaseSettings):
             "alert_raised": WeChatTemplate(
                 template_id="dev-tpl-alert",
                 fields={"thing1": "summary", "time2": "started_at"},
+            ),
+            "alert_acknowledged": WeChatTemplate(
+                template_id="dev-tpl-alert-acknowledged",
+                fields={"thing1": "summary", "name2": "doctor", "time3": "acknowledged_at"},
+            ),
+            "handover_code": WeChatTemplate(
+                template_id="dev-tpl-handover-code",
+                fields={"character_string1": "order_no", "thing2": "hint"},
             ),
         }
     )

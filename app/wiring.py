@@ -19,7 +19,9 @@ A prescription, from signing to its order and settlement
                           (pre-settlement) and tells the store's partner system through the
                           outbox (OUTBOX: partner.webhook; so is a cancelled order).
     order moves        -> OrderTransitioned: in the transaction, hand-over (`delivered`) settles
-                          the claim with insurance.
+                          the claim with insurance; dispatched (with its ETA), ready for pickup
+                          and delivery failed are told to the patient (OUTBOX:
+                          push.notification; README "Who hears of what").
     revoked            -> RevocationRequested: in the transaction, before the prescription moves,
                           its open order is cancelled (409 once the boxes are picked).
     reversed           -> SettlementReversed: in the transaction, what the patient paid is owed
@@ -76,6 +78,7 @@ from app.notify.provider import wechat_push_provider
 from app.outbox.handlers import HandlerFactory
 from app.outbox.push import PushProviderFactory
 from app.payment.refunds import PAYMENT_REFUND, payment_refund_handler, refund_reversed
+from app.pharmacy.delivery import notifications as delivery_notifications
 from app.pharmacy.delivery import service as delivery_service
 from app.pharmacy.delivery import settlement_link
 from app.pharmacy.delivery.facts import OrderTransitioned
@@ -206,6 +209,7 @@ def wire(dispatcher: events.Dispatcher = events.dispatcher) -> None:
     dispatcher.in_transaction(PrescriptionReviewed, announce_review)
     dispatcher.in_transaction(RevocationRequested, cancel_revoked_order)
     dispatcher.in_transaction(OrderTransitioned, settlement_link.settle_at_hand_over)
+    dispatcher.in_transaction(OrderTransitioned, delivery_notifications.tell_patient)
     # A settlement reversed: the patient's payments are owed back.
     dispatcher.in_transaction(SettlementReversed, refund_reversal)
     # Care: a new doctor, a team's changes.
