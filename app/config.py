@@ -141,6 +141,10 @@ class Settings(BaseSettings):
                 template_id="dev-tpl-alert-acknowledged",
                 fields={"thing1": "summary", "name2": "doctor", "time3": "acknowledged_at"},
             ),
+            "prescription_expiring": WeChatTemplate(
+                template_id="dev-tpl-prescription-expiring",
+                fields={"thing1": "drug", "date2": "expires_on"},
+            ),
             "handover_code": WeChatTemplate(
                 template_id="dev-tpl-handover-code",
                 fields={"character_string1": "order_no", "thing2": "hint"},
@@ -158,6 +162,8 @@ class Settings(BaseSettings):
     sms_secret_key: str = _DEV_SMS_SECRET_KEY
     sms_sdk_app_id: str = "1400000000"
     sms_sign_name: str = "阳泉慢病在线"
+    # A prescription's last valid day: its patient is warned from this hour (city time) on.
+    prescription_expiry_notice_hour: int = Field(default=9, ge=0, le=23)
     # Notification kind -> SMS template; only these kinds fall back to SMS.
     sms_templates: dict[str, SmsTemplate] = Field(
         default_factory=lambda: {
