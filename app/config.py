@@ -145,6 +145,10 @@ class Settings(BaseSettings):
                 template_id="dev-tpl-prescription-expiring",
                 fields={"thing1": "drug", "date2": "expires_on"},
             ),
+            "payment_due": WeChatTemplate(
+                template_id="dev-tpl-payment-due",
+                fields={"amount1": "amount_fen", "character_string2": "order_no"},
+            ),
             "handover_code": WeChatTemplate(
                 template_id="dev-tpl-handover-code",
                 fields={"character_string1": "order_no", "thing2": "hint"},
@@ -375,6 +379,10 @@ class Settings(BaseSettings):
     # Benefit rules: from this many days before 1 January the bureau is told which rules have no
     # version for the coming year (they would be carried over unchanged).
     benefit_rule_warning_days: int = Field(default=31, ge=1, le=366)
+    # A personal share still outstanding this long after hand-over (not paid at the door) is
+    # reminded to the patient once; settlements older than the window are not looked at.
+    payment_due_notice_after_minutes: float = Field(default=60.0, gt=0)
+    payment_due_window_days: int = Field(default=7, ge=1)
     # How often the money jobs (refund follow-up, rule warning) run in each web process.
     payment_jobs_interval_seconds: float = Field(default=60.0, gt=0)
 
