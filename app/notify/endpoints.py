@@ -10,21 +10,29 @@ from fastapi import APIRouter, Header, Request
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
 from app.kit import idempotency
+from app.kit.pagination import Page, PageQuery
 from app.models import Role
 from app.notify import service as notify_service
-from app.notify.schemas import ConsentReport, GrantList, SubscriptionResults
+from app.notify.schemas import ConsentReport, GrantOut, SubscriptionResults
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 PatientOnly = Annotated[Principal, require_roles(Role.patient)]
 
 
-@router.get("/me/subscription-grants", response_model=GrantList)
-async def list_my_grants(principal: PatientOnly, session: DbSession, request: Request) -> GrantList:
+def _by_template(grant: GrantOut) -> tuple[str]:
+    return (grant.template_id,)
+
+
+@router.get("/me/subscription-grants", response_model=Page[GrantOut])
+async def list_my_grants(
+    principal: PatientOnly, session: DbSession, request: Request, page: PageQuery
+) -> Page[GrantOut]:
     """The mini-program's subscription templates, each with how many one-time messages I
     allowed and have not received yet (ask `wx.requestSubscribeMessage` for those at 0)."""
     settings = request.app.state.settings
-    return GrantList(items=await notify_service.list_grants(session, principal, settings))
+    grants = await notify_service.list_grants(session, principal, settings)
+    return page.page_of_all(grants, _by_template, str)
 
 
 @router.post("/me/subscription-grants", response_model=ConsentReport)

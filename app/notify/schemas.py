@@ -45,9 +45,3 @@ class ConsentReport(BaseModel):
 
     items: list[ConsentItem]
     grants: list[GrantOut]
-
-
-class GrantList(BaseModel):
-    """The mini-program's subscription templates with my grants (ask for the ones at 0)."""
-
-    items: list[GrantOut]
