@@ -25,7 +25,7 @@ from app.db import unit_of_work
 from app.kit.clock import utcnow
 from app.models import PushChannel, PushDelivery, PushDeliveryStatus
 from app.notify import repository as notify_repository
-from app.notify.fields import UnfittableValue, fitted_data
+from app.notify.fields import UnfittableValue, field_type, fitted_data
 from app.notify.sms import SmsError, TencentSmsClient
 from app.notify.tokens import AccessTokenCache, FetchToken, InProcessTokenCache, RedisTokenCache
 from app.notify.wechat import NOT_SUBSCRIBED, SubscribeMessageClient, WeChatMessageError
@@ -223,7 +223,11 @@ def wechat_push_provider(
     http: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> NotificationProvider:
-    """The provider of PUSH_PROVIDER=wechat: its token shared through Redis when configured."""
+    """The provider of PUSH_PROVIDER=wechat: its token shared through Redis when configured.
+    ValueError (at startup) when a configured template names a field type WeChat has not."""
+    for template in settings.wechat_templates.values():
+        for key in template.fields:
+            field_type(key)
     margin = settings.wechat_token_refresh_margin_seconds
     redis_url = settings.redis_url
 

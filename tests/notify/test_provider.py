@@ -10,7 +10,8 @@ import pytest
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.notify.provider import NotificationProvider
+from app.config import WeChatTemplate
+from app.notify.provider import NotificationProvider, wechat_push_provider
 from app.outbox.push import PushNotification
 from app.outbox.types import PermanentDeliveryError, RetryableDeliveryError
 from tests.notify.conftest import (
@@ -233,3 +234,12 @@ async def test_an_unknown_account_ends_the_message(provider: NotificationProvide
     push = PushNotification(recipient=str(uuid.uuid4()), template="alert_raised")
     with pytest.raises(PermanentDeliveryError, match="no such account"):
         await provider.send(push, "k1")
+
+
+def test_a_template_with_an_unknown_field_type_is_refused_at_startup(
+    push_settings, fakes_http, sessionmaker
+) -> None:
+    odd = WeChatTemplate(template_id="t", fields={"colour1": "summary"})
+    settings = push_settings.model_copy(update={"wechat_templates": {"chat_new_message": odd}})
+    with pytest.raises(ValueError, match="colour1"):
+        wechat_push_provider(settings, fakes_http, sessionmaker)
