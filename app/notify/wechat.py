@@ -4,7 +4,7 @@ POST /cgi-bin/message/subscribe/send?access_token=... with `touser` (openid), `t
 `page`, `data` ({key: {value}}), `miniprogram_state` and `lang`; WeChat answers
 {"errcode": 0, "errmsg": "ok"} or an error code. The access token comes from
 POST /cgi-bin/stable_token (grant_type client_credential, appid, secret, force_refresh) and is
-replaced once when WeChat calls it invalid (40001) or expired (42001).
+replaced once when WeChat calls it invalid (40001, 40014) or expired (42001).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ log = structlog.get_logger(__name__)
 STABLE_TOKEN_PATH = "/cgi-bin/stable_token"  # noqa: S105 (a path, not a secret)
 SEND_PATH = "/cgi-bin/message/subscribe/send"
 
-# The token is invalid (40001) or expired (42001): get another and send once more.
-TOKEN_REFUSED = frozenset({40001, 42001})
+# The token is invalid (40001, 40014) or expired (42001): get another and send once more
+# (the codes wechatpy's client also refreshes on).
+TOKEN_REFUSED = frozenset({40001, 40014, 42001})
 # The person has not subscribed to the template (or used the grant up): no retry can help.
 NOT_SUBSCRIBED = 43101
 # The mini-program's daily call quota is used up (45009); sending again today is pointless.
