@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     chat_attachment_unsent_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     chat_attachment_unsent_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
     chat_attachment_expiry_interval_seconds: float = Field(default=300.0, gt=0)
-    # Idempotency keys (app/kit/idempotency.py) are forgotten after this many hours, by the
+    # Idempotency keys (app/idempotency/keys.py) are forgotten after this many hours, by the
     # worker's `idempotency-keys` job; at least a day, so a phone's offline queue still replays.
     idempotency_key_retention_hours: int = Field(default=7 * 24, ge=24)
 

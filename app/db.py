@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 
 from app.config import Settings
 from app.errors import AppError, DatabaseUnavailable
-from app.kit.crypto import use_field_keys
+from app.kit.crypto import use_data_keys
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,9 @@ _LOST_CONNECTION_SQLSTATES = ("08", "53", "57P")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for DATABASE_URL that encrypts columns with the settings' field keys;
-    SQLite gets WAL, foreign keys and real transactions."""
+    """An async engine for DATABASE_URL that encrypts columns with the settings' field keys and
+    computes blind indexes with their blind-index key; SQLite gets WAL, foreign keys and real
+    transactions."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -59,7 +60,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
         event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
-    use_field_keys(engine.sync_engine.dialect, settings.field_encryption_keys)
+    use_data_keys(
+        engine.sync_engine.dialect, settings.field_encryption_keys, settings.blind_index_key
+    )
     return engine
 
 

@@ -38,7 +38,8 @@ from app.auth import jobs as auth_jobs
 from app.chat import jobs as chat_jobs
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
-from app.kit import idempotency, sql
+from app.idempotency import keys as idempotency_keys
+from app.kit import sql
 from app.kit.blobstore import BlobStore, create_blob_store
 from app.kit.signals import until_signalled
 from app.observability import configure_logging
@@ -113,7 +114,7 @@ SCHEDULE: tuple[Job, ...] = (
     Job(
         "idempotency-keys",
         lambda s: 3600.0,
-        lambda c: idempotency.forget_expired(c.sessionmaker, c.settings),
+        lambda c: idempotency_keys.forget_expired(c.sessionmaker, c.settings),
     ),
     Job(
         "prescription-expiry",

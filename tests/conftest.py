@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import wiring
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
 from app.config import Environment, Settings
@@ -36,6 +37,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, reason in missing.items():
             if reason and item.get_closest_marker(marker):
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wired() -> None:
+    """Every subscription declared, as in every process of the service (the app's lifespan, the
+    worker and the CLI wire first): a test that reaches a service directly sees the same effects
+    whatever ran before it."""
+    wiring.wire()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,16 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.sql import dialect_insert
 from app.models import (
     Account,
     AuthSession,
-    Doctor,
-    Patient,
-    PharmacyStaff,
     RefreshToken,
     SignInFailure,
 )
@@ -66,39 +63,6 @@ async def revoke_session(
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
     )
-
-
-# Built once: it runs on every authenticated request, and building a statement costs more
-# than running it (the compiled form is cached by the statement's shape).
-_LIVE_PRINCIPAL = (
-    select(
-        Account.id.label("account_id"),
-        Account.role,
-        Account.display_name,
-        Patient.id.label("patient_id"),
-        Doctor.id.label("doctor_id"),
-        PharmacyStaff.store_id.label("store_id"),
-    )
-    .join(AuthSession, AuthSession.account_id == Account.id)
-    .outerjoin(Patient, Patient.account_id == Account.id)
-    .outerjoin(Doctor, Doctor.account_id == Account.id)
-    .outerjoin(PharmacyStaff, PharmacyStaff.account_id == Account.id)
-    .where(
-        Account.id == bindparam("account_id"),
-        Account.is_active.is_(True),
-        AuthSession.id == bindparam("session_id"),
-        AuthSession.revoked_at.is_(None),
-        AuthSession.expires_at > bindparam("now"),
-    )
-)
-
-
-async def get_live_principal_row(
-    session: AsyncSession, account_id: uuid.UUID, session_id: uuid.UUID, now: datetime
-) -> Row[*tuple[Any, ...]] | None:
-    """The account and profile ids behind a live (unrevoked, unexpired) session, in one query."""
-    params = {"account_id": account_id, "session_id": session_id, "now": now}
-    return (await session.execute(_LIVE_PRINCIPAL, params)).first()
 
 
 async def sign_in_failure(

@@ -14,14 +14,10 @@ from app.auth import repository as auth_repository
 from app.auth.errors import SignInLocked
 from app.auth.schemas import AccountOut, TokenPair
 from app.auth.sign_in_guard import SignInGuard
-from app.auth.tokens import (
-    AccessClaims,
-    hash_refresh_token,
-    issue_access_token,
-    new_refresh_token,
-    successor_refresh_token,
-)
+from app.auth.tokens import hash_refresh_token, new_refresh_token, successor_refresh_token
 from app.auth.wechat import WeChatClient
+from app.authz import repository as authz_repository
+from app.authz.access_tokens import AccessClaims, issue_access_token
 from app.config import Settings
 from app.errors import Unauthorized
 from app.kit.clock import utcnow
@@ -266,7 +262,7 @@ async def _token_pair(
     access = issue_access_token(
         settings, AccessClaims(account.id, auth_session.id, account.role), now
     )
-    principal_row = await auth_repository.get_live_principal_row(
+    principal_row = await authz_repository.get_live_principal_row(
         session, account.id, auth_session.id, now
     )
     assert principal_row is not None

@@ -11,8 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
-from app.auth import repository as auth_repository
-from app.auth.tokens import decode_access_token
+from app.authz import repository as authz_repository
+from app.authz.access_tokens import decode_access_token
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
 from app.kit.clock import utcnow
@@ -40,7 +40,7 @@ async def load_principal(
 ) -> Principal:
     """Verify an access token and load its live session; revoked or disabled is 401."""
     claims = decode_access_token(connection.app.state.settings, token)
-    row = await auth_repository.get_live_principal_row(
+    row = await authz_repository.get_live_principal_row(
         session, claims.account_id, claims.session_id, utcnow()
     )
     if row is None:
@@ -58,7 +58,7 @@ async def load_principal(
 
 async def session_is_live(session: AsyncSession, principal: Principal) -> bool:
     """Whether the principal's sign-in session is still live (not revoked, expired, disabled)."""
-    row = await auth_repository.get_live_principal_row(
+    row = await authz_repository.get_live_principal_row(
         session, principal.account_id, principal.session_id, utcnow()
     )
     return row is not None

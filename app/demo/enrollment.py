@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.care import relationships as relationship_service
 from app.care.follow_ups import due_moment
 from app.demo import data
 from app.kit.clock import city_date, utcnow
+from app.kit.repository import every_row, first_by
 from app.models import (
     Account,
     CareTeam,
@@ -42,10 +42,8 @@ async def load_demo_enrollment(
 ) -> int:
     """Ensure the issue-4 demo rows exist; how many were inserted."""
     created = 0
-    diseases = {d.code: d for d in await session.scalars(select(ChronicDisease))}
-    edition = await session.scalar(
-        select(CatalogueEdition).where(CatalogueEdition.effective_from == FIRST_EDITION)
-    )
+    diseases = {d.code: d for d in await every_row(session, ChronicDisease)}
+    edition = await first_by(session, CatalogueEdition, effective_from=FIRST_EDITION)
     if edition is None:
         edition = CatalogueEdition(
             effective_from=FIRST_EDITION, note="阳泉市门诊大额疾病目录（演示）"
@@ -71,13 +69,10 @@ async def load_demo_enrollment(
                 )
         created += 1
     reviewer = doctors["dr.zhang"]
-    admin = await session.scalar(select(Account).where(Account.username == "admin"))
+    admin = await first_by(session, Account, username="admin")
     if (
         admin is not None
-        and await session.scalar(
-            select(EnrollmentReviewer).where(EnrollmentReviewer.doctor_id == reviewer.id)
-        )
-        is None
+        and await first_by(session, EnrollmentReviewer, doctor_id=reviewer.id) is None
     ):
         session.add(
             EnrollmentReviewer(
@@ -91,11 +86,8 @@ async def load_demo_enrollment(
     for item in data.PATIENTS:
         patient = patients[item.wechat_openid]
         for code in item.conditions:
-            found = await session.scalar(
-                select(Entitlement).where(
-                    Entitlement.patient_id == patient.id,
-                    Entitlement.disease_id == diseases[code].id,
-                )
+            found = await first_by(
+                session, Entitlement, patient_id=patient.id, disease_id=diseases[code].id
             )
             if found is not None:
                 continue
@@ -135,7 +127,7 @@ async def load_demo_enrollment(
 async def _team(
     session: AsyncSession, patients: dict[str, Patient], doctors: dict[str, Doctor]
 ) -> int:
-    team = await session.scalar(select(CareTeam).where(CareTeam.name == TEAM_NAME))
+    team = await first_by(session, CareTeam, name=TEAM_NAME)
     if team is not None:
         return 0
     lead = doctors["dr.zhang"]
@@ -160,7 +152,7 @@ async def _follow_up(
     session: AsyncSession, patients: dict[str, Patient], doctors: dict[str, Doctor]
 ) -> int:
     patient = patients["demo-openid-patient-1"]
-    if await session.scalar(select(FollowUpPlan).where(FollowUpPlan.patient_id == patient.id)):
+    if await first_by(session, FollowUpPlan, patient_id=patient.id) is not None:
         return 0
     discharged = city_date() - timedelta(days=12)
     plan = FollowUpPlan(

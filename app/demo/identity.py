@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
@@ -17,6 +16,7 @@ from app.identity import service as identity_service
 from app.identity.sources import staff_attestation
 from app.kit.clock import utcnow
 from app.kit.crypto import blind_index
+from app.kit.repository import first_by
 from app.models import Account, IdentityDeclaration, Patient, Role
 
 # DEMO DATA: every demo patient is insured in Yangquan (参保地 140300); employees (310) have
@@ -29,7 +29,7 @@ _NAMESPACE = uuid.UUID("0b8f4a4e-3c1d-4f7a-9e55-5d2b8c6a9f10")
 
 async def load_demo_identities(session: AsyncSession, patients: dict[str, Patient]) -> int:
     """Declare and verify each demo patient's identity once (idempotent); rows created."""
-    account = await session.scalar(select(Account).where(Account.username == CLERK))
+    account = await first_by(session, Account, username=CLERK)
     assert account is not None, "load the demo staff first"
     clerk = Principal(
         account_id=account.id,
@@ -46,7 +46,7 @@ async def load_demo_identities(session: AsyncSession, patients: dict[str, Patien
             IdentityDeclaration(
                 patient_id=patient.id,
                 national_id=item.national_id,
-                national_id_index=blind_index(item.national_id),
+                national_id_index=blind_index(session, item.national_id),
                 insurance_type=item.insurance_type,
                 insured_area=INSURED_AREA,
                 declared_at=utcnow() - timedelta(days=90),

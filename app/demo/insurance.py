@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
@@ -23,6 +22,7 @@ from app.insurance import settlement as settlement_service
 from app.insurance import statements as statement_service
 from app.insurance.claims import Claim, ClaimItem
 from app.kit.clock import city_date, frozen_at
+from app.kit.repository import every_row, first_by
 from app.models import (
     Account,
     BenefitRule,
@@ -69,17 +69,15 @@ class DemoMonth:
 
 
 async def _staff(session: AsyncSession, username: str) -> Principal:
-    account = await session.scalar(select(Account).where(Account.username == username))
+    account = await first_by(session, Account, username=username)
     assert account is not None, "load the demo data first"
-    store_id = await session.scalar(
-        select(PharmacyStaff.store_id).where(PharmacyStaff.account_id == account.id)
-    )
+    staff = await first_by(session, PharmacyStaff, account_id=account.id)
     return Principal(
         account_id=account.id,
         session_id=_id(f"session-{username}"),
         role=Role(account.role),
         display_name=account.display_name,
-        store_id=store_id,
+        store_id=staff.store_id if staff is not None else None,
     )
 
 
@@ -87,18 +85,16 @@ async def load_demo_month(session: AsyncSession) -> DemoMonth:
     """Book the demo month (idempotent; refuses to run in prod)."""
     if get_settings().env == Environment.prod:
         raise RuntimeError("refusing to book demo settlements in prod")
-    patient = await session.scalar(
-        select(Patient).join(Account).where(Account.wechat_openid == PATIENT_OPENID)
-    )
-    institution = await session.scalar(
-        select(Institution).where(Institution.code == data.PILOT_INSTITUTION_CODE)
-    )
-    disease = await session.scalar(select(ChronicDisease).where(ChronicDisease.code == "M01603"))
+    account = await first_by(session, Account, wechat_openid=PATIENT_OPENID)
+    assert account is not None, "load the demo data first"
+    patient = await first_by(session, Patient, account_id=account.id)
+    institution = await first_by(session, Institution, code=data.PILOT_INSTITUTION_CODE)
+    disease = await first_by(session, ChronicDisease, code="M01603")
     assert patient is not None and institution is not None and disease is not None
     # Claims use the identity the bureau verified (app.demo.identity), never the profile.
     identity = await identity_repository.current_identity(session, patient.id)
     assert identity is not None, "load the demo identities first"
-    drugs = {d.national_code: d for d in await session.scalars(select(Drug))}
+    drugs = {d.national_code: d for d in await every_row(session, Drug)}
     courier, bureau = await _staff(session, COURIER), await _staff(session, BUREAU)
 
     settled: dict[str, Settlement] = {}
@@ -167,18 +163,18 @@ async def load_benefit_rules(session: AsyncSession) -> int:
     """Ensure the demo benefit rules exist (version 1 from 1 January) for 2026, the demo month's
     year, and for the current year with the same terms, so orders settle whenever the demo runs;
     rows inserted."""
-    diseases = {d.code: d.id for d in await session.scalars(select(ChronicDisease))}
+    diseases = {d.code: d.id for d in await every_row(session, ChronicDisease)}
     created = 0
     for item in data.BENEFIT_RULES:
         for year in sorted({item.year, city_date().year}):
-            found = await session.scalar(
-                select(BenefitRule.id).where(
-                    BenefitRule.insurance_type == item.insurance_type,
-                    BenefitRule.disease_id == diseases[item.disease_code],
-                    BenefitRule.institution_level == item.institution_level,
-                    BenefitRule.year == year,
-                    BenefitRule.version == 1,
-                )
+            found = await first_by(
+                session,
+                BenefitRule,
+                insurance_type=item.insurance_type,
+                disease_id=diseases[item.disease_code],
+                institution_level=item.institution_level,
+                year=year,
+                version=1,
             )
             if found is None:
                 session.add(

@@ -385,7 +385,7 @@ async def _patients(session: AsyncSession, summary: DemoSummary) -> dict[str, Pa
                 gender=item.gender,
                 birth_date=item.birth_date,
                 national_id=item.national_id,
-                national_id_index=blind_index(item.national_id),
+                national_id_index=blind_index(session, item.national_id),
                 phone=item.phone,
                 insurance_type=item.insurance_type,
                 district_code=item.district_code,

@@ -65,7 +65,7 @@ async def _prove_possession(
     failures = await device_repository.pairing_failures(session, registration.id, patient_id)
     if failures >= settings.device_pairing_max_failures:
         raise Conflict("device_pairing_locked")
-    if not hmac.compare_digest(blind_index(code), registration.pairing_code_index):
+    if not hmac.compare_digest(blind_index(session, code), registration.pairing_code_index):
         await device_repository.record_pairing_failure(
             session, registration.id, patient_id, utcnow()
         )
@@ -147,7 +147,7 @@ async def register_devices(
             "kind": item.kind,
             "model": item.model,
             "serial": item.serial,
-            "pairing_code_index": blind_index(item.pairing_code),
+            "pairing_code_index": blind_index(session, item.pairing_code),
             "source": body.source,
             "registered_by": principal.account_id,
         }

@@ -22,6 +22,7 @@ from app.enrollment.schemas import ApplicationCreate, DecisionCreate
 from app.errors import Conflict, NotFound
 from app.identity import service as identity_service
 from app.kit.clock import city_date, utcnow
+from app.kit.repository import by_id
 from app.kit.sql import add_unique
 from app.models import (
     ChronicDisease,
@@ -154,7 +155,7 @@ async def create_application(
     today = city_date()
     if disease is None or await catalogue_service.listed_item(session, disease.id, today) is None:
         raise Conflict("disease_not_in_catalogue")
-    institution = await session.get(Institution, body.institution_id)
+    institution = await by_id(session, Institution, body.institution_id)
     if institution is None or not institution.is_designated:
         raise Conflict("institution_not_designated")
     valid_until = await enrollment_repository.latest_validity(session, patient_id, disease.id)

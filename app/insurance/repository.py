@@ -50,6 +50,15 @@ def _rule_key(
     )
 
 
+async def lock_disease_for_rule_versions(
+    session: AsyncSession, disease_id: uuid.UUID
+) -> ChronicDisease | None:
+    """The disease, locked FOR NO KEY UPDATE until the transaction ends, so the versions of
+    its rules are numbered one writer at a time (rows that only reference it are not blocked);
+    None when there is no such disease."""
+    return await session.get(ChronicDisease, disease_id, with_for_update={"key_share": True})
+
+
 async def rule_versions(
     session: AsyncSession, insurance_type: str, disease_id: uuid.UUID, level: str, year: int
 ) -> Sequence[BenefitRule]:

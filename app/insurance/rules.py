@@ -91,9 +91,7 @@ async def create_version(
         raise Conflict("benefit_rule_outside_year")
     # The disease row is locked (FOR NO KEY UPDATE) so versions of its rules are numbered one
     # at a time; a repeat of the newest version (a retried request) returns it.
-    disease = await session.get(
-        ChronicDisease, body.disease_id, with_for_update={"key_share": True}
-    )
+    disease = await insurance_repository.lock_disease_for_rule_versions(session, body.disease_id)
     if disease is None:
         raise NotFound("claim_reference_unknown")
     versions = await insurance_repository.rule_versions(

@@ -28,6 +28,7 @@ from app.insurance.facts import SettlementReversed
 from app.insurance.rules import rule_for, terms_of
 from app.insurance.schemas import SettlementQuote
 from app.kit.clock import to_shanghai, utcnow
+from app.kit.repository import by_id
 from app.ledger import posting
 from app.models import (
     BenefitRule,
@@ -63,13 +64,13 @@ class _Context:
 async def _context(session: AsyncSession, claim: Claim) -> _Context:
     """Check the claim's references and its insured identity (verified, bound to the claim,
     agreeing with the patient's declaration), and find the benefit rule it is settled under."""
-    patient = await session.get(Patient, claim.patient_id)
-    institution = await session.get(Institution, claim.institution_id)
-    disease = await session.get(ChronicDisease, claim.disease_id)
+    patient = await by_id(session, Patient, claim.patient_id)
+    institution = await by_id(session, Institution, claim.institution_id)
+    disease = await by_id(session, ChronicDisease, claim.disease_id)
     if patient is None or institution is None or disease is None:
         raise NotFound("claim_reference_unknown")
     for item in claim.items:
-        if await session.get(Drug, item.drug_id) is None:
+        if await by_id(session, Drug, item.drug_id) is None:
             raise NotFound("claim_reference_unknown")
     # Two independent sources, compared: the verified identity (never the patient's row) and
     # the patient's declaration. The claim's type must be the verified one.
@@ -240,7 +241,7 @@ async def reverse(
     usage = await insurance_repository.disease_quota(
         session, original.patient_id, original.year, original.disease_id
     )
-    rule = await session.get(BenefitRule, original.benefit_rule_id)
+    rule = await by_id(session, BenefitRule, original.benefit_rule_id)
     assert rule is not None
     usage.limit_used_fen -= original.fund_fen
     quota.deductible_met_fen -= original.deductible_fen

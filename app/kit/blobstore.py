@@ -9,9 +9,7 @@ import re
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, Protocol
-
-from app.config import Settings
+from typing import Any, Literal, Protocol
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,255}$")
 
@@ -115,7 +113,20 @@ class S3BlobStore:
         await asyncio.to_thread(self._client.delete_object, Bucket=self._bucket, Key=_checked(key))
 
 
-def create_blob_store(settings: Settings) -> BlobStore:
+class BlobSettings(Protocol):
+    """The settings a blob store is made from (app.config.Settings has them); kit sits below
+    the settings, so it names what it reads instead of importing them."""
+
+    blob_store: Literal["local", "s3"]
+    blob_dir: str
+    s3_endpoint_url: str | None
+    s3_bucket: str
+    s3_region: str
+    s3_access_key_id: str | None
+    s3_secret_access_key: str | None
+
+
+def create_blob_store(settings: BlobSettings) -> BlobStore:
     """The store BLOB_STORE names: "local" (BLOB_DIR) or "s3" (S3_* settings)."""
     if settings.blob_store == "s3":
         import boto3

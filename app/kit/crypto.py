@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import Dialect
-
-from app.config import get_settings
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class FieldCipher:
@@ -36,28 +36,44 @@ class FieldCipher:
         return self._fernet.rotate(token.encode()).decode()
 
 
-# Each engine's cipher, by its dialect (what column types are handed): an engine encrypts with
-# the keys of the settings it was made with (`app.db.create_engine` installs them).
-_ciphers: WeakKeyDictionary[Dialect, FieldCipher] = WeakKeyDictionary()
+@dataclass(frozen=True)
+class _DataKeys:
+    """The keys of what one database stores: its encrypted columns and its blind indexes."""
+
+    cipher: FieldCipher
+    blind_index_key: bytes
 
 
-def use_field_keys(dialect: Dialect, field_encryption_keys: str) -> None:
+# Each engine's keys, by its dialect (what column types are handed): an engine encrypts and
+# indexes with the keys of the settings it was made with (`app.db.create_engine` installs them),
+# so an index is always computed with the key of the database it is compared against.
+_keys: WeakKeyDictionary[Dialect, _DataKeys] = WeakKeyDictionary()
+
+
+def use_data_keys(dialect: Dialect, field_encryption_keys: str, blind_index_key: str) -> None:
     """Encrypt through this engine's dialect with FIELD_ENCRYPTION_KEYS (comma-separated,
-    newest first)."""
-    _ciphers[dialect] = FieldCipher.of_setting(field_encryption_keys)
+    newest first) and index with BLIND_INDEX_KEY."""
+    _keys[dialect] = _DataKeys(
+        FieldCipher.of_setting(field_encryption_keys), blind_index_key.encode()
+    )
+
+
+def _keys_of(dialect: Dialect) -> _DataKeys:
+    try:
+        return _keys[dialect]
+    except KeyError:
+        raise LookupError(
+            "an engine without data keys: make it with app.db.create_engine"
+        ) from None
 
 
 def field_cipher(dialect: Dialect) -> FieldCipher:
     """The cipher of the engine whose dialect this is."""
-    try:
-        return _ciphers[dialect]
-    except KeyError:
-        raise LookupError(
-            "an engine without field keys: make it with app.db.create_engine"
-        ) from None
+    return _keys_of(dialect).cipher
 
 
-def blind_index(value: str) -> str:
-    """A keyed hash that lets equal identifiers be found and kept unique without decrypting."""
-    key = get_settings().blind_index_key.encode()
+def blind_index(session: AsyncSession, value: str) -> str:
+    """A keyed hash that lets equal identifiers be found and kept unique without decrypting,
+    with the blind-index key of the session's engine."""
+    key = _keys_of(session.get_bind().dialect).blind_index_key
     return hmac.new(key, value.strip().upper().encode(), hashlib.sha256).hexdigest()

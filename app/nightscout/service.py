@@ -82,7 +82,7 @@ async def rotate(
     if credential is None:
         credential = NightscoutCredential(patient_id=patient_id, device_id=device.id)
         session.add(credential)
-    credential.secret_index = blind_index(digest)
+    credential.secret_index = blind_index(session, digest)
     credential.device_id = device.id
     credential.rotated_at = now
     await session.flush()
@@ -126,11 +126,13 @@ async def find_credential(
         return None
     if _SHA1_HEX.match(offered):
         digest = offered.lower()
-        found = await nightscout_repository.by_secret_index(session, blind_index(digest))
+        found = await nightscout_repository.by_secret_index(session, blind_index(session, digest))
     else:
         found = None
     if found is None:
-        found = await nightscout_repository.by_secret_index(session, blind_index(_sha1(offered)))
+        found = await nightscout_repository.by_secret_index(
+            session, blind_index(session, _sha1(offered))
+        )
     if found is None:
         return None
     credential, patient, account = found

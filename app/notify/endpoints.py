@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
-from app.kit import idempotency
+from app.idempotency import keys as idempotency_keys
 from app.kit.pagination import Page, PageQuery
 from app.models import Role
 from app.notify import service as notify_service
@@ -54,7 +54,7 @@ async def report_subscription_results(
     """Report what `wx.requestSubscribeMessage` answered: each "accept" allows one more
     message of that template, "ban" clears the template; "reject" and "filter" change
     nothing. Unknown template ids are reported back as such and not counted."""
-    fingerprint = idempotency.fingerprint(
+    fingerprint = idempotency_keys.fingerprint(
         request.method, request.url.path, request.url.query, await request.body()
     )
     return await notify_service.record_consent(

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.config import Settings
-from app.kit import idempotency
+from app.idempotency import keys as idempotency_keys
 from app.kit.clock import utcnow
 from app.notify import repository as notify_repository
 from app.notify.schemas import ConsentItem, ConsentOutcome, ConsentReport, GrantOut
@@ -47,7 +47,7 @@ async def record_consent(
 ) -> ConsentReport:
     """Count each "accept" as one more grant and clear a banned template's; a replay of the
     same request (same Idempotency-Key) counts nothing again."""
-    fresh = await idempotency.claim(
+    fresh = await idempotency_keys.claim(
         session, str(principal.account_id), idempotency_key, request_fingerprint
     )
     known = _kinds_by_template(settings)

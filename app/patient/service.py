@@ -11,6 +11,7 @@ from app.audit import service as audit_service
 from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.errors import NotFound
+from app.kit.repository import by_id
 from app.models import District, Patient
 from app.patient import repository as patient_repository
 from app.patient.schemas import PatientUpdate
@@ -50,7 +51,7 @@ async def update_own_profile(
     patient = await get_patient(session, principal, principal.patient_id)
     fields = changes.model_dump(exclude_unset=True)
     district_code = fields.get("district_code")
-    if district_code is not None and await session.get(District, district_code) is None:
+    if district_code is not None and await by_id(session, District, district_code) is None:
         raise NotFound("district_not_found")
     for name, value in fields.items():
         setattr(patient, name, value)

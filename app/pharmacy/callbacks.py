@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.errors import AppError, Conflict, NotFound, Unauthorized
+from app.idempotency.keys import IdempotencyKeyReused
 from app.kit.clock import utcnow
-from app.kit.idempotency import IdempotencyKeyReused
 from app.kit.repository import by_id
 from app.models import PharmacyOrder, PharmacyStore
 from app.pharmacy import repository as pharmacy_repository

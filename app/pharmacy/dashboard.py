@@ -12,7 +12,13 @@ from fastapi.responses import FileResponse
 router = APIRouter(include_in_schema=False)
 
 STATIC = Path(__file__).parent / "static"
-_MEDIA_TYPES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+_MEDIA_TYPES = {
+    "dashboard.js": "text/javascript",
+    "dashboard.css": "text/css",
+    # The city's district outlines the map is drawn from (see yangquan-districts.SOURCE.md).
+    "yangquan-districts.geojson": "application/geo+json",
+}
+Asset = Literal["dashboard.js", "dashboard.css", "yangquan-districts.geojson"]
 _NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -23,6 +29,6 @@ async def dashboard_page() -> FileResponse:
 
 
 @router.get("/dashboard/assets/{name}")
-async def dashboard_asset(name: Literal["dashboard.js", "dashboard.css"]) -> FileResponse:
-    """The page's script and style sheet."""
+async def dashboard_asset(name: Asset) -> FileResponse:
+    """The page's script, style sheet and map outlines."""
     return FileResponse(STATIC / name, media_type=_MEDIA_TYPES[name], headers=_NO_CACHE)

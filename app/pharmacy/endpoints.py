@@ -4,28 +4,33 @@ couriers (store staff), partner integration (admin) and partner callbacks (signe
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
-from app.errors import Forbidden
+from app.errors import AppError, Forbidden, NotFound
 from app.idempotency import RequiredOrderKey
+from app.kit.clock import SHANGHAI
 from app.kit.pagination import PageQuery
+from app.kit.time_bounds import CalendarDate
 from app.models import Role
 from app.openapi_contract import raw_json_body
 from app.pharmacy import callbacks, orders, stores, webhooks
 from app.pharmacy import repository as pharmacy_repository
+from app.pharmacy.delivery import geo
 from app.pharmacy.returns.endpoints import router as returns_router
 from app.pharmacy.schemas import (
     CallbackAck,
+    Coordinates,
     CourierList,
     CourierOut,
     Fulfilment,
     IntegrationIn,
     IntegrationOut,
+    MyStoreOut,
     OrderCreate,
     OrderOut,
     OrderPage,
@@ -44,6 +49,19 @@ PatientOnly = Annotated[Principal, require_roles(Role.patient)]
 Admin = Annotated[Principal, require_roles(Role.admin)]
 StorePharmacist = Annotated[Principal, require_roles(Role.pharmacist)]
 OrderReader = Annotated[Principal, require_roles(Role.patient, Role.pharmacist, Role.courier)]
+StoreStaff = Annotated[Principal, require_roles(Role.pharmacist, Role.courier)]
+# A search is a few characters typed on the board, not a document.
+SEARCH_MAX_LENGTH = 32
+
+
+class CreatedRangeReversed(AppError):
+    status = 422
+    code = "created_range_reversed"
+
+
+def _city_day_start(day: date) -> datetime:
+    """When a calendar day in the pilot city begins, in UTC."""
+    return datetime.combine(day, time(), SHANGHAI).astimezone(UTC)
 
 
 def _store_of(principal: Principal) -> uuid.UUID:
@@ -113,13 +131,44 @@ async def list_orders(
     session: DbSession,
     page: PageQuery,
     status_filter: Annotated[list[str] | None, Query(alias="status")] = None,
+    created_from: Annotated[
+        CalendarDate | None,
+        Query(description="First day (Asia/Shanghai) the order was placed on, inclusive"),
+    ] = None,
+    created_to: Annotated[
+        CalendarDate | None,
+        Query(description="Last day (Asia/Shanghai) the order was placed on, inclusive"),
+    ] = None,
+    courier: Annotated[
+        uuid.UUID | None, Query(description="Only orders given to this courier account")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=SEARCH_MAX_LENGTH,
+            description="Search: the leading hex digits of the order id, or part of the "
+            "patient's name (the address and phone, masked for the store, are not searched)",
+        ),
+    ] = None,
 ) -> OrderPage:
-    """My orders (patient) or my store's orders (store staff), newest first."""
+    """My orders (patient) or my store's orders (store staff), newest first, narrowed by state,
+    the days they were placed on, courier and a search; 422 `created_range_reversed` when
+    `created_from` falls after `created_to`."""
+    if created_from is not None and created_to is not None and created_from > created_to:
+        raise CreatedRangeReversed()
+    narrowed = pharmacy_repository.OrderFilter(
+        statuses=status_filter or [],
+        created_from=_city_day_start(created_from) if created_from else None,
+        created_before=_city_day_start(created_to + timedelta(days=1)) if created_to else None,
+        courier_account_id=courier,
+        search=q.strip() or None if q else None,
+    )
     resume = page.after(datetime, uuid.UUID)
     rows = await orders.list_orders(
         session,
         principal,
-        status_filter or [],
+        narrowed,
         page.limit,
         (resume[0], resume[1]) if resume else None,
     )
@@ -132,6 +181,25 @@ async def get_order(order_id: uuid.UUID, principal: OrderReader, session: DbSess
     """One order with its lines, scanned codes and every step it went through."""
     order = await orders.get_order(session, principal, order_id)
     return await present_order(session, principal, order)
+
+
+@router.get("/pharmacy/store", response_model=MyStoreOut)
+async def my_store(principal: StoreStaff, session: DbSession) -> MyStoreOut:
+    """The store I work at (the board's header and map)."""
+    row = await pharmacy_repository.store(session, _store_of(principal))
+    if row is None:
+        raise NotFound()
+    district = await pharmacy_repository.district(session, row.district_code)
+    lat, lng = geo.centre_of(row.district_code)
+    return MyStoreOut(
+        id=row.id,
+        code=row.code,
+        name_zh=row.name_zh,
+        address_zh=row.address_zh,
+        district_code=row.district_code,
+        district_name_zh=district.name_zh if district is not None else row.district_code,
+        location=Coordinates(lat=lat, lng=lng),
+    )
 
 
 @router.get("/pharmacy/stock", response_model=StockList)

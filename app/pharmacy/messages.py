@@ -6,6 +6,10 @@ from app.i18n import register_messages
 
 register_messages(
     {
+        "created_range_reversed": {
+            "zh": "开始日期不能晚于结束日期",
+            "en": "The first day falls after the last day",
+        },
         "prescription_not_approved": {
             "zh": "处方尚未通过药师审核（当前：{status}）",
             "en": "The prescription has not been approved (now: {status})",

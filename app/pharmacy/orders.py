@@ -197,13 +197,13 @@ async def get_order(
 async def list_orders(
     session: AsyncSession,
     principal: Principal,
-    statuses: Sequence[str],
+    narrowed: pharmacy_repository.OrderFilter,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[PharmacyOrder]:
-    """The caller's orders, newest first; every order listed is an audited read of its
-    patient's data (name, address, phone), appended in one round trip."""
-    rows = await pharmacy_repository.list_visible_orders(session, principal, statuses, limit, after)
+    """The caller's orders that pass `narrowed`, newest first; every order listed is an
+    audited read of its patient's data (name, address, phone), appended in one round trip."""
+    rows = await pharmacy_repository.list_visible_orders(session, principal, narrowed, limit, after)
     await audit_service.record_many(
         session, principal, AuditAction.read, RESOURCE, [(row.id, row.patient_id) for row in rows]
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select, update
+from sqlalchemy import ColumnElement, String, cast, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from app.kit.clock import utcnow
 from app.kit.pagination import beyond
 from app.models import (
     Account,
+    ColdChainReading,
     DispensedBox,
     District,
     Drug,
@@ -30,6 +31,7 @@ from app.models import (
     PharmacyStock,
     PharmacyStore,
     PharmacyStoreCoverage,
+    Presettlement,
     Role,
     StoreIntegration,
     TraceabilityEvent,
@@ -64,17 +66,52 @@ async def get_order_for_update(session: AsyncSession, order_id: uuid.UUID) -> Ph
     )
 
 
+@dataclass(frozen=True)
+class OrderFilter:
+    """What a list of orders is narrowed to: states, a creation window [`created_from`,
+    `created_before`) in UTC, a courier, and a search text (an order id's leading hex digits, or
+    part of the patient's name: never the encrypted address or phone)."""
+
+    statuses: Sequence[str] = ()
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    courier_account_id: uuid.UUID | None = None
+    search: str | None = None
+
+
+def _searched(text: str) -> ColumnElement[bool]:
+    # A UUID reads as 32 hex digits without dashes on SQLite and with them on PostgreSQL; the
+    # comparison drops the dashes on both sides so a prefix copied from either form matches.
+    digits = text.replace("-", "").lower()
+    by_name = Patient.name.contains(text, autoescape=True)
+    if digits and all(c in "0123456789abcdef" for c in digits):
+        hex_id = func.replace(cast(PharmacyOrder.id, String), "-", "")
+        return or_(hex_id.startswith(digits, autoescape=True), by_name)
+    return by_name
+
+
 async def list_visible_orders(
     session: AsyncSession,
     principal: Principal,
-    statuses: Sequence[str],
+    narrowed: OrderFilter,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Sequence[PharmacyOrder]:
-    """The caller's orders, newest first (after the `after` (created_at, id) key)."""
+    """The caller's orders that pass `narrowed`, newest first (after the `after`
+    (created_at, id) key)."""
     statement = select(PharmacyOrder).where(order_scope(principal))
-    if statuses:
-        statement = statement.where(PharmacyOrder.status.in_(statuses))
+    if narrowed.statuses:
+        statement = statement.where(PharmacyOrder.status.in_(narrowed.statuses))
+    if narrowed.created_from is not None:
+        statement = statement.where(PharmacyOrder.created_at >= narrowed.created_from)
+    if narrowed.created_before is not None:
+        statement = statement.where(PharmacyOrder.created_at < narrowed.created_before)
+    if narrowed.courier_account_id is not None:
+        statement = statement.where(PharmacyOrder.courier_account_id == narrowed.courier_account_id)
+    if narrowed.search:
+        statement = statement.join(Patient, Patient.id == PharmacyOrder.patient_id).where(
+            _searched(narrowed.search)
+        )
     order = (PharmacyOrder.created_at, PharmacyOrder.id)
     if after is not None:
         statement = statement.where(beyond(order, after, descending=True))
@@ -127,11 +164,14 @@ class OrderDetails:
     couriers: dict[uuid.UUID, Account]
     box_events: dict[uuid.UUID, list[TraceabilityEvent]]
     late_excursions: set[uuid.UUID]
+    cold_chain_logs: dict[uuid.UUID, list[ColdChainReading]]
+    quotes: dict[uuid.UUID, Presettlement]
 
 
 async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) -> OrderDetails:
-    """Lines with drugs, scanned boxes, transitions, stores, patients, couriers, box histories
-    and late cold-chain excursions of `orders`, in eight queries whatever their number."""
+    """Lines with drugs, scanned boxes, transitions, stores, patients, couriers, box histories,
+    late cold-chain excursions, cold-chain logs and the newest quotes of `orders`, in ten
+    queries whatever their number."""
     ids = [order.id for order in orders]
     boxes: dict[uuid.UUID, list[DispensedBox]] = defaultdict(list)
     for box in await session.scalars(
@@ -158,7 +198,38 @@ async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) 
         ),
         box_events=await delivery_repository.box_events_of(session, ids),
         late_excursions=await delivery_repository.orders_with_late_excursion(session, ids),
+        cold_chain_logs=await _cold_chain_logs(session, ids),
+        quotes=await _newest_quotes(session, ids),
     )
+
+
+async def _cold_chain_logs(
+    session: AsyncSession, order_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[ColdChainReading]]:
+    """Each order's cold-chain temperature log (only cold-chain parcels have one), by
+    measurement time."""
+    logs: dict[uuid.UUID, list[ColdChainReading]] = defaultdict(list)
+    for reading in await session.scalars(
+        select(ColdChainReading)
+        .where(ColdChainReading.order_id.in_(order_ids))
+        .order_by(ColdChainReading.measured_at)
+    ):
+        logs[reading.order_id].append(reading)
+    return logs
+
+
+async def _newest_quotes(
+    session: AsyncSession, order_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Presettlement]:
+    """Each order's newest pre-settlement (the split shown when it was ordered)."""
+    quotes: dict[uuid.UUID, Presettlement] = {}
+    for quote in await session.scalars(
+        select(Presettlement)
+        .where(Presettlement.order_id.in_(order_ids))
+        .order_by(Presettlement.computed_at, Presettlement.id)
+    ):
+        quotes[quote.order_id] = quote
+    return quotes
 
 
 async def _by_id(session: AsyncSession, model: Any, ids: set[Any]) -> dict[Any, Any]:
@@ -276,6 +347,11 @@ async def couriers_of(session: AsyncSession, store_id: uuid.UUID) -> Sequence[Ac
             .order_by(Account.display_name)
         )
     ).all()
+
+
+async def store(session: AsyncSession, store_id: uuid.UUID) -> PharmacyStore | None:
+    """A store by id."""
+    return await session.get(PharmacyStore, store_id)
 
 
 async def district(session: AsyncSession, code: str) -> District | None:

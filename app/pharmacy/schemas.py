@@ -152,6 +152,30 @@ class CourierList(Page[CourierOut]):
     """A page of my store's couriers."""
 
 
+class ColdChainReadingOut(BaseModel):
+    """One temperature of a cold-chain parcel's log; `in_range` is within 2-8 C. A reading that
+    arrived after hand-over is `late`: evidence only, it decided nothing."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    measured_at: datetime
+    celsius: float
+    in_range: bool
+    late: bool
+
+
+class CollectOut(BaseModel):
+    """What the parcel costs the patient, from the split quoted when it was ordered: the fund
+    pays `fund_fen`, the personal account `account_fen` (when the patient chose to pay from
+    it), and the courier collects `cash_fen` at the door (cash, card, or a WeChat Pay /
+    Alipay code)."""
+
+    fund_fen: int
+    account_fen: int
+    cash_fen: int
+    pay_from_personal_account: bool
+
+
 class OrderOut(BaseModel):
     id: uuid.UUID
     status: str
@@ -176,6 +200,9 @@ class OrderOut(BaseModel):
     last_lng: float | None
     last_located_at: datetime | None
     eta_at: datetime | None
+    # Where the parcel goes: the patient's shared point, or their district's centre. Exact for
+    # those who see the address; rounded to about a kilometre for everyone else.
+    destination: Coordinates
     lines: list[OrderLineOut]
     # Boxes sold on this order now (a cancelled order's boxes were released).
     traceability_codes: list[str]
@@ -183,9 +210,26 @@ class OrderOut(BaseModel):
     # The cold-chain log received after hand-over shows the parcel left 2-8 C in transit: the
     # sale stands, and the store should contact the patient (quality return).
     late_cold_chain_excursion: bool
+    # The parcel's temperature log (cold-chain orders only), oldest first.
+    cold_chain_log: list[ColdChainReadingOut]
+    # None until the order has been quoted.
+    collect: CollectOut | None
     history: list[OrderTransitionOut]
     created_at: datetime
     updated_at: datetime
+
+
+class MyStoreOut(BaseModel):
+    """The caller's store, with a point to draw it at (its district's centre: stores carry no
+    coordinates of their own)."""
+
+    id: uuid.UUID
+    code: str
+    name_zh: str
+    address_zh: str
+    district_code: str
+    district_name_zh: str
+    location: Coordinates
 
 
 class OrderPage(Page[OrderOut]):

@@ -16,11 +16,18 @@ from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy.delivery.states import IN_TRANSIT_STATES
 from app.pharmacy.schemas import (
     BoxEventOut,
+    ColdChainReadingOut,
+    CollectOut,
+    Coordinates,
     CourierOut,
     OrderLineOut,
     OrderOut,
     OrderTransitionOut,
 )
+
+# Decimal places a destination keeps for those who see the address masked (0.01 degree: about
+# a kilometre, the block but not the door).
+COARSE_DECIMALS = 2
 
 # The code is needed from dispatch (delivery) or picking (pickup at the counter) to hand-over.
 HANDOVER_CODE_STATES = frozenset({"picked", "dispatched"})
@@ -67,6 +74,7 @@ def _present(
     # see the address.
     positions = reveal or order.status in IN_TRANSIT_STATES
     show_code = principal.patient_id == order.patient_id and order.status in HANDOVER_CODE_STATES
+    quote = details.quotes.get(order.id)
     return OrderOut(
         id=order.id,
         status=order.status,
@@ -90,6 +98,7 @@ def _present(
         last_lng=order.last_lng if positions else None,
         last_located_at=order.last_located_at if positions else None,
         eta_at=order.eta_at,
+        destination=_destination(order, exact=reveal),
         lines=[
             _line(line, drug, scanned[drug.id]) for line, drug in details.lines.get(order.id, [])
         ],
@@ -98,9 +107,30 @@ def _present(
             BoxEventOut.model_validate(event) for event in details.box_events.get(order.id, [])
         ],
         late_cold_chain_excursion=order.id in details.late_excursions,
+        cold_chain_log=[
+            ColdChainReadingOut.model_validate(reading)
+            for reading in details.cold_chain_logs.get(order.id, [])
+        ],
+        collect=CollectOut(
+            fund_fen=quote.fund_fen,
+            account_fen=quote.account_fen,
+            cash_fen=quote.cash_fen,
+            pay_from_personal_account=order.pay_from_personal_account,
+        )
+        if quote is not None
+        else None,
         history=[_transition(row, positions) for row in details.history.get(order.id, [])],
         created_at=order.created_at,
         updated_at=order.updated_at,
+    )
+
+
+def _destination(order: PharmacyOrder, *, exact: bool) -> Coordinates:
+    if exact:
+        return Coordinates(lat=order.destination_lat, lng=order.destination_lng)
+    return Coordinates(
+        lat=round(order.destination_lat, COARSE_DECIMALS),
+        lng=round(order.destination_lng, COARSE_DECIMALS),
     )
 
 

@@ -76,6 +76,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/pharmacy/stock"): Rule(PHARMACIST),
     ("PUT", "/api/v1/pharmacy/stock/{drug_id}"): Rule(PHARMACIST),
     ("GET", "/api/v1/pharmacy/couriers"): Rule(PHARMACIST),
+    ("GET", "/api/v1/pharmacy/store"): Rule(STAFF),
     ("PUT", "/api/v1/pharmacy/stores/{store_id}/integration"): Rule(ADMIN),
     # Authenticated by the partner's HMAC signature, not by a bearer token.
     ("POST", "/api/v1/partner/stores/{store_id}/callbacks"): PUBLIC,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from app.auth.tokens import AccessClaims, decode_access_token, issue_access_token
+from app.authz.access_tokens import AccessClaims, decode_access_token, issue_access_token
 from app.errors import Unauthorized
 from app.kit.clock import shifted_by, utcnow
 from app.models import AuthSession, Role

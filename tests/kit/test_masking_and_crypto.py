@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from app.config import Environment, Settings
+from app.db import create_engine
 from app.kit.crypto import FieldCipher, blind_index
 from app.kit.masking import mask_national_id, mask_openid, mask_phone
 from app.kit.types import UTCDateTime
@@ -55,9 +59,35 @@ def test_rotation_reencrypts_under_the_newest_key() -> None:
         FieldCipher([new]).decrypt(token)
 
 
-def test_blind_index_is_stable_and_case_insensitive() -> None:
-    assert blind_index("14030219800101123x") == blind_index("14030219800101123X")
-    assert blind_index("140302198001011234") != blind_index("140302198001011235")
+def _session_indexing_with(directory: Path, blind_index_key: str) -> AsyncSession:
+    """A session of an engine made from settings with this key (it never connects)."""
+    settings = Settings(
+        APP_ENV=Environment.test,
+        database_url=f"sqlite+aiosqlite:///{directory / 'unused.db'}",
+        blind_index_key=blind_index_key,
+    )
+    return AsyncSession(create_engine(settings))
+
+
+def test_blind_index_is_stable_and_case_insensitive(tmp_path: Path) -> None:
+    session = _session_indexing_with(tmp_path, "a-blind-index-key")
+    assert blind_index(session, "14030219800101123x") == blind_index(session, "14030219800101123X")
+    assert blind_index(session, "140302198001011234") != blind_index(session, "140302198001011235")
+
+
+def test_blind_index_uses_the_key_of_the_sessions_engine(tmp_path: Path) -> None:
+    value = "140302198001011234"
+    first, same, other = (
+        _session_indexing_with(tmp_path, key) for key in ("key-one", "key-one", "key-two")
+    )
+    assert blind_index(first, value) == blind_index(same, value)
+    assert blind_index(first, value) != blind_index(other, value)
+
+
+def test_an_engine_not_made_by_create_engine_has_no_data_keys() -> None:
+    session = AsyncSession(create_async_engine("sqlite+aiosqlite://"))
+    with pytest.raises(LookupError):
+        blind_index(session, "140302198001011234")
 
 
 def test_naive_datetimes_are_refused() -> None:

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from app.auth import repository as auth_repository
-from app.auth.tokens import decode_access_token
+from app.authz.access_tokens import decode_access_token
 from app.kit.clock import utcnow
 from app.realtime.hub import CloseCode, RealtimeHub
 from tests.fixtures.servers import free_port

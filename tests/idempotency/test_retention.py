@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app import worker
-from app.kit import idempotency
+from app.idempotency import keys as idempotency
 from app.kit.clock import utcnow
 from app.models import IdempotencyKey
 

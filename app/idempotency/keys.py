@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.errors import AppError
-from app.kit import idempotency_repository
+from app.idempotency import repository as idempotency_repository
 from app.kit.clock import utcnow
 
 

@@ -1,5 +1,5 @@
 """The `Idempotency-Key` header of the endpoints that take one: bound to the caller and to the
-request's fingerprint (app.kit.idempotency), so a key reused with another request is 422
+request's fingerprint (app/idempotency/keys.py), so a key reused with another request is 422
 `idempotency_key_reused` (as Stripe does) instead of silently replaying the first result.
 
 Use `IdempotencyKey` (optional) or `RequiredIdempotencyKey` as an endpoint parameter; the
@@ -14,7 +14,7 @@ from fastapi import Depends, Header, Request
 
 from app.authz.principal import CurrentPrincipal
 from app.db import DbSession
-from app.kit import idempotency
+from app.idempotency import keys
 
 _DESCRIPTION = (
     "Makes a retry safe: the same key with the same request replays the first result; the "
@@ -26,11 +26,11 @@ async def _bind(
     request: Request, principal: CurrentPrincipal, session: DbSession, key: str
 ) -> None:
     body = await request.body()
-    await idempotency.claim(
+    await keys.claim(
         session,
         str(principal.account_id),
         key,
-        idempotency.fingerprint(request.method, request.url.path, request.url.query, body),
+        keys.fingerprint(request.method, request.url.path, request.url.query, body),
     )
 
 

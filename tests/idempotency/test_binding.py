@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from app import idempotency as binding
 from app.config import Settings
-from app.kit.idempotency import fingerprint
+from app.idempotency.keys import fingerprint
 from app.main import create_app
 from tests.enrollment import builders
 from tests.fixtures import factories
