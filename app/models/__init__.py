@@ -81,6 +81,7 @@ from app.models.prescription import (
     PrescriptionReviewer,
     PrescriptionTransition,
 )
+from app.models.push_consent import PushConsent
 from app.models.push_delivery import PushChannel, PushDelivery, PushDeliveryStatus
 from app.models.push_grant import PushGrant
 from app.models.quality_return import QualityReturn, QualityReturnTransition
@@ -166,6 +167,7 @@ __all__ = [
     "PrescriptionTransition",
     "Presettlement",
     "PushChannel",
+    "PushConsent",
     "PushDelivery",
     "PushDeliveryStatus",
     "PushGrant",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
-from app.idempotency import keys as idempotency_keys
+from app.idempotency import RequiredIdempotencyKey
 from app.kit.pagination import Page, PageQuery
 from app.models import Role
 from app.notify import service as notify_service
@@ -41,22 +41,11 @@ async def report_subscription_results(
     principal: PatientOnly,
     session: DbSession,
     request: Request,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=64,
-            description="A retry with the same key and body counts nothing twice",
-        ),
-    ],
+    idempotency_key: RequiredIdempotencyKey,
 ) -> ConsentReport:
     """Report what `wx.requestSubscribeMessage` answered: each "accept" allows one more
     message of that template, "ban" clears the template; "reject" and "filter" change
     nothing. Unknown template ids are reported back as such and not counted."""
-    fingerprint = idempotency_keys.fingerprint(
-        request.method, request.url.path, request.url.query, await request.body()
-    )
     return await notify_service.record_consent(
-        session, principal, request.app.state.settings, body, idempotency_key, fingerprint
+        session, principal, request.app.state.settings, body, idempotency_key
     )

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.sql import dialect_insert
-from app.models import Account, Patient, PushDelivery, PushGrant
+from app.models import Account, Patient, PushConsent, PushDelivery, PushGrant
 
 
 async def addresses(
@@ -80,6 +80,22 @@ async def return_grant(
         .where(PushGrant.account_id == account_id, PushGrant.template_id == template_id)
         .values(remaining=PushGrant.remaining + 1, updated_at=now)
     )
+
+
+async def consent_recorded(session: AsyncSession, account_id: uuid.UUID, key: str) -> bool:
+    """Whether a report under this Idempotency-Key was already counted."""
+    found = await session.scalar(
+        select(PushConsent.idempotency_key).where(
+            PushConsent.account_id == account_id, PushConsent.idempotency_key == key
+        )
+    )
+    return found is not None
+
+
+async def add_consent(session: AsyncSession, row: PushConsent) -> None:
+    """Record a report (its key is new for the account: the caller looked)."""
+    session.add(row)
+    await session.flush()
 
 
 async def grants(session: AsyncSession, account_id: uuid.UUID) -> Sequence[PushGrant]:

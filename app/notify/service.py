@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.config import Settings
-from app.idempotency import keys as idempotency_keys
 from app.kit.clock import utcnow
+from app.models import PushConsent
 from app.notify import repository as notify_repository
 from app.notify.schemas import ConsentItem, ConsentOutcome, ConsentReport, GrantOut
 from app.notify.schemas import SubscriptionResults as Results
@@ -43,13 +43,21 @@ async def record_consent(
     settings: Settings,
     body: Results,
     idempotency_key: str,
-    request_fingerprint: str,
 ) -> ConsentReport:
     """Count each "accept" as one more grant and clear a banned template's; a replay of the
-    same request (same Idempotency-Key) counts nothing again."""
-    fresh = await idempotency_keys.claim(
-        session, str(principal.account_id), idempotency_key, request_fingerprint
+    same request (same Idempotency-Key, already bound to this request) counts nothing again."""
+    fresh = not await notify_repository.consent_recorded(
+        session, principal.account_id, idempotency_key
     )
+    if fresh:
+        await notify_repository.add_consent(
+            session,
+            PushConsent(
+                account_id=principal.account_id,
+                idempotency_key=idempotency_key,
+                results=dict(body.results),
+            ),
+        )
     known = _kinds_by_template(settings)
     now = utcnow()
     items = []

@@ -1,5 +1,6 @@
-"""push grants and deliveries: one-time WeChat subscription grants per person and template, and
-each notification's delivery (channel, held grant, outcome) keyed by its outbox idempotency key
+"""push grants, consents and deliveries: one-time WeChat subscription grants per person and
+template, the reports they were counted from (by Idempotency-Key), and each notification's
+delivery (channel, held grant, outcome) keyed by its outbox idempotency key
 
 Revision ID: 0022_push_grants
 Revises: 0020_key_rotation
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0022_push_grants"
 # 0021 is another branch's; whoever merges both points this at 0021's revision.
@@ -33,6 +35,24 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("account_id", "template_id", name=op.f("pk_push_grants")),
+    )
+    op.create_table(
+        "push_consents",
+        sa.Column("account_id", sa.Uuid(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column(
+            "results",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_push_consents_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("account_id", "idempotency_key", name=op.f("pk_push_consents")),
     )
     op.create_table(
         "push_deliveries",
@@ -68,4 +88,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_push_deliveries_account_id", table_name="push_deliveries")
     op.drop_table("push_deliveries")
+    op.drop_table("push_consents")
     op.drop_table("push_grants")

@@ -49,6 +49,20 @@ async def test_a_retried_report_counts_nothing_twice(
     assert _remaining(answer.json(), "dev-tpl-chat") == 1
 
 
+async def test_a_key_reused_with_other_results_is_refused(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    auth = await _patient(db_session, settings)
+    headers = {**auth, "Idempotency-Key": "k1"}
+    first = {"results": {"dev-tpl-chat": "accept"}}
+    assert (await client.post(URL, json=first, headers=headers)).status_code == 200
+    other = {"results": {"dev-tpl-alert": "accept"}}
+    reused = await client.post(URL, json=other, headers=headers)
+    assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
+    mine = (await client.get(URL, headers=auth)).json()["items"]
+    assert {g["template_id"]: g["remaining"] for g in mine}["dev-tpl-alert"] == 0
+
+
 async def test_a_banned_template_loses_its_grants_and_unknown_ones_are_not_counted(
     client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
 ) -> None:
