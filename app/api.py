@@ -21,6 +21,7 @@ from app.identity.endpoints import router as identity_router
 from app.insurance.endpoints import router as insurance_router
 from app.insurance_platform.endpoints import router as platform_router
 from app.nightscout.endpoints import router as nightscout_router
+from app.notify.endpoints import router as notify_router
 from app.patient.endpoints import router as patient_router
 from app.payment.endpoints import router as payment_router
 from app.payment.reconciliation_endpoints import router as reconciliation_router
@@ -44,6 +45,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(staff_router)
     app.include_router(chat_router)
     app.include_router(device_router)
+    app.include_router(notify_router)
     app.include_router(reading_router)
     app.include_router(nightscout_router)
     app.include_router(analytics_router)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Literal
 
 from limits import parse as parse_rate
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.kit.key_strength import fernet_key_problem, key_problem
@@ -19,6 +19,25 @@ _DEV_BLIND_INDEX_KEY = "dev-only-blind-index-key"
 _DEV_WECHAT_SECRET = "dev-wechat-secret"  # noqa: S105
 # WeChat Pay APIv3 key (32 bytes) for dev/test only; the notification decryption key in prod.
 _DEV_WECHATPAY_APIV3_KEY = "dev-only-wechatpay-apiv3-key-012"
+_DEV_SMS_SECRET_KEY = "dev-only-sms-secret-key"  # noqa: S105
+
+
+class WeChatTemplate(BaseModel):
+    """A subscription-message template chosen in the mini-program's console for one kind of
+    notification: its id, and which notification data item fills each template key."""
+
+    template_id: str = Field(min_length=1, max_length=128)
+    # Template key (e.g. "thing1", "time2": its type is the key without the digits) -> the
+    # name of the notification's data item that fills it.
+    fields: dict[str, str]
+
+
+class SmsTemplate(BaseModel):
+    """An approved SMS template for one kind of notification: its id and, in order, the
+    notification data items that fill its {1}, {2}, ... parameters."""
+
+    template_id: str = Field(min_length=1, max_length=32)
+    params: list[str] = Field(default_factory=list)
 
 
 class Environment(StrEnum):
@@ -89,7 +108,76 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 12
     # Per request to a partner system; keep it well under outbox_lease_seconds.
     outbox_http_timeout_seconds: float = 10.0
+    # "log" (development) or "wechat": mini-program subscription messages, with an SMS
+    # fallback for the kinds that have an SMS template (app/notify).
     push_provider: str = "log"
+
+    # --- Notifications (app/notify): WeChat subscription messages and SMS ---
+    # Messages open the mini-program's developer, trial or formal (released) version.
+    wechat_miniprogram_state: Literal["developer", "trial", "formal"] = "formal"
+    wechat_message_lang: Literal["zh_CN", "en_US", "zh_HK", "zh_TW"] = "zh_CN"
+    # Notification kind -> its subscription template. The ids below are the development
+    # fake's; a deployment sets the ones its mini-program's console shows (WECHAT_TEMPLATES as
+    # JSON). A kind without a template is not sent through WeChat.
+    wechat_templates: dict[str, WeChatTemplate] = Field(
+        default_factory=lambda: {
+            "chat_new_message": WeChatTemplate(
+                template_id="dev-tpl-chat",
+                fields={"name1": "sender_name", "thing2": "summary", "time3": "sent_at"},
+            ),
+            "order_dispatched": WeChatTemplate(
+                template_id="dev-tpl-order-dispatched",
+                fields={"character_string1": "order_no", "time2": "eta", "thing3": "hint"},
+            ),
+            "delivery_failed": WeChatTemplate(
+                template_id="dev-tpl-delivery-failed",
+                fields={"character_string1": "order_no", "thing2": "reason"},
+            ),
+            "alert_raised": WeChatTemplate(
+                template_id="dev-tpl-alert",
+                fields={"thing1": "summary", "time2": "started_at"},
+            ),
+            "alert_acknowledged": WeChatTemplate(
+                template_id="dev-tpl-alert-acknowledged",
+                fields={"thing1": "summary", "name2": "doctor", "time3": "acknowledged_at"},
+            ),
+            "prescription_expiring": WeChatTemplate(
+                template_id="dev-tpl-prescription-expiring",
+                fields={"thing1": "drug", "date2": "expires_on"},
+            ),
+            "payment_due": WeChatTemplate(
+                template_id="dev-tpl-payment-due",
+                fields={"amount1": "amount_fen", "character_string2": "order_no"},
+            ),
+            "handover_code": WeChatTemplate(
+                template_id="dev-tpl-handover-code",
+                fields={"character_string1": "order_no", "thing2": "hint"},
+            ),
+        }
+    )
+    # The time after which a WeChat access token is fetched anew, before its own expiry.
+    wechat_token_refresh_margin_seconds: int = Field(default=300, ge=0)
+    # Tencent Cloud SMS (API 3.0, SendSms 2021-01-11), for the kinds that must reach the
+    # person when they have no subscription grant left. The base is the development fake's;
+    # a deployment sets https://sms.tencentcloudapi.com and its own credentials.
+    sms_api_base: str = "http://127.0.0.1:8000/_dev/sms"
+    sms_region: str = "ap-guangzhou"
+    sms_secret_id: str = "dev-sms-secret-id"  # noqa: S105 (a key id, not the key)
+    sms_secret_key: str = _DEV_SMS_SECRET_KEY
+    sms_sdk_app_id: str = "1400000000"
+    sms_sign_name: str = "阳泉慢病在线"
+    # A prescription's last valid day: its patient is warned from this hour (city time) on.
+    prescription_expiry_notice_hour: int = Field(default=9, ge=0, le=23)
+    # Notification kind -> SMS template; only these kinds fall back to SMS.
+    sms_templates: dict[str, SmsTemplate] = Field(
+        default_factory=lambda: {
+            "delivery_failed": SmsTemplate(template_id="100001", params=["order_no", "reason"]),
+            "prescription_expiring": SmsTemplate(
+                template_id="100002", params=["drug", "expires_on"]
+            ),
+            "alert_raised": SmsTemplate(template_id="100003", params=["summary"]),
+        }
+    )
 
     # Uploaded files: "local" keeps them under blob_dir; "s3" uses any S3-compatible service.
     blob_store: Literal["local", "s3"] = "local"
@@ -291,6 +379,10 @@ class Settings(BaseSettings):
     # Benefit rules: from this many days before 1 January the bureau is told which rules have no
     # version for the coming year (they would be carried over unchanged).
     benefit_rule_warning_days: int = Field(default=31, ge=1, le=366)
+    # A personal share still outstanding this long after hand-over (not paid at the door) is
+    # reminded to the patient once; settlements older than the window are not looked at.
+    payment_due_notice_after_minutes: float = Field(default=60.0, gt=0)
+    payment_due_window_days: int = Field(default=7, ge=1)
     # How often the money jobs (refund follow-up, rule warning) run in each web process.
     payment_jobs_interval_seconds: float = Field(default=60.0, gt=0)
 
@@ -391,6 +483,8 @@ class Settings(BaseSettings):
                 "BLIND_INDEX_KEY": (self.blind_index_key, _DEV_BLIND_INDEX_KEY),
                 "WECHAT_SECRET": (self.wechat_secret, _DEV_WECHAT_SECRET),
             }
+            if self.push_provider == "wechat" and self.sms_templates:
+                dev_values["SMS_SECRET_KEY"] = (self.sms_secret_key, _DEV_SMS_SECRET_KEY)
             # The APIv3 key matters only where WeChat Pay is set up (it decrypts notifications).
             if self.wechatpay_mchid:
                 dev_values["WECHATPAY_APIV3_KEY"] = (
@@ -457,7 +551,7 @@ class Settings(BaseSettings):
 
     @property
     def serves_fake_wechat(self) -> bool:
-        """Whether the local fake WeChat (login and pay) is served; never in prod."""
+        """Whether the local fakes (WeChat login, pay and messages; SMS) are served; never prod."""
         return self.fake_wechat_enabled and self.env != Environment.prod
 
     @property

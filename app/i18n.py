@@ -44,10 +44,16 @@ def current_language() -> Language:
 
 def translate(key: str, **params: object) -> str:
     """The message `key` in the current language, formatted with `params`."""
+    return translate_to(current_language(), key, **params)
+
+
+def translate_to(language: Language, key: str, **params: object) -> str:
+    """The message `key` in `language`: for text read by someone other than the caller (a
+    notification to the patient, sent in the mini-program's language)."""
     entry = MESSAGES.get(key)
     if entry is None:
         return key
-    return entry[current_language()].format(**params)
+    return entry[language].format(**params)
 
 
 def register_messages(messages: dict[str, dict[Language, str]]) -> None:

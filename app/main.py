@@ -28,6 +28,7 @@ from app.insurance_platform.persons import PlatformPersonSource
 from app.kit.blobstore import create_blob_store
 from app.kit.clock import shifted_by
 from app.kit.gc_tuning import serving_gc
+from app.notify.fakes import create_fake_sms_app, fake_wechat_messages_router
 from app.observability import RequestContextMiddleware, configure_logging
 from app.openapi_contract import document_contract, operation_id
 from app.openapi_errors import document_problem_responses
@@ -43,6 +44,7 @@ from app.web_security import SecurityHeadersMiddleware
 log = structlog.get_logger(__name__)
 
 FAKE_WECHAT_PATH = "/_dev/wechat"
+FAKE_SMS_PATH = "/_dev/sms"
 DOCS_ASSETS_PATH = "/docs-assets"  # Swagger UI and ReDoc files, served by this service
 
 
@@ -80,7 +82,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outbox_http = outbox_http_client(settings)
         if settings.outbox_relay_enabled:
             relay = OutboxRelay(
-                sessionmaker, build_handlers(settings, outbox_http, wiring.OUTBOX_KINDS), settings
+                sessionmaker,
+                build_handlers(
+                    settings,
+                    outbox_http,
+                    wiring.OUTBOX_KINDS,
+                    sessionmaker,
+                    wiring.PUSH_PROVIDERS,
+                ),
+                settings,
             )
             tasks.append(asyncio.create_task(relay.run_forever(), name="outbox-relay"))
         if settings.background_jobs_enabled:
@@ -154,8 +164,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_contract(app)
     include_routers(app)
     if settings.serves_fake_wechat:
+        fake_wechat = create_fake_wechat_app(settings.wechat_appid, settings.wechat_secret)
+        fake_wechat.include_router(
+            fake_wechat_messages_router(settings.wechat_appid, settings.wechat_secret)
+        )
+        app.mount(FAKE_WECHAT_PATH, fake_wechat)
         app.mount(
-            FAKE_WECHAT_PATH, create_fake_wechat_app(settings.wechat_appid, settings.wechat_secret)
+            FAKE_SMS_PATH,
+            create_fake_sms_app(
+                settings.sms_secret_id, settings.sms_secret_key, settings.sms_sdk_app_id
+            ),
         )
         if dev_merchant.in_use(settings):
             app.mount(FAKE_WECHATPAY_PATH, create_fake_wechatpay_app(settings))

@@ -80,6 +80,9 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         logging.getLogger(name).propagate = True
     # Our middleware writes one access line per request, with the request id.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request's full URL at INFO, and WeChat takes its credentials in the
+    # query (code2session's secret, the messages' access_token): only its warnings are kept.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 access_log = structlog.get_logger("app.access")

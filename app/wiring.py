@@ -21,7 +21,9 @@ A prescription, from signing to its order and settlement
     order moves        -> OrderTransitioned: in the transaction, hand-over (`delivered`) settles
                           the claim with insurance, then on the insurance platform where one is
                           configured (app/insurance_platform/settlement.py: 2207, its split kept
-                          beside the local estimate).
+                          beside the local estimate); dispatched (with its ETA), ready for pickup
+                          and delivery failed are told to the patient (OUTBOX:
+                          push.notification; README "Who hears of what").
     revoked            -> RevocationRequested: in the transaction, before the prescription moves,
                           its open order is cancelled (409 once the boxes are picked).
     reversed           -> SettlementReversed: in the transaction, the platform reverses its
@@ -79,8 +81,11 @@ from app.insurance import repository as insurance_repository
 from app.insurance.facts import SettlementReversed
 from app.insurance_platform import settlement as platform_settlement
 from app.insurance_platform.client import InsurancePlatform
+from app.notify.provider import wechat_push_provider
 from app.outbox.handlers import HandlerFactory
+from app.outbox.push import PushProviderFactory
 from app.payment.refunds import PAYMENT_REFUND, payment_refund_handler, refund_reversed
+from app.pharmacy.delivery import notifications as delivery_notifications
 from app.pharmacy.delivery import service as delivery_service
 from app.pharmacy.delivery import settlement_link
 from app.pharmacy.delivery.facts import OrderTransitioned
@@ -123,6 +128,10 @@ OUTBOX_KINDS: Mapping[str, HandlerFactory] = {
     PAYMENT_REFUND: payment_refund_handler,
     PARTNER_WEBHOOK: partner_webhook_handler,
 }
+
+# PUSH_PROVIDER values beside the outbox's own "log": WeChat subscription messages with an SMS
+# fallback (app/notify), which read each recipient's address when they send.
+PUSH_PROVIDERS: Mapping[str, PushProviderFactory] = {"wechat": wechat_push_provider}
 
 # Client-to-server websocket frames, by type (app/realtime/gateway.py dispatches them).
 CLIENT_MESSAGES: Mapping[str, ClientHandler] = {
@@ -238,6 +247,7 @@ def wire(dispatcher: events.Dispatcher = events.dispatcher) -> None:
     dispatcher.in_transaction(RevocationRequested, cancel_revoked_order)
     dispatcher.in_transaction(OrderTransitioned, settlement_link.settle_at_hand_over)
     dispatcher.in_transaction(OrderTransitioned, settle_on_platform)
+    dispatcher.in_transaction(OrderTransitioned, delivery_notifications.tell_patient)
     # A settlement reversed: the patient's payments are owed back.
     dispatcher.in_transaction(SettlementReversed, reverse_on_platform)
     dispatcher.in_transaction(SettlementReversed, refund_reversal)

@@ -44,6 +44,7 @@ from app.kit.blobstore import BlobStore, create_blob_store
 from app.kit.signals import until_signalled
 from app.observability import configure_logging
 from app.payment import jobs as payment_jobs
+from app.prescription import jobs as prescription_jobs
 from app.reading import jobs as reading_jobs
 from app.realtime.hub import RealtimeHub, create_hub
 
@@ -114,6 +115,11 @@ SCHEDULE: tuple[Job, ...] = (
         "idempotency-keys",
         lambda s: 3600.0,
         lambda c: idempotency_keys.forget_expired(c.sessionmaker, c.settings),
+    ),
+    Job(
+        "prescription-expiry",
+        lambda s: 900.0,
+        lambda c: prescription_jobs.run_once(c.sessionmaker, c.settings),
     ),
     Job(
         "money",

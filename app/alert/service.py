@@ -17,6 +17,7 @@ from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.config import Settings
 from app.errors import NotFound
+from app.i18n import translate_to
 from app.kit.clock import utcnow
 from app.kit.repository import by_id
 from app.models import Alert, Patient
@@ -28,6 +29,10 @@ from app.realtime.publish import publish_after_commit
 
 RESOURCE = "alert"
 PUSH_KIND = "push.notification"
+# An urgent alert (level 3) reaches the patient too, by SMS when no WeChat grant is left.
+PATIENT_ALERT_LEVEL = 3
+ALERT_RAISED = "alert_raised"
+ALERT_ACKNOWLEDGED = "alert_acknowledged"
 
 
 def _values(patient_id: uuid.UUID, rule: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +165,34 @@ async def deliver(session: AsyncSession, hub: RealtimeHub, alerts: Sequence[Aler
                 },
                 idempotency_key=f"alert:{alert.id}:{account_id}",
             )
+        if alert.level >= PATIENT_ALERT_LEVEL and patient is not None:
+            await _tell_patient(
+                session,
+                patient,
+                alert,
+                ALERT_RAISED,
+                {
+                    "summary": translate_to("zh", f"alert_rule_{alert.rule}"),
+                    "started_at": alert.measured_at.isoformat(),
+                },
+            )
+
+
+async def _tell_patient(
+    session: AsyncSession, patient: Patient, alert: Alert, kind: str, data: dict[str, Any]
+) -> None:
+    """Queue a notification of the alert to the patient (in the mini-program's Chinese)."""
+    await outbox_service.enqueue(
+        session,
+        PUSH_KIND,
+        {
+            "recipient": str(patient.account_id),
+            "template": kind,
+            "data": data,
+            "page": f"pages/alerts/detail?id={alert.id}",
+        },
+        idempotency_key=f"{kind}:{alert.id}",
+    )
 
 
 async def sweep_signal_loss(
@@ -233,4 +266,17 @@ async def acknowledge(
             {"type": "alert.acknowledged", "alert_id": str(alert.id), "by": principal.display_name},
         )
     patient = await by_id(session, Patient, alert.patient_id)
+    if patient is not None and alert.acknowledged_at == now:
+        # Once: only the acknowledgement that set it tells the patient their doctor saw it.
+        await _tell_patient(
+            session,
+            patient,
+            alert,
+            ALERT_ACKNOWLEDGED,
+            {
+                "summary": translate_to("zh", f"alert_rule_{alert.rule}"),
+                "doctor": principal.display_name,
+                "acknowledged_at": now.isoformat(),
+            },
+        )
     return AlertOut.build(alert, patient.name if patient else None)

@@ -204,14 +204,13 @@ async def enqueue_due_reminders(session: AsyncSession, lead: timedelta) -> int:
     plans = await follow_up_repository.plans_by_id(session, list({f.plan_id for f in due}))
     for follow_up in due:
         account_id = await care_repository.patient_account_id(session, follow_up.patient_id)
-        openid = await care_repository.account_openid(session, account_id) if account_id else None
-        if openid is None:
+        if account_id is None:
             continue
         await outbox_service.enqueue(
             session,
             PUSH_NOTIFICATION,
             {
-                "recipient": openid,
+                "recipient": str(account_id),
                 "template": "follow_up_reminder",
                 "data": {
                     "follow_up_id": str(follow_up.id),

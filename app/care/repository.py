@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.models import (
-    Account,
     CareRelationship,
     CareTeam,
     CareTeamMember,
@@ -299,8 +298,3 @@ async def is_family_doctor_of(
 async def patient_account_id(session: AsyncSession, patient_id: uuid.UUID) -> uuid.UUID | None:
     """The account (realtime user id) of a patient."""
     return await session.scalar(select(Patient.account_id).where(Patient.id == patient_id))
-
-
-async def account_openid(session: AsyncSession, account_id: uuid.UUID) -> str | None:
-    """An account's WeChat openid."""
-    return await session.scalar(select(Account.wechat_openid).where(Account.id == account_id))

@@ -185,16 +185,6 @@ async def active_account_ids(session: AsyncSession, conversation_id: uuid.UUID) 
     return list(rows)
 
 
-async def push_addresses(
-    session: AsyncSession, account_ids: Sequence[uuid.UUID]
-) -> list[tuple[uuid.UUID, str | None]]:
-    """Each account's WeChat openid (the push address of patients; staff have none)."""
-    rows = await session.execute(
-        select(Account.id, Account.wechat_openid).where(Account.id.in_(list(account_ids)))
-    )
-    return [(account_id, openid) for account_id, openid in rows]
-
-
 async def advance_read(
     session: AsyncSession, conversation_id: uuid.UUID, account_id: uuid.UUID, seq: int
 ) -> None:

@@ -32,6 +32,10 @@ from app.outbox import service as outbox_service
 from app.realtime.publish import publish_after_commit
 
 PUSH_TEMPLATE = "chat_new_message"
+# What the subscription message says (in the mini-program's language, whoever triggered it):
+# who wrote, and that something arrived - never the text itself.
+PUSH_SUMMARY = "您有一条新消息"
+PUSH_NOTICE_SENDER = "服务通知"
 MAX_DEDUPE_KEY_CHARS = 64
 
 
@@ -311,19 +315,21 @@ async def _fan_out(
     offline = [a for a in others if a not in online]
     if not push or not offline:
         return
-    for account_id, openid in await chat_repository.push_addresses(session, offline):
+    for account_id in offline:
         await outbox_service.enqueue(
             session,
             "push.notification",
             {
-                # Patients are reached through the mini-program (openid); staff apps by account.
-                "recipient": openid or f"account:{account_id}",
+                # The push provider finds the person's address (openid) when it sends.
+                "recipient": str(account_id),
                 "template": PUSH_TEMPLATE,
                 # No message text: lock screens are not the place for health data.
                 "data": {
                     "conversation_id": str(message.conversation_id),
                     "seq": message.seq,
-                    "sender_name": sender_name,
+                    "sender_name": sender_name or PUSH_NOTICE_SENDER,
+                    "summary": PUSH_SUMMARY,
+                    "sent_at": message.created_at.isoformat(),
                 },
                 "page": f"pages/chat/conversation?id={message.conversation_id}",
             },

@@ -212,6 +212,17 @@ async def _drive(
         )
         say.say(f"wx.login openid {openid} -> 新患者 {profile['name']}（申报职工医保 310，城区）")
         say.say(f"patient_id {patient_id}")
+        # wx.requestSubscribeMessage: she allows one message of each template; the mini-program
+        # reports her answers, and each notification below uses one up.
+        templates = [
+            g["template_id"] for g in await patient.every("/api/v1/me/subscription-grants")
+        ]
+        await patient.post(
+            "/api/v1/me/subscription-grants",
+            json={"results": dict.fromkeys(templates, "accept")},
+            headers={"Idempotency-Key": f"subscribe-{openid}"},
+        )
+        say.say(f"wx.requestSubscribeMessage: 允许 {len(templates)} 个订阅消息模板各一次")
 
         say.step("devices")
         cgm = await patient.post(

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.models import (
-    Account,
     CatalogueEdition,
     CatalogueEntry,
     ChronicDisease,
@@ -199,13 +198,9 @@ async def patient_names(
     return dict(rows.all())
 
 
-async def patient_openid(session: AsyncSession, patient_id: uuid.UUID) -> str | None:
-    """The WeChat openid notifications to the patient go to."""
-    return await session.scalar(
-        select(Account.wechat_openid)
-        .join(Patient, Patient.account_id == Account.id)
-        .where(Patient.id == patient_id)
-    )
+async def patient_account_id(session: AsyncSession, patient_id: uuid.UUID) -> uuid.UUID | None:
+    """The account notifications to the patient go to."""
+    return await session.scalar(select(Patient.account_id).where(Patient.id == patient_id))
 
 
 async def active_reviewer(

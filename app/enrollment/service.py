@@ -278,14 +278,14 @@ async def _grant_entitlement(
 
 
 async def _notify_decision(session: AsyncSession, application: EnrollmentApplication) -> None:
-    openid = await enrollment_repository.patient_openid(session, application.patient_id)
-    if openid is None:
+    account_id = await enrollment_repository.patient_account_id(session, application.patient_id)
+    if account_id is None:
         return
     await outbox_service.enqueue(
         session,
         PUSH_NOTIFICATION,
         {
-            "recipient": openid,
+            "recipient": str(account_id),
             "template": "enrollment_decided",
             "data": {
                 "application_id": str(application.id),

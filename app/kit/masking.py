@@ -19,3 +19,13 @@ def mask_national_id(national_id: str | None) -> str | None:
     if len(national_id) <= 10:
         return "*" * len(national_id)
     return national_id[:6] + "*" * (len(national_id) - 10) + national_id[-4:]
+
+
+def mask_openid(openid: str | None) -> str | None:
+    """Keep the first and last four characters of a WeChat openid (enough to tell users apart
+    in a log, not to address one)."""
+    if openid is None:
+        return None
+    if len(openid) <= 8:
+        return "*" * len(openid)
+    return openid[:4] + "*" * (len(openid) - 8) + openid[-4:]

@@ -82,6 +82,9 @@ from app.models.prescription import (
     PrescriptionReviewer,
     PrescriptionTransition,
 )
+from app.models.push_consent import PushConsent
+from app.models.push_delivery import PushChannel, PushDelivery, PushDeliveryStatus
+from app.models.push_grant import PushGrant
 from app.models.quality_return import QualityReturn, QualityReturnTransition
 from app.models.reading import Reading
 from app.models.reading_latest import ReadingLatest
@@ -167,6 +170,11 @@ __all__ = [
     "PrescriptionReviewer",
     "PrescriptionTransition",
     "Presettlement",
+    "PushChannel",
+    "PushConsent",
+    "PushDelivery",
+    "PushDeliveryStatus",
+    "PushGrant",
     "QualityReturn",
     "QualityReturnTransition",
     "Reading",

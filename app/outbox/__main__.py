@@ -21,10 +21,13 @@ async def run_relay(settings: Settings) -> None:
     """Relay the outbox of settings.database_url until cancelled, then release resources."""
     engine = create_engine(settings)
     http = outbox_http_client(settings)
+    sessionmaker = create_sessionmaker(engine)
     try:
         relay = OutboxRelay(
-            create_sessionmaker(engine),
-            build_handlers(settings, http, wiring.OUTBOX_KINDS),
+            sessionmaker,
+            build_handlers(
+                settings, http, wiring.OUTBOX_KINDS, sessionmaker, wiring.PUSH_PROVIDERS
+            ),
             settings,
         )
         await relay.run_forever()

@@ -9,10 +9,16 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.kit.clock import utcnow
-from app.outbox.push import PushNotification, PushProvider, create_push_provider
+from app.outbox.push import (
+    PushNotification,
+    PushProvider,
+    PushProviderFactory,
+    create_push_provider,
+)
 from app.outbox.types import (
     ClaimedMessage,
     Handler,
@@ -45,14 +51,21 @@ HandlerFactory = Callable[[Settings, httpx.AsyncClient], Handler]
 
 
 def build_handlers(
-    settings: Settings, http: httpx.AsyncClient, domain_kinds: Mapping[str, HandlerFactory]
+    settings: Settings,
+    http: httpx.AsyncClient,
+    domain_kinds: Mapping[str, HandlerFactory],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    push_providers: Mapping[str, PushProviderFactory],
 ) -> dict[str, Handler]:
-    """The handler of every outbox kind: the generic ones and the domains' (app/wiring.py)."""
+    """The handler of every outbox kind: the generic ones and the domains' (app/wiring.py);
+    push notifications go through settings.push_provider, among `push_providers`."""
     shared = set(domain_kinds) & {PUSH_NOTIFICATION, HTTP_POST}
     if shared:
         raise ValueError(f"outbox kinds {sorted(shared)} are the outbox's own")
     return {
-        PUSH_NOTIFICATION: push_notification_handler(create_push_provider(settings, http)),
+        PUSH_NOTIFICATION: push_notification_handler(
+            create_push_provider(settings, http, sessionmaker, push_providers)
+        ),
         HTTP_POST: http_post_handler(http),
         **{kind: factory(settings, http) for kind, factory in domain_kinds.items()},
     }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 
@@ -18,8 +19,10 @@ log = structlog.get_logger(__name__)
 class PushNotification:
     """One notification: who receives it, which template, the template's data, where it opens."""
 
-    # The provider's address for the person (for WeChat subscribe messages: the openid).
+    # The person's account id: providers look the address (openid, phone) up when sending,
+    # so the outbox never holds one.
     recipient: str
+    # The kind of notification; settings map it to a provider's template.
     template: str
     data: dict[str, Any] = field(default_factory=dict)
     page: str | None = None
@@ -67,22 +70,30 @@ class LogPushProvider:
         )
 
 
-PushProviderFactory = Callable[[Settings, httpx.AsyncClient], PushProvider]
+PushProviderFactory = Callable[
+    [Settings, httpx.AsyncClient, async_sessionmaker[AsyncSession]], PushProvider
+]
 
-# settings.push_provider -> factory. A real provider (e.g. WeChat subscribe messages through
-# the shared HTTP client) registers here.
+# settings.push_provider -> factory: the outbox's own; app/wiring.py adds the real ones
+# (WeChat subscription messages, app/notify).
 PUSH_PROVIDERS: dict[str, PushProviderFactory] = {
-    "log": lambda _settings, _http: LogPushProvider(),
+    "log": lambda _settings, _http, _sessionmaker: LogPushProvider(),
 }
 
 
-def create_push_provider(settings: Settings, http: httpx.AsyncClient) -> PushProvider:
+def create_push_provider(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    providers: Mapping[str, PushProviderFactory],
+) -> PushProvider:
     """The provider named by settings.push_provider; ValueError (at startup) if unknown."""
+    known_providers = {**PUSH_PROVIDERS, **providers}
     try:
-        factory = PUSH_PROVIDERS[settings.push_provider]
+        factory = known_providers[settings.push_provider]
     except KeyError:
-        known = ", ".join(sorted(PUSH_PROVIDERS))
+        known = ", ".join(sorted(known_providers))
         raise ValueError(
             f"unknown PUSH_PROVIDER {settings.push_provider!r} (known: {known})"
         ) from None
-    return factory(settings, http)
+    return factory(settings, http, sessionmaker)

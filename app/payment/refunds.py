@@ -203,13 +203,13 @@ async def _tell_people(session: AsyncSession, locked: _Locked, template: str) ->
             },
             f"{template}:{refund.id}:{account_id}",
         )
-    openid = await payment_repository.patient_openid(session, settlement.patient_id)
-    if template == "refund_failed" and openid is not None:
+    patient_account = await payment_repository.patient_account_id(session, settlement.patient_id)
+    if template == "refund_failed" and patient_account is not None:
         await outbox_service.enqueue(
             session,
             PUSH_NOTIFICATION,
             {
-                "recipient": openid,
+                "recipient": str(patient_account),
                 "template": template,
                 "data": data,
                 "page": f"pages/payment/bill?settlement={settlement.id}",

@@ -258,6 +258,11 @@ async def patient_openid(session: AsyncSession, patient_id: uuid.UUID) -> str | 
     )
 
 
+async def patient_account_id(session: AsyncSession, patient_id: uuid.UUID) -> uuid.UUID | None:
+    """The account notifications to a patient go to."""
+    return await session.scalar(select(Patient.account_id).where(Patient.id == patient_id))
+
+
 async def list_patient_payments(
     session: AsyncSession, patient_id: uuid.UUID, before: datetime | None, limit: int
 ) -> Sequence[Payment]:
@@ -269,3 +274,23 @@ async def list_patient_payments(
         statement = statement.where(Payment.created_at < before)
     statement = statement.order_by(Payment.created_at.desc(), Payment.id).limit(limit)
     return (await session.scalars(statement)).all()
+
+
+async def settled_between(
+    session: AsyncSession, since: datetime, until: datetime, limit: int
+) -> Sequence[tuple[Settlement, uuid.UUID]]:
+    """Settlements (not reversals) made in [since, until) with a cash share, oldest first,
+    each with its patient's account: those whose personal share may still be outstanding."""
+    rows = await session.execute(
+        select(Settlement, Patient.account_id)
+        .join(Patient, Patient.id == Settlement.patient_id)
+        .where(
+            Settlement.kind == "settlement",
+            Settlement.cash_fen > 0,
+            Settlement.settled_at >= since,
+            Settlement.settled_at < until,
+        )
+        .order_by(Settlement.settled_at, Settlement.id)
+        .limit(limit)
+    )
+    return [(settlement, account_id) for settlement, account_id in rows.all()]

@@ -18,6 +18,7 @@ from app.models import (
     DoctorSigningKey,
     Drug,
     FormularyItem,
+    Patient,
     PharmacyStaff,
     Prescription,
     PrescriptionItem,
@@ -314,3 +315,32 @@ async def list_signing_keys(
         statement = statement.where(beyond(order, after, descending=True))
     statement = statement.order_by(*(c.desc() for c in order)).limit(limit)
     return (await session.scalars(statement)).all()
+
+
+async def approved_written_since(
+    session: AsyncSession, since: date, limit: int
+) -> Sequence[tuple[Prescription, uuid.UUID, str]]:
+    """Approved (not yet ordered) prescriptions written on or after `since`, each with its
+    patient's account and its first drug's name: those whose validity may end soon."""
+    first_line = (
+        select(PrescriptionItem.prescription_id, func.min(PrescriptionItem.line_no).label("n"))
+        .group_by(PrescriptionItem.prescription_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Prescription, Patient.account_id, Drug.generic_name_zh)
+        .join(Patient, Patient.id == Prescription.patient_id)
+        .join(first_line, first_line.c.prescription_id == Prescription.id)
+        .join(
+            PrescriptionItem,
+            and_(
+                PrescriptionItem.prescription_id == Prescription.id,
+                PrescriptionItem.line_no == first_line.c.n,
+            ),
+        )
+        .join(Drug, Drug.id == PrescriptionItem.drug_id)
+        .where(Prescription.status == "approved", Prescription.written_on >= since)
+        .order_by(Prescription.written_on, Prescription.id)
+        .limit(limit)
+    )
+    return [(p, account_id, name) for p, account_id, name in rows.all()]

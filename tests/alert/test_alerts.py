@@ -183,3 +183,40 @@ def _null_hub():
     from app.realtime.hub import InProcessHub
 
     return InProcessHub()
+
+
+async def _patient_pushes(db_session, alert_id) -> dict[str, dict]:
+    rows = await db_session.scalars(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key.like(f"alert_%:{alert_id}"))
+    )
+    return {row.payload["template"]: row.payload for row in rows}
+
+
+async def test_an_urgent_alert_and_its_acknowledgement_reach_the_patient_once(
+    client, db_session, watched
+) -> None:
+    who, _, headers, _ = watched
+    await upload(client, who.headers, [cgm_item(who.cgm, utcnow(), 2.5)])
+    [alert] = await _alerts(db_session, who.patient.id)
+    raised = (await _patient_pushes(db_session, alert.id))["alert_raised"]
+    assert raised["recipient"] == str(who.patient.account_id)
+    assert raised["data"]["summary"] == "紧急低血糖"  # Chinese, whoever uploaded
+    url = f"/api/v1/alerts/{alert.id}/acknowledge"
+    english = {**headers, "Accept-Language": "en"}
+    await client.post(url, headers=english)
+    await client.post(url, headers=english)
+    pushes = await _patient_pushes(db_session, alert.id)
+    assert set(pushes) == {"alert_raised", "alert_acknowledged"}
+    assert pushes["alert_acknowledged"]["data"]["summary"] == "紧急低血糖"
+    assert pushes["alert_acknowledged"]["data"]["doctor"]
+
+
+async def test_a_watch_level_alert_is_for_the_doctor_only(client, db_session, watched) -> None:
+    who, _, _, _ = watched
+    now = utcnow()
+    earlier = [cgm_item(who.cgm, now - timedelta(minutes=m), 15.0) for m in range(125, 4, -5)]
+    await upload(client, who.headers, earlier)
+    await upload(client, who.headers, [cgm_item(who.cgm, now, 14.5)])
+    [alert] = await _alerts(db_session, who.patient.id)
+    assert (alert.rule, alert.level) == ("sustained_high", 2)
+    assert await _patient_pushes(db_session, alert.id) == {}

@@ -10,6 +10,7 @@ serves (README command 2 runs it).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,9 @@ async def _service(
                 "DATABASE_URL": database_url,
                 "BLOB_DIR": str(blob_dir),
                 "WECHAT_API_BASE": f"{own}/_dev/wechat",
+                # Notifications as subscription messages (SMS fallback) through its own fakes.
+                "PUSH_PROVIDER": "wechat",
+                "SMS_API_BASE": f"{own}/_dev/sms",
                 "PAYMENT_NOTIFY_BASE_URL": own,
                 "OUTBOX_RELAY_ENABLED": str(index == 0).lower(),
                 "CLOCK_OFFSET_SECONDS": str(clock_offset_seconds),
@@ -70,6 +74,18 @@ async def _service(
             }
             urls.append(await stack.enter_async_context(run_uvicorn(env, port)))
         yield urls
+
+
+async def _wait_for_message(base_url: str, template_id: str, within: float = 30.0) -> None:
+    """Until the fake WeChat has delivered a subscription message of `template_id`."""
+    deadline = asyncio.get_running_loop().time() + within
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        while True:
+            sent = (await http.get("/_dev/wechat/_control/sent")).json()["messages"]
+            if any(message["template_id"] == template_id for message in sent):
+                return
+            assert asyncio.get_running_loop().time() < deadline, f"no {template_id} in {sent}"
+            await asyncio.sleep(0.2)
 
 
 async def _whole_loop(
@@ -84,6 +100,8 @@ async def _whole_loop(
 
     async with _service(database_url, ports, blob_dir, redis_url) as urls:
         result = await run_journey(urls[0], urls[-1], out=tell)
+        # The first process relays the outbox, through its own fake WeChat.
+        await _wait_for_message(urls[0], "dev-tpl-order-dispatched")
     # The settlement's month has ended once the clock reads five minutes into the next one.
     _, month_end = month_window(result.month)
     offset = (month_end + timedelta(minutes=5) - datetime.now(UTC)).total_seconds()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from app.config import Environment, Settings
 from app.db import create_engine
 from app.kit.crypto import FieldCipher, blind_index
-from app.kit.masking import mask_national_id, mask_phone
+from app.kit.masking import mask_national_id, mask_openid, mask_phone
 from app.kit.types import UTCDateTime
 
 
@@ -36,6 +36,17 @@ def test_masked_phone_hides_the_middle(phone: str) -> None:
 @given(st.text(alphabet="0123456789X", min_size=0, max_size=7))
 def test_short_values_are_fully_masked(value: str) -> None:
     assert set(mask_phone(value)) <= {"*"}
+
+
+@given(st.text(min_size=9, max_size=64))
+def test_an_openid_keeps_only_its_ends(openid: str) -> None:
+    masked = mask_openid(openid)
+    assert masked == openid[:4] + "*" * (len(openid) - 8) + openid[-4:]
+
+
+@given(st.text(max_size=8))
+def test_a_short_openid_is_fully_masked(openid: str) -> None:
+    assert mask_openid(openid) == "*" * len(openid)
 
 
 def test_rotation_reencrypts_under_the_newest_key() -> None:

@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.config import Settings
+from app.notify.provider import NotificationProvider
 from app.outbox.handlers import (
     HTTP_POST,
     PUSH_NOTIFICATION,
@@ -16,11 +18,11 @@ from app.outbox.handlers import (
     http_post_handler,
     push_notification_handler,
 )
-from app.outbox.push import LogPushProvider, PushNotification
+from app.outbox.push import LogPushProvider, PushNotification, create_push_provider
 from app.outbox.types import ClaimedMessage, PermanentDeliveryError, RetryableDeliveryError
 from app.payment.refunds import PAYMENT_REFUND
 from app.pharmacy.webhooks import PARTNER_WEBHOOK
-from app.wiring import OUTBOX_KINDS
+from app.wiring import OUTBOX_KINDS, PUSH_PROVIDERS
 
 URL = "https://partner.test/orders"
 
@@ -140,15 +142,37 @@ async def test_push_notification_payload_round_trips() -> None:
 def test_build_handlers_covers_push_http_post_and_the_wired_domain_kinds(
     settings: Settings,
 ) -> None:
-    handlers = build_handlers(settings, httpx.AsyncClient(), OUTBOX_KINDS)
+    handlers = build_handlers(
+        settings, httpx.AsyncClient(), OUTBOX_KINDS, async_sessionmaker(), PUSH_PROVIDERS
+    )
     assert {PUSH_NOTIFICATION, HTTP_POST, PAYMENT_REFUND, PARTNER_WEBHOOK} <= handlers.keys()
+
+
+def test_the_wechat_push_provider_is_wired(settings: Settings) -> None:
+    wechat = settings.model_copy(update={"push_provider": "wechat"})
+    provider = create_push_provider(
+        wechat, httpx.AsyncClient(), async_sessionmaker(), PUSH_PROVIDERS
+    )
+    assert isinstance(provider, NotificationProvider)
 
 
 def test_a_domain_kind_cannot_replace_the_outboxs_own(settings: Settings) -> None:
     with pytest.raises(ValueError, match="outbox's own"):
-        build_handlers(settings, httpx.AsyncClient(), {HTTP_POST: OUTBOX_KINDS[PAYMENT_REFUND]})
+        build_handlers(
+            settings,
+            httpx.AsyncClient(),
+            {HTTP_POST: OUTBOX_KINDS[PAYMENT_REFUND]},
+            async_sessionmaker(),
+            PUSH_PROVIDERS,
+        )
 
 
 def test_unknown_push_provider_is_refused_at_startup(settings: Settings) -> None:
     with pytest.raises(ValueError, match="PUSH_PROVIDER 'carrier-pigeon'"):
-        build_handlers(settings.model_copy(update={"push_provider": "carrier-pigeon"}), None, {})  # type: ignore[arg-type]
+        build_handlers(
+            settings.model_copy(update={"push_provider": "carrier-pigeon"}),
+            None,  # type: ignore[arg-type]
+            {},
+            async_sessionmaker(),
+            PUSH_PROVIDERS,
+        )

@@ -28,6 +28,18 @@ register_messages(
             "zh": "该配送员不属于本门店",
             "en": "The courier does not work for this store",
         },
+        "push_order_dispatched_hint": {
+            "zh": "送达时请向配送员出示交付码",
+            "en": "Show the courier your hand-over code",
+        },
+        "push_pickup_ready_hint": {
+            "zh": "药品已备好，请凭取药码到店领取",
+            "en": "Your medicine is ready: collect it with your code",
+        },
+        "push_delivery_failed_reason": {
+            "zh": "配送未成功，药房将与您联系",
+            "en": "The delivery failed; the pharmacy will contact you",
+        },
         "handover_code_invalid": {
             "zh": "取件码不正确",
             "en": "The hand-over code is wrong",

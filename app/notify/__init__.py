@@ -1,0 +1,1 @@
+"""Notifications to people: WeChat subscription messages with their grants, and SMS."""
