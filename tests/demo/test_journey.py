@@ -11,6 +11,7 @@ serves (README command 2 runs it).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from app import wiring
 from app.config import Settings
@@ -26,6 +28,7 @@ from app.db import create_engine, create_sessionmaker
 from app.demo.journey import STEPS, JourneyResult, Narrator, close_month, main, run_journey
 from app.demo.seed import load_demo_data
 from app.insurance.statements import month_window
+from app.models import PlatformSettlement
 from tests.fixtures import databases
 from tests.fixtures.servers import free_port, run_uvicorn
 
@@ -55,7 +58,17 @@ async def _service(
     clock_offset_seconds: float = 0.0,
 ) -> AsyncIterator[list[str]]:
     """The service as processes on `ports` sharing one database, Redis and blob store; the
-    first relays the outbox. Each reaches its own fake WeChat and WeChat Pay."""
+    first relays the outbox. Each reaches its own fake WeChat and WeChat Pay. On PostgreSQL all
+    settle with the insurance platform: the fake the first process serves (its state lives
+    there)."""
+    platform = (
+        {}
+        if database_url.startswith("sqlite")
+        else {
+            "FAKE_INSURANCE_PLATFORM_ENABLED": "true",
+            "INSURANCE_PLATFORM_URL": f"http://127.0.0.1:{ports[0]}/_dev/insurance-platform/",
+        }
+    )
     async with AsyncExitStack() as stack:
         urls = []
         for index, port in enumerate(ports):
@@ -71,6 +84,7 @@ async def _service(
                 "OUTBOX_RELAY_ENABLED": str(index == 0).lower(),
                 "CLOCK_OFFSET_SECONDS": str(clock_offset_seconds),
                 **({"REDIS_URL": redis_url} if redis_url else {}),
+                **platform,
             }
             urls.append(await stack.enter_async_context(run_uvicorn(env, port)))
         yield urls
@@ -102,6 +116,8 @@ async def _whole_loop(
         result = await run_journey(urls[0], urls[-1], out=tell)
         # The first process relays the outbox, through its own fake WeChat.
         await _wait_for_message(urls[0], "dev-tpl-order-dispatched")
+        if not database_url.startswith("sqlite"):
+            await _assert_settled_on_the_platform(urls[0], database_url, result.settlement_id)
     # The settlement's month has ended once the clock reads five minutes into the next one.
     _, month_end = month_window(result.month)
     offset = (month_end + timedelta(minutes=5) - datetime.now(UTC)).total_seconds()
@@ -115,6 +131,26 @@ async def _whole_loop(
         say.done()
     assert statement is not None, "\n".join(account)
     return result, statement, account
+
+
+async def _assert_settled_on_the_platform(
+    platform_host: str, database_url: str, settlement_id: str
+) -> None:
+    """The hand-over's settlement carries the platform's `setl_id`, and the platform booked it."""
+    engine = create_engine(Settings(database_url=database_url))
+    try:
+        async with create_sessionmaker(engine)() as session:
+            kept = await session.scalar(
+                select(PlatformSettlement).where(
+                    PlatformSettlement.settlement_id == uuid.UUID(settlement_id)
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert kept is not None and kept.setl_id
+    async with httpx.AsyncClient(base_url=platform_host) as http:
+        booked = (await http.get("/_dev/insurance-platform/_control/settlements")).json()
+    assert kept.setl_id in str(booked)
 
 
 def _assert_whole_loop(
