@@ -12,6 +12,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/identity/patients/{patient_id}"): Rule(only(Role.bureau)),
     ("POST", "/api/v1/identity/patients/{patient_id}/verifications"): Rule(only(Role.bureau)),
     ("GET", "/api/v1/identity/reviews"): Rule(only(Role.bureau)),
+    ("POST", "/api/v1/identity/patients/{patient_id}/platform-verifications"): Rule(
+        only(Role.bureau)
+    ),
 }
 
 

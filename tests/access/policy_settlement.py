@@ -48,6 +48,7 @@ POLICY: dict[tuple[str, str], Rule] = {
         only(Role.bureau), body={"amount_fen": 1, "reference": "TH-1", "paid_on": "2026-04-01"}
     ),
     ("GET", "/api/v1/insurance/statements/{statement_id}/reconciliation"): BUREAU,
+    ("POST", "/api/v1/insurance/statements/{statement_id}/platform-reconciliation"): BUREAU,
     ("POST", "/api/v1/insurance/ledger/corrections"): Rule(
         only(Role.bureau), body={"transaction_id": str(uuid.uuid4()), "reason": "重复拨付"}
     ),
