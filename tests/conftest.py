@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +14,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.datastructures import State
 
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
@@ -24,7 +22,7 @@ from app.db import create_engine
 from app.kit.blobstore import LocalBlobStore
 from app.main import create_app
 from app.realtime.hub import create_hub
-from tests.fixtures import databases
+from tests.fixtures import apps, databases
 
 FAKE_WECHAT_BASE = "http://fake-wechat.test"
 
@@ -123,26 +121,6 @@ def app_template(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
-def _own_copy(template: FastAPI) -> FastAPI:
-    """An app sharing `template`'s built routes, with its own state (so nothing one test's
-    requests set up lazily - sign-in guard, chart cache, payment gateway - reaches another),
-    its own route list, exception handlers and middleware stack. Dependency overrides stay the
-    template's: its routes read them from there (a test that sets one removes it after)."""
-    application = copy.copy(template)
-    application.state = State({"settings": template.state.settings})
-    router = copy.copy(template.router)
-    router.routes = list(template.router.routes)
-    # A router dispatches through `middleware_stack`: its own bound `app` when it has no
-    # middleware of its own (the service's has none), which must be the copy's.
-    assert template.router.middleware_stack == template.router.app
-    router.middleware_stack = router.app
-    application.router = router
-    application.exception_handlers = dict(template.exception_handlers)
-    application.user_middleware = list(template.user_middleware)
-    application.middleware_stack = None
-    return application
-
-
 @pytest.fixture
 async def app(
     settings: Settings,
@@ -153,7 +131,7 @@ async def app(
     tmp_path: Path,
 ) -> AsyncIterator[object]:
     """The app wired to the test's transaction and the fake WeChat (no lifespan tasks)."""
-    application = _own_copy(app_template)
+    application = apps.own_copy(app_template)
     hub = create_hub(settings)
     await hub.start()
     application.state.engine = engine
