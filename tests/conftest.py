@@ -6,6 +6,13 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+# The xdist workers and every server or CLI process a test starts cache byte-code (in
+# var/pycache, ignored by git) even where the environment says not to (PYTHONDONTWRITEBYTECODE,
+# as on this project's machines): else each compiles the service and its libraries from source
+# again, seconds of CPU apiece. They inherit this environment.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(__file__).parents[1] / "var" / "pycache"))
+
 os.environ.setdefault("APP_ENV", "test")
 # Servers started by tests (in-loop or subprocess) run no periodic jobs unless a test asks.
 os.environ.setdefault("BACKGROUND_JOBS_ENABLED", "false")
