@@ -22,6 +22,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import wiring
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
 from app.config import Environment, Settings
@@ -44,6 +45,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, reason in missing.items():
             if reason and item.get_closest_marker(marker):
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wired() -> None:
+    """Every subscription declared, as each of the service's processes does at start: tests
+    that call services without an app record events too (the app is built once per worker,
+    so its start no longer wires the process before whichever test happens to come first)."""
+    wiring.wire()
 
 
 @pytest.fixture(scope="session", autouse=True)
