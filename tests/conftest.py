@@ -6,12 +6,20 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+# The xdist workers and every server or CLI process a test starts cache byte-code (in
+# var/pycache, ignored by git) even where the environment says not to (PYTHONDONTWRITEBYTECODE,
+# as on this project's machines): else each compiles the service and its libraries from source
+# again, seconds of CPU apiece. They inherit this environment.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(__file__).parents[1] / "var" / "pycache"))
+
 os.environ.setdefault("APP_ENV", "test")
 # Servers started by tests (in-loop or subprocess) run no periodic jobs unless a test asks.
 os.environ.setdefault("BACKGROUND_JOBS_ENABLED", "false")
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import wiring
@@ -22,7 +30,7 @@ from app.db import create_engine
 from app.kit.blobstore import LocalBlobStore
 from app.main import create_app
 from app.realtime.hub import create_hub
-from tests.fixtures import databases
+from tests.fixtures import apps, databases
 
 FAKE_WECHAT_BASE = "http://fake-wechat.test"
 
@@ -41,9 +49,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session", autouse=True)
 def _wired() -> None:
-    """Every subscription declared, as in every process of the service (the app's lifespan, the
-    worker and the CLI wire first): a test that reaches a service directly sees the same effects
-    whatever ran before it."""
+    """Every subscription declared, as each of the service's processes does at start: tests
+    that call services without an app record events too (the app is built once per worker,
+    so its start no longer wires the process before whichever test happens to come first)."""
     wiring.wire()
 
 
@@ -121,16 +129,25 @@ def fake_wechat() -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=fake), base_url=FAKE_WECHAT_BASE)
 
 
+@pytest.fixture(scope="session")
+def app_template(settings: Settings) -> FastAPI:
+    """The app of the run's settings, built once per worker: building one (every route's
+    dependencies and validators, the fake merchant's keys) costs more than most tests. Each
+    test gets its own copy (`app`)."""
+    return create_app(settings)
+
+
 @pytest.fixture
 async def app(
     settings: Settings,
+    app_template: FastAPI,
     engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     fake_wechat: httpx.AsyncClient,
     tmp_path: Path,
 ) -> AsyncIterator[object]:
     """The app wired to the test's transaction and the fake WeChat (no lifespan tasks)."""
-    application = create_app(settings)
+    application = apps.own_copy(app_template)
     hub = create_hub(settings)
     await hub.start()
     application.state.engine = engine

@@ -85,11 +85,11 @@ async def test_team_patient_gets_a_group_with_the_team(client, db_session, setti
 
 
 async def test_prescription_review_is_told_in_the_care_conversation(
-    client, db_session, settings
+    client, app, db_session, settings
 ) -> None:
     from tests.prescription.world import build, signed
 
-    world = await build(db_session, settings)
+    world = await build(db_session, settings, app=app)
     prescription_id = await signed(client, world)
     approved = await client.post(
         f"/api/v1/prescriptions/{prescription_id}/approve", headers=world.as_("reviewer")

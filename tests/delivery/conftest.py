@@ -8,6 +8,7 @@ from tests.prescription.world import World, build
 
 
 @pytest.fixture
-async def world(db_session, settings) -> World:
-    """An entitled patient in care, a reviewer, a formulary and a stocked store with staff."""
-    return await build(db_session, settings)
+async def world(db_session, settings, app) -> World:
+    """An entitled patient in care, a reviewer, a formulary and a stocked store with staff
+    (arranged through the services of the app under test)."""
+    return await build(db_session, settings, app=app)

@@ -136,8 +136,13 @@ async def _sign_in(session, settings: Settings, role: Role) -> str:
 async def fuzz_world() -> AsyncIterator[FuzzWorld]:
     """A migrated SQLite database with the demo city, and the app over it (lifespan on)."""
     directory = Path(tempfile.mkdtemp(prefix="cc-fuzz-"))
-    url = f"sqlite+aiosqlite:///{directory / 'fuzz.db'}"
-    await databases.migrate(url)
+    if databases.on_postgres():
+        # The worker's migrated template is a PostgreSQL database: migrate a file of our own.
+        url = f"sqlite+aiosqlite:///{directory / 'fuzz.db'}"
+        await databases.migrate(url)
+    else:
+        # A copy of the worker's migrated template costs milliseconds, a migration run seconds.
+        url = await databases.create_migrated_database()
     settings = _settings(url, str(directory / "blobs"))
     engine = create_engine(settings)
     try:
@@ -163,6 +168,7 @@ async def fuzz_world() -> AsyncIterator[FuzzWorld]:
     )
     yield FuzzWorld(app=app, tokens=tokens, logout_tokens=logout_tokens, ids=ids)
     asgi.shutdown_lifespans()
+    await databases.drop_database(url)
     shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -38,9 +38,9 @@ PAYMENT_TABLES = (Payment, LedgerEntry, PaymentRefund, OutboxMessage)
 
 
 @pytest.fixture
-async def partner_order(client, db_session, settings) -> tuple[World, dict, str]:
+async def partner_order(client, app, db_session, settings) -> tuple[World, dict, str]:
     """An order at a store whose partner system reports back; the callback URL."""
-    world = await build(db_session, settings)
+    world = await build(db_session, settings, app=app)
     db_session.add(
         StoreIntegration(
             store_id=world.store.id, webhook_url="http://partner.invalid/hooks", secret=SECRET

@@ -78,8 +78,8 @@ async def _again(
 
 
 @pytest.fixture
-async def world(db_session, settings) -> World:
-    return await build(db_session, settings)
+async def world(db_session, settings, app) -> World:
+    return await build(db_session, settings, app=app)
 
 
 def _keyed(headers: dict[str, str]) -> dict[str, str]:

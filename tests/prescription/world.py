@@ -1,19 +1,31 @@
 """A small pilot world for the prescription, pharmacy and delivery tests, written through the ORM:
 an entitled patient in a doctor's care, a hospital reviewer, a formulary and a store with stock
-and staff - plus helpers that walk a prescription through the API."""
+and staff - plus helpers that walk a prescription to a state a test starts from.
+
+The helpers are preconditions, not the behaviour under test: with the app in this process
+(`World.app`) they call the services a request would, with the principal its token loads, in one
+unit of work - a fraction of the cost of a chain of requests, each authenticating, presenting
+and committing. Each endpoint they skip is exercised over HTTP by its own tests. A world served
+by another process (the race server) has no `app` and walks over HTTP."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
+from app.authz.principal import Principal, load_principal
 from app.config import Settings
+from app.db import bind_app_state, unit_of_work
 from app.kit.clock import city_date, utcnow
 from app.models import (
     Account,
@@ -25,12 +37,21 @@ from app.models import (
     Entitlement,
     FormularyItem,
     Patient,
+    PharmacyOrder,
     PharmacyStaff,
     PharmacyStock,
     PharmacyStore,
     PrescriptionReviewer,
     Role,
 )
+from app.pharmacy import orders as order_service
+from app.pharmacy.delivery import service as delivery_service
+from app.pharmacy.delivery.schemas import DispatchIn, StepIn
+from app.pharmacy.delivery.states import Actor, OrderStatus
+from app.pharmacy.schemas import OrderCreate
+from app.pharmacy.views import present_order
+from app.prescription import service as rx_service
+from app.prescription.schemas import PrescriptionCreate
 from tests.fixtures import factories
 from tests.insurance import world as insurance_world
 from tests.prescription import phone as doctor_phone
@@ -70,6 +91,7 @@ class World:
     entitlement: Entitlement
     phone: DoctorPhone  # the doctor's device, its key registered and active
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    app: FastAPI | None = None  # the app under test, when it runs in this process
 
     def as_(self, who: str) -> dict[str, str]:
         """Authorization headers of one of: patient, doctor, reviewer, pharmacist, courier."""
@@ -214,10 +236,12 @@ async def build(
     *,
     with_key: bool = True,
     insured: bool = True,
+    app: FastAPI | None = None,
 ) -> World:
     """The whole world, with sign-in headers for each person (and the doctor's phone key
     active unless not `with_key`; the patient's insured identity verified unless not
-    `insured`, e.g. on a database migrated only as far as before identities existed)."""
+    `insured`, e.g. on a database migrated only as far as before identities existed). Given
+    the in-process `app`, the helpers below arrange through its services."""
     await factories.district(session, URBAN)
     pingding = await factories.district(session, PINGDING)
     pingding.name_zh, pingding.is_county, pingding.is_mountainous = "平定县", True, True
@@ -274,7 +298,7 @@ async def build(
     await session.flush()
     world = World(
         settings, disease, drugs, patient, patient_account, doctor, doctor_account, reviewer,
-        store, pharmacist, courier, entitlement, phone,
+        store, pharmacist, courier, entitlement, phone, app=app,
     )  # fmt: skip
     for who, account in (
         ("patient", patient_account),
@@ -312,10 +336,73 @@ async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     return data
 
 
+@asynccontextmanager
+async def in_app(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """One unit of work on the app's sessions, bound to the app as a request's is."""
+    async with unit_of_work(app.state.sessionmaker) as session:
+        bind_app_state(session, app.state)
+        yield session
+
+
+async def principal_of(session: AsyncSession, app: FastAPI, world: World, who: str) -> Principal:
+    """Who `who` is to the app: loaded from their token as a request would load it."""
+    token = world.as_(who)["Authorization"].removeprefix("Bearer ")
+    return await load_principal(session, token, HTTPConnection({"type": "http", "app": app}))
+
+
+async def order_view(
+    session: AsyncSession, app: FastAPI, world: World, who: str, order: PharmacyOrder
+) -> dict[str, Any]:
+    """The order as `who` sees it: the JSON body its endpoints answer with."""
+    view = await present_order(session, await principal_of(session, app, world, who), order)
+    return view.model_dump(mode="json")
+
+
+async def order_row(
+    session: AsyncSession, app: FastAPI, world: World, who: str, order_id: str
+) -> tuple[Principal, PharmacyOrder]:
+    """The order as the step's endpoint resolves it for `who` (row-locked)."""
+    principal = await principal_of(session, app, world, who)
+    row = await order_service.get_order(session, principal, uuid.UUID(order_id), lock=True)
+    return principal, row
+
+
+async def _sign(
+    session: AsyncSession, app: FastAPI, world: World, body: dict[str, Any] | None
+) -> uuid.UUID:
+    """Write and sign the prescription; its id."""
+    doctor = await principal_of(session, app, world, "doctor")
+    request = PrescriptionCreate.model_validate(body or rx_body(world))
+    draft = rx_service.Draft(
+        request.diagnosis_zh, request.is_long, request.valid_days, request.items
+    )
+    written = await rx_service.create(
+        session, app.state.settings, doctor, request.patient_id, request.disease_id, draft,
+        visit_kind=request.visit_kind, consultation_id=request.consultation_id,
+        idempotency_key=None,
+    )  # fmt: skip
+    content = (await rx_service.signing_payload(session, doctor, written.id)).content.decode()
+    await rx_service.sign(session, doctor, written.id, content, world.phone.sign(content))
+    return written.id
+
+
+async def _approve(
+    session: AsyncSession, app: FastAPI, world: World, body: dict[str, Any] | None
+) -> uuid.UUID:
+    """Write, sign and approve the prescription; its id."""
+    prescription_id = await _sign(session, app, world, body)
+    reviewer = await principal_of(session, app, world, "reviewer")
+    await rx_service.approve(session, reviewer, prescription_id)
+    return prescription_id
+
+
 async def signed(
     client: httpx.AsyncClient, world: World, body: dict[str, Any] | None = None
 ) -> str:
     """A prescription written and signed by the world's doctor; its id."""
+    if world.app is not None:
+        async with in_app(world.app) as session:
+            return str(await _sign(session, world.app, world, body))
     created = await ok(
         await client.post(
             "/api/v1/prescriptions", json=body or rx_body(world), headers=world.as_("doctor")
@@ -330,6 +417,9 @@ async def approved(
     client: httpx.AsyncClient, world: World, body: dict[str, Any] | None = None
 ) -> str:
     """A prescription signed and approved by the reviewer; its id."""
+    if world.app is not None:
+        async with in_app(world.app) as session:
+            return str(await _approve(session, world.app, world, body))
     prescription_id = await signed(client, world, body)
     await ok(
         await client.post(
@@ -345,17 +435,30 @@ async def ordered(
     body: dict[str, Any] | None = None,
     fulfilment: str = "delivery",
 ) -> dict[str, Any]:
-    """An order at the world's store for a fresh approved prescription."""
-    prescription_id = await approved(client, world, body)
+    """An order at the world's store for a fresh approved prescription (the patient's view)."""
+    key = f"order-{uuid.uuid4().hex}"
+    if world.app is not None:
+        async with in_app(world.app) as session:
+            prescription_id = await _approve(session, world.app, world, body)
+            patient = await principal_of(session, world.app, world, "patient")
+            choice = OrderCreate.model_validate(
+                {"prescription_id": prescription_id, "store_id": world.store.id,
+                 "fulfilment": fulfilment}
+            )  # fmt: skip
+            order = await order_service.create_order(
+                session, world.app.state.hub, patient, choice, key
+            )
+            return await order_view(session, world.app, world, "patient", order)
+    prescription_id_text = await approved(client, world, body)
     return await ok(
         await client.post(
             "/api/v1/orders",
             json={
-                "prescription_id": prescription_id,
+                "prescription_id": prescription_id_text,
                 "store_id": str(world.store.id),
                 "fulfilment": fulfilment,
             },
-            headers={**world.as_("patient"), "Idempotency-Key": f"order-{uuid.uuid4().hex}"},
+            headers={**world.as_("patient"), "Idempotency-Key": key},
         ),
         201,
     )
@@ -366,8 +469,46 @@ def trace_code(n: int | None = None) -> str:
     return f"{n if n is not None else uuid.uuid4().int % 10**20:020d}"
 
 
+async def pick_in(
+    session: AsyncSession, app: FastAPI, world: World, order: dict[str, Any]
+) -> PharmacyOrder:
+    """Accept the order, scan one fresh code per box and pick it (as the store's pharmacist)."""
+    staff, row = await order_row(session, app, world, "pharmacist", order["id"])
+    hub, actor = app.state.hub, Actor.of(staff)
+    await delivery_service.step(
+        session, hub, row, OrderStatus.accepted, actor, StepIn().to_place(), None
+    )
+    boxes = [
+        delivery_service.BoxScan(uuid.UUID(line["drug_id"]), trace_code())
+        for line in order["lines"]
+        for _ in range(line["packs"])
+    ]
+    scans = await delivery_service.scan_boxes(session, hub, row, actor, boxes)
+    assert all(scan.outcome == "accepted" for scan in scans), scans
+    await delivery_service.pick(session, hub, row, actor, StepIn().to_place())
+    return row
+
+
+async def dispatch_in(
+    session: AsyncSession, app: FastAPI, world: World, order: dict[str, Any], seal_id: str | None
+) -> PharmacyOrder:
+    """Pick the order and give it to the world's courier."""
+    row = await pick_in(session, app, world, order)
+    staff = await principal_of(session, app, world, "pharmacist")
+    handing = DispatchIn(courier_account_id=world.courier_account.id, seal_id=seal_id)
+    await delivery_service.dispatch(
+        session, app.state.hub, app.state.settings, row, Actor.of(staff),
+        handing.courier_account_id, handing.seal_id, handing.to_place(),
+    )  # fmt: skip
+    return row
+
+
 async def picked(client: httpx.AsyncClient, world: World, order: dict[str, Any]) -> dict[str, Any]:
-    """Accept the order and scan one code per box, then pick it."""
+    """Accept the order and scan one code per box, then pick it (the pharmacist's view)."""
+    if world.app is not None:
+        async with in_app(world.app) as session:
+            row = await pick_in(session, world.app, world, order)
+            return await order_view(session, world.app, world, "pharmacist", row)
     url = f"/api/v1/orders/{order['id']}"
     staff = world.as_("pharmacist")
     await ok(await client.post(f"{url}/accept", headers=staff))
@@ -384,7 +525,11 @@ async def picked(client: httpx.AsyncClient, world: World, order: dict[str, Any])
 async def dispatched(
     client: httpx.AsyncClient, world: World, order: dict[str, Any], seal_id: str | None = None
 ) -> dict[str, Any]:
-    """Pick the order and give it to the world's courier."""
+    """Pick the order and give it to the world's courier (the pharmacist's view)."""
+    if world.app is not None:
+        async with in_app(world.app) as session:
+            row = await dispatch_in(session, world.app, world, order, seal_id)
+            return await order_view(session, world.app, world, "pharmacist", row)
     await picked(client, world, order)
     return await ok(
         await client.post(
