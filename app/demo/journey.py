@@ -54,6 +54,7 @@ from app.demo.live import (
 from app.demo.phone import DemoPhone
 from app.demo.reading import demo_series
 from app.insurance.statements import month_of, month_window
+from app.insurance_platform.fake import FAKE_PLATFORM_PATH
 from app.kit.clock import SHANGHAI, utcnow
 
 DISEASE_CODE = "M01603"  # diabetes with complications (national M01600), admitted online
@@ -154,6 +155,41 @@ def discharge_summary_pdf(name: str) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="pdf")
     return buffer.getvalue()
+
+
+async def _verify_identity(
+    clerk: Actor, patient_id: str, identity: dict[str, str], say: Narrator
+) -> Any:
+    """A clerk attests her insured identity from the insurance documents they checked; where
+    the institution is connected to the insurance platform (409 `identity_verified_by_platform`)
+    the platform's person query (1101) says it instead. The fake platform served in development
+    is first told the person, as the real platform already knows every insured person."""
+    attested = await clerk.fetch(
+        f"/api/v1/identity/patients/{patient_id}/verifications",
+        method="POST",
+        json={**identity, "personal_account": True,
+              "personal_account_balance_fen": JOURNEY_ACCOUNT_FEN, "reference": "社保卡核验"},
+        expect=(201, 409),
+    )  # fmt: skip
+    if attested.status_code == 201:
+        return attested.json()
+    if attested.json().get("code") != "identity_verified_by_platform":
+        raise JourneyFailed(f"the identity verification answered 409 ({problem(attested)})")
+    person = {
+        "certno": identity["national_id"],
+        "insutype": identity["insurance_type"],
+        "insuplc_admdvs": identity["insured_area"],
+        "balc": yuan(JOURNEY_ACCOUNT_FEN),
+    }
+    told = await clerk.http.post(f"{FAKE_PLATFORM_PATH}/_control/persons", json=person)
+    if told.status_code not in (204, 404):  # 404: a real platform, which knows her already
+        raise JourneyFailed(f"the fake insurance platform answered {told.status_code}")
+    say.say("本机构已接入医保信息平台：参保身份由平台人员信息查询（1101）核实")
+    return await clerk.post(
+        f"/api/v1/identity/patients/{patient_id}/platform-verifications",
+        json={"national_id": identity["national_id"], "insured_area": identity["insured_area"]},
+        expect=201,
+    )
 
 
 async def run_journey(
@@ -318,12 +354,7 @@ async def _drive(
         # The bureau checks her insured identity in its own records (audited); the verified
         # identity is bound to the new entitlement and compared with her declaration.
         clerk = await sign_in_staff(staff_http, BUREAU)
-        verified = await clerk.post(
-            f"/api/v1/identity/patients/{patient_id}/verifications",
-            json={**identity, "personal_account": True,
-                  "personal_account_balance_fen": JOURNEY_ACCOUNT_FEN, "reference": "社保卡核验"},
-            expect=201,
-        )  # fmt: skip
+        verified = await _verify_identity(clerk, patient_id, identity, say)
         say.say(
             f"{clerk.account['display_name']}核实参保身份：职工医保 {verified['insurance_type']}，"
             f"个人账户余额 {verified['personal_account_available_fen'] / 100:.2f} 元"

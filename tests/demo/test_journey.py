@@ -59,14 +59,14 @@ async def _service(
 ) -> AsyncIterator[list[str]]:
     """The service as processes on `ports` sharing one database, Redis and blob store; the
     first relays the outbox. Each reaches its own fake WeChat and WeChat Pay. On PostgreSQL all
-    settle with the insurance platform: the fake the first process serves (its state lives
-    there)."""
+    settle with the insurance platform: the fake the last process (the staff's) serves, its
+    state living there."""
     platform = (
         {}
         if database_url.startswith("sqlite")
         else {
             "FAKE_INSURANCE_PLATFORM_ENABLED": "true",
-            "INSURANCE_PLATFORM_URL": f"http://127.0.0.1:{ports[0]}/_dev/insurance-platform/",
+            "INSURANCE_PLATFORM_URL": f"http://127.0.0.1:{ports[-1]}/_dev/insurance-platform/",
         }
     )
     async with AsyncExitStack() as stack:
@@ -117,7 +117,7 @@ async def _whole_loop(
         # The first process relays the outbox, through its own fake WeChat.
         await _wait_for_message(urls[0], "dev-tpl-order-dispatched")
         if not database_url.startswith("sqlite"):
-            await _assert_settled_on_the_platform(urls[0], database_url, result.settlement_id)
+            await _assert_settled_on_the_platform(urls[-1], database_url, result.settlement_id)
     # The settlement's month has ended once the clock reads five minutes into the next one.
     _, month_end = month_window(result.month)
     offset = (month_end + timedelta(minutes=5) - datetime.now(UTC)).total_seconds()
