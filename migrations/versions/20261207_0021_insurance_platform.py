@@ -54,9 +54,7 @@ def upgrade() -> None:
             name=op.f("ck_insurance_platform_messages_direction"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_insurance_platform_messages")),
-        sa.UniqueConstraint(
-            "msgid", "direction", "attempt", name="uq_insurance_platform_messages"
-        ),
+        sa.UniqueConstraint("msgid", "direction", "attempt", name="uq_insurance_platform_messages"),
     )
     op.create_index(
         "ix_insurance_platform_messages_infno_at", MESSAGES, ["infno", "at"], unique=False
@@ -106,9 +104,7 @@ def upgrade() -> None:
             name=op.f("fk_insurance_platform_settlements_settlement_id_insurance_settlements"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_insurance_platform_settlements")),
-        sa.UniqueConstraint(
-            "settlement_id", name="uq_insurance_platform_settlements_settlement"
-        ),
+        sa.UniqueConstraint("settlement_id", name="uq_insurance_platform_settlements_settlement"),
     )
     # The audit trail cannot be edited: append_only_but_key_rotation() is 0020's.
     if op.get_bind().dialect.name == "postgresql":

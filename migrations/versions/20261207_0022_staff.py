@@ -23,6 +23,7 @@ down_revision: str | None = "0021_insurance_platform"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+
 def _limit_lock_waits() -> None:
     # See 0019: a DDL statement queued behind a long transaction must not stall the service.
     if op.get_context().dialect.name == "postgresql":
