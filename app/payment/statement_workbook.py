@@ -29,6 +29,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
@@ -137,12 +138,23 @@ def filename(institution: Institution, month: str) -> str:
     return f"{institution.name_zh}-{month}-医保结算对账单.xlsx"
 
 
+# Column widths (in characters) wide enough for ids, times and amounts without widening.
+LINE_WIDTHS = (20, 10, 38, 38, 26, 38, 38, 10, 8, 8, 16, 18, 18, 18, 24, 14)
+SUMMARY_WIDTHS = (22, 44, 10, 10, 16, 18, 18, 18)
+DIFFERENCE_WIDTHS = (10, 22, 38, 38, 22, 12, 12, 12, 32)
+
+
 @dataclass(frozen=True)
 class _Cells:
     """Makes the cells of one write-only sheet: headers bold, yuan and times formatted."""
 
     # A write-only sheet (openpyxl has no type information to name it by).
     sheet: Any
+
+    def widths(self, widths: Iterable[int]) -> None:
+        # A write-only sheet takes column settings only before its first row.
+        for index, width in enumerate(widths, start=1):
+            self.sheet.column_dimensions[get_column_letter(index)].width = width
 
     def header(self, titles: Iterable[str]) -> list[WriteOnlyCell]:
         cells = []
@@ -201,6 +213,7 @@ def _write_lines(book: Workbook, title: str, current: StatementView) -> None:
     statement = current.statement
     sheet = book.create_sheet(title)
     cells = _Cells(sheet)
+    cells.widths(LINE_WIDTHS)
     sheet.freeze_panes = "A2"
     sheet.append(cells.header(LINE_HEADERS))
     for line in export_lines(current):
@@ -235,6 +248,7 @@ def _write_summary(
     statement = current.statement
     sheet = book.create_sheet(SUMMARY_SHEET)
     cells = _Cells(sheet)
+    cells.widths(SUMMARY_WIDTHS)
     found = len(reconciliation.differences) + len(platform)
     rows: list[tuple[str, Any]] = [
         ("定点医疗机构", institution.name_zh),
@@ -312,6 +326,7 @@ def _write_differences(
 ) -> None:
     sheet = book.create_sheet(DIFFERENCES_SHEET)
     cells = _Cells(sheet)
+    cells.widths(DIFFERENCE_WIDTHS)
     sheet.freeze_panes = "A2"
     sheet.append(cells.header(DIFFERENCE_HEADERS))
     for difference in reconciliation.differences:

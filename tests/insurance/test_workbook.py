@@ -14,7 +14,8 @@ from urllib.parse import quote
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
-from app.models import Role
+from app.models import Institution, Role
+from app.payment.statement_workbook import sheet_title, yuan
 from tests.fixtures import factories
 from tests.insurance.months import APRIL_2, MARCH, MARCH_10, STATEMENTS, Office, office
 
@@ -164,3 +165,18 @@ async def test_only_the_bureau_downloads_the_workbook(client, db_session, settin
     refused = await o.call(APRIL_2, "GET", url, who=doctor)
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_fen_become_exact_yuan_and_a_name_becomes_a_sheet_excel_accepts() -> None:
+    assert [str(yuan(f)) for f in (0, 5, -5, 100, -12345, 98765432109876)] == [
+        "0.00",
+        "0.05",
+        "-0.05",
+        "1.00",
+        "-123.45",
+        "987654321098.76",
+    ]
+    assert sheet_title(Institution(name_zh="阳泉市[第一]人民医院:门诊/住院*?\\")) == (
+        "阳泉市_第一_人民医院_门诊_住院___"
+    )
+    assert len(sheet_title(Institution(name_zh="医" * 40))) == 31
