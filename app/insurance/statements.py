@@ -1,5 +1,5 @@
 """Monthly statements per designated institution: generated once the month has ended,
-confirmed by the bureau, paid by the bureau; exported as CSV or JSON."""
+confirmed by the bureau, paid by the bureau; exported as JSON, CSV or an XLSX workbook."""
 
 from __future__ import annotations
 
@@ -432,6 +432,33 @@ CSV_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class ExportLine:
+    """One line of a statement's exports (CSV and workbook), before either formats it.
+
+    `kind` is settlement, reversal, released (an earlier held settlement paid here) or
+    carried_in (an earlier statement's negative payable; `subject_id` is that statement).
+    `review` is disputed or flagged for the month's own lines; `month` is the month a released
+    line was held in, or the month a carried payable comes from. Columns a kind has no value
+    for are None.
+    """
+
+    at: datetime
+    kind: str
+    subject_id: uuid.UUID
+    payable_fen: int
+    reverses_id: uuid.UUID | None = None
+    message_id: str | None = None
+    order_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    disease_code: str | None = None
+    insurance_type: str | None = None
+    med_type: str | None = None
+    amounts_fen: tuple[int, int, int, int] | None = None
+    review: str = ""
+    month: str | None = None
+
+
 def _review_mark(current: StatementView, row: Settlement) -> str:
     """How a line's flags affect this statement: disputed (held out), or flagged after the
     statement counted it ('flagged'), or nothing."""
@@ -440,63 +467,98 @@ def _review_mark(current: StatementView, row: Settlement) -> str:
     return "flagged" if current.flags.get(original_of(row)) else ""
 
 
+def export_lines(current: StatementView) -> list[ExportLine]:
+    """The statement's lines as both exports show them: each settlement or reversal of the
+    month (disputed ones pay nothing here), each settlement released into it, each negative
+    payable carried into it. Their payable_fen sums to the statement's payable."""
+    codes = {uuid.UUID(b["disease_id"]): b["disease_code"] for b in current.statement.breakdown}
+    own = [
+        ExportLine(
+            at=to_shanghai(row.settled_at),
+            kind=row.kind,
+            subject_id=row.id,
+            payable_fen=0 if current.held.get(row.id) else payable_of(row),
+            reverses_id=row.reverses_id,
+            message_id=row.message_id,
+            order_id=row.order_id,
+            patient_id=row.patient_id,
+            disease_code=codes.get(row.disease_id, ""),
+            insurance_type=row.insurance_type,
+            med_type=row.med_type,
+            amounts_fen=(row.total_fen, row.fund_fen, row.account_fen, row.cash_fen),
+            review=_review_mark(current, row),
+        )
+        for row in current.rows
+    ]
+    released = [
+        ExportLine(
+            at=to_shanghai(row.settled_at),
+            kind="released",
+            subject_id=row.id,
+            payable_fen=payable_of(row),
+            reverses_id=row.reverses_id,
+            message_id=row.message_id,
+            order_id=row.order_id,
+            patient_id=row.patient_id,
+            insurance_type=row.insurance_type,
+            med_type=row.med_type,
+            month=held_in.month,
+        )
+        for row, held_in in current.released
+    ]
+    carried_in = [
+        ExportLine(
+            at=to_shanghai(carry.carried_at),
+            kind="carried_in",
+            subject_id=source.id,
+            payable_fen=carry.amount_fen,
+            month=source.month,
+        )
+        for carry, source in current.carried_in
+    ]
+    return [*own, *released, *carried_in]
+
+
+def _csv_review(line: ExportLine) -> str:
+    if line.kind == "released":
+        return f"confirmed, held in {line.month}"
+    if line.kind == "carried_in":
+        return f"negative payable of {line.month}"
+    return line.review
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
 def to_csv(current: StatementView) -> str:
-    """The statement as CSV: one line per settlement or reversal of the month (disputed ones
-    pay nothing here), one per settlement released into it and per negative payable carried
-    into it, then a totals line. The payable_fen column sums to the statement's payable."""
+    """The statement as CSV: one line per export line (`export_lines`), then a totals line.
+    The payable_fen column sums to the statement's payable."""
     statement = current.statement
-    codes = {uuid.UUID(b["disease_id"]): b["disease_code"] for b in statement.breakdown}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for row in current.rows:
+    for line in export_lines(current):
         writer.writerow(
             (
-                to_shanghai(row.settled_at).isoformat(),
-                row.kind,
-                row.id,
-                row.reverses_id or "",
-                row.message_id,
-                row.order_id,
-                row.patient_id,
-                codes.get(row.disease_id, ""),
-                row.insurance_type,
-                row.med_type,
-                row.total_fen,
-                row.fund_fen,
-                row.account_fen,
-                row.cash_fen,
-                _review_mark(current, row),
-                0 if current.held.get(row.id) else payable_of(row),
-            )
-        )
-    for row, held_in in current.released:
-        writer.writerow(
-            (
-                to_shanghai(row.settled_at).isoformat(),
-                "released",
-                row.id,
-                row.reverses_id or "",
-                row.message_id,
-                row.order_id,
-                row.patient_id,
-                "",
-                row.insurance_type,
-                row.med_type,
-                *([""] * 4),
-                f"confirmed, held in {held_in.month}",
-                payable_of(row),
-            )
-        )
-    for carry, source in current.carried_in:
-        writer.writerow(
-            (
-                to_shanghai(carry.carried_at).isoformat(),
-                "carried_in",
-                source.id,
-                *([""] * 11),
-                f"negative payable of {source.month}",
-                carry.amount_fen,
+                line.at.isoformat(),
+                line.kind,
+                line.subject_id,
+                *map(
+                    _blank,
+                    (
+                        line.reverses_id,
+                        line.message_id,
+                        line.order_id,
+                        line.patient_id,
+                        line.disease_code,
+                        line.insurance_type,
+                        line.med_type,
+                    ),
+                ),
+                *(line.amounts_fen or ("",) * 4),
+                _csv_review(line),
+                line.payable_fen,
             )
         )
     writer.writerow(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -94,6 +95,23 @@ def _difference(row: Settlement, kept: PlatformSettlement | None) -> LineDiffere
     return None
 
 
+def _differences(
+    rows: Sequence[Settlement], kept: dict[uuid.UUID, PlatformSettlement]
+) -> list[LineDifference]:
+    found = (_difference(row, kept.get(row.id)) for row in rows)
+    return [difference for difference in found if difference is not None]
+
+
+async def line_differences(
+    session: AsyncSession, rows: Sequence[Settlement]
+) -> list[LineDifference]:
+    """The statement lines the platform sees otherwise, judged from the platform settlements
+    kept here without calling the platform (the bureau's workbook lists them too)."""
+    return _differences(
+        rows, await repository.platform_settlements_for(session, [r.id for r in rows])
+    )
+
+
 async def reconcile(
     session: AsyncSession,
     principal: Principal,
@@ -109,18 +127,14 @@ async def reconcile(
     kept = await repository.platform_settlements_for(session, [r.id for r in rows])
     local: dict[str, Totals] = defaultdict(Totals)
     booked: dict[str, Totals] = defaultdict(Totals)
-    differences = []
     for row in rows:
         sign = 1 if row.kind == "settlement" else -1
         local[row.insurance_type].add(sign, row.total_fen, row.fund_fen, row.account_fen)
         mine = kept.get(row.id)
         if mine is not None:
             booked[row.insurance_type].add(sign, mine.total_fen, mine.fund_fen, mine.account_fen)
-        difference = _difference(row, mine)
-        if difference is not None:
-            differences.append(difference)
     start, end = month_window(statement.month)
-    result = Reconciliation(statement.id, statement.month, differences=differences)
+    result = Reconciliation(statement.id, statement.month, differences=_differences(rows, kept))
     # Both insurance types are asked, with zeros where the statement has none: bookings the
     # platform made that this service never saw show up too.
     for insurance_type in INSURANCE_TYPES:

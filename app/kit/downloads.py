@@ -11,15 +11,18 @@ from fastapi import Response
 UPLOAD_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 
-def content_disposition(filename: str | None) -> str:
+def content_disposition(filename: str | None, fallback: str | None = None) -> str:
     """`attachment`, with the file's name when it has one (RFC 6266; RFC 5987 for any name
-    that is not plain ASCII, so quotes and line breaks in a name cannot break the header)."""
+    that is not plain ASCII, so quotes and line breaks in a name cannot break the header).
+    A plain `fallback` name goes beside an encoded one for clients that cannot read RFC 5987
+    (RFC 6266 section 4.3); one that is not plain is left out rather than escaped."""
     if not filename:
         return "attachment"
     encoded = quote(filename, safe="")
     if encoded == filename:
         return f'attachment; filename="{filename}"'
-    return f"attachment; filename*=UTF-8''{encoded}"
+    plain = f'filename="{fallback}"; ' if fallback and quote(fallback, safe="") == fallback else ""
+    return f"attachment; {plain}filename*=UTF-8''{encoded}"
 
 
 def user_upload_response(data: bytes, media_type: str, filename: str | None = None) -> Response:

@@ -170,7 +170,11 @@ async def _remittances(session: AsyncSession, statement: Statement) -> list[Remi
 
 async def reconcile(session: AsyncSession, statement_id: uuid.UUID) -> Reconciliation:
     """Compare a statement with the ledger and the payments; list every difference."""
-    current = await statement_service.view(session, statement_id)
+    return await reconciled(session, await statement_service.view(session, statement_id))
+
+
+async def reconciled(session: AsyncSession, current: StatementView) -> Reconciliation:
+    """The reconciliation of a statement already read (the workbook shows both)."""
     statement, rows = current.statement, current.rows
     differences = [
         *_statement_totals(current),

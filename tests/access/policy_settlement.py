@@ -42,6 +42,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/insurance/statements"): BUREAU,
     ("GET", "/api/v1/insurance/statements/{statement_id}"): BUREAU,
     ("GET", "/api/v1/insurance/statements/{statement_id}/export.csv"): BUREAU,
+    ("GET", "/api/v1/insurance/statements/{statement_id}/export.xlsx"): BUREAU,
     ("POST", "/api/v1/insurance/statements/{statement_id}/confirm"): BUREAU,
     ("POST", "/api/v1/insurance/statements/{statement_id}/payment"): BUREAU,
     ("POST", "/api/v1/insurance/statements/{statement_id}/recovery"): Rule(

@@ -4,9 +4,12 @@ with the platform's settlement, differences shown."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.kit.clock import city_date, frozen_at
@@ -48,7 +51,11 @@ async def _settled(client, world: World, db_session, drug: str) -> Settlement:
     return row
 
 
-async def _reconciled(client, db_session, settings, settlement: Settlement):
+async def _reconciled(
+    client, db_session, settings, settlement: Settlement, action: str = "platform-reconciliation"
+):
+    """The statement of the settlement's month, reconciled with the platform (or `action`:
+    `export.xlsx` fetches its workbook)."""
     at = _next_month()
     with frozen_at(at):
         clerk = await factories.bearer(
@@ -57,9 +64,10 @@ async def _reconciled(client, db_session, settings, settlement: Settlement):
         month = f"{city_date(settlement.settled_at):%Y-%m}"
         body = {"institution_id": str(settlement.institution_id), "month": month}
         statement = await ok(await client.post(STATEMENTS, json=body, headers=clerk), 201)
-        return await client.post(
-            f"{STATEMENTS}/{statement['id']}/platform-reconciliation", headers=clerk
-        )
+        url = f"{STATEMENTS}/{statement['id']}/{action}"
+        if action.startswith("export"):
+            return await client.get(url, headers=clerk)
+        return await client.post(url, headers=clerk)
 
 
 async def test_the_month_reconciles_and_each_difference_is_shown(
@@ -97,6 +105,38 @@ async def test_the_month_reconciles_and_each_difference_is_shown(
         (str(local_only.id), "not_on_platform"),
         (str(differing.id), "split_differs"),
     }
+
+
+async def test_the_workbook_lists_the_lines_the_platform_kept_otherwise(
+    client, platform_app, platform_http, world: World, db_session, settings
+) -> None:
+    platform = platform_app.state.insurance_platform
+    del platform_app.state.insurance_platform
+    local_only = await _settled(client, world, db_session, "metformin")
+    platform_app.state.insurance_platform = platform
+    await behave(platform_http, fund_delta_fen=250)
+    differing = await _settled(client, world, db_session, "acarbose")
+    await behave(platform_http)
+    kept = await db_session.scalar(
+        select(PlatformSettlement).where(PlatformSettlement.settlement_id == differing.id)
+    )
+    assert kept is not None
+
+    answer = await _reconciled(client, db_session, settings, differing, "export.xlsx")
+    assert answer.status_code == 200, answer.text
+    sheet = load_workbook(io.BytesIO(answer.content))["差异"]
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()][1:]
+    platform_rows = {r[2]: r for r in rows if r[0] == "医保平台"}
+    assert set(platform_rows) == {str(local_only.id), str(differing.id)}
+    missing, split = platform_rows[str(local_only.id)], platform_rows[str(differing.id)]
+    assert (missing[1], missing[4], missing[6], missing[7]) == ("平台无此结算", None, None, None)
+    assert Decimal(str(missing[5])) * 100 == local_only.fund_fen
+    assert (split[1], split[4]) == ("平台统筹基金支付不同", kept.setl_id)
+    assert [Decimal(str(v)) * 100 for v in split[5:8]] == [
+        differing.fund_fen,
+        differing.fund_fen + 250,
+        250,
+    ]
 
 
 async def test_the_platform_says_unbalanced_when_a_booking_is_missing_here(

@@ -23,3 +23,15 @@ from app.kit.downloads import content_disposition
 )
 def test_content_disposition_is_an_attachment_with_a_safe_name(filename, expected) -> None:
     assert content_disposition(filename) == expected
+
+
+def test_an_encoded_name_carries_a_plain_fallback_and_a_fallback_that_is_not_plain_is_dropped() -> (
+    None
+):
+    assert content_disposition("对账单.xlsx", "statement.xlsx") == (
+        "attachment; filename=\"statement.xlsx\"; filename*=UTF-8''%E5%AF%B9%E8%B4%A6%E5%8D%95.xlsx"
+    )
+    assert content_disposition("对账单.xlsx", 'a".xlsx') == (
+        "attachment; filename*=UTF-8''%E5%AF%B9%E8%B4%A6%E5%8D%95.xlsx"
+    )
+    assert content_disposition("plain.xlsx", "other.xlsx") == 'attachment; filename="plain.xlsx"'
