@@ -241,11 +241,16 @@ def port_problem(host: str, port: int) -> str | None:
     """Why `host`:`port` cannot be listened on, in plain words (Chinese, then English), or None.
 
     Tried before uvicorn starts, which would otherwise log a bare errno and exit."""
+    # The address family uvicorn picks for the host (IPv6 when it has a colon).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        return f"无法解析监听地址 {host}：{exc.strerror}\ncannot resolve the host {host}: {exc.strerror}"
-    family, kind, proto, _, address = infos[0]
+        return (
+            f"无法解析监听地址 {host}：{exc.strerror}\n"
+            f"cannot resolve the host {host}: {exc.strerror}"
+        )
+    _, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
         # As uvicorn binds: a port left in TIME_WAIT by a previous run is not "taken".
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -254,7 +259,8 @@ def port_problem(host: str, port: int) -> str | None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return (
-                    f"端口 {port} 已被占用（{host}）：请先停止占用它的程序，或用 --port 换一个端口。\n"
+                    f"端口 {port} 已被占用（{host}）：请先停止占用它的程序，"
+                    "或用 --port 换一个端口。\n"
                     f"port {port} on {host} is already in use (address already in use): stop "
                     "what holds it or choose another with --port."
                 )

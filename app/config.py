@@ -426,6 +426,9 @@ class Settings(BaseSettings):
     # /metrics outside dev/test needs `Authorization: Bearer <METRICS_TOKEN>` (not served in
     # prod without one); Prometheus sends it with `authorization: {credentials: ...}`.
     metrics_token: str | None = None
+    # The domain gauges of /metrics (open alerts, orders in flight, the outbox backlog) are
+    # counted in the database at most this often; scrapes in between get the last count.
+    metrics_state_max_age_seconds: float = Field(default=15.0, ge=0)
     # Strict-Transport-Security max-age sent in prod (0 turns it off).
     hsts_max_age_seconds: int = 365 * 24 * 3600
     # Partner webhooks may target private, loopback and link-local addresses (dev and test

@@ -141,7 +141,7 @@ async def test_a_patient_signs_in_through_the_fake_wechat_on_another_port() -> N
             httpx.AsyncClient(base_url=server.url, timeout=30) as http,
         ):
             assert not server.url.endswith(":8000")
-            code = (await http.post("/_dev/wechat/wx.login", json={"openid": "o-port-test"}))
+            code = await http.post("/_dev/wechat/wx.login", json={"openid": "o-port-test"})
             signed_in = await http.post(
                 "/api/v1/auth/wechat-login", json={"code": code.json()["code"]}
             )
