@@ -15,9 +15,9 @@ import structlog
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.alert.rules import LEVELS
 from app.kit.clock import utcnow
 from app.metrics import repository
+from app.models.alert import ALERT_RULES
 from app.models.pharmacy_order import ORDER_STATUSES
 
 log = structlog.get_logger(__name__)
@@ -67,7 +67,7 @@ async def measure(session: AsyncSession) -> None:
     orders = await repository.orders_by_status(session, OPEN_ORDER_STATUSES)
     outbox = await repository.outbox_by_status(session, OUTBOX_STATUSES)
     now = utcnow()
-    for rule in LEVELS:
+    for rule in ALERT_RULES:
         ALERTS_OPEN.labels(rule).set(alerts.get(rule, 0))
     for status in OPEN_ORDER_STATUSES:
         backlog = orders.get(status, repository.Backlog(0, None))
