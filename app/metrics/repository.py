@@ -24,7 +24,7 @@ async def open_alerts_by_rule(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         select(Alert.rule, func.count()).where(Alert.acknowledged_at.is_(None)).group_by(Alert.rule)
     )
-    return {rule: count for rule, count in rows.tuples()}
+    return {rule: count for rule, count in rows}
 
 
 async def orders_by_status(session: AsyncSession, statuses: tuple[str, ...]) -> dict[str, Backlog]:
@@ -34,7 +34,7 @@ async def orders_by_status(session: AsyncSession, statuses: tuple[str, ...]) -> 
         .where(PharmacyOrder.status.in_(statuses))
         .group_by(PharmacyOrder.status)
     )
-    return {status: Backlog(count, oldest) for status, count, oldest in rows.tuples()}
+    return {status: Backlog(count, oldest) for status, count, oldest in rows}
 
 
 async def outbox_by_status(session: AsyncSession, statuses: tuple[str, ...]) -> dict[str, Backlog]:
@@ -44,4 +44,4 @@ async def outbox_by_status(session: AsyncSession, statuses: tuple[str, ...]) -> 
         .where(OutboxMessage.status.in_(statuses))
         .group_by(OutboxMessage.status)
     )
-    return {status: Backlog(count, oldest) for status, count, oldest in rows.tuples()}
+    return {status: Backlog(count, oldest) for status, count, oldest in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -17,19 +18,24 @@ RESIDENT_ID = "14030219610418002X"
 
 
 @pytest.fixture
-def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    """The service's logging set up on the captured stdout, undone afterwards."""
+def json_logs() -> Iterator[io.StringIO]:
+    """The service's logging set up (app/observability.py), writing into a buffer; what it
+    replaced is put back afterwards."""
     root = logging.getLogger()
     handlers, level, config = root.handlers[:], root.level, structlog.get_config()
     configure_logging("INFO", json_logs=True)
-    yield capsys
+    [handler] = root.handlers
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    handler.setStream(buffer)
+    yield buffer
     root.handlers[:] = handlers
     root.setLevel(level)
     structlog.configure(**config)
 
 
-def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line]
 
 
 def _assert_no_identifier(text: str) -> None:
@@ -37,7 +43,7 @@ def _assert_no_identifier(text: str) -> None:
         assert value not in text
 
 
-def test_values_under_sensitive_keys_are_masked(json_logs: pytest.CaptureFixture[str]) -> None:
+def test_values_under_sensitive_keys_are_masked(json_logs: io.StringIO) -> None:
     structlog.get_logger("test").info(
         "push sent",
         touser=OPENID,
@@ -61,7 +67,7 @@ def test_values_under_sensitive_keys_are_masked(json_logs: pytest.CaptureFixture
 
 
 def test_identifiers_in_free_text_are_masked_by_their_shape(
-    json_logs: pytest.CaptureFixture[str],
+    json_logs: io.StringIO,
 ) -> None:
     structlog.get_logger("test").warning(
         f"sms to {PHONE} failed for {RESIDENT_ID}", detail=f"touser {OPENID} refused"
@@ -73,7 +79,7 @@ def test_identifiers_in_free_text_are_masked_by_their_shape(
 
 
 def test_stdlib_records_and_exception_texts_are_masked(
-    json_logs: pytest.CaptureFixture[str],
+    json_logs: io.StringIO,
 ) -> None:
     logger = logging.getLogger("some.library")
     try:
@@ -86,7 +92,7 @@ def test_stdlib_records_and_exception_texts_are_masked(
 
 
 def test_numbers_that_are_not_identifiers_are_left_alone(
-    json_logs: pytest.CaptureFixture[str],
+    json_logs: io.StringIO,
 ) -> None:
     structlog.get_logger("test").info(
         "order", order_no="YQ20261207000123456", amount_fen=1391234567, path="/api/v1/orders/42"
