@@ -8,7 +8,6 @@ import sys
 import time
 import uuid
 from collections.abc import MutableMapping
-from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -17,8 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.i18n import negotiate, set_language
 from app.kit.log_masking import mask_sensitive
-
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from app.request_context import request_id_var
 
 REQUESTS = Counter(
     "http_requests_total",
