@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import uuid
 
-from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from app.models import Prescription, Settlement
 from tests.fixtures import factories
+from tests.fixtures.metrics import counted
 from tests.prescription.world import World, approved, ok, ordered, picked
 
 ORDERS = "/api/v1/orders"
@@ -31,16 +31,12 @@ async def _settlements(client, world: World, order_id: str) -> list[dict]:
     return [s for s in page["items"] if s["order_id"] == order_id]
 
 
-def _counted(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
 def _settlement_metrics(kind: str) -> tuple[float, float, float, float]:
     """insurance_settlements_total and the settled total, fund and personal fen of `kind`."""
     return (
-        _counted("insurance_settlements_total", kind=kind),
+        counted("insurance_settlements_total", kind=kind),
         *(
-            _counted("insurance_settled_fen_total", kind=kind, part=part)
+            counted("insurance_settled_fen_total", kind=kind, part=part)
             for part in ("total", "fund", "personal")
         ),
     )

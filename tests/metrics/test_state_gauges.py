@@ -22,15 +22,10 @@ from app.metrics.state import ScrapeCache, measure
 from app.models import Alert, Role
 from app.outbox import service as outbox_service
 from tests.fixtures import factories
+from tests.fixtures.metrics import gauge
 from tests.fixtures.servers import PROJECT_ROOT
 
 DASHBOARD = PROJECT_ROOT / "ops" / "grafana" / "chronic-care.json"
-
-
-def _gauge(name: str, **labels: str) -> float:
-    value = REGISTRY.get_sample_value(name, labels)
-    assert value is not None, f"{name}{labels} not exposed"
-    return value
 
 
 async def test_open_alerts_are_counted_by_rule_until_acknowledged(db_session: AsyncSession) -> None:
@@ -38,7 +33,7 @@ async def test_open_alerts_are_counted_by_rule_until_acknowledged(db_session: As
         db_session, await factories.account(db_session, Role.patient)
     )
     await measure(db_session)
-    before = _gauge("alerts_open", rule="urgent_low")
+    before = gauge("alerts_open", rule="urgent_low")
     alert = Alert(
         patient_id=patient.id, rule="urgent_low", level=3, measured_at=utcnow(), value=45.0
     )
@@ -46,24 +41,24 @@ async def test_open_alerts_are_counted_by_rule_until_acknowledged(db_session: As
     await db_session.flush()
 
     await measure(db_session)
-    assert _gauge("alerts_open", rule="urgent_low") == before + 1
+    assert gauge("alerts_open", rule="urgent_low") == before + 1
 
     alert.acknowledged_at = utcnow()
     await db_session.flush()
     await measure(db_session)
-    assert _gauge("alerts_open", rule="urgent_low") == before
+    assert gauge("alerts_open", rule="urgent_low") == before
 
 
 async def test_the_outbox_backlog_and_its_lag_are_measured(db_session: AsyncSession) -> None:
     await measure(db_session)
-    pending = _gauge("outbox_messages", status="pending")
+    pending = gauge("outbox_messages", status="pending")
     due = utcnow() - timedelta(minutes=10)
     await outbox_service.enqueue(db_session, "test.gauge", {}, f"gauge-{uuid.uuid4()}", due)
     await db_session.flush()
 
     await measure(db_session)
-    assert _gauge("outbox_messages", status="pending") == pending + 1
-    assert _gauge("outbox_lag_seconds") >= 600
+    assert gauge("outbox_messages", status="pending") == pending + 1
+    assert gauge("outbox_lag_seconds") >= 600
 
 
 class _CountingSessions:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.outbox.types import PermanentDeliveryError
+from tests.fixtures.metrics import counted
 from tests.outbox.conftest import MovableClock, RecordingHandler, RelayFactory, enqueue_committed
 
 KIND = "test.metrics"
 
 
 def _deliveries(outcome: str) -> float:
-    return (
-        REGISTRY.get_sample_value("outbox_deliveries_total", {"kind": KIND, "outcome": outcome})
-        or 0.0
-    )
+    return counted("outbox_deliveries_total", kind=KIND, outcome=outcome)
 
 
 async def test_sent_retried_and_dead_deliveries_are_counted_by_outcome(

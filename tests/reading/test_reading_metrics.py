@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from prometheus_client import REGISTRY
-
 from app.kit.clock import utcnow
+from tests.fixtures.metrics import counted
 from tests.reading.helpers import bp_item, cgm_item, upload, wearer
-
-
-def _sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_an_upload_counts_what_it_stored_by_kind_and_refused_by_reason(
@@ -20,10 +15,10 @@ async def test_an_upload_counts_what_it_stored_by_kind_and_refused_by_reason(
     who = await wearer(db_session, settings)
     now = utcnow()
     before = {
-        "cgm": _sample("readings_stored_total", kind="cgm"),
-        "bp": _sample("readings_stored_total", kind="bp"),
-        "malformed": _sample("readings_rejected_total", reason="malformed"),
-        "wrong_unit": _sample("readings_rejected_total", reason="wrong_unit"),
+        "cgm": counted("readings_stored_total", kind="cgm"),
+        "bp": counted("readings_stored_total", kind="bp"),
+        "malformed": counted("readings_rejected_total", reason="malformed"),
+        "wrong_unit": counted("readings_rejected_total", reason="wrong_unit"),
     }
     items = [
         cgm_item(who.cgm, now - timedelta(minutes=10), 6.2),
@@ -34,11 +29,11 @@ async def test_an_upload_counts_what_it_stored_by_kind_and_refused_by_reason(
     report = await upload(client, who.headers, items)
     assert (report["accepted"], report["rejected"]) == (2, 2)
 
-    assert _sample("readings_stored_total", kind="cgm") == before["cgm"] + 1
-    assert _sample("readings_stored_total", kind="bp") == before["bp"] + 1
-    assert _sample("readings_rejected_total", reason="malformed") == before["malformed"] + 1
-    assert _sample("readings_rejected_total", reason="wrong_unit") == before["wrong_unit"] + 1
+    assert counted("readings_stored_total", kind="cgm") == before["cgm"] + 1
+    assert counted("readings_stored_total", kind="bp") == before["bp"] + 1
+    assert counted("readings_rejected_total", reason="malformed") == before["malformed"] + 1
+    assert counted("readings_rejected_total", reason="wrong_unit") == before["wrong_unit"] + 1
 
     # A repeat stores nothing new: duplicates are neither stored nor refused.
     await upload(client, who.headers, items[:1])
-    assert _sample("readings_stored_total", kind="cgm") == before["cgm"] + 1
+    assert counted("readings_stored_total", kind="cgm") == before["cgm"] + 1

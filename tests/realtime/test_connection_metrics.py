@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-from prometheus_client import REGISTRY
-
+from tests.fixtures.metrics import counted
 from tests.fixtures.servers import wait_until
 from tests.realtime.clients import authed, opened
 from tests.realtime.conftest import Gateway, RealtimeDb
 
 
 def _open_sockets() -> float:
-    return REGISTRY.get_sample_value("realtime_connections") or 0.0
+    return counted("realtime_connections")
 
 
 async def test_a_signed_in_socket_counts_until_it_closes(
