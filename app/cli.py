@@ -3,7 +3,9 @@
 python -m app.cli migrate
 python -m app.cli seed-demo
 python -m app.cli serve [--demo] [--host 127.0.0.1] [--port 8000] [--workers 1]
-    (any other host than a loopback one runs APP_ENV=prod unless APP_ENV is set)
+    (any other host than a loopback one runs APP_ENV=prod unless APP_ENV is set; outside
+    prod the fake WeChat, SMS and payment addresses follow --port unless set; a port in use
+    exits with 3 and says so)
 python -m app.cli openapi [--check] [PATH]
 python -m app.cli rotate-field-keys
 python -m app.cli staff create|suspend|reinstate|reset-password|move|import ...
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import ipaddress
 import json
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -220,6 +224,53 @@ def is_local_host(host: str) -> bool:
         return False
 
 
+def served_base_url(host: str, port: int) -> str:
+    """The address a client on this machine reaches a server bound to `host`:`port` at (a
+    wildcard bind is reached on loopback)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return f"http://{host}:{port}"
+    if address.is_unspecified:
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return f"http://{shown}:{port}"
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why `host`:`port` cannot be listened on, in plain words (Chinese, then English), or None.
+
+    Tried before uvicorn starts, which would otherwise log a bare errno and exit."""
+    # The address family uvicorn picks for the host (IPv6 when it has a colon).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return (
+            f"无法解析监听地址 {host}：{exc.strerror}\n"
+            f"cannot resolve the host {host}: {exc.strerror}"
+        )
+    _, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by a previous run is not "taken".
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"端口 {port} 已被占用（{host}）：请先停止占用它的程序，"
+                    "或用 --port 换一个端口。\n"
+                    f"port {port} on {host} is already in use (address already in use): stop "
+                    "what holds it or choose another with --port."
+                )
+            return (
+                f"无法在 {host}:{port} 上监听：{exc.strerror}\n"
+                f"cannot listen on {host}:{port}: {exc.strerror}"
+            )
+    return None
+
+
 def run_server(host: str, port: int, workers: int, demo: bool) -> int:
     """Run the API under uvicorn with the slow-client timeouts (app/http_timeouts.py).
 
@@ -237,6 +288,16 @@ def run_server(host: str, port: int, workers: int, demo: bool) -> int:
     except ValidationError as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
+    problem = port_problem(host, port)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 3
+    if settings.env != Environment.prod and "served_base_url" not in settings.model_fields_set:
+        # The development fakes' addresses follow this port (app/config.py); the environment
+        # carries it to every worker process uvicorn starts.
+        os.environ["SERVED_BASE_URL"] = served_base_url(host, port)
+        get_settings.cache_clear()
+        settings = get_settings()
     if demo:
         migrate()
         print(asyncio.run(seed_demo()))

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     field_encryption_keys: str = _DEV_FIELD_KEY
     blind_index_key: str = _DEV_BLIND_INDEX_KEY
 
+    # Where this service is reached on this machine. `python -m app.cli serve` sets it from
+    # --host/--port, so outside prod the development fakes' addresses below (WeChat, SMS,
+    # payment notifications), when not set, follow the port actually served.
+    served_base_url: str = "http://127.0.0.1:8000"
     wechat_api_base: str = "http://127.0.0.1:8000/_dev/wechat"
     wechat_appid: str = "wx-demo-appid"
     wechat_secret: str = _DEV_WECHAT_SECRET
@@ -422,6 +426,9 @@ class Settings(BaseSettings):
     # /metrics outside dev/test needs `Authorization: Bearer <METRICS_TOKEN>` (not served in
     # prod without one); Prometheus sends it with `authorization: {credentials: ...}`.
     metrics_token: str | None = None
+    # The domain gauges of /metrics (open alerts, orders in flight, the outbox backlog) are
+    # counted in the database at most this often; scrapes in between get the last count.
+    metrics_state_max_age_seconds: float = Field(default=15.0, ge=0)
     # Strict-Transport-Security max-age sent in prod (0 turns it off).
     hsts_max_age_seconds: int = 365 * 24 * 3600
     # Partner webhooks may target private, loopback and link-local addresses (dev and test
@@ -465,6 +472,23 @@ class Settings(BaseSettings):
     def _rate_parses(cls, value: str) -> str:
         parse_rate(value)  # ValueError names what is wrong with it
         return value
+
+    @model_validator(mode="after")
+    def _local_fakes_follow_the_served_address(self) -> Settings:
+        # The defaults name the development fakes this service mounts on itself; served on
+        # another port, a sign-in would otherwise call a port nobody listens on (502).
+        if self.env == Environment.prod:
+            return self
+        base = self.served_base_url.rstrip("/")
+        defaults = {
+            "wechat_api_base": f"{base}/_dev/wechat",
+            "sms_api_base": f"{base}/_dev/sms",
+            "payment_notify_base_url": base,
+        }
+        for name, url in defaults.items():
+            if name not in self.model_fields_set:
+                setattr(self, name, url)
+        return self
 
     @model_validator(mode="after")
     def _platform_needs_postgres(self) -> Settings:

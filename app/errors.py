@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.i18n import translate
-from app.observability import request_id_var
+from app.request_context import request_id_var
 
 log = logging.getLogger(__name__)
 

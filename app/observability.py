@@ -8,7 +8,6 @@ import sys
 import time
 import uuid
 from collections.abc import MutableMapping
-from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -16,8 +15,8 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.i18n import negotiate, set_language
-
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from app.kit.log_masking import mask_sensitive
+from app.request_context import request_id_var
 
 REQUESTS = Counter(
     "http_requests_total",
@@ -44,7 +43,8 @@ def _add_request_id(
 
 
 def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
-    """Route stdlib and structlog records through one JSON (or console) renderer."""
+    """Route stdlib and structlog records through one JSON (or console) renderer, with
+    openids, mobile numbers and resident ID numbers masked (app/kit/log_masking.py)."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
@@ -67,6 +67,8 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            # Last, so that nothing added or rendered above escapes it.
+            mask_sensitive,
             renderer,
         ],
     )

@@ -28,7 +28,8 @@ A prescription, from signing to its order and settlement
                           its open order is cancelled (409 once the boxes are picked).
     reversed           -> SettlementReversed: in the transaction, the platform reverses its
                           settlement (2208) where it made one, and what the patient paid is owed
-                          back (OUTBOX: payment.refund sends it).
+                          back (OUTBOX: payment.refund sends it); the reversal is counted in
+                          the settlement metrics once it commits (app/metrics).
 
 Care changes
     DoctorAssigned     -> the care conversation opens with a "doctor assigned" notice; the
@@ -81,6 +82,7 @@ from app.insurance import repository as insurance_repository
 from app.insurance.facts import SettlementReversed
 from app.insurance_platform import settlement as platform_settlement
 from app.insurance_platform.client import InsurancePlatform
+from app.metrics import counters as domain_metrics
 from app.notify.provider import wechat_push_provider
 from app.outbox.handlers import HandlerFactory
 from app.outbox.push import PushProviderFactory
@@ -203,6 +205,11 @@ async def reverse_on_platform(session: AsyncSession, event: SettlementReversed) 
         await platform_settlement.reverse(session, platform, event.original, event.reversal)
 
 
+async def count_reversal(session: AsyncSession, event: SettlementReversed) -> None:
+    """A reversal counts in the settlement metrics (app/metrics) once it commits."""
+    domain_metrics.count_settlement(session, event.reversal)
+
+
 async def announce_review(session: AsyncSession, event: PrescriptionReviewed) -> None:
     """Tell the patient in chat how review went."""
     await chat_care_events.announce_review(session, runtime(session).chat, event.prescription)
@@ -251,6 +258,7 @@ def wire(dispatcher: events.Dispatcher = events.dispatcher) -> None:
     # A settlement reversed: the patient's payments are owed back.
     dispatcher.in_transaction(SettlementReversed, reverse_on_platform)
     dispatcher.in_transaction(SettlementReversed, refund_reversal)
+    dispatcher.in_transaction(SettlementReversed, count_reversal)
     # Care: a new doctor, a team's changes.
     dispatcher.in_transaction(DoctorAssigned, announce_assignment)
     dispatcher.in_transaction(PatientLeftTeam, leave_team_conversation)

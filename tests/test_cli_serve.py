@@ -1,4 +1,5 @@
-"""How operators start the service: a non-local bind (and the Docker image) runs as prod."""
+"""How operators start the service: a non-local bind (and the Docker image) runs as prod, any
+port works without configuring the development fakes, a taken port says so."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import os
 import re
 import secrets
+import socket
 import sys
 from pathlib import Path
 
@@ -13,7 +15,8 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from app.cli import is_local_host
+from app.cli import is_local_host, served_base_url
+from tests.fixtures import databases
 from tests.fixtures.servers import PROJECT_ROOT, free_port, start_uvicorn
 
 SERVER_ENV = {"OUTBOX_RELAY_ENABLED": "false", "BACKGROUND_JOBS_ENABLED": "false"}
@@ -112,3 +115,64 @@ async def test_a_public_bind_without_app_env_serves_as_prod(tmp_path: Path) -> N
         assert (await http.get("/openapi.json")).status_code == 404
         assert (await http.get("/metrics")).status_code == 404
         assert "strict-transport-security" in (await http.get("/healthz")).headers
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8123"),
+        ("0.0.0.0", "http://127.0.0.1:8123"),
+        ("::1", "http://[::1]:8123"),
+        ("::", "http://[::1]:8123"),
+        ("localhost", "http://localhost:8123"),
+    ],
+)
+def test_the_served_address_is_where_this_machine_reaches_the_bind(host: str, url: str) -> None:
+    assert served_base_url(host, 8123) == url
+
+
+async def test_a_patient_signs_in_through_the_fake_wechat_on_another_port() -> None:
+    url = await databases.create_migrated_database()
+    try:
+        env = {**SERVER_ENV, "APP_ENV": "dev", "DATABASE_URL": url}
+        unset = ["WECHAT_API_BASE", "PAYMENT_NOTIFY_BASE_URL", "SMS_API_BASE", "SERVED_BASE_URL"]
+        async with (
+            start_uvicorn(env, via_cli=True, unset=unset) as server,
+            httpx.AsyncClient(base_url=server.url, timeout=30) as http,
+        ):
+            assert not server.url.endswith(":8000")
+            code = await http.post("/_dev/wechat/wx.login", json={"openid": "o-port-test"})
+            signed_in = await http.post(
+                "/api/v1/auth/wechat-login", json={"code": code.json()["code"]}
+            )
+            assert signed_in.status_code == 200, signed_in.text
+            assert signed_in.json()["access_token"]
+    finally:
+        await databases.drop_database(url)
+
+
+async def test_a_taken_port_is_named_in_plain_words(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **SERVER_ENV,
+                 "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(60):
+                stdout, stderr = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    said = stderr.decode()
+    assert process.returncode == 3
+    assert f"端口 {port} 已被占用" in said
+    assert f"port {port} on 127.0.0.1 is already in use" in said
+    assert "Traceback" not in said + stdout.decode()

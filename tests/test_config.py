@@ -116,3 +116,39 @@ def test_api_docs_are_off_in_prod_unless_enabled() -> None:
 def test_an_unreadable_sign_in_rate_is_refused() -> None:
     with pytest.raises(ValidationError, match="sign_in_rate_per_address"):
         Settings(sign_in_rate_per_address="lots")
+
+
+_FAKE_ADDRESSES = ("WECHAT_API_BASE", "SMS_API_BASE", "PAYMENT_NOTIFY_BASE_URL")
+
+
+def test_the_development_fakes_follow_the_served_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in _FAKE_ADDRESSES:
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None, served_base_url="http://127.0.0.1:8123/")
+    assert settings.wechat_api_base == "http://127.0.0.1:8123/_dev/wechat"
+    assert settings.sms_api_base == "http://127.0.0.1:8123/_dev/sms"
+    assert settings.payment_notify_base_url == "http://127.0.0.1:8123"
+
+
+def test_addresses_set_by_hand_win_over_the_served_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    monkeypatch.setenv("PAYMENT_NOTIFY_BASE_URL", "https://care.example.cn")
+    monkeypatch.delenv("SMS_API_BASE", raising=False)
+    settings = Settings(_env_file=None, served_base_url="http://127.0.0.1:8123")
+    assert settings.wechat_api_base == "https://api.weixin.qq.com"
+    assert settings.payment_notify_base_url == "https://care.example.cn"
+    assert settings.sms_api_base == "http://127.0.0.1:8123/_dev/sms"
+
+
+def test_prod_addresses_do_not_follow_the_served_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in _FAKE_ADDRESSES:
+        monkeypatch.delenv(name, raising=False)
+    settings = _prod(served_base_url="http://127.0.0.1:8123")
+    assert "8123" not in settings.wechat_api_base
+    assert "8123" not in settings.payment_notify_base_url

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import repository as audit_repository
 from app.kit.clock import utcnow
 from app.models import AuditEvent
-from app.observability import request_id_var
+from app.request_context import request_id_var
 
 
 class AuditAction(StrEnum):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from app.db import DbSession
 from app.errors import ServiceUnavailable
 from app.health import readiness
+from app.metrics.state import SCRAPE_CACHE
 from app.web_security import require_metrics_access
 
 router = APIRouter(tags=["health"])
@@ -70,8 +71,12 @@ async def readyz(session: DbSession, request: Request) -> Readiness:
     include_in_schema=False,
     dependencies=[Depends(require_metrics_access)],
 )
-async def metrics() -> Response:
-    """Prometheus metrics (aggregated across workers when PROMETHEUS_MULTIPROC_DIR is set)."""
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics (aggregated across workers when PROMETHEUS_MULTIPROC_DIR is set),
+    the domain gauges counted afresh when their last count is older than
+    METRICS_STATE_MAX_AGE_SECONDS."""
+    state = request.app.state
+    await SCRAPE_CACHE.refresh(state.sessionmaker, state.settings.metrics_state_max_age_seconds)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry)

@@ -11,14 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.kit.types import UTCDateTime
 from app.models.base import Base, CreatedAt, UUIDPrimaryKey
 
+# The rules an alert can come from (app/alert/rules.py raises them).
+ALERT_RULES = ("urgent_low", "sustained_high", "bp_grade3", "signal_loss", "irregular_rhythm")
+_RULE_LIST = ",".join(f"'{rule}'" for rule in ALERT_RULES)
+
 
 class Alert(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "alerts"
     __table_args__ = (
-        CheckConstraint(
-            "rule IN ('urgent_low','sustained_high','bp_grade3','signal_loss','irregular_rhythm')",
-            name="rule",
-        ),
+        CheckConstraint(f"rule IN ({_RULE_LIST})", name="rule"),
         CheckConstraint("level BETWEEN 1 AND 3", name="level"),
         # Once per episode: a second alert of a rule waits until the first one's episode ends.
         Index(

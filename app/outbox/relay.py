@@ -23,6 +23,7 @@ from tenacity.wait import wait_base
 
 from app.config import Settings
 from app.kit.clock import utcnow
+from app.metrics.counters import count_outbox_delivery
 from app.outbox import repository as outbox_repository
 from app.outbox.types import (
     ClaimedMessage,
@@ -218,6 +219,7 @@ class OutboxRelay:
                 ),
             ):
                 bound.info("outbox message sent", duration_ms=elapsed_ms)
+                count_outbox_delivery(message.kind, "sent")
 
     async def _retry_later(
         self,
@@ -241,6 +243,7 @@ class OutboxRelay:
             ),
         ):
             bound.warning("outbox delivery failed", error=error, retry_in_s=round(delay, 2))
+            count_outbox_delivery(message.kind, "retry")
 
     async def _give_up(
         self, message: ClaimedMessage, bound: structlog.typing.FilteringBoundLogger, error: str
@@ -250,6 +253,7 @@ class OutboxRelay:
             lambda session: outbox_repository.mark_dead(session, message.id, self.relay_id, error),
         ):
             bound.error("outbox message dead", error=error)
+            count_outbox_delivery(message.kind, "dead")
 
     async def _record(
         self,

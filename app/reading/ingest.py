@@ -20,6 +20,7 @@ from app.config import Settings
 from app.errors import AppError, NotFound
 from app.i18n import translate
 from app.kit.clock import utcnow
+from app.metrics.counters import count_rejected_readings, count_stored_readings
 from app.reading import repository as reading_repository
 from app.reading.facts import ReadingsStored
 from app.reading.items import ParsedItem, Rejection
@@ -185,7 +186,9 @@ async def ingest(
             "index": index,
             "status": "duplicate" if n in stored_before else "accepted",
         }
+    count_rejected_readings(r["reason"] for r in results if r and r["status"] == "rejected")
     if accepted:
+        count_stored_readings(session, (row["kind"] for row in accepted))
         await events.record(session, ReadingsStored(patient_id, accepted, facts.has_open_episode))
         await audit_service.record(
             session, principal, AuditAction.create, RESOURCE, None, patient_id

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.models import Prescription, Settlement
 from tests.fixtures import factories
+from tests.fixtures.metrics import counted
 from tests.prescription.world import World, approved, ok, ordered, picked
 
 ORDERS = "/api/v1/orders"
@@ -30,6 +31,17 @@ async def _settlements(client, world: World, order_id: str) -> list[dict]:
     return [s for s in page["items"] if s["order_id"] == order_id]
 
 
+def _settlement_metrics(kind: str) -> tuple[float, float, float, float]:
+    """insurance_settlements_total and the settled total, fund and personal fen of `kind`."""
+    return (
+        counted("insurance_settlements_total", kind=kind),
+        *(
+            counted("insurance_settled_fen_total", kind=kind, part=part)
+            for part in ("total", "fund", "personal")
+        ),
+    )
+
+
 async def test_ordering_stores_the_split_the_patient_sees(client, world: World) -> None:
     order = await ordered(client, world, fulfilment="pickup")
     quote = await ok(
@@ -42,11 +54,18 @@ async def test_ordering_stores_the_split_the_patient_sees(client, world: World) 
 
 async def test_hand_over_settles_the_order_once(client, world: World) -> None:
     order = await ordered(client, world, fulfilment="pickup")
+    counted, total, fund, personal = _settlement_metrics("settlement")
     await _hand_over_at_counter(client, world, order)
     [settled] = await _settlements(client, world, order["id"])
     assert settled["kind"] == "settlement"
     assert settled["total_fen"] == order["total_fen"]
     assert settled["fund_fen"] + settled["personal_fen"] == settled["total_fen"]
+    assert _settlement_metrics("settlement") == (
+        counted + 1,
+        total + settled["total_fen"],
+        fund + settled["fund_fen"],
+        personal + settled["personal_fen"],
+    )
 
 
 async def test_a_failure_after_hand_over_is_refused_and_reverses_nothing(
@@ -81,11 +100,20 @@ async def test_a_completed_quality_return_reverses_the_settlement(client, world:
     url = f"/api/v1/quality-returns/{opened['id']}"
     await ok(await client.post(f"{url}/accept", headers=staff))
     await ok(await client.post(f"{url}/boxes", json={"codes": opened["codes_sold"]}, headers=staff))
+    counted, total, fund, personal = _settlement_metrics("reversal")
     await ok(await client.post(f"{url}/complete", headers=staff))
     rows = await _settlements(client, world, order["id"])
     assert sorted(r["kind"] for r in rows) == ["reversal", "settlement"]
     assert sum(r["total_fen"] for r in rows) == 0
     assert sum(r["fund_fen"] for r in rows) == 0
+    [settled] = [r for r in rows if r["kind"] == "settlement"]
+    # The reversal counts what it gives back, as a positive amount under its own kind.
+    assert _settlement_metrics("reversal") == (
+        counted + 1,
+        total + settled["total_fen"],
+        fund + settled["fund_fen"],
+        personal + settled["personal_fen"],
+    )
 
 
 async def test_an_order_the_insurance_cannot_price_is_refused(

@@ -14,6 +14,7 @@ from app.insurance import settlement as settlement_service
 from app.insurance.claims import Claim, ClaimItem
 from app.kit.clock import utcnow
 from app.kit.repository import by_id
+from app.metrics.counters import count_settlement
 from app.models import (
     Entitlement,
     PharmacyOrder,
@@ -75,9 +76,10 @@ async def settle_at_hand_over(session: AsyncSession, event: OrderTransitioned) -
     quality return, `reverse_for_return`.)"""
     if event.target == "delivered":
         order = event.order
-        await settlement_service.settle(
+        settled = await settlement_service.settle(
             session, await claim_of(session, order), message_id=f"settle-{order.id}"
         )
+        count_settlement(session, settled)
 
 
 async def reverse_for_return(
