@@ -233,6 +233,8 @@ class Settings(BaseSettings):
     assignment_weight_institution: float = 1.5
     assignment_weight_load: float = 2.0
     assignment_weight_presence: float = 1.0
+    # The disease course (病程): seniority for a long course, room for a new diagnosis.
+    assignment_weight_course: float = 1.0
     # Reminders are sent this long before a follow-up is due.
     follow_up_reminder_lead_hours: float = 24.0
 

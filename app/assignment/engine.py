@@ -20,6 +20,7 @@ from app.assignment.scoring import (
     Disease,
     Score,
     Weights,
+    course_maturity,
     rank,
 )
 from app.authz.principal import Principal
@@ -49,6 +50,8 @@ class PatientContext:
     patient_id: uuid.UUID
     request: AssignmentRequest
     urgency: Urgency
+    # The earliest year of diagnosis recorded at enrollment (the course's start), if any.
+    diagnosed_year: int | None
 
 
 async def patient_context(
@@ -63,7 +66,8 @@ async def patient_context(
     institution the patient names must exist (404): the decision records it."""
     if institution_id is not None and await by_id(session, Institution, institution_id) is None:
         raise NotFound("institution_not_found")
-    diseases = await entitlement_service.online_care_diseases(session, patient_id, city_date(now))
+    today = city_date(now)
+    care = await entitlement_service.online_care(session, patient_id, today)
     if relationships is None:
         relationships = await care_repository.relationships_of_patient(session, patient_id)
     history: dict[uuid.UUID, float] = {}
@@ -76,13 +80,15 @@ async def patient_context(
         else:
             history.setdefault(relationship.doctor_id, 0.5)
     urgency = (await urgency_by_patient(session, [patient_id]))[patient_id]
+    diagnosed = care.first_diagnosed_year
     request = AssignmentRequest(
-        diseases=tuple(Disease(d.code, d.national_code) for d in diseases),
+        diseases=tuple(Disease(d.code, d.national_code) for d in care.diseases),
         institution_id=institution_id,
         urgency_level=urgency.level,
         history=history,
+        course_years=today.year - diagnosed if diagnosed is not None else None,
     )
-    return PatientContext(patient_id, request, urgency)
+    return PatientContext(patient_id, request, urgency, diagnosed)
 
 
 def _codes(request: AssignmentRequest) -> list[str]:
@@ -114,6 +120,7 @@ async def ranked(
         institution_id=context.request.institution_id,
         history=context.request.history,
         weights=applied,
+        course_maturity=course_maturity(context.request.course_years),
         consultation_limit=settings.consultation_queue_limit if consultation else None,
         limit=RANKED,
         margin=_estimate_margin(applied),
@@ -127,25 +134,30 @@ async def ranked(
         only=only,
         prerank=prerank,
     )
-    candidates = [
-        Candidate(
-            doctor_id=row.id,
-            institution_id=row.institution_id,
-            specialties=frozenset(row.specialties),
-            capacity=settings.consultation_queue_limit if consultation else row.max_active_patients,
-            load=row.waiting if consultation else row.active,
-            presence=row.status if row.status and row.expires_at > now else "offline",
-        )
-        for row in rows
-    ]
+    candidates = [candidate_of(row, settings, consultation, now) for row in rows]
     return rank(context.request, candidates, weights, RANKED), considered
+
+
+def candidate_of(row: Any, settings: Settings, consultation: bool, now: datetime) -> Candidate:
+    """A candidate row as the engine weighs it: a consultation fills the doctor's waiting
+    queue, any other purpose their list of active patients."""
+    return Candidate(
+        doctor_id=row.id,
+        institution_id=row.institution_id,
+        specialties=frozenset(row.specialties),
+        capacity=settings.consultation_queue_limit if consultation else row.max_active_patients,
+        load=row.waiting if consultation else row.active,
+        presence=row.status if row.status and row.expires_at > now else "offline",
+        title_zh=row.title_zh,
+    )
 
 
 def _estimate_margin(applied: dict[str, float]) -> float:
     """How far the database's estimate may be from the exact total, twice over (the estimate
-    skips the 4-decimal rounding of the specialty and load values and the 6-decimal rounding
-    of the total), with room to spare for floating point."""
-    per_candidate = 5e-5 * (abs(applied["specialty"]) + abs(applied["load"])) + 5e-7
+    skips the 4-decimal rounding of the specialty, load and course values and the 6-decimal
+    rounding of the total), with room to spare for floating point."""
+    rounded = abs(applied["specialty"]) + abs(applied["load"]) + abs(applied["course"])
+    per_candidate = 5e-5 * rounded + 5e-7
     return 2 * per_candidate + 1e-6
 
 
@@ -172,6 +184,11 @@ async def record_decision(
             "reasons": list(context.urgency.reasons),
         },
         "diseases": [d.code for d in context.request.diseases],
+        # The disease course (病程) the course factor weighed; null years: none recorded.
+        "course": {
+            "diagnosed_year": context.diagnosed_year,
+            "years": context.request.course_years,
+        },
         "chosen": chosen.as_json(),
         "runners_up": [s.as_json() for s in scores if s is not chosen][:RUNNERS_UP],
         "note": note,

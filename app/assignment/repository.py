@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assignment.scoring import SENIORITY
 from app.authz.principal import Principal
 from app.authz.scopes import doctor_patient_ids
 from app.kit.pagination import beyond
@@ -76,8 +77,10 @@ class Prerank:
     diseases: Sequence[tuple[str, str]]
     institution_id: uuid.UUID | None
     history: dict[uuid.UUID, float]
-    # Weights for this urgency: specialty, continuity, institution, load, presence.
+    # Weights for this urgency: specialty, continuity, institution, load, presence, course.
     weights: dict[str, float]
+    # The course's maturity (scoring.course_maturity): None when no diagnosis year is known.
+    course_maturity: float | None
     # Consultations weigh the waiting queue against this limit, else active patients.
     consultation_limit: int | None
     # At least the best `limit` eligible candidates (by the estimate, less `margin`) come back.
@@ -114,7 +117,8 @@ def _points(name: str) -> Any:
 
 def _estimate(shape: _Shape) -> tuple[Any, list[Any]]:
     """The engine's total without its rounding (the weights are bind parameters), and the
-    values of the factors it weighs other than load, as labelled columns."""
+    values of the factors it weighs other than load, as labelled columns. The course factor is
+    seniority and room, each weighed by its share of the course weight."""
     covered: Any = literal(0.0)
     for i in range(shape.diseases):
         covered = covered + case((_treats_any(shape.dialect, f"disease_{i}"), 1.0), else_=0.0)
@@ -142,21 +146,22 @@ def _estimate(shape: _Shape) -> tuple[Any, list[Any]]:
         (live & (DoctorPresence.status == "busy"), 0.5),
         else_=0.0,
     )
+    room = case((capacity > 0, 1.0 - cast(load, Float) / cast(capacity, Float)), else_=0.0)
+    seniority = case(SENIORITY, value=Doctor.title_zh, else_=0.0)
     total = (
         covered * _points("specialty_share")
         + continuity * _points("continuity")
         + institution * _points("institution")
-        + case(
-            (capacity > 0, (1.0 - cast(load, Float) / cast(capacity, Float)) * _points("load")),
-            else_=0.0,
-        )
+        + room * (_points("load") + _points("course_room"))
         + presence * _points("presence")
+        + seniority * _points("course_seniority")
     )
     return total, [
         covered.label("covered"),
         continuity.label("continuity_value"),
         institution.label("at_institution"),
         presence.label("presence_value"),
+        seniority.label("seniority"),
     ]
 
 
@@ -169,6 +174,7 @@ def _candidate_statement(shape: _Shape) -> Select[Any]:
         Doctor.institution_id,
         Doctor.specialties,
         Doctor.max_active_patients,
+        Doctor.title_zh,
         func.coalesce(DoctorLoad.active_patients, 0).label("active"),
         func.coalesce(DoctorLoad.waiting_consultations, 0).label("waiting"),
         DoctorPresence.status,
@@ -228,6 +234,7 @@ def _candidate_statement(shape: _Shape) -> Select[Any]:
             "continuity_value",
             "at_institution",
             "presence_value",
+            "seniority",
             "active",
             "waiting",
             "max_active_patients",
@@ -258,6 +265,12 @@ def _prerank_parameters(prerank: Prerank) -> dict[str, Any]:
         "institution": w["institution"],
         "load": w["load"],
         "presence": w["presence"],
+        "course_seniority": w["course"] * (prerank.course_maturity or 0.0),
+        "course_room": (
+            w["course"] * (1.0 - prerank.course_maturity)
+            if prerank.course_maturity is not None
+            else 0.0
+        ),
         "limit": prerank.limit,
         "cutoff_offset": prerank.limit - 1,
         "margin": prerank.margin,

@@ -48,8 +48,8 @@ class DecisionOut(BaseModel):
     total_score: float
     candidates_considered: int
     breakdown: dict[str, Any] = Field(
-        description="weights, urgency, the chosen doctor's factors (value x weight = points), "
-        "the runners-up"
+        description="weights, urgency, the disease course (course: diagnosed_year, years), "
+        "the chosen doctor's factors (value x weight = points), the runners-up"
     )
     decided_at: datetime
 

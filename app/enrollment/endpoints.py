@@ -94,6 +94,7 @@ def _application_out(view: ApplicationView) -> ApplicationOut:
         institution_id=a.institution_id,
         status=a.status,
         statement=a.statement,
+        diagnosed_year=a.diagnosed_year,
         submitted_at=a.submitted_at,
         decided_at=a.decided_at,
         decision_reason=a.decision_reason,

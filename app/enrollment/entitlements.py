@@ -31,11 +31,19 @@ class EntitlementView:
     active: bool
 
 
-async def online_care_diseases(
-    session: AsyncSession, patient_id: uuid.UUID, on: date
-) -> list[ChronicDisease]:
+@dataclass(frozen=True)
+class OnlineCare:
+    """What the patient may be cared for online, and since when they have been ill."""
+
+    diseases: list[ChronicDisease]
+    # The earliest year of diagnosis of those diseases, if their applications record one.
+    first_diagnosed_year: int | None
+
+
+async def online_care(session: AsyncSession, patient_id: uuid.UUID, on: date) -> OnlineCare:
     """The diseases the patient may be cared for online on `on` (valid entitlement for a
-    disease the catalogue in force admits online); 409 not_entitled / entitlement_expired."""
+    disease the catalogue in force admits online) and the earliest year any was diagnosed;
+    409 not_entitled / entitlement_expired."""
     admitted = await enrollment_repository.online_admitted_active_diseases(session, patient_id, on)
     if not admitted:
         # "Expired" only when an entitlement for an online-admitted disease has run out.
@@ -44,7 +52,11 @@ async def online_care_diseases(
             session, [e.disease_id for e in lapsed if e.valid_until < on], on
         )
         raise Conflict("entitlement_expired" if lapsed_online else "not_entitled")
-    return sorted(admitted, key=lambda d: d.code)
+    years = [year for _, year in admitted if year is not None]
+    return OnlineCare(
+        diseases=sorted((d for d, _ in admitted), key=lambda d: d.code),
+        first_diagnosed_year=min(years) if years else None,
+    )
 
 
 async def ensure_may_prescribe(

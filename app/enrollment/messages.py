@@ -6,6 +6,10 @@ from app.i18n import register_messages
 
 register_messages(
     {
+        "diagnosed_year_in_future": {
+            "zh": "确诊年份不能晚于 {year} 年",
+            "en": "The year of diagnosis cannot be after {year}",
+        },
         "application_open": {
             "zh": "该病种已有待处理的申请，请勿重复申请",
             "en": "An application for this disease is already open",

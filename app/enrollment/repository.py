@@ -131,7 +131,7 @@ async def get_record(
     )
 
 
-def _online_admitted_active_diseases_statement() -> Select[ChronicDisease]:
+def _online_admitted_active_diseases_statement() -> Select[tuple[ChronicDisease, int | None]]:
     on, patient_id = bindparam("on", type_=Date), bindparam("patient", type_=Uuid)
     edition = (
         select(CatalogueEdition.id)
@@ -140,16 +140,25 @@ def _online_admitted_active_diseases_statement() -> Select[ChronicDisease]:
         .limit(1)
         .scalar_subquery()
     )
-    entitled = select(Entitlement.disease_id).where(
+    valid = (
         Entitlement.patient_id == patient_id,
         Entitlement.valid_from <= on,
         Entitlement.valid_until >= on,
     )
+    entitled = select(Entitlement.disease_id).where(*valid)
     admitted = select(CatalogueEntry.disease_id).where(
         CatalogueEntry.edition_id == edition, CatalogueEntry.online_admitted.is_(True)
     )
+    # The earliest year of diagnosis on the applications behind the valid entitlements.
+    diagnosed = (
+        select(func.min(EnrollmentApplication.diagnosed_year))
+        .join(Entitlement, Entitlement.application_id == EnrollmentApplication.id)
+        .where(*valid, Entitlement.disease_id == ChronicDisease.id)
+        .correlate(ChronicDisease)
+        .scalar_subquery()
+    )
     return (
-        select(ChronicDisease)
+        select(ChronicDisease, diagnosed.label("diagnosed_year"))
         .where(ChronicDisease.id.in_(entitled), ChronicDisease.id.in_(admitted))
         .order_by(ChronicDisease.code)
     )
@@ -162,11 +171,13 @@ _ONLINE_ADMITTED_ACTIVE_DISEASES = _online_admitted_active_diseases_statement()
 
 async def online_admitted_active_diseases(
     session: AsyncSession, patient_id: uuid.UUID, on: date
-) -> Sequence[ChronicDisease]:
+) -> Sequence[tuple[ChronicDisease, int | None]]:
     """In one round trip: the diseases of the patient's entitlements valid on `on` that the
-    catalogue edition in force on `on` admits online, by code."""
+    catalogue edition in force on `on` admits online, by code, each with its year of diagnosis
+    (the application's, if recorded)."""
     parameters = {"patient": patient_id, "on": on}
-    return (await session.scalars(_ONLINE_ADMITTED_ACTIVE_DISEASES, parameters)).all()
+    rows = await session.execute(_ONLINE_ADMITTED_ACTIVE_DISEASES, parameters)
+    return [(disease, year) for disease, year in rows.tuples()]
 
 
 async def diseases_by_id(

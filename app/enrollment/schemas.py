@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.kit.pagination import Page
 from app.kit.time_bounds import CalendarDate
 
+# No year after the city's current one (checked by the service: it depends on the clock).
+DiagnosedYear = Annotated[int, Field(ge=1900, examples=[2015])]
 ApplicationStatus = Literal["draft", "pending", "approved", "rejected", "withdrawn"]
 
 
@@ -20,6 +22,10 @@ class ApplicationCreate(BaseModel):
     disease_code: str = Field(min_length=1, max_length=16, examples=["M01603"])
     institution_id: uuid.UUID = Field(description="Any designated institution")
     statement: str | None = Field(default=None, max_length=1000)
+    diagnosed_year: DiagnosedYear | None = Field(
+        default=None,
+        description="Year the disease was diagnosed (the disease course the assignment weighs)",
+    )
 
 
 class RecordOut(BaseModel):
@@ -54,6 +60,7 @@ class ApplicationOut(BaseModel):
     institution_id: uuid.UUID
     status: ApplicationStatus
     statement: str | None
+    diagnosed_year: int | None
     submitted_at: datetime | None
     decided_at: datetime | None
     decision_reason: str | None
@@ -72,6 +79,10 @@ class DecisionCreate(BaseModel):
     reason: str | None = Field(default=None, max_length=500, description="Required to reject")
     valid_until: CalendarDate | None = Field(
         default=None, description="Last valid city date (default: the configured validity)"
+    )
+    diagnosed_year: DiagnosedYear | None = Field(
+        default=None,
+        description="On approval: the year of diagnosis the records show, if not the patient's",
     )
 
 

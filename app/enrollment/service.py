@@ -153,6 +153,7 @@ async def create_application(
             return (await views_of(session, [existing]))[0]
     disease = await enrollment_repository.disease_by_code(session, body.disease_code)
     today = city_date()
+    _check_diagnosed_year(body.diagnosed_year, today)
     if disease is None or await catalogue_service.listed_item(session, disease.id, today) is None:
         raise Conflict("disease_not_in_catalogue")
     institution = await by_id(session, Institution, body.institution_id)
@@ -169,6 +170,7 @@ async def create_application(
         institution_id=institution.id,
         status="draft",
         statement=body.statement,
+        diagnosed_year=body.diagnosed_year,
         idempotency_key=idempotency_key,
     )
     if not await add_unique(session, application):
@@ -182,6 +184,12 @@ async def create_application(
         raise Conflict("application_open")
     await _audit(session, principal, AuditAction.create, application)
     return (await views_of(session, [application]))[0]
+
+
+def _check_diagnosed_year(year: int | None, today: date) -> None:
+    """A disease cannot have been diagnosed after this year (409 diagnosed_year_in_future)."""
+    if year is not None and year > today.year:
+        raise Conflict("diagnosed_year_in_future", year=today.year)
 
 
 async def submit_application(
@@ -231,6 +239,10 @@ async def decide_application(
     listed = await catalogue_service.listed_item(session, application.disease_id, today)
     if body.approve and listed is None:
         raise Conflict("disease_not_in_catalogue")
+    if body.approve and body.diagnosed_year is not None:
+        _check_diagnosed_year(body.diagnosed_year, today)
+        # The reviewer corrects the patient's year from the records: the course is theirs.
+        application.diagnosed_year = body.diagnosed_year
     application.status = target
     application.decided_at = now
     application.decided_by_doctor_id = principal.doctor_id

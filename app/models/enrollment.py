@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Integer,
     String,
     UniqueConstraint,
     Uuid,
@@ -53,6 +54,7 @@ class EnrollmentApplication(UUIDPrimaryKey, CreatedAt, Base):
         CheckConstraint(
             "status IN ('draft','pending','approved','rejected','withdrawn')", name="status"
         ),
+        CheckConstraint("diagnosed_year >= 1900", name="diagnosed_year_plausible"),
         # Re-applying while an application for the same disease is open is refused.
         Index(
             "uq_enrollment_applications_open",
@@ -78,6 +80,10 @@ class EnrollmentApplication(UUIDPrimaryKey, CreatedAt, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")
     # The patient's own words: symptoms, history, what the records show.
     statement: Mapped[str | None] = mapped_column(String(1000))
+    # The year the disease was diagnosed, as the patient declares it and the reviewer confirms
+    # or corrects it from the records: the disease course (病程) the assignment weighs. Empty
+    # on applications made before it was asked.
+    diagnosed_year: Mapped[int | None] = mapped_column(Integer)
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -82,7 +82,7 @@ async def test_the_engine_picks_the_fitting_doctor_and_stores_why(client, db_ses
     assert decision["candidates_considered"] == 2  # the hypertension doctor is not a candidate
     assert chosen["doctor_id"] == str(diabetes_here.id)
     factors = chosen["factors"]
-    assert set(factors) == {"specialty", "continuity", "institution", "load", "presence"}
+    assert set(factors) == {"specialty", "continuity", "institution", "load", "presence", "course"}
     assert factors["institution"]["value"] == 1.0 and factors["specialty"]["value"] == 1.0
     for factor in factors.values():
         assert factor["points"] == pytest.approx(factor["value"] * factor["weight"], abs=1e-3)

@@ -6,7 +6,7 @@ import random
 
 from app.assignment import engine
 from app.assignment import repository as assignment_repository
-from app.assignment.scoring import Candidate, Weights, rank
+from app.assignment.scoring import SENIORITY, Weights, rank
 from app.kit.clock import utcnow
 from app.models import DoctorLoad
 from tests.enrollment import builders
@@ -18,17 +18,7 @@ async def _all_ranked(db_session, settings, context, purpose, now):
         db_session, engine._codes(context.request), (), now
     )
     consultation = purpose in ("consultation", "handoff")
-    candidates = [
-        Candidate(
-            doctor_id=row.id,
-            institution_id=row.institution_id,
-            specialties=frozenset(row.specialties),
-            capacity=settings.consultation_queue_limit if consultation else row.max_active_patients,
-            load=row.waiting if consultation else row.active,
-            presence=row.status if row.status and row.expires_at > now else "offline",
-        )
-        for row in rows
-    ]
+    candidates = [engine.candidate_of(row, settings, consultation, now) for row in rows]
     return rank(context.request, candidates, Weights.from_settings(settings)), considered
 
 
@@ -48,6 +38,7 @@ async def test_preranked_choice_equals_ranking_every_doctor(db_session, settings
             capacity=capacity,
             presence=presence,
             institution=chooser.choice([here, elsewhere]),
+            title=chooser.choice([*SENIORITY, "医师"]),
         )
         load = await db_session.get(DoctorLoad, doctor.id)
         load.active_patients = chooser.choice([0, 1, 2, 3, capacity // 2, capacity])
@@ -57,22 +48,27 @@ async def test_preranked_choice_equals_ranking_every_doctor(db_session, settings
     now = utcnow()
     context = await engine.patient_context(db_session, patient.id, here.id, now)
     history = {doctors[0].id: 1.0, doctors[1].id: 0.5, doctors[2].id: 0.5}
-    context = engine.PatientContext(
-        context.patient_id,
-        type(context.request)(
-            diseases=context.request.diseases,
-            institution_id=context.request.institution_id,
-            urgency_level=context.request.urgency_level,
-            history=history,
-        ),
-        context.urgency,
-    )
-    for purpose in ("enrollment", "consultation"):
-        expected, considered = await _all_ranked(db_session, settings, context, purpose, now)
-        got, got_considered = await engine.ranked(db_session, settings, context, purpose, now)
-        assert [s.as_json() for s in got] == [s.as_json() for s in expected[: engine.RANKED]]
-        assert got_considered == considered
-        assert len(expected) > engine.RANKED  # the pre-ranking really cut something
+    # No course recorded, a new diagnosis, a course in between and a long one: the database
+    # weighs seniority and room as the engine does.
+    for course_years in (None, 0, 4, 15):
+        context = engine.PatientContext(
+            context.patient_id,
+            type(context.request)(
+                diseases=context.request.diseases,
+                institution_id=context.request.institution_id,
+                urgency_level=context.request.urgency_level,
+                history=history,
+                course_years=course_years,
+            ),
+            context.urgency,
+            None,
+        )
+        for purpose in ("enrollment", "consultation"):
+            expected, considered = await _all_ranked(db_session, settings, context, purpose, now)
+            got, got_considered = await engine.ranked(db_session, settings, context, purpose, now)
+            assert [s.as_json() for s in got] == [s.as_json() for s in expected[: engine.RANKED]]
+            assert got_considered == considered
+            assert len(expected) > engine.RANKED  # the pre-ranking really cut something
 
 
 async def test_doctors_alike_in_every_factor_come_back_only_as_many_as_can_rank(

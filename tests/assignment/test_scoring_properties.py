@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from app.assignment.queue import ServiceTime, estimated_wait_seconds, queue_key
 from app.assignment.scoring import (
     AssignmentRequest,
+    SENIORITY,
     Candidate,
     Disease,
     Weights,
@@ -20,7 +22,10 @@ from app.assignment.scoring import (
     score,
 )
 
-WEIGHTS = Weights(specialty=3.0, continuity=2.5, institution=1.5, load=2.0, presence=1.0)
+WEIGHTS = Weights(
+    specialty=3.0, continuity=2.5, institution=1.5, load=2.0, presence=1.0, course=1.0
+)
+TITLES = [*SENIORITY, "医师"]
 INSTITUTIONS = [uuid.UUID(int=i) for i in range(1, 4)]
 CODES = ["M01600", "M03900", "M04600"]
 
@@ -32,6 +37,7 @@ candidates = st.builds(
     capacity=st.integers(1, 500),
     load=st.integers(0, 600),
     presence=st.sampled_from(["online", "busy", "offline"]),
+    title_zh=st.sampled_from(TITLES),
 )
 requests = st.builds(
     AssignmentRequest,
@@ -43,6 +49,7 @@ requests = st.builds(
     ).map(tuple),
     institution_id=st.sampled_from([*INSTITUTIONS, None]),
     urgency_level=st.integers(0, 3),
+    course_years=st.none() | st.integers(0, 40),
 )
 
 
@@ -84,9 +91,7 @@ def test_more_load_never_scores_higher(request, candidate, extra):
 @given(requests, candidates)
 def test_continuity_never_scores_lower(request, candidate):
     stranger = score(request, candidate, WEIGHTS).total
-    known = AssignmentRequest(
-        request.diseases, request.institution_id, request.urgency_level, {candidate.doctor_id: 1.0}
-    )
+    known = dataclasses.replace(request, history={candidate.doctor_id: 1.0})
     assert score(known, candidate, WEIGHTS).total >= stranger
 
 

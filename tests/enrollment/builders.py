@@ -110,8 +110,10 @@ async def entitle(
     *,
     valid_until: date | None = None,
     institution: Institution | None = None,
+    diagnosed_year: int | None = None,
 ) -> Entitlement:
-    """An approved application and its entitlement (valid a year unless told otherwise)."""
+    """An approved application (with the year of diagnosis, if given) and its entitlement
+    (valid a year unless told otherwise)."""
     await catalogue(session)
     disease = (await diseases(session))[code]
     hospital = institution or await factories.institution(session)
@@ -123,6 +125,7 @@ async def entitle(
         status="approved",
         submitted_at=utcnow(),
         decided_at=utcnow(),
+        diagnosed_year=diagnosed_year,
     )
     session.add(application)
     await session.flush()
@@ -156,11 +159,14 @@ async def doctor(
     capacity: int = 100,
     presence: str | None = None,
     institution: Institution | None = None,
+    title: str | None = None,
 ) -> tuple[Account, Doctor]:
-    """A doctor with the given specialties, capacity, presence and institution."""
+    """A doctor with the given specialties, capacity, presence, institution and title."""
     account = await factories.account(session, Role.doctor)
     row = await factories.doctor_of(session, account)
     row.specialties = list(specialties)
+    if title is not None:
+        row.title_zh = title
     row.max_active_patients = capacity
     if institution is not None:
         row.institution_id = institution.id

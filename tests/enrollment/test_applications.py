@@ -6,7 +6,15 @@ import uuid
 
 from sqlalchemy import select
 
-from app.models import AuditEvent, EnrollmentReviewer, Entitlement, OutboxMessage, Role
+from app.kit.clock import city_date
+from app.models import (
+    AuditEvent,
+    EnrollmentApplication,
+    EnrollmentReviewer,
+    Entitlement,
+    OutboxMessage,
+    Role,
+)
 from tests.enrollment import builders
 from tests.fixtures import factories
 
@@ -260,3 +268,58 @@ async def test_admins_grant_and_revoke_reviewers(client, db_session, settings):
         "/api/v1/enrollment/reviewers", json={"doctor_id": str(uuid.uuid4())}, headers=admin_h
     )
     assert unknown.status_code == 404
+
+
+async def test_the_year_of_diagnosis_is_declared_and_the_reviewer_corrects_it(
+    client, db_session, settings
+):
+    """The disease course the assignment weighs starts at the year the records show."""
+    _patient, reviewer, patient_h, reviewer_h = await _setup(db_session, settings)
+    this_year = city_date().year
+    created = await client.post(
+        APPS,
+        json={
+            "disease_code": "M01603",
+            "institution_id": str(reviewer.institution_id),
+            "diagnosed_year": this_year - 3,
+        },
+        headers=patient_h,
+    )
+    assert created.status_code == 201, created.text
+    application_id = created.json()["id"]
+    assert created.json()["diagnosed_year"] == this_year - 3
+    assert (await _attach(client, patient_h, application_id)).status_code == 201
+    assert (await client.post(f"{APPS}/{application_id}/submit", headers=patient_h)).is_success
+    decided = await client.post(
+        f"{APPS}/{application_id}/decision",
+        json={"approve": True, "diagnosed_year": this_year - 12},
+        headers=reviewer_h,
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["diagnosed_year"] == this_year - 12
+    stored = await db_session.get(EnrollmentApplication, uuid.UUID(application_id))
+    await db_session.refresh(stored)
+    assert stored.diagnosed_year == this_year - 12
+
+
+async def test_a_year_of_diagnosis_in_the_future_is_refused(client, db_session, settings):
+    _patient, reviewer, patient_h, reviewer_h = await _setup(db_session, settings)
+    next_year = city_date().year + 1
+    body = {"disease_code": "M01603", "institution_id": str(reviewer.institution_id)}
+    refused = await client.post(APPS, json={**body, "diagnosed_year": next_year}, headers=patient_h)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "diagnosed_year_in_future"
+    assert refused.json()["detail"] == f"确诊年份不能晚于 {next_year - 1} 年"
+    assert (await client.post(APPS, json={**body, "diagnosed_year": 1899}, headers=patient_h)
+            ).status_code == 422
+    application_id = await _submitted(client, patient_h, reviewer.institution_id)
+    decided = await client.post(
+        f"{APPS}/{application_id}/decision",
+        json={"approve": True, "diagnosed_year": next_year},
+        headers={**reviewer_h, "Accept-Language": "en"},
+    )
+    assert decided.status_code == 409
+    assert decided.json()["detail"] == f"The year of diagnosis cannot be after {next_year - 1}"
+    stored = await db_session.get(EnrollmentApplication, uuid.UUID(application_id))
+    await db_session.refresh(stored)
+    assert stored.status == "pending" and stored.diagnosed_year is None
