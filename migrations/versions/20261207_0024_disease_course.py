@@ -17,17 +17,26 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_CHECK = "ck_enrollment_applications_diagnosed_year_plausible"
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("enrollment_applications") as batch:
-        batch.add_column(sa.Column("diagnosed_year", sa.Integer(), nullable=True))
-        batch.create_check_constraint(
-            op.f("ck_enrollment_applications_diagnosed_year_plausible"), "diagnosed_year >= 1900"
+    if op.get_bind().dialect.name == "postgresql":
+        op.add_column(
+            "enrollment_applications", sa.Column("diagnosed_year", sa.Integer(), nullable=True)
         )
+        op.create_check_constraint(
+            op.f(_CHECK), "enrollment_applications", "diagnosed_year >= 1900"
+        )
+        return
+    # SQLite adds a column with its own CHECK in place; rebuilding the table (batch mode) would
+    # fail while entitlements and records refer to its rows.
+    op.execute(
+        "ALTER TABLE enrollment_applications ADD COLUMN diagnosed_year INTEGER "
+        f"CONSTRAINT {_CHECK} CHECK (diagnosed_year >= 1900)"
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("enrollment_applications") as batch:
-        batch.drop_constraint(
-            op.f("ck_enrollment_applications_diagnosed_year_plausible"), type_="check"
-        )
-        batch.drop_column("diagnosed_year")
+    # Dropping the column drops its check too (PostgreSQL, and SQLite for a column constraint).
+    op.execute("ALTER TABLE enrollment_applications DROP COLUMN diagnosed_year")

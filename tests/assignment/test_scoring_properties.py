@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from app.assignment.queue import ServiceTime, estimated_wait_seconds, queue_key
 from app.assignment.scoring import (
-    AssignmentRequest,
     SENIORITY,
+    AssignmentRequest,
     Candidate,
     Disease,
     Weights,

@@ -310,8 +310,9 @@ async def test_a_year_of_diagnosis_in_the_future_is_refused(client, db_session, 
     assert refused.status_code == 409
     assert refused.json()["code"] == "diagnosed_year_in_future"
     assert refused.json()["detail"] == f"确诊年份不能晚于 {next_year - 1} 年"
-    assert (await client.post(APPS, json={**body, "diagnosed_year": 1899}, headers=patient_h)
-            ).status_code == 422
+    assert (
+        await client.post(APPS, json={**body, "diagnosed_year": 1899}, headers=patient_h)
+    ).status_code == 422
     application_id = await _submitted(client, patient_h, reviewer.institution_id)
     decided = await client.post(
         f"{APPS}/{application_id}/decision",
