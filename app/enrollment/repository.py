@@ -131,7 +131,7 @@ async def get_record(
     )
 
 
-def _online_admitted_active_diseases_statement() -> Select[tuple[ChronicDisease, int | None]]:
+def _online_admitted_active_diseases_statement() -> Select[ChronicDisease, int | None]:
     on, patient_id = bindparam("on", type_=Date), bindparam("patient", type_=Uuid)
     edition = (
         select(CatalogueEdition.id)
@@ -177,7 +177,7 @@ async def online_admitted_active_diseases(
     (the application's, if recorded)."""
     parameters = {"patient": patient_id, "on": on}
     rows = await session.execute(_ONLINE_ADMITTED_ACTIVE_DISEASES, parameters)
-    return [(disease, year) for disease, year in rows.tuples()]
+    return [(disease, year) for disease, year in rows]
 
 
 async def diseases_by_id(
