@@ -130,6 +130,8 @@ class PatientData:
     phone: str
     address: str
     conditions: tuple[str, ...] = field(default=())  # disease codes, informational
+    # The year the chronic disease was first diagnosed (病程: the assignment weighs it).
+    diagnosed_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -576,6 +578,7 @@ PATIENTS: tuple[PatientData, ...] = (
         "13903531001",
         "阳泉市城区南大街12号院3号楼2单元401",
         ("M01603",),
+        2011,
     ),
     PatientData(
         "demo-openid-patient-2",
@@ -588,6 +591,7 @@ PATIENTS: tuple[PatientData, ...] = (
         "13903531002",
         "阳泉市矿区桃北东街7号院1号楼302",
         ("M01603", "M03902"),
+        2019,
     ),
     PatientData(
         "demo-openid-patient-3",
@@ -600,6 +604,7 @@ PATIENTS: tuple[PatientData, ...] = (
         "13903531003",
         "阳泉市郊区义井镇义井村东街16号",
         ("M03902",),
+        2024,
     ),
     PatientData(
         "demo-openid-patient-4",
@@ -612,6 +617,7 @@ PATIENTS: tuple[PatientData, ...] = (
         "13903531004",
         "阳泉市平定县娘子关镇下董寨村41号",
         ("M01603", "M03902"),
+        2008,
     ),
 )
 

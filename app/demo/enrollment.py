@@ -106,6 +106,7 @@ async def load_demo_enrollment(
                 decided_by_doctor_id=reviewer.id,
                 decision_reason="资料齐全，符合门诊大额疾病认定标准",
                 catalogue_edition_id=edition.id,
+                diagnosed_year=item.diagnosed_year,
             )
             session.add(application)
             await session.flush()

@@ -58,6 +58,8 @@ from app.insurance_platform.fake import FAKE_PLATFORM_PATH
 from app.kit.clock import SHANGHAI, utcnow
 
 DISEASE_CODE = "M01603"  # diabetes with complications (national M01600), admitted online
+# She has known of her diabetes since 2014 (病程 ~12 years): the assignment weighs the course.
+DIAGNOSED_YEAR = 2014
 # Demo staff (app/demo/data.py): the pilot hospital's enrollment reviewer and pharmacist, the
 # staff of the store that delivers to the patient, and the bureau.
 ENROLLMENT_REVIEWER, HOSPITAL_PHARMACIST = "dr.zhang", "rx.qian"
@@ -318,7 +320,8 @@ async def _drive(
         application = await patient.post(
             "/api/v1/enrollment/applications",
             json={"disease_code": DISEASE_CODE, "institution_id": hospital["id"],
-                  "statement": "2型糖尿病伴周围神经病变，申请在线复诊"},
+                  "statement": "2型糖尿病伴周围神经病变，申请在线复诊",
+                  "diagnosed_year": DIAGNOSED_YEAR},
             headers={"Idempotency-Key": f"apply-{openid}"},
             expect=201,
         )  # fmt: skip
