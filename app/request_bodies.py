@@ -15,6 +15,7 @@ every refusal is problem+json, hence this small middleware.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -35,6 +36,23 @@ def require_json(request: Request) -> None:
 
 # Multipart boundaries and part headers around an uploaded file.
 UPLOAD_FRAMING_BYTES = 64 * 1024
+
+# The OpenAPI request body of a route that reads one uploaded file, `file`, itself (FastAPI
+# cannot see it): `@router.post(..., openapi_extra=ONE_FILE_BODY)`.
+ONE_FILE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
 
 
 def upload_limits(settings: Settings) -> dict[str, int]:

@@ -21,14 +21,13 @@ from app.i18n import translate_to
 from app.kit.clock import utcnow
 from app.kit.repository import by_id
 from app.models import Alert, Patient
-from app.outbox import service as outbox_service
+from app.outbox.push import PushNotification, queue_push
 from app.reading import repository as reading_repository
 from app.reading.units import above
 from app.realtime.hub import RealtimeHub
 from app.realtime.publish import publish_after_commit
 
 RESOURCE = "alert"
-PUSH_KIND = "push.notification"
 # An urgent alert (level 3) reaches the patient too, by SMS when no WeChat grant is left.
 PATIENT_ALERT_LEVEL = 3
 ALERT_RAISED = "alert_raised"
@@ -146,13 +145,12 @@ async def deliver(session: AsyncSession, hub: RealtimeHub, alerts: Sequence[Aler
             {"type": "alert.raised", "alert": body.model_dump(mode="json")},
         )
         for account_id in recipients:
-            await outbox_service.enqueue(
+            await queue_push(
                 session,
-                PUSH_KIND,
-                {
-                    "recipient": str(account_id),
-                    "template": "reading_alert",
-                    "data": {
+                PushNotification(
+                    recipient=str(account_id),
+                    template="reading_alert",
+                    data={
                         "rule": body.rule,
                         "title": body.title,
                         "patient_name": body.patient_name,
@@ -161,8 +159,8 @@ async def deliver(session: AsyncSession, hub: RealtimeHub, alerts: Sequence[Aler
                         "value2": body.value2,
                         "measured_at": body.measured_at.isoformat(),
                     },
-                    "page": f"/alerts/{alert.id}",
-                },
+                    page=f"/alerts/{alert.id}",
+                ),
                 idempotency_key=f"alert:{alert.id}:{account_id}",
             )
         if alert.level >= PATIENT_ALERT_LEVEL and patient is not None:
@@ -182,15 +180,14 @@ async def _tell_patient(
     session: AsyncSession, patient: Patient, alert: Alert, kind: str, data: dict[str, Any]
 ) -> None:
     """Queue a notification of the alert to the patient (in the mini-program's Chinese)."""
-    await outbox_service.enqueue(
+    await queue_push(
         session,
-        PUSH_KIND,
-        {
-            "recipient": str(patient.account_id),
-            "template": kind,
-            "data": data,
-            "page": f"pages/alerts/detail?id={alert.id}",
-        },
+        PushNotification(
+            recipient=str(patient.account_id),
+            template=kind,
+            data=data,
+            page=f"pages/alerts/detail?id={alert.id}",
+        ),
         idempotency_key=f"{kind}:{alert.id}",
     )
 

@@ -22,8 +22,7 @@ from app.care.schemas import FollowUpPlanCreate
 from app.errors import Conflict, NotFound
 from app.kit.clock import SHANGHAI, to_shanghai, utcnow
 from app.models import FollowUp, FollowUpPlan
-from app.outbox import service as outbox_service
-from app.outbox.handlers import PUSH_NOTIFICATION
+from app.outbox.push import PushNotification, queue_push
 
 PLAN_RESOURCE = "follow_up_plan"
 FOLLOW_UP_RESOURCE = "follow_up"
@@ -206,19 +205,18 @@ async def enqueue_due_reminders(session: AsyncSession, lead: timedelta) -> int:
         account_id = await care_repository.patient_account_id(session, follow_up.patient_id)
         if account_id is None:
             continue
-        await outbox_service.enqueue(
+        await queue_push(
             session,
-            PUSH_NOTIFICATION,
-            {
-                "recipient": str(account_id),
-                "template": "follow_up_reminder",
-                "data": {
+            PushNotification(
+                recipient=str(account_id),
+                template="follow_up_reminder",
+                data={
                     "follow_up_id": str(follow_up.id),
                     "due_at": to_shanghai(follow_up.due_at).isoformat(),
                     "review_items": plans[follow_up.plan_id].review_items,
                 },
-                "page": f"pages/care/follow-up?id={follow_up.id}",
-            },
+                page=f"pages/care/follow-up?id={follow_up.id}",
+            ),
             f"follow-up-reminder:{follow_up.id}",
         )
     await follow_up_repository.mark_reminded(session, [f.id for f in due], now)

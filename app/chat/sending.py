@@ -28,7 +28,7 @@ from app.errors import Conflict, Forbidden, NotFound
 from app.kit.clock import utcnow
 from app.kit.repository import by_id
 from app.models import ChatAttachment, ChatConversation, ChatMessage
-from app.outbox import service as outbox_service
+from app.outbox.push import PushNotification, queue_push
 from app.realtime.publish import publish_after_commit
 
 PUSH_TEMPLATE = "chat_new_message"
@@ -316,22 +316,21 @@ async def _fan_out(
     if not push or not offline:
         return
     for account_id in offline:
-        await outbox_service.enqueue(
+        await queue_push(
             session,
-            "push.notification",
-            {
+            PushNotification(
                 # The push provider finds the person's address (openid) when it sends.
-                "recipient": str(account_id),
-                "template": PUSH_TEMPLATE,
+                recipient=str(account_id),
+                template=PUSH_TEMPLATE,
                 # No message text: lock screens are not the place for health data.
-                "data": {
+                data={
                     "conversation_id": str(message.conversation_id),
                     "seq": message.seq,
                     "sender_name": sender_name or PUSH_NOTICE_SENDER,
                     "summary": PUSH_SUMMARY,
                     "sent_at": message.created_at.isoformat(),
                 },
-                "page": f"pages/chat/conversation?id={message.conversation_id}",
-            },
+                page=f"pages/chat/conversation?id={message.conversation_id}",
+            ),
             f"chat:{message.id}:{account_id}",
         )

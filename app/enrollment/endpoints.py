@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from starlette.datastructures import UploadFile
@@ -33,6 +33,7 @@ from app.kit.clock import city_date
 from app.kit.downloads import user_upload_response
 from app.kit.pagination import Page, PageQuery
 from app.models import Role
+from app.request_bodies import ONE_FILE_BODY
 
 router = APIRouter(prefix="/api/v1/enrollment", tags=["enrollment"])
 
@@ -40,21 +41,6 @@ PatientOnly = Annotated[Principal, require_roles(Role.patient)]
 PatientOrDoctor = Annotated[Principal, require_roles(Role.patient, Role.doctor)]
 DoctorOnly = Annotated[Principal, require_roles(Role.doctor)]
 Admin = Annotated[Principal, require_roles(Role.admin)]
-
-_UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
 
 
 class RecordMissing(AppError):
@@ -145,7 +131,7 @@ async def get_application(
     "/applications/{application_id}/records",
     response_model=RecordOut,
     status_code=status.HTTP_201_CREATED,
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra=ONE_FILE_BODY,
 )
 async def attach_record(
     application_id: uuid.UUID, request: Request, principal: PatientOnly, session: DbSession

@@ -32,8 +32,7 @@ from app.models import (
     Entitlement,
     Institution,
 )
-from app.outbox import service as outbox_service
-from app.outbox.handlers import PUSH_NOTIFICATION
+from app.outbox.push import PushNotification, queue_push
 
 APPLICATION_RESOURCE = "enrollment_application"
 RECORD_RESOURCE = "enrollment_record"
@@ -293,19 +292,18 @@ async def _notify_decision(session: AsyncSession, application: EnrollmentApplica
     account_id = await enrollment_repository.patient_account_id(session, application.patient_id)
     if account_id is None:
         return
-    await outbox_service.enqueue(
+    await queue_push(
         session,
-        PUSH_NOTIFICATION,
-        {
-            "recipient": str(account_id),
-            "template": "enrollment_decided",
-            "data": {
+        PushNotification(
+            recipient=str(account_id),
+            template="enrollment_decided",
+            data={
                 "application_id": str(application.id),
                 "status": application.status,
                 "reason": application.decision_reason,
             },
-            "page": f"pages/enrollment/detail?id={application.id}",
-        },
+            page=f"pages/enrollment/detail?id={application.id}",
+        ),
         f"enrollment-decided:{application.id}",
     )
 

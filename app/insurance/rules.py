@@ -26,8 +26,7 @@ from app.insurance.calculation import Terms
 from app.insurance.schemas import BenefitRuleCreate
 from app.kit.clock import city_date, utcnow
 from app.models import BenefitRule, ChronicDisease
-from app.outbox import service as outbox_service
-from app.outbox.handlers import PUSH_NOTIFICATION
+from app.outbox.push import PushNotification, queue_push
 
 RESOURCE = "benefit_rule"
 # Keys named in one notice (the renewals endpoint lists them all).
@@ -190,15 +189,14 @@ async def warn_unrenewed(
         ],
     }
     for account_id in await insurance_repository.bureau_accounts(session):
-        await outbox_service.enqueue(
+        await queue_push(
             session,
-            PUSH_NOTIFICATION,
-            {
-                "recipient": str(account_id),
-                "template": "benefit_rules_not_renewed",
-                "data": data,
-                "page": f"/insurance/benefit-rules/renewals?year={year}",
-            },
+            PushNotification(
+                recipient=str(account_id),
+                template="benefit_rules_not_renewed",
+                data=data,
+                page=f"/insurance/benefit-rules/renewals?year={year}",
+            ),
             f"benefit-rules-not-renewed:{year}:{today.isoformat()}:{account_id}",
         )
     return len(missing)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.kit.clock import utcnow
 from app.outbox.push import (
+    PUSH_NOTIFICATION,
     PushNotification,
     PushProvider,
     PushProviderFactory,
@@ -26,7 +27,6 @@ from app.outbox.types import (
     RetryableDeliveryError,
 )
 
-PUSH_NOTIFICATION = "push.notification"
 HTTP_POST = "http.post"
 
 # Per request, not the shared client's default: the relay's lease must outlast a delivery.

@@ -11,8 +11,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.outbox import service as outbox_service
 
 log = structlog.get_logger(__name__)
+
+# The outbox kind that carries a `PushNotification` (its payload) to the provider.
+PUSH_NOTIFICATION = "push.notification"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,24 @@ class PushNotification:
         if page is not None and not isinstance(page, str):
             raise ValueError("push payload 'page' must be a string")
         return cls(recipient=recipient, template=template, data=data, page=page)
+
+    def payload(self) -> dict[str, Any]:
+        """The `push.notification` outbox payload (`from_payload` reads it back)."""
+        return {
+            "recipient": self.recipient,
+            "template": self.template,
+            "data": self.data,
+            "page": self.page,
+        }
+
+
+async def queue_push(
+    session: AsyncSession, notification: PushNotification, idempotency_key: str
+) -> None:
+    """Send `notification` after the caller's transaction commits (once per key)."""
+    await outbox_service.enqueue(
+        session, PUSH_NOTIFICATION, notification.payload(), idempotency_key
+    )
 
 
 class PushProvider(Protocol):

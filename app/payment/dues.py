@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.outbox import service as outbox_service
-from app.outbox.handlers import PUSH_NOTIFICATION
+from app.outbox.push import PushNotification, queue_push
 from app.payment import repository as payment_repository
 from app.payment import service as payment_service
 
@@ -32,15 +31,14 @@ async def remind_outstanding(session: AsyncSession, settings: Settings, now: dat
         outstanding = await payment_service.outstanding_fen(session, settlement)
         if outstanding <= 0:
             continue
-        await outbox_service.enqueue(
+        await queue_push(
             session,
-            PUSH_NOTIFICATION,
-            {
-                "recipient": str(account_id),
-                "template": PAYMENT_DUE,
-                "data": {"amount_fen": outstanding, "order_no": settlement.order_id.hex},
-                "page": f"pages/payment/bill?settlement={settlement.id}",
-            },
+            PushNotification(
+                recipient=str(account_id),
+                template=PAYMENT_DUE,
+                data={"amount_fen": outstanding, "order_no": settlement.order_id.hex},
+                page=f"pages/payment/bill?settlement={settlement.id}",
+            ),
             f"{PAYMENT_DUE}:{settlement.id}",
         )
         reminded += 1

@@ -34,7 +34,7 @@ from app.kit.clock import utcnow
 from app.ledger import posting
 from app.models import Payment, PaymentRefund, Settlement
 from app.outbox import service as outbox_service
-from app.outbox.handlers import PUSH_NOTIFICATION
+from app.outbox.push import PushNotification, queue_push
 from app.outbox.types import ClaimedMessage, Handler, PermanentDeliveryError, RetryableDeliveryError
 from app.payment import repository as payment_repository
 from app.payment.providers import (
@@ -192,28 +192,26 @@ async def _tell_people(session: AsyncSession, locked: _Locked, template: str) ->
         "reason": refund.failure_reason or refund.reason,
     }
     for account_id in await payment_repository.refund_staff(session, settlement.store_id):
-        await outbox_service.enqueue(
+        await queue_push(
             session,
-            PUSH_NOTIFICATION,
-            {
-                "recipient": str(account_id),
-                "template": template,
-                "data": data,
-                "page": f"/refunds/{refund.id}",
-            },
+            PushNotification(
+                recipient=str(account_id),
+                template=template,
+                data=data,
+                page=f"/refunds/{refund.id}",
+            ),
             f"{template}:{refund.id}:{account_id}",
         )
     patient_account = await payment_repository.patient_account_id(session, settlement.patient_id)
     if template == "refund_failed" and patient_account is not None:
-        await outbox_service.enqueue(
+        await queue_push(
             session,
-            PUSH_NOTIFICATION,
-            {
-                "recipient": str(patient_account),
-                "template": template,
-                "data": data,
-                "page": f"pages/payment/bill?settlement={settlement.id}",
-            },
+            PushNotification(
+                recipient=str(patient_account),
+                template=template,
+                data=data,
+                page=f"pages/payment/bill?settlement={settlement.id}",
+            ),
             f"{template}:{refund.id}:patient",
         )
 

@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db import unit_of_work
 from app.kit.clock import city_date, to_shanghai, utcnow
-from app.outbox import service as outbox_service
-from app.outbox.handlers import PUSH_NOTIFICATION
+from app.outbox.push import PushNotification, queue_push
 from app.prescription import repository as prescription_repository
 from app.prescription.service import valid_until
 
@@ -41,15 +40,14 @@ async def warn_expiring(session: AsyncSession, settings: Settings, now: datetime
     for prescription, account_id, drug in rows:
         if valid_until(prescription) != today:
             continue
-        await outbox_service.enqueue(
+        await queue_push(
             session,
-            PUSH_NOTIFICATION,
-            {
-                "recipient": str(account_id),
-                "template": PRESCRIPTION_EXPIRING,
-                "data": {"drug": drug, "expires_on": today.isoformat()},
-                "page": f"pages/prescriptions/detail?id={prescription.id}",
-            },
+            PushNotification(
+                recipient=str(account_id),
+                template=PRESCRIPTION_EXPIRING,
+                data={"drug": drug, "expires_on": today.isoformat()},
+                page=f"pages/prescriptions/detail?id={prescription.id}",
+            ),
             f"{PRESCRIPTION_EXPIRING}:{prescription.id}",
         )
         warned += 1

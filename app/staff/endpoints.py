@@ -4,7 +4,7 @@ an account's audited history, and the spreadsheet import."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.datastructures import UploadFile
@@ -14,6 +14,7 @@ from app.db import DbSession
 from app.errors import AppError
 from app.kit.pagination import Page, PageQuery
 from app.models import Role
+from app.request_bodies import ONE_FILE_BODY
 from app.staff import importing
 from app.staff import service as staff_service
 from app.staff.repository import Placement
@@ -33,21 +34,6 @@ from app.staff.spreadsheet import MAX_BYTES
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 
 Admin = Annotated[Principal, require_roles(Role.admin)]
-
-_SPREADSHEET_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
 
 
 class SpreadsheetMissing(AppError):
@@ -158,7 +144,7 @@ async def move_staff(
     "/imports",
     response_model=StaffImportReport,
     status_code=status.HTTP_201_CREATED,
-    openapi_extra=_SPREADSHEET_BODY,
+    openapi_extra=ONE_FILE_BODY,
 )
 async def import_staff(
     request: Request,

@@ -5,31 +5,26 @@ sign again)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Environment, Settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import Conflict
 from app.kit.clock import utcnow
 from app.kit.types import UTCDateTime
-from app.models import (
-    DoctorSigningKey,
-    PharmacyChain,
-    PharmacyStore,
-    PharmacyStoreCoverage,
-    Prescription,
-    PrescriptionItem,
-)
+from app.models import Base, DoctorSigningKey, Prescription, PrescriptionItem
 from app.prescription import keys as keys_service
 from app.prescription import repository as rx_repository
 from app.prescription import service as rx_service
 from app.prescription.signing import canonical_bytes, signed_content
-from tests.fixtures import databases, factories
+from tests.fixtures import databases
 from tests.prescription.world import build
 
 BEFORE = "0007_assignment_speed"
@@ -48,53 +43,46 @@ _LEGACY_KEYS = sa.Table(
 )
 
 
-async def _store_as_0007_had_it(
-    session: AsyncSession, covers: tuple[str, ...] = ("140302",)
-) -> PharmacyStore:
-    """`factories.store` for a database at 0007: the row written with the columns that revision
-    had (the mapped model has more since), the store handed back unattached to the session."""
-    await factories.district(session)
-    chain = PharmacyChain(code=f"C{uuid.uuid4().hex[:8]}", name_zh="测试连锁", name_en="Test Chain")
-    session.add(chain)
-    await session.flush()
-    store = PharmacyStore(
-        id=uuid.uuid4(), chain_id=chain.id, code=f"S{uuid.uuid4().hex[:8]}",
-        name_zh="测试门店", name_en="Test Store", district_code="140302",
-        address_zh="测试路1号", is_active=True,
-    )  # fmt: skip
-    columns = ("id", "chain_id", "code", "name_zh", "name_en", "district_code", "address_zh")
-    await session.execute(
-        sa.insert(_LEGACY_STORES).values(
-            **{name: getattr(store, name) for name in columns},
-            is_active=True, created_at=utcnow(),
-        )
-    )  # fmt: skip
-    for code in covers:
-        await factories.district(session, code)
-        session.add(PharmacyStoreCoverage(store_id=store.id, district_code=code))
-    await session.flush()
-    return store
+def _add_later_columns(connection: sa.Connection) -> list[tuple[str, str]]:
+    """Add, plain and nullable, every column the models have and the database's tables lack."""
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    added = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in tables:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=connection.dialect)
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
+                )
+                added.append((table.name, column.name))
+    return added
 
 
-# pharmacy_stores as revision 0007 had it (before the national code of 0022).
-_LEGACY_STORES = sa.Table(
-    "pharmacy_stores",
-    sa.MetaData(),
-    sa.Column("id", sa.Uuid, primary_key=True),
-    sa.Column("chain_id", sa.Uuid),
-    sa.Column("code", sa.String(32)),
-    sa.Column("name_zh", sa.String(128)),
-    sa.Column("name_en", sa.String(128)),
-    sa.Column("district_code", sa.String(6)),
-    sa.Column("address_zh", sa.String(256)),
-    sa.Column("is_active", sa.Boolean),
-    sa.Column("created_at", UTCDateTime),
-)
+def _drop_columns(connection: sa.Connection, columns: list[tuple[str, str]]) -> None:
+    for table, column in columns:
+        connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+
+@asynccontextmanager
+async def _writable_by_todays_models(engine: AsyncEngine) -> AsyncIterator[None]:
+    """While open, the tables of an old revision also have the columns later revisions added
+    (today's models write them all); afterwards those columns are gone again, so the real
+    migrations add them as they would to a database of that revision."""
+    async with engine.begin() as connection:
+        added = await connection.run_sync(_add_later_columns)
+    try:
+        yield
+    finally:
+        async with engine.begin() as connection:
+            await connection.run_sync(_drop_columns, added)
 
 
 @pytest.fixture
-async def database_at_0007(monkeypatch):
-    monkeypatch.setattr(factories, "store", _store_as_0007_had_it)
+async def database_at_0007():
     url = await databases.create_database()
     await databases.migrate(url, BEFORE)
     yield url
@@ -108,7 +96,10 @@ async def test_legacy_signatures_stay_verifiable_and_the_private_keys_are_gone(
     config = Settings(APP_ENV=Environment.test, database_url=url, redis_url=None)
     engine = create_engine(config)
     try:
-        async with create_sessionmaker(engine)() as session:
+        async with (
+            _writable_by_todays_models(engine),
+            create_sessionmaker(engine)() as session,
+        ):
             world = await build(session, config, with_key=False, insured=False)
             # What the old service did: its own key for the doctor, signing on its behalf.
             key_id = uuid.uuid4()

@@ -11,8 +11,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.i18n import translate_to
-from app.outbox import service as outbox_service
-from app.outbox.handlers import PUSH_NOTIFICATION
+from app.outbox.push import PushNotification, queue_push
 from app.pharmacy.delivery import repository as delivery_repository
 from app.pharmacy.delivery.facts import OrderTransitioned
 from app.pharmacy.delivery.states import OrderStatus
@@ -47,15 +46,14 @@ async def tell_patient(session: AsyncSession, event: OrderTransitioned) -> None:
     account_id = await delivery_repository.patient_account(session, order.patient_id)
     if account_id is None:
         return
-    await outbox_service.enqueue(
+    await queue_push(
         session,
-        PUSH_NOTIFICATION,
-        {
-            "recipient": str(account_id),
-            "template": kind,
-            "data": data,
-            "page": f"pages/orders/detail?id={order.id}",
-        },
+        PushNotification(
+            recipient=str(account_id),
+            template=kind,
+            data=data,
+            page=f"pages/orders/detail?id={order.id}",
+        ),
         # One per move: an order dispatched again after a failed attempt is told again.
         f"{kind}:{order.id}:{order.updated_at.timestamp() * 1_000_000:.0f}",
     )
