@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.db import create_engine, create_sessionmaker
 from app.main import create_app
 from tests.fixtures.prod_settings import PROD_SETTINGS
 
@@ -77,13 +78,21 @@ async def test_prod_without_a_metrics_token_does_not_serve_metrics(prod_client) 
 async def test_metrics_need_the_configured_token(database_url: str) -> None:
     token = secrets.token_urlsafe(32)
     settings = Settings(**PROD_SETTINGS, database_url=database_url, metrics_token=token)
-    async for client in _client(settings):
-        assert (await client.get("/metrics")).status_code == 401
-        wrong = {"Authorization": f"Bearer {secrets.token_urlsafe(32)}"}
-        assert (await client.get("/metrics", headers=wrong)).status_code == 401
-        right = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
-        assert right.status_code == 200
-        assert "http_requests_total" in right.text
+    app = create_app(settings)
+    # A scrape counts the domain's state (open alerts, orders, outbox) in the database.
+    engine = create_engine(settings)
+    app.state.sessionmaker = create_sessionmaker(engine)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="https://api.test") as client:
+            assert (await client.get("/metrics")).status_code == 401
+            wrong = {"Authorization": f"Bearer {secrets.token_urlsafe(32)}"}
+            assert (await client.get("/metrics", headers=wrong)).status_code == 401
+            right = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert right.status_code == 200
+            assert "http_requests_total" in right.text
+    finally:
+        await engine.dispose()
 
 
 async def test_dev_and_test_serve_metrics_without_a_token(client) -> None:

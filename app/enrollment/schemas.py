@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.kit.pagination import Page
 from app.kit.time_bounds import CalendarDate
 
-# No year after the city's current one (checked by the service: it depends on the clock).
-DiagnosedYear = Annotated[int, Field(ge=1900, examples=[2015])]
+# Four digits at most here; a year after the city's current one is refused by the service
+# (409: it depends on the clock).
+DiagnosedYear = Annotated[int, Field(ge=1900, le=9999, examples=[2015])]
 ApplicationStatus = Literal["draft", "pending", "approved", "rejected", "withdrawn"]
 
 
