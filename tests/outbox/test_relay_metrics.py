@@ -21,16 +21,18 @@ async def test_sent_retried_and_dead_deliveries_are_counted_by_outcome(
     before = {outcome: _deliveries(outcome) for outcome in ("sent", "retry", "dead")}
 
     await enqueue_committed(sessionmaker, KIND, {}, "metrics-sent")
-    assert await make_relay({KIND: RecordingHandler()}).run_once() == 1
+    # Each pass delivers this test's message (and, on PostgreSQL, whatever other tests left due
+    # in the run's database): the counters of this kind say what happened to it.
+    await make_relay({KIND: RecordingHandler()}).run_once()
     assert _deliveries("sent") == before["sent"] + 1
 
     await enqueue_committed(sessionmaker, KIND, {}, "metrics-retry")
-    assert await make_relay({KIND: RecordingHandler(RuntimeError("partner down"))}).run_once() == 1
+    await make_relay({KIND: RecordingHandler(RuntimeError("partner down"))}).run_once()
     assert _deliveries("retry") == before["retry"] + 1
     assert _deliveries("dead") == before["dead"]
 
     clock.advance(3600)  # the retried message is due again; this time it is refused for good
     refused = RecordingHandler(PermanentDeliveryError("HTTP 400 from partner"))
-    assert await make_relay({KIND: refused}).run_once() == 1
+    await make_relay({KIND: refused}).run_once()
     assert _deliveries("dead") == before["dead"] + 1
     assert _deliveries("sent") == before["sent"] + 1
