@@ -45,10 +45,6 @@ IDENTITY_RESOURCE = "insured_identity"
 ENTITLEMENT_RESOURCE = "entitlement"
 
 
-def _index(session: AsyncSession, national_id: str) -> str:
-    return blind_index(session, national_id.strip().upper())
-
-
 async def _locked_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:
     patient = await identity_repository.lock_patient(session, patient_id)
     if patient is None:
@@ -80,7 +76,7 @@ async def declare(
         oldest = recent[len(recent) - settings.identity_declarations_per_window]
         wait = (oldest + window - now).total_seconds()
         raise TooManyRequests("identity_declarations_too_many", retry_after=int(wait) + 1)
-    index = _index(session, body.national_id)
+    index = blind_index(session, body.national_id)
     row = IdentityDeclaration(
         patient_id=patient.id,
         national_id=body.national_id.upper(),
@@ -106,7 +102,7 @@ async def record_verified(
     in force), mirror it onto the profile and re-bind the unexpired entitlements; audited. A
     record identical to the one in force returns it unchanged."""
     patient = await _locked_patient(session, patient_id)
-    index = _index(session, record.national_id)
+    index = blind_index(session, record.national_id)
     if await identity_repository.held_by_other_patient(session, index, patient.id):
         raise Conflict("national_id_held_by_other_patient")
     previous = await identity_repository.current_identity(session, patient.id)
