@@ -5,7 +5,9 @@ At hand-over (after the local settlement is booked, in the same transaction):
 1101 person (its `psn_no`) -> 2201 outpatient registration (`mdtrt_id`) -> 2203 visit
 information (med_type 14, 门诊慢特病, with the catalogue disease) -> 2204 fee details with the
 national drug codes (`chrg_bchno`) -> 2207 settlement (`setl_id` and the split). A refusal at
-any step fails the hand-over (502, the platform's err_msg); so does no answer (504).
+any step fails the hand-over (502, the platform's err_msg); so does no answer (504). A fund
+share other than the local estimate is kept as the truth and raised as the service's own
+`platform` flag on the settlement, which waits in the bureau's claim review.
 
 Never paid twice: every settlement message names its order (`subject`). Before an order is
 settled, earlier 2207s of that order that were never booked here are resolved: one without an
@@ -28,6 +30,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError, Conflict
+from app.insurance import flags
 from app.insurance import repository as insurance_repository
 from app.insurance_platform import repository
 from app.insurance_platform.amounts import fen_to_yuan, yuan_to_fen
@@ -219,6 +222,7 @@ async def settle(
         raise
     info = settled.output.get("setlinfo") or {}
     row = _platform_row(settlement, "settlement", settled.msgid, person.psn_no, info, mdtrt_id)
+    await repository.add_platform_settlement(session, row)
     if row.fund_difference_fen:
         log.warning(
             "platform split differs from the estimate",
@@ -226,7 +230,12 @@ async def settle(
             setl_id=row.setl_id,
             fund_difference_fen=row.fund_difference_fen,
         )
-    await repository.add_platform_settlement(session, row)
+        await flags.flag_platform_difference(
+            session,
+            settlement,
+            f"医保信息平台结算（结算ID {row.setl_id}）的统筹基金支付 {fen_to_yuan(row.fund_fen)} 元"
+            f"与本地测算 {fen_to_yuan(settlement.fund_fen)} 元不符",
+        )
     return row
 
 
