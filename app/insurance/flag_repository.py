@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import FlagReview, Settlement, SettlementFlag
 
-
 # The role of the flag the service raises itself (no account) when the insurance platform
 # settled another split than the local estimate.
 PLATFORM_ROLE = "platform"
