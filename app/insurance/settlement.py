@@ -24,7 +24,7 @@ from app.identity import service as identity_service
 from app.insurance import repository as insurance_repository
 from app.insurance.calculation import QuotaState, split_claim
 from app.insurance.claims import Claim, Split
-from app.insurance.facts import SettlementReversed
+from app.insurance.facts import QuoteComputed, SettlementReversed
 from app.insurance.rules import rule_for, terms_of
 from app.insurance.schemas import SettlementQuote
 from app.kit.clock import to_shanghai, utcnow
@@ -159,6 +159,7 @@ async def presettle(
     )
     session.add(row)
     await session.flush()
+    await events.record(session, QuoteComputed(row))
     return SettlementQuote.from_row(row)
 
 

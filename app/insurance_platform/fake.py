@@ -5,7 +5,8 @@ INSURANCE_PLATFORM_URL at it). `POST /` takes an envelope and answers as the pla
 9001 issues a sign-in number; every other transaction needs a number it issued, a fresh
 `msgid` and a well-formed envelope, else infcode -1 with `err_msg`. It keeps its own state:
 persons (1101), visits (2201, 2203; withdrawn by 2202), fee details (2204; withdrawn by 2205),
-settlements (2207; undone by 2208 and by 2601 voids), each person's deductible and fund use;
+pre-settlements (2206: the split 2207 would book, booking nothing), settlements (2207; undone
+by 2208 and by 2601 voids), each person's deductible and fund use;
 3201 compares an institution's monthly totals with its own bookings. Its split engine is the
 service's own (`app.insurance.calculation.split_claim`) under terms it is given per insurance
 type, on its own catalogue classes (甲 01, 乙 02, 丙 03; codes it does not list are 丙).
@@ -30,9 +31,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from app.insurance.calculation import QuotaState, Terms, split_claim
 from app.insurance.claims import ClaimItem, InsuranceClass, Split
-from app.insurance_platform.amounts import fen_to_yuan, yuan_to_fen
+from app.insurance_platform.amounts import yuan_to_fen
 from app.insurance_platform.envelope import PlatformRequest, interface_time
 from app.kit.clock import to_shanghai, utcnow
+from app.kit.money import fen_to_yuan
 
 FAKE_PLATFORM_PATH = "/_dev/insurance-platform"
 FAILED = -1
@@ -267,7 +269,11 @@ def _fees(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
     return _answer(state, {"result": result})
 
 
-def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+def _split(
+    state: FakePlatformState, request: PlatformRequest
+) -> tuple[FakePerson, tuple[str, str], Split] | dict[str, Any]:
+    """The split 2206 and 2207 answer for a visit's fee batch, as the fake's engine computes
+    it now (and as told to differ); a refusal when the request does not name a visit's fees."""
     data = request.input.get("data") or {}
     visit = state.visits.get(str(data.get("mdtrt_id")))
     lines = state.fees.get(str(data.get("chrg_bchno")))
@@ -314,12 +320,31 @@ def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any
             },
             lines=split.lines,
         )
+    return person, visit, split
+
+
+def _presettle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    """2206: the split 2207 would book now, booking nothing (no setl_id)."""
+    found = _split(state, request)
+    if isinstance(found, dict):
+        return found
+    person, _, split = found
+    mdtrt_id = str(request.input["data"]["mdtrt_id"])
+    return _answer(state, {"setlinfo": _setlinfo("", _psn_no(person), mdtrt_id, split, 1)})
+
+
+def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    found = _split(state, request)
+    if isinstance(found, dict):
+        return found
+    person, visit, split = found
+    psn_no, mdtrt_id = _psn_no(person), str(request.input["data"]["mdtrt_id"])
     setl_id = state.serial("A")
     state.settlements[setl_id] = FakeSettlement(
-        request.msgid, setl_id, psn_no, str(data["mdtrt_id"]), visit[1], split, _today()
+        request.msgid, setl_id, psn_no, mdtrt_id, visit[1], split, _today()
     )
     _book(state, psn_no, split, 1)
-    return _answer(state, {"setlinfo": _setlinfo(setl_id, psn_no, str(data["mdtrt_id"]), split, 1)})
+    return _answer(state, {"setlinfo": _setlinfo(setl_id, psn_no, mdtrt_id, split, 1)})
 
 
 def _book(state: FakePlatformState, psn_no: str, split: Split, sign: int) -> None:
@@ -435,6 +460,7 @@ _SETTLEMENT_TRANSACTIONS = {
     "2203": _visit,
     "2204": _fees,
     "2205": _withdraw_fees,
+    "2206": _presettle,
     "2207": _settle,
     "2208": _reverse,
     "2601": _void,
@@ -458,7 +484,7 @@ async def _consult(
         unknown = sorted(codes - set(state.catalogue))
         if unknown:
             state.catalogue.update(await directory.classes(unknown))
-    elif request.infno == "2207":
+    elif request.infno in ("2206", "2207"):
         visit = state.visits.get(str((request.input.get("data") or {}).get("mdtrt_id")))
         if visit is not None and visit[1] not in state.terms:
             terms = await directory.terms(visit[1])

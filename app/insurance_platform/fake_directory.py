@@ -12,10 +12,10 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.insurance_platform import repository
-from app.insurance_platform.amounts import fen_to_yuan
 from app.insurance_platform.fake import FakePerson, FakeTerms
 from app.kit.clock import city_date
 from app.kit.crypto import blind_index
+from app.kit.money import fen_to_yuan
 
 LEVELS: dict[str, Literal["01", "02", "03"]] = {"full": "01", "partial": "02", "self_pay": "03"}
 

@@ -27,9 +27,9 @@ from app.errors import NotFound
 from app.insurance import statement_repository
 from app.insurance.statements import RESOURCE, month_window
 from app.insurance_platform import repository
-from app.insurance_platform.amounts import fen_to_yuan
 from app.insurance_platform.client import InsurancePlatform
 from app.insurance_platform.persons import INSURANCE_TYPES
+from app.kit.money import fen_to_yuan
 from app.models import PlatformSettlement, Settlement
 
 TOTALS = "3201"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.insurance import flags as flag_service
 from app.insurance_platform import settlement as platform_settlement
-from app.insurance_platform.amounts import fen_to_yuan
+from app.kit.money import fen_to_yuan
 from app.models import (
     InsuredIdentity,
     PharmacyOrder,
