@@ -22,20 +22,25 @@ _DELIVERY_STATUSES = "'reserved','sent','refused','failed','skipped'"
 _PLATFORM_QUOTE = "(COALESCE(platform_status, '') = 'presettled') = (platform_fund_fen IS NOT NULL)"
 
 
+_STATUS_CHECK = "ck_insurance_presettlements_platform_status"
+_SPLIT_CHECK = "ck_insurance_presettlements_platform_split_when_presettled"
+_PLATFORM_COLUMNS = (
+    f"platform_status VARCHAR(16) CONSTRAINT {_STATUS_CHECK} "
+    "CHECK (platform_status IN ('presettled','unavailable'))",
+    "platform_msgid VARCHAR(30)",
+    "platform_total_fen BIGINT",
+    # The check that names two columns sits on the later one, so each can be dropped alone.
+    f"platform_fund_fen BIGINT CONSTRAINT {_SPLIT_CHECK} CHECK ({_PLATFORM_QUOTE})",
+    "platform_account_fen BIGINT",
+    "platform_cash_fen BIGINT",
+)
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("insurance_presettlements", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("platform_status", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("platform_msgid", sa.String(length=30), nullable=True))
-        for name in ("total", "fund", "account", "cash"):
-            batch_op.add_column(sa.Column(f"platform_{name}_fen", sa.BigInteger(), nullable=True))
-        batch_op.create_check_constraint(
-            batch_op.f("ck_insurance_presettlements_platform_status"),
-            "platform_status IN ('presettled','unavailable')",
-        )
-        batch_op.create_check_constraint(
-            batch_op.f("ck_insurance_presettlements_platform_split_when_presettled"),
-            _PLATFORM_QUOTE,
-        )
+    # Plain ADD COLUMN on both databases, no table rebuild: SQLite's batch mode would rebuild the
+    # quote table, losing the inline foreign keys later migrations' downgrades rely on.
+    for column in _PLATFORM_COLUMNS:
+        op.execute(f"ALTER TABLE insurance_presettlements ADD COLUMN {column}")
     with op.batch_alter_table("insurance_settlement_flags", schema=None) as batch_op:
         batch_op.alter_column("account_id", existing_type=sa.Uuid(), nullable=True)
         batch_op.drop_constraint(batch_op.f("ck_insurance_settlement_flags_role"), type_="check")
@@ -80,14 +85,8 @@ def downgrade() -> None:
             batch_op.f("ck_insurance_settlement_flags_role"), "role IN ('doctor','bureau')"
         )
         batch_op.alter_column("account_id", existing_type=sa.Uuid(), nullable=False)
-    with op.batch_alter_table("insurance_presettlements", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f("ck_insurance_presettlements_platform_split_when_presettled"), type_="check"
-        )
-        batch_op.drop_constraint(
-            batch_op.f("ck_insurance_presettlements_platform_status"), type_="check"
-        )
-        for name in ("cash", "account", "fund", "total"):
-            batch_op.drop_column(f"platform_{name}_fen")
-        batch_op.drop_column("platform_msgid")
-        batch_op.drop_column("platform_status")
+    # The fund column first: its check names the status column.
+    for column in ("fund", "cash", "account", "total"):
+        op.execute(f"ALTER TABLE insurance_presettlements DROP COLUMN platform_{column}_fen")
+    op.execute("ALTER TABLE insurance_presettlements DROP COLUMN platform_msgid")
+    op.execute("ALTER TABLE insurance_presettlements DROP COLUMN platform_status")
