@@ -4,7 +4,7 @@ The declared Content-Type is not trusted: the first bytes decide. Images are JPE
 WebP; voice is AMR-NB (what WeChat records) or WAV, the formats whose duration can be read
 exactly from the file, so the 60-second limit does not rest on the client's word. Files are
 PDF, Word, Excel, PowerPoint (OOXML, legacy OLE and OpenDocument) or UTF-8 plain text; videos
-are MP4 or QuickTime, their duration read from the container's header (mutagen). Each kind has
+are MP4 or QuickTime, their duration read from the container's headers (mutagen). Each kind has
 its size limit (and voice and video a duration limit) from the settings.
 """
 
@@ -20,6 +20,7 @@ from typing import Literal
 import filetype
 from mutagen import MutagenError
 from mutagen.mp4 import MP4
+from mutagen.mp4._atom import AtomError, Atoms  # its box reader (not re-exported)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit_service
@@ -123,14 +124,31 @@ def _video(data: bytes) -> tuple[str, int]:
     guessed = filetype.guess(data)
     if guessed is None or guessed.mime not in VIDEO_TYPES:
         raise UnsupportedType()
+    fileobj = io.BytesIO(data)
     try:
-        info = MP4(io.BytesIO(data)).info
-    except MutagenError:
+        # mutagen reads the sound track's length (or the movie's); the movie header's
+        # duration covers every track, so a short sound track cannot hide a long picture.
+        sound = float(getattr(MP4(fileobj).info, "length", 0) or 0)
+        found, header = Atoms(fileobj)[b"moov", b"mvhd"].read(fileobj)
+    except (MutagenError, AtomError, KeyError):
         raise UnsupportedType() from None
-    seconds = float(getattr(info, "length", 0) or 0)
+    seconds = max(sound, _movie_seconds(header) if found else 0.0)
     if seconds <= 0:
-        raise UnsupportedType()  # no movie header with a duration: not a playable video
+        raise UnsupportedType()  # no duration anywhere: not a playable video
     return str(guessed.mime), round(seconds * 1000)
+
+
+def _movie_seconds(mvhd: bytes) -> float:
+    """The duration in a movie header (ISO/IEC 14496-12 8.2.2): version 0 or 1 layouts."""
+    if mvhd[:1] == b"\x00" and len(mvhd) >= 20:
+        timescale, duration = struct.unpack_from(">II", mvhd, 12)
+    elif mvhd[:1] == b"\x01" and len(mvhd) >= 32:
+        timescale, duration = struct.unpack_from(">IQ", mvhd, 20)
+    else:
+        raise UnsupportedType()
+    if not timescale:
+        raise UnsupportedType()
+    return float(duration) / float(timescale)
 
 
 def _amr_duration_ms(frames: bytes) -> int:
