@@ -40,6 +40,7 @@ from app.db import DbSession
 from app.kit.bounded import NonNegativeInt32, PositiveInt32
 from app.kit.downloads import user_upload_response
 from app.kit.pagination import PageQuery
+from app.models import ChatMessage
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 # Sorts after every real time in the conversation list's key (never-used conversations).
@@ -58,6 +59,14 @@ async def _participant(
 
 Runtime = Annotated[ChatRuntime, Depends(_runtime)]
 Participant = Annotated[Membership, Depends(_participant)]
+
+
+def _stored(stored: tuple[ChatMessage, bool], response: Response) -> MessageOut:
+    """A new message (201), or 200 for a retry answered with the one stored the first time."""
+    message, created = stored
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return MessageOut.of(message)
 
 
 def _by_activity(c: ConversationOut) -> tuple[bool, datetime, uuid.UUID]:
@@ -161,12 +170,10 @@ async def send_message(
     response: Response,
 ) -> MessageOut:
     """Send a message; the same client_msg_id again returns the original (200)."""
-    message, created = await chat_sending.send_message(
+    stored = await chat_sending.send_message(
         session, runtime, principal, member.conversation.id, body
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return MessageOut.of(message)
+    return _stored(stored, response)
 
 
 @router.post(
@@ -185,12 +192,10 @@ async def forward_message(
 ) -> MessageOut:
     """Forward a message of another of my conversations about the same patient into this one
     (e.g. a patient's photo from our care conversation to their team's group)."""
-    message, created = await chat_sending.forward_message(
+    stored = await chat_sending.forward_message(
         session, runtime, principal, member.conversation.id, body
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return MessageOut.of(message)
+    return _stored(stored, response)
 
 
 @router.post("/conversations/{conversation_id}/read", response_model=ReadState)

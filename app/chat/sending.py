@@ -53,15 +53,9 @@ async def send_message(
 ) -> tuple[ChatMessage, bool]:
     """Store and fan out a participant's message; (message, created) - a retry gets the original."""
     me = principal.account_id
-    # A retry of a message already stored is answered from it before the rate limit: the
-    # client only retries because it lost the first answer, and the send is not a new one.
-    # Only the caller's own messages are looked at, so this tells nobody anything.
-    original = await chat_repository.find_by_key(
-        session, conversation_id, "client_msg_id", draft.client_msg_id
-    )
-    if original is not None and original.sender_account_id == me:
+    original = await _retried(session, runtime, conversation_id, me, draft.client_msg_id)
+    if original is not None:
         return original, False
-    await runtime.check_send_rate(me)
     limit = runtime.settings.chat_max_text_chars
     if draft.text is not None and len(draft.text) > limit:
         raise TooLarge("chat_message_too_large", limit=limit)
@@ -129,12 +123,9 @@ async def forward_message(
     same patient (a care conversation and that patient's team group); the copy records its
     origin and shares any file by reference. (message, created) - a retry gets the original."""
     me = principal.account_id
-    original = await chat_repository.find_by_key(
-        session, conversation_id, "client_msg_id", request.client_msg_id
-    )
-    if original is not None and original.sender_account_id == me:
+    original = await _retried(session, runtime, conversation_id, me, request.client_msg_id)
+    if original is not None:
         return original, False
-    await runtime.check_send_rate(me)
     source = await chat_repository.get_membership(session, request.from_conversation_id, me)
     if source is None:
         raise NotFound()
@@ -179,6 +170,27 @@ async def forward_message(
         },
         sender_name=principal.display_name,
     )
+
+
+async def _retried(
+    session: AsyncSession,
+    runtime: ChatRuntime,
+    conversation_id: uuid.UUID,
+    me: uuid.UUID,
+    client_msg_id: str,
+) -> ChatMessage | None:
+    """The caller's message already stored under this client id, else None once the send rate
+    allows a new one (429 otherwise)."""
+    # A retry of a message already stored is answered from it before the rate limit: the
+    # client only retries because it lost the first answer, and the send is not a new one.
+    # Only the caller's own messages are looked at, so this tells nobody anything.
+    original = await chat_repository.find_by_key(
+        session, conversation_id, "client_msg_id", client_msg_id
+    )
+    if original is not None and original.sender_account_id == me:
+        return original
+    await runtime.check_send_rate(me)
+    return None
 
 
 async def recall_message(

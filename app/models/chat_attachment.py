@@ -34,7 +34,7 @@ class ChatAttachment(UUIDPrimaryKey, CreatedAt, Base):
         Uuid, ForeignKey("accounts.id"), nullable=False
     )
     kind: Mapped[str] = mapped_column(String(8), nullable=False)
-    content_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(128), nullable=False)
     size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     # A file's name as the uploader gave it (path and control characters removed).

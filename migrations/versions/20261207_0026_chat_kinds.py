@@ -1,6 +1,6 @@
 """chat as WeChat users expect it: file, video and location messages, quotes and forwards
 
-Attachments may be files and videos and keep a file's name. Messages may be files, videos and
+Attachments may be files and videos, keep a file's name and have room for Office types. Messages may be files, videos and
 locations; they name the attachment they carry (filled in from the bodies already stored, so a
 forwarded copy can share a file by reference), the message they quote and the one they forward.
 
@@ -35,6 +35,10 @@ def upgrade() -> None:
         op.execute("CLOSE ALL")
     with op.batch_alter_table("chat_attachments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("file_name", sa.String(length=128), nullable=True))
+        # Office types are longer than 64 characters (the presentation one is 73).
+        batch_op.alter_column(
+            "content_type", existing_type=sa.String(length=64), type_=sa.String(length=128)
+        )
         batch_op.drop_constraint(op.f("ck_chat_attachments_kind"), type_="check")
         batch_op.create_check_constraint(op.f("ck_chat_attachments_kind"), _ATTACHMENT_KINDS)
 
@@ -108,4 +112,7 @@ def downgrade() -> None:
     with op.batch_alter_table("chat_attachments", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_chat_attachments_kind"), type_="check")
         batch_op.create_check_constraint(op.f("ck_chat_attachments_kind"), _OLD_ATTACHMENT_KINDS)
+        batch_op.alter_column(
+            "content_type", existing_type=sa.String(length=128), type_=sa.String(length=64)
+        )
         batch_op.drop_column("file_name")
