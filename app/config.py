@@ -201,6 +201,11 @@ class Settings(BaseSettings):
     chat_image_max_bytes: int = 10 * 1024 * 1024
     chat_voice_max_bytes: int = 2 * 1024 * 1024
     chat_voice_max_seconds: float = 60.0
+    # Files (PDF, Office, plain text) and videos (MP4/MOV, duration read from the header); at
+    # most the unsent quota below, or no upload of the largest size could be sent.
+    chat_file_max_bytes: int = 20 * 1024 * 1024
+    chat_video_max_bytes: int = 20 * 1024 * 1024
+    chat_video_max_seconds: float = 300.0
     chat_sync_page_size: int = 100
     # Attachments uploaded but not (yet) sent in a message, per user over all conversations:
     # at most this many and this many bytes; unsent ones expire (blob deleted) after the TTL,

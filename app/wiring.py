@@ -145,6 +145,8 @@ CLIENT_MESSAGES: Mapping[str, ClientHandler] = {
     "chat.recall": chat_socket.recall,
     "chat.read": chat_socket.read,
     "chat.sync": chat_socket.sync,
+    "chat.changes": chat_socket.changes,
+    "chat.forward": chat_socket.forward,
     "chat.typing": chat_socket.typing,
     "presence.update": assignment_realtime.presence_update,
 }

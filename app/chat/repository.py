@@ -276,6 +276,25 @@ async def patient_names(
     return {patient_id: name for patient_id, name in rows if name is not None}
 
 
+async def get_message(session: AsyncSession, message_id: uuid.UUID) -> ChatMessage | None:
+    """A message by its id (the caller checks whose conversation it is in)."""
+    return await session.scalar(select(ChatMessage).where(ChatMessage.id == message_id))
+
+
+async def patient_accounts(
+    session: AsyncSession, conversation_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The patient's account of each conversation (a care conversation and a team's group are
+    each about one patient, who takes part in it)."""
+    rows = await session.execute(
+        select(ChatParticipant.conversation_id, ChatParticipant.account_id).where(
+            ChatParticipant.conversation_id.in_(list(conversation_ids)),
+            ChatParticipant.role == "patient",
+        )
+    )
+    return {conversation_id: account_id for conversation_id, account_id in rows}
+
+
 async def get_message_by_seq(
     session: AsyncSession, conversation_id: uuid.UUID, seq: int
 ) -> ChatMessage | None:
@@ -317,6 +336,24 @@ async def messages_after(
     ).all()
 
 
+async def messages_since(
+    session: AsyncSession, cursors: dict[uuid.UUID, int], limit: int
+) -> Sequence[ChatMessage]:
+    """In one query, the first `limit` messages after each conversation's cursor seq (the
+    keys are the conversations to read), ascending by conversation, then seq."""
+    if not cursors:
+        return ()
+    after = case(cursors, value=ChatMessage.conversation_id, else_=0)
+    return (
+        await session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.conversation_id.in_(list(cursors)), ChatMessage.seq > after)
+            .order_by(ChatMessage.conversation_id, ChatMessage.seq)
+            .limit(limit)
+        )
+    ).all()
+
+
 async def messages_before(
     session: AsyncSession, conversation_id: uuid.UUID, before_seq: int | None, limit: int
 ) -> Sequence[ChatMessage]:
@@ -351,17 +388,30 @@ async def add_attachment(session: AsyncSession, values: dict[str, Any]) -> ChatA
 async def get_attachment(
     session: AsyncSession, attachment_id: uuid.UUID, account_id: uuid.UUID
 ) -> tuple[ChatAttachment, ChatConversation] | None:
-    """An attachment of a conversation the account takes part in, else None."""
+    """An attachment the account may fetch, with the conversation it reaches them through: one
+    the account takes part in that it was uploaded to, or where a live message (a forwarded
+    copy) carries it; else None."""
+    carried_in = select(ChatMessage.conversation_id).where(
+        ChatMessage.attachment_id == attachment_id, ChatMessage.recalled_at.is_(None)
+    )
     row = (
         await session.execute(
             select(ChatAttachment, ChatConversation)
-            .join(ChatConversation, ChatConversation.id == ChatAttachment.conversation_id)
+            .join(
+                ChatConversation,
+                or_(
+                    ChatConversation.id == ChatAttachment.conversation_id,
+                    ChatConversation.id.in_(carried_in),
+                ),
+            )
             .join(ChatParticipant, _active(account_id))
             .where(
                 ChatAttachment.id == attachment_id,
                 ChatAttachment.recalled_at.is_(None),
                 ChatAttachment.expired_at.is_(None),
             )
+            .order_by(ChatConversation.id != ChatAttachment.conversation_id)
+            .limit(1)
         )
     ).one_or_none()
     return None if row is None else (row[0], row[1])
