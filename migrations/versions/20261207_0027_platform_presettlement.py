@@ -4,7 +4,7 @@ the platform settled another split; push deliveries `sending` / `unknown` so an 
 outcome was not recorded is never sent twice
 
 Revision ID: 0027_platform_presettlement
-Revises: 0024_disease_course
+Revises: 0026_chat_kinds
 Create Date: 2026-12-07 07:10:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0027_platform_presettlement"
-down_revision: str | None = "0024_disease_course"
+down_revision: str | None = "0026_chat_kinds"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
