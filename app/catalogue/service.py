@@ -117,10 +117,15 @@ async def publish_edition(
 
 
 async def _publish(
-    session: AsyncSession, account_id: uuid.UUID | None, body: CatalogueEditionCreate
+    session: AsyncSession,
+    account_id: uuid.UUID | None,
+    body: CatalogueEditionCreate,
+    *,
+    backdate: bool = False,
 ) -> CatalogueView:
     # The very first edition is the initial load: there is no history it could rewrite.
-    if await catalogue_repository.edition_count(session) > 0 and body.effective_from <= city_date():
+    dated_in_past = body.effective_from <= city_date()
+    if dated_in_past and not backdate and await catalogue_repository.edition_count(session) > 0:
         raise Conflict("catalogue_change_in_past")
     if await catalogue_repository.edition_on_date(session, body.effective_from) is not None:
         raise Conflict("catalogue_edition_date_taken")
@@ -162,10 +167,14 @@ def read_catalogue_file(path: Path = YANGQUAN_CATALOGUE) -> CatalogueFile:
     return CatalogueFile.model_validate_json(path.read_bytes())
 
 
-async def load_catalogue(session: AsyncSession, data: CatalogueFile) -> LoadedCatalogue:
+async def load_catalogue(
+    session: AsyncSession, data: CatalogueFile, *, backdate: bool = False
+) -> LoadedCatalogue:
     """Make the file's categories and diseases exist (names and codes as the file says) and
-    publish its edition unless one already takes effect that day (loading again is a no-op);
-    a disease in an unknown category is refused."""
+    publish its edition unless one already takes effect that day (loading again is a no-op).
+    As an admin's publication, its date must be in the future once any edition exists, unless
+    `backdate` (the demo data, which brings its own history); a disease in a category the file
+    does not list is refused."""
     category_codes = [c.code for c in data.categories]
     if len(set(category_codes)) != len(category_codes):
         raise Conflict("catalogue_category_repeated")
@@ -198,5 +207,5 @@ async def load_catalogue(session: AsyncSession, data: CatalogueFile) -> LoadedCa
         return LoadedCatalogue(
             created_categories, created_diseases, False, await _view(session, edition)
         )
-    view = await _publish(session, None, data.edition())
+    view = await _publish(session, None, data.edition(), backdate=backdate)
     return LoadedCatalogue(created_categories, created_diseases, True, view)

@@ -212,7 +212,7 @@ async def _diseases(session: AsyncSession, summary: DemoSummary) -> None:
     # The city's catalogue file: 29 categories and 40 diseases with their national codes, and
     # illustrative per-disease limits (docs/catalogue.md).
     loaded = await catalogue_service.load_catalogue(
-        session, catalogue_service.read_catalogue_file()
+        session, catalogue_service.read_catalogue_file(), backdate=True
     )
     summary.created += loaded.categories_created + loaded.diseases_created
     summary.created += int(loaded.edition_created)

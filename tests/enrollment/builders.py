@@ -36,7 +36,7 @@ from app.models import (
 )
 from tests.fixtures import factories
 
-FIRST_EDITION = date(2020, 1, 1)
+FIRST_EDITION = factories.FIRST_EDITION
 # code, national code, online admitted
 DISEASES = (
     ("M01600", "M01600", False),
