@@ -3,10 +3,7 @@ chronic/special disease codes and per-disease annual limits, loaded from its dat
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from app.catalogue.schemas import INSURANCE_TYPES, CatalogueFile
 from app.errors import NotFound
 from app.models import Role
 from tests.fixtures import factories
+from tests.fixtures.cli import run_cli
 
 FILE = catalogue_service.read_catalogue_file()
 
@@ -104,22 +102,14 @@ async def test_a_disease_outside_the_file_s_categories_is_refused(db_session) ->
     assert refused.value.code == "catalogue_category_unknown"
 
 
-def _cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}", "APP_ENV": "dev"}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-
-
 def test_a_city_loads_its_catalogue_from_the_command_line(tmp_path: Path) -> None:
     database = tmp_path / "city.db"
-    assert _cli(database, "migrate").returncode == 0
-    first = _cli(database, "load-catalogue")
+    assert run_cli(database, "migrate").returncode == 0
+    first = run_cli(database, "load-catalogue")
     assert first.returncode == 0, first.stderr[-2000:]
     assert "2020-05-28 published: 40 diseases in 29 categories" in first.stdout
-    again = _cli(database, "load-catalogue")
+    again = run_cli(database, "load-catalogue")
     assert "already there: 40 diseases in 29 categories (0 diseases and 0" in again.stdout
     # Once history exists, an edition can only be published from a future day.
-    backdated = _cli(database, "load-catalogue", "--effective-from", "2021-01-01")
+    backdated = run_cli(database, "load-catalogue", "--effective-from", "2021-01-01")
     assert backdated.returncode == 1 and "catalogue_change_in_past" in backdated.stderr
