@@ -42,6 +42,7 @@ from app.idempotency import keys as idempotency_keys
 from app.kit import sql
 from app.kit.blobstore import BlobStore, create_blob_store
 from app.kit.signals import until_signalled
+from app.notify import jobs as notify_jobs
 from app.observability import configure_logging
 from app.payment import jobs as payment_jobs
 from app.prescription import jobs as prescription_jobs
@@ -125,6 +126,11 @@ SCHEDULE: tuple[Job, ...] = (
         "money",
         lambda s: s.payment_jobs_interval_seconds,
         lambda c: payment_jobs.run_once(c.sessionmaker, c.settings, c.http),
+    ),
+    Job(
+        "sms-reports",
+        lambda s: 300.0,
+        lambda c: notify_jobs.run_once(c.sessionmaker, c.settings, c.http),
     ),
 )
 

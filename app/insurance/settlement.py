@@ -25,7 +25,7 @@ from app.identity import service as identity_service
 from app.insurance import repository as insurance_repository
 from app.insurance.calculation import QuotaState, Terms, split_claim
 from app.insurance.claims import Claim, Split
-from app.insurance.facts import SettlementReversed
+from app.insurance.facts import QuoteComputed, SettlementReversed
 from app.insurance.rules import rule_for, terms_of
 from app.insurance.schemas import SettlementQuote
 from app.kit.clock import city_date, to_shanghai, utcnow
@@ -175,6 +175,7 @@ async def presettle(
     )
     session.add(row)
     await session.flush()
+    await events.record(session, QuoteComputed(row))
     return SettlementQuote.from_row(row)
 
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.catalogue import service as catalogue_service
 from app.insurance_platform import repository
-from app.insurance_platform.amounts import fen_to_yuan
 from app.insurance_platform.fake import FakePerson, FakeTerms
 from app.kit.clock import city_date
 from app.kit.crypto import blind_index
+from app.kit.money import fen_to_yuan
 
 LEVELS: dict[str, Literal["01", "02", "03"]] = {"full": "01", "partial": "02", "self_pay": "03"}
 

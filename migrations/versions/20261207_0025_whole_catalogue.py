@@ -9,7 +9,7 @@ applied (`limit_remaining_fen`), and the catalogue edition in force gives it fro
 The downgrade restores each rule's limit from the edition in force on its first day.
 
 Revision ID: 0025_whole_catalogue
-Revises: 0024_disease_course
+Revises: 0027_platform_presettlement
 Create Date: 2026-12-07 07:30:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025_whole_catalogue"
-down_revision: str | None = "0024_disease_course"
+down_revision: str | None = "0027_platform_presettlement"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

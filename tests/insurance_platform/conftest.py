@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.catalogue import service as catalogue_service
 from app.config import Settings
-from app.insurance_platform.amounts import fen_to_yuan
 from app.insurance_platform.client import HttpInsurancePlatform
 from app.insurance_platform.fake import create_fake_insurance_platform_app
 from app.insurance_platform.persons import PlatformPersonSource
 from app.kit.clock import city_date
+from app.kit.money import fen_to_yuan
 from app.models import BenefitRule, InsuredIdentity
 from tests.prescription.world import World, build, ok
 
