@@ -48,7 +48,6 @@ class BenefitRuleCreate(BaseModel):
     partial_prepay_bp: int = Field(
         ge=0, le=10_000, description="Category-B drugs: patient pre-pays this share first"
     )
-    annual_limit_fen: int = Field(ge=0, le=10_000_000_00)
     note: str = Field(default="", max_length=200)
 
 
@@ -65,7 +64,6 @@ class BenefitRuleOut(BaseModel):
     deductible_fen: int
     reimbursement_bp: int
     partial_prepay_bp: int
-    annual_limit_fen: int
     note: str
 
 

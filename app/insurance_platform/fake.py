@@ -6,17 +6,18 @@ INSURANCE_PLATFORM_URL at it). `POST /` takes an envelope and answers as the pla
 `msgid` and a well-formed envelope, else infcode -1 with `err_msg`. It keeps its own state:
 persons (1101), visits (2201, 2203; withdrawn by 2202), fee details (2204; withdrawn by 2205),
 pre-settlements (2206: the split 2207 would book, booking nothing), settlements (2207; undone
-by 2208 and by 2601 voids), each person's deductible and fund use;
-3201 compares an institution's monthly totals with its own bookings; 3202 compares a detail
-file uploaded with 9101 line by line and prepares a result file, which 9102 hands out. Its
-split engine is the service's own (`app.insurance.calculation.split_claim`) under terms it is
-given per insurance type, on its own catalogue classes (甲 01, 乙 02, 丙 03; codes it does not
-list are 丙).
+by 2208 and by 2601 voids), each person's deductible and, per disease (the visit's `dise_codg`
+from 2203), fund use; 3201 compares an institution's monthly totals with its own bookings; 3202
+compares a detail file uploaded with 9101 line by line and prepares a result file, which 9102
+hands out. Its split engine is the service's own (`app.insurance.calculation.split_claim`)
+under terms it is given per insurance type and an annual limit per insurance type and disease
+(按病种限额, as the service's catalogue), on its own catalogue classes (甲 01, 乙 02, 丙 03;
+codes it does not list are 丙).
 
 Through `/_control/...` (dev only, like the fake's whole surface) it is told its persons,
-terms and catalogue, and to refuse everything (or one transaction) with a given `err_msg`, to
-answer late, to answer a different fund share, or to lose its answers to one transaction after
-doing it; it shows what it received, its open visits and its settlements.
+terms, disease limits and catalogue, and to refuse everything (or one transaction) with a given
+`err_msg`, to answer late, to answer a different fund share, or to lose its answers to one
+transaction after doing it; it shows what it received, its open visits and its settlements.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ class FakeTerms(BaseModel):
     deductible_fen: int = Field(ge=0)
     reimbursement_bp: int = Field(ge=0, le=10_000)
     partial_prepay_bp: int = Field(ge=0, le=10_000)
+
+
+class FakeLimit(BaseModel):
+    """A disease's annual limit for one insurance type (按病种限额)."""
+
     annual_limit_fen: int = Field(ge=0)
 
 
@@ -97,6 +103,8 @@ class FakeDirectory(Protocol):
 
     async def terms(self, insutype: str) -> FakeTerms | None: ...
 
+    async def annual_limit(self, insutype: str, dise_codg: str) -> int | None: ...
+
     async def classes(self, codes: Sequence[str]) -> dict[str, Literal["01", "02", "03"]]: ...
 
 
@@ -110,6 +118,7 @@ class FakeSettlement:
     psn_no: str
     mdtrt_id: str
     insutype: str
+    dise_codg: str
     split: Split
     # Beijing dates it was booked and undone (reconciliation counts each in its own month).
     settled_on: str
@@ -129,11 +138,16 @@ class FakePlatformState:
     behaviour: FakeBehaviour = field(default_factory=FakeBehaviour)
     sequence: int = 0
     terms: dict[str, FakeTerms] = field(default_factory=dict)
+    # (insutype, dise_codg) -> annual limit in fen.
+    limits: dict[tuple[str, str], int] = field(default_factory=dict)
     catalogue: dict[str, str] = field(default_factory=dict)
-    # mdtrt_id -> (psn_no, insutype); chrg_bchno -> fee lines; psn_no -> quota used.
+    # mdtrt_id -> (psn_no, insutype); mdtrt_id -> dise_codg (2203); chrg_bchno -> fee lines.
     visits: dict[str, tuple[str, str]] = field(default_factory=dict)
+    visit_diseases: dict[str, str] = field(default_factory=dict)
     fees: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    quotas: dict[str, QuotaState] = field(default_factory=dict)
+    # psn_no -> deductible met; (psn_no, dise_codg) -> fund paid towards that disease's limit.
+    deductibles: dict[str, int] = field(default_factory=dict)
+    limits_used: dict[tuple[str, str], int] = field(default_factory=dict)
     account_used: dict[str, int] = field(default_factory=dict)
     settlements: dict[str, FakeSettlement] = field(default_factory=dict)
     # file_qury_no -> (filename, content): uploaded (9101) and prepared (3202) files.
@@ -242,6 +256,7 @@ def _withdraw_registration(state: FakePlatformState, request: PlatformRequest) -
     if any(s.mdtrt_id == data.get("mdtrt_id") and not s.undone for s in state.settlements.values()):
         return _refusal(state, "该就诊已结算，不能撤销挂号")
     del state.visits[str(data["mdtrt_id"])]
+    state.visit_diseases.pop(str(data["mdtrt_id"]), None)
     return _answer(state, {})
 
 
@@ -258,6 +273,9 @@ def _visit(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]
     info = request.input.get("mdtrtinfo") or {}
     if info.get("mdtrt_id") not in state.visits or not info.get("med_type"):
         return _refusal(state, "就诊信息有误")
+    if not info.get("dise_codg"):
+        return _refusal(state, "门诊慢特病就诊须填写病种编码")
+    state.visit_diseases[str(info["mdtrt_id"])] = str(info["dise_codg"])
     return _answer(state, {})
 
 
@@ -292,6 +310,10 @@ def _split(
     terms = state.terms.get(visit[1])
     if terms is None:
         return _refusal(state, f"险种[{visit[1]}]无待遇政策")
+    disease = state.visit_diseases.get(str(data["mdtrt_id"]))
+    limit = state.limits.get((visit[1], disease or ""))
+    if disease is None or limit is None:
+        return _refusal(state, f"病种[{disease}]无险种[{visit[1]}]的年度限额")
     items = tuple(
         ClaimItem(
             drug_id=uuid.uuid5(uuid.NAMESPACE_URL, str(line["med_list_codg"])),
@@ -307,10 +329,12 @@ def _split(
         return _refusal(state, "结算总金额与费用明细不符")
     psn_no = _psn_no(person)
     balance = yuan_to_fen(person.balc) - state.account_used.get(psn_no, 0)
-    quota = state.quotas.get(psn_no, QuotaState(0, 0))
+    quota = QuotaState(
+        state.deductibles.get(psn_no, 0), state.limits_used.get((psn_no, disease), 0)
+    )
     split = split_claim(
         items,
-        Terms(**terms.model_dump()),
+        Terms(**terms.model_dump(), annual_limit_fen=limit),
         quota,
         balance if data.get("acct_used_flag") == "1" else 0,
     )
@@ -348,20 +372,19 @@ def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any
         return found
     person, visit, split = found
     psn_no, mdtrt_id = _psn_no(person), str(request.input["data"]["mdtrt_id"])
+    disease = state.visit_diseases[mdtrt_id]
     setl_id = state.serial("A")
     state.settlements[setl_id] = FakeSettlement(
-        request.msgid, setl_id, psn_no, mdtrt_id, visit[1], split, _today()
+        request.msgid, setl_id, psn_no, mdtrt_id, visit[1], disease, split, _today()
     )
-    _book(state, psn_no, split, 1)
+    _book(state, psn_no, disease, split, 1)
     return _answer(state, {"setlinfo": _setlinfo(setl_id, psn_no, mdtrt_id, split, 1)})
 
 
-def _book(state: FakePlatformState, psn_no: str, split: Split, sign: int) -> None:
-    quota = state.quotas.get(psn_no, QuotaState(0, 0))
-    state.quotas[psn_no] = QuotaState(
-        quota.deductible_met_fen + sign * split.deductible_fen,
-        quota.limit_used_fen + sign * split.fund_fen,
-    )
+def _book(state: FakePlatformState, psn_no: str, disease: str, split: Split, sign: int) -> None:
+    state.deductibles[psn_no] = state.deductibles.get(psn_no, 0) + sign * split.deductible_fen
+    used = state.limits_used.get((psn_no, disease), 0)
+    state.limits_used[(psn_no, disease)] = used + sign * split.fund_fen
     state.account_used[psn_no] = state.account_used.get(psn_no, 0) + sign * split.account_fen
 
 
@@ -397,7 +420,7 @@ def _today() -> str:
 
 def _undo(state: FakePlatformState, settled: FakeSettlement) -> dict[str, Any]:
     settled.undone_on = _today()
-    _book(state, settled.psn_no, settled.split, -1)
+    _book(state, settled.psn_no, settled.dise_codg, settled.split, -1)
     return _setlinfo(settled.setl_id, settled.psn_no, settled.mdtrt_id, settled.split, -1)
 
 
@@ -592,11 +615,17 @@ async def _consult(
         if unknown:
             state.catalogue.update(await directory.classes(unknown))
     elif request.infno in ("2206", "2207"):
-        visit = state.visits.get(str((request.input.get("data") or {}).get("mdtrt_id")))
+        mdtrt_id = str((request.input.get("data") or {}).get("mdtrt_id"))
+        visit = state.visits.get(mdtrt_id)
         if visit is not None and visit[1] not in state.terms:
             terms = await directory.terms(visit[1])
             if terms is not None:
                 state.terms[visit[1]] = terms
+        disease = state.visit_diseases.get(mdtrt_id)
+        if visit is not None and disease is not None and (visit[1], disease) not in state.limits:
+            limit = await directory.annual_limit(visit[1], disease)
+            if limit is not None:
+                state.limits[(visit[1], disease)] = limit
 
 
 def create_fake_insurance_platform_app(directory: FakeDirectory | None = None) -> FastAPI:
@@ -640,6 +669,10 @@ def create_fake_insurance_platform_app(directory: FakeDirectory | None = None) -
     @fake.put("/_control/terms/{insutype}", status_code=204)
     async def set_terms(insutype: Literal["310", "390"], body: FakeTerms) -> None:
         state.terms[insutype] = body
+
+    @fake.put("/_control/limits/{insutype}/{dise_codg}", status_code=204)
+    async def set_limit(insutype: Literal["310", "390"], dise_codg: str, body: FakeLimit) -> None:
+        state.limits[(insutype, dise_codg)] = body.annual_limit_fen
 
     @fake.post("/_control/catalogue", status_code=204)
     async def add_to_catalogue(body: list[FakeCatalogueEntry]) -> None:

@@ -3,7 +3,8 @@ local rules' split the estimate it is compared with.
 
 At hand-over (after the local settlement is booked, in the same transaction):
 1101 person (its `psn_no`) -> 2201 outpatient registration (`mdtrt_id`) -> 2203 visit
-information (med_type 14, 门诊慢特病, with the catalogue disease) -> 2204 fee details with the
+information (med_type 14, 门诊慢特病, with the catalogue disease: `dise_codg` is the city's
+code, whose sub-codes such as M01603 carry their own annual limit) -> 2204 fee details with the
 national drug codes (`chrg_bchno`) -> 2207 settlement (`setl_id` and the split). A refusal at
 any step fails the hand-over (502, the platform's err_msg); so does no answer (504). A fund
 share other than the local estimate is kept as the truth and raised as the service's own
@@ -191,7 +192,7 @@ async def _upload(
                 **visit.ids,
                 "med_type": CHRONIC_OUTPATIENT,
                 "begntime": begun,
-                "dise_codg": disease.national_code,
+                "dise_codg": disease.code,
                 "dise_name": disease.name_zh,
             },
             "diseinfo": [
@@ -219,7 +220,7 @@ async def _upload(
                     "feedetl_sn": f"{visit.chrg_bchno[:26]}{fee.line_no:04d}",
                     **visit.ids,
                     "chrg_bchno": visit.chrg_bchno,
-                    "dise_codg": disease.national_code,
+                    "dise_codg": disease.code,
                     "med_type": CHRONIC_OUTPATIENT,
                     "fee_ocur_time": begun,
                     "med_list_codg": fee.national_code,
