@@ -8,8 +8,8 @@ it properly). The benefit rules' own limits are dropped: settlements keep the li
 applied (`limit_remaining_fen`), and the catalogue edition in force gives it from now on.
 The downgrade restores each rule's limit from the edition in force on its first day.
 
-Revision ID: 0025_whole_catalogue
-Revises: 0027_platform_presettlement
+Revision ID: 0027_whole_catalogue
+Revises: 0026_platform_presettlement
 Create Date: 2026-12-07 07:30:00.000000
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0025_whole_catalogue"
-down_revision: str | None = "0027_platform_presettlement"
+revision: str = "0027_whole_catalogue"
+down_revision: str | None = "0026_platform_presettlement"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,8 +3,8 @@ patient's quote beside the local estimate; the service's own `platform` flag (no
 the platform settled another split; push deliveries `sending` / `unknown` so an SMS whose
 outcome was not recorded is never sent twice
 
-Revision ID: 0027_platform_presettlement
-Revises: 0026_chat_kinds
+Revision ID: 0026_platform_presettlement
+Revises: 0025_chat_kinds
 Create Date: 2026-12-07 07:10:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0027_platform_presettlement"
-down_revision: str | None = "0026_chat_kinds"
+revision: str = "0026_platform_presettlement"
+down_revision: str | None = "0025_chat_kinds"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

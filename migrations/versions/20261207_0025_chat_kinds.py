@@ -4,7 +4,7 @@ Attachments may be files and videos, keep a file's name and have room for Office
 locations; they name the attachment they carry (filled in from the bodies already stored, so a
 forwarded copy can share a file by reference), the message they quote and the one they forward.
 
-Revision ID: 0026_chat_kinds
+Revision ID: 0025_chat_kinds
 Revises: 0024_disease_course
 Create Date: 2026-12-07 07:10:00.000000
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026_chat_kinds"
+revision: str = "0025_chat_kinds"
 down_revision: str | None = "0024_disease_course"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
