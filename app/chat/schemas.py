@@ -51,7 +51,7 @@ class CardIn(BaseModel):
     title: str | None = Field(default=None, max_length=64)
 
 
-class LocationIn(BaseModel):
+class SharedLocationIn(BaseModel):
     """A place as WeChat's wx.chooseLocation returns it: GCJ-02 coordinates (the system every
     map in mainland China uses), the place's name and its address."""
 
@@ -90,7 +90,7 @@ class MessageCreate(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=100_000)
     attachment_id: uuid.UUID | None = None
     card: CardIn | None = None
-    location: LocationIn | None = None
+    location: SharedLocationIn | None = None
     reply_to: uuid.UUID | None = Field(
         default=None,
         description="Quote (reply to) this earlier message (its id) of the same conversation",
