@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.analytics import charts
+from app.analytics import chart_drawing
 from app.analytics.chart_cache import ChartCache
 from app.kit.clock import utcnow
 from tests.reading.helpers import Wearer, bp_item, cgm_item, doctor_for, upload, wearer
@@ -30,20 +30,6 @@ async def _wearing(client, db_session, settings) -> Wearer:
 def _url(who: Wearer, chart: str = "agp", image_format: str = "png", **query: object) -> str:
     url = f"/api/v1/patients/{who.patient.id}/charts/{chart}.{image_format}"
     return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-
-
-@pytest.fixture
-def renders(monkeypatch) -> list[charts.AgpSpec | charts.BpSpec]:
-    """Every spec the endpoint has rendered (the real rendering still happens)."""
-    done: list[charts.AgpSpec | charts.BpSpec] = []
-    render = charts.render
-
-    def counting(spec, image_format):
-        done.append(spec)
-        return render(spec, image_format)
-
-    monkeypatch.setattr(charts, "render", counting)
-    return done
 
 
 @pytest.mark.parametrize("chart", ["agp", "bp-trend"])
@@ -119,7 +105,7 @@ async def test_the_english_chart_has_english_labels(client, db_session, settings
     await client.get(_url(who), headers={**who.headers, "Accept-Language": "en"})
     await client.get(_url(who), headers=who.headers)
     english, chinese = renders
-    assert isinstance(english, charts.AgpSpec) and isinstance(chinese, charts.AgpSpec)
+    assert isinstance(english, chart_drawing.AgpSpec) and isinstance(chinese, chart_drawing.AgpSpec)
     assert english.title == "Ambulatory glucose profile (AGP)"
     assert chinese.title == "动态葡萄糖图谱 (AGP)"
     assert "Mean glucose" in english.facts and "平均葡萄糖" in chinese.facts
@@ -170,12 +156,15 @@ async def test_a_spec_draws_the_same_bytes_whatever_was_drawn_before(
         for chart in ("agp", "bp-trend"):
             await client.get(_url(patient, chart, days=3), headers=patient.headers)
     agp, bp, other_agp, other_bp = renders
-    charts._agp_figure.cache_clear()  # freshly built figures
-    charts._bp_figure.cache_clear()
-    first = charts.render(agp, image_format), charts.render(bp, image_format)
-    charts.render(other_agp, image_format)
-    charts.render(other_bp, image_format)
-    assert (charts.render(agp, image_format), charts.render(bp, image_format)) == first
+    chart_drawing._agp_figure.cache_clear()  # freshly built figures
+    chart_drawing._bp_figure.cache_clear()
+    first = chart_drawing.render(agp, image_format), chart_drawing.render(bp, image_format)
+    chart_drawing.render(other_agp, image_format)
+    chart_drawing.render(other_bp, image_format)
+    assert (
+        chart_drawing.render(agp, image_format),
+        chart_drawing.render(bp, image_format),
+    ) == first
 
 
 async def test_the_cache_drops_the_least_recently_used_beyond_its_bytes() -> None:
