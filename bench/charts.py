@@ -22,9 +22,10 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import asyncpg
 import httpx
@@ -87,39 +88,39 @@ def quantiles(samples: list[float]) -> str:
     )
 
 
-async def upload_loop(
-    http: httpx.AsyncClient, batches: Iterator, until: float, samples: list[float]
+async def timed_loop(
+    until: float, samples: list[float], request: Callable[[], Awaitable[None]]
 ) -> None:
-    """Post batches until `until`, timing each."""
+    """`request()` again and again until `until`, timing each (ms)."""
     while time.monotonic() < until:
-        wearer, items = next(batches)
         started = time.perf_counter()
-        response = await http.post(
-            "/api/v1/readings",
-            json={"items": items},
-            headers={"Authorization": f"Bearer {wearer.token}"},
-        )
+        await request()
         samples.append(1000 * (time.perf_counter() - started))
-        response.raise_for_status()
-        report = response.json()
-        assert report["accepted"] == len(items), report
 
 
-async def chart_loop(
-    http: httpx.AsyncClient, charts: Iterator, until: float, samples: list[float]
-) -> None:
-    """Ask for AGP PNGs never asked before until `until`, timing each."""
-    while time.monotonic() < until:
-        wearer, days = next(charts)
-        started = time.perf_counter()
-        response = await http.get(
-            f"/api/v1/patients/{wearer.patient_id}/charts/agp.png",
-            params={"days": days},
-            headers={"Authorization": f"Bearer {wearer.token}"},
-        )
-        samples.append(1000 * (time.perf_counter() - started))
-        response.raise_for_status()
-        assert response.content.startswith(b"\x89PNG")
+async def upload_one(http: httpx.AsyncClient, batches: Iterator) -> None:
+    """Post the next batch; every reading in it is accepted."""
+    wearer, items = next(batches)
+    response = await http.post(
+        "/api/v1/readings",
+        json={"items": items},
+        headers={"Authorization": f"Bearer {wearer.token}"},
+    )
+    response.raise_for_status()
+    report = response.json()
+    assert report["accepted"] == len(items), report
+
+
+async def chart_one(http: httpx.AsyncClient, charts: Iterator) -> None:
+    """Get the AGP PNG of the next patient and period (never asked before)."""
+    wearer, days = next(charts)
+    response = await http.get(
+        f"/api/v1/patients/{wearer.patient_id}/charts/agp.png",
+        params={"days": days},
+        headers={"Authorization": f"Bearer {wearer.token}"},
+    )
+    response.raise_for_status()
+    assert response.content.startswith(b"\x89PNG")
 
 
 async def phase(
@@ -131,9 +132,15 @@ async def phase(
     until = time.monotonic() + args.seconds
     batches = uploads.batches()
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        loops = [upload_loop(http, batches, until, upload_ms) for _ in range(args.uploaders)]
+        loops = [
+            timed_loop(until, upload_ms, partial(upload_one, http, batches))
+            for _ in range(args.uploaders)
+        ]
         if with_charts:
-            loops += [chart_loop(http, charts, until, chart_ms) for _ in range(args.chart_clients)]
+            loops += [
+                timed_loop(until, chart_ms, partial(chart_one, http, charts))
+                for _ in range(args.chart_clients)
+            ]
         await asyncio.gather(*loops)
     return upload_ms, chart_ms
 
@@ -165,7 +172,7 @@ async def main() -> None:
             with serve(url, 1) as base:
                 async with httpx.AsyncClient(base_url=base, timeout=60) as http:
                     # The first chart starts the renderer (and loads the font) either way.
-                    await chart_loop(http, charts, time.monotonic() + 0.001, [])
+                    await chart_one(http, charts)
                 alone, _ = await phase(base, uploads, charts, args, with_charts=False)
                 mixed, agp = await phase(base, uploads, charts, args, with_charts=True)
             print(f"\n{name}   (CHART_RENDER_PROCESSES={processes}, load {os.getloadavg()})")

@@ -8,7 +8,6 @@ import io
 import pickle
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -20,26 +19,12 @@ from app.analytics import chart_drawing, charts
 from app.analytics.chart_renderer import ChartRenderer, prepare_child
 from app.kit.clock import utcnow
 from tests.analytics import chart_hooks
-from tests.reading.helpers import Wearer, bp_item, cgm_item, upload, wearer
+from tests.analytics.chart_helpers import chart_url, wearing
+from tests.reading.helpers import cgm_item, upload
 
 # The AGP figure: 11 x 5.6 inches at 110 dpi.
 AGP_PNG_SIZE = (1210, 616)
 SLOW_RENDER_SECONDS = 6.0
-
-
-async def _wearing(client, db_session, settings) -> Wearer:
-    who = await wearer(db_session, settings)
-    now = utcnow()
-    items = [
-        cgm_item(who.cgm, now - timedelta(minutes=5 * (i + 1)), 5 + (i % 10) / 2) for i in range(48)
-    ]
-    items += [bp_item(who.bp, now - timedelta(hours=3 * i), 131 + i, 84) for i in range(4)]
-    await upload(client, who.headers, items)
-    return who
-
-
-def _url(who: Wearer, chart: str = "agp", image_format: str = "png") -> str:
-    return f"/api/v1/patients/{who.patient.id}/charts/{chart}.{image_format}"
 
 
 @pytest.fixture
@@ -71,8 +56,8 @@ async def test_uploads_and_health_checks_are_answered_while_a_chart_is_drawn(
 ) -> None:
     started = tmp_path / "drawing"
     renderer_of(partial(chart_hooks.slow, started, SLOW_RENDER_SECONDS))
-    who = await _wearing(client, db_session, settings)
-    chart = asyncio.create_task(client.get(_url(who), headers=who.headers))
+    who = await wearing(client, db_session, settings)
+    chart = asyncio.create_task(client.get(chart_url(who), headers=who.headers))
     await _until(started)
     began = time.monotonic()
     health = await client.get("/healthz")
@@ -94,8 +79,8 @@ async def test_uploads_and_health_checks_are_answered_while_a_chart_is_drawn(
 async def test_the_renderer_process_draws_the_bytes_an_in_process_render_draws(
     client, db_session, settings, renders, chart, image_format
 ) -> None:
-    who = await _wearing(client, db_session, settings)
-    response = await client.get(_url(who, chart, image_format), headers=who.headers)
+    who = await wearing(client, db_session, settings)
+    response = await client.get(chart_url(who, chart, image_format), headers=who.headers)
     assert response.status_code == 200
     (spec,) = renders
     assert response.content == chart_drawing.render(spec, image_format)
@@ -103,9 +88,9 @@ async def test_the_renderer_process_draws_the_bytes_an_in_process_render_draws(
 
 
 async def test_specs_cross_to_the_renderer_whole(client, db_session, settings, renders) -> None:
-    who = await _wearing(client, db_session, settings)
+    who = await wearing(client, db_session, settings)
     for chart in ("agp", "bp-trend"):
-        await client.get(_url(who, chart, "svg"), headers=who.headers)
+        await client.get(chart_url(who, chart, "svg"), headers=who.headers)
     for spec in renders:
         copy = pickle.loads(pickle.dumps(spec))
         assert type(copy) is type(spec)
@@ -121,14 +106,14 @@ async def test_a_dead_renderer_is_replaced_and_the_chart_drawn_by_the_next(
     client, db_session, settings, renderer_of, tmp_path
 ) -> None:
     renderer = renderer_of(partial(chart_hooks.crashing, tmp_path / "crashed-once"))
-    who = await _wearing(client, db_session, settings)
-    response = await client.get(_url(who), headers=who.headers)
+    who = await wearing(client, db_session, settings)
+    response = await client.get(chart_url(who), headers=who.headers)
     assert (tmp_path / "crashed-once").exists()  # the first process died
     assert response.status_code == 200
     assert Image.open(io.BytesIO(response.content)).size == AGP_PNG_SIZE
     # The next chart is drawn by the same replacement pool.
     pool = renderer._pool
-    again = await client.get(_url(who, "bp-trend"), headers=who.headers)
+    again = await client.get(chart_url(who, "bp-trend"), headers=who.headers)
     assert again.status_code == 200 and renderer._pool is pool
 
 
@@ -136,8 +121,8 @@ async def test_a_renderer_that_dies_again_answers_503_then_recovers(
     client, db_session, settings, renderer_of
 ) -> None:
     renderer_of(partial(chart_hooks.crashing, None))
-    who = await _wearing(client, db_session, settings)
-    response = await client.get(_url(who), headers={**who.headers, "Accept-Language": "en"})
+    who = await wearing(client, db_session, settings)
+    response = await client.get(chart_url(who), headers={**who.headers, "Accept-Language": "en"})
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "1"
@@ -146,7 +131,7 @@ async def test_a_renderer_that_dies_again_answers_503_then_recovers(
     assert problem["detail"] == "The chart cannot be drawn right now; try again shortly"
     # Nothing was kept: with a working renderer the same chart is drawn.
     renderer_of(prepare_child)
-    response = await client.get(_url(who), headers=who.headers)
+    response = await client.get(chart_url(who), headers=who.headers)
     assert response.status_code == 200 and response.content.startswith(b"\x89PNG")
 
 
@@ -154,8 +139,8 @@ async def test_with_no_processes_charts_are_drawn_in_a_thread(
     client, db_session, settings, app, renders
 ) -> None:
     app.state.chart_renderer = ChartRenderer(0)
-    who = await _wearing(client, db_session, settings)
-    response = await client.get(_url(who), headers=who.headers)
+    who = await wearing(client, db_session, settings)
+    response = await client.get(chart_url(who), headers=who.headers)
     assert response.status_code == 200
     (spec,) = renders
     assert response.content == chart_drawing.render(spec, "png")
