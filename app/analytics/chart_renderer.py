@@ -12,7 +12,7 @@ A child that dies (killed for memory, a crash in a native library) breaks the po
 replaced and the render tried once more, then the request answers 503 `chart_renderer_unavailable`.
 
 CHART_RENDER_PROCESSES=0 draws in a worker thread instead, for a tiny deployment that cannot
-spare a second process's ~150 MB: each render then stalls the event loop for its GIL time.
+spare a second process's ~120 MB resident: each render then stalls the event loop for its GIL time.
 """
 
 from __future__ import annotations
