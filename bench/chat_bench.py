@@ -250,6 +250,9 @@ async def run_ours(
             "DATABASE_URL": url,
             "REDIS_URL": REDIS_URL,
             "OUTBOX_RELAY_ENABLED": "false",
+            # As deployed: the periodic jobs run in `python -m app.worker`, not in the web
+            # process (they would add their CPU to every message's).
+            "BACKGROUND_JOBS_ENABLED": "false",
             "FAKE_WECHAT_ENABLED": "false",
             "LOG_LEVEL": "WARNING",
             "CHAT_RATE_LIMIT_MESSAGES": "1000000",
