@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -25,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.sql import insert_ignoring_conflicts
+from app.kit.sql import insert_ignoring_conflicts, named_dialect_insert
 from app.models import (
     Account,
     CareRelationship,
@@ -149,11 +150,21 @@ async def give_back_seq(session: AsyncSession, conversation_id: uuid.UUID) -> No
     )
 
 
+@cache
+def _insert_message_statement(dialect: str, key_column: str) -> Any:
+    # Built once per database and key, the values passed as parameters (like `_CLAIM`).
+    return (
+        named_dialect_insert(dialect, ChatMessage)
+        .on_conflict_do_nothing(index_elements=["conversation_id", key_column])
+        .returning(ChatMessage.id)
+    )
+
+
 async def insert_message(session: AsyncSession, values: dict[str, Any], key_column: str) -> bool:
     """Store a message unless its idempotency key (`client_msg_id` or `server_key`, whichever
     `key_column` names) is already in the conversation."""
-    statement = insert_ignoring_conflicts(session, ChatMessage, ["conversation_id", key_column])
-    result = await session.execute(statement.values(**values).returning(ChatMessage.id))
+    statement = _insert_message_statement(session.get_bind().dialect.name, key_column)
+    result = await session.execute(statement, values)
     return result.first() is not None
 
 
