@@ -274,6 +274,9 @@ class Settings(BaseSettings):
     device_pairing_max_failures: int = 5
     # Rendered chart images kept per process (least recently used beyond this many bytes).
     chart_cache_max_bytes: int = 32 * 1024 * 1024
+    # Processes drawing chart images off the event loop (app/analytics/chart_renderer.py);
+    # 0 draws them in a worker thread, stalling the event loop for each render's GIL time.
+    chart_render_processes: int = Field(default=1, ge=0, le=32)
     # How often the background jobs refresh stale CGM day rollups (uploads make them stale;
     # the doctor's panel computes whatever is still stale itself, which costs its request).
     cgm_rollup_interval_seconds: float = 10.0

@@ -153,7 +153,8 @@ def uvicorn_server(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Importing the service takes over 30 s on a loaded 2-core machine.
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
