@@ -70,7 +70,9 @@ async def get_live_principal_row(
 
     It runs on every authenticated request: on PostgreSQL it goes to asyncpg as compiled once
     (SQLAlchemy's execution layers cost ~0.3 ms of CPU per statement, six times the query's
-    own), in the session's transaction after flushing it, as `session.execute` would."""
+    own) on the session's connection, after flushing the session as `session.execute` would.
+    As a request's first statement it runs before the driver sends BEGIN, which under READ
+    COMMITTED reads what the first statement of the transaction would."""
     await session.flush()
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
