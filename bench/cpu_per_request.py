@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import os
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from bench.readings_setup import (
     Wearer,
     bench_database,
     plain,
+    run_wrk_script,
     seed_patients,
     uvicorn_server,
 )
@@ -142,18 +142,10 @@ def run_wrk(
     """wrk's figures for `seconds` of `mode` requests to `path` at about `rate`/s, the uploads'
     readings from `start` (UTC epoch seconds) on."""
     pause = max(1, CONNECTIONS * 1000 // rate)
-    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
-        listing.writelines(f"{w.token or '-'} {w.device_id} {w.patient_id}\n" for w in wearers)
-        listing.flush()
-        threads = 2
-        output = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "30s",
-             "-s", str(Path(__file__).with_suffix(".lua")), base, "--", listing.name,
-             str(threads), mode, str(start), str(pause), path],
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
-    result = next(line for line in output.splitlines() if line.startswith("RESULT "))
-    return {k: int(v) for k, v in (field.split("=") for field in result.split()[1:])}
+    script = Path(__file__).with_suffix(".lua")
+    return run_wrk_script(
+        base, script, wearers, CONNECTIONS, seconds, mode, str(start), str(pause), path
+    )
 
 
 @dataclass(frozen=True)
