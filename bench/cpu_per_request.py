@@ -68,7 +68,7 @@ def cpu_seconds(pids: set[int]) -> dict[int, float]:
     for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # exited meanwhile
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
         seconds[pid] = (int(fields[11]) + int(fields[12])) / TICK
@@ -82,7 +82,7 @@ def process_tree(root: int) -> set[int]:
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):  # exited meanwhile
                 continue
             parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
     tree = {root}
