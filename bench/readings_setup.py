@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -168,3 +169,25 @@ def uvicorn_server(
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+WRK_THREADS = 2
+
+
+def run_wrk_script(
+    base: str, script: Path, wearers: list[Wearer], connections: int, seconds: int, *args: str
+) -> dict[str, int]:
+    """wrk (a C load generator: the client costs the two cores little) running `script` against
+    `base` for `seconds`; the script gets a file of the wearers ("token device_id patient_id"
+    per line, "-" without a token), the thread count and `args`, and prints a RESULT line of
+    its figures, returned here."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
+        listing.writelines(f"{w.token or '-'} {w.device_id} {w.patient_id}\n" for w in wearers)
+        listing.flush()
+        output = subprocess.run(
+            ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
+             "-s", str(script), base, "--", listing.name, str(WRK_THREADS), *args],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+    result = next(line for line in output.splitlines() if line.startswith("RESULT "))
+    return {k: int(v) for k, v in (field.split("=") for field in result.split()[1:])}
