@@ -37,7 +37,7 @@ from app.assignment import jobs as assignment_jobs
 from app.auth import jobs as auth_jobs
 from app.chat import jobs as chat_jobs
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_session_engine, create_sessionmaker
 from app.idempotency import keys as idempotency_keys
 from app.kit import sql
 from app.kit.blobstore import BlobStore, create_blob_store
@@ -55,7 +55,7 @@ log = structlog.get_logger(__name__)
 class JobContext:
     """What the jobs run with: the database, the settings, the hub, blobs and an HTTP client."""
 
-    engine: AsyncEngine
+    engine: AsyncEngine  # where the job locks are taken (one session per lock)
     sessionmaker: async_sessionmaker[AsyncSession]
     settings: Settings
     hub: RealtimeHub
@@ -95,6 +95,11 @@ SCHEDULE: tuple[Job, ...] = (
         "reading-partitions",
         lambda s: 3600.0,
         lambda c: reading_jobs.ensure_partitions(c.sessionmaker),
+    ),
+    Job(
+        "reading-retention",
+        lambda s: 86400.0,
+        lambda c: reading_jobs.archive_expired_partitions(c.sessionmaker, c.settings),
     ),
     Job(
         "assignment",
@@ -195,14 +200,16 @@ async def run_schedule(ctx: JobContext, schedule: Sequence[Job] = SCHEDULE) -> N
 @contextlib.asynccontextmanager
 async def standalone_context(settings: Settings) -> AsyncIterator[JobContext]:
     """A worker process's own engine, hub (Redis with REDIS_URL: pushes reach every web
-    process), blob store and HTTP client, released at the end."""
+    process), blob store and HTTP client, released at the end. Behind a transaction pooler the
+    job locks take their sessions on DATABASE_DIRECT_URL."""
     engine = create_engine(settings)
+    locks = create_session_engine(settings, engine)
     hub = create_hub(settings)
     await hub.start()
     try:
         async with httpx.AsyncClient(timeout=settings.outbox_http_timeout_seconds) as http:
             yield JobContext(
-                engine,
+                locks,
                 create_sessionmaker(engine),
                 settings,
                 hub,
@@ -211,6 +218,8 @@ async def standalone_context(settings: Settings) -> AsyncIterator[JobContext]:
             )
     finally:
         await hub.stop()
+        if locks is not engine:
+            await locks.dispose()
         await engine.dispose()
 
 
