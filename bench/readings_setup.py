@@ -153,7 +153,7 @@ def uvicorn_server(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a busy machine starts a worker slowly
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
