@@ -6,7 +6,9 @@
 The demo runs the same schedule inside the web process (BACKGROUND_JOBS_ENABLED); production
 turns that off and runs this module as its own process (any number of them). Lock rule: a job
 runs only while it holds its lock - PostgreSQL's session advisory lock `lock_key`, taken and
-released on one connection kept for the run, so two processes never run the same job at once;
+released on one connection kept for the run (behind a transaction pooler, a connection to
+DATABASE_DIRECT_URL: the pooler would hand the unlock to another session), so two processes
+never run the same job at once;
 on SQLite (one process) a lock in memory, so a slow run is never overlapped by the next tick.
 A tick that finds the lock taken is skipped; a failed run is logged and tried again at the next
 tick.

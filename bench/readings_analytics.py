@@ -63,8 +63,7 @@ WHERE d.patient_id = ANY($1::uuid[])
 FILLER = """
 INSERT INTO readings (device_id, kind, measured_at, patient_id, utc_offset_minutes, value,
                       sample_interval_seconds, backfilled, source, received_at)
-SELECT d.id, 'cgm', date_trunc('minute', now()) - interval '15 days'
-                    - make_interval(mins => 5 * ($5 + i)), d.patient_id, 480,
+SELECT d.id, 'cgm', $6::timestamptz - make_interval(mins => 5 * ($5 + i)), d.patient_id, 480,
        150 + (random() - 0.5) * 120, 300, true, 'app', now()
 FROM (SELECT id, patient_id FROM devices WHERE serial LIKE 'BENCH-%' AND patient_id <> ALL($1)
       ORDER BY id OFFSET $2 LIMIT $3) d,
@@ -203,6 +202,10 @@ async def main() -> None:
         await connection.execute(ONE_MINUTE, minute_patient.device_id, minute_patient.patient_id)
         await connection.execute(PANEL_CGM, panel_ids)
         await connection.execute(PANEL_BP, panel_ids)
+        # One time the filler counts back from at every size (now() moves on between sizes).
+        anchor = await connection.fetchval(
+            "SELECT date_trunc('minute', now()) - interval '15 days'"
+        )
         await connection.close()
         token = await doctor_with_patients(url, panel_ids)
         written = 0  # filler readings per filler patient so far (each size adds older ones)
@@ -213,7 +216,9 @@ async def main() -> None:
             per_patient = max(0, (total - have) // len(filler))
             step = 100
             for offset in range(0, len(filler), step):
-                await connection.execute(FILLER, panel_ids, offset, step, per_patient, written)
+                await connection.execute(
+                    FILLER, panel_ids, offset, step, per_patient, written, anchor
+                )
             written += per_patient
             # As autovacuum would by then: index-only scans need the visibility map.
             await connection.execute("VACUUM ANALYZE readings")
