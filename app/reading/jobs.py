@@ -15,8 +15,9 @@ from app.reading import repository
 
 # Months of partitions kept ready ahead of today (PostgreSQL).
 PARTITION_MONTHS_AHEAD = 3
-# How long detaching one partition may wait for `readings`' lock before trying next time.
-DETACH_LOCK_TIMEOUT_MS = 2000
+# How long creating or detaching a partition may wait for `readings`' lock before giving up
+# until the next run.
+PARTITION_LOCK_TIMEOUT_MS = 2000
 
 
 async def ensure_partitions(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -26,7 +27,9 @@ async def ensure_partitions(sessionmaker: async_sessionmaker[AsyncSession]) -> i
         if session.get_bind().dialect.name != "postgresql":
             return 0
         first_month = utcnow().date().replace(day=1)
-        return await repository.create_partitions(session, first_month, PARTITION_MONTHS_AHEAD + 1)
+        return await repository.create_partitions(
+            session, first_month, PARTITION_MONTHS_AHEAD + 1, PARTITION_LOCK_TIMEOUT_MS
+        )
 
 
 async def archive_expired_partitions(
@@ -53,7 +56,7 @@ async def archive_partitions_before(
         names = await repository.partitions_before(session, month)
     for name in names:
         async with unit_of_work(sessionmaker) as session:
-            await repository.archive_partition(session, name, DETACH_LOCK_TIMEOUT_MS)
+            await repository.archive_partition(session, name, PARTITION_LOCK_TIMEOUT_MS)
     return names
 
 

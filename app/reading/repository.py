@@ -421,9 +421,14 @@ async def stale_patients(
     return [(r.patient_id, r.stale_from, r.version) for r in result]
 
 
-async def create_partitions(session: AsyncSession, first_month: date, months: int) -> int:
+async def create_partitions(
+    session: AsyncSession, first_month: date, months: int, lock_timeout_ms: int
+) -> int:
     """Create the monthly `readings` partitions (PostgreSQL) of `months` months from
-    `first_month` that do not exist yet; how many were new."""
+    `first_month` that do not exist yet; how many were new. Creating one locks `readings`
+    against writes (migration 0028); after `lock_timeout_ms` waiting for that lock it gives up
+    rather than hold every upload back behind a long query."""
+    await session.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
     created = await session.scalar(
         text("SELECT create_reading_partitions(:first, :months)"),
         {"first": first_month, "months": months},
