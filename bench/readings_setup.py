@@ -120,9 +120,14 @@ async def seed_patients(
 
 
 def bench_settings(url: str) -> Settings:
-    """Settings of the bench app (test environment, no relay, quiet logs)."""
+    """Settings of the bench app (test environment, no relay, quiet logs); its access tokens
+    last a working day, since growing the table to its largest size takes longer than 15 min."""
     return Settings(
-        APP_ENV=Environment.test, database_url=url, outbox_relay_enabled=False, log_level="WARNING"
+        APP_ENV=Environment.test,
+        database_url=url,
+        outbox_relay_enabled=False,
+        log_level="WARNING",
+        access_token_ttl_seconds=8 * 3600,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -449,11 +450,49 @@ async def stale_patients(
     return [(r.patient_id, r.stale_from, r.version) for r in result]
 
 
-async def create_partitions(session: AsyncSession, first_month: date, months: int) -> int:
+async def create_partitions(
+    session: AsyncSession, first_month: date, months: int, lock_timeout_ms: int
+) -> int:
     """Create the monthly `readings` partitions (PostgreSQL) of `months` months from
-    `first_month` that do not exist yet; how many were new."""
+    `first_month` that do not exist yet; how many were new. Creating one locks `readings`
+    against writes (migration 0028); after `lock_timeout_ms` waiting for that lock it gives up
+    rather than hold every upload back behind a long query."""
+    await session.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
     created = await session.scalar(
         text("SELECT create_reading_partitions(:first, :months)"),
         {"first": first_month, "months": months},
     )
     return int(created or 0)
+
+
+# Monthly partitions as `create_reading_partitions` names them (so a name is safe in DDL).
+_MONTH_PARTITION = "^readings_p[0-9]{6}$"
+
+
+async def partitions_before(session: AsyncSession, month: date) -> list[str]:
+    """The monthly `readings` partitions (PostgreSQL) of months before `month`, oldest first."""
+    names = await session.scalars(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'readings'::regclass AND c.relname ~ :pattern"
+            " AND to_date(substring(c.relname from 11), 'YYYYMM') < :month ORDER BY c.relname"
+        ),
+        {"pattern": _MONTH_PARTITION, "month": month},
+    )
+    return list(names)
+
+
+async def archive_partition(session: AsyncSession, name: str, lock_timeout_ms: int) -> None:
+    """Detach the monthly partition `name` from `readings` and move it to the schema
+    `reading_archive`, in the session's transaction.
+
+    Not CONCURRENTLY: PostgreSQL refuses that while a default partition exists. The plain
+    DETACH locks `readings` exclusively for the moment it takes (no rows are read), and gives
+    up after `lock_timeout_ms` rather than queue every upload behind a long query.
+    """
+    if not re.fullmatch(_MONTH_PARTITION, name):
+        raise ValueError(f"not a monthly readings partition: {name!r}")
+    await session.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
+    await session.execute(text("CREATE SCHEMA IF NOT EXISTS reading_archive"))
+    await session.execute(text(f"ALTER TABLE readings DETACH PARTITION reading_partitions.{name}"))
+    await session.execute(text(f"ALTER TABLE reading_partitions.{name} SET SCHEMA reading_archive"))
