@@ -195,6 +195,31 @@ async def _many_transactions(url: str, pooler: bool) -> None:
         await engine.dispose()
 
 
+async def _statement_met_on_another_server_session(url: str, pooler: bool) -> None:
+    """One client session prepares a statement while another holds the pooler's other server
+    session, then runs it again after that one is released: PgBouncer (LIFO, the default)
+    hands it the other server session, which never saw the statement."""
+    settings = Settings(
+        APP_ENV=Environment.test,
+        database_url=url,
+        database_transaction_pooler=pooler,
+        background_jobs_enabled=False,
+    )
+    engine = create_engine(settings)
+    statement = text("SELECT count(*) FROM accounts WHERE display_name = :n")
+    try:
+        async with engine.connect() as holder, engine.connect() as client:
+            for round_ in range(3):
+                await holder.scalar(text("SELECT 1"))  # holds one server session
+                await client.scalar(statement, {"n": f"a{round_}"})  # prepared on the other
+                await client.commit()
+                await holder.commit()  # released last, so handed out next
+                await client.scalar(statement, {"n": f"b{round_}"})
+                await client.commit()
+    finally:
+        await engine.dispose()
+
+
 async def test_without_the_setting_prepared_statements_break_behind_pgbouncer(
     fault_db: FaultDb,
 ) -> None:
@@ -202,5 +227,6 @@ async def test_without_the_setting_prepared_statements_break_behind_pgbouncer(
     async with pgbouncer(databases.POSTGRES_SERVER_URL, pool_size=2) as port:
         url = through(fault_db.url, port)
         await _many_transactions(url, pooler=True)
+        await _statement_met_on_another_server_session(url, pooler=True)
         with pytest.raises(DBAPIError, match="prepared statement"):
-            await _many_transactions(url, pooler=False)
+            await _statement_met_on_another_server_session(url, pooler=False)
