@@ -133,10 +133,13 @@ def _free_port() -> int:
 
 @contextmanager
 def uvicorn_server(
-    url: str, workers: int, app: tuple[str, ...] = ("app.main:create_app", "--factory")
+    url: str,
+    workers: int,
+    app: tuple[str, ...] = ("app.main:create_app", "--factory"),
+    start_timeout: float = 30.0,
 ) -> Iterator[str]:
     """uvicorn with `workers` processes serving `app` (the service by default) on `url`'s
-    database; yields base URL."""
+    database, ready within `start_timeout` seconds; yields base URL."""
     port = _free_port()
     env = {
         **os.environ,
@@ -153,7 +156,7 @@ def uvicorn_server(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -166,4 +169,8 @@ def uvicorn_server(
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

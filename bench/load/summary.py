@@ -1,6 +1,7 @@
-"""The Markdown summary of one load run from locust's CSV statistics: sustained rate, p50 and p99
-per endpoint, failures, and whether the run held: no failure and p99 under 300 ms over all
-requests (the headline), and which endpoints, if any, have their own p99 over it.
+"""The Markdown summary of one load run from locust's CSV statistics and the locustfile's CPU
+counters: sustained rate, p50 and p99 per endpoint, failures, whether the run held (no failure
+and p99 under 300 ms over all requests, the headline; and which endpoints, if any, have their
+own p99 over it), the load average during the run and where the CPU went.
 
     .venv/bin/python bench/load/summary.py bench/load/results/<tag> --city bench/load/city.json \\
         --users 3330 --time-scale 1 --command "..." > bench/load/results/<tag>.md
@@ -46,6 +47,10 @@ def render(prefix: Path, args: argparse.Namespace) -> str:
     exceptions = rows(Path(f"{prefix}_exceptions.csv"))
     city = json.loads(Path(args.city).read_text(encoding="utf-8"))
     patients = len(city["patients"])
+    wearing = {
+        kind: sum(bool(p.get(f"{kind}_device_id")) for p in city["patients"])
+        for kind in ("bp", "ecg")
+    }
     rate = number(total["Requests/s"])
     seconds = number(total["Request Count"]) / rate
     judged = [r for r in endpoints if not r["Name"].startswith(EXTERNAL_PREFIX)]
@@ -57,8 +62,10 @@ def render(prefix: Path, args: argparse.Namespace) -> str:
         "",
         f"- command: `{args.command}`" if args.command else "- command: (not given)",
         f"- city: {patients} patients ({sum(p['chatting'] for p in city['patients'])} "
-        f"chatting), {len(city['doctors'])} doctors, {len(city['pharmacists'])} pharmacists; "
-        f"{args.users} simulated people, time scale {args.time_scale:g} "
+        f"chatting, {wearing['bp']} with a BP monitor, {wearing['ecg']} with an ECG patch), "
+        f"{len(city['doctors'])} doctors, {len(city['pharmacists'])} pharmacists, "
+        f"{len(city.get('couriers', []))} couriers; {args.users} simulated people (quiet "
+        f"patients' phones {args.group} to a user), time scale {args.time_scale:g} "
         f"(offered load of a city of ~{round(patients * args.time_scale):,} patients)",
         f"- machine: {os.cpu_count()} cores, load average {args.load_before} before, "
         f"{args.load_after} after",
@@ -95,12 +102,37 @@ def render(prefix: Path, args: argparse.Namespace) -> str:
     if exceptions:
         lines += ["", "Client exceptions:", ""]
         lines += [f"- {r['Count']} x {r['Message'][:200]}" for r in exceptions]
+    lines += cpu_lines(Path(f"{prefix}.cpu.json"))
     lines += [
         "",
         "Latencies are locust's (client side, including the load generator's own queueing on "
         "the same 2 cores); locust rounds them to 2 significant figures above 100 ms.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def cpu_lines(path: Path) -> list[str]:
+    """Where the CPU went over the measured window (the locustfile's counters), if recorded."""
+    if not path.exists():
+        return []
+    cpu = json.loads(path.read_text(encoding="utf-8"))
+    seconds, cores, requests = cpu["seconds"], cpu["cores"], cpu["requests"]
+    loads = cpu["load_average_1min"]
+    lines = [
+        "",
+        f"CPU over the measured {seconds:.0f} s ({cores} cores; 1-minute load average "
+        f"sampled every 15 s: min {min(loads):.2f}, mean {sum(loads) / len(loads):.2f}, "
+        f"max {max(loads):.2f}):",
+        "",
+        "| processes | CPU s | share of the machine | ms per request |",
+        "| --- | --- | --- | --- |",
+    ]
+    for group, used in sorted(cpu["cpu_seconds"].items(), key=lambda item: -item[1]):
+        lines.append(
+            f"| {group} | {used:.0f} | {100 * used / (seconds * cores):.0f} % "
+            f"| {1000 * used / max(requests, 1):.1f} |"
+        )
+    return lines
 
 
 def main() -> None:
@@ -110,6 +142,7 @@ def main() -> None:
     parser.add_argument("--city", default=str(Path(__file__).with_name("city.json")))
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--group", type=int, default=1, help="quiet patients per simulated user")
     parser.add_argument("--command", default="")
     parser.add_argument("--load-before", default="?")
     parser.add_argument("--load-after", default="?")
