@@ -176,7 +176,11 @@ class CpuMeter:
                     group = "locust"
                 elif name == "postgres" or title.startswith("postgres"):
                     own = bool(self.database) and f" {self.database} " in f"{title} "
-                    group = "postgres (this database)" if own else "postgres (other)"
+                    group = (
+                        "postgres (this database)"
+                        if own
+                        else "postgres (other databases, background)"
+                    )
                 elif name.startswith("redis-server"):
                     group = "redis (shared)"
                 else:

@@ -73,7 +73,8 @@ cleanup() {
 trap cleanup EXIT
 
 if [ "$REUSE" = 1 ]; then
-    $PY bench/load/setup.py --top-up --days "$DAYS" --new-orders "$ORDERS" --out "$CITY"
+    $PY bench/load/setup.py --top-up --days "$DAYS" --new-orders "$ORDERS" \
+        --in-transit "$IN_TRANSIT" --out "$CITY"
 else
     $PY bench/load/setup.py --server "$PG_SERVER" --database "$DB" --patients "$PATIENTS" \
         --doctors "$DOCTORS" --days "$DAYS" --one-minute-share "$ONE_MINUTE_SHARE" \
