@@ -154,6 +154,7 @@ class CpuMeter:
         self.machine_before = psutil.cpu_times()
         self.loads: list[float] = []
         self.started_at = 0.0
+        self.gave_up = 0  # simulated people who never managed to sign in
 
     def groups(self) -> dict[tuple[int, float], tuple[str, float]]:
         """(pid, start time) -> (group, CPU seconds so far) of every process measured."""
@@ -224,6 +225,7 @@ class CpuMeter:
                     "requests": requests,
                     "cpu_seconds": used,
                     "load_average_1min": self.loads,
+                    "sign_ins_given_up": self.gave_up,
                 },
                 indent=1,
             ),
@@ -273,10 +275,12 @@ class Credentials:
 
     @classmethod
     def minted(cls, patient_id: str) -> Credentials:
-        """The session set-up opened, renewed when a token of a random age in its lifetime
-        would be (RENEW_BEFORE before its expiry)."""
-        access, refresh, expires_at, lifetime = TOKENS[patient_id]
-        renew = expires_at - lifetime + random.uniform(0, lifetime - RENEW_BEFORE)
+        """The session set-up opened, renewed at a random moment between now and
+        RENEW_BEFORE before its expiry: as if the phones had signed in at different times, so
+        refreshes come at a steady rate (a little above a real city's, the tokens being a few
+        minutes old already) instead of all at once."""
+        access, refresh, expires_at, _ = TOKENS[patient_id]
+        renew = random.uniform(time.time(), max(time.time(), expires_at - RENEW_BEFORE))
         return cls(access, refresh, time.monotonic() + renew - time.time())
 
 
@@ -300,6 +304,8 @@ class Person(FastHttpUser):
                 gevent.sleep(SIGN_IN_RETRY_AFTER)
                 if attempt == SIGN_IN_ATTEMPTS:
                     identities.give_back(identity)
+                    CPU.gave_up += 1  # reported with the run: a person missing from the mix
+                    started(self)
                     raise
         started(self)
         return identity

@@ -118,6 +118,9 @@ def cpu_lines(path: Path) -> list[str]:
     loads = cpu["load_average_1min"]
     lines = [
         "",
+        f"Simulated people who never signed in (missing from the mix): "
+        f"{cpu.get('sign_ins_given_up', 0)}",
+        "",
         f"CPU over the measured {seconds:.0f} s ({cores} cores; 1-minute load average "
         f"sampled every 15 s: min {min(loads):.2f}, mean {sum(loads) / len(loads):.2f}, "
         f"max {max(loads):.2f}):",
