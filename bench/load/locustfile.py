@@ -347,7 +347,8 @@ class Person(FastHttpUser):
         """Hold a token pair from sign-in or refresh (in `credentials`, or as this person's);
         the signed-in account."""
         if pair is None:
-            raise RuntimeError(f"sign-in failed: {self.last_failure}")
+            what = "sign-in" if credentials is None else "token refresh"
+            raise RuntimeError(f"{what} failed: {self.last_failure}")
         renew_at = time.monotonic() + pair["expires_in"] - RENEW_BEFORE
         if credentials is None:
             self.credentials = Credentials(pair["access_token"], pair["refresh_token"], renew_at)

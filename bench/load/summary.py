@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 P99_LIMIT_MS = 300.0
@@ -94,12 +95,15 @@ def render(prefix: Path, args: argparse.Namespace) -> str:
         )
     if failures:
         lines += ["", "| failed request | error | occurrences |", "| --- | --- | --- |"]
-        for r in failures:
-            error = r["Error"].replace("|", "\\|").replace("\n", " ")[:200]
-            lines.append(f"| `{r['Method']} {r['Name']}` | {error} | {r['Occurrences']} |")
+        for (method, name, error), count in failure_kinds(failures).items():
+            lines.append(f"| `{method} {name}` | {error} | {count} |")
     if exceptions:
-        lines += ["", "Client exceptions:", ""]
-        lines += [f"- {r['Count']} x {r['Message'][:200]}" for r in exceptions]
+        lines += ["", "Client exceptions (a task given up), by kind:", ""]
+        kinds: dict[str, int] = {}
+        for r in exceptions:
+            kind = re.sub(r',"detail".*', "", r["Message"])[:160]
+            kinds[kind] = kinds.get(kind, 0) + int(r["Count"])
+        lines += [f"- {n} x {kind}" for kind, n in sorted(kinds.items(), key=lambda k: -k[1])]
     lines += cpu_lines(Path(f"{prefix}.cpu.json"))
     lines += [
         "",
@@ -107,6 +111,24 @@ def render(prefix: Path, args: argparse.Namespace) -> str:
         "the same 2 cores); locust rounds them to 2 significant figures above 100 ms.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def failure_kinds(failures: list[dict[str, str]]) -> dict[tuple[str, str, str], int]:
+    """Failures by request and kind (HTTP status and problem code, or the client's error; the
+    request ids that make each one distinct left out), most frequent first."""
+    kinds: dict[tuple[str, str, str], int] = {}
+    for r in failures:
+        status = re.search(r"'(\d+): ", r["Error"])
+        code = re.search(r'"code":"([^"]+)"', r["Error"])
+        if status and status.group(1) == "0":
+            error = "0 (no answer: connection error or the client's 60 s timeout)"
+        elif status:
+            error = f"{status.group(1)} {code.group(1) if code else ''}".strip()
+        else:
+            error = r["Error"].replace("|", "\\|").replace("\n", " ")[:120]
+        key = (r["Method"], r["Name"], error)
+        kinds[key] = kinds.get(key, 0) + int(r["Occurrences"])
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
 
 
 def cpu_lines(path: Path) -> list[str]:
