@@ -11,6 +11,9 @@ python -m app.cli rotate-field-keys
 python -m app.cli staff create|suspend|reinstate|reset-password|move|import ...
     (see README, "Creating staff")
 python -m app.cli institution create ... / store create ...
+python -m app.cli load-catalogue [--effective-from DATE] [PATH]
+    (a city's disease catalogue file, the Yangquan one by default; on a database that already
+    has editions, publish it from a future date: see docs/catalogue.md)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +124,24 @@ async def _admin_act(act: Callable[[Any], Awaitable[str]]) -> int:
         await engine.dispose()
     print(done)
     return 0
+
+
+async def load_catalogue(session: Any, path: Path | None, effective_from: date | None) -> str:
+    """Load a catalogue file (categories, diseases, its edition from its own date or the one
+    given) and say what it did."""
+    from app.catalogue import service as catalogue_service
+
+    data = catalogue_service.read_catalogue_file(path or catalogue_service.YANGQUAN_CATALOGUE)
+    if effective_from is not None:
+        data = data.model_copy(update={"effective_from": effective_from})
+    loaded = await catalogue_service.load_catalogue(session, data)
+    categories = {item.category.code for item in loaded.view.items}
+    edition = "published" if loaded.edition_created else "already there"
+    return (
+        f"catalogue edition {loaded.view.edition.effective_from} {edition}: "
+        f"{len(loaded.view.items)} diseases in {len(categories)} categories "
+        f"({loaded.diseases_created} diseases and {loaded.categories_created} categories new)"
+    )
 
 
 def _add_admin_commands(sub: Any) -> None:
@@ -337,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     openapi.add_argument("--check", action="store_true")
     openapi.add_argument("path", nargs="?", type=Path, default=OPENAPI_PATH)
     sub.add_parser("rotate-field-keys", help="re-encrypt identifiers under the newest key")
+    catalogue = sub.add_parser("load-catalogue", help="load a city's disease catalogue file")
+    catalogue.add_argument("path", nargs="?", type=Path, default=None)
+    catalogue.add_argument("--effective-from", type=date.fromisoformat, default=None)
     _add_admin_commands(sub)
     args = parser.parse_args(argv)
 
@@ -351,6 +376,14 @@ def main(argv: list[str] | None = None) -> int:
         return export_openapi(args.path, args.check)
     if args.command == "rotate-field-keys":
         return asyncio.run(rotate_field_keys())
+    if args.command == "load-catalogue":
+        try:
+            return asyncio.run(
+                _admin_act(lambda session: load_catalogue(session, args.path, args.effective_from))
+            )
+        except ValidationError as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return 2
     if args.command in ("staff", "institution", "store"):
         try:
             act = _admin_command(args)

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     redis_connect_timeout_seconds: float = 0.5
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # DATABASE_URL reaches PostgreSQL through a transaction-mode pooler (PgBouncer): every
+    # statement goes unprepared or under a name used once, since consecutive transactions of one
+    # connection may run on different server sessions; what needs one session throughout (the
+    # worker's job locks) uses DATABASE_DIRECT_URL, PostgreSQL itself.
+    database_transaction_pooler: bool = False
+    database_direct_url: str | None = None
 
     jwt_secret: str = _DEV_JWT_SECRET
     jwt_issuer: str = "chronic-care"
@@ -201,6 +207,11 @@ class Settings(BaseSettings):
     chat_image_max_bytes: int = 10 * 1024 * 1024
     chat_voice_max_bytes: int = 2 * 1024 * 1024
     chat_voice_max_seconds: float = 60.0
+    # Files (PDF, Office, plain text) and videos (MP4/MOV, duration read from the header); at
+    # most the unsent quota below, or no upload of the largest size could be sent.
+    chat_file_max_bytes: int = 20 * 1024 * 1024
+    chat_video_max_bytes: int = 20 * 1024 * 1024
+    chat_video_max_seconds: float = 300.0
     chat_sync_page_size: int = 100
     # Attachments uploaded but not (yet) sent in a message, per user over all conversations:
     # at most this many and this many bytes; unsent ones expire (blob deleted) after the TTL,
@@ -254,6 +265,10 @@ class Settings(BaseSettings):
     # An import is history: rows up to this many days old are kept (an upload keeps only
     # READING_BACKFILL_WINDOW_DAYS); a file with more reading rows or devices is refused.
     reading_import_history_days: int = 3650
+    # Monthly `readings` partitions wholly older than this many months are detached into the
+    # schema `reading_archive` (to be dumped and dropped by the operator); unset: all are kept.
+    # It must reach past the oldest reading an upload or import may still bring.
+    reading_retention_months: int | None = Field(default=None, ge=1, le=1200)
     reading_import_max_rows: int = 200_000
     reading_import_max_devices: int = 20
     # Plausible density (`too_dense` otherwise): readings of one device and kind at least this
@@ -269,6 +284,9 @@ class Settings(BaseSettings):
     device_pairing_max_failures: int = 5
     # Rendered chart images kept per process (least recently used beyond this many bytes).
     chart_cache_max_bytes: int = 32 * 1024 * 1024
+    # Processes drawing chart images off the event loop (app/analytics/chart_renderer.py);
+    # 0 draws them in a worker thread, stalling the event loop for each render's GIL time.
+    chart_render_processes: int = Field(default=1, ge=0, le=32)
     # How often the background jobs refresh stale CGM day rollups (uploads make them stale;
     # the doctor's panel computes whatever is still stale itself, which costs its request).
     cgm_rollup_interval_seconds: float = 10.0
@@ -490,6 +508,35 @@ class Settings(BaseSettings):
         for name, url in defaults.items():
             if name not in self.model_fields_set:
                 setattr(self, name, url)
+        return self
+
+    @model_validator(mode="after")
+    def _retention_outlasts_what_may_still_arrive(self) -> Settings:
+        # A detached month must receive nothing more: its readings would land in the default
+        # partition, beside the archive. 28 days is the shortest month.
+        oldest = max(self.reading_backfill_window_days, self.reading_import_history_days)
+        if self.reading_retention_months is not None and self.reading_retention_months * 28 <= (
+            oldest
+        ):
+            raise ValueError(
+                f"READING_RETENTION_MONTHS must reach past the oldest reading still accepted "
+                f"({oldest} days: READING_BACKFILL_WINDOW_DAYS, READING_IMPORT_HISTORY_DAYS)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pooler_needs_postgres_and_no_jobs_in_the_web(self) -> Settings:
+        if not self.database_transaction_pooler:
+            return self
+        if self.is_sqlite:
+            raise ValueError("DATABASE_TRANSACTION_POOLER needs a PostgreSQL DATABASE_URL")
+        # The periodic jobs lock through a session of their own: behind a pooler they run in
+        # `python -m app.worker` with DATABASE_DIRECT_URL, not in every web process.
+        if self.background_jobs_enabled:
+            raise ValueError(
+                "DATABASE_TRANSACTION_POOLER needs BACKGROUND_JOBS_ENABLED=false "
+                "(run python -m app.worker with DATABASE_DIRECT_URL instead)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,17 +53,58 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _configure_sqlite(engine)
     else:
-        engine = create_async_engine(
-            url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS},
-        )
-        event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
-        event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
+        connect_args: dict[str, Any] = {"timeout": _CONNECT_TIMEOUT_SECONDS}
+        if settings.database_transaction_pooler:
+            connect_args |= _UNPREPARED
+        engine = _postgres_engine(url, settings, connect_args)
     use_data_keys(
         engine.sync_engine.dialect, settings.field_encryption_keys, settings.blind_index_key
     )
+    return engine
+
+
+def create_session_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
+    """The engine for work that needs one PostgreSQL session throughout (session advisory
+    locks): `engine` itself, or behind a transaction pooler a small one of its own on
+    DATABASE_DIRECT_URL (which the caller disposes of)."""
+    if not settings.database_transaction_pooler:
+        return engine
+    if not settings.database_direct_url:
+        raise ValueError(
+            "DATABASE_TRANSACTION_POOLER needs DATABASE_DIRECT_URL (PostgreSQL itself, not the "
+            "pooler) for the job locks, which hold a session"
+        )
+    return _postgres_engine(
+        make_url(settings.database_direct_url),
+        settings,
+        {"timeout": _CONNECT_TIMEOUT_SECONDS},
+        pool_size=2,
+    )
+
+
+# Behind PgBouncer in transaction mode (before 1.21 it does not track prepared statements), a
+# statement prepared in one transaction may be gone, or another client's, in the next: asyncpg
+# keeps no statement cache, SQLAlchemy's dialect none either, and the statements it still
+# prepares (to learn result columns) get names no other connection uses (SQLAlchemy's
+# "Prepared Statement Name with PGBouncer").
+_UNPREPARED: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
+}
+
+
+def _postgres_engine(
+    url: Any, settings: Settings, connect_args: dict[str, Any], pool_size: int | None = None
+) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=0 if pool_size else settings.db_max_overflow,
+        connect_args=connect_args,
+    )
+    event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
+    event.listen(engine.sync_engine, "handle_error", _recognise_lost_connections)
     return engine
 
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import wiring, worker
+from app.analytics.chart_renderer import ChartRenderer
 from app.api import include_routers
 from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await app.state.chat_runtime.close()
+            await asyncio.to_thread(app.state.chart_renderer.close)
             guard = getattr(app.state, "sign_in_guard", None)
             if guard is not None:
                 guard.close()
@@ -151,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Its processes start on the first chart (and again after the lifespan closes them).
+    app.state.chart_renderer = ChartRenderer(settings.chart_render_processes)
     # Inside the request context (request id, language), so its 413 carries them.
     app.add_middleware(
         BodySizeLimitMiddleware,

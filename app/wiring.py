@@ -18,6 +18,10 @@ A prescription, from signing to its order and settlement
     ordered            -> app/pharmacy/orders.py routes it to a store, shows the insurance split
                           (pre-settlement) and tells the store's partner system through the
                           outbox (OUTBOX: partner.webhook; so is a cancelled order).
+                          QuoteComputed: in the transaction, where the insurance platform is
+                          configured, its pre-settlement (2206) is kept on the quote beside the
+                          local estimate (a refusal refuses the order; no answer marks the
+                          quote's platform split unavailable).
     order moves        -> OrderTransitioned: in the transaction, hand-over (`delivered`) settles
                           the claim with insurance, then on the insurance platform where one is
                           configured (app/insurance_platform/settlement.py: 2207, its split kept
@@ -79,7 +83,7 @@ from app.chat.runtime import ChatRuntime, chat_runtime
 from app.config import Settings
 from app.db import app_state_of
 from app.insurance import repository as insurance_repository
-from app.insurance.facts import SettlementReversed
+from app.insurance.facts import QuoteComputed, SettlementReversed
 from app.insurance_platform import settlement as platform_settlement
 from app.insurance_platform.client import InsurancePlatform
 from app.metrics import counters as domain_metrics
@@ -141,6 +145,8 @@ CLIENT_MESSAGES: Mapping[str, ClientHandler] = {
     "chat.recall": chat_socket.recall,
     "chat.read": chat_socket.read,
     "chat.sync": chat_socket.sync,
+    "chat.changes": chat_socket.changes,
+    "chat.forward": chat_socket.forward,
     "chat.typing": chat_socket.typing,
     "presence.update": assignment_realtime.presence_update,
 }
@@ -196,6 +202,14 @@ async def settle_on_platform(session: AsyncSession, event: OrderTransitioned) ->
     settled = await insurance_repository.unreversed_settlement_of_order(session, event.order.id)
     if settled is not None:
         await platform_settlement.settle(session, platform, settled)
+
+
+async def presettle_on_platform(session: AsyncSession, event: QuoteComputed) -> None:
+    """Where the insurance platform is configured, a quote carries its pre-settlement (2206)
+    beside the local estimate (in the same transaction: a refusal refuses the quote)."""
+    platform = insurance_platform(session)
+    if platform is not None:
+        await platform_settlement.presettle(session, platform, event.quote)
 
 
 async def reverse_on_platform(session: AsyncSession, event: SettlementReversed) -> None:
@@ -254,6 +268,7 @@ def wire(dispatcher: events.Dispatcher = events.dispatcher) -> None:
     dispatcher.in_transaction(RevocationRequested, cancel_revoked_order)
     dispatcher.in_transaction(OrderTransitioned, settlement_link.settle_at_hand_over)
     dispatcher.in_transaction(OrderTransitioned, settle_on_platform)
+    dispatcher.in_transaction(QuoteComputed, presettle_on_platform)
     dispatcher.in_transaction(OrderTransitioned, delivery_notifications.tell_patient)
     # A settlement reversed: the patient's payments are owed back.
     dispatcher.in_transaction(SettlementReversed, reverse_on_platform)

@@ -6,7 +6,9 @@
 The demo runs the same schedule inside the web process (BACKGROUND_JOBS_ENABLED); production
 turns that off and runs this module as its own process (any number of them). Lock rule: a job
 runs only while it holds its lock - PostgreSQL's session advisory lock `lock_key`, taken and
-released on one connection kept for the run, so two processes never run the same job at once;
+released on one connection kept for the run (behind a transaction pooler, a connection to
+DATABASE_DIRECT_URL: the pooler would hand the unlock to another session), so two processes
+never run the same job at once;
 on SQLite (one process) a lock in memory, so a slow run is never overlapped by the next tick.
 A tick that finds the lock taken is skipped; a failed run is logged and tried again at the next
 tick.
@@ -37,11 +39,12 @@ from app.assignment import jobs as assignment_jobs
 from app.auth import jobs as auth_jobs
 from app.chat import jobs as chat_jobs
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_session_engine, create_sessionmaker
 from app.idempotency import keys as idempotency_keys
 from app.kit import sql
 from app.kit.blobstore import BlobStore, create_blob_store
 from app.kit.signals import until_signalled
+from app.notify import jobs as notify_jobs
 from app.observability import configure_logging
 from app.payment import jobs as payment_jobs
 from app.prescription import jobs as prescription_jobs
@@ -55,7 +58,7 @@ log = structlog.get_logger(__name__)
 class JobContext:
     """What the jobs run with: the database, the settings, the hub, blobs and an HTTP client."""
 
-    engine: AsyncEngine
+    engine: AsyncEngine  # where the job locks are taken (one session per lock)
     sessionmaker: async_sessionmaker[AsyncSession]
     settings: Settings
     hub: RealtimeHub
@@ -97,6 +100,11 @@ SCHEDULE: tuple[Job, ...] = (
         lambda c: reading_jobs.ensure_partitions(c.sessionmaker),
     ),
     Job(
+        "reading-retention",
+        lambda s: 86400.0,
+        lambda c: reading_jobs.archive_expired_partitions(c.sessionmaker, c.settings),
+    ),
+    Job(
         "assignment",
         lambda s: 30.0,
         lambda c: assignment_jobs.run_once(c.sessionmaker, c.settings, c.hub),
@@ -125,6 +133,11 @@ SCHEDULE: tuple[Job, ...] = (
         "money",
         lambda s: s.payment_jobs_interval_seconds,
         lambda c: payment_jobs.run_once(c.sessionmaker, c.settings, c.http),
+    ),
+    Job(
+        "sms-reports",
+        lambda s: 300.0,
+        lambda c: notify_jobs.run_once(c.sessionmaker, c.settings, c.http),
     ),
 )
 
@@ -195,14 +208,16 @@ async def run_schedule(ctx: JobContext, schedule: Sequence[Job] = SCHEDULE) -> N
 @contextlib.asynccontextmanager
 async def standalone_context(settings: Settings) -> AsyncIterator[JobContext]:
     """A worker process's own engine, hub (Redis with REDIS_URL: pushes reach every web
-    process), blob store and HTTP client, released at the end."""
+    process), blob store and HTTP client, released at the end. Behind a transaction pooler the
+    job locks take their sessions on DATABASE_DIRECT_URL."""
     engine = create_engine(settings)
+    locks = create_session_engine(settings, engine)
     hub = create_hub(settings)
     await hub.start()
     try:
         async with httpx.AsyncClient(timeout=settings.outbox_http_timeout_seconds) as http:
             yield JobContext(
-                engine,
+                locks,
                 create_sessionmaker(engine),
                 settings,
                 hub,
@@ -211,6 +226,8 @@ async def standalone_context(settings: Settings) -> AsyncIterator[JobContext]:
             )
     finally:
         await hub.stop()
+        if locks is not engine:
+            await locks.dispose()
         await engine.dispose()
 
 

@@ -53,11 +53,13 @@ GENERATE = [
        SELECT gen_random_uuid(), 'H' || i, '医院' || i, 'Hospital ' || i,
               CASE WHEN i <= 3 THEN 'tertiary' ELSE 'secondary' END, '140302', true, i = 1, now()
        FROM generate_series(1, 15) i""",
-    """INSERT INTO chronic_diseases (id, code, national_code, category_zh, name_zh, name_en,
+    """INSERT INTO disease_categories (code, name_zh, name_en)
+       VALUES ('M016', '糖尿病', 'Diabetes mellitus'), ('M039', '高血压', 'Hypertension')""",
+    """INSERT INTO chronic_diseases (id, code, national_code, category_code, name_zh, name_en,
                                      online_admitted, created_at)
-       VALUES (gen_random_uuid(), 'M01603', 'M01600', '糖尿病', '糖尿病伴并发症', 'DM', true,
+       VALUES (gen_random_uuid(), 'M01603', 'M01600', 'M016', '糖尿病伴并发症', 'DM', true,
                now()),
-              (gen_random_uuid(), 'M03902', 'M03900', '高血压', '高血压三级', 'HTN', true,
+              (gen_random_uuid(), 'M03902', 'M03900', 'M039', '高血压三级', 'HTN', true,
                now())""",
     """INSERT INTO catalogue_editions (id, effective_from, note, created_at)
        VALUES (gen_random_uuid(), DATE '2020-01-01', 'bench', now())""",

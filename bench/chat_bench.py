@@ -1,19 +1,25 @@
 """Chat delivery benchmark: this service vs Matrix Synapse, same machine, same run.
 
-    .venv/bin/python bench/chat_bench.py [--messages 50] [--sequential 300] [--skip-synapse]
+    .venv/bin/python bench/chat_bench.py [--messages 50] [--sequential 300] [--workers 1]
+                                         [--skip-synapse]
 
 Scenarios, each on both systems:
   fan-in      20 patients, each in their own conversation with one doctor, send concurrently
               (each one waits for its own acknowledgement before the next message);
   sequential  one patient sends messages one after another to the doctor.
 Measured at the doctor's client: messages per second (first send to last receipt),
-send-to-receive latency p50/p99, and lost / duplicated messages.
+send-to-receive latency p50/p99, and lost / duplicated messages. And CPU per message: the user +
+system time (/proc/<pid>/stat) the scenario cost the server's processes (ours: uvicorn and its
+workers; Synapse: its one process) and, apart, the PostgreSQL backends connected to its database,
+divided by the messages received. (Redis, which ours publishes through, is a server shared with
+other work on this machine and is not counted.)
 
-Ours: 2 uvicorn workers on PostgreSQL + Redis; clients send `chat.send` and receive
-`chat.message` over the websocket. Synapse (from PyPI, in bench/.venv-synapse, made on first
-run): one homeserver on PostgreSQL, loopback only, presence off, rate limits lifted, users
-registered through the shared-secret admin API; clients PUT /send and the doctor long-polls
-/sync. Everything started here is stopped and its databases dropped at the end.
+Ours: `--workers` uvicorn workers (default 1, against Synapse's one process) on PostgreSQL +
+Redis; clients send `chat.send` and receive `chat.message` over the websocket. Synapse (from
+PyPI, in bench/.venv-synapse, made on first run): one homeserver on PostgreSQL, loopback only,
+presence off, rate limits lifted, users registered through the shared-secret admin API; clients
+PUT /send and the doctor long-polls /sync. Everything started here is stopped and its
+databases dropped at the end.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +61,7 @@ PG_SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:54
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
 SYNAPSE_VENV = ROOT / "bench" / ".venv-synapse"
 PATIENTS = 20
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -66,6 +73,9 @@ class Tally:
     duplicates: int = 0
     expected: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # CPU seconds the scenario cost the server's processes and its PostgreSQL backends.
+    cpu_server: float = 0.0
+    cpu_postgres: float = 0.0
 
     def receive(self, message_id: str) -> None:
         """Record a receipt at the doctor's client."""
@@ -93,7 +103,74 @@ class Tally:
             "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 1) if latencies else None,
             "lost": lost,
             "duplicated": self.duplicates,
+            "cpu_server_ms": self._per_message(self.cpu_server),
+            "cpu_postgres_ms": self._per_message(self.cpu_postgres),
         }
+
+    def _per_message(self, seconds: float) -> float | None:
+        return round(1000 * seconds / len(self.received), 2) if self.received else None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process descended from it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(children.get(current, []))
+    return tree
+
+
+@dataclass
+class CpuMeter:
+    """CPU times of a server's process tree and of the PostgreSQL backends of its database."""
+
+    server_pid: int
+    database: str
+
+    async def snapshot(self) -> tuple[dict[int, float], dict[int, float]]:
+        """(server pid -> CPU seconds, backend pid -> CPU seconds) now."""
+        admin = await asyncpg.connect(PG_SERVER)
+        try:
+            backends = [
+                r["pid"]
+                for r in await admin.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database
+                )
+            ]
+        finally:
+            await admin.close()
+        server = {pid: cpu_seconds(pid) for pid in process_tree(self.server_pid)}
+        return server, {pid: cpu_seconds(pid) for pid in backends}
+
+    async def measure(self, scenario: Awaitable[Tally]) -> Tally:
+        """Run `scenario`; its tally with the CPU it cost. A process that appears during the
+        scenario counts whole; one that ends during it counts to its last snapshot (the servers
+        keep their processes and pooled connections)."""
+        before = await self.snapshot()
+        tally = await scenario
+        after = await self.snapshot()
+        tally.cpu_server, tally.cpu_postgres = (
+            sum(cpu - was.get(pid, 0.0) for pid, cpu in now.items())
+            for was, now in zip(before, after, strict=True)
+        )
+        return tally
 
 
 def free_port() -> int:
@@ -130,14 +207,16 @@ async def pg_database(name: str, collate_c: bool = False) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def process(args: list[str], env: dict[str, str], log: Path) -> AsyncIterator[None]:
+async def process(
+    args: list[str], env: dict[str, str], log: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """A child process with output to `log`, terminated on exit."""
     with log.open("wb") as out:
         child = await asyncio.create_subprocess_exec(
             *args, env={**os.environ, **env}, stdout=out, stderr=out, cwd=ROOT
         )
         try:
-            yield
+            yield child
         finally:
             child.terminate()
             try:
@@ -150,9 +229,12 @@ async def process(args: list[str], env: dict[str, str], log: Path) -> AsyncItera
 # ---------------------------------------------------------------- ours
 
 
-async def run_ours(messages: int, sequential: int, workdir: Path) -> list[dict[str, object]]:
-    """Both scenarios against 2 uvicorn workers on PostgreSQL + Redis."""
-    async with pg_database(f"chat_bench_{uuid.uuid4().hex[:8]}") as dsn:
+async def run_ours(
+    messages: int, sequential: int, workers: int, workdir: Path
+) -> list[dict[str, object]]:
+    """Both scenarios against `workers` uvicorn workers on PostgreSQL + Redis."""
+    name = f"chat_bench_{uuid.uuid4().hex[:8]}"
+    async with pg_database(name) as dsn:
         url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
         await migrate(url)
         settings = Settings(APP_ENV=Environment.test, database_url=url)
@@ -168,6 +250,9 @@ async def run_ours(messages: int, sequential: int, workdir: Path) -> list[dict[s
             "DATABASE_URL": url,
             "REDIS_URL": REDIS_URL,
             "OUTBOX_RELAY_ENABLED": "false",
+            # As deployed: the periodic jobs run in `python -m app.worker`, not in the web
+            # process (they would add their CPU to every message's).
+            "BACKGROUND_JOBS_ENABLED": "false",
             "FAKE_WECHAT_ENABLED": "false",
             "LOG_LEVEL": "WARNING",
             "CHAT_RATE_LIMIT_MESSAGES": "1000000",
@@ -175,14 +260,17 @@ async def run_ours(messages: int, sequential: int, workdir: Path) -> list[dict[s
         }
         command = [
             sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--no-access-log",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--no-access-log",
         ]  # fmt: skip
-        async with process(command, env, workdir / "uvicorn.log"):
+        async with process(command, env, workdir / "uvicorn.log") as server:
             await wait_http(f"http://127.0.0.1:{port}/healthz")
             ws = f"ws://127.0.0.1:{port}/ws"
-            fan_in = await _ours_scenario(ws, doctor, chats, messages)
-            one = await _ours_scenario(ws, doctor, chats[:1], sequential)
-        return [fan_in.report("ours", "fan-in"), one.report("ours", "sequential")]
+            meter = CpuMeter(server.pid, name)
+            fan_in = await meter.measure(_ours_scenario(ws, doctor, chats, messages))
+            one = await meter.measure(_ours_scenario(ws, doctor, chats[:1], sequential))
+        system = f"ours ({workers} worker{'s' if workers > 1 else ''})"
+        return [fan_in.report(system, "fan-in"), one.report(system, "sequential")]
 
 
 async def _one_doctor(sessionmaker, settings, chats) -> str:
@@ -341,11 +429,12 @@ async def _register(http: httpx.AsyncClient, name: str) -> str:
 
 async def run_synapse(messages: int, sequential: int, workdir: Path) -> list[dict[str, object]]:
     """Both scenarios against one Synapse homeserver on PostgreSQL."""
-    async with pg_database(f"synapse_bench_{uuid.uuid4().hex[:8]}", collate_c=True) as dsn:
+    name = f"synapse_bench_{uuid.uuid4().hex[:8]}"
+    async with pg_database(name, collate_c=True) as dsn:
         port = free_port()
         config = await asyncio.to_thread(synapse_config, workdir, port, dsn)
         command = [str(SYNAPSE_VENV / "bin" / "python"), "-m", "synapse.app.homeserver", "-c"]
-        async with process([*command, str(config)], {}, workdir / "synapse.log"):
+        async with process([*command, str(config)], {}, workdir / "synapse.log") as server:
             base = f"http://127.0.0.1:{port}"
             await wait_http(f"{base}/health", within=120)
             async with httpx.AsyncClient(base_url=base, timeout=60) as http:
@@ -353,8 +442,11 @@ async def run_synapse(messages: int, sequential: int, workdir: Path) -> list[dic
                 patients = [await _register(http, f"patient{n}") for n in range(PATIENTS)]
                 rooms = [await _room(http, doctor, token, n) for n, token in enumerate(patients)]
             pairs = list(zip(patients, rooms, strict=True))
-            fan_in = await _synapse_scenario(base, doctor, pairs, messages)
-            one = await _synapse_scenario(base, doctor, [(patients[0], rooms[0])], sequential)
+            meter = CpuMeter(server.pid, name)
+            fan_in = await meter.measure(_synapse_scenario(base, doctor, pairs, messages))
+            one = await meter.measure(
+                _synapse_scenario(base, doctor, [(patients[0], rooms[0])], sequential)
+            )
         return [fan_in.report("synapse", "fan-in"), one.report("synapse", "sequential")]
 
 
@@ -425,12 +517,16 @@ async def _synapse_scenario(
 
 
 def _table(rows: list[dict[str, object]]) -> str:
-    head = "| system | scenario | messages | msg/s | p50 ms | p99 ms | lost | duplicated |"
-    lines = [head, "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    head = (
+        "| system | scenario | messages | msg/s | p50 ms | p99 ms | lost | duplicated "
+        "| CPU ms/msg server | CPU ms/msg PostgreSQL |"
+    )
+    lines = [head, "|" + " --- |" * 10]
     for r in rows:
         lines.append(
             f"| {r['system']} | {r['scenario']} | {r['messages']} | {r['msg_per_s']} | "
-            f"{r['p50_ms']} | {r['p99_ms']} | {r['lost']} | {r['duplicated']} |"
+            f"{r['p50_ms']} | {r['p99_ms']} | {r['lost']} | {r['duplicated']} | "
+            f"{r['cpu_server_ms']} | {r['cpu_postgres_ms']} |"
         )
     return "\n".join(lines)
 
@@ -440,19 +536,23 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=50, help="per patient in fan-in")
     parser.add_argument("--sequential", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of ours")
     parser.add_argument("--skip-synapse", action="store_true")
+    parser.add_argument("--skip-ours", action="store_true")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
     rows: list[dict[str, object]] = []
     try:
-        rows += await run_ours(args.messages, args.sequential, workdir)
+        if not args.skip_ours:
+            rows += await run_ours(args.messages, args.sequential, args.workers, workdir)
         if not args.skip_synapse:
             await _ensure_synapse()
             rows += await run_synapse(args.messages, args.sequential, workdir)
     finally:
         print(_table(rows))
+        print("load average: " + " ".join(f"{n:.2f}" for n in os.getloadavg()))
         print(f"logs: {workdir}")
-    if any(r["lost"] or r["duplicated"] for r in rows if r["system"] == "ours"):
+    if any(r["lost"] or r["duplicated"] for r in rows if str(r["system"]).startswith("ours")):
         raise SystemExit("ours lost or duplicated messages")
 
 

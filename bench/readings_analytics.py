@@ -1,12 +1,15 @@
 """Analytics bench (PostgreSQL): a 14-day CGM summary + AGP over 20,160 one-minute readings, and
-the doctor's panel of 200 patients with 50 million readings in the table.
+the doctor's panel of 200 patients, at one or more sizes of the readings table.
 
-    .venv/bin/python bench/readings_analytics.py [--server URL] [--total 50000000] [--requests 30]
+    .venv/bin/python -m bench.readings_analytics [--server URL] [--total 1000000,10000000,50000000]
+        [--requests 30]
 
-Creates a database, generates readings with SQL generate_series (the 50M rows take several
-minutes), measures both requests through HTTP against a real uvicorn worker, and drops the
-database. The panel is measured twice: with rollups already current (the reading worker keeps
-them so) and with all 200 patients' rollups stale (its worst case).
+Creates a database, generates readings with SQL generate_series (50 M rows take several
+minutes), and at each size (the table grown to it, then VACUUM ANALYZE) measures both requests
+through HTTP against a real uvicorn worker; drops the database at the end. The panel is measured
+twice: with rollups already current (the reading worker keeps them so) and with all 200
+patients' rollups stale (its worst case). Several sizes show whether a request's cost grows
+with the table.
 """
 
 from __future__ import annotations
@@ -60,8 +63,7 @@ WHERE d.patient_id = ANY($1::uuid[])
 FILLER = """
 INSERT INTO readings (device_id, kind, measured_at, patient_id, utc_offset_minutes, value,
                       sample_interval_seconds, backfilled, source, received_at)
-SELECT d.id, 'cgm', date_trunc('minute', now()) - interval '15 days'
-                    - make_interval(mins => 5 * i), d.patient_id, 480,
+SELECT d.id, 'cgm', $6::timestamptz - make_interval(mins => 5 * ($5 + i)), d.patient_id, 480,
        150 + (random() - 0.5) * 120, 300, true, 'app', now()
 FROM (SELECT id, patient_id FROM devices WHERE serial LIKE 'BENCH-%' AND patient_id <> ALL($1)
       ORDER BY id OFFSET $2 LIMIT $3) d,
@@ -150,65 +152,92 @@ async def doctor_with_patients(url: str, patient_ids: list) -> str:
     return token
 
 
+async def measure(url: str, minute_patient, panel_ids: list, token: str, requests: int) -> str:
+    """The summary and the panel (current, then all stale) against one fresh uvicorn worker."""
+    with uvicorn_server(url, 1) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=300) as http:
+            summary = await timed_get(
+                http,
+                f"/api/v1/patients/{minute_patient.patient_id}/cgm-summary",
+                minute_patient.token,
+                requests,
+            )
+            # Readings written by SQL bypass ingestion: mark the panel's rollups stale as
+            # ingestion would, so the first panel call computes all 200 of them.
+            connection = await asyncpg.connect(plain(url))
+            await connection.execute(STALE, panel_ids)
+            await connection.close()
+            started = time.perf_counter()
+            first = await http.get("/api/v1/panel", headers={"Authorization": f"Bearer {token}"})
+            stale_ms = 1000 * (time.perf_counter() - started)
+            first.raise_for_status()
+            current = await timed_get(http, "/api/v1/panel", token, requests)
+            patients = len(first.json()["items"])
+    return (
+        f"14-day CGM summary + AGP, 20,160 one-minute readings: {figures(summary)}\n"
+        f"doctor's panel, {patients} patients, rollups current: {figures(current)}\n"
+        f"doctor's panel, all {patients} patients' rollups stale (first call): {stale_ms:.0f} ms"
+    )
+
+
 async def main() -> None:
-    """Run the bench and print its figures."""
+    """Run the bench and print its figures, one block per size."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", default=DEFAULT_SERVER)
-    parser.add_argument("--total", type=int, default=50_000_000)
+    parser.add_argument(
+        "--total",
+        default="50000000",
+        help="readings in the table at each measurement, comma-separated, ascending",
+    )
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--filler-patients", type=int, default=2_000)
     args = parser.parse_args()
+    totals = sorted(int(t) for t in args.total.split(","))
     async with bench_database(args.server, "cc_bench_analytics") as url:
         minute_patient = (await seed_patients(url, 1, prefix="minute", interval=60))[0]
         panel = await seed_patients(url, PANEL_PATIENTS, prefix="panel", tokens=False)
         filler = await seed_patients(url, args.filler_patients, prefix="filler", tokens=False)
         panel_ids = [w.patient_id for w in panel]
         connection = await asyncpg.connect(plain(url))
-        started = time.perf_counter()
         await connection.execute(ONE_MINUTE, minute_patient.device_id, minute_patient.patient_id)
         await connection.execute(PANEL_CGM, panel_ids)
         await connection.execute(PANEL_BP, panel_ids)
-        have = await connection.fetchval("SELECT count(*) FROM readings")
-        per_patient = max(0, (args.total - have) // len(filler))
-        step = 100
-        for offset in range(0, len(filler), step):
-            await connection.execute(FILLER, panel_ids, offset, step, per_patient)
-        # As autovacuum would by then: index-only scans need the visibility map.
-        await connection.execute("VACUUM ANALYZE readings")
-        total = await connection.fetchval("SELECT count(*) FROM readings")
-        generated = time.perf_counter() - started
-        size = await connection.fetchval(
-            "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_inherits i "
-            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass"
+        # One time the filler counts back from at every size (now() moves on between sizes).
+        anchor = await connection.fetchval(
+            "SELECT date_trunc('minute', now()) - interval '15 days'"
         )
         await connection.close()
-        print(f"readings in the table: {total:,} ({size} with indexes)")
-        print(f"generated in {generated:.0f} s")
         token = await doctor_with_patients(url, panel_ids)
-        with uvicorn_server(url, 1) as base:
-            async with httpx.AsyncClient(base_url=base, timeout=300) as http:
-                summary = await timed_get(
-                    http,
-                    f"/api/v1/patients/{minute_patient.patient_id}/cgm-summary",
-                    minute_patient.token,
-                    args.requests,
+        written = 0  # filler readings per filler patient so far (each size adds older ones)
+        for total in totals:
+            connection = await asyncpg.connect(plain(url))
+            started = time.perf_counter()
+            have = await connection.fetchval("SELECT count(*) FROM readings")
+            per_patient = max(0, (total - have) // len(filler))
+            step = 100
+            for offset in range(0, len(filler), step):
+                await connection.execute(
+                    FILLER, panel_ids, offset, step, per_patient, written, anchor
                 )
-                # Readings written by SQL bypass ingestion: mark the panel's rollups stale as
-                # ingestion would, so the first panel call computes all 200 of them.
-                connection = await asyncpg.connect(plain(url))
-                await connection.execute(STALE, panel_ids)
-                await connection.close()
-                started = time.perf_counter()
-                first = await http.get(
-                    "/api/v1/panel", headers={"Authorization": f"Bearer {token}"}
-                )
-                stale_ms = 1000 * (time.perf_counter() - started)
-                first.raise_for_status()
-                current = await timed_get(http, "/api/v1/panel", token, args.requests)
-                patients = len(first.json()["items"])
-    print(f"14-day CGM summary + AGP, 20,160 one-minute readings: {figures(summary)}")
-    print(f"doctor's panel, {patients} patients, rollups current: {figures(current)}")
-    print(f"doctor's panel, all {patients} patients' rollups stale (first call): {stale_ms:.0f} ms")
+            written += per_patient
+            # As autovacuum would by then: index-only scans need the visibility map.
+            await connection.execute("VACUUM ANALYZE readings")
+            count = await connection.fetchval("SELECT count(*) FROM readings")
+            generated = time.perf_counter() - started
+            size = await connection.fetchval(
+                "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass"
+            )
+            await connection.close()
+            print(f"readings in the table: {count:,} ({size} with indexes)", flush=True)
+            print(f"grown to it in {generated:.0f} s; load {loadavg()}", flush=True)
+            print(await measure(url, minute_patient, panel_ids, token, args.requests), flush=True)
+
+
+def loadavg() -> str:
+    """The machine's 1/5/15-minute load averages (the figures depend on what else runs)."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 -- wrk script for bench/readings_ingest.py: POST /api/v1/readings with one whole day of 5-minute
 -- CGM values (288 items) per request. Request r of all threads goes to wearer r % W, day
 -- r // W + 1 back from today, so every request carries new keys.
--- Arguments after `--`: wearers file ("token device_id" per line), thread count, today's
+-- Arguments after `--`: wearers file ("token device_id ..." per line), thread count, today's
 -- midnight (UTC epoch seconds), days available.
 
 local threadnum = 0

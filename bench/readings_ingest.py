@@ -15,8 +15,6 @@ import argparse
 import asyncio
 import random
 import shutil
-import subprocess
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +26,7 @@ from bench.readings_setup import (
     Wearer,
     bench_database,
     plain,
+    run_wrk_script,
     seed_patients,
     uvicorn_server,
 )
@@ -108,22 +107,11 @@ async def raw_rate(url: str, batches: int, clients: int, mode: str) -> float:
 
 
 def http_rate(base: str, wearers: list[Wearer], seconds: int, clients: int) -> dict[str, int]:
-    """POST /api/v1/readings for `seconds` from wrk (a C load generator, so the client costs
-    the two cores little, as asyncpg's does for the raw rates); wrk's figures."""
+    """POST /api/v1/readings for `seconds` from wrk (as asyncpg's client costs the raw rates
+    little); wrk's figures. A wearer without a token (the bare endpoint's) sends "Bearer -"."""
     today = int(day_start(0).timestamp())
-    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
-        # A wearer without a token (the bare endpoint's) sends "Bearer -".
-        listing.writelines(f"{w.token or '-'} {w.device_id}\n" for w in wearers)
-        listing.flush()
-        threads = 2
-        output = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "--timeout", "30s",
-             "-s", str(Path(__file__).with_name("readings_ingest.lua")), base, "--",
-             listing.name, str(threads), str(today), str(DAYS)],
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
-    result = next(line for line in output.splitlines() if line.startswith("RESULT "))
-    return {k: int(v) for k, v in (field.split("=") for field in result.split()[1:])}
+    script = Path(__file__).with_name("readings_ingest.lua")
+    return run_wrk_script(base, script, wearers, clients, seconds, str(today), str(DAYS))
 
 
 async def main() -> None:

@@ -22,4 +22,15 @@ if ! command -v chromium >/dev/null 2>&1; then
             "test will be skipped (install chromium to run it)" >&2
     fi
 fi
+# The scale-out tests start their own PgBouncer (Debian's package) in transaction mode.
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing pgbouncer for the scale-out tests (apt-get)" >&2
+        { apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null; } ||
+            echo "could not install pgbouncer: the scale-out tests will be skipped" >&2
+    else
+        echo "pgbouncer is missing and this is not root with apt-get: the scale-out tests" \
+            "will be skipped (install pgbouncer to run them)" >&2
+    fi
+fi
 exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 # The xdist workers and every server or CLI process a test starts cache byte-code (in
@@ -130,11 +130,13 @@ def fake_wechat() -> httpx.AsyncClient:
 
 
 @pytest.fixture(scope="session")
-def app_template(settings: Settings) -> FastAPI:
+def app_template(settings: Settings) -> Iterator[FastAPI]:
     """The app of the run's settings, built once per worker: building one (every route's
     dependencies and validators, the fake merchant's keys) costs more than most tests. Each
-    test gets its own copy (`app`)."""
-    return create_app(settings)
+    test gets its own copy (`app`), sharing its chart renderer (one process per worker)."""
+    application = create_app(settings)
+    yield application
+    application.state.chart_renderer.close()
 
 
 @pytest.fixture

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from app.analytics import charts
+from app.analytics import chart_drawing, charts
 from app.analytics import service as analytics_service
 from app.analytics.chart_cache import chart_cache
+from app.analytics.chart_renderer import ChartRenderer, Draw
 from app.analytics.fhir import bundle
 from app.analytics.panel import doctor_panel
 from app.analytics.schemas import (
@@ -157,10 +156,11 @@ async def image_response(
     spec: Any,
     image_format: ImageFormat,
     if_none_match: str | None,
-    render: Callable[[Any, ImageFormat], bytes],
+    render: Draw,
 ) -> Response:
     """A chart image with its ETag (a hash of everything it shows, language included): 304 when
-    the client holds it, else rendered off the event loop once per ETag (the chart cache)."""
+    the client holds it, else rendered once per ETag (the chart cache) in a renderer process
+    (`app.state.chart_renderer`), off the event loop."""
     etag = f'"{charts.image_key(spec, image_format)}"'
     headers = {
         "ETag": etag,
@@ -169,8 +169,9 @@ async def image_response(
     }
     if if_none_match is not None and matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
+    renderer: ChartRenderer = request.app.state.chart_renderer
     image = await chart_cache(request.app.state).image(
-        etag, partial(asyncio.to_thread, render, spec, image_format)
+        etag, partial(renderer.render, render, spec, image_format)
     )
     return Response(image, media_type=charts.MEDIA_TYPES[image_format], headers=headers)
 
@@ -199,7 +200,7 @@ async def chart(
     Each image carries an `ETag`; sent back in `If-None-Match`, it gets `304` while the chart
     would look the same."""
     settings = request.app.state.settings
-    spec: charts.AgpSpec | charts.BpSpec
+    spec: chart_drawing.AgpSpec | chart_drawing.BpSpec
     if chart == "agp":
         cgm = await analytics_service.cgm_view(
             session, settings, principal, patient_id, end_date, days
@@ -211,7 +212,7 @@ async def chart(
         )
         spec = charts.bp_spec(bp.summary, bp.points, bp.patient.name, settings)
     # Only now: the views above answered 404 to whoever may not see the patient.
-    return await image_response(request, spec, image_format, if_none_match, charts.render)
+    return await image_response(request, spec, image_format, if_none_match, chart_drawing.render)
 
 
 @router.get(

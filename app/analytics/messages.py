@@ -5,6 +5,10 @@ from app.i18n import register_messages
 register_messages(
     {
         "chart_patient": {"zh": "患者", "en": "Patient"},
+        "chart_renderer_unavailable": {
+            "zh": "图表暂时无法生成，请稍后重试",
+            "en": "The chart cannot be drawn right now; try again shortly",
+        },
         # The AGP report.
         "chart_agp_heading": {
             "zh": "{name}  ·  {start} 至 {end}（{days} 天）",

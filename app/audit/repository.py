@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEvent
 
 
 async def add_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Append audit events in one executemany round trip."""
+    """Append audit events in one round trip (executemany for several)."""
     if rows:
-        await session.execute(insert(AuditEvent), rows)
+        # The table, not the entity: a Core INSERT skips the ORM's bulk-insert machinery,
+        # which was ~4 % of the CPU of a one-reading upload (each of which writes an event).
+        await session.execute(insert(cast(Table, AuditEvent.__table__)), rows)
 
 
 async def list_for_patient(

@@ -1,4 +1,5 @@
-"""Catalogue endpoints: everyone reads the catalogue in force; admins publish new editions."""
+"""Catalogue endpoints: everyone reads the catalogue in force (categories, diseases with their
+national codes and annual limits); admins publish new editions."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from app.catalogue.schemas import (
     CatalogueEditionOut,
     CatalogueEditionSummary,
     CatalogueEntryOut,
+    DiseaseCategoryOut,
 )
 from app.db import DbSession
 from app.kit.clock import city_date
@@ -28,16 +30,31 @@ Admin = Annotated[Principal, require_roles(Role.admin)]
 
 
 def _edition_out(view: catalogue_service.CatalogueView) -> CatalogueEditionOut:
+    categories: dict[str, DiseaseCategoryOut] = {}
+    for item in view.items:
+        category = item.category
+        categories.setdefault(
+            category.code,
+            DiseaseCategoryOut(
+                code=category.code,
+                name_zh=category.name_zh,
+                name_en=category.name_en,
+                disease_codes=[],
+            ),
+        ).disease_codes.append(item.disease.code)
     return CatalogueEditionOut(
         id=view.edition.id,
         effective_from=view.edition.effective_from,
         note=view.edition.note,
         created_at=view.edition.created_at,
+        categories=sorted(categories.values(), key=lambda c: c.code),
         entries=[
             CatalogueEntryOut(
                 disease_code=item.disease.code,
                 national_code=item.disease.national_code,
-                category_zh=item.disease.category_zh,
+                category_code=item.category.code,
+                category_zh=item.category.name_zh,
+                category_en=item.category.name_en,
                 name_zh=item.disease.name_zh,
                 name_en=item.disease.name_en,
                 online_admitted=item.online_admitted,

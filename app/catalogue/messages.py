@@ -22,6 +22,14 @@ register_messages(
             "zh": "同一病种在目录版本中出现多次",
             "en": "A disease is listed twice in the edition",
         },
+        "catalogue_category_repeated": {
+            "zh": "同一病种大类在目录中出现多次",
+            "en": "A category is listed twice in the catalogue",
+        },
+        "catalogue_category_unknown": {
+            "zh": "病种大类不存在：{category}",
+            "en": "Unknown catalogue category: {category}",
+        },
         "catalogue_limits_incomplete": {
             "zh": "病种 {disease} 缺少险种年度限额",
             "en": "Disease {disease} needs an annual limit for every insurance type",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
@@ -16,13 +16,17 @@ from app.authz.principal import CurrentPrincipal
 from app.chat import attachments as chat_attachments
 from app.chat import sending as chat_sending
 from app.chat import service as chat_service
+from app.chat.attachments import AttachmentKind
 from app.chat.repository import Membership
 from app.chat.runtime import ChatRuntime, chat_runtime
 from app.chat.schemas import (
+    MAX_CURSOR_CHARS,
     AttachmentOut,
+    ChangesResponse,
     ConversationDetail,
     ConversationList,
     ConversationOut,
+    ForwardRequest,
     MessageCreate,
     MessageOut,
     MessagePage,
@@ -36,6 +40,7 @@ from app.db import DbSession
 from app.kit.bounded import NonNegativeInt32, PositiveInt32
 from app.kit.downloads import user_upload_response
 from app.kit.pagination import PageQuery
+from app.models import ChatMessage
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 # Sorts after every real time in the conversation list's key (never-used conversations).
@@ -54,6 +59,14 @@ async def _participant(
 
 Runtime = Annotated[ChatRuntime, Depends(_runtime)]
 Participant = Annotated[Membership, Depends(_participant)]
+
+
+def _stored(stored: tuple[ChatMessage, bool], response: Response) -> MessageOut:
+    """A new message (201), or 200 for a retry answered with the one stored the first time."""
+    message, created = stored
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return MessageOut.of(message)
 
 
 def _by_activity(c: ConversationOut) -> tuple[bool, datetime, uuid.UUID]:
@@ -78,9 +91,33 @@ async def get_unread_counts(principal: CurrentPrincipal, session: DbSession) -> 
     return await chat_service.unread_counts(session, principal)
 
 
+@router.get("/sync", response_model=ChangesResponse)
+async def changes(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    request: Request,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR_CHARS,
+            description="The cursor of the last answer; absent the first time (everything)",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=500, description="Messages per page (all conversations)")
+    ] = None,
+) -> ChangesResponse:
+    """Catch up after a reconnect, every conversation at once: the messages after one cursor
+    (recalls among them), in one query however many conversations I have. Repeat with the
+    returned cursor while `has_more`."""
+    page_size = limit or request.app.state.settings.chat_sync_page_size
+    return await chat_service.changes(session, principal, since, page_size)
+
+
 @router.post("/sync", response_model=SyncResponse)
 async def sync(body: SyncRequest, principal: CurrentPrincipal, session: DbSession) -> SyncResponse:
-    """Catch up after a reconnect: every message after each of my per-conversation cursors."""
+    """Catch up from per-conversation cursors: every message after each of them (GET /sync
+    does the same with one cursor for all)."""
     return await chat_service.sync(session, principal, body.since, body.limit)
 
 
@@ -133,12 +170,32 @@ async def send_message(
     response: Response,
 ) -> MessageOut:
     """Send a message; the same client_msg_id again returns the original (200)."""
-    message, created = await chat_sending.send_message(
+    stored = await chat_sending.send_message(
         session, runtime, principal, member.conversation.id, body
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return MessageOut.of(message)
+    return _stored(stored, response)
+
+
+@router.post(
+    "/conversations/{conversation_id}/forward",
+    response_model=MessageOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "A retry: the message stored the first time"}},
+)
+async def forward_message(
+    member: Participant,
+    body: ForwardRequest,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: Runtime,
+    response: Response,
+) -> MessageOut:
+    """Forward a message of another of my conversations about the same patient into this one
+    (e.g. a patient's photo from our care conversation to their team's group)."""
+    stored = await chat_sending.forward_message(
+        session, runtime, principal, member.conversation.id, body
+    )
+    return _stored(stored, response)
 
 
 @router.post("/conversations/{conversation_id}/read", response_model=ReadState)
@@ -183,20 +240,25 @@ async def recall_message(
 )
 async def upload_attachment(
     member: Participant,
-    kind: Literal["image", "voice"],
+    kind: AttachmentKind,
     principal: CurrentPrincipal,
     session: DbSession,
     request: Request,
+    name: Annotated[
+        str | None,
+        Query(max_length=255, description="A file's name as the user chose it (kind=file)"),
+    ] = None,
 ) -> AttachmentOut:
-    """Upload an image (JPEG/PNG/WebP) or voice clip (AMR/WAV) as the raw body; send it
-    afterwards as an image or voice message with the returned id."""
+    """Upload an image (JPEG/PNG/WebP), voice clip (AMR/WAV), file (PDF, Word, Excel,
+    PowerPoint, UTF-8 text) or video (MP4/MOV) as the raw body; send it afterwards as a message
+    of the same kind with the returned id."""
     settings = request.app.state.settings
     await chat_attachments.admit_upload(session, settings, principal, member)
     data = await chat_attachments.read_limited(
         request.stream(), chat_attachments.size_limit(settings, kind)
     )
     attachment = await chat_attachments.store_upload(
-        session, request.app.state.blobs, settings, principal, member, kind, data
+        session, request.app.state.blobs, settings, principal, member, kind, data, name
     )
     return AttachmentOut.model_validate(attachment)
 
@@ -204,13 +266,23 @@ async def upload_attachment(
 @router.get(
     "/attachments/{attachment_id}",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}, "audio/amr": {}}}},
+    responses={
+        200: {
+            "content": {
+                "image/jpeg": {},
+                "audio/amr": {},
+                "application/pdf": {},
+                "video/mp4": {},
+            }
+        }
+    },
 )
 async def download_attachment(
     attachment_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> Response:
-    """The file of an image or voice message in one of my conversations."""
+    """The file of a message in one of my conversations (a forwarded copy's too), as a
+    download (Content-Disposition attachment with a file's name, nosniff)."""
     attachment, data = await chat_attachments.fetch(
         session, request.app.state.blobs, principal, attachment_id
     )
-    return user_upload_response(data, attachment.content_type)
+    return user_upload_response(data, attachment.content_type, attachment.file_name)

@@ -48,9 +48,31 @@ register_messages(
             "zh": "语音过长，最长 {limit} 秒",
             "en": "The voice message is too long (at most {limit} seconds)",
         },
+        "chat_video_too_long": {
+            "zh": "视频过长，最长 {limit} 秒",
+            "en": "The video is too long (at most {limit} seconds)",
+        },
         "chat_attachment_type_unsupported": {
-            "zh": "不支持的文件类型：图片请用 JPEG/PNG/WebP，语音请用 AMR/WAV",
-            "en": "Unsupported file type: images JPEG/PNG/WebP, voice AMR/WAV",
+            "zh": "不支持的文件类型：图片请用 JPEG/PNG/WebP，语音请用 AMR/WAV，"
+            "文件请用 PDF、Word、Excel、PowerPoint 或文本，视频请用 MP4/MOV",
+            "en": "Unsupported file type: images JPEG/PNG/WebP, voice AMR/WAV, files PDF, "
+            "Word, Excel, PowerPoint or plain text, videos MP4/MOV",
+        },
+        "chat_quote_not_found": {
+            "zh": "引用的消息不存在或不在本会话中",
+            "en": "The quoted message is not in this conversation",
+        },
+        "chat_forward_recalled": {
+            "zh": "该消息已被撤回，无法转发",
+            "en": "This message was recalled and cannot be forwarded",
+        },
+        "chat_forward_kind_not_allowed": {
+            "zh": "该类消息不能转发",
+            "en": "Messages of this kind cannot be forwarded",
+        },
+        "chat_forward_outside_care": {
+            "zh": "只能转发到同一位患者的会话中",
+            "en": "Messages can only be forwarded to a conversation about the same patient",
         },
         "chat_attachment_quota_exceeded": {
             "zh": "未发送的附件过多（最多 {max_count} 个、共 {max_mb} MB），请先发送已上传的附件；"

@@ -6,12 +6,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Row,
+    String,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -23,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.sql import insert_ignoring_conflicts
+from app.kit.sql import insert_ignoring_conflicts, named_dialect_insert
 from app.models import (
     Account,
     CareRelationship,
@@ -89,6 +92,37 @@ async def unread_counts(session: AsyncSession, account_id: uuid.UUID) -> dict[uu
     return {conversation_id: max(int(unread), 0) for conversation_id, unread in rows}
 
 
+def _claim_statement(member_only: bool) -> Any:
+    # Built once (below), executed with parameters: building and hashing a statement on every
+    # message cost about a tenth of a send's CPU. (Parameter names are not column names, which
+    # an UPDATE reserves for its SET clause.)
+    statement = update(ChatConversation).where(
+        ChatConversation.id == bindparam("conversation", type_=ChatConversation.id.type)
+    )
+    if member_only:
+        statement = statement.where(
+            exists().where(
+                ChatParticipant.conversation_id
+                == bindparam("conversation", type_=ChatConversation.id.type),
+                ChatParticipant.account_id
+                == bindparam("sender", type_=ChatParticipant.account_id.type),
+                ChatParticipant.left_at.is_(None),
+            )
+        )
+    return (
+        statement.values(
+            last_seq=ChatConversation.last_seq + 1,
+            last_message_at=bindparam("at", type_=ChatConversation.last_message_at.type),
+        )
+        .returning(ChatConversation.last_seq, ChatConversation.closed_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# By whether the sender must be an active participant (a person's send) or not (the server's).
+_CLAIM = {member_only: _claim_statement(member_only) for member_only in (True, False)}
+
+
 async def claim_next_seq(
     session: AsyncSession,
     conversation_id: uuid.UUID,
@@ -99,22 +133,10 @@ async def claim_next_seq(
     when the conversation does not exist or `sender_id` does not take part in it."""
     # One statement locks, checks membership and counts. The row lock is held until commit, so
     # committed seqs are 1..N without gaps; a rollback returns the number with everything else.
-    statement = update(ChatConversation).where(ChatConversation.id == conversation_id)
+    parameters: dict[str, Any] = {"conversation": conversation_id, "at": now}
     if sender_id is not None:
-        statement = statement.where(
-            exists().where(
-                ChatParticipant.conversation_id == conversation_id,
-                ChatParticipant.account_id == sender_id,
-                ChatParticipant.left_at.is_(None),
-            )
-        )
-    row = (
-        await session.execute(
-            statement.values(last_seq=ChatConversation.last_seq + 1, last_message_at=now)
-            .returning(ChatConversation.last_seq, ChatConversation.closed_at)
-            .execution_options(synchronize_session=False)
-        )
-    ).one_or_none()
+        parameters["sender"] = sender_id
+    row = (await session.execute(_CLAIM[sender_id is not None], parameters)).one_or_none()
     return None if row is None else (row[0], row[1])
 
 
@@ -128,12 +150,33 @@ async def give_back_seq(session: AsyncSession, conversation_id: uuid.UUID) -> No
     )
 
 
+@cache
+def _insert_message_statement(dialect: str, key_column: str) -> Any:
+    # Built once per database and key, the values passed as parameters (like `_CLAIM`).
+    return (
+        named_dialect_insert(dialect, ChatMessage)
+        .on_conflict_do_nothing(index_elements=["conversation_id", key_column])
+        .returning(ChatMessage.id)
+    )
+
+
 async def insert_message(session: AsyncSession, values: dict[str, Any], key_column: str) -> bool:
     """Store a message unless its idempotency key (`client_msg_id` or `server_key`, whichever
     `key_column` names) is already in the conversation."""
-    statement = insert_ignoring_conflicts(session, ChatMessage, ["conversation_id", key_column])
-    result = await session.execute(statement.values(**values).returning(ChatMessage.id))
+    statement = _insert_message_statement(session.get_bind().dialect.name, key_column)
+    result = await session.execute(statement, values)
     return result.first() is not None
+
+
+# A message by one of its idempotency keys, built once per key column.
+_BY_KEY = {
+    key_column: select(ChatMessage).where(
+        ChatMessage.conversation_id
+        == bindparam("conversation", type_=ChatMessage.conversation_id.type),
+        getattr(ChatMessage, key_column) == bindparam("key", type_=String()),
+    )
+    for key_column in ("client_msg_id", "server_key")
+}
 
 
 async def find_by_key(
@@ -141,35 +184,44 @@ async def find_by_key(
 ) -> ChatMessage | None:
     """The message stored under an idempotency key: a client's message id (`key_column`
     "client_msg_id") or the server's own key of a recall or notice ("server_key")."""
-    column = getattr(ChatMessage, key_column)
-    return await session.scalar(
-        select(ChatMessage).where(ChatMessage.conversation_id == conversation_id, column == key)
+    return await session.scalar(_BY_KEY[key_column], {"conversation": conversation_id, "key": key})
+
+
+_SEQ = bindparam("seq", type_=ChatParticipant.read_seq.type)
+# The sender's read-up-to moves to their message; every active participant's id comes back.
+# One round trip for both: the other rows are rewritten unchanged (read_seq is unindexed, so
+# PostgreSQL keeps these as cheap heap-only updates). Built once, like `_CLAIM`.
+_NOTE_SENT = (
+    update(ChatParticipant)
+    .where(
+        ChatParticipant.conversation_id
+        == bindparam("conversation", type_=ChatParticipant.conversation_id.type),
+        ChatParticipant.left_at.is_(None),
     )
+    .values(
+        read_seq=case(
+            (
+                and_(
+                    ChatParticipant.account_id
+                    == bindparam("sender", type_=ChatParticipant.account_id.type),
+                    ChatParticipant.read_seq < _SEQ,
+                ),
+                _SEQ,
+            ),
+            else_=ChatParticipant.read_seq,
+        )
+    )
+    .returning(ChatParticipant.account_id)
+    .execution_options(synchronize_session=False)
+)
 
 
 async def note_sent(
     session: AsyncSession, conversation_id: uuid.UUID, sender_id: uuid.UUID, seq: int
 ) -> list[uuid.UUID]:
     """Advance the sender's read-up-to to their message; every active participant's id."""
-    # One round trip for both: the other rows are rewritten unchanged (read_seq is unindexed,
-    # so PostgreSQL keeps these as cheap heap-only updates).
     rows = await session.execute(
-        update(ChatParticipant)
-        .where(
-            ChatParticipant.conversation_id == conversation_id,
-            ChatParticipant.left_at.is_(None),
-        )
-        .values(
-            read_seq=case(
-                (
-                    and_(ChatParticipant.account_id == sender_id, ChatParticipant.read_seq < seq),
-                    seq,
-                ),
-                else_=ChatParticipant.read_seq,
-            )
-        )
-        .returning(ChatParticipant.account_id)
-        .execution_options(synchronize_session=False)
+        _NOTE_SENT, {"conversation": conversation_id, "sender": sender_id, "seq": seq}
     )
     return list(rows.scalars())
 
@@ -276,6 +328,25 @@ async def patient_names(
     return {patient_id: name for patient_id, name in rows if name is not None}
 
 
+async def get_message(session: AsyncSession, message_id: uuid.UUID) -> ChatMessage | None:
+    """A message by its id (the caller checks whose conversation it is in)."""
+    return await session.scalar(select(ChatMessage).where(ChatMessage.id == message_id))
+
+
+async def patient_accounts(
+    session: AsyncSession, conversation_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The patient's account of each conversation (a care conversation and a team's group are
+    each about one patient, who takes part in it)."""
+    rows = await session.execute(
+        select(ChatParticipant.conversation_id, ChatParticipant.account_id).where(
+            ChatParticipant.conversation_id.in_(list(conversation_ids)),
+            ChatParticipant.role == "patient",
+        )
+    )
+    return {conversation_id: account_id for conversation_id, account_id in rows}
+
+
 async def get_message_by_seq(
     session: AsyncSession, conversation_id: uuid.UUID, seq: int
 ) -> ChatMessage | None:
@@ -317,6 +388,24 @@ async def messages_after(
     ).all()
 
 
+async def messages_since(
+    session: AsyncSession, cursors: dict[uuid.UUID, int], limit: int
+) -> Sequence[ChatMessage]:
+    """In one query, the first `limit` messages after each conversation's cursor seq (the
+    keys are the conversations to read), ascending by conversation, then seq."""
+    if not cursors:
+        return ()
+    after = case(cursors, value=ChatMessage.conversation_id, else_=0)
+    return (
+        await session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.conversation_id.in_(list(cursors)), ChatMessage.seq > after)
+            .order_by(ChatMessage.conversation_id, ChatMessage.seq)
+            .limit(limit)
+        )
+    ).all()
+
+
 async def messages_before(
     session: AsyncSession, conversation_id: uuid.UUID, before_seq: int | None, limit: int
 ) -> Sequence[ChatMessage]:
@@ -351,17 +440,30 @@ async def add_attachment(session: AsyncSession, values: dict[str, Any]) -> ChatA
 async def get_attachment(
     session: AsyncSession, attachment_id: uuid.UUID, account_id: uuid.UUID
 ) -> tuple[ChatAttachment, ChatConversation] | None:
-    """An attachment of a conversation the account takes part in, else None."""
+    """An attachment the account may fetch, with the conversation it reaches them through: one
+    the account takes part in that it was uploaded to, or where a live message (a forwarded
+    copy) carries it; else None."""
+    carried_in = select(ChatMessage.conversation_id).where(
+        ChatMessage.attachment_id == attachment_id, ChatMessage.recalled_at.is_(None)
+    )
     row = (
         await session.execute(
             select(ChatAttachment, ChatConversation)
-            .join(ChatConversation, ChatConversation.id == ChatAttachment.conversation_id)
+            .join(
+                ChatConversation,
+                or_(
+                    ChatConversation.id == ChatAttachment.conversation_id,
+                    ChatConversation.id.in_(carried_in),
+                ),
+            )
             .join(ChatParticipant, _active(account_id))
             .where(
                 ChatAttachment.id == attachment_id,
                 ChatAttachment.recalled_at.is_(None),
                 ChatAttachment.expired_at.is_(None),
             )
+            .order_by(ChatConversation.id != ChatAttachment.conversation_id)
+            .limit(1)
         )
     ).one_or_none()
     return None if row is None else (row[0], row[1])

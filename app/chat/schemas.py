@@ -10,12 +10,26 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.chat.messages import NOTICE_TEMPLATES
 from app.i18n import MESSAGES
-from app.kit.bounded import NonNegativeInt32
+from app.kit.bounded import NonNegativeInt32, PositiveInt32
 from app.kit.pagination import Page
 from app.models import ChatMessage
 
 CardType = Literal["readings_summary", "agp_chart", "prescription", "delivery", "bill"]
-SendKind = Literal["text", "image", "voice", "card"]
+SendKind = Literal["text", "image", "voice", "file", "video", "location", "card"]
+# Which part of a draft each kind carries.
+_CONTENT_OF_KIND = {
+    "text": "text",
+    "image": "attachment",
+    "voice": "attachment",
+    "file": "attachment",
+    "video": "attachment",
+    "location": "location",
+    "card": "card",
+}
+# A sync cursor takes 27 characters a conversation: room for a doctor's few thousand.
+MAX_CURSOR_CHARS = 100_000
+# How many characters of a quoted text the quote shows.
+QUOTE_PREVIEW_CHARS = 50
 ClientMsgId = Field(
     min_length=1,
     max_length=64,
@@ -37,8 +51,21 @@ class CardIn(BaseModel):
     title: str | None = Field(default=None, max_length=64)
 
 
+class SharedLocationIn(BaseModel):
+    """A place as WeChat's wx.chooseLocation returns it: GCJ-02 coordinates (the system every
+    map in mainland China uses), the place's name and its address."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    latitude: float = Field(ge=-90, le=90, description="GCJ-02 latitude, degrees")
+    longitude: float = Field(ge=-180, le=180, description="GCJ-02 longitude, degrees")
+    name: str = Field(default="", max_length=64, description="The place, e.g. 阳泉市第一人民医院")
+    address: str = Field(default="", max_length=128, description="Its street address")
+
+
 class MessageCreate(BaseModel):
-    """One message to send: text, an uploaded image or voice clip, or a card."""
+    """One message to send: text, an uploaded image, voice clip, file or video, a location or
+    a card; optionally quoting (replying to) an earlier message of the conversation."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -63,6 +90,11 @@ class MessageCreate(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=100_000)
     attachment_id: uuid.UUID | None = None
     card: CardIn | None = None
+    location: SharedLocationIn | None = None
+    reply_to: uuid.UUID | None = Field(
+        default=None,
+        description="Quote (reply to) this earlier message (its id) of the same conversation",
+    )
 
     @model_validator(mode="after")
     def _content_matches_kind(self) -> MessageCreate:
@@ -70,9 +102,9 @@ class MessageCreate(BaseModel):
             "text": self.text is not None,
             "attachment": self.attachment_id is not None,
             "card": self.card is not None,
+            "location": self.location is not None,
         }
-        wanted = {"text": "text", "image": "attachment", "voice": "attachment", "card": "card"}
-        expected = wanted[self.kind]
+        expected = _CONTENT_OF_KIND[self.kind]
         if not given[expected] or any(v for k, v in given.items() if k != expected):
             raise ValueError(f"a {self.kind} message carries exactly its {expected}")
         if self.text is not None and not self.text.strip():
@@ -84,6 +116,25 @@ class ReadUpTo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     up_to_seq: NonNegativeInt32
+
+
+class ForwardRequest(BaseModel):
+    """Forward a message of another conversation of mine into this one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_msg_id: str = ClientMsgId
+    from_conversation_id: uuid.UUID
+    seq: PositiveInt32 = Field(description="The message's seq in `from_conversation_id`")
+
+
+class ChangesRequest(BaseModel):
+    """The websocket's chat.changes frame: GET /sync's parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: str | None = Field(default=None, max_length=MAX_CURSOR_CHARS)
+    limit: int | None = Field(default=None, ge=1, le=500)
 
 
 class SyncRequest(BaseModel):
@@ -101,6 +152,36 @@ class NoticeText(BaseModel):
     text: dict[Literal["zh", "en"], str]
 
 
+class QuotedOut(BaseModel):
+    """The message a reply quotes, as a short preview; a recalled one shows only that."""
+
+    seq: int
+    kind: str
+    sender_account_id: uuid.UUID | None
+    recalled: bool
+    preview: str | None = Field(
+        description="The start of a text, a file's name or a place's name; null for other "
+        "kinds (the client shows [图片], [语音], ...) and once recalled"
+    )
+
+    @classmethod
+    def of(cls, quoted: ChatMessage) -> QuotedOut:
+        """The preview of a quoted message, never the content of a recalled one."""
+        recalled = quoted.recalled_at is not None
+        preview = None
+        if not recalled:
+            body = quoted.body
+            found = body.get("text") or body.get("file_name") or body.get("name")
+            preview = str(found)[:QUOTE_PREVIEW_CHARS] if found else None
+        return cls(
+            seq=quoted.seq,
+            kind=quoted.kind,
+            sender_account_id=quoted.sender_account_id,
+            recalled=recalled,
+            preview=preview,
+        )
+
+
 class MessageOut(BaseModel):
     """A message as participants see it; a recalled message has no body any more."""
 
@@ -116,10 +197,15 @@ class MessageOut(BaseModel):
     created_at: datetime
     recalled: bool
     body: dict[str, Any] | None = Field(
-        description="text: {text}; image/voice: {attachment_id, content_type, size_bytes, "
-        "duration_ms}; card: {card_type, ref_id, title}; recall: {recalled_seq}"
+        description="text: {text}; image/voice/file/video: {attachment_id, content_type, "
+        "size_bytes, duration_ms, file_name}; location: {latitude, longitude, name, address} "
+        "(GCJ-02); card: {card_type, ref_id, title}; recall: {recalled_seq}. A forwarded "
+        "copy also has forwarded_from: {message_id, sender_account_id, sent_at}"
     )
     notice: NoticeText | None = Field(description="System notices and recalls, in zh and en")
+    reply_to: QuotedOut | None = Field(
+        default=None, description="The message this one quotes (replies to)"
+    )
 
     @classmethod
     def of(cls, message: ChatMessage) -> MessageOut:
@@ -142,6 +228,7 @@ class MessageOut(BaseModel):
             recalled=message.recalled_at is not None,
             body=visible,
             notice=notice,
+            reply_to=None if message.reply_to is None else QuotedOut.of(message.reply_to),
         )
 
 
@@ -231,6 +318,21 @@ class SyncResponse(BaseModel):
     total_unread: int
 
 
+class ChangesResponse(BaseModel):
+    """What changed in all my conversations since a cursor: new messages (recalls among them,
+    each naming the seq it hid) and the state of every conversation they belong to."""
+
+    messages: list[MessageOut] = Field(
+        description="Ascending by conversation, then seq; within a conversation gapless"
+    )
+    conversations: list[ConversationOut] = Field(
+        description="The conversations of these messages, with my unread counts"
+    )
+    cursor: str = Field(description="Pass as `since` next time (opaque)")
+    has_more: bool = Field(description="More changes wait: call again with `cursor` at once")
+    total_unread: int
+
+
 class AttachmentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -240,4 +342,5 @@ class AttachmentOut(BaseModel):
     content_type: str
     size_bytes: int
     duration_ms: int | None
+    file_name: str | None = Field(description="A file's name (file attachments only)")
     created_at: datetime

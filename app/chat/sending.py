@@ -22,7 +22,7 @@ from app.chat import repository as chat_repository
 from app.chat.errors import TooLarge
 from app.chat.messages import NOTICE_TEMPLATES
 from app.chat.runtime import ChatRuntime
-from app.chat.schemas import MessageCreate, MessageOut, render_notice
+from app.chat.schemas import ForwardRequest, MessageCreate, MessageOut, render_notice
 from app.config import Settings
 from app.errors import Conflict, Forbidden, NotFound
 from app.kit.clock import utcnow
@@ -37,6 +37,11 @@ PUSH_TEMPLATE = "chat_new_message"
 PUSH_SUMMARY = "您有一条新消息"
 PUSH_NOTICE_SENDER = "服务通知"
 MAX_DEDUPE_KEY_CHARS = 64
+# What the server appends itself: nobody quotes or forwards these.
+SERVER_KINDS = frozenset({"notice", "recall"})
+# What may be forwarded: cards link to one conversation's patient and voice is WeChat's
+# own exception (its clips cannot be forwarded either).
+FORWARDABLE_KINDS = frozenset({"text", "image", "file", "video", "location"})
 
 
 async def send_message(
@@ -48,15 +53,9 @@ async def send_message(
 ) -> tuple[ChatMessage, bool]:
     """Store and fan out a participant's message; (message, created) - a retry gets the original."""
     me = principal.account_id
-    # A retry of a message already stored is answered from it before the rate limit: the
-    # client only retries because it lost the first answer, and the send is not a new one.
-    # Only the caller's own messages are looked at, so this tells nobody anything.
-    original = await chat_repository.find_by_key(
-        session, conversation_id, "client_msg_id", draft.client_msg_id
-    )
-    if original is not None and original.sender_account_id == me:
+    original = await _retried(session, runtime, conversation_id, me, draft.client_msg_id)
+    if original is not None:
         return original, False
-    await runtime.check_send_rate(me)
     limit = runtime.settings.chat_max_text_chars
     if draft.text is not None and len(draft.text) > limit:
         raise TooLarge("chat_message_too_large", limit=limit)
@@ -66,6 +65,8 @@ async def send_message(
     now = utcnow()
     seq = await _claim(session, conversation_id, me, now)
     # After the claim, which proved the caller takes part in the conversation.
+    quoted = await _quoted(session, conversation_id, draft.reply_to)
+    extra: dict[str, Any] = {}
     if draft.card is not None:
         conversation = await by_id(session, ChatConversation, conversation_id)
         assert conversation is not None
@@ -81,9 +82,15 @@ async def send_message(
             "content_type": attachment.content_type,
             "size_bytes": attachment.size_bytes,
             "duration_ms": attachment.duration_ms,
+            "file_name": attachment.file_name,
         }
+        extra["attachment_id"] = attachment.id
+    elif draft.location is not None:
+        body = draft.location.model_dump(mode="json")
     else:
         body = {"text": draft.text}
+    if quoted is not None:
+        extra["reply_to_id"] = quoted.id
     message, created = await _store(
         session,
         runtime,
@@ -95,12 +102,95 @@ async def send_message(
             "client_msg_id": draft.client_msg_id,
             "kind": draft.kind,
             "body": body,
+            **extra,
         },
         sender_name=principal.display_name,
+        quoted=quoted,
     )
     if created:
         runtime.typing.sent(conversation_id, me)
     return message, created
+
+
+async def forward_message(
+    session: AsyncSession,
+    runtime: ChatRuntime,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    request: ForwardRequest,
+) -> tuple[ChatMessage, bool]:
+    """Forward a message of one of the caller's conversations into another of theirs about the
+    same patient (a care conversation and that patient's team group); the copy records its
+    origin and shares any file by reference. (message, created) - a retry gets the original."""
+    me = principal.account_id
+    original = await _retried(session, runtime, conversation_id, me, request.client_msg_id)
+    if original is not None:
+        return original, False
+    source = await chat_repository.get_membership(session, request.from_conversation_id, me)
+    if source is None:
+        raise NotFound()
+    forwarded = await chat_repository.get_message_by_seq(
+        session, request.from_conversation_id, request.seq
+    )
+    if forwarded is None:
+        raise NotFound()
+    now = utcnow()
+    seq = await _claim(session, conversation_id, me, now)
+    # After the claim, which proved the caller takes part in the target conversation too.
+    if forwarded.recalled_at is not None:
+        raise Conflict("chat_forward_recalled")
+    if forwarded.kind not in FORWARDABLE_KINDS:
+        raise Conflict("chat_forward_kind_not_allowed")
+    subjects = await chat_repository.patient_accounts(
+        session, [request.from_conversation_id, conversation_id]
+    )
+    subject = subjects.get(request.from_conversation_id)
+    if subject is None or subjects.get(conversation_id) != subject:
+        raise Forbidden("chat_forward_outside_care")
+    origin = forwarded.body.get("forwarded_from") or {
+        "message_id": str(forwarded.id),
+        "sender_account_id": None
+        if forwarded.sender_account_id is None
+        else str(forwarded.sender_account_id),
+        "sent_at": forwarded.created_at.isoformat(),
+    }
+    return await _store(
+        session,
+        runtime,
+        seq,
+        now,
+        {
+            "conversation_id": conversation_id,
+            "sender_account_id": me,
+            "client_msg_id": request.client_msg_id,
+            "kind": forwarded.kind,
+            "body": {**forwarded.body, "forwarded_from": origin},
+            "attachment_id": forwarded.attachment_id,
+            "forwarded_from_id": forwarded.id,
+        },
+        sender_name=principal.display_name,
+    )
+
+
+async def _retried(
+    session: AsyncSession,
+    runtime: ChatRuntime,
+    conversation_id: uuid.UUID,
+    me: uuid.UUID,
+    client_msg_id: str,
+) -> ChatMessage | None:
+    """The caller's message already stored under this client id, else None once the send rate
+    allows a new one (429 otherwise)."""
+    # A retry of a message already stored is answered from it before the rate limit: the
+    # client only retries because it lost the first answer, and the send is not a new one.
+    # Only the caller's own messages are looked at, so this tells nobody anything.
+    original = await chat_repository.find_by_key(
+        session, conversation_id, "client_msg_id", client_msg_id
+    )
+    if original is not None and original.sender_account_id == me:
+        return original
+    await runtime.check_send_rate(me)
+    return None
 
 
 async def recall_message(
@@ -128,15 +218,16 @@ async def recall_message(
         raise NotFound()
     if target.sender_account_id != me:
         raise Forbidden("chat_recall_not_own")
-    if target.kind in ("notice", "recall") or target.recalled_at is not None:
+    if target.kind in SERVER_KINDS or target.recalled_at is not None:
         raise Conflict("chat_recall_not_allowed")
     window = runtime.settings.chat_recall_window_seconds
     if now - target.created_at > timedelta(seconds=window):
         raise Conflict("chat_recall_window_passed", minutes=round(window / 60))
     await chat_repository.mark_recalled(session, target.id, now)
-    if "attachment_id" in target.body:
-        attachment_id = uuid.UUID(target.body["attachment_id"])
-        await chat_repository.mark_attachment_recalled(session, attachment_id, now)
+    # The sender's own file is withdrawn everywhere, forwarded copies included; recalling a
+    # forwarded copy only removes that copy (the file stays where it was first sent).
+    if target.attachment_id is not None and target.forwarded_from_id is None:
+        await chat_repository.mark_attachment_recalled(session, target.attachment_id, now)
     return await _store(
         session,
         runtime,
@@ -240,6 +331,19 @@ async def _attachment(
     return attachment
 
 
+async def _quoted(
+    session: AsyncSession, conversation_id: uuid.UUID, reply_to: uuid.UUID | None
+) -> ChatMessage | None:
+    """The earlier message of this conversation a draft quotes; 404 for one of any other
+    conversation (or none), and for system notices, which nobody can reply to."""
+    if reply_to is None:
+        return None
+    quoted = await chat_repository.get_message(session, reply_to)
+    if quoted is None or quoted.conversation_id != conversation_id or quoted.kind in SERVER_KINDS:
+        raise NotFound("chat_quote_not_found")
+    return quoted
+
+
 def _unsent_cutoff(settings: Settings, now: datetime) -> datetime:
     """Attachments uploaded before this and never sent have expired."""
     return now - timedelta(seconds=settings.chat_attachment_unsent_ttl_seconds)
@@ -254,9 +358,11 @@ async def _store(
     *,
     sender_name: str | None,
     push: bool = True,
+    quoted: ChatMessage | None = None,
 ) -> tuple[ChatMessage, bool]:
     """Insert the message under the claimed seq and fan it out; a known client message id
-    instead gives the seq back and returns the original."""
+    instead gives the seq back and returns the original. `quoted` is the message it replies
+    to, for the preview the fan-out carries."""
     conversation_id, sender_id = values["conversation_id"], values["sender_account_id"]
     # Exactly one idempotency key: the client's id for sends, the server's key otherwise.
     key_column = "client_msg_id" if "client_msg_id" in values else "server_key"
@@ -285,6 +391,7 @@ async def _store(
     else:
         everyone = await chat_repository.active_account_ids(session, conversation_id)
     message = ChatMessage(**row)
+    message.reply_to = quoted
     await _fan_out(session, runtime, message, everyone, sender_name, push=push)
     return message, True
 

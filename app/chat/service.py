@@ -7,6 +7,9 @@ sender's own read-up-to; read state is per account, so every device of it agrees
 
 from __future__ import annotations
 
+import base64
+import binascii
+import struct
 import uuid
 from collections.abc import Sequence
 
@@ -21,6 +24,7 @@ from app.chat.conversations import ensure_care_conversation
 from app.chat.repository import Membership
 from app.chat.runtime import ChatRuntime
 from app.chat.schemas import (
+    ChangesResponse,
     ConversationDetail,
     ConversationList,
     ConversationOut,
@@ -34,7 +38,7 @@ from app.chat.schemas import (
     UnreadCounts,
 )
 from app.errors import NotFound
-from app.kit.bounded import NonNegativeInt32
+from app.kit.bounded import INT32_MAX, NonNegativeInt32
 from app.kit.clock import utcnow
 from app.kit.pagination import InvalidCursor, PageParams, encode_cursor
 from app.kit.repository import by_id
@@ -42,6 +46,9 @@ from app.models import CareRelationship, ChatConversation, ChatMessage, Doctor, 
 from app.realtime.publish import publish_after_commit
 
 RESOURCE = "chat_conversation"
+_CURSOR_VERSION = 1
+_SEQ = struct.Struct(">I")
+_ENTRY = 16 + _SEQ.size
 
 
 async def membership(
@@ -243,6 +250,69 @@ async def sync(
     await _audit(session, principal, read)
     return SyncResponse(
         conversations=synced, total_unread=sum(s.conversation.unread for s in synced)
+    )
+
+
+def encode_sync_cursor(seqs: dict[uuid.UUID, int]) -> str:
+    """The opaque one-for-all cursor: per conversation the last seq the client holds (binary,
+    20 bytes a conversation: its id and the seq; conversations at 0 are left out)."""
+    packed = b"".join(
+        conversation_id.bytes + _SEQ.pack(seq)
+        for conversation_id, seq in sorted(seqs.items())
+        if seq > 0
+    )
+    return base64.urlsafe_b64encode(bytes([_CURSOR_VERSION]) + packed).decode().rstrip("=")
+
+
+def decode_sync_cursor(cursor: str) -> dict[uuid.UUID, int]:
+    """The per-conversation seqs a cursor of `encode_sync_cursor` carries; 422 otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursor() from exc
+    if not raw or raw[0] != _CURSOR_VERSION or (len(raw) - 1) % _ENTRY != 0:
+        raise InvalidCursor()
+    seqs: dict[uuid.UUID, int] = {}
+    for offset in range(1, len(raw), _ENTRY):
+        (seq,) = _SEQ.unpack_from(raw, offset + 16)
+        if not 0 < seq <= INT32_MAX:
+            raise InvalidCursor()
+        seqs[uuid.UUID(bytes=raw[offset : offset + 16])] = seq
+    return seqs
+
+
+async def changes(
+    session: AsyncSession, principal: Principal, since: str | None, limit: int
+) -> ChangesResponse:
+    """Every message after a cursor in all the caller's conversations, in one query.
+
+    The cursor holds, per conversation, the last seq the client has. Seqs are gapless and
+    committed in order, and a page runs conversation by conversation in seq order, so each
+    conversation's new cursor is the last seq of it on the page: nothing is lost, nothing comes
+    twice. A conversation the cursor does not name (new to the client) starts from 0.
+    """
+    held = {} if not since else decode_sync_cursor(since)
+    members = await chat_repository.list_memberships(session, principal.account_id)
+    mine = {m.conversation.id: m for m in members}
+    # Only conversations with something after the client's seq are read (and named in SQL).
+    pending = {
+        conversation_id: held.get(conversation_id, 0)
+        for conversation_id, member in mine.items()
+        if member.conversation.last_seq > held.get(conversation_id, 0)
+    }
+    rows = await chat_repository.messages_since(session, pending, limit + 1)
+    page = list(rows[:limit])
+    seqs = {conversation_id: held.get(conversation_id, 0) for conversation_id in mine}
+    for message in page:
+        seqs[message.conversation_id] = message.seq
+    touched = [mine[c] for c in dict.fromkeys(m.conversation_id for m in page)]
+    await _audit(session, principal, [m.conversation for m in touched])
+    return ChangesResponse(
+        messages=[MessageOut.of(m) for m in page],
+        conversations=[conversation_out(m) for m in touched],
+        cursor=encode_sync_cursor(seqs),
+        has_more=len(rows) > limit,
+        total_unread=sum(max(m.conversation.last_seq - m.read_seq, 0) for m in members),
     )
 
 

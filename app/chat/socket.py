@@ -6,16 +6,20 @@ Client frames (each may carry "ref", echoed in the reply):
   chat.read    {conversation_id, up_to_seq}        -> {"type": "chat.read_state", ...ReadState}
   chat.recall  {conversation_id, seq}              -> {"type": "chat.ack", "created", "message"}
                (a repeated recall acks the first notice with created false)
+  chat.forward {conversation_id, client_msg_id, from_conversation_id, seq}
+               -> {"type": "chat.ack", "created", "message"}
   chat.typing  {conversation_id}                   no reply; repeat while typing
+  chat.changes {since: cursor | null, limit}       -> {"type": "chat.changes", ...ChangesResponse}
+               (one cursor for all conversations; repeat with its cursor while has_more)
   chat.sync    {since: {conversation_id: seq}, limit} -> {"type": "chat.synced", ...SyncResponse}
 Server events:
   chat.message {conversation_id, message}   every stored message, to every participant device
   chat.read    {conversation_id, account_id, read_seq}  read receipt; to the reader's own
                devices also unread and total_unread
   chat.typing  {conversation_id, account_id, typing, timeout_seconds}  ephemeral
-Clients order messages by seq. After (re)connecting: open the socket first, then chat.sync
-from the last seq held per conversation, and drop anything at or below a seq already held;
-a seq gap in live events is filled by syncing that conversation.
+Clients order messages by seq. After (re)connecting: open the socket first, then chat.changes
+from the cursor of the last answer (pages until has_more is false), and drop anything at or
+below a seq already held; a seq gap in live events is filled by the next chat.changes.
 """
 
 from __future__ import annotations
@@ -31,7 +35,14 @@ from app.chat import sending as chat_sending
 from app.chat import service as chat_service
 from app.chat.errors import Invalid
 from app.chat.runtime import ChatRuntime, chat_runtime
-from app.chat.schemas import MessageCreate, MessageOut, ReadUpTo, SyncRequest
+from app.chat.schemas import (
+    ChangesRequest,
+    ForwardRequest,
+    MessageCreate,
+    MessageOut,
+    ReadUpTo,
+    SyncRequest,
+)
 from app.errors import NotFound
 from app.kit.bounded import INT32_MAX
 from app.models import ChatMessage
@@ -108,6 +119,26 @@ async def sync(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
     async with ctx.unit_of_work() as session:
         synced = await chat_service.sync(session, ctx.principal, body.since, body.limit)
     return {"type": "chat.synced", **synced.model_dump(mode="json")}
+
+
+async def changes(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
+    """Every message after one cursor, over all the caller's conversations (the reconnect)."""
+    body = _parse(ChangesRequest, frame)
+    limit = body.limit or _runtime(ctx).settings.chat_sync_page_size
+    async with ctx.unit_of_work() as session:
+        found = await chat_service.changes(session, ctx.principal, body.since, limit)
+    return {"type": "chat.changes", **found.model_dump(mode="json")}
+
+
+async def forward(ctx: ClientContext, frame: dict[str, Any]) -> dict[str, Any]:
+    """Forward a message of another conversation of the caller's into this one."""
+    conversation_id = _conversation_id(frame)
+    request = _parse(ForwardRequest, frame)
+    async with ctx.unit_of_work() as session:
+        message, created = await chat_sending.forward_message(
+            session, _runtime(ctx), ctx.principal, conversation_id, request
+        )
+    return _ack(message, created)
 
 
 async def typing(ctx: ClientContext, frame: dict[str, Any]) -> None:

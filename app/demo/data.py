@@ -60,16 +60,6 @@ class StoreData:
 
 
 @dataclass(frozen=True)
-class DiseaseData:
-    code: str
-    national_code: str
-    category_zh: str
-    name_zh: str
-    name_en: str
-    online_admitted: bool = False
-
-
-@dataclass(frozen=True)
 class DrugData:
     national_code: str
     generic_name_zh: str
@@ -297,46 +287,8 @@ STORES: tuple[StoreData, ...] = (
     ),
 )
 
-# Part of the city's outpatient high-cost disease catalogue (29 categories, 40 diseases in the
-# real list). M01600 and M03900 are national codes; the sub-codes are local. The entries besides
-# diabetes and hypertension are DEMO DATA for realism (codes as seen in provincial lists).
-DISEASES: tuple[DiseaseData, ...] = (
-    DiseaseData("M01600", "M01600", "糖尿病", "糖尿病", "Diabetes mellitus"),
-    DiseaseData(
-        "M01603",
-        "M01600",
-        "糖尿病",
-        "糖尿病伴并发症",
-        "Diabetes mellitus with complications",
-        online_admitted=True,
-    ),
-    DiseaseData("M03900", "M03900", "高血压", "高血压", "Hypertension"),
-    DiseaseData(
-        "M03902",
-        "M03900",
-        "高血压",
-        "高血压（三级 极高危）",
-        "Hypertension, grade 3, very high risk",
-        online_admitted=True,
-    ),
-    DiseaseData("M04600", "M04600", "冠心病", "冠心病", "Coronary heart disease"),
-    DiseaseData(
-        "M07803",
-        "M07800",
-        "慢性肾脏病",
-        "慢性肾功能不全（血透治疗）",
-        "Chronic renal insufficiency (haemodialysis)",
-    ),
-    DiseaseData(
-        "M05300",
-        "M05300",
-        "慢性阻塞性肺疾病",
-        "慢性阻塞性肺疾病",
-        "Chronic obstructive pulmonary disease",
-    ),
-)
-
-ONLINE_ADMITTED_CODES = frozenset(d.code for d in DISEASES if d.online_admitted)
+# The disease catalogue is the city's own data, not demo data: app/catalogue/editions/*.json,
+# loaded by app.catalogue.service.load_catalogue (docs/catalogue.md).
 
 METFORMIN_CODE = "XA10BAE054A001010100001"  # docs/domain.md (codes)
 
@@ -682,7 +634,6 @@ class BenefitRuleData:
     deductible_fen: int
     reimbursement_bp: int  # fund ratio in basis points
     partial_prepay_bp: int  # category-B drugs: the share paid first by the patient
-    annual_limit_fen: int
 
 
 # DEMO DATA: illustrative 2026 terms for the two online diseases, not the bureau's published
@@ -694,15 +645,10 @@ _RULE_TERMS = {
     ("390", "tertiary"): (30_000, 6_500),
     ("390", "secondary"): (20_000, 7_000),
 }
-_ANNUAL_LIMITS = {
-    ("310", "M01603"): 500_000,
-    ("310", "M03902"): 300_000,
-    ("390", "M01603"): 400_000,
-    ("390", "M03902"): 250_000,
-}
+# The annual limits are the catalogue's, per disease (app/catalogue/editions/yangquan_2020.json).
+_RULE_DISEASES = ("M01603", "M03902")
 BENEFIT_RULES: tuple[BenefitRuleData, ...] = tuple(
-    BenefitRuleData(insutype, disease, level, 2026, deductible, ratio, 1_000, limit)
+    BenefitRuleData(insutype, disease, level, 2026, deductible, ratio, 1_000)
     for (insutype, level), (deductible, ratio) in _RULE_TERMS.items()
-    for (limit_insutype, disease), limit in _ANNUAL_LIMITS.items()
-    if limit_insutype == insutype
+    for disease in _RULE_DISEASES
 )

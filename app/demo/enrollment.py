@@ -1,6 +1,7 @@
-"""Demo data of enrollment (idempotent): the first catalogue edition, approved applications and
-entitlements for the demo patients' conditions, a reviewer, a family-doctor team, a follow-up
-plan and the doctors' load counters. DEMO DATA only."""
+"""Demo data of enrollment (idempotent): approved applications (under the catalogue's first
+edition, loaded by app.demo.seed) and entitlements for the demo patients' conditions, a
+reviewer, a family-doctor team, a follow-up plan and the doctors' load counters. DEMO DATA
+only."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from app.models import (
     CareTeamMember,
     CareTeamPatient,
     CatalogueEdition,
-    CatalogueEntry,
-    CatalogueLimit,
     ChronicDisease,
     Doctor,
     EnrollmentApplication,
@@ -32,8 +31,6 @@ from app.models import (
 )
 
 FIRST_EDITION = date(2020, 5, 28)  # the day the Yangquan online pilot started
-# Annual limits in fen per insurance type (310 employee, 390 resident): DEMO figures.
-LIMITS = {"310": 500_000, "390": 400_000}
 TEAM_NAME = "城区家庭医生一组"
 
 
@@ -43,31 +40,9 @@ async def load_demo_enrollment(
     """Ensure the issue-4 demo rows exist; how many were inserted."""
     created = 0
     diseases = {d.code: d for d in await every_row(session, ChronicDisease)}
+    # The first edition is the city's catalogue, loaded before (app.demo.seed._diseases).
     edition = await first_by(session, CatalogueEdition, effective_from=FIRST_EDITION)
-    if edition is None:
-        edition = CatalogueEdition(
-            effective_from=FIRST_EDITION, note="阳泉市门诊大额疾病目录（演示）"
-        )
-        session.add(edition)
-        await session.flush()
-        for disease in diseases.values():
-            session.add(
-                CatalogueEntry(
-                    edition_id=edition.id,
-                    disease_id=disease.id,
-                    online_admitted=disease.online_admitted,
-                )
-            )
-            for kind, fen in LIMITS.items():
-                session.add(
-                    CatalogueLimit(
-                        edition_id=edition.id,
-                        disease_id=disease.id,
-                        insurance_type=kind,
-                        annual_limit_fen=fen,
-                    )
-                )
-        created += 1
+    assert edition is not None, "load the catalogue first"
     # Every institution can take enrollments: its first demo doctor reviews its applications
     # (dr.zhang at the pilot hospital).
     first_at: dict[str, str] = {}

@@ -188,7 +188,6 @@ async def load_benefit_rules(session: AsyncSession) -> int:
                         deductible_fen=item.deductible_fen,
                         reimbursement_bp=item.reimbursement_bp,
                         partial_prepay_bp=item.partial_prepay_bp,
-                        annual_limit_fen=item.annual_limit_fen,
                         note="DEMO DATA",
                     )
                 )

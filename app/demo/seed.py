@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import hash_password
 from app.authz.principal import Principal
+from app.catalogue import service as catalogue_service
 from app.config import Environment, get_settings
 from app.demo import data
 from app.demo.enrollment import load_demo_enrollment
@@ -208,22 +209,14 @@ async def _pharmacy(session: AsyncSession, summary: DemoSummary) -> dict[str, Ph
 
 
 async def _diseases(session: AsyncSession, summary: DemoSummary) -> None:
-    for item in data.DISEASES:
-        row = await first_by(session, ChronicDisease, code=item.code)
-        if row is None:
-            session.add(
-                ChronicDisease(
-                    code=item.code,
-                    national_code=item.national_code,
-                    category_zh=item.category_zh,
-                    name_zh=item.name_zh,
-                    name_en=item.name_en,
-                    online_admitted=item.online_admitted,
-                )
-            )
-            summary.created += 1
-        summary.diseases += 1
-    await session.flush()
+    # The city's catalogue file: 29 categories and 40 diseases with their national codes, and
+    # illustrative per-disease limits (docs/catalogue.md).
+    loaded = await catalogue_service.load_catalogue(
+        session, catalogue_service.read_catalogue_file(), backdate=True
+    )
+    summary.created += loaded.categories_created + loaded.diseases_created
+    summary.created += int(loaded.edition_created)
+    summary.diseases = len(loaded.view.items)
 
 
 async def _drugs(session: AsyncSession, summary: DemoSummary) -> None:

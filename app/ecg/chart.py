@@ -5,25 +5,30 @@ data unit is one millimetre in the SVG and in the PNG (at PNG_DPI). Rows of ten 
 (250 mm) are stacked as on a rhythm strip, each with a 1 mV / 200 ms calibration pulse on the
 left. The trace is the 0.5-40 Hz monitor view of the samples (see `analysis.display_signal`).
 
-The drawing machinery is the AGP's (app.analytics.charts): the spec is hashed into the ETag and
-cache key, rendering holds the same lock and rc settings (CJK font, SVG text as paths, fixed SVG
-ids), and runs in a worker thread behind the same image cache.
+The drawing machinery is the AGP's (app.analytics.chart_drawing): the spec is hashed into the
+ETag and cache key, rendering holds the same lock and rc settings (CJK font, SVG text as paths,
+fixed SVG ids), and runs in the same renderer processes (`ChartRenderer`) behind the same image
+cache. This module imports nothing of the service's database (`EcgStrip` is only a type here):
+a renderer process imports it to draw a strip.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from app.analytics.charts import drawing, encode, new_figure
+from app.analytics.chart_drawing import drawing, encode, new_figure
 from app.ecg.analysis import FloatArray, display_signal
 from app.i18n import translate
-from app.models import EcgStrip
+
+if TYPE_CHECKING:
+    from app.models import EcgStrip
 
 MM_PER_SECOND = 25.0
 MM_PER_MILLIVOLT = 10.0
@@ -133,6 +138,6 @@ def _draw(spec: StripSpec, image_format: str) -> bytes:
 
 
 def render(spec: StripSpec, image_format: str) -> bytes:
-    """The strip image, SVG or PNG (blocking: call it in a worker thread)."""
+    """The strip image, SVG or PNG (blocking: `ChartRenderer` runs it in a renderer process)."""
     with drawing():
         return _draw(spec, image_format)

@@ -17,6 +17,7 @@ from app.enrollment import repository as enrollment_repository
 from app.enrollment.service import RECORD_RESOURCE, load_application, require_status
 from app.errors import AppError, Conflict, NotFound
 from app.kit.blobstore import BlobStore, new_blob_key
+from app.kit.downloads import safe_filename
 from app.models import EnrollmentRecord
 
 # What a scanned record or photographed report may be; decided from the bytes, never from the
@@ -40,11 +41,6 @@ def sniff_content_type(data: bytes) -> str:
     if kind is None or kind.mime not in ALLOWED_TYPES:
         raise UnsupportedRecordType()
     return str(kind.mime)
-
-
-def _safe_filename(name: str | None) -> str:
-    base = (name or "record").replace("\\", "/").rsplit("/", 1)[-1].strip() or "record"
-    return base[:128]
 
 
 async def attach_record(
@@ -77,7 +73,7 @@ async def attach_record(
         content_type=content_type,
         size_bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
-        filename=_safe_filename(filename),
+        filename=safe_filename(filename, "record"),
     )
     session.add(record)
     await session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.models import Settlement
+from app.models import Presettlement, Settlement
 
 
 @dataclass(frozen=True)
@@ -14,3 +14,11 @@ class SettlementReversed:
 
     original: Settlement
     reversal: Settlement
+
+
+@dataclass(frozen=True)
+class QuoteComputed:
+    """A quote (pre-settlement) was computed from the local rules and stored: where the
+    insurance platform is configured, its own pre-settlement is asked for in the transaction."""
+
+    quote: Presettlement

@@ -12,6 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import FlagReview, Settlement, SettlementFlag
 
+# The role of the flag the service raises itself (no account) when the insurance platform
+# settled another split than the local estimate.
+PLATFORM_ROLE = "platform"
+
 
 class Dispute(StrEnum):
     """Where the review of a flagged settlement stands."""
@@ -41,6 +45,15 @@ async def open_flags(session: AsyncSession, settlement_id: uuid.UUID) -> Sequenc
             .order_by(SettlementFlag.flagged_at, SettlementFlag.id)
         )
     ).all()
+
+
+async def platform_flag(session: AsyncSession, settlement_id: uuid.UUID) -> SettlementFlag | None:
+    """The service's own flag on a settlement (a differing platform split), if raised."""
+    return await session.scalar(
+        select(SettlementFlag).where(
+            SettlementFlag.settlement_id == settlement_id, SettlementFlag.role == PLATFORM_ROLE
+        )
+    )
 
 
 async def close_flags(

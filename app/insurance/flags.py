@@ -29,6 +29,8 @@ from app.models import FlagReview, Settlement, SettlementFlag
 RESOURCE = "settlement_flag"
 REVIEW_RESOURCE = "settlement_flag_review"
 DECISIONS = frozenset({"confirmed", "rejected"})
+# Who the bureau sees as the reviewer of a platform difference flag.
+PLATFORM_REVIEWER = "医保信息平台"
 
 
 async def _locked(
@@ -72,6 +74,28 @@ async def flag(
     await audit_service.record(
         session, principal, AuditAction.create, RESOURCE, row.id, settlement.patient_id
     )
+    return row
+
+
+async def flag_platform_difference(
+    session: AsyncSession, settlement: Settlement, reason: str
+) -> SettlementFlag:
+    """The service's own flag on a settlement the insurance platform settled with another fund
+    share than the local estimate: it waits in the bureau's claim review like a reviewer's
+    (held out of the payable until decided). Raised once per settlement."""
+    existing = await flag_repository.platform_flag(session, settlement.id)
+    if existing is not None:
+        return existing
+    row = SettlementFlag(
+        settlement_id=settlement.id,
+        account_id=None,
+        role=flag_repository.PLATFORM_ROLE,
+        reviewer_name=PLATFORM_REVIEWER,
+        reason=reason[:500],
+        flagged_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
     return row
 
 

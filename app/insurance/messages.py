@@ -6,6 +6,19 @@ from app.i18n import register_messages
 
 register_messages(
     {
+        "quote_platform_presettled": {
+            "zh": "医保信息平台预结算：统筹基金支付 {fund} 元，个人账户 {account} 元，"
+            "现金 {cash} 元；以交付时的医保结算为准",
+            "en": "Insurance platform pre-settlement: fund {fund} yuan, personal account "
+            "{account} yuan, cash {cash} yuan; the settlement at hand-over is final",
+        },
+        "quote_platform_unavailable": {
+            "zh": "医保信息平台暂时无法预结算，所示金额为本系统按医保政策测算的估算金额，"
+            "以交付时的医保结算为准",
+            "en": "The insurance platform could not pre-settle just now: the amounts shown are "
+            "this service's estimate under the benefit rules; the settlement at hand-over is "
+            "final",
+        },
         "benefit_rule_missing": {
             "zh": "该险种、病种和医院等级在当年没有生效的待遇规则",
             "en": "No benefit rule is in force for this insurance type, disease, level and year",

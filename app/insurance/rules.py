@@ -1,5 +1,7 @@
 """Benefit rules: the version in force for a claim, new versions written by bureau staff, and
-the year-end renewal check.
+the year-end renewal check. A rule holds the deductible and the ratios; the annual limit a
+claim is capped by is the catalogue's per-disease limit (按病种限额) for its insurance type, in
+the edition in force on the claim's day.
 
 A rule stays in force until replaced: on 1 January a key (insurance type, disease, institution
 level) without a version for the new year keeps its last version, while the patient's quota
@@ -33,13 +35,13 @@ RESOURCE = "benefit_rule"
 NOTICE_KEYS = 20
 
 
-def terms_of(rule: BenefitRule) -> Terms:
-    """The calculation terms of a rule version."""
+def terms_of(rule: BenefitRule, annual_limit_fen: int) -> Terms:
+    """The calculation terms of a rule version under the disease's annual limit."""
     return Terms(
         deductible_fen=rule.deductible_fen,
         reimbursement_bp=rule.reimbursement_bp,
         partial_prepay_bp=rule.partial_prepay_bp,
-        annual_limit_fen=rule.annual_limit_fen,
+        annual_limit_fen=annual_limit_fen,
     )
 
 
@@ -66,14 +68,12 @@ def _same_terms(rule: BenefitRule, body: BenefitRuleCreate, effective_from: date
         rule.deductible_fen,
         rule.reimbursement_bp,
         rule.partial_prepay_bp,
-        rule.annual_limit_fen,
         rule.note,
     ) == (
         effective_from,
         body.deductible_fen,
         body.reimbursement_bp,
         body.partial_prepay_bp,
-        body.annual_limit_fen,
         body.note,
     )
 
@@ -108,7 +108,6 @@ async def create_version(
         deductible_fen=body.deductible_fen,
         reimbursement_bp=body.reimbursement_bp,
         partial_prepay_bp=body.partial_prepay_bp,
-        annual_limit_fen=body.annual_limit_fen,
         note=body.note,
         created_by_account_id=principal.account_id,
     )

@@ -8,9 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.i18n import translate
 from app.insurance.claims import InsuranceType
 from app.kit.bounded import NonNegativeInt64
 from app.kit.clock import to_shanghai
+from app.kit.money import fen_to_yuan
 from app.kit.pagination import Page
 from app.kit.time_bounds import CalendarDate
 from app.models import (
@@ -46,7 +48,6 @@ class BenefitRuleCreate(BaseModel):
     partial_prepay_bp: int = Field(
         ge=0, le=10_000, description="Category-B drugs: patient pre-pays this share first"
     )
-    annual_limit_fen: int = Field(ge=0, le=10_000_000_00)
     note: str = Field(default="", max_length=200)
 
 
@@ -63,7 +64,6 @@ class BenefitRuleOut(BaseModel):
     deductible_fen: int
     reimbursement_bp: int
     partial_prepay_bp: int
-    annual_limit_fen: int
     note: str
 
 
@@ -124,6 +124,54 @@ class QuoteLine(BaseModel):
     partial_prepay_fen: int
 
 
+class PlatformQuote(BaseModel):
+    """The insurance platform's pre-settlement (2206) of the quote, beside the local estimate."""
+
+    status: Literal["presettled", "unavailable"] = Field(
+        description="presettled: the platform's split below; unavailable: the platform did not "
+        "answer, the quote is the local estimate only"
+    )
+    total_fen: int | None
+    fund_fen: int | None
+    account_fen: int | None
+    cash_fen: int | None
+    fund_difference_fen: int | None = Field(
+        description="The platform's fund share minus the local estimate's"
+    )
+    note: str = Field(description="What the patient is told (Accept-Language)")
+
+    @classmethod
+    def of(cls, row: Presettlement) -> PlatformQuote | None:
+        """The platform's side of a stored quote (None where no platform is configured)."""
+        if row.platform_status is None:
+            return None
+        if row.platform_status != "presettled" or row.platform_fund_fen is None:
+            return cls(
+                status="unavailable",
+                total_fen=None,
+                fund_fen=None,
+                account_fen=None,
+                cash_fen=None,
+                fund_difference_fen=None,
+                note=translate("quote_platform_unavailable"),
+            )
+        account, cash = row.platform_account_fen or 0, row.platform_cash_fen or 0
+        return cls(
+            status="presettled",
+            total_fen=row.platform_total_fen,
+            fund_fen=row.platform_fund_fen,
+            account_fen=account,
+            cash_fen=cash,
+            fund_difference_fen=row.platform_fund_fen - row.fund_fen,
+            note=translate(
+                "quote_platform_presettled",
+                fund=fen_to_yuan(row.platform_fund_fen),
+                account=fen_to_yuan(account),
+                cash=fen_to_yuan(cash),
+            ),
+        )
+
+
 class SettlementQuote(SplitOut):
     """The split the patient sees for an order: the pre-settlement before hand-over (books
     nothing), the settlement once handed over (authoritative; `basis` says which)."""
@@ -143,6 +191,11 @@ class SettlementQuote(SplitOut):
     benefit_rule_id: uuid.UUID
     computed_at: datetime = Field(description="When the quote was computed or the order settled")
     lines: list[QuoteLine]
+    platform: PlatformQuote | None = Field(
+        default=None,
+        description="The insurance platform's pre-settlement of the quote, where one is "
+        "configured (the amounts above are the local estimate)",
+    )
 
     @classmethod
     def from_row(cls, row: Presettlement) -> SettlementQuote:
@@ -156,6 +209,7 @@ class SettlementQuote(SplitOut):
             benefit_rule_id=row.benefit_rule_id,
             computed_at=to_shanghai(row.computed_at),
             lines=[QuoteLine.model_validate(line) for line in row.lines],
+            platform=PlatformQuote.of(row),
             **_split(row),
         )
 
@@ -179,6 +233,7 @@ class SettlementQuote(SplitOut):
             benefit_rule_id=row.benefit_rule_id,
             computed_at=to_shanghai(row.settled_at),
             lines=[QuoteLine.model_validate(item, from_attributes=True) for item in items],
+            platform=PlatformQuote.of(quote) if quote else None,
             **_split(row),
         )
 

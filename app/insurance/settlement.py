@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
+from app.catalogue import service as catalogue_service
 from app.errors import Conflict, NotFound
 from app.identity import service as identity_service
 from app.insurance import repository as insurance_repository
-from app.insurance.calculation import QuotaState, split_claim
+from app.insurance.calculation import QuotaState, Terms, split_claim
 from app.insurance.claims import Claim, Split
-from app.insurance.facts import SettlementReversed
+from app.insurance.facts import QuoteComputed, SettlementReversed
 from app.insurance.rules import rule_for, terms_of
 from app.insurance.schemas import SettlementQuote
-from app.kit.clock import to_shanghai, utcnow
+from app.kit.clock import city_date, to_shanghai, utcnow
 from app.kit.repository import by_id
 from app.ledger import posting
 from app.models import (
@@ -59,11 +60,18 @@ class _Context:
     rule: BenefitRule
     year: int
     identity: InsuredIdentity
+    # The disease's annual limit for the claim's insurance type (the catalogue's, 按病种限额).
+    annual_limit_fen: int
+
+    @property
+    def terms(self) -> Terms:
+        return terms_of(self.rule, self.annual_limit_fen)
 
 
 async def _context(session: AsyncSession, claim: Claim) -> _Context:
     """Check the claim's references and its insured identity (verified, bound to the claim,
-    agreeing with the patient's declaration), and find the benefit rule it is settled under."""
+    agreeing with the patient's declaration), and find the benefit rule and the disease's
+    annual limit it is settled under (409 when the catalogue in force does not list it)."""
     patient = await by_id(session, Patient, claim.patient_id)
     institution = await by_id(session, Institution, claim.institution_id)
     disease = await by_id(session, ChronicDisease, claim.disease_id)
@@ -84,7 +92,15 @@ async def _context(session: AsyncSession, claim: Claim) -> _Context:
     rule = await rule_for(
         session, claim.insurance_type, claim.disease_id, institution.level, claim.moment
     )
-    return _Context(rule=rule, year=to_shanghai(claim.moment).year, identity=identity)
+    limit = await catalogue_service.annual_limit_fen(
+        session, claim.disease_id, claim.insurance_type, city_date(claim.moment)
+    )
+    return _Context(
+        rule=rule,
+        year=to_shanghai(claim.moment).year,
+        identity=identity,
+        annual_limit_fen=catalogue_service.annual_limit_or_refuse(limit),
+    )
 
 
 async def _account_balance(session: AsyncSession, claim: Claim, context: _Context) -> int:
@@ -146,7 +162,7 @@ async def presettle(
     )
     split = split_claim(
         claim.items,
-        terms_of(context.rule),
+        context.terms,
         QuotaState(met, used),
         await _account_balance(session, claim, context),
     )
@@ -159,6 +175,7 @@ async def presettle(
     )
     session.add(row)
     await session.flush()
+    await events.record(session, QuoteComputed(row))
     return SettlementQuote.from_row(row)
 
 
@@ -179,7 +196,7 @@ async def settle(session: AsyncSession, claim: Claim, message_id: str) -> Settle
     )
     split = split_claim(
         claim.items,
-        terms_of(context.rule),
+        context.terms,
         QuotaState(quota.deductible_met_fen, usage.limit_used_fen),
         await _account_balance(session, claim, context),
     )
@@ -241,8 +258,10 @@ async def reverse(
     usage = await insurance_repository.disease_quota(
         session, original.patient_id, original.year, original.disease_id
     )
-    rule = await by_id(session, BenefitRule, original.benefit_rule_id)
-    assert rule is not None
+    # The limit as it stood on the settled day: a later edition never rewrites a past one.
+    limit = await catalogue_service.annual_limit_fen(
+        session, original.disease_id, original.insurance_type, city_date(original.service_at)
+    )
     usage.limit_used_fen -= original.fund_fen
     quota.deductible_met_fen -= original.deductible_fen
     reversal = Settlement(
@@ -264,7 +283,7 @@ async def reverse(
         # The reversal books against the same identity: its negated account part gives the
         # personal account its money back.
         insured_identity_id=original.insured_identity_id,
-        limit_remaining_fen=max(0, rule.annual_limit_fen - usage.limit_used_fen),
+        limit_remaining_fen=max(0, (limit or 0) - usage.limit_used_fen),
         **{name: -getattr(original, name) for name in _NEGATED},
     )
     session.add(reversal)

@@ -1,4 +1,5 @@
-"""Money on the platform is yuan with two decimals (数值型 16,2); here it is integer fen."""
+"""Money on the platform is yuan with two decimals (数值型 16,2); here it is integer fen (written
+out with app.kit.money.fen_to_yuan)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,3 @@ def yuan_to_fen(amount: Any) -> int:
     if not fen.is_finite() or fen != fen.to_integral_value():
         raise PlatformUnreachable()
     return int(fen)
-
-
-def fen_to_yuan(fen: int) -> str:
-    """Integer fen as the platform writes yuan: `-12.30`, `0.05`."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"

@@ -18,6 +18,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from hashlib import sha256
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -39,6 +40,7 @@ from app.kit.clock import city_date, utcnow
 from app.models import PlatformMessage, PlatformSignIn
 
 SIGN_IN = "9001"
+DOWNLOAD = "9102"
 # Tries at a free message id when another process took the same second and sequence.
 MSGID_TRIES = 8
 
@@ -89,6 +91,10 @@ class InsurancePlatform(Protocol):
         """Transaction `infno` with `data` as its `input`, for a person insured in
         `insured_area` (empty while unknown); `subject` is kept with the messages to find
         them again (an order's settlement, the message a void undoes)."""
+        ...
+
+    async def download(self, data: dict[str, Any], *, subject: str | None = None) -> bytes:
+        """9102: a file the platform prepared, as bytes (or one of the errors above)."""
         ...
 
 
@@ -230,20 +236,13 @@ class HttpInsurancePlatform:
                 return envelope
         raise RuntimeError("no free message id: more than 10,000 messages in one second?")
 
-    async def _exchange(
-        self,
-        infno: str,
-        data: dict[str, Any],
-        insured_area: str,
-        sign_no: str,
-        subject: str | None = None,
-    ) -> PlatformResult:
-        envelope = await self._new_request(infno, data, insured_area, sign_no, subject)
+    async def _post(self, envelope: PlatformRequest, subject: str | None) -> httpx.Response:
+        """POST one kept envelope within the timeout; failures kept and raised."""
         timeout = self._settings.insurance_platform_timeout_seconds
         try:
             # httpx's timeout bounds each phase; this bounds the whole exchange.
             async with asyncio.timeout(timeout):
-                response = await self._http.post(
+                return await self._http.post(
                     self._url,
                     content=envelope.model_dump_json().encode(),
                     headers={"Content-Type": "application/json;charset=utf-8"},
@@ -256,6 +255,11 @@ class HttpInsurancePlatform:
             unreachable = {"failure": "unreachable", "error": type(exc).__name__}
             await self._keep(envelope, "failure", json.dumps(unreachable), None, subject)
             raise PlatformUnreachable() from exc
+
+    async def _answer(
+        self, envelope: PlatformRequest, response: httpx.Response, subject: str | None
+    ) -> PlatformAnswer:
+        """The response read as an answer (kept), or kept as a failure and raised."""
         try:
             if response.status_code != httpx.codes.OK:
                 raise ValueError(f"HTTP {response.status_code}")
@@ -273,4 +277,39 @@ class HttpInsurancePlatform:
         await self._keep(envelope, "answer", response.text, answer, subject)
         if answer.infcode != SUCCESS:
             raise PlatformRefused(answer.infcode, answer.err_msg)
+        return answer
+
+    async def download(self, data: dict[str, Any], *, subject: str | None = None) -> bytes:
+        """9102: the file the platform prepared (`fsDownloadIn`: file_qury_no, filename,
+        fixmedins_code), sent back as the bytes themselves; a JSON answer is a refusal. The
+        audit keeps the file's size and SHA-256, not its content."""
+        sign_no = await self.sign_no()
+        envelope = await self._new_request(DOWNLOAD, data, "", sign_no, subject)
+        response = await self._post(envelope, subject)
+        if response.status_code == httpx.codes.OK and not response.headers.get(
+            "content-type", ""
+        ).startswith("application/json"):
+            received = {
+                "file": {
+                    "bytes": len(response.content),
+                    "sha256": sha256(response.content).hexdigest(),
+                }
+            }
+            answer = PlatformAnswer(infcode=SUCCESS)
+            await self._keep(envelope, "answer", json.dumps(received), answer, subject)
+            return response.content
+        await self._answer(envelope, response, subject)
+        raise PlatformUnreachable()  # an answer without the file
+
+    async def _exchange(
+        self,
+        infno: str,
+        data: dict[str, Any],
+        insured_area: str,
+        sign_no: str,
+        subject: str | None = None,
+    ) -> PlatformResult:
+        envelope = await self._new_request(infno, data, insured_area, sign_no, subject)
+        response = await self._post(envelope, subject)
+        answer = await self._answer(envelope, response, subject)
         return PlatformResult(msgid=envelope.msgid, output=answer.output or {})

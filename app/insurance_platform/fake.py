@@ -5,37 +5,47 @@ INSURANCE_PLATFORM_URL at it). `POST /` takes an envelope and answers as the pla
 9001 issues a sign-in number; every other transaction needs a number it issued, a fresh
 `msgid` and a well-formed envelope, else infcode -1 with `err_msg`. It keeps its own state:
 persons (1101), visits (2201, 2203; withdrawn by 2202), fee details (2204; withdrawn by 2205),
-settlements (2207; undone by 2208 and by 2601 voids), each person's deductible and fund use;
-3201 compares an institution's monthly totals with its own bookings. Its split engine is the
-service's own (`app.insurance.calculation.split_claim`) under terms it is given per insurance
-type, on its own catalogue classes (甲 01, 乙 02, 丙 03; codes it does not list are 丙).
+pre-settlements (2206: the split 2207 would book, booking nothing), settlements (2207; undone
+by 2208 and by 2601 voids), each person's deductible and, per disease (the visit's `dise_codg`
+from 2203), fund use; 3201 compares an institution's monthly totals with its own bookings; 3202
+compares a detail file uploaded with 9101 line by line and prepares a result file, which 9102
+hands out. Its split engine is the service's own (`app.insurance.calculation.split_claim`)
+under terms it is given per insurance type and an annual limit per insurance type and disease
+(按病种限额, as the service's catalogue), on its own catalogue classes (甲 01, 乙 02, 丙 03;
+codes it does not list are 丙).
 
 Through `/_control/...` (dev only, like the fake's whole surface) it is told its persons,
-terms and catalogue, and to refuse everything (or one transaction) with a given `err_msg`, to
-answer late, to answer a different fund share, or to lose its answers to one transaction after
-doing it; it shows what it received, its open visits and its settlements.
+terms, disease limits and catalogue, and to refuse everything (or one transaction) with a given
+`err_msg`, to answer late, to answer a different fund share, or to lose its answers to one
+transaction after doing it; it shows what it received, its open visits and its settlements.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import secrets
 import uuid
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal, Protocol
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from app.insurance.calculation import QuotaState, Terms, split_claim
 from app.insurance.claims import ClaimItem, InsuranceClass, Split
-from app.insurance_platform.amounts import fen_to_yuan, yuan_to_fen
+from app.insurance_platform.amounts import yuan_to_fen
 from app.insurance_platform.envelope import PlatformRequest, interface_time
 from app.kit.clock import to_shanghai, utcnow
+from app.kit.money import fen_to_yuan
 
 FAKE_PLATFORM_PATH = "/_dev/insurance-platform"
 FAILED = -1
+# Fields of a 3202 detail file line (setl_id ... refd_setl_flag).
+DETAIL_FIELDS = 7
 
 
 class FakePerson(BaseModel):
@@ -70,6 +80,11 @@ class FakeTerms(BaseModel):
     deductible_fen: int = Field(ge=0)
     reimbursement_bp: int = Field(ge=0, le=10_000)
     partial_prepay_bp: int = Field(ge=0, le=10_000)
+
+
+class FakeLimit(BaseModel):
+    """A disease's annual limit for one insurance type (按病种限额)."""
+
     annual_limit_fen: int = Field(ge=0)
 
 
@@ -88,6 +103,8 @@ class FakeDirectory(Protocol):
 
     async def terms(self, insutype: str) -> FakeTerms | None: ...
 
+    async def annual_limit(self, insutype: str, dise_codg: str) -> int | None: ...
+
     async def classes(self, codes: Sequence[str]) -> dict[str, Literal["01", "02", "03"]]: ...
 
 
@@ -101,6 +118,7 @@ class FakeSettlement:
     psn_no: str
     mdtrt_id: str
     insutype: str
+    dise_codg: str
     split: Split
     # Beijing dates it was booked and undone (reconciliation counts each in its own month).
     settled_on: str
@@ -120,13 +138,20 @@ class FakePlatformState:
     behaviour: FakeBehaviour = field(default_factory=FakeBehaviour)
     sequence: int = 0
     terms: dict[str, FakeTerms] = field(default_factory=dict)
+    # (insutype, dise_codg) -> annual limit in fen.
+    limits: dict[tuple[str, str], int] = field(default_factory=dict)
     catalogue: dict[str, str] = field(default_factory=dict)
-    # mdtrt_id -> (psn_no, insutype); chrg_bchno -> fee lines; psn_no -> quota used.
+    # mdtrt_id -> (psn_no, insutype); mdtrt_id -> dise_codg (2203); chrg_bchno -> fee lines.
     visits: dict[str, tuple[str, str]] = field(default_factory=dict)
+    visit_diseases: dict[str, str] = field(default_factory=dict)
     fees: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    quotas: dict[str, QuotaState] = field(default_factory=dict)
+    # psn_no -> deductible met; (psn_no, dise_codg) -> fund paid towards that disease's limit.
+    deductibles: dict[str, int] = field(default_factory=dict)
+    limits_used: dict[tuple[str, str], int] = field(default_factory=dict)
     account_used: dict[str, int] = field(default_factory=dict)
     settlements: dict[str, FakeSettlement] = field(default_factory=dict)
+    # file_qury_no -> (filename, content): uploaded (9101) and prepared (3202) files.
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
     def person_of(self, psn_no: str) -> FakePerson | None:
         return next((p for p in self.persons.values() if _psn_no(p) == psn_no), None)
@@ -231,6 +256,7 @@ def _withdraw_registration(state: FakePlatformState, request: PlatformRequest) -
     if any(s.mdtrt_id == data.get("mdtrt_id") and not s.undone for s in state.settlements.values()):
         return _refusal(state, "该就诊已结算，不能撤销挂号")
     del state.visits[str(data["mdtrt_id"])]
+    state.visit_diseases.pop(str(data["mdtrt_id"]), None)
     return _answer(state, {})
 
 
@@ -247,6 +273,9 @@ def _visit(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]
     info = request.input.get("mdtrtinfo") or {}
     if info.get("mdtrt_id") not in state.visits or not info.get("med_type"):
         return _refusal(state, "就诊信息有误")
+    if not info.get("dise_codg"):
+        return _refusal(state, "门诊慢特病就诊须填写病种编码")
+    state.visit_diseases[str(info["mdtrt_id"])] = str(info["dise_codg"])
     return _answer(state, {})
 
 
@@ -267,7 +296,11 @@ def _fees(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
     return _answer(state, {"result": result})
 
 
-def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+def _split(
+    state: FakePlatformState, request: PlatformRequest
+) -> tuple[FakePerson, tuple[str, str], Split] | dict[str, Any]:
+    """The split 2206 and 2207 answer for a visit's fee batch, as the fake's engine computes
+    it now (and as told to differ); a refusal when the request does not name a visit's fees."""
     data = request.input.get("data") or {}
     visit = state.visits.get(str(data.get("mdtrt_id")))
     lines = state.fees.get(str(data.get("chrg_bchno")))
@@ -277,6 +310,10 @@ def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any
     terms = state.terms.get(visit[1])
     if terms is None:
         return _refusal(state, f"险种[{visit[1]}]无待遇政策")
+    disease = state.visit_diseases.get(str(data["mdtrt_id"]))
+    limit = state.limits.get((visit[1], disease or ""))
+    if disease is None or limit is None:
+        return _refusal(state, f"病种[{disease}]无险种[{visit[1]}]的年度限额")
     items = tuple(
         ClaimItem(
             drug_id=uuid.uuid5(uuid.NAMESPACE_URL, str(line["med_list_codg"])),
@@ -292,10 +329,12 @@ def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any
         return _refusal(state, "结算总金额与费用明细不符")
     psn_no = _psn_no(person)
     balance = yuan_to_fen(person.balc) - state.account_used.get(psn_no, 0)
-    quota = state.quotas.get(psn_no, QuotaState(0, 0))
+    quota = QuotaState(
+        state.deductibles.get(psn_no, 0), state.limits_used.get((psn_no, disease), 0)
+    )
     split = split_claim(
         items,
-        Terms(**terms.model_dump()),
+        Terms(**terms.model_dump(), annual_limit_fen=limit),
         quota,
         balance if data.get("acct_used_flag") == "1" else 0,
     )
@@ -314,20 +353,38 @@ def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any
             },
             lines=split.lines,
         )
+    return person, visit, split
+
+
+def _presettle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    """2206: the split 2207 would book now, booking nothing (no setl_id)."""
+    found = _split(state, request)
+    if isinstance(found, dict):
+        return found
+    person, _, split = found
+    mdtrt_id = str(request.input["data"]["mdtrt_id"])
+    return _answer(state, {"setlinfo": _setlinfo("", _psn_no(person), mdtrt_id, split, 1)})
+
+
+def _settle(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    found = _split(state, request)
+    if isinstance(found, dict):
+        return found
+    person, visit, split = found
+    psn_no, mdtrt_id = _psn_no(person), str(request.input["data"]["mdtrt_id"])
+    disease = state.visit_diseases[mdtrt_id]
     setl_id = state.serial("A")
     state.settlements[setl_id] = FakeSettlement(
-        request.msgid, setl_id, psn_no, str(data["mdtrt_id"]), visit[1], split, _today()
+        request.msgid, setl_id, psn_no, mdtrt_id, visit[1], disease, split, _today()
     )
-    _book(state, psn_no, split, 1)
-    return _answer(state, {"setlinfo": _setlinfo(setl_id, psn_no, str(data["mdtrt_id"]), split, 1)})
+    _book(state, psn_no, disease, split, 1)
+    return _answer(state, {"setlinfo": _setlinfo(setl_id, psn_no, mdtrt_id, split, 1)})
 
 
-def _book(state: FakePlatformState, psn_no: str, split: Split, sign: int) -> None:
-    quota = state.quotas.get(psn_no, QuotaState(0, 0))
-    state.quotas[psn_no] = QuotaState(
-        quota.deductible_met_fen + sign * split.deductible_fen,
-        quota.limit_used_fen + sign * split.fund_fen,
-    )
+def _book(state: FakePlatformState, psn_no: str, disease: str, split: Split, sign: int) -> None:
+    state.deductibles[psn_no] = state.deductibles.get(psn_no, 0) + sign * split.deductible_fen
+    used = state.limits_used.get((psn_no, disease), 0)
+    state.limits_used[(psn_no, disease)] = used + sign * split.fund_fen
     state.account_used[psn_no] = state.account_used.get(psn_no, 0) + sign * split.account_fen
 
 
@@ -363,7 +420,7 @@ def _today() -> str:
 
 def _undo(state: FakePlatformState, settled: FakeSettlement) -> dict[str, Any]:
     settled.undone_on = _today()
-    _book(state, settled.psn_no, settled.split, -1)
+    _book(state, settled.psn_no, settled.dise_codg, settled.split, -1)
     return _setlinfo(settled.setl_id, settled.psn_no, settled.mdtrt_id, settled.split, -1)
 
 
@@ -429,16 +486,115 @@ def _reconcile_totals(state: FakePlatformState, request: PlatformRequest) -> dic
     )
 
 
+def _upload(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    """9101: keep the file (a byte array in `in`) under a new file_qury_no."""
+    upload = request.input.get("fsUploadIn") or {}
+    try:
+        content = bytes(byte % 256 for byte in upload.get("in") or [])
+    except (TypeError, ValueError):
+        return _refusal(state, "文件数据格式有误")
+    filename = str(upload.get("filename") or "")
+    if not content or not filename:
+        return _refusal(state, "文件数据或文件名为空")
+    file_qury_no = f"fsi/fixmedins/{uuid.uuid4().hex}"
+    state.files[file_qury_no] = (filename, content)
+    return _answer(
+        state, {"file_qury_no": file_qury_no, "filename": filename, "dld_endtime": _tomorrow()}
+    )
+
+
+def _zip(name: str, lines: list[list[str]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, "".join("\t".join(line) + "\n" for line in lines).encode())
+    return buffer.getvalue()
+
+
+def _reconcile_details(state: FakePlatformState, request: PlatformRequest) -> dict[str, Any]:
+    """3202: the uploaded detail file against the fake's own bookings of the period; the
+    result file lists every line that does not agree (fetched with 9102)."""
+    data = request.input.get("data") or {}
+    uploaded = state.files.get(str(data.get("file_qury_no")))
+    if uploaded is None:
+        return _refusal(state, "文件查询号不存在")
+    try:
+        with zipfile.ZipFile(io.BytesIO(uploaded[1])) as archive:
+            [name] = archive.namelist()
+            text = archive.read(name).decode()
+    except (zipfile.BadZipFile, ValueError, UnicodeDecodeError):
+        return _refusal(state, "对账明细文件无法解析")
+    theirs = {
+        (fields[0], fields[6]): fields
+        for fields in (line.split("\t") for line in text.splitlines())
+        if len(fields) == DETAIL_FIELDS
+    }
+    begin, end = str(data.get("stmt_begndate")), str(data.get("stmt_enddate"))
+    mine: dict[tuple[str, str], tuple[FakeSettlement, int]] = {}
+    for settled in state.settlements.values():
+        for day, flag, sign in ((settled.settled_on, "0", 1), (settled.undone_on, "1", -1)):
+            if day is not None and begin <= day <= end:
+                mine[(settled.setl_id, flag)] = (settled, sign)
+    lines = []
+    for key in sorted(set(mine) | set(theirs)):
+        sent = theirs.get(key)
+        if key not in mine:
+            assert sent is not None
+            lines.append(
+                [sent[2], sent[1], key[0], "", "1", key[1], "医药机构有，中心无", *sent[3:6]]
+            )
+            continue
+        settled, sign = mine[key]
+        amounts = [
+            fen_to_yuan(sign * settled.split.total_fen),
+            fen_to_yuan(sign * settled.split.fund_fen),
+            fen_to_yuan(sign * settled.split.account_fen),
+        ]
+        if sent is None or sent[3:6] != amounts:
+            memo = "中心有，医药机构无" if sent is None else "金额不一致"
+            lines.append(
+                [
+                    settled.psn_no,
+                    settled.mdtrt_id,
+                    key[0],
+                    settled.msgid,
+                    "1",
+                    key[1],
+                    memo,
+                    *amounts,
+                ]
+            )
+    file_qury_no = f"fsi/plc/{uuid.uuid4().hex}"
+    filename = f"{uuid.uuid4().hex}.txt.zip"
+    state.files[file_qury_no] = (filename, _zip(filename.removesuffix(".zip"), lines))
+    return _answer(
+        state,
+        {
+            "fileinfo": {
+                "file_qury_no": file_qury_no,
+                "filename": filename,
+                "dld_endtime": _tomorrow(),
+            }
+        },
+    )
+
+
+def _tomorrow() -> str:
+    return interface_time(utcnow() + timedelta(days=1))
+
+
 _SETTLEMENT_TRANSACTIONS = {
     "2201": _register,
     "2202": _withdraw_registration,
     "2203": _visit,
     "2204": _fees,
     "2205": _withdraw_fees,
+    "2206": _presettle,
     "2207": _settle,
     "2208": _reverse,
     "2601": _void,
     "3201": _reconcile_totals,
+    "3202": _reconcile_details,
+    "9101": _upload,
 }
 
 
@@ -458,12 +614,18 @@ async def _consult(
         unknown = sorted(codes - set(state.catalogue))
         if unknown:
             state.catalogue.update(await directory.classes(unknown))
-    elif request.infno == "2207":
-        visit = state.visits.get(str((request.input.get("data") or {}).get("mdtrt_id")))
+    elif request.infno in ("2206", "2207"):
+        mdtrt_id = str((request.input.get("data") or {}).get("mdtrt_id"))
+        visit = state.visits.get(mdtrt_id)
         if visit is not None and visit[1] not in state.terms:
             terms = await directory.terms(visit[1])
             if terms is not None:
                 state.terms[visit[1]] = terms
+        disease = state.visit_diseases.get(mdtrt_id)
+        if visit is not None and disease is not None and (visit[1], disease) not in state.limits:
+            limit = await directory.annual_limit(visit[1], disease)
+            if limit is not None:
+                state.limits[(visit[1], disease)] = limit
 
 
 def create_fake_insurance_platform_app(directory: FakeDirectory | None = None) -> FastAPI:
@@ -473,8 +635,8 @@ def create_fake_insurance_platform_app(directory: FakeDirectory | None = None) -
     fake = FastAPI(title="Fake insurance platform (dev only)", openapi_url=None, docs_url=None)
     fake.state.platform = state
 
-    @fake.post("/")
-    async def call_service(request: Request) -> dict[str, Any]:
+    @fake.post("/", response_model=None)
+    async def call_service(request: Request) -> dict[str, Any] | Response:
         raw = await request.body()
         if state.behaviour.delay_seconds:
             await asyncio.sleep(state.behaviour.delay_seconds)
@@ -488,6 +650,13 @@ def create_fake_insurance_platform_app(directory: FakeDirectory | None = None) -
         state.msgids.add(envelope.msgid)
         if directory is not None:
             await _consult(state, directory, envelope)
+        if envelope.infno == "9102" and envelope.sign_no in state.sign_nos:
+            # 9102 answers with the file itself.
+            wanted = envelope.input.get("fsDownloadIn") or {}
+            found = state.files.get(str(wanted.get("file_qury_no")))
+            if found is None:
+                return _refusal(state, "文件不存在或已过下载截止时间")
+            return Response(found[1], media_type="application/octet-stream")
         answer = _transaction(state, envelope)
         if envelope.infno == state.behaviour.lose_answer_of:
             await asyncio.sleep(60)  # done, but the answer never arrives in time
@@ -500,6 +669,10 @@ def create_fake_insurance_platform_app(directory: FakeDirectory | None = None) -
     @fake.put("/_control/terms/{insutype}", status_code=204)
     async def set_terms(insutype: Literal["310", "390"], body: FakeTerms) -> None:
         state.terms[insutype] = body
+
+    @fake.put("/_control/limits/{insutype}/{dise_codg}", status_code=204)
+    async def set_limit(insutype: Literal["310", "390"], dise_codg: str, body: FakeLimit) -> None:
+        state.limits[(insutype, dise_codg)] = body.annual_limit_fen
 
     @fake.post("/_control/catalogue", status_code=204)
     async def add_to_catalogue(body: list[FakeCatalogueEntry]) -> None:

@@ -1,6 +1,7 @@
 """Where the development fake platform learns what it was not told through its control
 endpoints, so the demo journey runs with it switched on: persons from the service's verified
-identities, terms from its benefit rules, catalogue classes from its drugs. Served only with
+identities, terms from its benefit rules, each disease's annual limit from the catalogue in
+force, catalogue classes from its drugs. Served only with
 the fake (dev, never in prod); tests tell the fake everything instead.
 """
 
@@ -11,11 +12,12 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.catalogue import service as catalogue_service
 from app.insurance_platform import repository
-from app.insurance_platform.amounts import fen_to_yuan
 from app.insurance_platform.fake import FakePerson, FakeTerms
 from app.kit.clock import city_date
 from app.kit.crypto import blind_index
+from app.kit.money import fen_to_yuan
 
 LEVELS: dict[str, Literal["01", "02", "03"]] = {"full": "01", "partial": "02", "self_pay": "03"}
 
@@ -48,8 +50,16 @@ class DatabaseDirectory:
             deductible_fen=rule.deductible_fen,
             reimbursement_bp=rule.reimbursement_bp,
             partial_prepay_bp=rule.partial_prepay_bp,
-            annual_limit_fen=rule.annual_limit_fen,
         )
+
+    async def annual_limit(self, insutype: str, dise_codg: str) -> int | None:
+        async with self._sessions()() as session:
+            disease = await repository.disease_by_code(session, dise_codg)
+            if disease is None:
+                return None
+            return await catalogue_service.annual_limit_fen(
+                session, disease.id, insutype, city_date()
+            )
 
     async def classes(self, codes: Sequence[str]) -> dict[str, Literal["01", "02", "03"]]:
         async with self._sessions()() as session:

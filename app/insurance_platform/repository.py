@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.sql import add_unique
 from app.models import (
     BenefitRule,
+    ChronicDisease,
     Drug,
     InsuredIdentity,
     PlatformMessage,
@@ -162,3 +163,8 @@ async def drug_classes(session: AsyncSession, national_codes: Sequence[str]) -> 
         )
     )
     return {code: kind for code, kind in rows}
+
+
+async def disease_by_code(session: AsyncSession, code: str) -> ChronicDisease | None:
+    """The catalogue disease a visit's `dise_codg` names (the city's code)."""
+    return await session.scalar(select(ChronicDisease).where(ChronicDisease.code == code))

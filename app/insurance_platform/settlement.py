@@ -3,9 +3,12 @@ local rules' split the estimate it is compared with.
 
 At hand-over (after the local settlement is booked, in the same transaction):
 1101 person (its `psn_no`) -> 2201 outpatient registration (`mdtrt_id`) -> 2203 visit
-information (med_type 14, 门诊慢特病, with the catalogue disease) -> 2204 fee details with the
+information (med_type 14, 门诊慢特病, with the catalogue disease: `dise_codg` is the city's
+code, whose sub-codes such as M01603 carry their own annual limit) -> 2204 fee details with the
 national drug codes (`chrg_bchno`) -> 2207 settlement (`setl_id` and the split). A refusal at
-any step fails the hand-over (502, the platform's err_msg); so does no answer (504).
+any step fails the hand-over (502, the platform's err_msg); so does no answer (504). A fund
+share other than the local estimate is kept as the truth and raised as the service's own
+`platform` flag on the settlement, which waits in the bureau's claim review.
 
 Never paid twice: every settlement message names its order (`subject`). Before an order is
 settled, earlier 2207s of that order that were never booked here are resolved: one without an
@@ -22,19 +25,27 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError, Conflict
+from app.insurance import flags
 from app.insurance import repository as insurance_repository
 from app.insurance_platform import repository
-from app.insurance_platform.amounts import fen_to_yuan, yuan_to_fen
-from app.insurance_platform.client import InsurancePlatform, PlatformRefused, PlatformTimeout
+from app.insurance_platform.amounts import yuan_to_fen
+from app.insurance_platform.client import (
+    InsurancePlatform,
+    PlatformRefused,
+    PlatformTimeout,
+    PlatformUnreachable,
+)
 from app.insurance_platform.envelope import SUCCESS, interface_time
 from app.insurance_platform.persons import RESIDENT_ID_CARD, query_person
 from app.kit.clock import utcnow
+from app.kit.money import fen_to_yuan
 from app.kit.repository import by_id
 from app.models import (
     ChronicDisease,
@@ -44,6 +55,7 @@ from app.models import (
     PlatformMessage,
     PlatformSettlement,
     Prescription,
+    Presettlement,
     Settlement,
 )
 
@@ -54,6 +66,7 @@ WITHDRAW_REGISTRATION = "2202"
 VISIT = "2203"
 FEES = "2204"
 WITHDRAW_FEES = "2205"
+PRESETTLE = "2206"
 SETTLE = "2207"
 REVERSE = "2208"
 VOID = "2601"
@@ -61,6 +74,9 @@ VOID = "2601"
 CHRONIC_OUTPATIENT = "14"
 # 个人结算方式 01: 按项目结算.
 BY_ITEM = "01"
+# Presettlement.platform_status: the platform's 2206 split is kept; or it could not be had.
+PLATFORM_PRESETTLED = "presettled"
+PLATFORM_UNAVAILABLE = "unavailable"
 
 
 @contextmanager
@@ -76,34 +92,64 @@ def order_subject(settlement: Settlement) -> str:
     return f"order:{settlement.order_id}"
 
 
-async def settle(
-    session: AsyncSession, platform: InsurancePlatform, settlement: Settlement
-) -> PlatformSettlement:
-    """Settle a just-booked local settlement on the platform (idempotent per settlement)."""
-    existing = await repository.platform_settlement_of(session, settlement.id)
-    if existing is not None:
-        return existing
-    subject = order_subject(settlement)
-    await resolve_earlier_attempts(session, platform, subject)
-    identity = await by_id(session, InsuredIdentity, settlement.insured_identity_id)
+def quote_subject(quote: Presettlement) -> str:
+    return f"quote:{quote.order_id}"
+
+
+@dataclass(frozen=True)
+class _Visit:
+    """An outpatient visit registered on the platform (2201) for one claim."""
+
+    area: str
+    psn_no: str
+    insutype: str
+    certno: str
+    mdtrt_id: str
+    # 收费批次号: the fee batch of this claim (its settlement's or quote's id).
+    chrg_bchno: str
+    ipt_otp_no: str
+    subject: str
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return {"psn_no": self.psn_no, "mdtrt_id": self.mdtrt_id}
+
+
+@dataclass(frozen=True)
+class _Fee:
+    line_no: int
+    national_code: str
+    quantity: int
+    unit_price_fen: int
+    amount_fen: int
+
+
+async def _register(
+    session: AsyncSession,
+    platform: InsurancePlatform,
+    claim: Settlement | Presettlement,
+    subject: str,
+) -> tuple[_Visit, Doctor, ChronicDisease]:
+    """1101 (the person's psn_no, compared with the verified identity) and 2201."""
+    identity = await by_id(session, InsuredIdentity, claim.insured_identity_id)
     assert identity is not None
     area = identity.insured_area
     person = await query_person(platform, identity.national_id, area, subject)
     if person.record is None or person.record.insurance_type != identity.insurance_type:
         # Two sources, compared: the platform no longer insures the person as verified.
         raise Conflict("platform_identity_differs")
-    certificate = {"mdtrt_cert_type": RESIDENT_ID_CARD, "mdtrt_cert_no": identity.national_id}
-    common = {"psn_no": person.psn_no, "insutype": identity.insurance_type}
-    doctor, disease = await _visit_parties(session, settlement)
-    begun = interface_time(settlement.service_at)
+    doctor, disease = await _visit_parties(session, claim)
+    ipt_otp_no = claim.order_id.hex[:30]
     registered = await platform.call(
         REGISTER,
         {
             "data": {
-                **common,
-                **certificate,
-                "begntime": begun,
-                "ipt_otp_no": settlement.order_id.hex[:30],
+                "psn_no": person.psn_no,
+                "insutype": identity.insurance_type,
+                "mdtrt_cert_type": RESIDENT_ID_CARD,
+                "mdtrt_cert_no": identity.national_id,
+                "begntime": interface_time(claim.service_at),
+                "ipt_otp_no": ipt_otp_no,
                 # The service keeps no national doctor codes (医保医师代码) yet: the doctor's
                 # own id here names them until the catalogue carries them.
                 "atddr_no": doctor.id.hex[:30],
@@ -116,83 +162,191 @@ async def settle(
         insured_area=area,
         subject=subject,
     )
-    mdtrt_id = str((registered.output.get("data") or {}).get("mdtrt_id") or "")
-    visit = {"psn_no": person.psn_no, "mdtrt_id": mdtrt_id}
-    chrg_bchno = settlement.id.hex[:30]
-    try:
-        await platform.call(
-            VISIT,
-            {
-                "mdtrtinfo": {
-                    "mdtrt_id": mdtrt_id,
-                    "psn_no": person.psn_no,
+    visit = _Visit(
+        area=area,
+        psn_no=person.psn_no,
+        insutype=identity.insurance_type,
+        certno=identity.national_id,
+        mdtrt_id=str((registered.output.get("data") or {}).get("mdtrt_id") or ""),
+        chrg_bchno=claim.id.hex[:30],
+        ipt_otp_no=ipt_otp_no,
+        subject=subject,
+    )
+    return visit, doctor, disease
+
+
+async def _upload(
+    platform: InsurancePlatform,
+    visit: _Visit,
+    claim: Settlement | Presettlement,
+    doctor: Doctor,
+    disease: ChronicDisease,
+    fees: list[_Fee],
+) -> None:
+    """2203 visit information (med_type 14 with the catalogue disease) and 2204 fee details."""
+    begun = interface_time(claim.service_at)
+    await platform.call(
+        VISIT,
+        {
+            "mdtrtinfo": {
+                **visit.ids,
+                "med_type": CHRONIC_OUTPATIENT,
+                "begntime": begun,
+                "dise_codg": disease.code,
+                "dise_name": disease.name_zh,
+            },
+            "diseinfo": [
+                {
+                    "diag_type": "1",
+                    "diag_srt_no": "1",
+                    "diag_code": disease.national_code,
+                    "diag_name": disease.name_zh,
+                    "diag_dept": doctor.department_zh,
+                    "dise_dor_no": doctor.id.hex[:30],
+                    "dise_dor_name": doctor.name,
+                    "diag_time": begun,
+                    "vali_flag": "1",
+                }
+            ],
+        },
+        insured_area=visit.area,
+        subject=visit.subject,
+    )
+    await platform.call(
+        FEES,
+        {
+            "feedetail": [
+                {
+                    "feedetl_sn": f"{visit.chrg_bchno[:26]}{fee.line_no:04d}",
+                    **visit.ids,
+                    "chrg_bchno": visit.chrg_bchno,
+                    "dise_codg": disease.code,
                     "med_type": CHRONIC_OUTPATIENT,
-                    "begntime": begun,
-                    "dise_codg": disease.national_code,
-                    "dise_name": disease.name_zh,
-                },
-                "diseinfo": [
-                    {
-                        "diag_type": "1",
-                        "diag_srt_no": "1",
-                        "diag_code": disease.national_code,
-                        "diag_name": disease.name_zh,
-                        "diag_dept": doctor.department_zh,
-                        "dise_dor_no": doctor.id.hex[:30],
-                        "dise_dor_name": doctor.name,
-                        "diag_time": begun,
-                        "vali_flag": "1",
-                    }
-                ],
-            },
-            insured_area=area,
-            subject=subject,
+                    "fee_ocur_time": begun,
+                    "med_list_codg": fee.national_code,
+                    "medins_list_codg": fee.national_code,
+                    "det_item_fee_sumamt": fen_to_yuan(fee.amount_fen),
+                    "cnt": fee.quantity,
+                    "pric": fen_to_yuan(fee.unit_price_fen),
+                    "bilg_dr_codg": doctor.id.hex[:30],
+                    "bilg_dr_name": doctor.name,
+                    "hosp_appr_flag": "1",
+                }
+                for fee in fees
+            ]
+        },
+        insured_area=visit.area,
+        subject=visit.subject,
+    )
+
+
+def _settling(visit: _Visit, claim: Settlement | Presettlement) -> dict[str, Any]:
+    """The input of 2206 and 2207 (the same fields: 2206 answers what 2207 would book)."""
+    return {
+        "data": {
+            **visit.ids,
+            "mdtrt_cert_type": RESIDENT_ID_CARD,
+            "mdtrt_cert_no": visit.certno,
+            "insutype": visit.insutype,
+            "med_type": CHRONIC_OUTPATIENT,
+            "medfee_sumamt": fen_to_yuan(claim.total_fen),
+            "psn_setlway": BY_ITEM,
+            "chrg_bchno": visit.chrg_bchno,
+            "acct_used_flag": "1" if claim.account_fen else "0",
+        }
+    }
+
+
+async def _withdraw(platform: InsurancePlatform, visit: _Visit) -> None:
+    """Take the fee details (2205) and the registration (2202) back: no open visit is left."""
+    await platform.call(
+        WITHDRAW_FEES,
+        {"data": {**visit.ids, "chrg_bchno": visit.chrg_bchno}},
+        insured_area=visit.area,
+        subject=visit.subject,
+    )
+    await platform.call(
+        WITHDRAW_REGISTRATION,
+        {"data": {**visit.ids, "ipt_otp_no": visit.ipt_otp_no}},
+        insured_area=visit.area,
+        subject=visit.subject,
+    )
+
+
+async def presettle(
+    session: AsyncSession, platform: InsurancePlatform, quote: Presettlement
+) -> None:
+    """The platform's pre-settlement (2206) of a just-computed quote, kept on it beside the
+    local estimate. The visit is registered and its fees uploaded for it, then withdrawn
+    (2205, 2202) whatever the answer: hand-over opens its own. A refusal refuses the quote
+    (and so the order; 502 with the platform's err_msg): hand-over would be refused alike.
+    No answer (504) or none to read leaves the local estimate marked `unavailable`."""
+    if quote.platform_status is not None:
+        return
+    subject = quote_subject(quote)
+    fees = [
+        _Fee(
+            line_no=number,
+            national_code=str(line["national_code"]),
+            quantity=int(line["quantity"]),
+            unit_price_fen=int(line["unit_price_fen"]),
+            amount_fen=int(line["amount_fen"]),
         )
-        items = await insurance_repository.settlement_items(session, settlement.id)
-        await platform.call(
-            FEES,
-            {
-                "feedetail": [
-                    {
-                        "feedetl_sn": f"{chrg_bchno[:26]}{item.line_no:04d}",
-                        "mdtrt_id": mdtrt_id,
-                        "psn_no": person.psn_no,
-                        "chrg_bchno": chrg_bchno,
-                        "dise_codg": disease.national_code,
-                        "med_type": CHRONIC_OUTPATIENT,
-                        "fee_ocur_time": begun,
-                        "med_list_codg": item.national_code,
-                        "medins_list_codg": item.national_code,
-                        "det_item_fee_sumamt": fen_to_yuan(item.amount_fen),
-                        "cnt": item.quantity,
-                        "pric": fen_to_yuan(item.unit_price_fen),
-                        "bilg_dr_codg": doctor.id.hex[:30],
-                        "bilg_dr_name": doctor.name,
-                        "hosp_appr_flag": "1",
-                    }
-                    for item in items
-                ]
-            },
-            insured_area=area,
-            subject=subject,
+        for number, line in enumerate(quote.lines, start=1)
+    ]
+    try:
+        visit, doctor, disease = await _register(session, platform, quote, subject)
+        try:
+            await _upload(platform, visit, quote, doctor, disease, fees)
+            answer = await platform.call(
+                PRESETTLE, _settling(visit, quote), insured_area=visit.area, subject=subject
+            )
+        finally:
+            with _kept_from_hiding("withdrawal of a pre-settled visit"):
+                await _withdraw(platform, visit)
+        info = answer.output.get("setlinfo") or {}
+        split = {
+            name: yuan_to_fen(info.get(field) or 0)
+            for name, field in (
+                ("platform_total_fen", "medfee_sumamt"),
+                ("platform_fund_fen", "fund_pay_sumamt"),
+                ("platform_account_fen", "acct_pay"),
+                ("platform_cash_fen", "psn_cash_pay"),
+            )
+        }
+    except (PlatformTimeout, PlatformUnreachable) as exc:
+        log.warning(
+            "platform pre-settlement unavailable", order_id=str(quote.order_id), code=exc.code
         )
+        quote.platform_status = PLATFORM_UNAVAILABLE
+        await session.flush()
+        return
+    quote.platform_status = PLATFORM_PRESETTLED
+    quote.platform_msgid = answer.msgid
+    for name, fen in split.items():
+        setattr(quote, name, fen)
+    await session.flush()
+
+
+async def settle(
+    session: AsyncSession, platform: InsurancePlatform, settlement: Settlement
+) -> PlatformSettlement:
+    """Settle a just-booked local settlement on the platform (idempotent per settlement)."""
+    existing = await repository.platform_settlement_of(session, settlement.id)
+    if existing is not None:
+        return existing
+    subject = order_subject(settlement)
+    await resolve_earlier_attempts(session, platform, subject)
+    visit, doctor, disease = await _register(session, platform, settlement, subject)
+    fees = [
+        _Fee(item.line_no, item.national_code, item.quantity, item.unit_price_fen, item.amount_fen)
+        for item in await insurance_repository.settlement_items(session, settlement.id)
+    ]
+    try:
+        await _upload(platform, visit, settlement, doctor, disease, fees)
         try:
             settled = await platform.call(
-                SETTLE,
-                {
-                    "data": {
-                        **common,
-                        **certificate,
-                        "med_type": CHRONIC_OUTPATIENT,
-                        "medfee_sumamt": fen_to_yuan(settlement.total_fen),
-                        "psn_setlway": BY_ITEM,
-                        "mdtrt_id": mdtrt_id,
-                        "chrg_bchno": chrg_bchno,
-                        "acct_used_flag": "1" if settlement.account_fen else "0",
-                    }
-                },
-                insured_area=area,
-                subject=subject,
+                SETTLE, _settling(visit, settlement), insured_area=visit.area, subject=subject
             )
         except PlatformTimeout:
             # The answer is lost, not the settlement perhaps: void it now so a retry is clean (if
@@ -201,24 +355,13 @@ async def settle(
                 await resolve_earlier_attempts(session, platform, subject)
             raise
     except PlatformRefused:
-        # Nothing was settled: take the fee details (2205) and the registration (2202) back,
-        # so the person has no open visit left on the platform.
+        # Nothing was settled: the person has no open visit left on the platform.
         with _kept_from_hiding("withdrawal of a refused visit"):
-            await platform.call(
-                WITHDRAW_FEES,
-                {"data": {**visit, "chrg_bchno": chrg_bchno}},
-                insured_area=area,
-                subject=subject,
-            )
-            await platform.call(
-                WITHDRAW_REGISTRATION,
-                {"data": {**visit, "ipt_otp_no": settlement.order_id.hex[:30]}},
-                insured_area=area,
-                subject=subject,
-            )
+            await _withdraw(platform, visit)
         raise
     info = settled.output.get("setlinfo") or {}
-    row = _platform_row(settlement, "settlement", settled.msgid, person.psn_no, info, mdtrt_id)
+    row = _platform_row(settlement, "settlement", settled.msgid, visit.psn_no, info, visit.mdtrt_id)
+    await repository.add_platform_settlement(session, row)
     if row.fund_difference_fen:
         log.warning(
             "platform split differs from the estimate",
@@ -226,7 +369,12 @@ async def settle(
             setl_id=row.setl_id,
             fund_difference_fen=row.fund_difference_fen,
         )
-    await repository.add_platform_settlement(session, row)
+        await flags.flag_platform_difference(
+            session,
+            settlement,
+            f"医保信息平台结算（结算ID {row.setl_id}）的统筹基金支付 {fen_to_yuan(row.fund_fen)} 元"
+            f"与本地测算 {fen_to_yuan(settlement.fund_fen)} 元不符",
+        )
     return row
 
 
@@ -256,14 +404,14 @@ def _platform_row(
 
 
 async def _visit_parties(
-    session: AsyncSession, settlement: Settlement
+    session: AsyncSession, claim: Settlement | Presettlement
 ) -> tuple[Doctor, ChronicDisease]:
-    order = await by_id(session, PharmacyOrder, settlement.order_id)
+    order = await by_id(session, PharmacyOrder, claim.order_id)
     assert order is not None
     prescription = await by_id(session, Prescription, order.prescription_id)
     assert prescription is not None
     doctor = await by_id(session, Doctor, prescription.doctor_id)
-    disease = await by_id(session, ChronicDisease, settlement.disease_id)
+    disease = await by_id(session, ChronicDisease, claim.disease_id)
     assert doctor is not None and disease is not None
     return doctor, disease
 

@@ -3,12 +3,21 @@ as a page of the API's own origin (an uploaded PDF or SVG could otherwise run sc
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import quote
 
 from fastapi import Response
 
 # No script, no plugins, no framing, and a sandbox (unique origin) should it be opened anyway.
 UPLOAD_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+
+def safe_filename(name: str | None, default: str, max_chars: int = 128) -> str:
+    """An uploader's file name fit to keep and serve back: its last path part, without control
+    characters or surrounding spaces, at most `max_chars` characters; `default` if none is left."""
+    printable = "".join(c for c in name or "" if unicodedata.category(c)[0] != "C")
+    base = printable.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return base[:max_chars] or default
 
 
 def content_disposition(filename: str | None, fallback: str | None = None) -> str:

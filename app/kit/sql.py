@@ -15,17 +15,17 @@ def insert_ignoring_conflicts(
 ) -> Insert:
     """INSERT ... ON CONFLICT [(index_elements)] DO NOTHING, for the session's database
     (without index_elements, a conflict on any unique constraint is ignored)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)
-    if dialect == "sqlite":
-        return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)
-    raise ValueError(f"unsupported database dialect: {dialect}")
+    return dialect_insert(session, model).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def dialect_insert(session: AsyncSession, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
     """The session's database's own INSERT (for ON CONFLICT DO UPDATE ... RETURNING)."""
-    dialect = session.get_bind().dialect.name
+    return named_dialect_insert(session.get_bind().dialect.name, model)
+
+
+def named_dialect_insert(dialect: str, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """The INSERT of the database `dialect` names ("postgresql", "sqlite"), for a statement
+    built once and run with parameters."""
     if dialect == "postgresql":
         return postgresql.insert(model)
     if dialect == "sqlite":

@@ -25,6 +25,7 @@ from app.models.delivery import (
 )
 from app.models.device import Device
 from app.models.device_registration import DevicePairingFailure, DeviceRegistration
+from app.models.disease_category import DiseaseCategory
 from app.models.district import District
 from app.models.doctor import Doctor
 from app.models.doctor_schedule import DoctorLoad, DoctorPresence, DoctorWorkingHours
@@ -122,6 +123,7 @@ __all__ = [
     "Device",
     "DevicePairingFailure",
     "DeviceRegistration",
+    "DiseaseCategory",
     "DispensedBox",
     "District",
     "Doctor",

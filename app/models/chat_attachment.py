@@ -1,4 +1,5 @@
-"""Images and voice clips uploaded to a conversation; the bytes live in the blob store."""
+"""Images, voice clips, files and videos uploaded to a conversation; the bytes live in the blob
+store."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from app.models.base import Base, CreatedAt, UUIDPrimaryKey
 class ChatAttachment(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "chat_attachments"
     __table_args__ = (
-        CheckConstraint("kind IN ('image','voice')", name="kind"),
+        CheckConstraint("kind IN ('image','voice','file','video')", name="kind"),
         # The quota counts, and the expiry job finds, a user's unsent attachments.
         Index(
             "ix_chat_attachments_unsent",
@@ -33,9 +34,11 @@ class ChatAttachment(UUIDPrimaryKey, CreatedAt, Base):
         Uuid, ForeignKey("accounts.id"), nullable=False
     )
     kind: Mapped[str] = mapped_column(String(8), nullable=False)
-    content_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(128), nullable=False)
     size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # A file's name as the uploader gave it (path and control characters removed).
+    file_name: Mapped[str | None] = mapped_column(String(128))
     blob_key: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
     # Set when the message carrying it is recalled: participants cannot fetch it any more.
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,14 +6,34 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.kit.types import UTCDateTime
 from app.models.base import Base, CreatedAt, UUIDPrimaryKey
 
-MESSAGE_KINDS = ("text", "image", "voice", "card", "notice", "recall")
+MESSAGE_KINDS = (
+    "text",
+    "image",
+    "voice",
+    "file",
+    "video",
+    "location",
+    "card",
+    "notice",
+    "recall",
+)
 
 
 class ChatMessage(UUIDPrimaryKey, CreatedAt, Base):
@@ -35,7 +55,17 @@ class ChatMessage(UUIDPrimaryKey, CreatedAt, Base):
         CheckConstraint(
             "(kind IN ('notice','recall')) = (server_key IS NOT NULL)", name="server_key_kind"
         ),
-        CheckConstraint("kind IN ('text','image','voice','card','notice','recall')", name="kind"),
+        CheckConstraint(
+            "kind IN ('text','image','voice','file','video','location','card','notice','recall')",
+            name="kind",
+        ),
+        # Who may fetch a file: participants of a conversation where a live message carries it.
+        Index(
+            "ix_chat_messages_attachment",
+            "attachment_id",
+            sqlite_where=text("attachment_id IS NOT NULL"),
+            postgresql_where=text("attachment_id IS NOT NULL"),
+        ),
         CheckConstraint("seq > 0", name="seq"),
     )
 
@@ -55,3 +85,16 @@ class ChatMessage(UUIDPrimaryKey, CreatedAt, Base):
     )
     # Kept for audit; participants never see the body again once this is set.
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The file an image, voice, file or video message carries (also in the body, for clients).
+    attachment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("chat_attachments.id"))
+    # The earlier message of the same conversation this one quotes (replies to).
+    reply_to_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("chat_messages.id"))
+    # The message this one is a forwarded copy of (another conversation of the sender's).
+    forwarded_from_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("chat_messages.id")
+    )
+    # The quoted message, loaded with this one (one join) so its preview needs no query of
+    # its own and shows a recall made after the quote.
+    reply_to: Mapped[ChatMessage | None] = relationship(
+        foreign_keys=[reply_to_id], remote_side="ChatMessage.id", lazy="joined", join_depth=1
+    )

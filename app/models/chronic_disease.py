@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, CreatedAt, UUIDPrimaryKey
@@ -13,7 +13,9 @@ class ChronicDisease(UUIDPrimaryKey, CreatedAt, Base):
 
     code: Mapped[str] = mapped_column(String(16), unique=True, nullable=False)  # local, M01603
     national_code: Mapped[str] = mapped_column(String(16), nullable=False)  # national, M01600
-    category_zh: Mapped[str] = mapped_column(String(32), nullable=False)
+    category_code: Mapped[str] = mapped_column(
+        String(4), ForeignKey("disease_categories.code"), nullable=False, index=True
+    )
     name_zh: Mapped[str] = mapped_column(String(64), nullable=False)
     name_en: Mapped[str] = mapped_column(String(128), nullable=False)
     # Admitted by the online pilot (diabetes with complications, grade-3 very-high-risk HTN).

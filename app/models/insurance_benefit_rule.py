@@ -1,5 +1,6 @@
-"""Benefit rules: deductible, reimbursement ratio and annual limit per insurance type, catalogue
-disease, institution level and year - versioned and immutable once written."""
+"""Benefit rules: deductible and reimbursement ratios per insurance type, catalogue disease,
+institution level and year - versioned and immutable once written. The annual limit is the
+catalogue's (按病种限额, per disease and insurance type; app.models.catalogue), not a rule's."""
 
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ class BenefitRule(UUIDPrimaryKey, CreatedAt, Base):
         CheckConstraint("insurance_type IN ('310','390')", name="insurance_type"),
         CheckConstraint("institution_level IN ('secondary','tertiary')", name="institution_level"),
         CheckConstraint("deductible_fen >= 0", name="deductible_not_negative"),
-        CheckConstraint("annual_limit_fen >= 0", name="limit_not_negative"),
         CheckConstraint("reimbursement_bp BETWEEN 0 AND 10000", name="reimbursement_bp"),
         CheckConstraint("partial_prepay_bp BETWEEN 0 AND 10000", name="partial_prepay_bp"),
         UniqueConstraint(
@@ -65,6 +65,5 @@ class BenefitRule(UUIDPrimaryKey, CreatedAt, Base):
     reimbursement_bp: Mapped[int] = mapped_column(Integer, nullable=False)
     # Category-B (partial) drugs: the share the patient pays first, before the ratio applies.
     partial_prepay_bp: Mapped[int] = mapped_column(Integer, nullable=False)
-    annual_limit_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
     note: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     created_by_account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id"))

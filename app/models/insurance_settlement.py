@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -76,16 +77,33 @@ class ClaimColumns:
 
 
 class Presettlement(UUIDPrimaryKey, ClaimColumns, SplitColumns, Base):
-    """A quote shown before the patient commits; it books nothing."""
+    """A quote shown before the patient commits; it books nothing. Its split is the local
+    rules' estimate; where the insurance platform is configured, the platform's pre-settlement
+    (2206) is kept beside it (`platform_*`), or `unavailable` when it could not be had."""
 
     __tablename__ = "insurance_presettlements"
-    __table_args__ = split_checks()
+    __table_args__ = (
+        *split_checks(),
+        CheckConstraint("platform_status IN ('presettled','unavailable')", name="platform_status"),
+        CheckConstraint(
+            "(COALESCE(platform_status, '') = 'presettled') = (platform_fund_fen IS NOT NULL)",
+            name="platform_split_when_presettled",
+        ),
+    )
 
     message_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     lines: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON().with_variant(JSONB(), "postgresql"), nullable=False
     )
+    # None where no platform is configured.
+    platform_status: Mapped[str | None] = mapped_column(String(16))
+    # The 2206 message the platform answered.
+    platform_msgid: Mapped[str | None] = mapped_column(String(30))
+    platform_total_fen: Mapped[int | None] = mapped_column(BigInteger)
+    platform_fund_fen: Mapped[int | None] = mapped_column(BigInteger)
+    platform_account_fen: Mapped[int | None] = mapped_column(BigInteger)
+    platform_cash_fen: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Settlement(UUIDPrimaryKey, ClaimColumns, SplitColumns, Base):
@@ -164,18 +182,30 @@ class FlagReview(UUIDPrimaryKey, Base):
 class SettlementFlag(UUIDPrimaryKey, Base):
     """A reviewer's doubt about a settlement (claim review); one per reviewer and settlement.
     Open until a bureau review (`review_id`) decides it; while open the settlement is held out
-    of its statement's payable (the Huanghua family doctors' 存疑)."""
+    of its statement's payable (the Huanghua family doctors' 存疑). Role `platform` is the
+    service's own flag, without an account, when the insurance platform settled another split
+    than the local estimate (at most one per settlement)."""
 
     __tablename__ = "insurance_settlement_flags"
     __table_args__ = (
-        CheckConstraint("role IN ('doctor','bureau')", name="role"),
+        CheckConstraint("role IN ('doctor','bureau','platform')", name="role"),
+        CheckConstraint(
+            "(role = 'platform') = (account_id IS NULL)", name="platform_has_no_account"
+        ),
         Index("uq_insurance_settlement_flags_reviewer", "settlement_id", "account_id", unique=True),
+        Index(
+            "uq_insurance_settlement_flags_platform",
+            "settlement_id",
+            unique=True,
+            postgresql_where=text("role = 'platform'"),
+            sqlite_where=text("role = 'platform'"),
+        ),
     )
 
     settlement_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("insurance_settlements.id"), nullable=False
     )
-    account_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("accounts.id"), nullable=False)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id"))
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     reviewer_name: Mapped[str] = mapped_column(String(64), nullable=False)
     reason: Mapped[str] = mapped_column(String(500), nullable=False)

@@ -29,6 +29,13 @@ class PushChannel(StrEnum):
 class PushDeliveryStatus(StrEnum):
     # A grant (WeChat) or an attempt (SMS) is held by a delivery still in progress.
     reserved = "reserved"
+    # An SMS is being handed to Tencent Cloud: recorded (committed) before the call, so a relay
+    # that dies before recording the outcome leaves this behind, never a second message.
+    sending = "sending"
+    # A delivery found `sending` by a redelivery (or whose call broke off after the request
+    # left): it may have gone out, so it is not sent again; Tencent's delivery report, pulled
+    # by its SessionContext (our idempotency key), settles it as sent or failed.
+    unknown = "unknown"
     sent = "sent"
     # WeChat 43101: the person has not (or no longer) subscribed to the template.
     refused = "refused"
@@ -42,7 +49,8 @@ class PushDelivery(CreatedAt, Base):
     __table_args__ = (
         CheckConstraint("channel IN ('wechat','sms','none')", name="channel"),
         CheckConstraint(
-            "status IN ('reserved','sent','refused','failed','skipped')", name="status"
+            "status IN ('reserved','sending','unknown','sent','refused','failed','skipped')",
+            name="status",
         ),
         Index("ix_push_deliveries_account_id", "account_id"),
     )

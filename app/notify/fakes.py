@@ -1,5 +1,5 @@
 """Development stand-ins, served by the app (never in prod), for WeChat's subscription-message
-API and Tencent Cloud's SendSms: same paths, bodies and error shapes, plus control endpoints
+API and Tencent Cloud's SMS: same paths, bodies and error shapes, plus control endpoints
 that make the next calls fail with a chosen code (43101, 45009, a token refused) so tests and
 demos reach those paths.
 
@@ -8,7 +8,8 @@ WeChat (included in the fake WeChat under /_dev/wechat):
   POST /_control/fail-next {"errcode": 43101, "times": 1}
   POST /_control/expire-token (the current token answers 42001) and /_control/revoke-token (40001)
   GET  /_control/sent (what was delivered)
-SMS (mounted under /_dev/sms): POST / (TC3-HMAC-SHA256 signed SendSms),
+SMS (mounted under /_dev/sms): POST / (TC3-HMAC-SHA256 signed SendSms, and PullSmsSendStatus
+  handing out each delivered message's report once),
   POST /_control/fail-next {"code": "LimitExceeded.PhoneNumberDailyLimit"}, GET /_control/sent
 """
 
@@ -25,7 +26,14 @@ from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, Field
 
 from app.notify.fields import THING_CHARS
-from app.notify.sms import ACTION, SERVICE, VERSION, tc3_authorization
+from app.notify.sms import (
+    ACTION,
+    PULL_ACTION,
+    PULL_LIMIT,
+    SERVICE,
+    VERSION,
+    tc3_authorization,
+)
 
 TOKEN_SECONDS = 7200
 SIGNATURE_MAX_SKEW_SECONDS = 300
@@ -131,14 +139,17 @@ def create_fake_sms_app(secret_id: str, secret_key: str, sdk_app_id: str) -> Fas
     """The fake Tencent Cloud SMS endpoint as an ASGI app (mounted under /_dev/sms in dev)."""
     failures: deque[str] = deque()
     delivered: list[dict[str, Any]] = []
+    # Delivery reports not pulled yet (PullSmsSendStatus hands each out once).
+    reports: deque[dict[str, Any]] = deque()
     fake = FastAPI(title="Fake Tencent Cloud SMS (dev only)", openapi_url=None, docs_url=None)
 
     @fake.post("/")
     async def send_sms(request: Request) -> dict[str, Any]:
         payload = await request.body()
         headers = request.headers
-        if headers.get("x-tc-action") != ACTION or headers.get("x-tc-version") != VERSION:
-            return _sms_error("InvalidAction", "only SendSms 2021-01-11 is served")
+        action = headers.get("x-tc-action")
+        if action not in (ACTION, PULL_ACTION) or headers.get("x-tc-version") != VERSION:
+            return _sms_error("InvalidAction", "only SendSms and PullSmsSendStatus 2021-01-11")
         timestamp = int(headers.get("x-tc-timestamp", "0"))
         if abs(time.time() - timestamp) > SIGNATURE_MAX_SKEW_SECONDS:
             return _sms_error("AuthFailure.SignatureExpire", "signature expired")
@@ -156,27 +167,40 @@ def create_fake_sms_app(secret_id: str, secret_key: str, sdk_app_id: str) -> Fas
         body = await request.json()
         if body.get("SmsSdkAppId") != sdk_app_id:
             return _sms_error("FailedOperation.SmsSdkAppIdVerifyFail", "unknown SmsSdkAppId")
+        if action == PULL_ACTION:
+            limit = min(int(body.get("Limit") or 0), PULL_LIMIT)
+            pulled = [reports.popleft() for _ in range(min(limit, len(reports)))]
+            return {"Response": {"PullSmsSendStatusSet": pulled, "RequestId": str(uuid.uuid4())}}
         phones = body.get("PhoneNumberSet") or []
         code = failures.popleft() if failures else "Ok"
+        statuses = [
+            {
+                "SerialNo": uuid.uuid4().hex,
+                "PhoneNumber": phone,
+                "Fee": 1,
+                "SessionContext": body.get("SessionContext", ""),
+                "Code": code,
+                "Message": "send success" if code == "Ok" else "asked for",
+                "IsoCode": "CN",
+            }
+            for phone in phones
+        ]
         if code == "Ok":
             delivered.append(body)
-        return {
-            "Response": {
-                "SendStatusSet": [
-                    {
-                        "SerialNo": uuid.uuid4().hex,
-                        "PhoneNumber": phone,
-                        "Fee": 1,
-                        "SessionContext": body.get("SessionContext", ""),
-                        "Code": code,
-                        "Message": "send success" if code == "Ok" else "asked for",
-                        "IsoCode": "CN",
-                    }
-                    for phone in phones
-                ],
-                "RequestId": str(uuid.uuid4()),
-            }
-        }
+            reports.extend(
+                {
+                    "UserReceiveTime": int(time.time()),
+                    "CountryCode": "86",
+                    "SubscriberNumber": status["PhoneNumber"].removeprefix("+86"),
+                    "PhoneNumber": status["PhoneNumber"],
+                    "SerialNo": status["SerialNo"],
+                    "ReportStatus": "SUCCESS",
+                    "Description": "DELIVRD",
+                    "SessionContext": status["SessionContext"],
+                }
+                for status in statuses
+            )
+        return {"Response": {"SendStatusSet": statuses, "RequestId": str(uuid.uuid4())}}
 
     @fake.post("/_control/fail-next")
     async def fail_next(body: SmsFailNext) -> dict[str, int]:

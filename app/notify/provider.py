@@ -8,6 +8,14 @@ recorded under the outbox message's idempotency key; (2) WeChat or Tencent Cloud
 outside any transaction; (3) the outcome is recorded. A redelivered message finds its
 delivery and reuses the grant it holds, so a grant is used up once per message; WeChat's
 43101 (not subscribed) and quota errors end the message instead of retrying it.
+
+An SMS is sent at most once: before Tencent Cloud is called the delivery is committed as
+`sending`. A relay that dies (or whose lease runs out) between the call and step 3 leaves it
+so; the redelivered message finds it `sending`, marks it `unknown` and sends nothing. Neither
+is a call that broke off after the request left (a read timeout) resent. The SMS carries the
+idempotency key as its `SessionContext`, so `app/notify/jobs.py` settles an unknown delivery
+from Tencent's delivery report (PullSmsSendStatus). Only an answered refusal (nothing was
+sent) or a connection never made puts the delivery back to `reserved` for another attempt.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from app.kit.clock import utcnow
 from app.models import PushChannel, PushDelivery, PushDeliveryStatus
 from app.notify import repository as notify_repository
 from app.notify.fields import UnfittableValue, field_type, fitted_data
-from app.notify.sms import SmsError, TencentSmsClient
+from app.notify.sms import SmsError, TencentSmsClient, tencent_sms_client
 from app.notify.tokens import AccessTokenCache, FetchToken, InProcessTokenCache, RedisTokenCache
 from app.notify.wechat import NOT_SUBSCRIBED, SubscribeMessageClient, WeChatMessageError
 from app.outbox.push import PushNotification
@@ -105,6 +113,11 @@ class NotificationProvider:
             phone = phone if sms is not None else None
             existing = await notify_repository.delivery(session, key)
             if existing is not None:
+                if existing.status == PushDeliveryStatus.sending:
+                    # The last attempt died between handing the SMS over and recording it.
+                    existing.status = PushDeliveryStatus.unknown
+                    existing.updated_at = now
+                    log.warning("sms outcome unknown: not sent again", idempotency_key=key)
                 if existing.status != PushDeliveryStatus.reserved:
                     return None
                 return _Plan(PushChannel(existing.channel), openid, phone)
@@ -178,17 +191,43 @@ class NotificationProvider:
         return True
 
     async def _send_sms(self, phone: str, notification: PushNotification, key: str) -> None:
-        """Steps 2 and 3 through SMS."""
+        """Steps 2 and 3 through SMS, at most once (see the module's docstring)."""
         template = self._sms_templates[notification.template]
         params = [str(notification.data.get(name, "")) for name in template.params]
+        if not await self._begin_sms(key):
+            log.info("sms already handed over by another attempt", idempotency_key=key)
+            return
         try:
             await self._sms.send(phone, template.template_id, params, key)
         except SmsError as exc:
+            # Tencent answered with a refusal: nothing went out.
             if exc.retryable:
+                await self._finish(key, PushDeliveryStatus.reserved, str(exc))
                 raise RetryableDeliveryError(str(exc)) from exc
-            await self._finish(key, PushDeliveryStatus.failed, str(exc), channel=PushChannel.sms)
+            await self._finish(key, PushDeliveryStatus.failed, str(exc))
             raise PermanentDeliveryError(str(exc)) from exc
-        await self._finish(key, PushDeliveryStatus.sent, channel=PushChannel.sms)
+        except httpx.ConnectError as exc:
+            # No connection was made: nothing went out.
+            await self._finish(key, PushDeliveryStatus.reserved, type(exc).__name__)
+            raise RetryableDeliveryError("SMS API unreachable") from exc
+        except httpx.HTTPError as exc:
+            await self._finish(key, PushDeliveryStatus.unknown, type(exc).__name__)
+            raise PermanentDeliveryError(
+                "SMS call broke off after it was sent: outcome unknown, not sent again"
+            ) from exc
+        await self._finish(key, PushDeliveryStatus.sent)
+
+    async def _begin_sms(self, key: str) -> bool:
+        """Commit the delivery as `sending` before the SMS is handed over; False if it is no
+        longer waiting to be sent (another attempt has it)."""
+        async with unit_of_work(self._sessionmaker) as session:
+            delivery = await notify_repository.delivery(session, key)
+            if delivery is None or delivery.status != PushDeliveryStatus.reserved:
+                return False
+            delivery.status = PushDeliveryStatus.sending
+            delivery.channel = PushChannel.sms
+            delivery.updated_at = utcnow()
+        return True
 
     async def _finish(
         self,
@@ -251,15 +290,10 @@ def wechat_push_provider(
         settings.wechat_miniprogram_state,
         settings.wechat_message_lang,
     )
-    sms = TencentSmsClient(
-        http,
-        settings.sms_api_base,
-        settings.sms_secret_id,
-        settings.sms_secret_key,
-        settings.sms_sdk_app_id,
-        settings.sms_sign_name,
-        settings.sms_region,
-    )
     return NotificationProvider(
-        sessionmaker, wechat, sms, settings.wechat_templates, settings.sms_templates
+        sessionmaker,
+        wechat,
+        tencent_sms_client(settings, http),
+        settings.wechat_templates,
+        settings.sms_templates,
     )

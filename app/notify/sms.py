@@ -1,4 +1,5 @@
-"""Tencent Cloud SMS (API 3.0 `SendSms`, version 2021-01-11) over the shared httpx client.
+"""Tencent Cloud SMS (API 3.0 `SendSms` and `PullSmsSendStatus`, version 2021-01-11) over the
+shared httpx client.
 
 Requests are signed with TC3-HMAC-SHA256 as Tencent Cloud documents it ("Signature v3"); the
 official Python SDK is synchronous (requests) and large, and signing is the only part needed,
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
+from app.config import Settings
 from app.kit.clock import utcnow
 from app.kit.masking import mask_phone
 
@@ -27,6 +30,9 @@ log = structlog.get_logger(__name__)
 ALGORITHM = "TC3-HMAC-SHA256"
 SERVICE = "sms"
 ACTION = "SendSms"
+PULL_ACTION = "PullSmsSendStatus"
+# PullSmsSendStatus hands back at most this many reports per call.
+PULL_LIMIT = 100
 VERSION = "2021-01-11"
 CONTENT_TYPE = "application/json; charset=utf-8"
 SIGNED_HEADERS = "content-type;host"
@@ -89,6 +95,21 @@ class SmsError(Exception):
         return self.code.startswith(RETRYABLE_PREFIXES)
 
 
+@dataclass(frozen=True)
+class SmsReport:
+    """One delivery report from `PullSmsSendStatus`: `session_context` is what the message was
+    sent with (the outbox idempotency key), `report_status` SUCCESS or FAIL."""
+
+    session_context: str
+    report_status: str
+    description: str
+    serial_no: str
+
+    @property
+    def delivered(self) -> bool:
+        return self.report_status == "SUCCESS"
+
+
 class TencentSmsClient:
     """Sends one templated SMS at a time."""
 
@@ -112,14 +133,39 @@ class TencentSmsClient:
     async def send(self, phone: str, template_id: str, params: list[str], context: str) -> None:
         """Send template `template_id` with `params` to `phone`; SmsError if refused.
         `context` comes back in Tencent's delivery reports (the outbox idempotency key)."""
-        body: dict[str, Any] = {
-            "PhoneNumberSet": [e164(phone)],
-            "SmsSdkAppId": self._app_id,
-            "SignName": self._sign_name,
-            "TemplateId": template_id,
-            "TemplateParamSet": params,
-            "SessionContext": context,
-        }
+        answer = await self._call(
+            ACTION,
+            {
+                "PhoneNumberSet": [e164(phone)],
+                "SmsSdkAppId": self._app_id,
+                "SignName": self._sign_name,
+                "TemplateId": template_id,
+                "TemplateParamSet": params,
+                "SessionContext": context,
+            },
+        )
+        statuses = answer.get("SendStatusSet") or [{}]
+        code = str(statuses[0].get("Code", "UnknownError"))
+        if code != "Ok":
+            raise SmsError(code)
+        log.info("sms sent", phone=mask_phone(phone), template_id=template_id)
+
+    async def pull_reports(self) -> list[SmsReport]:
+        """The delivery reports Tencent has not handed out yet (each is handed out once; the
+        API must be enabled for the SmsSdkAppId by Tencent's SMS support)."""
+        answer = await self._call(PULL_ACTION, {"SmsSdkAppId": self._app_id, "Limit": PULL_LIMIT})
+        return [
+            SmsReport(
+                session_context=str(item.get("SessionContext") or ""),
+                report_status=str(item.get("ReportStatus") or ""),
+                description=str(item.get("Description") or ""),
+                serial_no=str(item.get("SerialNo") or ""),
+            )
+            for item in answer.get("PullSmsSendStatusSet") or []
+        ]
+
+    async def _call(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST one signed API 3.0 request; its `Response`, or SmsError for an `Error`."""
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         timestamp = int(self._clock().timestamp())
         headers = {
@@ -127,7 +173,7 @@ class TencentSmsClient:
                 self._secret_id, self._secret_key, SERVICE, self._host, timestamp, payload
             ),
             "Content-Type": CONTENT_TYPE,
-            "X-TC-Action": ACTION,
+            "X-TC-Action": action,
             "X-TC-Version": VERSION,
             "X-TC-Timestamp": str(timestamp),
             "X-TC-Region": self._region,
@@ -135,12 +181,21 @@ class TencentSmsClient:
         response = await self._http.post(self._url, content=payload, headers=headers)
         if not response.is_success:
             raise SmsError(f"InternalError.HTTP{response.status_code}")
-        answer = response.json().get("Response", {})
+        answer: dict[str, Any] = response.json().get("Response", {})
         error = answer.get("Error")
         if error is not None:
             raise SmsError(str(error.get("Code", "UnknownError")))
-        statuses = answer.get("SendStatusSet") or [{}]
-        code = str(statuses[0].get("Code", "UnknownError"))
-        if code != "Ok":
-            raise SmsError(code)
-        log.info("sms sent", phone=mask_phone(phone), template_id=template_id)
+        return answer
+
+
+def tencent_sms_client(settings: Settings, http: httpx.AsyncClient) -> TencentSmsClient:
+    """The SMS client the settings describe."""
+    return TencentSmsClient(
+        http,
+        settings.sms_api_base,
+        settings.sms_secret_id,
+        settings.sms_secret_key,
+        settings.sms_sdk_app_id,
+        settings.sms_sign_name,
+        settings.sms_region,
+    )

@@ -156,13 +156,16 @@ async def ingest(
             continue
         row_index[key] = index
         rows.append(outcome)
-    # Density: against stored readings around the batch (only fetched when the batch-facts
-    # query saw any: a fresh span costs no round trip) and within the batch.
-    stored_near = (
-        {}
-        if facts.span_is_new or not rows
-        else await reading_repository.stored_times(session, rows, widest_spacing_seconds(settings))
-    )
+    # Density: against stored readings around the batch (read by the batch-facts query on
+    # PostgreSQL; elsewhere only fetched when that query saw any) and within the batch.
+    stored_near: dict[tuple[uuid.UUID, str], list[datetime]]
+    if facts.span_is_new or not rows:
+        stored_near = {}
+    elif facts.stored is not None:
+        stored_near = facts.stored
+    else:
+        widest = widest_spacing_seconds(settings)
+        stored_near = await reading_repository.stored_times(session, rows, widest)
     series = {(row["device_id"], row["kind"]) for row in rows}
     spacings = {key: batch.spacing_seconds(*key) for key in series}
     crowded = _crowded(rows, spacings, stored_near)

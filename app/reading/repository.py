@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -21,11 +22,13 @@ from sqlalchemy import (
     bindparam,
     func,
     literal,
+    null,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.device.schemas import MAX_INTERVAL_SECONDS
@@ -229,6 +232,9 @@ class BatchFacts:
     # None of the batch's devices has a stored reading in its time span widened by the longest
     # spacing: no item can be a duplicate or too close to a stored reading.
     span_is_new: bool
+    # Those stored readings' measured times per (device, kind), oldest first, as
+    # `stored_times` gives them; None where the query did not read them (SQLite).
+    stored: dict[tuple[uuid.UUID, str], list[datetime]] | None = None
 
 
 _DEVICE_COLUMNS = (
@@ -252,34 +258,51 @@ def _upload_lock_key(patient_id: uuid.UUID) -> int:
 
 
 @cache
-def _batch_facts_statement(with_span: bool, locking: bool) -> Select[*tuple[Any, ...]]:
+def _batch_facts_statement(with_span: bool, postgresql: bool) -> Select[*tuple[Any, ...]]:
     # Built once per shape: an upload runs it every time. On PostgreSQL it also tries the
-    # patient's upload lock in the same round trip (see `batch_facts`).
+    # patient's upload lock and reads each device's stored readings in the span, in the same
+    # round trip (see `batch_facts`).
     patient_id = bindparam("patient_id", type_=Patient.id.type)
     open_episode = (
         select(Alert.id)
         .where(Alert.patient_id == patient_id, Alert.episode_ended_at.is_(None))
         .exists()
     )
+    in_span = (
+        Reading.device_id.in_(bindparam("device_ids", expanding=True)),
+        Reading.measured_at.between(bindparam("earliest"), bindparam("latest")),
+    )
     stored_in_span = (
-        select(Reading.device_id)
-        .where(
-            Reading.device_id.in_(bindparam("device_ids", expanding=True)),
-            Reading.measured_at.between(bindparam("earliest"), bindparam("latest")),
-        )
-        .exists()
-        if with_span
-        else literal(False)
+        select(Reading.device_id).where(*in_span).exists() if with_span else literal(False)
     )
     locked = (
         func.pg_try_advisory_xact_lock(
             literal(UPLOAD_LOCK_CLASS), bindparam("lock_key", type_=Integer())
         )
-        if locking
+        if postgresql
         else literal(True)
     )
+    # The device's stored kinds and measured times in the span, oldest first (PostgreSQL).
+    stored_kinds, stored_times = (
+        (
+            select(func.array_agg(aggregate_order_by(column, Reading.measured_at)))
+            .where(Reading.device_id == Device.id, *in_span)
+            .scalar_subquery()
+            if with_span and postgresql
+            else null()
+        )
+        for column in (Reading.kind, Reading.measured_at)
+    )
     return (
-        select(Patient.timezone, open_episode, stored_in_span, locked, *_DEVICE_COLUMNS)
+        select(
+            Patient.timezone,
+            open_episode,
+            stored_in_span,
+            locked,
+            stored_kinds,
+            stored_times,
+            *_DEVICE_COLUMNS,
+        )
         .outerjoin(Device, and_(Device.patient_id == Patient.id, Device.unbound_at.is_(None)))
         .where(Patient.id == patient_id)
     )
@@ -297,16 +320,18 @@ async def batch_facts(
     `span` is the (earliest, latest) measured time of the batch's items on `device_ids`; stored
     readings up to `widen_seconds` outside it count as in it.
 
-    On PostgreSQL the same query tries the patient's upload lock. Another upload of the patient
+    On PostgreSQL the same query reads the stored readings' times in the widened span (so
+    the density check needs no second round trip) and tries the patient's upload lock. Another
+    upload of the patient
     holding it may commit readings this query's snapshot cannot see, so then the lock is waited
     for and the facts read again (one more round trip, only under contention)."""
-    locking = session.get_bind().dialect.name == "postgresql"
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
     params: dict[str, Any] = {"patient_id": patient_id, "lock_key": _upload_lock_key(patient_id)}
     with_span = bool(span and device_ids)
     if span and device_ids:
         widen = timedelta(seconds=widen_seconds)
         params.update(device_ids=list(device_ids), earliest=span[0] - widen, latest=span[1] + widen)
-    statement = _batch_facts_statement(with_span, locking)
+    statement = _batch_facts_statement(with_span, on_postgresql)
     rows = (await session.execute(statement, params)).all()
     if rows and not rows[0][3]:
         await session.execute(
@@ -316,11 +341,16 @@ async def batch_facts(
     if not rows:
         return None
     first = rows[0]
+    stored: dict[tuple[uuid.UUID, str], list[datetime]] = {}
+    for row in rows:
+        for kind, at in zip(row[4] or (), row[5] or (), strict=True):
+            stored.setdefault((row.id, kind), []).append(at)
     return BatchFacts(
         timezone=first[0],
         has_open_episode=bool(first[1]),
         devices=[row for row in rows if row.id is not None],
         span_is_new=not first[2],
+        stored=stored if on_postgresql else None,
     )
 
 
@@ -420,11 +450,49 @@ async def stale_patients(
     return [(r.patient_id, r.stale_from, r.version) for r in result]
 
 
-async def create_partitions(session: AsyncSession, first_month: date, months: int) -> int:
+async def create_partitions(
+    session: AsyncSession, first_month: date, months: int, lock_timeout_ms: int
+) -> int:
     """Create the monthly `readings` partitions (PostgreSQL) of `months` months from
-    `first_month` that do not exist yet; how many were new."""
+    `first_month` that do not exist yet; how many were new. Creating one locks `readings`
+    against writes (migration 0028); after `lock_timeout_ms` waiting for that lock it gives up
+    rather than hold every upload back behind a long query."""
+    await session.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
     created = await session.scalar(
         text("SELECT create_reading_partitions(:first, :months)"),
         {"first": first_month, "months": months},
     )
     return int(created or 0)
+
+
+# Monthly partitions as `create_reading_partitions` names them (so a name is safe in DDL).
+_MONTH_PARTITION = "^readings_p[0-9]{6}$"
+
+
+async def partitions_before(session: AsyncSession, month: date) -> list[str]:
+    """The monthly `readings` partitions (PostgreSQL) of months before `month`, oldest first."""
+    names = await session.scalars(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'readings'::regclass AND c.relname ~ :pattern"
+            " AND to_date(substring(c.relname from 11), 'YYYYMM') < :month ORDER BY c.relname"
+        ),
+        {"pattern": _MONTH_PARTITION, "month": month},
+    )
+    return list(names)
+
+
+async def archive_partition(session: AsyncSession, name: str, lock_timeout_ms: int) -> None:
+    """Detach the monthly partition `name` from `readings` and move it to the schema
+    `reading_archive`, in the session's transaction.
+
+    Not CONCURRENTLY: PostgreSQL refuses that while a default partition exists. The plain
+    DETACH locks `readings` exclusively for the moment it takes (no rows are read), and gives
+    up after `lock_timeout_ms` rather than queue every upload behind a long query.
+    """
+    if not re.fullmatch(_MONTH_PARTITION, name):
+        raise ValueError(f"not a monthly readings partition: {name!r}")
+    await session.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
+    await session.execute(text("CREATE SCHEMA IF NOT EXISTS reading_archive"))
+    await session.execute(text(f"ALTER TABLE readings DETACH PARTITION reading_partitions.{name}"))
+    await session.execute(text(f"ALTER TABLE reading_partitions.{name} SET SCHEMA reading_archive"))

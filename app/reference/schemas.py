@@ -92,7 +92,7 @@ class ChronicDiseaseOut(BaseModel):
     id: uuid.UUID
     code: str
     national_code: str
-    category_zh: str
+    category_code: str
     name_zh: str
     name_en: str
     online_admitted: bool

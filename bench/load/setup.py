@@ -36,8 +36,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -605,21 +603,13 @@ async def top_up(args: argparse.Namespace, city: dict[str, Any]) -> dict[str, An
     return city
 
 
-@contextmanager
-def started_server(url: str) -> Iterator[str]:
-    """`uvicorn_server` with 2 workers, given two minutes to start (importing the app on a
-    busy 2-core machine can take more than the usual 30 s)."""
-    with uvicorn_server(url, 2, start_timeout=120) as base:
-        yield base
-
-
 async def act(
     url: str, city: dict, args: argparse.Namespace, started: float, history: bool
 ) -> None:
     """Chat history and pharmacy orders through the real API on a temporary server."""
     # Set-up sends many messages per doctor in a burst; the limit is not what is measured here.
     os.environ["CHAT_RATE_LIMIT_MESSAGES"] = "1000000"
-    with started_server(url) as base:
+    with uvicorn_server(url, 2) as base:
         world = await activity.World.load(url, city)
         if history:
             messages = await activity.chat_history(base, world, args.messages)

@@ -11,7 +11,6 @@ import uuid
 
 from app.kit.clock import utcnow
 from app.models import (
-    ChronicDisease,
     Entitlement,
     PharmacyOrder,
     Prescription,
@@ -93,16 +92,7 @@ async def foreign_ids(session) -> dict[str, str]:
     doctor_account = await factories.account(session, Role.doctor)
     doctor = await factories.doctor_of(session, doctor_account)
     await factories.care(session, patient, doctor)
-    disease = ChronicDisease(
-        code=f"MX{uuid.uuid4().hex[:6]}",
-        national_code="M01600",
-        category_zh="糖尿病",
-        name_zh="糖尿病伴并发症",
-        name_en="Diabetes with complications",
-        online_admitted=True,
-    )
-    session.add(disease)
-    await session.flush()
+    disease = await factories.disease(session, code=f"MX{uuid.uuid4().hex[:6]}")
     entitlement: Entitlement = await entitle(session, patient, disease, doctor.institution_id)
     today = entitlement.valid_from
     prescription = Prescription(

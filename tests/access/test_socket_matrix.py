@@ -30,6 +30,8 @@ POLICY: dict[str, Rule] = {
     "chat.typing": Rule(ALL, hidden=True),
     # Acts only on the caller's own conversations; a cursor for someone else's is ignored.
     "chat.sync": Rule(ALL),
+    "chat.changes": Rule(ALL),
+    "chat.forward": Rule(ALL, hidden=True),
     "presence.update": Rule(only(Role.doctor)),
 }
 
@@ -42,6 +44,12 @@ def _frame(kind: str, conversation_id: str) -> dict[str, Any]:
         "chat.recall": {"seq": 1},
         "chat.typing": {},
         "chat.sync": {"since": {conversation_id: 0}, "limit": 50},
+        "chat.changes": {"since": None, "limit": 50},
+        "chat.forward": {
+            "client_msg_id": "f-1",
+            "from_conversation_id": conversation_id,
+            "seq": 1,
+        },
         "presence.update": {"status": "online"},
     }
     return {"type": kind, "ref": kind, "conversation_id": conversation_id, **fields[kind]}
@@ -125,4 +133,7 @@ def _judge(rule: Rule, role: Role, target: str, reply: dict[str, Any]) -> str | 
     if reply["type"] == "chat.synced":
         seen = [c["conversation"]["id"] for c in reply["conversations"]]
         return "someone else's conversation synced" if target in seen else None
+    if reply["type"] == "chat.changes":
+        seen = [m["conversation_id"] for m in reply["messages"]]
+        return "someone else's messages synced" if target in seen else None
     return None

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.analytics import charts
+from app.analytics import chart_drawing, charts
 from app.analytics import service as analytics_service
 from app.analytics.repository import BpRows
 from app.analytics.series import local_period
@@ -198,8 +198,8 @@ def test_the_chart_spec_reaches_every_reading(settings) -> None:
     finally:
         set_language("zh")
     assert spec.systolic.size == 4 and list(spec.excluded) == [0, 0, 1, 0]
-    assert spec.y_range[1] >= 262 > charts.BP_Y_RANGE[1]  # the axis reaches the artefact
+    assert spec.y_range[1] >= 262 > chart_drawing.BP_Y_RANGE[1]  # the axis reaches the artefact
     assert list(spec.daily_systolic) == [140.0]  # the mean of the valid readings
     assert "1 excluded" in spec.title
-    svg = charts.render(spec, "svg")
+    svg = chart_drawing.render(spec, "svg")
     assert svg.count(b"<svg") == 1

@@ -7,55 +7,25 @@ from datetime import timedelta
 
 import pytest
 
-from app.analytics import charts
+from app.analytics import chart_drawing
 from app.analytics.chart_cache import ChartCache
 from app.kit.clock import utcnow
-from tests.reading.helpers import Wearer, bp_item, cgm_item, doctor_for, upload, wearer
+from tests.analytics.chart_helpers import chart_url, wearing
+from tests.reading.helpers import cgm_item, doctor_for, upload, wearer
 
 CACHE_CONTROL = "private, max-age=0, must-revalidate"
 
 
-async def _wearing(client, db_session, settings) -> Wearer:
-    who = await wearer(db_session, settings)
-    now = utcnow()
-    # The newest 5 minutes ago: a reading "now" is then a plausible next one (not too dense).
-    items = [
-        cgm_item(who.cgm, now - timedelta(minutes=5 * (i + 1)), 6 + (i % 12) / 4) for i in range(60)
-    ]
-    items += [bp_item(who.bp, now - timedelta(hours=2 * i), 128 + i, 82) for i in range(4)]
-    await upload(client, who.headers, items)
-    return who
-
-
-def _url(who: Wearer, chart: str = "agp", image_format: str = "png", **query: object) -> str:
-    url = f"/api/v1/patients/{who.patient.id}/charts/{chart}.{image_format}"
-    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-
-
-@pytest.fixture
-def renders(monkeypatch) -> list[charts.AgpSpec | charts.BpSpec]:
-    """Every spec the endpoint has rendered (the real rendering still happens)."""
-    done: list[charts.AgpSpec | charts.BpSpec] = []
-    render = charts.render
-
-    def counting(spec, image_format):
-        done.append(spec)
-        return render(spec, image_format)
-
-    monkeypatch.setattr(charts, "render", counting)
-    return done
-
-
 @pytest.mark.parametrize("chart", ["agp", "bp-trend"])
 async def test_a_chart_carries_an_etag_and_revalidates(client, db_session, settings, chart) -> None:
-    who = await _wearing(client, db_session, settings)
-    first = await client.get(_url(who, chart), headers=who.headers)
+    who = await wearing(client, db_session, settings)
+    first = await client.get(chart_url(who, chart), headers=who.headers)
     assert first.status_code == 200 and first.content.startswith(b"\x89PNG")
     etag = first.headers["etag"]
     assert etag.startswith('"') and etag.endswith('"') and len(etag) > 20
     assert first.headers["cache-control"] == CACHE_CONTROL
     assert "accept-language" in first.headers["vary"].lower()
-    again = await client.get(_url(who, chart), headers={**who.headers, "If-None-Match": etag})
+    again = await client.get(chart_url(who, chart), headers={**who.headers, "If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == etag
@@ -65,21 +35,21 @@ async def test_a_chart_carries_an_etag_and_revalidates(client, db_session, setti
 async def test_if_none_match_compares_weakly_and_takes_lists_and_star(
     client, db_session, settings
 ) -> None:
-    who = await _wearing(client, db_session, settings)
-    etag = (await client.get(_url(who), headers=who.headers)).headers["etag"]
+    who = await wearing(client, db_session, settings)
+    etag = (await client.get(chart_url(who), headers=who.headers)).headers["etag"]
     for sent in (f'"other", W/{etag}', "*", f' "x" ,{etag}'):
-        response = await client.get(_url(who), headers={**who.headers, "If-None-Match": sent})
+        response = await client.get(chart_url(who), headers={**who.headers, "If-None-Match": sent})
         assert response.status_code == 304, sent
-    stale = await client.get(_url(who), headers={**who.headers, "If-None-Match": '"stale"'})
+    stale = await client.get(chart_url(who), headers={**who.headers, "If-None-Match": '"stale"'})
     assert stale.status_code == 200 and stale.headers["etag"] == etag
 
 
 async def test_a_new_reading_changes_the_etag(client, db_session, settings) -> None:
-    who = await _wearing(client, db_session, settings)
-    before = await client.get(_url(who), headers=who.headers)
+    who = await wearing(client, db_session, settings)
+    before = await client.get(chart_url(who), headers=who.headers)
     await upload(client, who.headers, [cgm_item(who.cgm, utcnow() - timedelta(minutes=1), 2.5)])
     after = await client.get(
-        _url(who), headers={**who.headers, "If-None-Match": before.headers["etag"]}
+        chart_url(who), headers={**who.headers, "If-None-Match": before.headers["etag"]}
     )
     assert after.status_code == 200
     assert after.headers["etag"] != before.headers["etag"]
@@ -89,25 +59,25 @@ async def test_a_new_reading_changes_the_etag(client, db_session, settings) -> N
 async def test_language_period_and_format_each_make_another_image(
     client, db_session, settings
 ) -> None:
-    who = await _wearing(client, db_session, settings)
+    who = await wearing(client, db_session, settings)
 
     async def get(url: str, **headers: str):
         response = await client.get(url, headers={**who.headers, **headers})
         assert response.status_code == 200
         return response
 
-    chinese = await get(_url(who, "agp", "svg"))
+    chinese = await get(chart_url(who, "agp", "svg"))
     variants = [
-        await get(_url(who, "agp", "svg"), **{"Accept-Language": "en"}),
-        await get(_url(who, "agp", "svg", days=7)),
-        await get(_url(who, "agp", "svg", end_date=(utcnow() - timedelta(days=1)).date())),
-        await get(_url(who, "agp", "png")),
+        await get(chart_url(who, "agp", "svg"), **{"Accept-Language": "en"}),
+        await get(chart_url(who, "agp", "svg", days=7)),
+        await get(chart_url(who, "agp", "svg", end_date=(utcnow() - timedelta(days=1)).date())),
+        await get(chart_url(who, "agp", "png")),
     ]
     etags = {chinese.headers["etag"]} | {v.headers["etag"] for v in variants}
     assert len(etags) == 5
     # And each stays its own: the Chinese image is not answered 304 for the English one.
     english = await client.get(
-        _url(who, "agp", "svg"),
+        chart_url(who, "agp", "svg"),
         headers={**who.headers, "If-None-Match": variants[0].headers["etag"]},
     )
     assert english.status_code == 200 and english.headers["etag"] == chinese.headers["etag"]
@@ -115,44 +85,44 @@ async def test_language_period_and_format_each_make_another_image(
 
 
 async def test_the_english_chart_has_english_labels(client, db_session, settings, renders) -> None:
-    who = await _wearing(client, db_session, settings)
-    await client.get(_url(who), headers={**who.headers, "Accept-Language": "en"})
-    await client.get(_url(who), headers=who.headers)
+    who = await wearing(client, db_session, settings)
+    await client.get(chart_url(who), headers={**who.headers, "Accept-Language": "en"})
+    await client.get(chart_url(who), headers=who.headers)
     english, chinese = renders
-    assert isinstance(english, charts.AgpSpec) and isinstance(chinese, charts.AgpSpec)
+    assert isinstance(english, chart_drawing.AgpSpec) and isinstance(chinese, chart_drawing.AgpSpec)
     assert english.title == "Ambulatory glucose profile (AGP)"
     assert chinese.title == "动态葡萄糖图谱 (AGP)"
     assert "Mean glucose" in english.facts and "平均葡萄糖" in chinese.facts
 
 
 async def test_a_repeated_chart_comes_from_the_cache(client, db_session, settings, renders) -> None:
-    who = await _wearing(client, db_session, settings)
-    first = await client.get(_url(who, "bp-trend"), headers=who.headers)
-    second = await client.get(_url(who, "bp-trend"), headers=who.headers)
+    who = await wearing(client, db_session, settings)
+    first = await client.get(chart_url(who, "bp-trend"), headers=who.headers)
+    second = await client.get(chart_url(who, "bp-trend"), headers=who.headers)
     assert second.content == first.content
     assert second.headers["etag"] == first.headers["etag"]
     assert len(renders) == 1
 
 
 async def test_a_304_renders_nothing(client, db_session, settings, renders) -> None:
-    who = await _wearing(client, db_session, settings)
-    etag = (await client.get(_url(who), headers=who.headers)).headers["etag"]
+    who = await wearing(client, db_session, settings)
+    etag = (await client.get(chart_url(who), headers=who.headers)).headers["etag"]
     renders.clear()
-    response = await client.get(_url(who), headers={**who.headers, "If-None-Match": etag})
+    response = await client.get(chart_url(who), headers={**who.headers, "If-None-Match": etag})
     assert response.status_code == 304 and renders == []
 
 
 async def test_no_304_for_a_patient_the_caller_may_not_see(client, db_session, settings) -> None:
-    who = await _wearing(client, db_session, settings)
+    who = await wearing(client, db_session, settings)
     _, _, own_doctor = await doctor_for(db_session, settings, who.patient)
     stranger = await wearer(db_session, settings)
     _, _, other_doctor = await doctor_for(db_session, settings, stranger.patient)
     for chart in ("agp", "bp-trend"):
-        etag = (await client.get(_url(who, chart), headers=own_doctor)).headers["etag"]
+        etag = (await client.get(chart_url(who, chart), headers=own_doctor)).headers["etag"]
         for headers in (other_doctor, stranger.headers):
             for sent in (etag, "*"):
                 response = await client.get(
-                    _url(who, chart), headers={**headers, "If-None-Match": sent}
+                    chart_url(who, chart), headers={**headers, "If-None-Match": sent}
                 )
                 assert response.status_code == 404, (chart, sent)
                 assert "etag" not in response.headers
@@ -163,19 +133,22 @@ async def test_a_spec_draws_the_same_bytes_whatever_was_drawn_before(
     client, db_session, settings, renders, image_format
 ) -> None:
     # The figures are built once and reused: nothing of one chart may stay in the next.
-    who = await _wearing(client, db_session, settings)
+    who = await wearing(client, db_session, settings)
     other = await wearer(db_session, settings)
     await upload(client, other.headers, [cgm_item(other.cgm, utcnow(), 15.0)])
     for patient in (who, other):
         for chart in ("agp", "bp-trend"):
-            await client.get(_url(patient, chart, days=3), headers=patient.headers)
+            await client.get(chart_url(patient, chart, days=3), headers=patient.headers)
     agp, bp, other_agp, other_bp = renders
-    charts._agp_figure.cache_clear()  # freshly built figures
-    charts._bp_figure.cache_clear()
-    first = charts.render(agp, image_format), charts.render(bp, image_format)
-    charts.render(other_agp, image_format)
-    charts.render(other_bp, image_format)
-    assert (charts.render(agp, image_format), charts.render(bp, image_format)) == first
+    chart_drawing._agp_figure.cache_clear()  # freshly built figures
+    chart_drawing._bp_figure.cache_clear()
+    first = chart_drawing.render(agp, image_format), chart_drawing.render(bp, image_format)
+    chart_drawing.render(other_agp, image_format)
+    chart_drawing.render(other_bp, image_format)
+    assert (
+        chart_drawing.render(agp, image_format),
+        chart_drawing.render(bp, image_format),
+    ) == first
 
 
 async def test_the_cache_drops_the_least_recently_used_beyond_its_bytes() -> None:

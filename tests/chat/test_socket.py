@@ -110,3 +110,33 @@ async def test_frames_for_someone_elses_conversation_are_not_found(
         assert (await next_of(patient, "error"))["code"] == "not_found"
         await patient.send(json.dumps({"type": "chat.send", "ref": "bad", "conversation_id": "x"}))
         assert (await next_of(patient, "error"))["code"] == "validation_failed"
+
+
+async def test_reconnect_catches_up_every_conversation_with_one_cursor(
+    start_gateway, realtime_db
+) -> None:
+    chat = await live_chat(realtime_db.sessionmaker, realtime_db.settings)
+    async with start_gateway() as gateway, authed(gateway.url, chat.patient) as patient:
+        async with authed(gateway.url, chat.doctor) as doctor:
+            await send_frame(patient, chat.conversation_id, "first")
+            await next_of(doctor, "chat.message")
+            await doctor.send(json.dumps({"type": "chat.changes", "ref": "c1"}))
+            first = await next_of(doctor, "chat.changes")
+        assert [m["seq"] for m in first["messages"]] == [1] and not first["has_more"]
+        # The doctor is offline while these are sent.
+        for n in range(3):
+            await send_frame(patient, chat.conversation_id, f"offline {n}")
+            await next_of(patient, "chat.ack")
+        async with authed(gateway.url, chat.doctor) as doctor:
+            await doctor.send(
+                json.dumps(
+                    {"type": "chat.changes", "ref": "c2", "since": first["cursor"], "limit": 2}
+                )
+            )
+            page = await next_of(doctor, "chat.changes")
+            assert [m["seq"] for m in page["messages"]] == [2, 3] and page["has_more"]
+            await doctor.send(
+                json.dumps({"type": "chat.changes", "ref": "c3", "since": page["cursor"]})
+            )
+            rest = await next_of(doctor, "chat.changes")
+        assert [m["seq"] for m in rest["messages"]] == [4] and not rest["has_more"]

@@ -82,7 +82,6 @@ async def test_after_hand_over_the_quote_is_the_settled_split(
             deductible_fen=0,
             reimbursement_bp=9_500,
             partial_prepay_bp=rule.partial_prepay_bp,
-            annual_limit_fen=rule.annual_limit_fen,
         )
     )
     await db_session.flush()

@@ -61,7 +61,7 @@ async def test_the_demo_benefit_rules_follow_the_clock_into_a_new_year(db_sessio
 
     def terms(rule: BenefitRule) -> tuple[object, ...]:
         return (rule.insurance_type, rule.disease_id, rule.institution_level, rule.deductible_fen,
-                rule.reimbursement_bp, rule.partial_prepay_bp, rule.annual_limit_fen)  # fmt: skip
+                rule.reimbursement_bp, rule.partial_prepay_bp)  # fmt: skip
 
     # The demo's rules only: on a shared PostgreSQL test database other suites' rules may exist.
     rules = (

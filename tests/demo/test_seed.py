@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app import wiring
 from app.auth.passwords import verify_password
+from app.catalogue import service as catalogue_service
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.demo import DEMO_PASSWORD, DemoSummary, data, format_credentials, load_demo_data
@@ -144,7 +145,7 @@ def test_references_inside_the_data_resolve() -> None:
     districts = {d.code for d in data.DISTRICTS}
     institutions = {i.code for i in data.INSTITUTIONS}
     stores = {s.code for s in data.STORES}
-    diseases = {d.code for d in data.DISEASES}
+    diseases = {d.code for d in catalogue_service.read_catalogue_file().diseases}
     assert {i.district_code for i in data.INSTITUTIONS} <= districts
     assert all(set(s.covers) <= districts for s in data.STORES)
     assert {d.institution_code for d in data.DOCTORS} <= institutions

@@ -36,7 +36,7 @@ from app.models import (
 )
 from tests.fixtures import factories
 
-FIRST_EDITION = date(2020, 1, 1)
+FIRST_EDITION = factories.FIRST_EDITION
 # code, national code, online admitted
 DISEASES = (
     ("M01600", "M01600", False),
@@ -62,7 +62,7 @@ async def diseases(session: AsyncSession) -> dict[str, ChronicDisease]:
             row = ChronicDisease(
                 code=code,
                 national_code=national,
-                category_zh="测试",
+                category_code=await factories.category(session, national[:4]),
                 name_zh=f"病种{code}",
                 name_en=f"Disease {code}",
                 online_admitted=admitted,
@@ -79,12 +79,18 @@ async def catalogue(session: AsyncSession) -> CatalogueEdition:
     edition = await session.scalar(
         select(CatalogueEdition).where(CatalogueEdition.effective_from == FIRST_EDITION)
     )
-    if edition is not None:
-        return edition
-    edition = CatalogueEdition(effective_from=FIRST_EDITION, note="initial load")
-    session.add(edition)
-    await session.flush()
+    if edition is None:
+        edition = CatalogueEdition(effective_from=FIRST_EDITION, note="initial load")
+        session.add(edition)
+        await session.flush()
+    listed = set(
+        await session.scalars(
+            select(CatalogueEntry.disease_id).where(CatalogueEntry.edition_id == edition.id)
+        )
+    )
     for code, _, admitted in DISEASES:
+        if by_code[code].id in listed:
+            continue
         session.add(
             CatalogueEntry(
                 edition_id=edition.id, disease_id=by_code[code].id, online_admitted=admitted

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import select
 
+from app.catalogue import service as catalogue_service
 from app.kit.clock import city_date
 from app.models import (
     AuditEvent,
@@ -137,6 +138,36 @@ async def test_a_disease_outside_the_catalogue_is_refused(client, db_session, se
     _, reviewer, patient_h, _ = await _setup(db_session, settings)
     response = await _draft(client, patient_h, reviewer.institution_id, code="M77777")
     assert response.status_code == 409 and response.json()["code"] == "disease_not_in_catalogue"
+
+
+async def test_any_disease_of_the_city_s_catalogue_can_be_applied_for(client, db_session, settings):
+    _, reviewer, patient_h, reviewer_h = await _setup(db_session, settings)
+    # The city's whole catalogue in force (the demo's own history, as seed-demo loads it).
+    await catalogue_service.load_catalogue(
+        db_session, catalogue_service.read_catalogue_file(), backdate=True
+    )
+    drafted = await _draft(client, patient_h, reviewer.institution_id, code="M07803")
+    assert drafted.status_code == 201, drafted.text
+    application_id = drafted.json()["id"]
+    assert (await _attach(client, patient_h, application_id)).status_code == 201
+    submit = await client.post(f"{APPS}/{application_id}/submit", headers=patient_h)
+    assert submit.status_code == 200
+    decided = await client.post(
+        f"{APPS}/{application_id}/decision", json={"approve": True}, headers=reviewer_h
+    )
+    assert decided.status_code == 200 and decided.json()["entitlement"]["active"] is True
+    # Haemodialysis is a catalogue disease, but not one the online service admits.
+    dialysis = (
+        await db_session.scalars(
+            select(EnrollmentApplication.disease_id).where(
+                EnrollmentApplication.id == uuid.UUID(application_id)
+            )
+        )
+    ).one()
+    admitted = await catalogue_service.online_admitted_disease_ids(
+        db_session, [dialysis], city_date()
+    )
+    assert admitted == set()
 
 
 async def test_a_record_is_typed_by_its_content_not_its_name(client, db_session, settings):

@@ -48,6 +48,34 @@ async def test_parallel_settlements_never_exceed_the_annual_limit(committed) -> 
     assert usage.limit_used_fen == booked == w.LIMIT
 
 
+async def test_thirty_parallel_hand_overs_hold_each_disease_s_own_limit(engine) -> None:
+    sessionmaker = create_sessionmaker(engine)
+    other_limit = 90_000
+    async with unit_of_work(sessionmaker) as session:
+        diabetes = await w.build(session)
+        hypertension = await w.second_disease(
+            session, diabetes, {"310": other_limit, "390": other_limit}
+        )
+        patient = await w.patient(session)
+    worlds = [diabetes, hypertension] * 15
+    rows = await asyncio.gather(
+        *(
+            _settle(sessionmaker, w.claim(world, patient, [(world.full, 50)]), w.message_id())
+            for world in worlds
+        )
+    )
+    paid = {
+        world.disease.id: sum(r.fund_fen for r in rows if r.disease_id == world.disease.id)
+        for world in (diabetes, hypertension)
+    }
+    assert paid == {diabetes.disease.id: w.LIMIT, hypertension.disease.id: other_limit}
+    assert sum(r.deductible_fen for r in rows) == w.DEDUCTIBLE
+    async with sessionmaker() as session:
+        for world, limit in ((diabetes, w.LIMIT), (hypertension, other_limit)):
+            usage = await session.get(InsuranceQuotaDisease, (patient.id, w.YEAR, world.disease.id))
+            assert usage.limit_used_fen == limit
+
+
 async def test_parallel_retries_of_one_settlement_book_it_once(committed) -> None:
     sessionmaker, world, patient = committed
     claim = w.claim(world, patient, [(world.full, 5)])

@@ -36,7 +36,6 @@ async def test_bureau_publishes_a_rule_version_and_cannot_backdate(
         "deductible_fen": 20_000,
         "reimbursement_bp": 8_500,
         "partial_prepay_bp": 1_000,
-        "annual_limit_fen": 500_000,
     }
     with frozen_at(datetime(w.YEAR, 5, 20, tzinfo=UTC)):
         # Signed in within the moved clock, as tokens are judged by the service's clock.

@@ -88,7 +88,6 @@ async def test_renewals_list_the_rules_without_a_version_for_the_coming_year(
                 "deductible_fen": w.DEDUCTIBLE,
                 "reimbursement_bp": 7_500,
                 "partial_prepay_bp": w.PREPAY_BP,
-                "annual_limit_fen": w.LIMIT,
             },
             headers=bureau,
         )

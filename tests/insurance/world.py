@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -69,7 +70,6 @@ async def rule(
     effective_from: date = date(YEAR, 1, 1),
     deductible_fen: int = DEDUCTIBLE,
     reimbursement_bp: int = RATIO_BP,
-    annual_limit_fen: int = LIMIT,
 ) -> BenefitRule:
     """A benefit rule version written directly (bypassing the 'not in the past' check)."""
     row = BenefitRule(
@@ -82,7 +82,6 @@ async def rule(
         deductible_fen=deductible_fen,
         reimbursement_bp=reimbursement_bp,
         partial_prepay_bp=PREPAY_BP,
-        annual_limit_fen=annual_limit_fen,
     )
     session.add(row)
     await session.flush()
@@ -92,16 +91,9 @@ async def rule(
 async def build(session: AsyncSession) -> World:
     """A fresh world (its own institution, disease, store and drugs)."""
     institution = await factories.institution(session, level="tertiary")
-    disease = ChronicDisease(
-        code=f"T{_suffix()}",
-        national_code="M01600",
-        category_zh="糖尿病",
-        name_zh="糖尿病伴并发症",
-        name_en="Diabetes with complications",
-        online_admitted=True,
-    )
-    session.add(disease)
-    await session.flush()
+    disease = await factories.disease(session)
+    # The annual limit is the catalogue's, per disease and insurance type (按病种限额).
+    await factories.list_in_catalogue(session, disease, {"310": LIMIT, "390": LIMIT})
     return World(
         institution=institution,
         disease=disease,
@@ -111,6 +103,18 @@ async def build(session: AsyncSession) -> World:
         self_pay=await drug(session, "self_pay", 1_000),
         rule=await rule(session, disease),
     )
+
+
+async def second_disease(session: AsyncSession, world: World, limits: dict[str, int]) -> World:
+    """The same world for a second disease of its own (hypertension), listed in the catalogue
+    with its own annual limits, and a rule for each of their insurance types."""
+    disease = await factories.disease(
+        session, national_code="M03900", name_zh="高血压（三级 极高危）", name_en="HTN"
+    )
+    await factories.list_in_catalogue(session, disease, limits)
+    for kind in limits:
+        await rule(session, disease, insurance_type=kind)
+    return dataclasses.replace(world, disease=disease)
 
 
 # Patient id -> the verified identity `patient` gave them (claims name it).

@@ -12,11 +12,13 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.catalogue import service as catalogue_service
 from app.config import Settings
-from app.insurance_platform.amounts import fen_to_yuan
 from app.insurance_platform.client import HttpInsurancePlatform
 from app.insurance_platform.fake import create_fake_insurance_platform_app
 from app.insurance_platform.persons import PlatformPersonSource
+from app.kit.clock import city_date
+from app.kit.money import fen_to_yuan
 from app.models import BenefitRule, InsuredIdentity
 from tests.prescription.world import World, build, ok
 
@@ -106,9 +108,17 @@ async def world(db_session, settings, platform_http) -> World:
         "deductible_fen": rule.deductible_fen,
         "reimbursement_bp": rule.reimbursement_bp,
         "partial_prepay_bp": rule.partial_prepay_bp,
-        "annual_limit_fen": rule.annual_limit_fen,
     }
     put = await platform_http.put(f"/_control/terms/{identity.insurance_type}", json=terms)
+    assert put.status_code == 204
+    # The disease's annual limit, as the service's catalogue has it (按病种限额).
+    limit = await catalogue_service.annual_limit_fen(
+        db_session, built.disease.id, identity.insurance_type, city_date()
+    )
+    put = await platform_http.put(
+        f"/_control/limits/{identity.insurance_type}/{built.disease.code}",
+        json={"annual_limit_fen": limit},
+    )
     assert put.status_code == 204
     drugs = [d for d in vars(built.drugs).values() if hasattr(d, "national_code")]
     catalogue = [

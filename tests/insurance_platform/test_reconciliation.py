@@ -1,6 +1,7 @@
 """The month closes with the platform: the statement's totals per insurance type go to 3201
-(the fake answers balanced or not from its own bookings), and each statement line is compared
-with the platform's settlement, differences shown."""
+(the fake answers balanced or not from its own bookings), its platform settlements go as a
+detail file (9101) to 3202 whose result file (9102) names the lines the platform disputes, and
+each statement line is compared with the platform's settlement, differences shown."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.kit.clock import city_date, frozen_at
+from app.kit.money import fen_to_yuan
 from app.models import PlatformSettlement, Role, Settlement
 from tests.fixtures import factories
 from tests.insurance_platform.conftest import behave, hand_over, received
@@ -105,6 +107,17 @@ async def test_the_month_reconciles_and_each_difference_is_shown(
         (str(local_only.id), "not_on_platform"),
         (str(differing.id), "split_differs"),
     }
+    # 3202: the platform settlements kept here agree with the platform's, line by line.
+    assert found["detail"]["balanced"] is True and found["detail"]["lines"] == []
+    exchanged = await received(platform_http)
+    [upload] = [m for m in exchanged if m["infno"] == "9101"]
+    [detail] = [m for m in exchanged if m["infno"] == "3202"]
+    assert detail["input"]["data"]["file_qury_no"] == found["detail"]["file_qury_no"]
+    assert detail["input"]["data"]["fixmedins_setl_cnt"] == 1
+    assert detail["input"]["data"]["fund_pay_sumamt"] == fen_to_yuan(differing.fund_fen + 250)
+    assert upload["input"]["fsUploadIn"]["filename"].endswith(".zip")
+    infnos = [m["infno"] for m in exchanged]
+    assert infnos[infnos.index("9101") :][:3] == ["9101", "3202", "9102"]
 
 
 async def test_the_workbook_lists_the_lines_the_platform_kept_otherwise(
@@ -147,6 +160,8 @@ async def test_the_platform_says_unbalanced_when_a_booking_is_missing_here(
     lost = await db_session.scalar(
         select(PlatformSettlement).where(PlatformSettlement.settlement_id == settled.id)
     )
+    assert lost is not None
+    ids = (lost.setl_id, lost.fund_fen, lost.msgid)
     await db_session.delete(lost)
     await db_session.flush()
     found = (await _reconciled(client, db_session, settings, settled)).json()
@@ -154,6 +169,32 @@ async def test_the_platform_says_unbalanced_when_a_booking_is_missing_here(
     assert by_type["balanced"] is False
     assert "fixmedins_setl_cnt：中心2，机构1" in by_type["platform_description"]
     assert [d["problem"] for d in found["differences"]] == ["not_on_platform"]
+    # The platform's detail reconciliation names the line it has and this service lost.
+    [line] = found["detail"]["lines"]
+    assert found["detail"]["balanced"] is False
+    assert (line["setl_id"], line["memo"], line["reversal"]) == (
+        ids[0],
+        "中心有，医药机构无",
+        False,
+    )
+    assert (line["fund_fen"], line["msgid"]) == ids[1:]
+
+
+async def test_the_platform_names_a_line_whose_amounts_differ(
+    client, platform_app, platform_http, world: World, db_session, settings
+) -> None:
+    settled = await _settled(client, world, db_session, "metformin")
+    kept = await db_session.scalar(
+        select(PlatformSettlement).where(PlatformSettlement.settlement_id == settled.id)
+    )
+    assert kept is not None
+    platform_total = kept.total_fen
+    kept.total_fen += 100  # booked here otherwise than the platform settled it
+    await db_session.flush()
+    found = (await _reconciled(client, db_session, settings, settled)).json()
+    [line] = found["detail"]["lines"]
+    assert (line["setl_id"], line["memo"]) == (kept.setl_id, "金额不一致")
+    assert line["total_fen"] == platform_total
 
 
 async def test_without_a_platform_there_is_nothing_to_reconcile_with(

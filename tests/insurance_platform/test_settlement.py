@@ -8,15 +8,19 @@ import uuid
 
 from sqlalchemy import select
 
+from app.insurance import flags as flag_service
 from app.insurance_platform import settlement as platform_settlement
-from app.insurance_platform.amounts import fen_to_yuan
+from app.kit.money import fen_to_yuan
 from app.models import (
     InsuredIdentity,
     PharmacyOrder,
     PlatformMessage,
     PlatformSettlement,
+    Role,
     Settlement,
+    SettlementFlag,
 )
+from tests.fixtures import factories
 from tests.insurance_platform.conftest import add_person, behave, hand_over, received
 from tests.prescription.world import World, ok, ordered, picked
 
@@ -63,8 +67,8 @@ async def test_hand_over_settles_on_the_platform_and_keeps_its_split(
     assert (settle["med_type"], settle["medfee_sumamt"]) == ("14", fen_to_yuan(local.total_fen))
 
 
-async def test_a_split_that_differs_is_recorded_and_the_platform_is_the_truth(
-    client, platform_app, platform_http, world: World, db_session
+async def test_a_split_that_differs_is_recorded_flagged_and_the_platform_is_the_truth(
+    client, platform_app, platform_http, world: World, db_session, settings
 ) -> None:
     await behave(platform_http, fund_delta_fen=137)
     order = await _ready(client, world)
@@ -78,6 +82,43 @@ async def test_a_split_that_differs_is_recorded_and_the_platform_is_the_truth(
     assert kept.fund_difference_fen == 137
     [fake] = await _fake_settlements(platform_http)
     assert fake["fund_fen"] == kept.fund_fen
+    # The difference waits in the bureau's claim review, raised by the service itself.
+    bureau = await factories.bearer(
+        db_session, settings, await factories.account(db_session, Role.bureau)
+    )
+    queue = (await ok(await client.get("/api/v1/insurance/flags", headers=bureau)))["items"]
+    [raised] = [f["flag"] for f in queue if f["settlement"]["id"] == str(local.id)]
+    assert (raised["role"], raised["reviewer_name"], raised["status"]) == (
+        "platform",
+        "医保信息平台",
+        "open",
+    )
+    assert fen_to_yuan(kept.fund_fen) in raised["reason"]
+    assert fen_to_yuan(local.fund_fen) in raised["reason"]
+
+
+async def test_a_split_that_agrees_raises_no_flag(
+    client, platform_app, platform_http, world: World, db_session
+) -> None:
+    order = await _ready(client, world)
+    await ok(await hand_over(client, world, order))
+    [local] = await _local(db_session, order)
+    flags = await db_session.scalars(
+        select(SettlementFlag).where(SettlementFlag.settlement_id == local.id)
+    )
+    assert flags.all() == []
+
+
+async def test_the_platform_flag_is_raised_once_per_settlement(
+    client, platform_app, platform_http, world: World, db_session
+) -> None:
+    await behave(platform_http, fund_delta_fen=50)
+    order = await _ready(client, world)
+    await ok(await hand_over(client, world, order))
+    [local] = await _local(db_session, order)
+    first = await flag_service.flag_platform_difference(db_session, local, "再次")
+    again = await flag_service.flag_platform_difference(db_session, local, "又一次")
+    assert first.id == again.id and first.reason != "再次"
 
 
 async def test_a_refusal_fails_the_hand_over_as_a_whole(

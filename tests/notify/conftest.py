@@ -42,15 +42,21 @@ def push_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def fakes_http(push_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """One client reaching both fakes by host, as the shared outbox client would."""
+def fake_sms(push_settings: Settings) -> httpx.ASGITransport:
+    """The fake Tencent Cloud SMS, one per test."""
     s = push_settings
-    sms = create_fake_sms_app(s.sms_secret_id, s.sms_secret_key, s.sms_sdk_app_id)
+    return httpx.ASGITransport(
+        app=create_fake_sms_app(s.sms_secret_id, s.sms_secret_key, s.sms_sdk_app_id)
+    )
+
+
+@pytest.fixture
+async def fakes_http(
+    push_settings: Settings, fake_sms: httpx.ASGITransport
+) -> AsyncIterator[httpx.AsyncClient]:
+    """One client reaching both fakes by host, as the shared outbox client would."""
     async with httpx.AsyncClient(
-        mounts={
-            WECHAT: httpx.ASGITransport(app=fake_wechat_app(s)),
-            SMS: httpx.ASGITransport(app=sms),
-        }
+        mounts={WECHAT: httpx.ASGITransport(app=fake_wechat_app(push_settings)), SMS: fake_sms}
     ) as client:
         yield client
 

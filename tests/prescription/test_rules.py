@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.kit.clock import city_date
-from app.models import ChronicDisease, Prescription
+from app.models import Prescription
 from tests.fixtures import factories
 from tests.prescription.world import World, item, ok, rx_body
 
@@ -117,16 +117,13 @@ async def test_supply_may_not_outlast_the_entitlement(client, world: World, db_s
 async def test_not_entitled_for_the_disease(client, world: World, db_session) -> None:
     # The patient's only entitlement is for another disease (an entitlement is never deleted:
     # its verified identity binding is append-only history).
-    other = ChronicDisease(
+    other = await factories.disease(
+        db_session,
         code="M0999",
         national_code="M01700",
-        category_zh="高血压",
         name_zh="高血压病（3级）",
         name_en="Hypertension grade 3",
-        online_admitted=True,
     )
-    db_session.add(other)
-    await db_session.flush()
     world.entitlement.disease_id = other.id
     await db_session.flush()
     await _refused(client, world, rx_body(world), "not_entitled")

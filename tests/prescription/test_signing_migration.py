@@ -67,18 +67,70 @@ def _drop_columns(connection: sa.Connection, columns: list[tuple[str, str]]) -> 
         connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
+def _add_later_tables(connection: sa.Connection) -> list[sa.Table]:
+    """Create the tables later revisions added (the real migrations create them again)."""
+    present = set(inspect(connection).get_table_names())
+    added = [t for t in Base.metadata.sorted_tables if t.name not in present]
+    for table in added:
+        table.create(connection)
+    return added
+
+
+def _drop_tables(connection: sa.Connection, tables: list[sa.Table]) -> None:
+    for table in reversed(tables):
+        table.drop(connection)
+
+
+def _default_dropped_columns(connection: sa.Connection) -> None:
+    """Give a default to every NOT NULL column a later revision dropped (today's models do not
+    write it): '' for text, 0 for numbers, as an old service would have had to write."""
+    inspector = inspect(connection)
+    for table in Base.metadata.sorted_tables:
+        if table.name not in inspector.get_table_names():
+            continue
+        for column in inspector.get_columns(table.name):
+            if column["name"] in table.columns or column["nullable"] or column["default"]:
+                continue
+            default = "''" if isinstance(column["type"], sa.String) else "0"
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table.name} ALTER COLUMN {column['name']} SET DEFAULT {default}"
+                )
+                continue
+            # SQLite: the stored schema text gains the default (no stored row changes;
+            # https://www.sqlite.org/lang_altertable.html#otheralter).
+            sql = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,)
+            ).scalar_one()
+            declared = f"{column['name']} {column['type'].compile(dialect=connection.dialect)}"
+            declared += " NOT NULL"
+            assert declared in sql, (table.name, declared)
+            version = connection.exec_driver_sql("PRAGMA schema_version").scalar_one()
+            connection.exec_driver_sql("PRAGMA writable_schema = ON")
+            connection.exec_driver_sql(
+                "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
+                (sql.replace(declared, f"{declared} DEFAULT {default}"), table.name),
+            )
+            connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+            connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+
+
 @asynccontextmanager
 async def _writable_by_todays_models(engine: AsyncEngine) -> AsyncIterator[None]:
-    """While open, the tables of an old revision also have the columns later revisions added
-    (today's models write them all); afterwards those columns are gone again, so the real
-    migrations add them as they would to a database of that revision."""
+    """While open, the tables of an old revision also have the columns and tables later
+    revisions added (today's models write them all), and columns later revisions dropped have
+    a default; afterwards the added ones are gone again, so the real migrations add them as
+    they would to a database of that revision."""
     async with engine.begin() as connection:
         added = await connection.run_sync(_add_later_columns)
+        tables = await connection.run_sync(_add_later_tables)
+        await connection.run_sync(_default_dropped_columns)
     try:
         yield
     finally:
         async with engine.begin() as connection:
             await connection.run_sync(_drop_columns, added)
+            await connection.run_sync(_drop_tables, tables)
 
 
 @pytest.fixture

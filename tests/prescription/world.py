@@ -247,16 +247,7 @@ async def build(
     pingding.name_zh, pingding.is_county, pingding.is_mountainous = "平定县", True, True
     uncovered = await factories.district(session, UNCOVERED)
     uncovered.name_zh = "外市某区"
-    disease = ChronicDisease(
-        code=_code("M", 8),
-        national_code="M01600",
-        category_zh="糖尿病",
-        name_zh="糖尿病伴并发症",
-        name_en="Diabetes with complications",
-        online_admitted=True,
-    )
-    session.add(disease)
-    await session.flush()
+    disease = await factories.disease(session, code=_code("M", 8))
     drugs = Drugs(
         metformin=await drug(session, "二甲双胍", 1580),
         acarbose=await drug(session, "阿卡波糖", 2960),
@@ -284,6 +275,8 @@ async def build(
         await factories.insured(session, patient)
     # Orders are pre-settled and hand-overs settled: the year's benefit rule must exist.
     await insurance_world.rule(session, disease, effective_from=date(city_date().year, 1, 1))
+    limit = insurance_world.LIMIT
+    await factories.list_in_catalogue(session, disease, {"310": limit, "390": limit})
     reviewer = await hospital_pharmacist(session, doctor.institution_id)
 
     store = await factories.store(session, covers=(URBAN,))

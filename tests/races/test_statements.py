@@ -304,7 +304,6 @@ async def test_concurrent_identical_benefit_rules_make_one_version(server: RaceS
         "deductible_fen": 20_000,
         "reimbursement_bp": 6_000,
         "partial_prepay_bp": 1_000,
-        "annual_limit_fen": 300_000,
     }
     result = await race(
         server.http, "POST", "/api/v1/insurance/benefit-rules", json=body, headers=books.bureau

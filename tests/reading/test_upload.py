@@ -344,3 +344,39 @@ async def test_a_time_without_its_offset_is_reported_as_such(client, db_session,
     [result] = report["items"]
     assert (result["reason"], result["field"]) == ("offset_missing", "measured_at")
     assert "no UTC offset" in result["message"]
+
+
+@pytest.mark.postgres
+async def test_the_batch_facts_query_brings_the_stored_neighbours_on_postgresql(
+    client, db_session, settings
+) -> None:
+    # The density check of a batch whose span has stored readings takes them from the
+    # batch-facts query (no second round trip): the same times, per device and kind, as the
+    # separate query gives, from every device the batch names and no other.
+    from app.reading import repository
+
+    who = await wearer(db_session, settings)
+    start = utcnow() - timedelta(hours=2)
+    await upload(
+        client,
+        who.headers,
+        [cgm_item(who.cgm, start + timedelta(minutes=m), 6.0) for m in (0, 10, 20)],
+    )
+    await upload(
+        client,
+        who.headers,
+        [bp_item(who.bp, start + timedelta(minutes=m), 130, 85) for m in (5, 15)],
+    )
+    await upload(
+        client, who.headers, [cgm_item(who.meter, start + timedelta(minutes=12), 6.5, kind="bg")]
+    )
+    span = (start + timedelta(minutes=9), start + timedelta(minutes=11))
+    facts = await repository.batch_facts(
+        db_session, who.patient.id, {who.cgm.id, who.bp.id}, span, widen_seconds=600
+    )
+    assert facts is not None and not facts.span_is_new
+    rows = [{"device_id": d, "measured_at": at} for d in (who.cgm.id, who.bp.id) for at in span]
+    expected = await repository.stored_times(db_session, rows, 600)
+    assert facts.stored == expected
+    assert set(expected) == {(who.cgm.id, "cgm"), (who.bp.id, "bp")}
+    assert [len(times) for times in expected.values()] == [3, 2]

@@ -4,10 +4,7 @@ institution and a store, a doctor and a courier there, import a spreadsheet, mov
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,18 +14,11 @@ from app.auth.passwords import verify_password
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.models import Account, AuditEvent, PharmacyStaff, PharmacyStore
-
-
-def _cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}", "APP_ENV": "dev"}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+from tests.fixtures.cli import run_cli
 
 
 def _ok(database: Path, *args: str) -> str:
-    done = _cli(database, *args)
+    done = run_cli(database, *args)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -115,7 +105,7 @@ def test_a_newcomer_creates_places_and_people_from_the_command_line(
 
 
 def test_a_refused_command_says_why_and_changes_nothing(seeded: Path) -> None:
-    refused = _cli(seeded, "staff", "create", "--role", "courier", "--username", "courier.x",
+    refused = run_cli(seeded, "staff", "create", "--role", "courier", "--username", "courier.x",
                    "--name", "某人", "--institution", "H14030200001")  # fmt: skip
     assert refused.returncode == 1
     assert "staff_workplace_invalid" in refused.stderr

@@ -1,0 +1,361 @@
+"""Chart images drawn: the AGP report and the BP trend (SVG, PNG) of their specs.
+
+This module is what a renderer process (`chart_renderer`) needs: matplotlib, the font and the
+spec types, nothing of the service (no database, no web framework), so the process starts fast
+and small. `charts` makes the specs from summaries.
+
+Drawing holds the GIL for most of its time, so the figures are built once per process and a
+render only sets their texts and data: building axes, ticks and legends and laying them out was
+most of the cost. An AGP PNG goes further: what does not change from patient to patient is drawn
+once per language into a kept background, and a render draws only the patient's texts, bars and
+bands over it (~65 ms of CPU instead of ~125).
+
+Labels are set in Noto Sans SC shipped by the `pylopdf-fonts-zh-cn` package (it has the Latin
+glyphs too); SVG text is written as glyph outlines, so it renders the same without any font on
+the viewer's side.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from matplotlib import dates as mdates
+from matplotlib import font_manager, rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+from pylopdf_fonts_zh_cn import sans_path
+
+from app.analytics.cgm import FloatArray
+
+# Part of every image key: bump it when the drawing changes, so that ETags and cached images of
+# the old drawing lapse.
+DRAWING_REVISION = 4
+# Matplotlib's font cache and text layout, and the figures below, are shared state: render one
+# chart at a time.
+_render_lock = threading.Lock()
+# Axes boxes (left, bottom, width, height in figure fractions), fixed: the labels are the same
+# every time (of known length in either language), and a layout engine measuring every text
+# to place them cost a third of a render.
+# The metric text hangs below the TIR bar, hence the AGP panel's high bottom edge.
+AGP_PANEL_BOX = (0.004, 0.295, 0.252, 0.609)
+AGP_BOX = (0.316, 0.295, 0.655, 0.609)
+BP_BOX = (0.052, 0.056, 0.929, 0.862)
+GREEN, DARK_BLUE, LIGHT_BLUE = "#2e9e49", "#1f4e9c", "#9bb7e6"
+BAND_COLOURS = ("#8b1a1a", "#e53935", "#43a047", "#fbc02d", "#ef6c00")
+SYSTOLIC_COLOUR, DIASTOLIC_COLOUR, ALERT_COLOUR = "#c62828", "#1565c0", "#6a1b9a"
+# The BP trend's least value axis (mmHg); it widens to show every stored reading.
+BP_Y_RANGE = (40.0, 220.0)
+
+
+@dataclass(frozen=True, eq=False)
+class AgpSpec:
+    """What the AGP report shows: texts, TIR shares (%) and percentile curves (mmol/L)."""
+
+    heading: str
+    tir_title: str
+    band_labels: tuple[str, ...]  # very low .. very high, each with its share
+    shares: tuple[float, ...]
+    facts: str  # the metric lines under the TIR bar
+    title: str
+    legend: tuple[str, str, str]  # 5-95 %, 25-75 %, median
+    y_label: str
+    x_label: str
+    hours: FloatArray  # local hour of each bin, closed at 24:00
+    percentiles: FloatArray  # rows 5, 25, 50, 75, 95; NaN where a bin has no readings
+
+
+@dataclass(frozen=True, eq=False)
+class BpSpec:
+    """What the BP trend shows: texts, readings and daily means (matplotlib date numbers),
+    threshold lines and the x range."""
+
+    title: str
+    # systolic, daily systolic, diastolic, daily diastolic, excluded
+    legend: tuple[str, str, str, str, str]
+    y_label: str
+    timezone: str
+    x_range: tuple[float, float]
+    day_step: int
+    when: FloatArray
+    systolic: FloatArray
+    diastolic: FloatArray
+    excluded: FloatArray  # 1.0 for an artefact (drawn as a cross, left out of the means)
+    y_range: tuple[float, float]  # wide enough for every stored reading
+    noons: FloatArray  # noon of each local day with valid readings
+    daily_systolic: FloatArray
+    daily_diastolic: FloatArray
+    thresholds: tuple[float, float, float, float]  # home day systolic, diastolic; alert both
+
+
+@cache
+def _font_family() -> str:
+    path = str(sans_path())
+    font_manager.fontManager.addfont(path)
+    return font_manager.FontProperties(fname=path).get_name()
+
+
+@contextmanager
+def drawing() -> Iterator[None]:
+    # One render at a time, in the shipped CJK font, SVG text as outlines, and SVG element ids
+    # from a fixed salt (a random one by default): the same spec gives the same bytes.
+    with (
+        _render_lock,
+        rc_context(
+            {
+                "font.family": [_font_family()],
+                "axes.unicode_minus": False,
+                "svg.fonttype": "path",
+                "svg.hashsalt": "chronic-care-charts",
+            }
+        ),
+    ):
+        yield
+
+
+def new_figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=110)
+    # Kept with the figure: its renderer, and the text sizes measured with it, are reused.
+    FigureCanvasAgg(figure)
+    figure.set_facecolor("white")
+    return figure
+
+
+def encode(figure: Figure, image_format: str) -> bytes:
+    if image_format == "svg":
+        buffer = io.BytesIO()
+        # No creation date, for the same reason.
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+        return buffer.getvalue()
+    canvas = figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    canvas.draw()
+    return _png(canvas)
+
+
+def _png(canvas: FigureCanvasAgg) -> bytes:
+    # The canvas as drawn, white and opaque: RGB. zlib level 1: these flat-colour images come
+    # out no bigger than at the default 6, in two thirds of the time.
+    buffer = io.BytesIO()
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
+    image.convert("RGB").save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
+class _AgpFigure:
+    """The AGP report: metric panel and TIR bar on the left, percentile bands over the target
+    range on the right."""
+
+    def __init__(self) -> None:
+        self.figure = figure = new_figure(11, 5.6)
+        self.heading = figure.suptitle("", fontsize=13, x=0.01, y=0.993, ha="left")
+        panel = figure.add_axes(AGP_PANEL_BOX)
+        self.bars = [panel.bar(0, 0, color=colour, width=0.6)[0] for colour in BAND_COLOURS]
+        # Labels sit at fixed heights (small bands would overlap) with a leader to their band.
+        self.leaders = [
+            panel.plot([0.32, 0.5], [0, 0], color="#999999", linewidth=0.6)[0] for _ in BAND_COLOURS
+        ]
+        self.band_labels = [
+            panel.text(0.55, self._label_y(row), "", va="center", fontsize=9)
+            for row in range(len(BAND_COLOURS))
+        ]
+        panel.set_xlim(-0.4, 2.6)
+        panel.set_ylim(0, 100)
+        panel.axis("off")
+        # An explicit y: matplotlib would otherwise measure every tick label at each draw to
+        # place the title above them.
+        self.tir_title = panel.set_title("", fontsize=11, loc="left", y=1.0)
+        self.facts = panel.text(-0.35, -4, "", va="top", fontsize=9.5, linespacing=1.6)
+
+        axes = figure.add_axes(AGP_BOX)
+        axes.axhspan(3.9, 10.0, color=GREEN, alpha=0.08)
+        axes.axhline(3.9, color=GREEN, linewidth=1.2)
+        axes.axhline(10.0, color=GREEN, linewidth=1.2)
+        nothing = np.full(2, np.nan)
+        self.outer = axes.fill_between(
+            [0, 24], nothing, nothing, color=LIGHT_BLUE, alpha=0.55, linewidth=0
+        )
+        self.inner = axes.fill_between(
+            [0, 24], nothing, nothing, color=DARK_BLUE, alpha=0.45, linewidth=0
+        )
+        self.median = axes.plot([], [], color=DARK_BLUE, linewidth=2.2)[0]
+        self.low = axes.plot([], [], color=LIGHT_BLUE, linewidth=0.8, linestyle="--")[0]
+        self.high = axes.plot([], [], color=LIGHT_BLUE, linewidth=0.8, linestyle="--")[0]
+        axes.set_xlim(0, 24)
+        axes.set_ylim(0, 22.2)
+        axes.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
+        self.y_label = axes.set_ylabel(" ")
+        self.x_label = axes.set_xlabel(" ")
+        # Where matplotlib would put them beside these tick labels, fixed (it measures them all
+        # at every draw otherwise).
+        axes.yaxis.set_label_coords(-0.0565, 0.5)
+        axes.xaxis.set_label_coords(0.5, -0.0855)
+        axes.grid(alpha=0.25)
+        axes.text(24.2, 3.9, "3.9", va="center", fontsize=8, color=GREEN)
+        axes.text(24.2, 10.0, "10.0", va="center", fontsize=8, color=GREEN)
+        self.legend = axes.legend(
+            [self.outer, self.inner, self.median],
+            [" ", " ", " "],
+            loc="upper right",
+            fontsize=8.5,
+            frameon=False,
+        )
+        self.title = axes.set_title("", fontsize=12, loc="left", y=1.0)
+        # What changes from patient to patient; the rest (axes, grid, ticks, target range,
+        # labels and legend in one language) is drawn once into a kept background (PNG).
+        self.per_patient = [
+            self.heading,
+            self.tir_title,
+            *self.bars,
+            *self.leaders,
+            *self.band_labels,
+            self.facts,
+            self.outer,
+            self.inner,
+            self.median,
+            self.low,
+            self.high,
+            self.title,
+        ]
+        self.backgrounds: dict[tuple[str, ...], Any] = {}
+
+    @staticmethod
+    def _label_y(row: int) -> float:
+        return 10.0 + 20.0 * row
+
+    def draw(self, spec: AgpSpec, image_format: str) -> bytes:
+        """The image of `spec`."""
+        self.y_label.set_text(spec.y_label)
+        self.x_label.set_text(spec.x_label)
+        for text, label in zip(self.legend.get_texts(), spec.legend, strict=True):
+            text.set_text(label)
+        self.heading.set_text(spec.heading)
+        self.tir_title.set_text(spec.tir_title)
+        bottom = 0.0
+        for row, (share, label) in enumerate(zip(spec.shares, spec.band_labels, strict=True)):
+            self.bars[row].set_y(bottom)
+            self.bars[row].set_height(share)
+            self.leaders[row].set_ydata([bottom + share / 2, self._label_y(row)])
+            self.band_labels[row].set_text(label)
+            bottom += share
+        self.facts.set_text(spec.facts)
+        p5, p25, p50, p75, p95 = spec.percentiles
+        self.outer.set_data(spec.hours, p5, p95)
+        self.inner.set_data(spec.hours, p25, p75)
+        self.median.set_data(spec.hours, p50)
+        self.low.set_data(spec.hours, p5)
+        self.high.set_data(spec.hours, p95)
+        self.title.set_text(spec.title)
+        if image_format == "svg":
+            return encode(self.figure, image_format)
+        # PNG: the kept background of this language, then only the patient's artists over it
+        # (most of a full draw was laying out and drawing the ~45 texts that never change).
+        canvas = self.figure.canvas
+        assert isinstance(canvas, FigureCanvasAgg)
+        static = (spec.y_label, spec.x_label, *spec.legend)
+        if static not in self.backgrounds:
+            for artist in self.per_patient:
+                artist.set_visible(False)
+            canvas.draw()
+            self.backgrounds[static] = canvas.copy_from_bbox(self.figure.bbox)
+            for artist in self.per_patient:
+                artist.set_visible(True)
+        canvas.restore_region(self.backgrounds[static])
+        for artist in self.per_patient:
+            self.figure.draw_artist(artist)
+        return _png(canvas)
+
+
+class _BpFigure:
+    """The BP trend: every reading, daily means, home thresholds and the grade-3 lines."""
+
+    def __init__(self) -> None:
+        self.figure = new_figure(11, 5)
+        self.axes = axes = self.figure.add_axes(BP_BOX)
+        self.points, self.means = [], []
+        for colour in (SYSTOLIC_COLOUR, DIASTOLIC_COLOUR):
+            self.points.append(axes.scatter([], [], s=14, color=colour, alpha=0.55))
+            self.means.append(axes.plot([], [], color=colour, linewidth=2)[0])
+        # Artefacts: drawn where they are, as black crosses (systolic and diastolic).
+        self.excluded = axes.scatter([], [], s=28, marker="x", color="#212121", linewidths=1.2)
+        self.thresholds = [
+            axes.axhline(0, color=colour, linestyle=style, linewidth=1)
+            for colour, style in (
+                (SYSTOLIC_COLOUR, ":"),
+                (DIASTOLIC_COLOUR, ":"),
+                (ALERT_COLOUR, "--"),
+                (ALERT_COLOUR, "--"),
+            )
+        ]
+        axes.set_ylim(*BP_Y_RANGE)
+        self.y_label = axes.set_ylabel(" ")
+        axes.yaxis.set_label_coords(-0.0363, 0.5)
+        axes.grid(alpha=0.25)
+        self.legend = axes.legend(
+            [self.points[0], self.means[0], self.points[1], self.means[1], self.excluded],
+            [" "] * 5,
+            loc="upper right",
+            fontsize=8.5,
+            ncols=2,
+            frameon=False,
+        )
+        self.title = axes.set_title("", fontsize=11, loc="left", y=1.0)
+
+    def draw(self, spec: BpSpec, image_format: str) -> bytes:
+        """The image of `spec`."""
+        kept = spec.excluded == 0.0
+        for points, values in zip(self.points, (spec.systolic, spec.diastolic), strict=True):
+            points.set_offsets(np.column_stack([spec.when[kept], values[kept]]))
+        crossed = np.concatenate([spec.systolic[~kept], spec.diastolic[~kept]])
+        self.excluded.set_offsets(np.column_stack([np.tile(spec.when[~kept], 2), crossed]))
+        self.axes.set_ylim(*spec.y_range)
+        for line, means in zip(
+            self.means, (spec.daily_systolic, spec.daily_diastolic), strict=True
+        ):
+            line.set_data(spec.noons, means)
+        for line, value in zip(self.thresholds, spec.thresholds, strict=True):
+            line.set_ydata([value, value])
+        zone = ZoneInfo(spec.timezone)
+        self.axes.set_xlim(*spec.x_range)
+        self.axes.xaxis.set_major_locator(mdates.DayLocator(interval=spec.day_step, tz=zone))
+        self.axes.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d", tz=zone))
+        self.y_label.set_text(spec.y_label)
+        for text, label in zip(self.legend.get_texts(), spec.legend, strict=True):
+            text.set_text(label)
+        self.title.set_text(spec.title)
+        return encode(self.figure, image_format)
+
+
+@cache
+def _agp_figure() -> _AgpFigure:
+    return _AgpFigure()
+
+
+@cache
+def _bp_figure() -> _BpFigure:
+    return _BpFigure()
+
+
+def warm_up() -> None:
+    """Load the font and build and draw the figures once (a renderer process's start), so that
+    no request pays for it."""
+    with drawing():
+        for figure in (_agp_figure().figure, _bp_figure().figure):
+            figure.canvas.draw()
+
+
+def render(spec: AgpSpec | BpSpec, image_format: str) -> bytes:
+    """The image of a spec, SVG or PNG (blocking and GIL-bound: `ChartRenderer` runs it in a
+    renderer process)."""
+    with drawing():
+        if isinstance(spec, AgpSpec):
+            return _agp_figure().draw(spec, image_format)
+        return _bp_figure().draw(spec, image_format)
