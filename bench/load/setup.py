@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from app.analytics.service import refresh_rollups  # noqa: E402
 from app.auth import service as auth_service  # noqa: E402
 from app.auth.passwords import hash_password  # noqa: E402
+from app.config import Settings  # noqa: E402
 from app.db import create_engine, create_sessionmaker  # noqa: E402
 from app.demo import data as demo  # noqa: E402
 from app.models import Account, Patient  # noqa: E402
@@ -493,8 +494,11 @@ async def mint_tokens(url: str, patients: list[CityPatient]) -> dict[str, list[A
     """A sign-in session and token pair for every patient, made by the app's own token service
     as a WeChat sign-in would (sign-in itself is measured by bench/sign_in_flood.py), on
     MINTERS connections at once: per patient id, [access token, refresh token, access expiry
-    as a Unix time, its lifetime in seconds]."""
-    settings = bench_settings(url)
+    as a Unix time, its lifetime in seconds]. The access tokens last as long as the served
+    app's own (`bench_settings` makes set-up's last a working day): phones refresh them in the
+    mix."""
+    lifetime = Settings.model_fields["access_token_ttl_seconds"].default
+    settings = bench_settings(url).model_copy(update={"access_token_ttl_seconds": lifetime})
     engine = create_engine(settings)
     tokens: dict[str, list[Any]] = {}
 
