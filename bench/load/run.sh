@@ -8,8 +8,8 @@
 #   bash bench/load/run.sh                                   # 3000 patients, 600 s measured
 #   KEEP_DB=1 DURATION=90 bash bench/load/run.sh             # keep the city for more runs
 #   REUSE=1 KEEP_DB=1 TIME_SCALE=4 DURATION=90 bash bench/load/run.sh
-#   PATIENTS=30000 DOCTORS=150 DAYS=1 ONE_MINUTE_SHARE=0 BP_SHARE=0.5 ECG_SHARE=0.2 \
-#       CHATTING=300 IN_TRANSIT=15 KEEP_DB=1 bash bench/load/run.sh   # the pilot (README)
+#   PATIENTS=30000 DOCTORS=150 DAYS=2 ONE_MINUTE_SHARE=0 BP_SHARE=0.5 ECG_SHARE=0.2 \
+#       CHATTING=300 IN_TRANSIT=15 KEEP_DB=1 DB=chronic_pilot bash bench/load/run.sh  # the pilot
 #
 # Settings (environment variables):
 #   DURATION    seconds measured after every simulated person has started (600)
