@@ -38,6 +38,7 @@ import logging
 import math
 import os
 import random
+import sys
 import time
 import uuid
 from collections import deque
@@ -47,9 +48,12 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-import numpy as np
 import psutil
 from locust import FastHttpUser, between, constant_pacing, events, task
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.ecg.helpers import beats_at, fhir_strip, regular_beats
 
 CITY: dict[str, Any] = json.loads(
     Path(os.environ.get("LOAD_CITY", Path(__file__).with_name("city.json"))).read_text("utf-8")
@@ -90,22 +94,10 @@ def scaled_between(low: float, high: float) -> Any:
     return between(low / TIME_SCALE, high / TIME_SCALE)
 
 
-def ecg_samples(seconds: float = 30.0, rate: int = 250) -> str:
-    """A single-lead strip in µV as FHIR SampledData text: P, QRS and T waves of a sinus
-    rhythm at 75 bpm over baseline wander and noise (one strip, sent with new start times)."""
-    t = np.arange(round(seconds * rate)) / rate
-    x = 150 * np.sin(2 * np.pi * 0.3 * t) + np.random.default_rng(7).normal(0, 15, t.size)
-    for beat in np.arange(0.5, seconds - 0.5, 0.8):
-        x += 1000 * np.exp(-(((t - beat) / 0.012) ** 2) / 2)
-        x -= 150 * np.exp(-(((t - beat - 0.03) / 0.01) ** 2) / 2)
-        x += 120 * np.exp(-(((t - beat + 0.16) / 0.025) ** 2) / 2)
-        x += 300 * np.exp(-(((t - beat - 0.3) / 0.05) ** 2) / 2)
-    return " ".join(str(round(v)) for v in x)
-
-
-ECG_RATE = 250
+ECG_RATE = 250  # Hz, a single-lead patch
 ECG_SECONDS = 30.0
-ECG_DATA = ecg_samples(ECG_SECONDS, ECG_RATE)
+# One sinus-rhythm strip at 75 bpm, sent again with new start times.
+ECG_SAMPLES = beats_at(regular_beats(0.8, ECG_SECONDS), ECG_SECONDS, rate=ECG_RATE)
 
 
 class Identities:
@@ -443,33 +435,9 @@ class Phone:
     def ecg(self) -> dict[str, Any]:
         """A FHIR Observation of a 30-second strip that ended just now."""
         start = datetime.fromtimestamp(math.floor(time.time() - ECG_SECONDS), UTC)
-        return {
-            "resourceType": "Observation",
-            "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "11524-6"}]},
-            "effectiveDateTime": start.isoformat(),
-            "device": {"reference": f"Device/{self.patient['ecg_device_id']}"},
-            "component": [
-                {
-                    "code": {
-                        "coding": [
-                            {
-                                "system": "urn:oid:2.16.840.1.113883.6.24",
-                                "code": "131329",
-                                "display": "MDC_ECG_ELEC_POTL_I",
-                            }
-                        ]
-                    },
-                    "valueSampledData": {
-                        "origin": {"value": 0, "unit": "mV", "code": "mV"},
-                        "period": 1000 / ECG_RATE,
-                        "factor": 0.001,
-                        "dimensions": 1,
-                        "data": ECG_DATA,
-                    },
-                }
-            ],
-        }
+        return fhir_strip(
+            ECG_SAMPLES, start, rate=ECG_RATE, device_id=self.patient["ecg_device_id"]
+        )
 
 
 class Patient(Person):
