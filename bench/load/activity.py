@@ -17,13 +17,16 @@ import httpx
 from app.auth import service as auth_service
 from app.db import create_engine, create_sessionmaker
 from app.demo import data as demo
+from app.demo.identity import bureau_clerk, declare_and_verify
+from app.demo.journey import resident_id
 from app.demo.phone import DemoPhone
 from app.models import Account
 from bench.readings_setup import bench_settings, plain
 
 CONCURRENCY = 8
-# Board states a fresh city's orders are left in (besides the new ones), per store.
-FRESH_ORDERS = {"accepted": 8, "picked": 6, "dispatched": 6, "completed": 10}
+# Board states a fresh city's orders are left in (besides the new and the dispatched ones,
+# which are set-up flags), per store.
+FRESH_ORDERS = {"accepted": 8, "picked": 6, "completed": 10}
 RESTOCK_PACKS = 200
 # One tablet twice a day for a week: one pack.
 _METFORMIN_LINE = {"dose": "1", "frequency": "bid", "days_supply": 7}
@@ -203,9 +206,10 @@ async def chat_history(base: str, world: World, messages: int) -> int:
         return await bounded([conversation(p) for p in patients])
 
 
-async def stock_boards(base: str, world: World, new_orders: int) -> int:
-    """Bring every store to `new_orders` new orders (and, for a fresh city, some in every later
-    board state), each for a patient without a prescription yet; how many were placed."""
+async def stock_boards(base: str, world: World, new_orders: int, in_transit: int) -> int:
+    """Bring every store to `new_orders` new orders (and, for a fresh city, `in_transit` out
+    with the courier and some in every other board state), each for a patient without a
+    prescription yet; how many were placed."""
     connection = await asyncpg.connect(plain(world.url))
     try:
         counts = await connection.fetch(
@@ -220,7 +224,10 @@ async def stock_boards(base: str, world: World, new_orders: int) -> int:
     fresh = not counts
     plans: list[tuple[Store, str]] = []
     for store in world.stores:
-        wanted = {"created": new_orders, **(FRESH_ORDERS if fresh else {})}
+        wanted = {
+            "created": new_orders,
+            **({**FRESH_ORDERS, "dispatched": in_transit} if fresh else {}),
+        }
         for state, number in wanted.items():
             plans += [(store, state)] * max(0, number - have.get((store.id, state), 0))
     free = [p for p in world.reviewed if p not in prescribed]
@@ -231,6 +238,7 @@ async def stock_boards(base: str, world: World, new_orders: int) -> int:
             raise RuntimeError(f"no patient left without a prescription near {store.code}")
         free.remove(patient)
         chosen.append((store, state, patient))
+    await verify_identities(world.url, [p for _, _, p in chosen])
     await world.sign_in(
         [world.reviewer, world.admin]
         + [a for s in world.stores for a in (s.pharmacist, s.courier)]
@@ -255,6 +263,38 @@ async def stock_boards(base: str, world: World, new_orders: int) -> int:
                 for store, state, patient in chosen
             ]
         )
+
+
+async def verify_identities(url: str, patients: list[uuid.UUID]) -> None:
+    """Each patient's insured identity declared and verified by the demo bureau clerk (orders
+    are settled with it), unless it already is: fictitious resident IDs of their district and
+    birth date."""
+    connection = await asyncpg.connect(plain(url))
+    try:
+        rows = await connection.fetch(
+            "SELECT p.id, p.district_code, p.birth_date, p.insurance_type FROM patients p "
+            "WHERE p.id = ANY($1::uuid[]) AND NOT EXISTS "
+            "(SELECT 1 FROM insured_identities i WHERE i.patient_id = p.id)",
+            patients,
+        )
+    finally:
+        await connection.close()
+    engine = create_engine(bench_settings(url))
+    given: set[str] = set()
+    try:
+        async with create_sessionmaker(engine)() as session:
+            clerk = await bureau_clerk(session)
+            for row in rows:
+                national_id = resident_id(row["district_code"], row["birth_date"])
+                while national_id in given:
+                    national_id = resident_id(row["district_code"], row["birth_date"])
+                given.add(national_id)
+                await declare_and_verify(
+                    session, clerk, row["id"], national_id, row["insurance_type"]
+                )
+            await session.commit()
+    finally:
+        await engine.dispose()
 
 
 async def _doctor_phone(http: httpx.AsyncClient, world: World, doctor: uuid.UUID) -> DemoPhone:

@@ -36,11 +36,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy import select
@@ -50,11 +49,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from app.analytics.service import refresh_rollups  # noqa: E402
+from app.auth import service as auth_service  # noqa: E402
 from app.auth.passwords import hash_password  # noqa: E402
-from app.chat.conversations import ensure_care_conversation  # noqa: E402
+from app.config import Settings  # noqa: E402
 from app.db import create_engine, create_sessionmaker  # noqa: E402
 from app.demo import data as demo  # noqa: E402
-from app.models import CareRelationship  # noqa: E402
+from app.models import Account, Patient  # noqa: E402
 from bench.load import activity  # noqa: E402
 from bench.readings_setup import (  # noqa: E402
     DEFAULT_SERVER,
@@ -66,6 +66,7 @@ from bench.readings_setup import (  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "city.json"
 CHUNK = 200  # patients per generating statement
+MINTERS = 4  # connections opening patients' sign-in sessions at once
 # Home districts: the chain's urban stores cover the three urban districts, one store each
 # covers the two mountain counties.
 DISTRICTS = (*demo.URBAN, *demo.URBAN, *demo.URBAN, demo.PINGDING, demo.YU_COUNTY)
@@ -87,6 +88,7 @@ class CityPatient:
     glucose_phase: float  # radians
     systolic_base: float
     chatting: bool
+    ecg_device_id: str | None = None  # a single-lead ECG patch (FHIR strips)
 
 
 # Readings are a daily sine per patient plus noise (lows at night for a few patients, which
@@ -147,12 +149,22 @@ def names(count: int, offset: int = 0) -> list[str]:
     return out
 
 
-def panel_sizes(patients: int, doctors: int) -> list[int]:
-    """Patients per doctor, largest first, spread linearly over a 200:75 ratio."""
+def panel_sizes(patients: int, rooms: list[int]) -> list[int]:
+    """Patients per doctor (`rooms`: each one's free capacity, largest first), spread linearly
+    over a 200:75 ratio, no panel over its doctor's capacity."""
+    if patients > sum(rooms):
+        raise ValueError(f"{patients} patients, room for {sum(rooms)} with these doctors")
+    doctors = len(rooms)
     weights = [200 - 125 * k / max(doctors - 1, 1) for k in range(doctors)]
-    sizes = [math.floor(patients * w / sum(weights)) for w in weights]
-    for k in range(patients - sum(sizes)):
-        sizes[k] += 1
+    total = sum(weights)
+    sizes = [
+        min(room, math.floor(patients * w / total)) for w, room in zip(weights, rooms, strict=True)
+    ]
+    while left := patients - sum(sizes):
+        for k in range(doctors):
+            if sizes[k] < rooms[k] and left:
+                sizes[k] += 1
+                left -= 1
     return sizes
 
 
@@ -163,24 +175,33 @@ async def migrate_and_seed(server: str, database: str) -> str:
     await admin.execute(f'CREATE DATABASE "{database}"')
     await admin.close()
     url = make_url(server).set(database=database).render_as_string(hide_password=False)
-    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "dev", "LOG_LEVEL": "WARNING"}
     for step in ("migrate", "seed-demo"):
-        done = subprocess.run(  # noqa: ASYNC221 - one-off set-up steps, nothing else runs
-            [sys.executable, "-m", "app.cli", step], cwd=ROOT, env=env, capture_output=True,
-            text=True,
-        )  # fmt: skip
-        if done.returncode:
-            raise RuntimeError(f"app.cli {step} failed:\n{done.stdout}{done.stderr}")
+        app_cli(url, step)
     return url
 
 
-async def add_doctors(connection: asyncpg.Connection, count: int) -> None:
-    """`count` generated doctors at the pilot hospital (password: the demo password)."""
-    password_hash = await asyncio.to_thread(hash_password, demo.DEMO_PASSWORD)
-    institution = await connection.fetchval(
-        "SELECT id FROM institutions WHERE code = $1", demo.PILOT_INSTITUTION_CODE
+def app_cli(url: str, step: str) -> None:
+    """`python -m app.cli <step>` on the city's database."""
+    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "dev", "LOG_LEVEL": "WARNING"}
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", step], cwd=ROOT, env=env, capture_output=True, text=True
     )
+    if done.returncode:
+        raise RuntimeError(f"app.cli {step} failed:\n{done.stdout}{done.stderr}")
+
+
+async def add_doctors(connection: asyncpg.Connection, count: int) -> None:
+    """`count` generated doctors (password: the demo password), taking turns among the
+    designated institutions, the pilot hospital first."""
+    password_hash = await asyncio.to_thread(hash_password, demo.DEMO_PASSWORD)
+    institutions = [
+        r["id"]
+        for r in await connection.fetch(
+            "SELECT id FROM institutions ORDER BY code <> $1, code", demo.PILOT_INSTITUTION_CODE
+        )
+    ]
     for n, name in enumerate(names(count, offset=40), start=1):
+        institution = institutions[(n - 1) % len(institutions)]
         account = await connection.fetchval(
             "INSERT INTO accounts (id, role, display_name, username, password_hash, is_active, "
             "created_at) VALUES (gen_random_uuid(), 'doctor', $1, $2, $3, true, now()) "
@@ -191,7 +212,7 @@ async def add_doctors(connection: asyncpg.Connection, count: int) -> None:
         await connection.execute(
             "INSERT INTO doctors (id, account_id, institution_id, name, department_zh, title_zh, "
             "specialties, max_active_patients, created_at) VALUES (gen_random_uuid(), $1, $2, "
-            "$3, $4, '主治医师', $5, 250, now())",
+            "$3, $4, '主治医师', $5, 300, now())",
             account, institution, name, "心血管内科" if cardiology else "内分泌科",
             '["M03900"]' if cardiology else '["M01600", "M03900"]',
         )  # fmt: skip
@@ -245,11 +266,27 @@ async def add_patients(url: str, count: int, one_minute_share: float) -> list[tu
     return made
 
 
+async def add_devices(
+    connection: asyncpg.Connection, kind: str, model: str, unit: str, patients: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """A bound device of `kind` for each patient: device id by patient."""
+    rows = await connection.fetch(
+        "INSERT INTO devices (id, patient_id, kind, model, serial, unit, source, bound_at, "
+        "created_at) SELECT gen_random_uuid(), p, $2::text, $3, "
+        "'LOAD' || upper($2::text) || '-' || p, $4, 'app', now() - interval '200 days', now() "
+        "FROM unnest($1::uuid[]) p "
+        "RETURNING patient_id, id",
+        patients, kind, model, unit,
+    )  # fmt: skip
+    return {r["patient_id"]: str(r["id"]) for r in rows}
+
+
 async def describe_patients(
-    connection: asyncpg.Connection, made: list[tuple], bp_share: float, chatting: int, seed: int
+    connection: asyncpg.Connection, made: list[tuple], args: argparse.Namespace
 ) -> list[CityPatient]:
-    """Home districts, names, BP monitors and glucose curves for the new patients."""
-    rng = random.Random(seed)
+    """Home districts, names, BP monitors, ECG patches and glucose curves for the new
+    patients."""
+    rng = random.Random(args.seed)
     rng.shuffle(made)
     openids = dict(
         await connection.fetch(
@@ -257,28 +294,27 @@ async def describe_patients(
             [m[0] for m in made],
         )
     )
-    wearing_bp = [m[1] for m in made if rng.random() < bp_share]
-    bp_devices = dict(
-        await connection.fetch(
-            "INSERT INTO devices (id, patient_id, kind, model, serial, unit, source, bound_at, "
-            "created_at) SELECT gen_random_uuid(), p, 'bp', 'Omron J760', 'LOADBP-' || p, "
-            "'mmHg', 'app', now() - interval '200 days', now() FROM unnest($1::uuid[]) p "
-            "RETURNING patient_id, id",
-            wearing_bp,
-        )
-    )
+    bp_devices = await add_devices(
+        connection, "bp", "Omron J760", "mmHg",
+        [m[1] for m in made if rng.random() < args.bp_share],
+    )  # fmt: skip
+    ecg_devices = await add_devices(
+        connection, "ecg", "Load ECG patch", "bpm",
+        [m[1] for m in made if rng.random() < args.ecg_share],
+    )  # fmt: skip
     patients = [
         CityPatient(
             openid=openids[account_id],
             patient_id=str(patient_id),
             cgm_device_id=str(device_id),
             cgm_interval=interval,
-            bp_device_id=str(bp_devices[patient_id]) if patient_id in bp_devices else None,
+            bp_device_id=bp_devices.get(patient_id),
             glucose_base=round(rng.uniform(115, 185), 1),
             glucose_swing=round(rng.uniform(25, 75), 1),
             glucose_phase=round(rng.uniform(0, 2 * math.pi), 3),
             systolic_base=round(rng.uniform(128, 168), 1),
-            chatting=n < chatting,
+            chatting=n < args.chatting,
+            ecg_device_id=ecg_devices.get(patient_id),
         )
         for n, (account_id, patient_id, device_id, interval) in enumerate(made)
     ]
@@ -304,35 +340,18 @@ async def describe_patients(
 
 
 async def entitle_and_assign(connection: asyncpg.Connection, patients: list[CityPatient]) -> None:
-    """Diabetes entitlement for all (hypertension too for BP wearers) and a primary doctor."""
+    """A primary doctor for every patient, and the diabetes entitlement (hypertension too for
+    BP wearers) at that doctor's institution."""
     ids = [uuid.UUID(p.patient_id) for p in patients]
     hypertensive = [uuid.UUID(p.patient_id) for p in patients if p.bp_device_id]
-    for code, members in (("M01603", ids), ("M03902", hypertensive)):
-        await connection.execute(
-            """WITH applied AS (
-                 INSERT INTO enrollment_applications (id, patient_id, disease_id, institution_id,
-                     status, submitted_at, decided_at, catalogue_edition_id, created_at)
-                 SELECT gen_random_uuid(), p, d.id, i.id, 'approved', now() - interval '40 days',
-                        now() - interval '35 days', e.id, now()
-                 FROM unnest($1::uuid[]) p, chronic_diseases d, institutions i,
-                      (SELECT id FROM catalogue_editions ORDER BY effective_from LIMIT 1) e
-                 WHERE d.code = $2 AND i.code = $3
-                 RETURNING id, patient_id, disease_id, institution_id)
-               INSERT INTO entitlements (id, patient_id, disease_id, institution_id,
-                   application_id, valid_from, valid_until, created_at)
-               SELECT gen_random_uuid(), patient_id, disease_id, institution_id, id,
-                      current_date - 35, current_date + 330, now() FROM applied""",
-            members, code, demo.PILOT_INSTITUTION_CODE,
-        )  # fmt: skip
     doctors = await connection.fetch(
         "SELECT d.id, d.institution_id, d.max_active_patients - coalesce(l.active_patients, "
         "(SELECT count(*) FROM care_relationships c WHERE c.doctor_id = d.id)) AS room "
         "FROM doctors d LEFT JOIN doctor_loads l ON l.doctor_id = d.id ORDER BY room DESC, d.id"
     )
-    sizes = panel_sizes(len(ids), len(doctors))
+    sizes = panel_sizes(len(ids), [d["room"] for d in doctors])
     start = 0
     for doctor, size in zip(doctors, sizes, strict=True):
-        assert size <= doctor["room"], "a panel over the doctor's capacity"
         await connection.execute(
             "INSERT INTO care_relationships (id, patient_id, doctor_id, institution_id, kind, "
             "started_at, created_at) SELECT gen_random_uuid(), p, $2, $3, 'primary', "
@@ -346,6 +365,24 @@ async def entitle_and_assign(connection: asyncpg.Connection, patients: list[City
         "ON c.doctor_id = d.id AND c.ended_at IS NULL GROUP BY d.id "
         "ON CONFLICT (doctor_id) DO UPDATE SET active_patients = excluded.active_patients"
     )
+    for code, members in (("M01603", ids), ("M03902", hypertensive)):
+        await connection.execute(
+            """WITH applied AS (
+                 INSERT INTO enrollment_applications (id, patient_id, disease_id, institution_id,
+                     status, submitted_at, decided_at, catalogue_edition_id, created_at)
+                 SELECT gen_random_uuid(), c.patient_id, d.id, c.institution_id, 'approved',
+                        now() - interval '40 days', now() - interval '35 days', e.id, now()
+                 FROM care_relationships c, chronic_diseases d,
+                      (SELECT id FROM catalogue_editions ORDER BY effective_from LIMIT 1) e
+                 WHERE c.patient_id = ANY($1::uuid[]) AND c.kind = 'primary'
+                   AND c.ended_at IS NULL AND d.code = $2
+                 RETURNING id, patient_id, disease_id, institution_id)
+               INSERT INTO entitlements (id, patient_id, disease_id, institution_id,
+                   application_id, valid_from, valid_until, created_at)
+               SELECT gen_random_uuid(), patient_id, disease_id, institution_id, id,
+                      current_date - 35, current_date + 330, now() FROM applied""",
+            members, code,
+        )  # fmt: skip
 
 
 async def fill_readings(
@@ -410,19 +447,29 @@ async def refresh_all_rollups(url: str) -> int:
         await engine.dispose()
 
 
-async def open_conversations(url: str) -> None:
-    """The care conversation of every active relationship (the app's own function)."""
-    engine = create_engine(bench_settings(url))
-    try:
-        async with create_sessionmaker(engine)() as session:
-            relationships = await session.scalars(
-                select(CareRelationship.id).where(CareRelationship.ended_at.is_(None))
-            )
-            for relationship_id in relationships.all():
-                await ensure_care_conversation(session, relationship_id)
-            await session.commit()
-    finally:
-        await engine.dispose()
+async def open_conversations(connection: asyncpg.Connection) -> int:
+    """The care conversation of every active relationship without one, with the patient and the
+    doctor as participants: what the app's `ensure_care_conversation` makes for a new
+    relationship, in two statements (the app's function takes ~35 ms each here); how many."""
+    opened = await connection.fetch(
+        "INSERT INTO chat_conversations (id, kind, care_relationship_id, patient_id, last_seq, "
+        "created_at) SELECT gen_random_uuid(), 'care', c.id, c.patient_id, 0, now() "
+        "FROM care_relationships c WHERE c.ended_at IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM chat_conversations v WHERE v.care_relationship_id = c.id) "
+        "RETURNING id, care_relationship_id"
+    )
+    await connection.execute(
+        "INSERT INTO chat_participants (conversation_id, account_id, role, read_seq, joined_at) "
+        "SELECT x.id, m.account_id, m.role, 0, now() "
+        "FROM unnest($1::uuid[], $2::uuid[]) AS x(id, care_id) "
+        "JOIN care_relationships c ON c.id = x.care_id "
+        "JOIN patients p ON p.id = c.patient_id JOIN doctors d ON d.id = c.doctor_id "
+        "CROSS JOIN LATERAL (VALUES (p.account_id, 'patient'), (d.account_id, 'doctor')) "
+        "AS m(account_id, role)",
+        [r["id"] for r in opened],
+        [r["care_relationship_id"] for r in opened],
+    )
+    return len(opened)
 
 
 async def staff_usernames(connection: asyncpg.Connection) -> dict[str, list[str]]:
@@ -432,14 +479,54 @@ async def staff_usernames(connection: asyncpg.Connection) -> dict[str, list[str]
         "WHERE EXISTS (SELECT 1 FROM care_relationships c WHERE c.doctor_id = d.id "
         "AND c.ended_at IS NULL) ORDER BY a.username"
     )
-    pharmacists = await connection.fetch(
-        "SELECT a.username FROM accounts a JOIN pharmacy_staff s ON s.account_id = a.id "
-        "WHERE a.role = 'pharmacist' ORDER BY a.username"
+    store_staff = await connection.fetch(
+        "SELECT a.role, a.username FROM accounts a JOIN pharmacy_staff s ON s.account_id = a.id "
+        "WHERE a.role IN ('pharmacist', 'courier') ORDER BY a.username"
     )
     return {
         "doctors": [r["username"] for r in doctors],
-        "pharmacists": [r["username"] for r in pharmacists],
+        "pharmacists": [r["username"] for r in store_staff if r["role"] == "pharmacist"],
+        "couriers": [r["username"] for r in store_staff if r["role"] == "courier"],
     }
+
+
+async def mint_tokens(url: str, patients: list[CityPatient]) -> dict[str, list[Any]]:
+    """A sign-in session and token pair for every patient, made by the app's own token service
+    as a WeChat sign-in would (sign-in itself is measured by bench/sign_in_flood.py), on
+    MINTERS connections at once: per patient id, [access token, refresh token, access expiry
+    as a Unix time, its lifetime in seconds]. The access tokens last as long as the served
+    app's own (`bench_settings` makes set-up's last a working day): phones refresh them in the
+    mix."""
+    lifetime = Settings.model_fields["access_token_ttl_seconds"].default
+    settings = bench_settings(url).model_copy(update={"access_token_ttl_seconds": lifetime})
+    engine = create_engine(settings)
+    tokens: dict[str, list[Any]] = {}
+
+    async def mint(ids: list[uuid.UUID]) -> None:
+        for at in range(0, len(ids), CHUNK):
+            async with create_sessionmaker(engine)() as session:
+                rows = await session.execute(
+                    select(Patient.id, Account)
+                    .join(Account, Account.id == Patient.account_id)
+                    .where(Patient.id.in_(ids[at : at + CHUNK]))
+                )
+                for patient_id, account in rows.all():
+                    pair = await auth_service.start_session(session, settings, account, "load")
+                    expires_at = time.time() + pair.expires_in
+                    tokens[str(patient_id)] = [
+                        pair.access_token,
+                        pair.refresh_token,
+                        expires_at,
+                        pair.expires_in,
+                    ]
+                await session.commit()
+
+    ids = [uuid.UUID(p.patient_id) for p in patients]
+    try:
+        await asyncio.gather(*(mint(ids[k::MINTERS]) for k in range(MINTERS)))
+    finally:
+        await engine.dispose()
+    return tokens
 
 
 def log(message: str, started: float) -> None:
@@ -447,7 +534,7 @@ def log(message: str, started: float) -> None:
     print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-async def build(args: argparse.Namespace) -> None:
+async def build(args: argparse.Namespace) -> dict[str, Any]:
     """A new city from scratch."""
     started = time.perf_counter()
     url = await migrate_and_seed(args.server, args.database)
@@ -457,37 +544,48 @@ async def build(args: argparse.Namespace) -> None:
         await add_doctors(connection, args.doctors - len(demo.DOCTORS))
         await add_pharmacy_staff(connection)
         made = await add_patients(url, args.patients, args.one_minute_share)
-        patients = await describe_patients(
-            connection, made, args.bp_share, args.chatting, args.seed
-        )
+        patients = await describe_patients(connection, made, args)
         await entitle_and_assign(connection, patients)
         log(f"{len(patients)} patients entitled and in care of {args.doctors} doctors", started)
         until = datetime.now(UTC)
         rows = await fill_readings(connection, patients, until - timedelta(days=args.days), until)
         await open_alerts(connection, patients)
+        log(f"{await open_conversations(connection)} care conversations opened", started)
         await connection.execute("VACUUM ANALYZE")
         log(f"{rows:,} readings over {args.days} days", started)
         staff = await staff_usernames(connection)
     finally:
         await connection.close()
     log(f"{await refresh_all_rollups(url)} patients' CGM day rollups computed", started)
-    await open_conversations(url)
-    log("care conversations opened", started)
     city = {
         "database_url": url,
         "password": demo.DEMO_PASSWORD,
         **staff,
         "patients": [asdict(p) for p in patients],
     }
-    args.out.write_text(json.dumps(city, ensure_ascii=False, indent=1), encoding="utf-8")
+    # Kept before acting through the API, so a set-up stopped there can be topped up.
+    await asyncio.to_thread(save, args.out, city)
     await act(url, city, args, started, history=True)
+    await with_tokens(city, patients, started)
+    return city
 
 
-async def top_up(args: argparse.Namespace) -> None:
+def save(out: Path, city: dict[str, Any]) -> None:
+    """Write the city file."""
+    out.write_text(json.dumps(city, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+async def with_tokens(city: dict[str, Any], patients: list[CityPatient], started: float) -> None:
+    """Fresh tokens for every patient in the city (made last, so they are new at the start)."""
+    city["tokens"] = await mint_tokens(city["database_url"], patients)
+    log(f"{len(city['tokens'])} patients' sign-in sessions opened", started)
+
+
+async def top_up(args: argparse.Namespace, city: dict[str, Any]) -> dict[str, Any]:
     """Bring an existing city's readings up to now and refill the stores' new orders."""
     started = time.perf_counter()
-    city = json.loads(args.out.read_text(encoding="utf-8"))
     url = city["database_url"]
+    app_cli(url, "migrate")  # the code may have moved on since the city was built
     patients = [CityPatient(**p) for p in city["patients"]]
     connection = await asyncpg.connect(plain(url))
     try:
@@ -505,23 +603,8 @@ async def top_up(args: argparse.Namespace) -> None:
     log(f"{rows:,} readings added since {since:%Y-%m-%d %H:%M} UTC", started)
     log(f"{await refresh_all_rollups(url)} patients' CGM day rollups computed", started)
     await act(url, city, args, started, history=False)
-
-
-@contextmanager
-def started_server(url: str, attempts: int = 3) -> Iterator[str]:
-    """`uvicorn_server` with 2 workers, tried again when it misses its 30 s start-up deadline
-    (importing the app on a busy 2-core machine can take that long)."""
-    for attempt in range(1, attempts + 1):
-        stack = ExitStack()
-        try:
-            base = stack.enter_context(uvicorn_server(url, 2))
-        except RuntimeError:
-            if attempt == attempts:
-                raise
-            continue
-        with stack:
-            yield base
-        return
+    await with_tokens(city, patients, started)
+    return city
 
 
 async def act(
@@ -530,14 +613,13 @@ async def act(
     """Chat history and pharmacy orders through the real API on a temporary server."""
     # Set-up sends many messages per doctor in a burst; the limit is not what is measured here.
     os.environ["CHAT_RATE_LIMIT_MESSAGES"] = "1000000"
-    with started_server(url) as base:
+    with uvicorn_server(url, 2) as base:
         world = await activity.World.load(url, city)
         if history:
             messages = await activity.chat_history(base, world, args.messages)
             log(f"{messages} chat messages in the chatting patients' conversations", started)
-        orders = await activity.stock_boards(base, world, args.new_orders)
+        orders = await activity.stock_boards(base, world, args.new_orders, args.in_transit)
         log(f"{orders} pharmacy orders placed and moved along", started)
-    print(args.out)
 
 
 def main() -> None:
@@ -550,9 +632,13 @@ def main() -> None:
     parser.add_argument("--chatting", type=int, help="patients who chat (default: a tenth)")
     parser.add_argument("--one-minute-share", type=float, default=0.2, help="1-minute CGMs")
     parser.add_argument("--bp-share", type=float, default=0.3, help="patients with a BP monitor")
+    parser.add_argument("--ecg-share", type=float, default=0.0, help="patients with an ECG patch")
     parser.add_argument("--days", type=int, default=3, help="days of readings per patient")
     parser.add_argument("--messages", type=int, default=6, help="history per chatting patient")
     parser.add_argument("--new-orders", type=int, default=30, help="new orders per store")
+    parser.add_argument(
+        "--in-transit", type=int, default=6, help="orders out for delivery per store (new city)"
+    )
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--top-up", action="store_true", help="reuse the city in --out")
@@ -561,7 +647,12 @@ def main() -> None:
         parser.error(f"--doctors includes the {len(demo.DOCTORS)} demo doctors")
     if args.chatting is None:
         args.chatting = args.patients // 10
-    asyncio.run(top_up(args) if args.top_up else build(args))
+    if args.top_up:
+        city = asyncio.run(top_up(args, json.loads(args.out.read_text(encoding="utf-8"))))
+    else:
+        city = asyncio.run(build(args))
+    save(args.out, city)
+    print(args.out)
 
 
 if __name__ == "__main__":
