@@ -49,13 +49,13 @@ from app.demo.live import (
     problem,
     sign_in_staff,
     sign_in_wechat,
-    yuan,
 )
 from app.demo.phone import DemoPhone
 from app.demo.reading import demo_series
 from app.insurance.statements import month_of, month_window
 from app.insurance_platform.fake import FAKE_PLATFORM_PATH
 from app.kit.clock import SHANGHAI, utcnow
+from app.kit.money import fen_to_yuan as yuan
 
 DISEASE_CODE = "M01603"  # diabetes with complications (national M01600), admitted online
 # She has known of her diabetes since 2014 (病程 ~12 years): the assignment weighs the course.
@@ -360,7 +360,7 @@ async def _drive(
         verified = await _verify_identity(clerk, patient_id, identity, say)
         say.say(
             f"{clerk.account['display_name']}核实参保身份：职工医保 {verified['insurance_type']}，"
-            f"个人账户余额 {verified['personal_account_available_fen'] / 100:.2f} 元"
+            f"个人账户余额 {yuan(verified['personal_account_available_fen'])} 元"
         )
 
         say.step("assignment")

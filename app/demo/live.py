@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -46,11 +45,6 @@ def one(items: list[dict[str, Any]], match: Callable[[dict[str, Any]], bool], wh
     if found is None:
         raise JourneyFailed(f"no {what} (is the demo data loaded? python -m app.cli seed-demo)")
     return found
-
-
-def yuan(fen: int) -> str:
-    """Fen as yuan with two decimals (exact)."""
-    return f"{Decimal(fen) / 100:.2f}"
 
 
 def local(moment: str | datetime) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from app.kit.clock import to_shanghai
+from app.kit.money import fen_to_yuan
 
 ELLIPSIS = "…"
 THING_CHARS = 20
@@ -107,10 +107,9 @@ def _amount(value: Any) -> str:
     # Amounts travel as integer fen; WeChat shows yuan with at most 10 integer digits.
     if isinstance(value, bool) or not isinstance(value, int):
         raise UnfittableValue(f"amount must be integer fen, got {value!r}")
-    yuan = Decimal(value) / 100
-    if len(str(abs(int(yuan)))) > AMOUNT_DIGITS:
+    if len(str(abs(value) // 100)) > AMOUNT_DIGITS:
         raise UnfittableValue(f"amount too large: {value!r}")
-    return f"{yuan:.2f}元"
+    return f"{fen_to_yuan(value)}元"
 
 
 def _moment(value: Any) -> datetime | date:

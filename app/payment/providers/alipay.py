@@ -22,6 +22,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.kit.clock import to_shanghai
+from app.kit.money import fen_to_yuan
 from app.payment.providers.errors import NotificationRejected, ProviderError
 from app.payment.providers.keys import sign_sha256, verify_sha256
 from app.payment.providers.outcomes import ProviderRefund, ProviderRefundStatus
@@ -76,11 +77,6 @@ def yuan_to_fen(text: str) -> int:
     if fen != fen.to_integral_value() or fen < 0:
         raise ValueError(f"not a fen amount: {text!r}")
     return int(fen)
-
-
-def fen_to_yuan(fen: int) -> str:
-    """1234 -> '12.34'."""
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def parse_notification(config: AlipayConfig, params: Mapping[str, str]) -> AlipayNotification:
