@@ -36,6 +36,7 @@ async def _second_patient_and_one_pack(session: AsyncSession, world: World) -> N
     patient.district_code, patient.address = URBAN, "阳泉市城区桃北东街1号"
     await factories.care(session, patient, world.doctor)
     await entitle(session, patient, world.disease, world.doctor.institution_id)
+    await factories.insured(session, patient)  # ordering needs a verified insured identity
     world.headers["patient2"] = await factories.bearer(session, world.settings, account)
     world.headers["patient2_id"] = {"id": str(patient.id)}
     await session.execute(
