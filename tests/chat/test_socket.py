@@ -119,6 +119,7 @@ async def test_reconnect_catches_up_every_conversation_with_one_cursor(
     async with start_gateway() as gateway, authed(gateway.url, chat.patient) as patient:
         async with authed(gateway.url, chat.doctor) as doctor:
             await send_frame(patient, chat.conversation_id, "first")
+            await next_of(patient, "chat.ack")  # else the loop below waits on this ack
             await next_of(doctor, "chat.message")
             await doctor.send(json.dumps({"type": "chat.changes", "ref": "c1"}))
             first = await next_of(doctor, "chat.changes")
