@@ -193,6 +193,20 @@ async def test_strips_outside_the_length_limits_are_refused(
     assert "seconds" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("seconds", [10.0, 300.0])
+async def test_strips_at_the_length_limits_are_taken(client, db_session, settings, seconds):
+    # 10 s and 300 s are the limits (settings), both kept; one sample less or more is not.
+    assert (settings.ecg_min_seconds, settings.ecg_max_seconds) == (10.0, 300.0)
+    who = await wearer(db_session, settings)
+    samples = round(seconds * RATE)
+    taken = await _post_csv(client, who.headers, apple_csv(np.zeros(samples), _recent(20)))
+    assert taken.status_code == 201 and taken.json()["sample_count"] == samples
+    off = samples - 1 if seconds == 10.0 else samples + 1
+    refused = await _post_csv(client, who.headers, apple_csv(np.zeros(off), _recent(10)))
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "ecg_duration_out_of_range"
+
+
 async def test_the_strip_is_drawn_at_25_mm_per_second_and_10_mm_per_millivolt(
     client, db_session, settings
 ):
