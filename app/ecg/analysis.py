@@ -5,7 +5,8 @@ band-pass keeps the QRS energy, the squared derivative integrated over 150 ms gi
 beat, humps at least 250 ms apart and above a fraction of the strip's typical beat energy are
 beats, and each R peak is the largest deflection of the 0.5-40 Hz signal within 100 ms of its
 hump. scipy.signal does the filtering and the peak search. (neurokit2 implements the same and
-more, but brings pandas and scikit-learn into the service for these few lines.)
+more, but brings pandas and scikit-learn into the service for these few lines; the tests
+check these R peaks, rates and nRMSSD against it, tests/ecg/test_against_neurokit.py.)
 
 Irregularity: normalised RMSSD of the RR series, RMSSD / mean RR, above 0.1 suggests atrial
 fibrillation (Dash et al., Ann Biomed Eng 2009, "Automatic real time detection of atrial

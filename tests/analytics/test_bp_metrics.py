@@ -89,6 +89,15 @@ def reference_stats(series: list[float], in_period: list[bool]) -> dict[str, flo
     }
 
 
+def reference_pattern(ratio: float) -> str:
+    """The night-to-day ratio's class (O'Brien 2013): <= 0.8, <= 0.9, <= 1.0, above."""
+    if ratio <= 0.8:
+        return "extreme_dipper"
+    if ratio <= 0.9:
+        return "dipper"
+    return "non_dipper" if ratio <= 1.0 else "reverse"
+
+
 def assert_stats(got: dict, expected: dict[str, float | None]) -> None:
     for name, value in expected.items():
         if value is None:
@@ -134,6 +143,13 @@ def test_a_recording_with_its_diary_matches_the_second_implementation(settings) 
     asleep_sbp = statistics.fmean(r.sbp for r, a in zip(kept, asleep, strict=True) if a)
     assert abpm["systolic_dipping"]["ratio"] == pytest.approx(asleep_sbp / awake_sbp)
     assert abpm["systolic_dipping"]["percent"] == pytest.approx(100 * (1 - asleep_sbp / awake_sbp))
+    awake_dbp = statistics.fmean(r.dbp for r, a in zip(kept, awake, strict=True) if a)
+    asleep_dbp = statistics.fmean(r.dbp for r, a in zip(kept, asleep, strict=True) if a)
+    dbp_ratio = asleep_dbp / awake_dbp
+    assert abpm["diastolic_dipping"]["ratio"] == pytest.approx(dbp_ratio)
+    assert abpm["diastolic_dipping"]["percent"] == pytest.approx(100 * (1 - dbp_ratio))
+    assert abpm["diastolic_dipping"]["pattern"] == reference_pattern(dbp_ratio)
+    assert abpm["systolic_dipping"]["pattern"] == reference_pattern(asleep_sbp / awake_sbp)
     # 66 readings: 42 awake at 20 min, 16 asleep at 30 min, 65 valid of 66 (98.5 %).
     assert (abpm["readings"], abpm["valid_readings"]) == (len(readings), len(kept))
     assert abpm["valid"] is True
@@ -255,6 +271,40 @@ def test_dipping_class_at_its_edges(settings, awake, asleep, pattern) -> None:
 
 
 @pytest.mark.parametrize(
+    ("awake", "asleep", "pattern"),
+    [
+        (90.0, 72.0, "extreme_dipper"),  # ratio 0.8
+        (90.0, 73.0, "dipper"),
+        (80.0, 72.0, "dipper"),  # ratio 0.9
+        (80.0, 73.0, "non_dipper"),
+        (80.0, 80.0, "non_dipper"),  # ratio 1.0
+        (80.0, 81.0, "reverse"),
+    ],
+)
+def test_diastolic_dipping_class_at_its_edges(settings, awake, asleep, pattern) -> None:
+    # Systolic dipping stays a plain dipper: the diastolic class is its own.
+    readings = [R(at(1, 10), 150, awake), R(at(2, 3), 130, asleep)]
+    abpm = summarise(readings, settings).ambulatory
+    assert abpm.systolic_dipping is not None and abpm.systolic_dipping.pattern == "dipper"
+    dip = abpm.diastolic_dipping
+    assert dip is not None
+    assert dip.pattern == pattern
+    assert dip.ratio == pytest.approx(asleep / awake)
+    assert dip.percent == pytest.approx(100 * (awake - asleep) / awake)
+
+
+def test_the_issue_ambulatory_132_82_is_not_graded(settings) -> None:
+    # The issue: a 24 h ambulatory mean of 132/82 came out `high_normal`. Ambulatory means are
+    # read against the ABPM thresholds only; the office grade needs office readings.
+    readings = [R(at(1, 7), 132, 82), R(at(1, 8), 132, 82)]
+    body = summarise(readings, settings)
+    assert body.ambulatory.all_day.systolic.mean == 132
+    assert body.ambulatory.above_24h_threshold is True
+    assert (body.office.readings, body.office.grade, body.office.hypertension) == (0, None, None)
+    assert (body.phenotype, body.phenotype_basis) == (None, None)
+
+
+@pytest.mark.parametrize(
     ("part", "hour", "sbp", "dbp", "above"),
     [
         ("awake", 10, 135, 70, True),
@@ -336,6 +386,20 @@ def test_morning_surge_from_wake_flags_and_its_exaggerated_edge(settings) -> Non
     assert surge.exaggerated is True
     # Prewaking: asleep readings in [04:10, 06:10) -> only the 95 at 05:00.
     assert surge.prewaking == pytest.approx(152.5 - 95)
+
+
+@pytest.mark.parametrize(("second_morning", "exaggerated"), [(155.0, True), (154.8, False)])
+def test_morning_surge_exaggerated_edge(settings, second_morning, exaggerated) -> None:
+    readings = [
+        R(at(2, 4), 100, 60, awake=False),
+        R(at(2, 5), 95, 60, awake=False),
+        R(at(2, 6, 10), 150, 80, awake=True),
+        R(at(2, 7), second_morning, 80, awake=True),
+    ]
+    surge = summarise(readings, settings).ambulatory.morning_surge
+    # Sleep-trough surge: (150 + x) / 2 - 97.5, i.e. 55.0 and 54.9 mmHg.
+    assert surge.sleep_trough == pytest.approx((150 + second_morning) / 2 - 97.5)
+    assert surge.exaggerated is exaggerated
 
 
 def test_no_surge_without_a_rise_time(settings) -> None:

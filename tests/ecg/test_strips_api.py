@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 from datetime import timedelta
 
@@ -192,6 +193,20 @@ async def test_strips_outside_the_length_limits_are_refused(
     assert "seconds" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("seconds", [10.0, 300.0])
+async def test_strips_at_the_length_limits_are_taken(client, db_session, settings, seconds):
+    # 10 s and 300 s are the limits (settings), both kept; one sample less or more is not.
+    assert (settings.ecg_min_seconds, settings.ecg_max_seconds) == (10.0, 300.0)
+    who = await wearer(db_session, settings)
+    samples = round(seconds * RATE)
+    taken = await _post_csv(client, who.headers, apple_csv(np.zeros(samples), _recent(20)))
+    assert taken.status_code == 201 and taken.json()["sample_count"] == samples
+    off = samples - 1 if seconds == 10.0 else samples + 1
+    refused = await _post_csv(client, who.headers, apple_csv(np.zeros(off), _recent(10)))
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "ecg_duration_out_of_range"
+
+
 async def test_the_strip_is_drawn_at_25_mm_per_second_and_10_mm_per_millivolt(
     client, db_session, settings
 ):
@@ -224,6 +239,46 @@ async def test_the_strip_is_drawn_at_25_mm_per_second_and_10_mm_per_millivolt(
     assert spacing_mm == pytest.approx(25.0, abs=0.5)
     dark_rows = np.nonzero((band[:, list(columns)] < 60).any(axis=1))[0]
     assert (dark_rows.max() - dark_rows.min()) / px_per_mm == pytest.approx(20.0, abs=1.0)
+
+
+def _grid_lines(pixels: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (mm) of the grid lines one row or column of RGB pixels crosses, and whether each
+    is a major line (the darker pink)."""
+    inked = np.nonzero(pixels.min(axis=1) < 250)[0]
+    runs = np.split(inked, np.nonzero(np.diff(inked) > 1)[0] + 1)
+    centres = np.array([run.mean() for run in runs]) / px_per_mm
+    major = np.array([pixels[run, 1].min() < 170 for run in runs])
+    return centres, major
+
+
+async def test_the_strip_is_drawn_on_1_mm_and_5_mm_grid_paper(client, db_session, settings):
+    who = await wearer(db_session, settings)
+    body = apple_csv(beats_at(regular_beats(), 30.0), _recent())
+    strip = (await _post_csv(client, who.headers, body)).json()
+    response = await client.get(f"/api/v1/ecg-strips/{strip['id']}/strip.png", headers=who.headers)
+    image = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB")).astype(int)
+    px_per_mm = PNG_DPI / MM_PER_INCH
+    width_mm, height_mm = page_mm(30 * RATE, RATE)
+    grid_bottom, grid_top = 5.0, height_mm - 16.0  # footer and header margins
+    # Across the page 3.5 mm above the grid's lower edge (below the trace): a vertical line
+    # every millimetre from the page's left edge, every fifth one major.
+    y = round((height_mm - grid_bottom - 3.5) * px_per_mm)
+    centres, major = _grid_lines(image[y], px_per_mm)
+    # The line on the right edge (265 mm) falls just past the last pixel column.
+    assert width_mm == 265.0 and image.shape[1] / px_per_mm < width_mm
+    assert centres.size == math.floor(width_mm)
+    assert np.allclose(centres, np.arange(centres.size), atol=0.2)
+    assert list(np.flatnonzero(major)) == list(range(0, centres.size, 5))
+    # Down the page 9.5 mm from the left (between the calibration pulse and the trace): a
+    # horizontal line every millimetre of the grid, every fifth from its lower edge major.
+    x = round(9.5 * px_per_mm)
+    top = round((height_mm - grid_top) * px_per_mm) - 2
+    bottom = round((height_mm - grid_bottom) * px_per_mm) + 3
+    centres, major = _grid_lines(image[top:bottom, x], px_per_mm)
+    mm_above_bottom = height_mm - grid_bottom - (centres + top / px_per_mm)
+    assert centres.size == round(grid_top - grid_bottom) + 1
+    assert np.allclose(np.sort(mm_above_bottom), np.arange(centres.size), atol=0.2)
+    assert all(m == (round(h) % 5 == 0) for m, h in zip(major, mm_above_bottom, strict=True))
 
 
 async def test_strip_images_carry_etags_like_the_agp(client, db_session, settings):
