@@ -105,6 +105,28 @@ async def test_libreview_mmol_files_take_the_interval_of_their_sensor(
     assert {r.sample_interval_seconds for r in cgm} == {interval}
 
 
+@pytest.mark.parametrize(
+    ("reader", "interval"),
+    [("FreeStyle Libre", 900), ("FreeStyle Libre 14 day", 900), ("FreeStyle Libre 3 Plus", 300)],
+    ids=["Libre1-reader", "Libre14day-reader", "Libre3Plus"],
+)
+async def test_the_readers_name_sets_the_interval_whatever_the_gaps(
+    client, db_session, settings, reader, interval
+) -> None:
+    # LibreView writes every reader's rows in one layout: the Libre 2 reader's file as a Libre 1
+    # (or US 14-day, or 3 Plus) reader's. Its 15-minute history then says nothing: the name does.
+    who = await wearer(db_session, settings)
+    body = fixture("libreview_libre2_reader_mmol.csv").replace(
+        b"FreeStyle Libre 2,", reader.encode() + b","
+    )
+    report = (await _import(client, who.headers, who.patient.id, body)).json()
+    assert report["accepted"] == 5, report
+    device = await _device(db_session, who.patient.id)
+    assert device.model == f"{reader} (LibreView)"
+    cgm = [r for r in await _readings(db_session, who.patient.id) if r.kind == "cgm"]
+    assert {r.sample_interval_seconds for r in cgm} == {interval}
+
+
 async def test_a_mmol_clarity_file_is_read_with_its_low_and_high_markers(
     client, db_session, settings
 ) -> None:
