@@ -71,6 +71,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "conflict": {"zh": "操作与当前状态冲突", "en": "The request conflicts with the current state"},
     "bad_gateway": {"zh": "上游服务异常，请稍后重试", "en": "An upstream service failed"},
     "validation_failed": {"zh": "请求数据格式不正确", "en": "The request is malformed"},
+    "upload_file_missing": {
+        "zh": "上传内容中没有文件（表单字段 file）",
+        "en": "The upload has no file (form field `file`)",
+    },
     "invalid_cursor": {
         "zh": "分页游标无效，请从第一页重新获取",
         "en": "The page cursor is invalid; start again from the first page",

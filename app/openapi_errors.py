@@ -56,6 +56,10 @@ def document_problem_responses(app: FastAPI) -> None:
         for operations in document.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
+                for status, response in responses.items():
+                    # An error a route declares by its description only is still a Problem.
+                    if status[0] in "45" and "content" not in response:
+                        response["content"] = content
                 if "422" in responses:
                     responses["422"] = {
                         "description": "The request is malformed",

@@ -14,16 +14,19 @@ every refusal is problem+json, hence this small middleware.
 
 from __future__ import annotations
 
+import mimetypes
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
-from app.errors import UnsupportedMediaType, is_json_media_type, problem_response
+from app.errors import AppError, UnsupportedMediaType, is_json_media_type, problem_response
 from app.i18n import translate
 
 
@@ -37,22 +40,68 @@ def require_json(request: Request) -> None:
 # Multipart boundaries and part headers around an uploaded file.
 UPLOAD_FRAMING_BYTES = 64 * 1024
 
-# The OpenAPI request body of a route that reads one uploaded file, `file`, itself (FastAPI
-# cannot see it): `@router.post(..., openapi_extra=ONE_FILE_BODY)`.
-ONE_FILE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
+# The multipart form of one uploaded file, field `file` (wx.uploadFile's `name: 'file'`).
+FILE_FORM: dict[str, Any] = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}},
+        }
     }
 }
+
+# The OpenAPI request body of a route that reads one uploaded file, `file`, itself (FastAPI
+# cannot see it): `@router.post(..., openapi_extra=ONE_FILE_BODY)`.
+ONE_FILE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": FILE_FORM}}
+
+
+class UploadFileMissing(AppError):
+    """A multipart upload without its `file` part."""
+
+    status = 422
+    code = "upload_file_missing"
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """The bytes of one uploaded file, the media type it was sent as and its name (None if
+    unsaid)."""
+
+    data: bytes
+    content_type: str | None
+    filename: str | None
+
+
+def _media_type(upload: UploadFile) -> str | None:
+    # wx.uploadFile labels a part by the file's extension, or application/octet-stream.
+    declared = upload.content_type
+    if declared and declared.split(";")[0].strip().lower() != "application/octet-stream":
+        return declared
+    guessed, _ = mimetypes.guess_type(upload.filename or "")
+    return guessed or declared
+
+
+async def uploaded_file(request: Request, limit: int) -> UploadedFile:
+    """The one file a request uploads, read up to `limit` + 1 bytes (the route refuses more).
+
+    The mini-program can only upload through wx.uploadFile, which sends multipart/form-data:
+    the file is its `file` part (media type from the part, or else from the file's name).
+    Other clients send the file as the raw body, its media type in Content-Type."""
+    content_type = request.headers.get("content-type")
+    if (content_type or "").split(";")[0].strip().lower() == "multipart/form-data":
+        # Closing the form closes its spooled temporary file.
+        async with request.form(max_files=1) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise UploadFileMissing()
+            return UploadedFile(await upload.read(limit + 1), _media_type(upload), upload.filename)
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        if len(data) > limit:
+            break
+    return UploadedFile(bytes(data), content_type, None)
 
 
 def upload_limits(settings: Settings) -> dict[str, int]:

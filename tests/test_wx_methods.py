@@ -77,3 +77,36 @@ async def test_put_twins_keep_the_admin_only_rule(client, db_session, settings, 
         f"/api/v1/doctors/{doctor.id}", headers=headers, json={"max_active_patients": 1}
     )
     assert response.status_code == 403
+
+
+def _is_file_media(media_type: str) -> bool:
+    return not (
+        media_type == "application/x-www-form-urlencoded"
+        or media_type.endswith("json")
+        or media_type == "multipart/form-data"
+    )
+
+
+def test_every_file_upload_is_reachable_with_wx_upload_file() -> None:
+    # wx.uploadFile sends a file only as a part (`file` here) of multipart/form-data.
+    paths = create_app().openapi()["paths"]
+    uploads = {
+        (method.upper(), path): operation["requestBody"]["content"]
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "multipart/form-data" in operation.get("requestBody", {}).get("content", {})
+        or any(map(_is_file_media, operation.get("requestBody", {}).get("content", {})))
+    }
+    assert {
+        ("POST", "/api/v1/ecg-strips"),
+        ("POST", "/api/v1/patients/{patient_id}/readings/import"),
+        ("POST", "/api/v1/chat/conversations/{conversation_id}/attachments"),
+        ("POST", "/api/v1/enrollment/applications/{application_id}/records"),
+    } <= set(uploads)
+    unreachable = [
+        key
+        for key, content in uploads.items()
+        if "file"
+        not in content.get("multipart/form-data", {}).get("schema", {}).get("properties", {})
+    ]
+    assert unreachable == []

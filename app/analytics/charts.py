@@ -60,7 +60,13 @@ def agp_spec(summary: CgmSummaryOut, patient_name: str | None) -> AgpSpec:
     """The AGP report of a CGM summary, in the current language."""
     m, period, agp = summary.metrics, summary.period, summary.agp
     tir = m.time_in_ranges
-    shares = (tir.very_low, tir.low, tir.in_range, tir.high, tir.very_high)
+    # Without readings no band has a share: empty bars, "—" beside them.
+    shown = (
+        (None,) * len(BANDS)
+        if tir is None
+        else (tir.very_low, tir.low, tir.in_range, tir.high, tir.very_high)
+    )
+    shares = tuple(share or 0.0 for share in shown)
     facts = [
         translate("chart_mean_glucose", value=_fmt(m.mean_mmol_l)),
         translate("chart_gmi", value=_fmt(m.gmi_percent, suffix="%")),
@@ -87,8 +93,8 @@ def agp_spec(summary: CgmSummaryOut, patient_name: str | None) -> AgpSpec:
         ),
         tir_title=translate("chart_tir_title"),
         band_labels=tuple(
-            f"{translate(f'chart_band_{band}')}  {share:.1f}%"
-            for band, share in zip(BANDS, shares, strict=True)
+            f"{translate(f'chart_band_{band}')}  {_fmt(share, suffix='%')}"
+            for band, share in zip(BANDS, shown, strict=True)
         ),
         shares=shares,
         facts="\n".join(facts),

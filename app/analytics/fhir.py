@@ -174,7 +174,12 @@ def _bp_pulse_observation(reading: Reading, subject: dict[str, str]) -> dict[str
 def _summary_observations(summary: CgmSummaryOut, subject: dict[str, str]) -> list[dict[str, Any]]:
     """The guide's CGM summary and its members; none when the data cannot support them."""
     m = summary.metrics
-    if m.mean_mg_dl is None or m.gmi_percent is None or m.cv_percent is None:
+    if (
+        m.mean_mg_dl is None
+        or m.gmi_percent is None
+        or m.cv_percent is None
+        or m.time_in_ranges is None
+    ):
         # No CGM data (or a single reading): exporting zeros would claim 0 % in every band.
         return []
     # The guide's reporting period is a pair of dates (the patient's local days).

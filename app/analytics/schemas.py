@@ -49,7 +49,9 @@ class CgmMetricsOut(BaseModel):
     sd_mmol_l: float | None
     cv_percent: float | None
     gmi_percent: float | None
-    time_in_ranges: TimeInRanges
+    time_in_ranges: TimeInRanges | None = Field(
+        description="null without CGM readings in the period (not 0 % in every band)"
+    )
 
     @classmethod
     def build(cls, m: CgmMetrics) -> CgmMetricsOut:
@@ -65,7 +67,7 @@ class CgmMetricsOut(BaseModel):
             sd_mmol_l=_mmol(m.sd_mg_dl),
             cv_percent=m.cv_percent,
             gmi_percent=m.gmi_percent,
-            time_in_ranges=TimeInRanges(**m.band_percent),
+            time_in_ranges=TimeInRanges(**m.band_percent) if m.readings else None,
         )
 
 

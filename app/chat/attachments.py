@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import struct
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Literal
 
@@ -73,14 +72,10 @@ def size_limit(settings: Settings, kind: AttachmentKind) -> int:
     }[kind]
 
 
-async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
-    """The whole body, refusing (413) as soon as it passes `limit` bytes."""
-    data = bytearray()
-    async for chunk in chunks:
-        data.extend(chunk)
-        if len(data) > limit:
-            raise TooLarge("chat_attachment_too_large", limit_mb=round(limit / 1024 / 1024, 1))
-    return bytes(data)
+def within_limit(data: bytes, limit: int) -> None:
+    """413 if an upload has more than `limit` bytes."""
+    if len(data) > limit:
+        raise TooLarge("chat_attachment_too_large", limit_mb=round(limit / 1024 / 1024, 1))
 
 
 def sniff(kind: AttachmentKind, data: bytes) -> tuple[str, int | None]:

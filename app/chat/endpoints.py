@@ -41,6 +41,7 @@ from app.kit.bounded import NonNegativeInt32, PositiveInt32
 from app.kit.downloads import user_upload_response
 from app.kit.pagination import PageQuery
 from app.models import ChatMessage
+from app.request_bodies import FILE_FORM, uploaded_file
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 # Sorts after every real time in the conversation list's key (never-used conversations).
@@ -234,7 +235,11 @@ async def recall_message(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string"}},
+                # The mini-program's wx.uploadFile.
+                **FILE_FORM,
+            },
         }
     },
 )
@@ -250,13 +255,14 @@ async def upload_attachment(
     ] = None,
 ) -> AttachmentOut:
     """Upload an image (JPEG/PNG/WebP), voice clip (AMR/WAV), file (PDF, Word, Excel,
-    PowerPoint, UTF-8 text) or video (MP4/MOV) as the raw body; send it afterwards as a message
-    of the same kind with the returned id."""
+    PowerPoint, UTF-8 text) or video (MP4/MOV) as the raw body or as the `file` part of a
+    multipart form (wx.uploadFile); send it afterwards as a message of the same kind with the
+    returned id."""
     settings = request.app.state.settings
     await chat_attachments.admit_upload(session, settings, principal, member)
-    data = await chat_attachments.read_limited(
-        request.stream(), chat_attachments.size_limit(settings, kind)
-    )
+    limit = chat_attachments.size_limit(settings, kind)
+    data = (await uploaded_file(request, limit)).data
+    chat_attachments.within_limit(data, limit)
     attachment = await chat_attachments.store_upload(
         session, request.app.state.blobs, settings, principal, member, kind, data, name
     )

@@ -20,6 +20,7 @@ from app.ecg.fhir import strip_observation
 from app.ecg.schemas import EcgStripOut, EcgStripPage, EcgUploadOut
 from app.kit.pagination import PageQuery
 from app.models import Role
+from app.request_bodies import FILE_FORM, uploaded_file
 
 router = APIRouter(prefix="/api/v1", tags=["ecg"])
 
@@ -32,11 +33,14 @@ _UPLOAD_BODY: dict[str, Any] = {
             "application/fhir+json": {"schema": {"type": "object"}},
             "application/json": {"schema": {"type": "object"}},
             "text/csv": {"schema": {"type": "string", "format": "binary"}},
+            # The mini-program's wx.uploadFile: the part's type, else its name's (.json, .csv).
+            **FILE_FORM,
         },
         "description": (
             "One single-lead strip: a FHIR R4 Observation with the waveform as SampledData "
             "(`valueSampledData`, or one component coded with its lead), or the Apple Watch ECG "
-            "export as the iPhone Health app writes it (electrocardiograms/ecg_<date>.csv)"
+            "export as the iPhone Health app writes it (electrocardiograms/ecg_<date>.csv); as "
+            "the raw body, or as the `file` part of a multipart form (wx.uploadFile)"
         ),
     }
 }
@@ -66,15 +70,15 @@ async def upload_strip(
     The same strip again (same device and start time) answers 200 `duplicate`; different
     samples under that device and time answer 409. Irregular rhythm alerts my doctors."""
     state = request.app.state
-    body = await request.body()
+    upload = await uploaded_file(request, state.settings.ecg_upload_max_bytes)
     stored = await ecg_service.upload(
         session,
         state.settings,
         state.blobs,
         state.hub,
         principal,
-        request.headers.get("content-type"),
-        body,
+        upload.content_type,
+        upload.data,
         device_id,
     )
     out = EcgUploadOut(

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from starlette.datastructures import UploadFile
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
@@ -33,7 +32,7 @@ from app.kit.clock import city_date
 from app.kit.downloads import user_upload_response
 from app.kit.pagination import Page, PageQuery
 from app.models import Role
-from app.request_bodies import ONE_FILE_BODY
+from app.request_bodies import ONE_FILE_BODY, uploaded_file
 
 router = APIRouter(prefix="/api/v1/enrollment", tags=["enrollment"])
 
@@ -43,7 +42,9 @@ DoctorOnly = Annotated[Principal, require_roles(Role.doctor)]
 Admin = Annotated[Principal, require_roles(Role.admin)]
 
 
-class RecordMissing(AppError):
+class PatientIdMissing(AppError):
+    """A doctor's entitlement list without the patient it is about."""
+
     status = 422
     code = "validation_failed"
 
@@ -140,15 +141,15 @@ async def attach_record(
     # The form is read only after the scope check, so a foreign id is 404 whatever the body.
     await enrollment_service.load_application(session, principal, application_id)
     settings = request.app.state.settings
-    # Closing the form closes its spooled temporary file, refused uploads included.
-    async with request.form(max_files=1) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise RecordMissing()
-        data = await upload.read(settings.enrollment_record_max_bytes + 1)
-        filename = upload.filename
+    upload = await uploaded_file(request, settings.enrollment_record_max_bytes)
     record = await record_service.attach_record(
-        session, principal, settings, request.app.state.blobs, application_id, data, filename
+        session,
+        principal,
+        settings,
+        request.app.state.blobs,
+        application_id,
+        upload.data,
+        upload.filename,
     )
     return RecordOut.model_validate(record)
 
@@ -224,7 +225,7 @@ async def list_entitlements(
     one's care."""
     target = patient_id or principal.patient_id
     if target is None:
-        raise RecordMissing()
+        raise PatientIdMissing()
     views = await entitlement_service.list_entitlements(session, principal, target)
     items = [entitlement_out(v) for v in views]
     return page.page_of_all(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -66,6 +66,7 @@ class PatientUpdate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    "display_name": "秀兰",
                     "name": "王秀兰",
                     "gender": "female",
                     "birth_date": "1958-03-12",
@@ -77,6 +78,12 @@ class PatientUpdate(BaseModel):
         },
     )
 
+    # WeChat no longer tells a mini-program the user's nickname: a new account is "微信用户"
+    # until the patient gives the name they show (the nickname input of the profile page).
+    display_name: Annotated[str, Field(min_length=1, max_length=64)] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The name I show in the app and in my conversations (my nickname)",
+    )
     name: str | None = Field(default=None, min_length=1, max_length=64)
     # Every patient has a gender: it may be changed but not cleared (null is refused; the
     # schema shows it non-nullable).
@@ -86,7 +93,7 @@ class PatientUpdate(BaseModel):
     district_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     address: str | None = Field(default=None, min_length=1, max_length=200)
 
-    @field_validator("gender")
+    @field_validator("gender", "display_name")
     @classmethod
     def _not_cleared(cls, value: str | None) -> str:
         if value is None:

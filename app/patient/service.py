@@ -12,7 +12,7 @@ from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.errors import NotFound
 from app.kit.repository import by_id
-from app.models import District, Patient
+from app.models import Account, District, Patient
 from app.patient import repository as patient_repository
 from app.patient.schemas import PatientUpdate
 
@@ -53,6 +53,11 @@ async def update_own_profile(
     district_code = fields.get("district_code")
     if district_code is not None and await by_id(session, District, district_code) is None:
         raise NotFound("district_not_found")
+    display_name = fields.pop("display_name", None)
+    if display_name is not None:
+        account = await by_id(session, Account, principal.account_id)
+        assert account is not None
+        account.display_name = display_name
     for name, value in fields.items():
         setattr(patient, name, value)
     await session.flush()

@@ -16,7 +16,7 @@ from app.kit.time_bounds import Instant
 from app.models import Role
 from app.reading import service as reading_service
 from app.reading.schemas import ReadingBatch, ReadingKind, ReadingOut, ReadingPage, UploadReport
-from app.request_bodies import require_json
+from app.request_bodies import FILE_FORM, require_json, uploaded_file
 
 # Readings are small rows that charts read by the thousand: larger pages than other lists.
 ReadingsPageQuery = Annotated[PageParams, Depends(page_query(500, 5000))]
@@ -33,11 +33,14 @@ _CSV_BODY = {
             "text/csv": {"schema": {"type": "string", "format": "binary"}},
             # The Sibionics app's workbook (an .xlsx the app names .xls), sent as it is.
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            # The mini-program's wx.uploadFile.
+            **FILE_FORM,
         },
         "description": (
             "A wearable export as the vendor writes it: Dexcom Clarity CSV (mg/dL or mmol/L), "
             "LibreView CSV (Libre 1/2/3, LibreLink or Libre app, any unit and date format) or "
-            "the Sibionics (SiSensing) app's workbook"
+            "the Sibionics (SiSensing) app's workbook; as the raw body, or as the `file` part "
+            "of a multipart form (wx.uploadFile)"
         ),
     }
 }
@@ -80,8 +83,10 @@ async def import_readings(
     The file is history: rows up to `READING_IMPORT_HISTORY_DAYS` old are kept, raise no live
     alert, and a device is bound only when some of its rows were kept."""
     state = request.app.state
-    body = await request.body()
-    return await reading_service.import_export(session, state.settings, principal, patient_id, body)
+    upload = await uploaded_file(request, state.settings.reading_import_max_bytes)
+    return await reading_service.import_export(
+        session, state.settings, principal, patient_id, upload.data
+    )
 
 
 @router.get("/patients/{patient_id}/readings", response_model=ReadingPage)

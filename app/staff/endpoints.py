@@ -7,14 +7,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from starlette.datastructures import UploadFile
 
 from app.authz.principal import Principal, require_roles
 from app.db import DbSession
-from app.errors import AppError
 from app.kit.pagination import Page, PageQuery
 from app.models import Role
-from app.request_bodies import ONE_FILE_BODY
+from app.request_bodies import ONE_FILE_BODY, uploaded_file
 from app.staff import importing
 from app.staff import service as staff_service
 from app.staff.repository import Placement
@@ -34,11 +32,6 @@ from app.staff.spreadsheet import MAX_BYTES
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 
 Admin = Annotated[Principal, require_roles(Role.admin)]
-
-
-class SpreadsheetMissing(AppError):
-    status = 422
-    code = "staff_import_unreadable"
 
 
 async def _out(session: DbSession, placed: Placement) -> StaffOut:
@@ -156,12 +149,8 @@ async def import_staff(
     """Create every person listed in a spreadsheet (field `file`: XLSX, or CSV in UTF-8 or
     GBK), or with ?dry_run=true only check them. Any wrong row refuses the whole file: 422
     staff_import_rejected with `problems` (row, field, code, message) and nobody created."""
-    async with request.form(max_files=1) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise SpreadsheetMissing()
-        content = await upload.read(MAX_BYTES + 1)
-    report = await importing.import_staff(session, principal, content, dry_run=dry_run)
+    upload = await uploaded_file(request, MAX_BYTES)
+    report = await importing.import_staff(session, principal, upload.data, dry_run=dry_run)
     if dry_run:
         response.status_code = status.HTTP_200_OK
     return report

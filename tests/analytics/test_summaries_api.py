@@ -10,6 +10,8 @@ import pytest
 from fhir.resources.bundle import Bundle
 from PIL import Image
 
+from app.analytics.charts import agp_spec
+from app.analytics.schemas import CgmSummaryOut
 from app.kit.clock import frozen_at, utcnow
 from tests.reading.helpers import bp_item, cgm_item, doctor_for, upload, wearer
 
@@ -226,3 +228,18 @@ async def test_summaries_are_hidden_from_other_doctors(client, db_session, setti
     for path in ("cgm-summary", "bp-summary", "charts/agp.svg", "fhir"):
         url = f"/api/v1/patients/{who.patient.id}/{path}"
         assert (await client.get(url, headers=headers)).status_code == 404
+
+
+async def test_without_cgm_data_the_summary_shows_no_band_at_all(client, db_session, settings):
+    # A doctor opening a patient who sent only BP must not read "0 % in range".
+    who = await wearer(db_session, settings)
+    await upload(client, who.headers, [bp_item(who.bp, utcnow(), 120, 80)])
+    url = f"/api/v1/patients/{who.patient.id}"
+    summary = (await client.get(f"{url}/cgm-summary", headers=who.headers)).json()
+    assert (summary["metrics"]["readings"], summary["metrics"]["time_in_ranges"]) == (0, None)
+    # The AGP report's bars are empty and say "—", not 0.0 %.
+    spec = agp_spec(CgmSummaryOut.model_validate(summary), None)
+    assert spec.shares == (0.0,) * 5
+    assert all(label.endswith("  —") for label in spec.band_labels), spec.band_labels
+    svg = await client.get(f"{url}/charts/agp.svg", headers=who.headers)
+    assert svg.status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 from tests.chat.conftest import use_settings
+from tests.fixtures.wx import wx_upload_file
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -97,3 +98,40 @@ async def test_an_attachment_is_sent_only_by_its_uploader_in_its_conversation(cl
         json={"client_msg_id": "img-3", "kind": "image", "attachment_id": attachment_id},
     )
     assert response.status_code == 404 and response.json()["code"] == "chat_attachment_not_found"
+
+
+async def test_the_mini_program_uploads_an_image_with_wx_upload_file(client, chat) -> None:
+    # wx.uploadFile can send only multipart/form-data: the image is its `file` part.
+    uploaded = await wx_upload_file(
+        client,
+        chat.url("/attachments"),
+        chat.patient_phone,
+        PNG,
+        "http://tmp/wx3f2c8a1b9e.png",
+        "image/png",
+        form_data={"client": "miniprogram"},
+        params={"kind": "image"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert (uploaded.json()["content_type"], uploaded.json()["size_bytes"]) == (
+        "image/png",
+        len(PNG),
+    )
+    fetched = await client.get(
+        f"/api/v1/chat/attachments/{uploaded.json()['id']}", headers=chat.doctor_app
+    )
+    assert fetched.content == PNG
+
+
+async def test_a_wx_upload_file_over_the_limit_is_refused(client, chat, app) -> None:
+    use_settings(app, chat_image_max_bytes=len(PNG) - 1)
+    uploaded = await wx_upload_file(
+        client,
+        chat.url("/attachments"),
+        chat.patient_phone,
+        PNG,
+        "http://tmp/big.png",
+        "image/png",
+        params={"kind": "image"},
+    )
+    assert (uploaded.status_code, uploaded.json()["code"]) == (413, "chat_attachment_too_large")

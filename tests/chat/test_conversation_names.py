@@ -94,3 +94,26 @@ async def test_showing_a_patients_name_in_the_list_is_audited(client, chat, db_s
     await send_text(client, chat, chat.patient_phone)
     await client.get("/api/v1/chat/conversations", headers=chat.doctor_app)
     assert await _audited(db_session, chat) == [read, read]
+
+
+async def test_a_patient_who_names_themselves_in_the_profile_is_no_longer_weixin_user(
+    client, chat, db_session
+) -> None:
+    # A new mini-program account is "微信用户" (WeChat gives no nickname any more); the profile
+    # page's nickname replaces it wherever the patient is shown.
+    await _name_patient(db_session, chat, "微信用户", None)
+    profile = await client.put(
+        "/api/v1/patients/me",
+        headers=chat.patient_phone,
+        json={"display_name": "秀兰", "name": "王秀兰"},
+    )
+    assert profile.status_code == 200, profile.text
+    (item,) = (await client.get("/api/v1/chat/conversations", headers=chat.doctor_app)).json()[
+        "items"
+    ]
+    assert (item["counterpart"]["display_name"], item["counterpart"]["real_name"]) == (
+        "秀兰",
+        "王秀兰",
+    )
+    me = (await client.get("/api/v1/auth/me", headers=chat.patient_phone)).json()
+    assert me["display_name"] == "秀兰"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 from datetime import timedelta
@@ -18,6 +19,7 @@ from app.kit.clock import utcnow
 from app.models import Alert, EcgStrip, Role
 from tests.ecg.helpers import RATE, apple_csv, beats_at, fhir_strip, irregular_beats, regular_beats
 from tests.fixtures import factories
+from tests.fixtures.wx import wx_upload_file
 from tests.reading.helpers import doctor_for, wearer
 
 CSV = {"Content-Type": "text/csv"}
@@ -97,6 +99,29 @@ async def test_fhir_upload_names_its_device_and_samples_are_kept_exactly(
     assert float(by_code["8867-4"].valueQuantity.value) == pytest.approx(75.0, abs=0.2)
     assert float(by_code["8637-1"].valueQuantity.value) == pytest.approx(800.0, abs=2)
     assert by_code["8884-9"].valueCodeableConcept.coding[0].code == "sinus"
+
+
+@pytest.mark.parametrize(
+    ("file_path", "part_type"),
+    [("wxfile://tmp_ecg.json", "application/octet-stream"), ("http://tmp/ecg.csv", "text/csv")],
+    ids=["fhir-named-json", "apple-csv"],
+)
+async def test_the_mini_program_uploads_a_strip_with_wx_upload_file(
+    client, db_session, settings, file_path, part_type
+):
+    # wx.uploadFile types a part by its extension, or not at all: the name then tells.
+    who = await wearer(db_session, settings)
+    beats = beats_at(regular_beats(), 30.0)
+    if file_path.endswith(".json"):
+        data = json.dumps(fhir_strip(np.round(beats), _recent(), device_id=str(who.ecg.id)))
+        body, source = data.encode(), "fhir"
+    else:
+        body, source = apple_csv(beats, _recent()), "apple_csv"
+    response = await wx_upload_file(
+        client, "/api/v1/ecg-strips", who.headers, body, file_path, part_type
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["source"], response.json()["sample_count"]) == (source, 30 * RATE)
 
 
 async def test_a_device_af_classification_is_kept_in_the_fhir_export(client, db_session, settings):

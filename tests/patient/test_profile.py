@@ -54,6 +54,24 @@ async def test_fields_left_out_stay_as_they_are(client, db_session, settings, me
     assert (second.json()["name"], second.json()["address"]) == ("赵六", "城区南大街1号")
 
 
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+async def test_the_nickname_replaces_weixin_user_and_cannot_be_cleared(
+    client, db_session, settings, method
+) -> None:
+    _, headers = await _signed_in_patient(db_session, settings)
+    named = await client.request(
+        method, "/api/v1/patients/me", headers=headers, json={"display_name": "老王"}
+    )
+    assert named.status_code == 200, named.text
+    assert (await client.get("/api/v1/auth/me", headers=headers)).json()["display_name"] == "老王"
+    for cleared in (None, ""):
+        refused = await client.request(
+            method, "/api/v1/patients/me", headers=headers, json={"display_name": cleared}
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "validation_failed")
+    assert (await client.get("/api/v1/auth/me", headers=headers)).json()["display_name"] == "老王"
+
+
 async def test_identifiers_are_ciphertext_in_the_database(client, db_session, settings) -> None:
     patient, headers = await _signed_in_patient(db_session, settings)
     await client.patch("/api/v1/patients/me", headers=headers, json={"phone": "13900002222"})

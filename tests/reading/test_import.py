@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Alert, Device, Reading
+from tests.fixtures.wx import wx_upload_file
 from tests.reading.helpers import doctor_for, wearer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -104,6 +105,28 @@ async def test_libreview_mmol_files_take_the_interval_of_their_sensor(
     assert {r.sample_interval_seconds for r in cgm} == {interval}
 
 
+@pytest.mark.parametrize(
+    ("reader", "interval"),
+    [("FreeStyle Libre", 900), ("FreeStyle Libre 14 day", 900), ("FreeStyle Libre 3 Plus", 300)],
+    ids=["Libre1-reader", "Libre14day-reader", "Libre3Plus"],
+)
+async def test_the_readers_name_sets_the_interval_whatever_the_gaps(
+    client, db_session, settings, reader, interval
+) -> None:
+    # LibreView writes every reader's rows in one layout: the Libre 2 reader's file as a Libre 1
+    # (or US 14-day, or 3 Plus) reader's. Its 15-minute history then says nothing: the name does.
+    who = await wearer(db_session, settings)
+    body = fixture("libreview_libre2_reader_mmol.csv").replace(
+        b"FreeStyle Libre 2,", reader.encode() + b","
+    )
+    report = (await _import(client, who.headers, who.patient.id, body)).json()
+    assert report["accepted"] == 5, report
+    device = await _device(db_session, who.patient.id)
+    assert device.model == f"{reader} (LibreView)"
+    cgm = [r for r in await _readings(db_session, who.patient.id) if r.kind == "cgm"]
+    assert {r.sample_interval_seconds for r in cgm} == {interval}
+
+
 async def test_a_mmol_clarity_file_is_read_with_its_low_and_high_markers(
     client, db_session, settings
 ) -> None:
@@ -171,6 +194,40 @@ async def test_a_sibionics_app_workbook_keeps_its_own_offset(client, db_session,
     assert (first.value, first.utc_offset_minutes, first.sample_interval_seconds) == (95, 480, 300)
     device = await _device(db_session, who.patient.id)
     assert device.model == "Sibionics GS1 (SiSensing app)"
+
+
+async def test_the_mini_program_imports_a_file_with_wx_upload_file(
+    client, db_session, settings
+) -> None:
+    # A file chosen with wx.chooseMessageFile goes up through wx.uploadFile: a multipart part
+    # typed by its extension, here one WeChat does not know.
+    who = await wearer(db_session, settings)
+    response = await wx_upload_file(
+        client,
+        f"/api/v1/patients/{who.patient.id}/readings/import",
+        who.headers,
+        fixture("SiSensingCGM-01.20.00.00.xls"),
+        "wxfile://tmp_2b7e1c0d.xls",
+    )
+    assert (response.status_code, response.json()["accepted"]) == (200, 8), response.text
+    assert len(await _readings(db_session, who.patient.id)) == 8
+
+
+async def test_a_multipart_upload_without_its_file_part_is_refused(
+    client, db_session, settings
+) -> None:
+    who = await wearer(db_session, settings)
+    response = await wx_upload_file(
+        client,
+        f"/api/v1/patients/{who.patient.id}/readings/import",
+        {**who.headers, "Accept-Language": "en"},
+        fixture("clarity_mgdl.csv"),
+        "http://tmp/clarity.csv",
+        name="upload",
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "upload_file_missing")
+    assert response.json()["detail"] == "The upload has no file (form field `file`)"
+    assert await _readings(db_session, who.patient.id) == []
 
 
 async def test_history_raises_no_live_alert(client, db_session, settings) -> None:
