@@ -86,7 +86,7 @@ async def bind_device(
     assert principal.patient_id is not None
     patient_id = principal.patient_id
     await device_repository.lock_patient(session, patient_id)
-    registration = await device_repository.registration(session, body.kind, body.serial)
+    registration = await device_repository.registration(session, body.kind, body.serial, lock=True)
     if registration is not None:
         await _prove_possession(session, settings, registration, patient_id, body.pairing_code)
     verified = registration is not None

@@ -1,0 +1,198 @@
+"""Races on device codes, enrollment steps, staff reinstatement and alert acknowledgement - N
+identical requests at once against a real server on PostgreSQL: one 2xx and otherwise 409
+problem+json, or (where a repeat is harmless) every answer the one result, never a 500."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.clock import utcnow
+from app.models import (
+    Alert,
+    AuditEvent,
+    Device,
+    EnrollmentApplication,
+    EnrollmentRecord,
+    Role,
+)
+from tests.enrollment import builders
+from tests.fixtures import factories
+from tests.fixtures.races import RaceServer, race, race_all
+from tests.races.conftest import committed
+
+pytestmark = pytest.mark.postgres
+
+APPS = "/api/v1/enrollment/applications"
+CGM = {"kind": "cgm", "model": "Dexcom G7", "sample_interval_seconds": 300}
+
+
+async def _audits(server: RaceServer, resource_id: object, action: str) -> int:
+    return int(
+        await server.scalar(
+            select(func.count()).where(
+                AuditEvent.resource_id == str(resource_id), AuditEvent.action == action
+            )
+        )
+    )
+
+
+async def _patients(server: RaceServer, n: int) -> list[tuple[uuid.UUID, dict[str, str]]]:
+    async def build(session: AsyncSession) -> list[tuple[uuid.UUID, dict[str, str]]]:
+        made = []
+        for _ in range(n):
+            account = await factories.account(session, Role.patient)
+            patient = await factories.patient_of(session, account)
+            made.append((patient.id, await factories.bearer(session, server.settings, account)))
+        return made
+
+    return await committed(server, build)
+
+
+async def test_a_registered_serial_claimed_by_several_patients_at_once_binds_one(
+    server: RaceServer,
+) -> None:
+    serial = f"G7-RACE-{uuid.uuid4().hex[:8]}"
+
+    async def register(session: AsyncSession) -> dict[str, str]:
+        return await factories.bearer(
+            session, server.settings, await factories.account(session, Role.admin)
+        )
+
+    admin = await committed(server, register)
+    body = {
+        "source": "vendor",
+        "devices": [
+            {"kind": "cgm", "model": "Dexcom G7", "serial": serial, "pairing_code": "4827"}
+        ],
+    }
+    registered = await server.http.post("/api/v1/device-registrations", json=body, headers=admin)
+    assert registered.status_code == 200, registered.text
+    patients = await _patients(server, 4)
+    claim = {**CGM, "serial": serial, "pairing_code": "4827"}
+    requests = [("POST", "/api/v1/devices", {"json": claim, "headers": h}) for _, h in patients]
+    (await race_all(server.http, requests)).one_winner("device_already_bound")
+    bound = await server.scalar(
+        select(func.count())
+        .select_from(Device)
+        .where(Device.serial == serial, Device.patient_id.is_not(None))
+    )
+    assert bound == 1
+
+
+@dataclass
+class Draft:
+    application_id: uuid.UUID
+    patient: dict[str, str]
+
+
+async def _draft(server: RaceServer, status: str = "draft") -> Draft:
+    """An application of a fresh patient with one record, in `status`."""
+
+    async def build(session: AsyncSession) -> Draft:
+        await builders.catalogue(session)
+        account, patient = await builders.patient(session)
+        _, doctor = await builders.doctor(session, presence="online")
+        disease = (await builders.diseases(session))["M01603"]
+        application = EnrollmentApplication(
+            patient_id=patient.id,
+            disease_id=disease.id,
+            institution_id=doctor.institution_id,
+            status=status,
+            submitted_at=utcnow() if status == "pending" else None,
+        )
+        session.add(application)
+        await session.flush()
+        key = uuid.uuid4().hex
+        session.add(
+            EnrollmentRecord(
+                application_id=application.id,
+                blob_key=f"enrollment/{key}",
+                content_type="application/pdf",
+                size_bytes=4,
+                sha256=key + key[:32],
+                filename="诊断证明.pdf",
+            )
+        )
+        await session.flush()
+        return Draft(application.id, await factories.bearer(session, server.settings, account))
+
+    return await committed(server, build)
+
+
+async def _status(server: RaceServer, application_id: uuid.UUID) -> str:
+    return str(
+        await server.scalar(
+            select(EnrollmentApplication.status).where(EnrollmentApplication.id == application_id)
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "step", "status"),
+    [
+        ("draft", "submit", "pending"),
+        ("draft", "withdraw", "withdrawn"),
+        ("pending", "withdraw", "withdrawn"),
+    ],
+)
+async def test_an_application_step_sent_at_once_moves_once(
+    server: RaceServer, start: str, step: str, status: str
+) -> None:
+    draft = await _draft(server, start)
+    url = f"{APPS}/{draft.application_id}/{step}"
+    (await race(server.http, "POST", url, headers=draft.patient)).one_winner(
+        "application_transition_illegal"
+    )
+    assert await _status(server, draft.application_id) == status
+    assert await _audits(server, draft.application_id, "update") == 1
+
+
+async def test_identical_reinstatements_reinstate_once(server: RaceServer) -> None:
+    async def build(session: AsyncSession) -> tuple[dict[str, str], str]:
+        admin = await factories.account(session, Role.admin)
+        courier = await factories.account(session, Role.courier)
+        return await factories.bearer(session, server.settings, admin), str(courier.id)
+
+    admin, account_id = await committed(server, build)
+    suspended = await server.http.post(
+        f"/api/v1/staff/{account_id}/suspend", json={"reason": "休假"}, headers=admin
+    )
+    assert suspended.status_code == 200, suspended.text
+    result = await race(
+        server.http,
+        "POST",
+        f"/api/v1/staff/{account_id}/reinstate",
+        json={"reason": "返岗"},
+        headers=admin,
+    )
+    result.one_winner("staff_not_suspended")
+    assert await _audits(server, account_id, "reinstate") == 1
+
+
+async def test_an_alert_acknowledged_at_once_is_acknowledged_once(server: RaceServer) -> None:
+    """Every copy answers the one acknowledgement (its time and doctor), recorded once."""
+
+    async def build(session: AsyncSession) -> tuple[uuid.UUID, dict[str, str]]:
+        patient = await factories.patient_of(
+            session, await factories.account(session, Role.patient)
+        )
+        doctor_account = await factories.account(session, Role.doctor)
+        await factories.care(session, patient, await factories.doctor_of(session, doctor_account))
+        alert = Alert(
+            patient_id=patient.id, rule="urgent_low", level=3, measured_at=utcnow(), value=2.8
+        )
+        session.add(alert)
+        await session.flush()
+        return alert.id, await factories.bearer(session, server.settings, doctor_account)
+
+    alert_id, doctor = await committed(server, build)
+    result = await race(
+        server.http, "POST", f"/api/v1/alerts/{alert_id}/acknowledge", headers=doctor
+    )
+    result.all_replay(lambda body: (body["acknowledged_at"], body["acknowledged_by"]))
+    assert await _audits(server, alert_id, "update") == 1
