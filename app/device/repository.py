@@ -172,16 +172,23 @@ async def add_registrations(
 
 
 async def get_visible(
-    session: AsyncSession, principal: Principal, device_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    device_id: uuid.UUID,
+    now: datetime,
+    *,
+    lock: bool = False,
 ) -> Device | None:
-    """A bound device whose patient the caller may see."""
-    return await session.scalar(
-        select(Device).where(
-            Device.id == device_id,
-            Device.unbound_at.is_(None),
-            patient_scope(principal, Device.patient_id, now),
-        )
+    """A bound device whose patient the caller may see (`lock`: FOR UPDATE, for changing it
+    or its sensor sessions)."""
+    statement = select(Device).where(
+        Device.id == device_id,
+        Device.unbound_at.is_(None),
+        patient_scope(principal, Device.patient_id, now),
     )
+    if lock:
+        statement = statement.with_for_update(of=Device)
+    return await session.scalar(statement)
 
 
 async def running_sessions(

@@ -172,7 +172,9 @@ async def register_devices(
 
 
 async def _own_device(session: AsyncSession, principal: Principal, device_id: uuid.UUID) -> Device:
-    device = await device_repository.get_visible(session, principal, device_id, utcnow())
+    """One of the patient's bound devices, locked: its unbinding and its sensor's start and end
+    sent at once are decided one after another."""
+    device = await device_repository.get_visible(session, principal, device_id, utcnow(), lock=True)
     if device is None or device.patient_id != principal.patient_id:
         raise NotFound()
     return device

@@ -16,9 +16,11 @@ from app.models import (
     Alert,
     AuditEvent,
     Device,
+    DoctorLoad,
     EnrollmentApplication,
     EnrollmentRecord,
     Role,
+    SensorSession,
 )
 from tests.enrollment import builders
 from tests.fixtures import factories
@@ -196,3 +198,80 @@ async def test_an_alert_acknowledged_at_once_is_acknowledged_once(server: RaceSe
     )
     result.all_replay(lambda body: (body["acknowledged_at"], body["acknowledged_by"]))
     assert await _audits(server, alert_id, "update") == 1
+
+
+async def _bound_cgm(server: RaceServer) -> tuple[str, dict[str, str]]:
+    [(_, patient)] = await _patients(server, 1)
+    bound = await server.http.post(
+        "/api/v1/devices", json={**CGM, "serial": f"G7-{uuid.uuid4().hex[:8]}"}, headers=patient
+    )
+    assert bound.status_code == 201, bound.text
+    return str(bound.json()["id"]), patient
+
+
+async def test_a_sensor_started_at_once_runs_once(server: RaceServer) -> None:
+    device_id, patient = await _bound_cgm(server)
+    url = f"/api/v1/devices/{device_id}/sensor-sessions"
+    result = await race(server.http, "POST", url, json={"expected_days": 14}, headers=patient)
+    result.one_winner("sensor_session_running")
+    running = await server.scalar(
+        select(func.count())
+        .select_from(SensorSession)
+        .where(SensorSession.device_id == uuid.UUID(device_id))
+    )
+    assert running == 1
+
+
+async def test_a_sensor_ended_at_once_ends_once(server: RaceServer) -> None:
+    """One copy ends it; the others find no sensor running, as a repeat one by one does."""
+    device_id, patient = await _bound_cgm(server)
+    url = f"/api/v1/devices/{device_id}/sensor-sessions"
+    started = await server.http.post(url, json={"expected_days": 14}, headers=patient)
+    assert started.status_code == 201, started.text
+    result = await race(server.http, "POST", f"{url}/end", headers=patient)
+    result.no_server_errors()
+    assert result.statuses == [200] + [404] * (len(result.responses) - 1), result.statuses
+    assert {r.json()["code"] for r in result.responses if r.status_code == 404} == {
+        "sensor_session_not_found"
+    }
+    assert await _audits(server, started.json()["id"], "update") == 1
+
+
+async def test_a_device_unbound_at_once_is_unbound_once(server: RaceServer) -> None:
+    device_id, patient = await _bound_cgm(server)
+    result = await race(server.http, "DELETE", f"/api/v1/devices/{device_id}", headers=patient)
+    result.no_server_errors()
+    assert result.statuses == [204] + [404] * (len(result.responses) - 1), result.statuses
+    assert await _audits(server, device_id, "delete") == 1
+
+
+async def test_a_care_relationship_ended_at_once_ends_once(server: RaceServer) -> None:
+    """The doctor's count of active patients drops by one, not by every copy."""
+
+    async def build(session: AsyncSession) -> tuple[dict[str, str], uuid.UUID, uuid.UUID]:
+        admin = await factories.account(session, Role.admin)
+        patient = await factories.patient_of(
+            session, await factories.account(session, Role.patient)
+        )
+        doctor = await factories.doctor_of(session, await factories.account(session, Role.doctor))
+        relationship = await factories.care(session, patient, doctor)
+        load = await session.get(DoctorLoad, doctor.id)
+        if load is None:
+            session.add(DoctorLoad(doctor_id=doctor.id, active_patients=3))
+        else:
+            load.active_patients = 3
+        await session.flush()
+        return await factories.bearer(session, server.settings, admin), relationship.id, doctor.id
+
+    admin, relationship_id, doctor_id = await committed(server, build)
+    result = await race(
+        server.http,
+        "POST",
+        f"/api/v1/care/relationships/{relationship_id}/end",
+        json={"reason": "patient_moved"},
+        headers=admin,
+    )
+    result.one_winner("relationship_already_ended")
+    load = select(DoctorLoad.active_patients).where(DoctorLoad.doctor_id == doctor_id)
+    assert await server.scalar(load) == 2
+    assert await _audits(server, relationship_id, "update") == 1
