@@ -19,6 +19,7 @@ from app.models import (
     DoctorLoad,
     EnrollmentApplication,
     EnrollmentRecord,
+    FollowUp,
     Role,
     SensorSession,
 )
@@ -275,3 +276,50 @@ async def test_a_care_relationship_ended_at_once_ends_once(server: RaceServer) -
     load = select(DoctorLoad.active_patients).where(DoctorLoad.doctor_id == doctor_id)
     assert await server.scalar(load) == 2
     assert await _audits(server, relationship_id, "update") == 1
+
+
+async def _plan(server: RaceServer) -> tuple[dict[str, str], dict]:
+    """A doctor's follow-up plan for a patient in their care, its first follow-up scheduled."""
+
+    async def build(session: AsyncSession) -> tuple[dict[str, str], uuid.UUID]:
+        patient = await factories.patient_of(
+            session, await factories.account(session, Role.patient)
+        )
+        doctor_account = await factories.account(session, Role.doctor)
+        await factories.care(session, patient, await factories.doctor_of(session, doctor_account))
+        return await factories.bearer(session, server.settings, doctor_account), patient.id
+
+    doctor, patient_id = await committed(server, build)
+    body = {
+        "patient_id": str(patient_id),
+        "discharged_on": utcnow().date().isoformat(),
+        "interval_days": 14,
+        "review_items": ["糖化血红蛋白"],
+    }
+    made = await server.http.post("/api/v1/care/follow-up-plans", json=body, headers=doctor)
+    assert made.status_code == 201, made.text
+    return doctor, made.json()
+
+
+@pytest.mark.parametrize("step", ["complete", "miss", "cancel"])
+async def test_a_follow_up_closed_at_once_is_closed_once(server: RaceServer, step: str) -> None:
+    """One copy closes it (and schedules the next one once); the rest are 409."""
+    doctor, plan = await _plan(server)
+    [first] = plan["follow_ups"]
+    url = f"/api/v1/care/follow-ups/{first['id']}/{step}"
+    result = await race(server.http, "POST", url, json={"note": "已随访"}, headers=doctor)
+    result.one_winner("follow_up_transition_illegal")
+    scheduled = await server.scalar(
+        select(func.count())
+        .select_from(FollowUp)
+        .where(FollowUp.plan_id == uuid.UUID(plan["id"]), FollowUp.sequence == 2)
+    )
+    assert scheduled == (0 if step == "cancel" else 1)
+    assert await _audits(server, first["id"], "update") == 1
+
+
+async def test_a_follow_up_plan_ended_at_once_ends_once(server: RaceServer) -> None:
+    doctor, plan = await _plan(server)
+    url = f"/api/v1/care/follow-up-plans/{plan['id']}/end"
+    (await race(server.http, "POST", url, headers=doctor)).one_winner("plan_already_ended")
+    assert await _audits(server, plan["id"], "update") == 1
