@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
+    AuditEvent,
+    DoctorSigningKey,
     LedgerEntry,
     Payment,
     PaymentRefund,
@@ -197,3 +199,28 @@ async def test_one_stock_count_sent_at_once_sets_the_count(server: RaceServer) -
         .where(PharmacyStock.store_id == world.store.id, PharmacyStock.drug_id == drug_id)
     )
     assert rows == 1
+
+
+async def test_a_signing_key_revoked_at_once_is_revoked_once(server: RaceServer) -> None:
+    """A doctor who lost their phone presses revoke on several devices at once: one revocation,
+    one audit; the rest are 409 (a revoked key is final)."""
+    world = await _world(server)
+    key_id = await server.scalar(
+        select(DoctorSigningKey.id).where(
+            DoctorSigningKey.doctor_id == world.doctor.id, DoctorSigningKey.status == "active"
+        )
+    )
+    result = await race(
+        server.http,
+        "POST",
+        f"/api/v1/doctors/me/signing-keys/{key_id}/revoke",
+        json={"reason": "手机丢失"},
+        headers=world.as_("doctor"),
+    )
+    result.one_winner()
+    audits = await server.scalar(
+        select(func.count()).where(
+            AuditEvent.resource_id == str(key_id), AuditEvent.action == "update"
+        )
+    )
+    assert audits == 1
