@@ -15,6 +15,7 @@ from app.kit.clock import utcnow
 from app.models import (
     Alert,
     AuditEvent,
+    CareRelationship,
     Device,
     DoctorLoad,
     EnrollmentApplication,
@@ -323,3 +324,58 @@ async def test_a_follow_up_plan_ended_at_once_ends_once(server: RaceServer) -> N
     url = f"/api/v1/care/follow-up-plans/{plan['id']}/end"
     (await race(server.http, "POST", url, headers=doctor)).one_winner("plan_already_ended")
     assert await _audits(server, plan["id"], "update") == 1
+
+
+@pytest.mark.parametrize(("action", "status"), [("accept", "accepted"), ("reject", "rejected")])
+async def test_a_referral_decided_at_once_is_decided_once(
+    server: RaceServer, action: str, status: str
+) -> None:
+    """The receiving hospital's doctor presses accept (or reject) on several devices at once:
+    one decision, one audit, and an acceptance grants the referral access once."""
+
+    async def build(session: AsyncSession) -> tuple[dict[str, str], dict[str, str], dict]:
+        patient = await factories.patient_of(
+            session, await factories.account(session, Role.patient)
+        )
+        referring = await factories.account(session, Role.doctor)
+        doctor = await factories.doctor_of(session, referring)
+        await factories.care(session, patient, doctor)
+        doctor.institution_id = (await factories.institution(session, level="tertiary")).id
+        receiving = await factories.account(session, Role.doctor)
+        hospital = await factories.institution(session, level="secondary")
+        (await factories.doctor_of(session, receiving)).institution_id = hospital.id
+        await session.flush()
+        body = {
+            "patient_id": str(patient.id),
+            "direction": "down",
+            "to_institution_id": str(hospital.id),
+            "reason": "病情稳定，下转社区随访",
+        }
+        return (
+            await factories.bearer(session, server.settings, referring),
+            await factories.bearer(session, server.settings, receiving),
+            body,
+        )
+
+    referring, receiving, body = await committed(server, build)
+    made = await server.http.post("/api/v1/care/referrals", json=body, headers=referring)
+    assert made.status_code == 201, made.text
+    referral_id = made.json()["id"]
+    result = await race(
+        server.http,
+        "POST",
+        f"/api/v1/care/referrals/{referral_id}/{action}",
+        json={"reason": "同意接收" if action == "accept" else "床位已满"},
+        headers=receiving,
+    )
+    result.one_winner("referral_transition_illegal")
+    assert await _audits(server, referral_id, "update") == 1
+    accesses = await server.scalar(
+        select(func.count())
+        .select_from(CareRelationship)
+        .where(
+            CareRelationship.patient_id == uuid.UUID(body["patient_id"]),
+            CareRelationship.kind == "referral",
+        )
+    )
+    assert accesses == (1 if status == "accepted" else 0)
