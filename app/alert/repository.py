@@ -58,12 +58,20 @@ async def doctor_accounts(
 
 
 async def get_visible(
-    session: AsyncSession, principal: Principal, alert_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    alert_id: uuid.UUID,
+    now: datetime,
+    *,
+    lock: bool = False,
 ) -> Alert | None:
-    """An alert of a patient the caller may see."""
-    return await session.scalar(
-        select(Alert).where(Alert.id == alert_id, patient_scope(principal, Alert.patient_id, now))
+    """An alert of a patient the caller may see (`lock`: FOR UPDATE, for changing it)."""
+    statement = select(Alert).where(
+        Alert.id == alert_id, patient_scope(principal, Alert.patient_id, now)
     )
+    if lock:
+        statement = statement.with_for_update(of=Alert)
+    return await session.scalar(statement)
 
 
 async def list_visible(

@@ -245,7 +245,9 @@ async def acknowledge(
 ) -> AlertOut:
     """A doctor acknowledges an alert of their patient (again: unchanged); others' are 404."""
     now = utcnow()
-    alert = await alert_repository.get_visible(session, principal, alert_id, now)
+    # Locked: acknowledgements sent at once are one after another, and all but the first
+    # find it acknowledged and answer that acknowledgement.
+    alert = await alert_repository.get_visible(session, principal, alert_id, now, lock=True)
     if alert is None:
         raise NotFound()
     if alert.acknowledged_at is None:

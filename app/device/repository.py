@@ -108,13 +108,17 @@ async def bound_counts(session: AsyncSession, patient_id: uuid.UUID) -> dict[tup
     return {(kind, bool(was_imported)): count for kind, was_imported, count in rows}
 
 
-async def registration(session: AsyncSession, kind: str, serial: str) -> DeviceRegistration | None:
-    """The registration of this serial, if it was registered."""
-    return await session.scalar(
-        select(DeviceRegistration).where(
-            DeviceRegistration.kind == kind, DeviceRegistration.serial == serial
-        )
+async def registration(
+    session: AsyncSession, kind: str, serial: str, *, lock: bool = False
+) -> DeviceRegistration | None:
+    """The registration of this serial, if it was registered (`lock`: FOR UPDATE, so claims
+    of one registered serial by several patients at once are decided one after another)."""
+    statement = select(DeviceRegistration).where(
+        DeviceRegistration.kind == kind, DeviceRegistration.serial == serial
     )
+    if lock:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
 
 
 async def pairing_failures(
@@ -168,16 +172,23 @@ async def add_registrations(
 
 
 async def get_visible(
-    session: AsyncSession, principal: Principal, device_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    device_id: uuid.UUID,
+    now: datetime,
+    *,
+    lock: bool = False,
 ) -> Device | None:
-    """A bound device whose patient the caller may see."""
-    return await session.scalar(
-        select(Device).where(
-            Device.id == device_id,
-            Device.unbound_at.is_(None),
-            patient_scope(principal, Device.patient_id, now),
-        )
+    """A bound device whose patient the caller may see (`lock`: FOR UPDATE, for changing it
+    or its sensor sessions)."""
+    statement = select(Device).where(
+        Device.id == device_id,
+        Device.unbound_at.is_(None),
+        patient_scope(principal, Device.patient_id, now),
     )
+    if lock:
+        statement = statement.with_for_update(of=Device)
+    return await session.scalar(statement)
 
 
 async def running_sessions(

@@ -86,7 +86,7 @@ async def bind_device(
     assert principal.patient_id is not None
     patient_id = principal.patient_id
     await device_repository.lock_patient(session, patient_id)
-    registration = await device_repository.registration(session, body.kind, body.serial)
+    registration = await device_repository.registration(session, body.kind, body.serial, lock=True)
     if registration is not None:
         await _prove_possession(session, settings, registration, patient_id, body.pairing_code)
     verified = registration is not None
@@ -172,7 +172,9 @@ async def register_devices(
 
 
 async def _own_device(session: AsyncSession, principal: Principal, device_id: uuid.UUID) -> Device:
-    device = await device_repository.get_visible(session, principal, device_id, utcnow())
+    """One of the patient's bound devices, locked: its unbinding and its sensor's start and end
+    sent at once are decided one after another."""
+    device = await device_repository.get_visible(session, principal, device_id, utcnow(), lock=True)
     if device is None or device.patient_id != principal.patient_id:
         raise NotFound()
     return device

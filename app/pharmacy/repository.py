@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.authz.principal import Principal
 from app.kit.clock import utcnow
 from app.kit.pagination import beyond
+from app.kit.sql import dialect_insert
 from app.models import (
     Account,
     ColdChainReading,
@@ -300,15 +301,17 @@ async def return_stock(
 async def set_stock(
     session: AsyncSession, store_id: uuid.UUID, drug_id: uuid.UUID, quantity: int
 ) -> PharmacyStock:
-    """Set the packs on hand (a stock count)."""
-    row = await session.get(PharmacyStock, (store_id, drug_id), with_for_update=True)
-    if row is None:
-        row = PharmacyStock(store_id=store_id, drug_id=drug_id, quantity=quantity)
-        session.add(row)
-    row.quantity = quantity
-    row.updated_at = utcnow()
-    await session.flush()
-    return row
+    """Set the packs on hand (a stock count): one upsert, so counts of a drug the store never
+    stocked, sent at once, all set it (none loses a race to the first row)."""
+    values = {"quantity": quantity, "updated_at": utcnow()}
+    statement = (
+        dialect_insert(session, PharmacyStock)
+        .values(store_id=store_id, drug_id=drug_id, **values)
+        .on_conflict_do_update(index_elements=["store_id", "drug_id"], set_=values)
+        .returning(PharmacyStock)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one()
 
 
 async def store_stock(session: AsyncSession, store_id: uuid.UUID) -> Sequence[PharmacyStock]:

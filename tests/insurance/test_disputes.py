@@ -127,6 +127,41 @@ async def test_a_confirmed_doubt_is_paid_with_the_next_statement(
         assert report["remitted_fen"] == statement["payable_fen"]
 
 
+async def test_the_reconciliation_shows_the_held_line_and_where_it_was_paid(
+    client, db_session, settings
+) -> None:
+    o = await office(client, db_session, settings)
+    kept = await o.settle(MARCH_10)
+    doubted = await o.settle(MARCH_10, quantity=30)
+    await _flag(o, MARCH_10, doubted, reason="用量异常，存疑")
+    march = await o.confirm(APRIL_2, await o.statement(APRIL_2, MARCH))
+    assert (await o.pay(APRIL_2, march)).status_code == 200
+    held = await o.reconcile(APRIL_2, march)
+    assert (held["held_fen"], held["payable_fen"], held["remitted_fen"]) == (
+        payable(doubted),
+        payable(kept),
+        payable(kept),
+    )
+    [disputed] = held["disputed"]
+    assert (disputed["settlement_id"], disputed["amount_fen"], disputed["dispute"]) == (
+        str(doubted.id),
+        payable(doubted),
+        "open",
+    )
+    assert [f["reason"] for f in disputed["flags"]] == ["用量异常，存疑"]
+    assert {d["kind"] for d in held["differences"]} <= {"personal_share_unpaid"}
+    assert (await _review(o, APRIL_10, doubted, "confirmed")).status_code == 200
+    april = await o.statement(MAY_2, APRIL)
+    released = await o.reconcile(MAY_2, april)
+    assert released["released_fen"] == payable(doubted) == released["payable_fen"]
+    assert [r["settlement_id"] for r in released["released"]] == [str(doubted.id)]
+    [confirmed] = (await o.reconcile(MAY_2, march))["disputed"]
+    assert (confirmed["dispute"], confirmed["released_into_statement_id"]) == (
+        "confirmed",
+        april["id"],
+    )
+
+
 async def test_a_rejected_doubt_is_reversed_and_never_paid(client, db_session, settings) -> None:
     o = await office(client, db_session, settings)
     doubted = await o.settle(MARCH_10)

@@ -268,3 +268,26 @@ async def test_a_prescription_revoked_at_once_is_revoked_once(server: RaceServer
     )
     result.one_winner("illegal_transition")
     assert await _moves(server, prescription_id, "revoked") == 1
+
+
+async def test_a_returned_prescription_revised_at_once_is_revised_once(server: RaceServer) -> None:
+    """The doctor sends the revision from several devices at once: one goes back to draft with
+    its new lines, the rest are 409 (a draft is not revised)."""
+    world = await _rx_world(server)
+    prescription_id = await signed(server.http, world)
+    rejected = await server.http.post(
+        f"/api/v1/prescriptions/{prescription_id}/reject",
+        json={"reason": "剂量需调整"},
+        headers=world.as_("reviewer"),
+    )
+    assert rejected.status_code == 200, rejected.text
+    body = {"items": rx_body(world)["items"]}
+    result = await race(
+        server.http,
+        "POST",
+        f"/api/v1/prescriptions/{prescription_id}/revise",
+        json=body,
+        headers=world.as_("doctor"),
+    )
+    result.one_winner("illegal_transition")
+    assert await _moves(server, prescription_id, "draft") == 2  # its writing and one revision
