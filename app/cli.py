@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from app.config import Environment, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.health.migrations_state import PROJECT_ROOT, alembic_config
+from app.kit.public_address import is_local_host
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
 
@@ -234,16 +235,6 @@ def _admin_command(args: argparse.Namespace) -> Callable[[Any], Awaitable[str]]:
         return lambda session: commands.move_staff(session, args.username, move)
     content = args.file.read_bytes()
     return lambda session: commands.import_staff(session, content, args.dry_run)
-
-
-def is_local_host(host: str) -> bool:
-    """Whether binding `host` serves this machine only (loopback)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def served_base_url(host: str, port: int) -> str:

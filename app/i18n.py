@@ -138,6 +138,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "conflict_duplicate": {"zh": "记录已存在", "en": "The record already exists"},
     "payload_too_large": {"zh": "请求内容过大", "en": "The request body is too large"},
+    "development_server_local_only": {
+        "zh": "开发模式的服务只接受本机访问；对外提供服务请设置 APP_ENV=prod",
+        "en": "A development server answers this machine only; set APP_ENV=prod to serve others",
+    },
     "value_not_storable": {
         "zh": "请求数据包含无法保存的内容（如空字符或超出范围的值）",
         "en": "The request holds a value that cannot be stored (e.g. a NUL character)",

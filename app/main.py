@@ -40,7 +40,11 @@ from app.payment.providers import dev_merchant
 from app.payment.providers.dev_merchant import FAKE_WECHATPAY_PATH
 from app.realtime.hub import create_hub
 from app.request_bodies import BodySizeLimitMiddleware, upload_limits
-from app.web_security import SecurityHeadersMiddleware
+from app.web_security import (
+    LocalOnlyDevelopmentMiddleware,
+    SecurityHeadersMiddleware,
+    development_by_default,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -161,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_limit=settings.request_body_max_bytes,
         route_limits=upload_limits(settings),
     )
+    if development_by_default(settings):
+        app.add_middleware(LocalOnlyDevelopmentMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)

@@ -9,6 +9,11 @@
   browsers). The page has no inline script or style, so nothing needs 'unsafe-inline'.
 - Prod: `Strict-Transport-Security` (the service sits behind TLS there).
 
+A development server (published dev secrets, the fake WeChat that signs anyone in) serves this
+machine only when nobody asked for it: started without APP_ENV, however it was started (`app.cli
+serve` already runs prod on a non-loopback bind; a bare `uvicorn --host 0.0.0.0` does not know
+to), it answers a client from another address 403 `development_server_local_only`.
+
 /docs and /redoc are left without a policy: FastAPI's pages start Swagger UI and ReDoc (served
 from /docs-assets) with an inline bootstrap script, and prod does not serve them unless
 API_DOCS_ENABLED.
@@ -23,7 +28,9 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Environment, Settings
-from app.errors import NotFound, Unauthorized
+from app.errors import NotFound, Unauthorized, problem_response
+from app.i18n import translate
+from app.kit.public_address import is_local_host
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 DASHBOARD_POLICY = (
@@ -74,6 +81,30 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def development_by_default(settings: Settings) -> bool:
+    """Whether this is a development server that nobody asked for (APP_ENV unset)."""
+    return settings.env == Environment.dev and "env" not in settings.model_fields_set
+
+
+class LocalOnlyDevelopmentMiddleware:
+    """Refuse clients that are not on this machine (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "lifespan" or client is None or is_local_host(client[0]):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            # Closing before accepting answers the handshake with 403.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        code = "development_server_local_only"
+        await problem_response(403, code, translate(code))(scope, receive, send)
 
 
 def require_metrics_access(request: Request) -> None:

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from app.cli import is_local_host, served_base_url
+from app.cli import served_base_url
+from app.kit.public_address import is_local_host
 from tests.fixtures import databases
 from tests.fixtures.servers import PROJECT_ROOT, free_port, start_uvicorn
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from app.config import Settings
+from app.config import Environment, Settings
 from app.db import create_engine, create_sessionmaker
 from app.main import create_app
 from tests.fixtures.prod_settings import PROD_SETTINGS
@@ -111,3 +111,69 @@ async def test_the_api_pages_load_nothing_from_another_origin(client) -> None:
             assert url.startswith("/"), (page, url)
             response = await client.get(url)
             assert response.status_code == 200, (page, url)
+
+
+def _development_by_default(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Settings:
+    """Settings as a bare `uvicorn app.main:create_app` gets them without APP_ENV."""
+    monkeypatch.delenv("APP_ENV", raising=False)
+    settings = Settings(database_url=database_url)
+    assert settings.env == Environment.dev and "env" not in settings.model_fields_set
+    return settings
+
+
+async def test_a_development_server_nobody_asked_for_refuses_other_machines(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    app = create_app(_development_by_default(monkeypatch, database_url))
+    remote = httpx.ASGITransport(app=app, client=("203.0.113.7", 50123))
+    async with httpx.AsyncClient(transport=remote, base_url="http://api.test") as client:
+        for path in ("/healthz", "/_dev/wechat/wx.login", "/api/v1/auth/me"):
+            response = await client.get(path, headers={"Accept-Language": "en"})
+            assert response.status_code == 403, path
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["code"] == "development_server_local_only"
+            assert "APP_ENV" in response.json()["detail"]
+            assert response.headers["x-content-type-options"] == "nosniff"
+    local = httpx.ASGITransport(app=app, client=("127.0.0.1", 50123))
+    async with httpx.AsyncClient(transport=local, base_url="http://api.test") as client:
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_development_server_nobody_asked_for_refuses_a_remote_socket(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    app = create_app(_development_by_default(monkeypatch, database_url))
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"api.test")],
+        "client": ("203.0.113.7", 50123),
+        "server": ("0.0.0.0", 8000),
+        "subprotocols": [],
+    }
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    # Closed before it was accepted: the handshake is answered 403.
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+async def test_a_development_server_asked_for_serves_other_machines(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    monkeypatch.setenv("APP_ENV", "dev")
+    app = create_app(Settings(database_url=database_url))
+    remote = httpx.ASGITransport(app=app, client=("203.0.113.7", 50123))
+    async with httpx.AsyncClient(transport=remote, base_url="http://api.test") as client:
+        assert (await client.get("/healthz")).status_code == 200

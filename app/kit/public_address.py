@@ -24,6 +24,16 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
+def is_local_host(host: str) -> bool:
+    """Whether `host` (a bound or a connecting address) is this machine only (loopback)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class NotPublicTarget(ValueError):
     """The URL's host is, or resolves to, an address that is not on the public internet."""
 
