@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError, Conflict
 from app.insurance import flags
+from app.insurance import repository as insurance_repository
 from app.insurance_platform import repository
 from app.insurance_platform.amounts import yuan_to_fen
 from app.insurance_platform.client import (
@@ -386,7 +387,7 @@ def _adds_up(row: PlatformSettlement, draft: Settlement) -> bool:
 async def flag_difference(session: AsyncSession, settlement: Settlement) -> None:
     """Where the platform settled another fund share than the local rules estimated, raise the
     service's own flag for the bureau (once): the rules table here is not the platform's."""
-    row = await repository.platform_settlement_of(session, settlement.id)
+    row = await insurance_repository.platform_settlement_of(session, settlement.id)
     if row is None or not row.fund_difference_fen:
         return
     log.warning(
@@ -451,8 +452,8 @@ async def reverse(
 ) -> PlatformSettlement | None:
     """Reverse on the platform what it settled for `original` (None if it settled nothing:
     the settlement was made before the platform was configured)."""
-    settled = await repository.platform_settlement_of(session, original.id)
-    if settled is None or await repository.platform_settlement_of(session, reversal.id):
+    settled = await insurance_repository.platform_settlement_of(session, original.id)
+    if settled is None or await insurance_repository.platform_settlement_of(session, reversal.id):
         return None
     identity = await by_id(session, InsuredIdentity, original.insured_identity_id)
     assert identity is not None

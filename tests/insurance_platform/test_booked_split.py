@@ -110,6 +110,18 @@ async def test_the_platforms_split_is_booked_and_the_estimate_kept_beside_it(
     assert kept.estimate_fund_fen == local.fund_fen - DELTA
     assert kept.estimate_account_fen + kept.estimate_cash_fen == local.personal_fen + DELTA
     assert kept.fund_difference_fen == DELTA
+    # Both are shown with the settlement.
+    shown = await ok(
+        await client.get(f"/api/v1/insurance/settlements/{local.id}", headers=world.as_("patient"))
+    )
+    assert (shown["fund_fen"], shown["cash_fen"]) == (kept.fund_fen, kept.cash_fen)
+    assert shown["platform"] == {
+        "setl_id": kept.setl_id,
+        "estimate_fund_fen": kept.estimate_fund_fen,
+        "estimate_account_fen": kept.estimate_account_fen,
+        "estimate_cash_fen": kept.estimate_cash_fen,
+        "fund_difference_fen": DELTA,
+    }
     # The ledger and the quota hold the platform's amounts, nothing of the estimate.
     ledger = await _ledger(db_session, [local.id])
     assert ledger[Account.drug_supply] == -local.total_fen
