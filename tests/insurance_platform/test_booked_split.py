@@ -264,6 +264,31 @@ async def test_the_statement_pays_the_platforms_split_and_reconciles_to_the_fen(
     assert checked["agrees"] is True, checked["differences"]
 
 
+async def test_a_reviewers_flag_still_holds_a_settlement_the_platform_flagged(
+    client, platform_app, platform_http, world: World, db_session, settings
+) -> None:
+    order = await _handed_over_after_the_rules_changed(client, platform_http, world)
+    local, kept = await _booked(db_session, order)
+    await _paid_at_the_counter(client, world, local, kept.cash_fen)
+    with frozen_at(_next_month()):
+        clerk = await factories.bearer(
+            db_session, settings, await factories.account(db_session, Role.bureau)
+        )
+        flagged = await client.post(
+            f"/api/v1/insurance/settlements/{local.id}/flags",
+            json={"reason": "用量异常，存疑"},
+            headers=clerk,
+        )
+        await ok(flagged, 201)
+        body = {
+            "institution_id": str(local.institution_id),
+            "month": f"{to_shanghai(local.settled_at):%Y-%m}",
+        }
+        statement = await ok(await client.post(STATEMENTS, json=body, headers=clerk), 201)
+    assert statement["held_fen"] == kept.fund_fen + kept.account_fen
+    assert statement["payable_fen"] == 0
+
+
 async def test_the_platforms_flag_is_audited_as_the_platforms_act(
     client, platform_app, platform_http, world: World, db_session
 ) -> None:
