@@ -23,11 +23,11 @@ A prescription, from signing to its order and settlement
                           local estimate (a refusal refuses the order; no answer marks the
                           quote's platform split unavailable).
     order moves        -> OrderTransitioned: in the transaction, hand-over (`delivered`) settles
-                          the claim with insurance, then on the insurance platform where one is
-                          configured (app/insurance_platform/settlement.py: 2207, its split kept
-                          beside the local estimate); dispatched (with its ETA), ready for pickup
-                          and delivery failed are told to the patient (OUTBOX:
-                          push.notification; README "Who hears of what").
+                          the claim with insurance: on the insurance platform first where one is
+                          configured (app/insurance_platform/settlement.py: 2207), whose split
+                          is booked, the local estimate kept beside it; dispatched (with its
+                          ETA), ready for pickup and delivery failed are told to the patient
+                          (OUTBOX: push.notification; README "Who hears of what").
     revoked            -> RevocationRequested: in the transaction, before the prescription moves,
                           its open order is cancelled (409 once the boxes are picked).
     reversed           -> SettlementReversed: in the transaction, the platform reverses its
@@ -46,9 +46,10 @@ the chat runtime) as one typed `Runtime`, found from the session of the unit of 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,11 +83,11 @@ from app.chat import socket as chat_socket
 from app.chat.runtime import ChatRuntime, chat_runtime
 from app.config import Settings
 from app.db import app_state_of
-from app.insurance import repository as insurance_repository
 from app.insurance.facts import QuoteComputed, SettlementReversed
 from app.insurance_platform import settlement as platform_settlement
 from app.insurance_platform.client import InsurancePlatform
 from app.metrics import counters as domain_metrics
+from app.models import PlatformSettlement, Settlement
 from app.notify.provider import wechat_push_provider
 from app.outbox.handlers import HandlerFactory
 from app.outbox.push import PushProviderFactory
@@ -193,15 +194,24 @@ def insurance_platform(session: AsyncSession) -> InsurancePlatform | None:
     return platform
 
 
-async def settle_on_platform(session: AsyncSession, event: OrderTransitioned) -> None:
-    """Where the insurance platform is configured, a hand-over's settlement is settled there
-    too (after the local one, in the same transaction: a refusal fails the hand-over)."""
-    platform = insurance_platform(session)
-    if platform is None or event.target != "delivered":
+async def settle_at_hand_over(session: AsyncSession, event: OrderTransitioned) -> None:
+    """Hand-over settles the claim. Where the insurance platform is configured it settles it
+    first (2207, in the same transaction: a refusal fails the hand-over), its split is what is
+    booked, and a split other than the local estimate is flagged for the bureau."""
+    if event.target != "delivered":
         return
-    settled = await insurance_repository.unreversed_settlement_of_order(session, event.order.id)
-    if settled is not None:
-        await platform_settlement.settle(session, platform, settled)
+    platform = insurance_platform(session)
+    if platform is None:
+        await settlement_link.settle_at_hand_over(session, event.order)
+        return
+
+    async def on_platform(
+        session: AsyncSession, draft: Settlement, items: Sequence[dict[str, Any]]
+    ) -> PlatformSettlement:
+        return await platform_settlement.settle(session, platform, draft, items)
+
+    settled = await settlement_link.settle_at_hand_over(session, event.order, on_platform)
+    await platform_settlement.flag_difference(session, settled)
 
 
 async def presettle_on_platform(session: AsyncSession, event: QuoteComputed) -> None:
@@ -266,8 +276,7 @@ def wire(dispatcher: events.Dispatcher = events.dispatcher) -> None:
     # A prescription: reviewed, revoked; its order handed over.
     dispatcher.in_transaction(PrescriptionReviewed, announce_review)
     dispatcher.in_transaction(RevocationRequested, cancel_revoked_order)
-    dispatcher.in_transaction(OrderTransitioned, settlement_link.settle_at_hand_over)
-    dispatcher.in_transaction(OrderTransitioned, settle_on_platform)
+    dispatcher.in_transaction(OrderTransitioned, settle_at_hand_over)
     dispatcher.in_transaction(QuoteComputed, presettle_on_platform)
     dispatcher.in_transaction(OrderTransitioned, delivery_notifications.tell_patient)
     # A settlement reversed: the patient's payments are owed back.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -27,7 +28,7 @@ class AuditAction(StrEnum):
 
 
 class Actor(Protocol):
-    """Who acted: a signed-in principal, or an operator at the command line (no account)."""
+    """Who acted: a signed-in principal, or a `SystemActor` (no account)."""
 
     @property
     def account_id(self) -> uuid.UUID | None: ...
@@ -37,6 +38,17 @@ class Actor(Protocol):
 
     @property
     def display_name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """An actor without a sign-in account: an operator at the command line, or an outside
+    system whose decision the service records (the insurance platform). The trail names it by
+    `role` and `display_name`; `account_id` is None."""
+
+    role: str
+    display_name: str
+    account_id: uuid.UUID | None = None
 
 
 async def record(

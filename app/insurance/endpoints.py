@@ -182,7 +182,9 @@ async def list_settlements(
 async def get_settlement(
     settlement_id: uuid.UUID, principal: SettlementReader, session: DbSession
 ) -> SettlementOut:
-    """One settlement or reversal with its drug lines, if the caller may see it."""
+    """One settlement or reversal with its drug lines (and, where the insurance platform
+    settled it, its `setl_id` and the local estimate beside the split booked), if the caller
+    may see it."""
     row = await insurance_repository.get_visible_settlement(
         session, principal, settlement_id, utcnow()
     )
@@ -190,10 +192,11 @@ async def get_settlement(
         raise NotFound("settlement_not_found")
     items = await insurance_repository.settlement_items(session, row.id)
     reversal = await insurance_repository.reversal_of(session, row.id)
+    platform = await insurance_repository.platform_settlement_of(session, row.id)
     await audit_service.record(
         session, principal, AuditAction.read, "settlement", row.id, row.patient_id
     )
-    return SettlementOut.from_row(row, list(items), reversal)
+    return SettlementOut.from_row(row, list(items), reversal, platform)
 
 
 @router.post("/settlements/{settlement_id}/flags", response_model=FlagOut, status_code=201)

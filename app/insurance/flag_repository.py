@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import FlagReview, Settlement, SettlementFlag
 
 # The role of the flag the service raises itself (no account) when the insurance platform
-# settled another split than the local estimate.
+# settled another split than the local estimate (it holds nothing out of a payable).
 PLATFORM_ROLE = "platform"
 
 
@@ -108,17 +108,20 @@ async def flags_of(
 async def disputes(
     session: AsyncSession, settlement_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Dispute]:
-    """The dispute state of each flagged settlement among these (unflagged ones are absent)."""
+    """The dispute state of each disputed settlement among these (absent: never flagged, or
+    flagged only by the platform and not yet reviewed)."""
     flags = await flags_of(session, settlement_ids)
     reviews = await reviews_by_id(
         session, list({f.review_id for rows in flags.values() for f in rows if f.review_id})
     )
     states: dict[uuid.UUID, Dispute] = {}
     for settlement_id, rows in flags.items():
-        if any(f.review_id is None for f in rows):
+        decided = [reviews[f.review_id].decision for f in rows if f.review_id]
+        # The platform's own open flag disputes nothing: the platform decided that split.
+        if any(f.review_id is None and f.role != PLATFORM_ROLE for f in rows):
             states[settlement_id] = Dispute.open
-        elif any(reviews[f.review_id].decision == "rejected" for f in rows if f.review_id):
+        elif "rejected" in decided:
             states[settlement_id] = Dispute.rejected
-        else:
+        elif decided:
             states[settlement_id] = Dispute.confirmed
     return states

@@ -1,11 +1,13 @@
 """Claim review: a family doctor or bureau reviewer flags a settlement as doubtful (存疑, as
 the Huanghua family doctors do in their app), and the bureau decides.
 
-While a flag is open the settlement is held out of its statement's payable (listed as
-disputed, with its amount). The bureau's review closes every open flag at once: confirmed,
-the settlement is paid with the next statement made; rejected, it is reversed (limit and
-deductible restored, the patient's payments refunded) and, if it had already been paid, the
-next statement recovers it. Flags and reviews of one settlement are serialised by a row lock.
+While a reviewer's flag is open the settlement is held out of its statement's payable (listed
+as disputed, with its amount); the service's own flag on a split the insurance platform settled
+otherwise than estimated holds nothing (see `flag_platform_difference`). The bureau's review
+closes every open flag at once: confirmed, the settlement is paid with the next statement made;
+rejected, it is reversed (limit and deductible restored, the patient's payments refunded) and,
+if it had already been paid, the next statement recovers it. Flags and reviews of one
+settlement are serialised by a row lock.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit_service
-from app.audit.service import AuditAction
+from app.audit.service import AuditAction, SystemActor
 from app.authz.principal import Principal
 from app.errors import Conflict, NotFound
 from app.insurance import flag_repository
@@ -31,6 +33,8 @@ REVIEW_RESOURCE = "settlement_flag_review"
 DECISIONS = frozenset({"confirmed", "rejected"})
 # Who the bureau sees as the reviewer of a platform difference flag.
 PLATFORM_REVIEWER = "医保信息平台"
+# Who raised it, in the audit trail: the platform's settlement decided the difference.
+PLATFORM = SystemActor(flag_repository.PLATFORM_ROLE, PLATFORM_REVIEWER)
 
 
 async def _locked(
@@ -81,8 +85,10 @@ async def flag_platform_difference(
     session: AsyncSession, settlement: Settlement, reason: str
 ) -> SettlementFlag:
     """The service's own flag on a settlement the insurance platform settled with another fund
-    share than the local estimate: it waits in the bureau's claim review like a reviewer's
-    (held out of the payable until decided). Raised once per settlement."""
+    share than the local estimate: the bureau's rules and the service's rules table disagree.
+    It waits in the bureau's claim review but holds nothing out of the payable: the platform
+    decided the split and it is what was booked (a rejection still reverses the settlement).
+    Raised once per settlement; audited as the platform's act."""
     existing = await flag_repository.platform_flag(session, settlement.id)
     if existing is not None:
         return existing
@@ -96,6 +102,9 @@ async def flag_platform_difference(
     )
     session.add(row)
     await session.flush()
+    await audit_service.record(
+        session, PLATFORM, AuditAction.create, RESOURCE, row.id, settlement.patient_id
+    )
     return row
 
 

@@ -19,6 +19,7 @@ from app.models import (
     ChronicDisease,
     InsuranceQuota,
     InsuranceQuotaDisease,
+    PlatformSettlement,
     Presettlement,
     Role,
     Settlement,
@@ -383,4 +384,14 @@ async def latest_visible_settlement_of_order(
         )
         .order_by(Settlement.settled_at.desc(), Settlement.id)
         .limit(1)
+    )
+
+
+async def platform_settlement_of(
+    session: AsyncSession, settlement_id: uuid.UUID
+) -> PlatformSettlement | None:
+    """The insurance platform's side of a local settlement or reversal (its `setl_id`, and the
+    local estimate kept beside the split booked)."""
+    return await session.scalar(
+        select(PlatformSettlement).where(PlatformSettlement.settlement_id == settlement_id)
     )

@@ -19,6 +19,7 @@ from app.models import (
     FlagReview,
     LedgerCorrection,
     LedgerEntry,
+    PlatformSettlement,
     Presettlement,
     Settlement,
     SettlementFlag,
@@ -244,6 +245,20 @@ class SettlementItemOut(QuoteLine):
     line_no: int
 
 
+class PlatformSettledOut(BaseModel):
+    """The insurance platform's settlement (2207) or reversal (2208) of this row: the split
+    above is the platform's; the local rules' estimate is kept beside it."""
+
+    setl_id: str = Field(description="The platform's settlement id (结算ID)")
+    estimate_fund_fen: int
+    estimate_account_fen: int
+    estimate_cash_fen: int
+    fund_difference_fen: int = Field(
+        description="The platform's fund share minus the local estimate's (non-zero: the "
+        "service's rules table disagrees with the platform's; flagged for the bureau)"
+    )
+
+
 class SettlementOut(SplitOut):
     id: uuid.UUID
     kind: Literal["settlement", "reversal"]
@@ -263,6 +278,10 @@ class SettlementOut(SplitOut):
     service_at: datetime
     settled_at: datetime
     items: list[SettlementItemOut] = Field(default_factory=list)
+    platform: PlatformSettledOut | None = Field(
+        default=None,
+        description="Where the insurance platform settled it (shown for one settlement)",
+    )
 
     @classmethod
     def from_row(
@@ -270,6 +289,7 @@ class SettlementOut(SplitOut):
         row: Settlement,
         items: list[SettlementItem] | None = None,
         reversed_by: Settlement | None = None,
+        platform: PlatformSettlement | None = None,
     ) -> SettlementOut:
         """Build from a settlement or reversal row."""
         return cls(
@@ -291,6 +311,15 @@ class SettlementOut(SplitOut):
             service_at=to_shanghai(row.service_at),
             settled_at=to_shanghai(row.settled_at),
             items=[SettlementItemOut.model_validate(i) for i in items or []],
+            platform=None
+            if platform is None
+            else PlatformSettledOut(
+                setl_id=platform.setl_id,
+                estimate_fund_fen=platform.estimate_fund_fen,
+                estimate_account_fen=platform.estimate_account_fen,
+                estimate_cash_fen=platform.estimate_cash_fen,
+                fund_difference_fen=platform.fund_difference_fen,
+            ),
             **_split(row),
         )
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +40,7 @@ from app.models import (
     Institution,
     InsuredIdentity,
     Patient,
+    PlatformSettlement,
     Presettlement,
     Settlement,
 )
@@ -179,8 +182,37 @@ async def presettle(
     return SettlementQuote.from_row(row)
 
 
-async def settle(session: AsyncSession, claim: Claim, message_id: str) -> Settlement:
-    """Book the authoritative split at hand-over (recomputed now); idempotent by message id."""
+class SettleOnPlatform(Protocol):
+    """The insurance platform settling a claim before it is booked here (2207): given the
+    settlement as the local rules estimate it (not stored yet) and its drug lines, its answer
+    as a row to store beside it, carrying the platform's split and the estimate."""
+
+    async def __call__(
+        self, session: AsyncSession, draft: Settlement, items: Sequence[dict[str, Any]]
+    ) -> PlatformSettlement: ...
+
+
+def _book_platform_split(row: Settlement, platform: PlatformSettlement) -> None:
+    """Make the platform's split what the not yet stored settlement books. The local rules'
+    reasons (exclusions, deductible, ratio) stay as estimated: the platform answers amounts."""
+    row.limit_remaining_fen = max(0, row.limit_remaining_fen - (platform.fund_fen - row.fund_fen))
+    row.total_fen = platform.total_fen
+    row.fund_fen = platform.fund_fen
+    row.account_fen = platform.account_fen
+    row.cash_fen = platform.cash_fen
+    row.personal_fen = platform.account_fen + platform.cash_fen
+
+
+async def settle(
+    session: AsyncSession,
+    claim: Claim,
+    message_id: str,
+    on_platform: SettleOnPlatform | None = None,
+) -> Settlement:
+    """Book the authoritative split at hand-over; idempotent by message id. The local rules
+    estimate it now; where the insurance platform settles it (`on_platform`), the platform's
+    split is what is booked (ledger, quota, the patient's cash share) and the estimate is kept
+    beside it on the platform's row."""
     _check_message_id(message_id)
     context = await _context(session, claim)
     quota = await insurance_repository.lock_quota(session, claim.patient_id, context.year)
@@ -201,24 +233,28 @@ async def settle(session: AsyncSession, claim: Claim, message_id: str) -> Settle
         await _account_balance(session, claim, context),
     )
     row = Settlement(
+        id=uuid.uuid4(),
         kind="settlement",
         message_id=message_id,
         settled_at=utcnow(),
         **_claim_columns(claim, context),
         **split.amounts(),
     )
+    items = [
+        {"settlement_id": row.id, "line_no": number, **line}
+        for number, line in enumerate(_lines(claim, split), start=1)
+    ]
+    platform = None if on_platform is None else await on_platform(session, row, items)
+    if platform is not None:
+        _book_platform_split(row, platform)
     session.add(row)
     await session.flush()
-    await insurance_repository.add_items(
-        session,
-        [
-            {"settlement_id": row.id, "line_no": number, **line}
-            for number, line in enumerate(_lines(claim, split), start=1)
-        ],
-    )
+    await insurance_repository.add_items(session, items)
+    if platform is not None:
+        session.add(platform)
     await posting.post_settlement(session, row)
-    quota.deductible_met_fen += split.deductible_fen
-    usage.limit_used_fen += split.fund_fen
+    quota.deductible_met_fen += row.deductible_fen
+    usage.limit_used_fen += row.fund_fen
     await session.flush()
     return row
 

@@ -100,8 +100,9 @@ def original_of(row: Settlement) -> uuid.UUID:
 async def _held(session: AsyncSession, rows: Sequence[Settlement]) -> dict[uuid.UUID, bool]:
     """Which of a month's rows stay out of the payable.
 
-    A settlement is held while a flag on it is open, or once the bureau rejected it (it is
-    reversed; the fund never pays it). A reversal follows its settlement: it is held when
+    A settlement is held while a reviewer's flag on it is open (the platform's own flag on a
+    split it decided holds nothing), or once the bureau rejected it (it is reversed; the fund
+    never pays it). A reversal follows its settlement: it is held when
     that settlement was held and not released (nothing was paid, so nothing is recovered),
     and counts - recovering what was paid - when the settlement was paid.
     """

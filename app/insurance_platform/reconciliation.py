@@ -86,7 +86,8 @@ class LineDifference:
     setl_id: str | None
     local_fund_fen: int
     platform_fund_fen: int | None
-    # not_on_platform: settled here only; split_differs: the platform paid another fund share.
+    # not_on_platform: settled here only; split_differs: booked here with another fund share
+    # than the platform settled.
     problem: str
 
 
@@ -249,7 +250,9 @@ async def _reconcile_details(
 def _difference(row: Settlement, kept: PlatformSettlement | None) -> LineDifference | None:
     if kept is None:
         return LineDifference(row.id, row.kind, None, row.fund_fen, None, "not_on_platform")
-    if kept.fund_difference_fen:
+    # Booked here otherwise than settled there (a line booked before the platform's split was
+    # booked); the estimate's difference is the bureau's flag, not a reconciliation difference.
+    if row.fund_fen != kept.fund_fen:
         return LineDifference(
             row.id, row.kind, kept.setl_id, row.fund_fen, kept.fund_fen, "split_differs"
         )

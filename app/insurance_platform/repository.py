@@ -97,15 +97,6 @@ async def undone(session: AsyncSession, msgid: str) -> bool:
     return found is not None
 
 
-async def platform_settlement_of(
-    session: AsyncSession, settlement_id: uuid.UUID
-) -> PlatformSettlement | None:
-    """The platform's side of a local settlement or reversal."""
-    return await session.scalar(
-        select(PlatformSettlement).where(PlatformSettlement.settlement_id == settlement_id)
-    )
-
-
 async def platform_settlement_by_msgid(
     session: AsyncSession, msgid: str
 ) -> PlatformSettlement | None:

@@ -1,14 +1,16 @@
-"""Settling a hand-over on the platform, and undoing it: the platform's split is the truth, the
-local rules' split the estimate it is compared with.
+"""Settling a hand-over on the platform, and undoing it: the platform's split is the truth and
+what is booked, the local rules' split the estimate it is compared with.
 
-At hand-over (after the local settlement is booked, in the same transaction):
-1101 person (its `psn_no`) -> 2201 outpatient registration (`mdtrt_id`) -> 2203 visit
-information (med_type 14, 门诊慢特病, with the catalogue disease: `dise_codg` is the city's
-code, whose sub-codes such as M01603 carry their own annual limit) -> 2204 fee details with the
-national drug codes (`chrg_bchno`) -> 2207 settlement (`setl_id` and the split). A refusal at
-any step fails the hand-over (502, the platform's err_msg); so does no answer (504). A fund
-share other than the local estimate is kept as the truth and raised as the service's own
-`platform` flag on the settlement, which waits in the bureau's claim review.
+At hand-over, before the settlement is booked (in the same transaction; the local rules have
+estimated it): 1101 person (its `psn_no`) -> 2201 outpatient registration (`mdtrt_id`) -> 2203
+visit information (med_type 14, 门诊慢特病, with the catalogue disease: `dise_codg` is the
+city's code, whose sub-codes such as M01603 carry their own annual limit) -> 2204 fee details
+with the national drug codes (`chrg_bchno`) -> 2207 settlement (`setl_id` and the split). The
+settlement then books the platform's split (app.insurance.settlement). A refusal at any step
+fails the hand-over (502, the platform's err_msg); so does no answer (504), or one whose split
+does not add up to the fees sent (502, reversed at once). A fund share other than the local
+estimate is raised as the service's own `platform` flag on the settlement: the bureau sees that
+its rules and the service's rules table disagree.
 
 Never paid twice: every settlement message names its order (`subject`). Before an order is
 settled, earlier 2207s of that order that were never booked here are resolved: one without an
@@ -16,14 +18,15 @@ answer is voided by its message id (2601 冲正, `omsgid`); one answered but los
 transaction is reversed (2208). If that cannot be done, the hand-over is refused. A 2207 that
 times out is voided at once, so the caller's retry starts clean.
 
-A return or a refused claim reverses with 2208 (setl_id, mdtrt_id, psn_no). Field names as the
-specification's 2201/2203/2204/2207/2208/2601 tables (see docs/insurance-platform.md).
+A return or a refused claim reverses with 2208 (setl_id, mdtrt_id, psn_no): what was booked,
+the platform's split. Field names as the specification's 2201/2203/2204/2207/2208/2601 tables
+(see docs/insurance-platform.md).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +125,20 @@ class _Fee:
     quantity: int
     unit_price_fen: int
     amount_fen: int
+
+
+def _fees(lines: Sequence[Mapping[str, Any]]) -> list[_Fee]:
+    """The fee lines of a claim (a quote's stored lines or a settlement's items)."""
+    return [
+        _Fee(
+            line_no=number,
+            national_code=str(line["national_code"]),
+            quantity=int(line["quantity"]),
+            unit_price_fen=int(line["unit_price_fen"]),
+            amount_fen=int(line["amount_fen"]),
+        )
+        for number, line in enumerate(lines, start=1)
+    ]
 
 
 async def _register(
@@ -284,16 +301,7 @@ async def presettle(
     if quote.platform_status is not None:
         return
     subject = quote_subject(quote)
-    fees = [
-        _Fee(
-            line_no=number,
-            national_code=str(line["national_code"]),
-            quantity=int(line["quantity"]),
-            unit_price_fen=int(line["unit_price_fen"]),
-            amount_fen=int(line["amount_fen"]),
-        )
-        for number, line in enumerate(quote.lines, start=1)
-    ]
+    fees = _fees(quote.lines)
     try:
         visit, doctor, disease = await _register(session, platform, quote, subject)
         try:
@@ -329,24 +337,23 @@ async def presettle(
 
 
 async def settle(
-    session: AsyncSession, platform: InsurancePlatform, settlement: Settlement
+    session: AsyncSession,
+    platform: InsurancePlatform,
+    draft: Settlement,
+    items: Sequence[Mapping[str, Any]],
 ) -> PlatformSettlement:
-    """Settle a just-booked local settlement on the platform (idempotent per settlement)."""
-    existing = await repository.platform_settlement_of(session, settlement.id)
-    if existing is not None:
-        return existing
-    subject = order_subject(settlement)
+    """Settle a claim on the platform before it is booked here: `draft` is the settlement as
+    the local rules estimate it (not stored yet), `items` its drug lines in order. Returns the
+    platform's row (not stored yet: it refers to the settlement) with its split, which the
+    settlement books, and the estimate beside it."""
+    subject = order_subject(draft)
     await resolve_earlier_attempts(session, platform, subject)
-    visit, doctor, disease = await _register(session, platform, settlement, subject)
-    fees = [
-        _Fee(item.line_no, item.national_code, item.quantity, item.unit_price_fen, item.amount_fen)
-        for item in await insurance_repository.settlement_items(session, settlement.id)
-    ]
+    visit, doctor, disease = await _register(session, platform, draft, subject)
     try:
-        await _upload(platform, visit, settlement, doctor, disease, fees)
+        await _upload(platform, visit, draft, doctor, disease, _fees(items))
         try:
             settled = await platform.call(
-                SETTLE, _settling(visit, settlement), insured_area=visit.area, subject=subject
+                SETTLE, _settling(visit, draft), insured_area=visit.area, subject=subject
             )
         except PlatformTimeout:
             # The answer is lost, not the settlement perhaps: void it now so a retry is clean (if
@@ -360,22 +367,41 @@ async def settle(
             await _withdraw(platform, visit)
         raise
     info = settled.output.get("setlinfo") or {}
-    row = _platform_row(settlement, "settlement", settled.msgid, visit.psn_no, info, visit.mdtrt_id)
-    await repository.add_platform_settlement(session, row)
-    if row.fund_difference_fen:
-        log.warning(
-            "platform split differs from the estimate",
-            settlement_id=str(settlement.id),
-            setl_id=row.setl_id,
-            fund_difference_fen=row.fund_difference_fen,
-        )
-        await flags.flag_platform_difference(
-            session,
-            settlement,
-            f"医保信息平台结算（结算ID {row.setl_id}）的统筹基金支付 {fen_to_yuan(row.fund_fen)} 元"
-            f"与本地测算 {fen_to_yuan(settlement.fund_fen)} 元不符",
-        )
+    row = _platform_row(draft, "settlement", settled.msgid, visit.psn_no, info, visit.mdtrt_id)
+    if not _adds_up(row, draft):
+        # A split that cannot be booked: the platform's settlement is taken back at once (a
+        # retry would reverse it first anyway), and the hand-over fails.
+        log.error("platform settlement does not add up", setl_id=row.setl_id, msgid=row.msgid)
+        with _kept_from_hiding("reversal of a settlement that does not add up"):
+            await resolve_earlier_attempts(session, platform, subject)
+        raise PlatformUnreachable()
     return row
+
+
+def _adds_up(row: PlatformSettlement, draft: Settlement) -> bool:
+    """The platform settled the fees sent, and its shares are those fees divided."""
+    shares = (row.fund_fen, row.account_fen, row.cash_fen)
+    return row.total_fen == draft.total_fen == sum(shares) and min(shares) >= 0
+
+
+async def flag_difference(session: AsyncSession, settlement: Settlement) -> None:
+    """Where the platform settled another fund share than the local rules estimated, raise the
+    service's own flag for the bureau (once): the rules table here is not the platform's."""
+    row = await insurance_repository.platform_settlement_of(session, settlement.id)
+    if row is None or not row.fund_difference_fen:
+        return
+    log.warning(
+        "platform split differs from the estimate",
+        settlement_id=str(settlement.id),
+        setl_id=row.setl_id,
+        fund_difference_fen=row.fund_difference_fen,
+    )
+    await flags.flag_platform_difference(
+        session,
+        settlement,
+        f"医保信息平台结算（结算ID {row.setl_id}）的统筹基金支付 {fen_to_yuan(row.fund_fen)} 元"
+        f"与本地测算 {fen_to_yuan(row.estimate_fund_fen)} 元不符，已按平台结算入账",
+    )
 
 
 def _platform_row(
@@ -387,6 +413,8 @@ def _platform_row(
     mdtrt_id: str,
 ) -> PlatformSettlement:
     fund = yuan_to_fen(info.get("fund_pay_sumamt") or 0)
+    # `settlement` holds the local estimate here: a draft not yet booked, or a reversal of
+    # what was booked (whose platform reversal should mirror it).
     return PlatformSettlement(
         settlement_id=settlement.id,
         kind=kind,
@@ -398,6 +426,9 @@ def _platform_row(
         fund_fen=fund,
         account_fen=yuan_to_fen(info.get("acct_pay") or 0),
         cash_fen=yuan_to_fen(info.get("psn_cash_pay") or 0),
+        estimate_fund_fen=settlement.fund_fen,
+        estimate_account_fen=settlement.account_fen,
+        estimate_cash_fen=settlement.cash_fen,
         fund_difference_fen=fund - settlement.fund_fen,
         at=utcnow(),
     )
@@ -421,8 +452,8 @@ async def reverse(
 ) -> PlatformSettlement | None:
     """Reverse on the platform what it settled for `original` (None if it settled nothing:
     the settlement was made before the platform was configured)."""
-    settled = await repository.platform_settlement_of(session, original.id)
-    if settled is None or await repository.platform_settlement_of(session, reversal.id):
+    settled = await insurance_repository.platform_settlement_of(session, original.id)
+    if settled is None or await insurance_repository.platform_settlement_of(session, reversal.id):
         return None
     identity = await by_id(session, InsuredIdentity, original.insured_identity_id)
     assert identity is not None

@@ -87,7 +87,8 @@ class PlatformSignIn(UUIDPrimaryKey, CreatedAt, Base):
 
 class PlatformSettlement(UUIDPrimaryKey, CreatedAt, Base):
     """The platform's side of one local settlement or reversal: its settlement id and its
-    split, which are the truth; the local rules' split is the estimate it is compared with."""
+    split, which are the truth and what the settlement row books; the local rules' split is
+    the estimate kept beside it (`estimate_*`) and compared with it."""
 
     __tablename__ = "insurance_platform_settlements"
     __table_args__ = (
@@ -111,6 +112,11 @@ class PlatformSettlement(UUIDPrimaryKey, CreatedAt, Base):
     fund_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
     account_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
     cash_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    # Platform minus local estimate of the fund share; non-zero is a disagreement to review.
+    # The local rules' estimate of the same claim (the settlement row books the platform's).
+    estimate_fund_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    estimate_account_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    estimate_cash_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Platform minus local estimate of the fund share; non-zero means the local rules table
+    # disagrees with the platform's (a flag for the bureau; the platform's is what is booked).
     fund_difference_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

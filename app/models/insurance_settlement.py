@@ -184,7 +184,8 @@ class SettlementFlag(UUIDPrimaryKey, Base):
     Open until a bureau review (`review_id`) decides it; while open the settlement is held out
     of its statement's payable (the Huanghua family doctors' 存疑). Role `platform` is the
     service's own flag, without an account, when the insurance platform settled another split
-    than the local estimate (at most one per settlement)."""
+    than the local estimate (at most one per settlement; it holds nothing: the platform's split
+    is what was booked)."""
 
     __tablename__ = "insurance_settlement_flags"
     __table_args__ = (

@@ -34,6 +34,7 @@ from app.models import (
     PharmacyStoreCoverage,
     Presettlement,
     Role,
+    Settlement,
     StoreIntegration,
     TraceabilityEvent,
 )
@@ -167,12 +168,13 @@ class OrderDetails:
     late_excursions: set[uuid.UUID]
     cold_chain_logs: dict[uuid.UUID, list[ColdChainReading]]
     quotes: dict[uuid.UUID, Presettlement]
+    settlements: dict[uuid.UUID, Settlement]
 
 
 async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) -> OrderDetails:
     """Lines with drugs, scanned boxes, transitions, stores, patients, couriers, box histories,
-    late cold-chain excursions, cold-chain logs and the newest quotes of `orders`, in ten
-    queries whatever their number."""
+    late cold-chain excursions, cold-chain logs, the newest quotes and the settlements of
+    `orders`, in eleven queries whatever their number."""
     ids = [order.id for order in orders]
     boxes: dict[uuid.UUID, list[DispensedBox]] = defaultdict(list)
     for box in await session.scalars(
@@ -201,6 +203,7 @@ async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) 
         late_excursions=await delivery_repository.orders_with_late_excursion(session, ids),
         cold_chain_logs=await _cold_chain_logs(session, ids),
         quotes=await _newest_quotes(session, ids),
+        settlements=await _newest_settlements(session, ids),
     )
 
 
@@ -231,6 +234,20 @@ async def _newest_quotes(
     ):
         quotes[quote.order_id] = quote
     return quotes
+
+
+async def _newest_settlements(
+    session: AsyncSession, order_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Settlement]:
+    """Each handed-over order's newest settlement (not its reversal): the split booked."""
+    settlements: dict[uuid.UUID, Settlement] = {}
+    for settlement in await session.scalars(
+        select(Settlement)
+        .where(Settlement.order_id.in_(order_ids), Settlement.kind == "settlement")
+        .order_by(Settlement.settled_at, Settlement.id)
+    ):
+        settlements[settlement.order_id] = settlement
+    return settlements
 
 
 async def _by_id(session: AsyncSession, model: Any, ids: set[Any]) -> dict[Any, Any]:

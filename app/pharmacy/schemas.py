@@ -165,11 +165,16 @@ class ColdChainReadingOut(BaseModel):
 
 
 class CollectOut(BaseModel):
-    """What the parcel costs the patient, from the split quoted when it was ordered: the fund
-    pays `fund_fen`, the personal account `account_fen` (when the patient chose to pay from
-    it), and the courier collects `cash_fen` at the door (cash, card, or a WeChat Pay /
-    Alipay code)."""
+    """What the parcel costs the patient: the fund pays `fund_fen`, the personal account
+    `account_fen` (when the patient chose to pay from it), and the courier collects `cash_fen`
+    at the door (cash, card, or a WeChat Pay / Alipay code). Once handed over it is the split
+    booked at hand-over (the insurance platform's 2207 where one is configured); before, the
+    quote: the platform's pre-settlement (2206) where it answered, else the local estimate."""
 
+    basis: Literal["settlement", "platform_presettlement", "estimate"] = Field(
+        description="settlement: booked at hand-over, final; platform_presettlement: the "
+        "platform's quote (2206); estimate: the local rules' quote"
+    )
     fund_fen: int
     account_fen: int
     cash_fen: int

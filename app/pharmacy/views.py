@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.kit.masking import mask_phone
-from app.models import Drug, OrderTransition, PharmacyOrder, PharmacyOrderLine
+from app.models import (
+    Drug,
+    OrderTransition,
+    PharmacyOrder,
+    PharmacyOrderLine,
+    Presettlement,
+    Settlement,
+)
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy.delivery.states import IN_TRANSIT_STATES
 from app.pharmacy.schemas import (
@@ -111,17 +118,43 @@ def _present(
             ColdChainReadingOut.model_validate(reading)
             for reading in details.cold_chain_logs.get(order.id, [])
         ],
-        collect=CollectOut(
-            fund_fen=quote.fund_fen,
-            account_fen=quote.account_fen,
-            cash_fen=quote.cash_fen,
-            pay_from_personal_account=order.pay_from_personal_account,
-        )
-        if quote is not None
-        else None,
+        collect=_collect(order, quote, details.settlements.get(order.id)),
         history=[_transition(row, positions) for row in details.history.get(order.id, [])],
         created_at=order.created_at,
         updated_at=order.updated_at,
+    )
+
+
+def _collect(
+    order: PharmacyOrder, quote: Presettlement | None, settlement: Settlement | None
+) -> CollectOut | None:
+    """What the patient pays: as booked once settled, else as quoted (the platform's quote
+    where it pre-settled the order)."""
+    paying = order.pay_from_personal_account
+    if settlement is not None:
+        return CollectOut(
+            basis="settlement",
+            fund_fen=settlement.fund_fen,
+            account_fen=settlement.account_fen,
+            cash_fen=settlement.cash_fen,
+            pay_from_personal_account=paying,
+        )
+    if quote is None:
+        return None
+    if quote.platform_fund_fen is not None:
+        return CollectOut(
+            basis="platform_presettlement",
+            fund_fen=quote.platform_fund_fen,
+            account_fen=quote.platform_account_fen or 0,
+            cash_fen=quote.platform_cash_fen or 0,
+            pay_from_personal_account=paying,
+        )
+    return CollectOut(
+        basis="estimate",
+        fund_fen=quote.fund_fen,
+        account_fen=quote.account_fen,
+        cash_fen=quote.cash_fen,
+        pay_from_personal_account=paying,
     )
 
 

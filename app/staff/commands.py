@@ -7,11 +7,10 @@ Each returns the text to print; a refusal raises the AppError the API would answ
 from __future__ import annotations
 
 import getpass
-import uuid
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import SystemActor
 from app.errors import AppError
 from app.i18n import translate
 from app.reference import service as reference_service
@@ -21,18 +20,9 @@ from app.staff import service as staff_service
 from app.staff.schemas import StaffCreate, StaffMove
 
 
-@dataclass(frozen=True)
-class Operator:
-    """Whoever runs the command: an admin act with no sign-in account behind it."""
-
-    account_id: uuid.UUID | None
-    role: str
-    display_name: str
-
-
-def operator() -> Operator:
+def operator() -> SystemActor:
     """The operator at this terminal, named by their OS user in the audit trail."""
-    return Operator(None, "admin", f"命令行 {getpass.getuser()}"[:64])
+    return SystemActor("admin", f"命令行 {getpass.getuser()}"[:64])
 
 
 def describe_error(error: AppError) -> str:

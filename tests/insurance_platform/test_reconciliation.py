@@ -98,14 +98,15 @@ async def test_the_month_reconciles_and_each_difference_is_shown(
         "account_fen": sum(r.account_fen for r in rows),
     }
     assert by_type["platform"]["count"] == 1
-    assert by_type["platform"]["fund_fen"] == differing.fund_fen + 250
+    # Booked as the platform settled it, 250 fen more from the fund than estimated.
+    assert by_type["platform"]["fund_fen"] == differing.fund_fen
     assert by_type["balanced"] is True and by_type["platform_description"] == "对账平"
     [sent] = [m for m in await received(platform_http) if m["msgid"] == by_type["msgid"]]
     assert sent["infno"] == "3201"
     assert sent["input"]["data"]["fixmedins_setl_cnt"] == 1
+    # The differing split was booked as the platform's: no difference to reconcile.
     assert {(d["settlement_id"], d["problem"]) for d in found["differences"]} == {
         (str(local_only.id), "not_on_platform"),
-        (str(differing.id), "split_differs"),
     }
     # 3202: the platform settlements kept here agree with the platform's, line by line.
     assert found["detail"]["balanced"] is True and found["detail"]["lines"] == []
@@ -114,7 +115,7 @@ async def test_the_month_reconciles_and_each_difference_is_shown(
     [detail] = [m for m in exchanged if m["infno"] == "3202"]
     assert detail["input"]["data"]["file_qury_no"] == found["detail"]["file_qury_no"]
     assert detail["input"]["data"]["fixmedins_setl_cnt"] == 1
-    assert detail["input"]["data"]["fund_pay_sumamt"] == fen_to_yuan(differing.fund_fen + 250)
+    assert detail["input"]["data"]["fund_pay_sumamt"] == fen_to_yuan(differing.fund_fen)
     assert upload["input"]["fsUploadIn"]["filename"].endswith(".zip")
     infnos = [m["infno"] for m in exchanged]
     assert infnos[infnos.index("9101") :][:3] == ["9101", "3202", "9102"]
@@ -127,13 +128,15 @@ async def test_the_workbook_lists_the_lines_the_platform_kept_otherwise(
     del platform_app.state.insurance_platform
     local_only = await _settled(client, world, db_session, "metformin")
     platform_app.state.insurance_platform = platform
-    await behave(platform_http, fund_delta_fen=250)
     differing = await _settled(client, world, db_session, "acarbose")
-    await behave(platform_http)
     kept = await db_session.scalar(
         select(PlatformSettlement).where(PlatformSettlement.settlement_id == differing.id)
     )
     assert kept is not None
+    # Booked here otherwise than the platform settled it (as lines booked on the estimate
+    # before the platform's split was booked are).
+    kept.fund_fen += 250
+    await db_session.flush()
 
     answer = await _reconciled(client, db_session, settings, differing, "export.xlsx")
     assert answer.status_code == 200, answer.text

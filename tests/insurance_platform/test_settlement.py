@@ -1,6 +1,7 @@
-"""Hand-over settles on the platform (2207) after the local estimate: the platform's split is
-kept beside it and a difference recorded; a refusal or a timeout fails the hand-over as a whole;
-a lost answer is voided by its message id and never paid twice; a return reverses with 2208."""
+"""Hand-over settles on the platform (2207) before it is booked: the platform's split is
+booked, the local estimate kept beside it and a difference flagged; a refusal or a timeout
+fails the hand-over as a whole; a lost answer is voided by its message id and never paid twice;
+a return reverses with 2208."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ async def test_hand_over_settles_on_the_platform_and_keeps_its_split(
     assert (settle["med_type"], settle["medfee_sumamt"]) == ("14", fen_to_yuan(local.total_fen))
 
 
-async def test_a_split_that_differs_is_recorded_flagged_and_the_platform_is_the_truth(
+async def test_a_split_that_differs_is_booked_flagged_and_the_platform_is_the_truth(
     client, platform_app, platform_http, world: World, db_session, settings
 ) -> None:
     await behave(platform_http, fund_delta_fen=137)
@@ -78,7 +79,9 @@ async def test_a_split_that_differs_is_recorded_flagged_and_the_platform_is_the_
         select(PlatformSettlement).where(PlatformSettlement.settlement_id == local.id)
     )
     assert kept is not None
-    assert kept.fund_fen == local.fund_fen + 137
+    # Booked as the platform settled it; the local estimate is kept beside it.
+    assert kept.fund_fen == local.fund_fen
+    assert kept.estimate_fund_fen == local.fund_fen - 137
     assert kept.fund_difference_fen == 137
     [fake] = await _fake_settlements(platform_http)
     assert fake["fund_fen"] == kept.fund_fen
@@ -94,7 +97,7 @@ async def test_a_split_that_differs_is_recorded_flagged_and_the_platform_is_the_
         "open",
     )
     assert fen_to_yuan(kept.fund_fen) in raised["reason"]
-    assert fen_to_yuan(local.fund_fen) in raised["reason"]
+    assert fen_to_yuan(kept.estimate_fund_fen) in raised["reason"]
 
 
 async def test_a_split_that_agrees_raises_no_flag(

@@ -22,7 +22,6 @@ from app.models import (
     Settlement,
 )
 from app.pharmacy.delivery import repository as delivery_repository
-from app.pharmacy.delivery.facts import OrderTransitioned
 
 
 async def claim_of(session: AsyncSession, order: PharmacyOrder) -> Claim:
@@ -71,15 +70,19 @@ async def presettle_order(session: AsyncSession, order: PharmacyOrder) -> None:
     )
 
 
-async def settle_at_hand_over(session: AsyncSession, event: OrderTransitioned) -> None:
-    """Settle at hand-over. (Nothing after hand-over fails an order; the one way back is a
-    quality return, `reverse_for_return`.)"""
-    if event.target == "delivered":
-        order = event.order
-        settled = await settlement_service.settle(
-            session, await claim_of(session, order), message_id=f"settle-{order.id}"
-        )
-        count_settlement(session, settled)
+async def settle_at_hand_over(
+    session: AsyncSession,
+    order: PharmacyOrder,
+    on_platform: settlement_service.SettleOnPlatform | None = None,
+) -> Settlement:
+    """Settle a handed-over order (on the insurance platform first, where `on_platform` is
+    given). Nothing after hand-over fails an order; the one way back is a quality return,
+    `reverse_for_return`."""
+    settled = await settlement_service.settle(
+        session, await claim_of(session, order), f"settle-{order.id}", on_platform
+    )
+    count_settlement(session, settled)
+    return settled
 
 
 async def reverse_for_return(
