@@ -12,7 +12,7 @@ from app.identity import service as identity_service
 from app.models import PharmacyOrder
 from tests.delivery.test_settlement_link import _hand_over_at_counter, _settlements
 from tests.fixtures import factories
-from tests.prescription.world import World, approved, ok
+from tests.prescription.world import World, approved, ok, quality_returned
 
 ORDERS = "/api/v1/orders"
 INSURANCE = "/api/v1/insurance"
@@ -53,19 +53,7 @@ async def test_the_chosen_account_pays_and_a_reversal_gives_it_back(
     assert await identity_service.account_available_fen(db_session, identity) == (
         BALANCE - settled["account_fen"]
     )
-    staff = world.as_("pharmacist")
-    opened = await ok(
-        await client.post(
-            f"{ORDERS}/{order['id']}/quality-returns",
-            json={"reason": "患者发现药品包装破损"},
-            headers=world.as_("patient"),
-        ),
-        201,
-    )
-    url = f"/api/v1/quality-returns/{opened['id']}"
-    await ok(await client.post(f"{url}/accept", headers=staff))
-    await ok(await client.post(f"{url}/boxes", json={"codes": opened["codes_sold"]}, headers=staff))
-    await ok(await client.post(f"{url}/complete", headers=staff))
+    await quality_returned(client, world, order)
     rows = await _settlements(client, world, order["id"])
     assert sum(r["account_fen"] for r in rows) == 0
     assert await identity_service.account_available_fen(db_session, identity) == BALANCE

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.models import Prescription, Settlement
 from tests.fixtures import factories
 from tests.fixtures.metrics import counted
-from tests.prescription.world import World, approved, ok, ordered, picked
+from tests.prescription.world import World, approved, ok, ordered, picked, quality_returned
 
 ORDERS = "/api/v1/orders"
 INSURANCE = "/api/v1/insurance"
@@ -88,20 +88,9 @@ async def test_a_failure_after_hand_over_is_refused_and_reverses_nothing(
 async def test_a_completed_quality_return_reverses_the_settlement(client, world: World) -> None:
     order = await ordered(client, world, fulfilment="pickup")
     await _hand_over_at_counter(client, world, order)
-    staff = world.as_("pharmacist")
-    opened = await ok(
-        await client.post(
-            f"{ORDERS}/{order['id']}/quality-returns",
-            json={"reason": "患者发现药品包装破损"},
-            headers=world.as_("patient"),
-        ),
-        201,
-    )
-    url = f"/api/v1/quality-returns/{opened['id']}"
-    await ok(await client.post(f"{url}/accept", headers=staff))
-    await ok(await client.post(f"{url}/boxes", json={"codes": opened["codes_sold"]}, headers=staff))
+    url = await quality_returned(client, world, order, complete=False)
     counted, total, fund, personal = _settlement_metrics("reversal")
-    await ok(await client.post(f"{url}/complete", headers=staff))
+    await ok(await client.post(f"{url}/complete", headers=world.as_("pharmacist")))
     rows = await _settlements(client, world, order["id"])
     assert sorted(r["kind"] for r in rows) == ["reversal", "settlement"]
     assert sum(r["total_fen"] for r in rows) == 0

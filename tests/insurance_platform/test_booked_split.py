@@ -29,7 +29,7 @@ from app.models import (
 )
 from tests.fixtures import factories
 from tests.insurance_platform.conftest import behave, hand_over, received
-from tests.prescription.world import World, ok, ordered, picked
+from tests.prescription.world import World, ok, ordered, picked, quality_returned
 
 ORDERS = "/api/v1/orders"
 PAYMENTS = "/api/v1/payments/settlements"
@@ -176,19 +176,7 @@ async def test_a_return_after_a_differing_split_reverses_the_platforms_amounts(
     order = await _handed_over_after_the_rules_changed(client, platform_http, world)
     local, kept = await _booked(db_session, order)
     await _paid_at_the_counter(client, world, local, kept.cash_fen)
-    staff = world.as_("pharmacist")
-    opened = await ok(
-        await client.post(
-            f"{ORDERS}/{order['id']}/quality-returns",
-            json={"reason": "患者发现药品包装破损"},
-            headers=world.as_("patient"),
-        ),
-        201,
-    )
-    url = f"/api/v1/quality-returns/{opened['id']}"
-    await ok(await client.post(f"{url}/accept", headers=staff))
-    await ok(await client.post(f"{url}/boxes", json={"codes": opened["codes_sold"]}, headers=staff))
-    await ok(await client.post(f"{url}/complete", headers=staff))
+    await quality_returned(client, world, order)
     reversal = await db_session.scalar(select(Settlement).where(Settlement.reverses_id == local.id))
     assert reversal is not None
     assert (reversal.fund_fen, reversal.cash_fen) == (-kept.fund_fen, -kept.cash_fen)

@@ -23,7 +23,7 @@ from app.models import (
 )
 from tests.fixtures import factories
 from tests.insurance_platform.conftest import add_person, behave, hand_over, received
-from tests.prescription.world import World, ok, ordered, picked
+from tests.prescription.world import World, ok, ordered, picked, quality_returned
 
 ORDERS = "/api/v1/orders"
 
@@ -192,19 +192,7 @@ async def test_a_completed_return_reverses_on_the_platform(
 ) -> None:
     order = await _ready(client, world)
     await ok(await hand_over(client, world, order))
-    staff = world.as_("pharmacist")
-    opened = await ok(
-        await client.post(
-            f"{ORDERS}/{order['id']}/quality-returns",
-            json={"reason": "患者发现药品包装破损"},
-            headers=world.as_("patient"),
-        ),
-        201,
-    )
-    url = f"/api/v1/quality-returns/{opened['id']}"
-    await ok(await client.post(f"{url}/accept", headers=staff))
-    await ok(await client.post(f"{url}/boxes", json={"codes": opened["codes_sold"]}, headers=staff))
-    await ok(await client.post(f"{url}/complete", headers=staff))
+    await quality_returned(client, world, order)
     settlement, reversal = sorted(
         await _local(db_session, order), key=lambda s: s.kind != "settlement"
     )

@@ -531,3 +531,25 @@ async def dispatched(
             headers=world.as_("pharmacist"),
         )
     )
+
+
+async def quality_returned(
+    client: httpx.AsyncClient, world: World, order: dict[str, Any], *, complete: bool = True
+) -> str:
+    """The patient's quality return of a handed-over order, accepted and its boxes checked in
+    by the store's pharmacist, then completed unless `complete` is false; the return's URL."""
+    staff = world.as_("pharmacist")
+    opened = await ok(
+        await client.post(
+            f"/api/v1/orders/{order['id']}/quality-returns",
+            json={"reason": "患者发现药品包装破损"},
+            headers=world.as_("patient"),
+        ),
+        201,
+    )
+    url = f"/api/v1/quality-returns/{opened['id']}"
+    await ok(await client.post(f"{url}/accept", headers=staff))
+    await ok(await client.post(f"{url}/boxes", json={"codes": opened["codes_sold"]}, headers=staff))
+    if complete:
+        await ok(await client.post(f"{url}/complete", headers=staff))
+    return url
