@@ -611,6 +611,16 @@ class Settings(BaseSettings):
         return weak
 
     @property
+    def chat_attachment_max_bytes(self) -> dict[str, int]:
+        """The most bytes a chat upload of each kind may have."""
+        return {
+            "image": self.chat_image_max_bytes,
+            "voice": self.chat_voice_max_bytes,
+            "file": self.chat_file_max_bytes,
+            "video": self.chat_video_max_bytes,
+        }
+
+    @property
     def serves_api_docs(self) -> bool:
         """Whether /docs, /redoc and /openapi.json are served (off in prod unless enabled)."""
         if self.api_docs_enabled is None:

@@ -115,7 +115,7 @@ def upload_limits(settings: Settings) -> dict[str, int]:
         ),
         "/api/v1/ecg-strips": settings.ecg_upload_max_bytes + UPLOAD_FRAMING_BYTES,
         "/api/v1/chat/conversations/{conversation_id}/attachments": (
-            max(settings.chat_image_max_bytes, settings.chat_voice_max_bytes) + UPLOAD_FRAMING_BYTES
+            max(settings.chat_attachment_max_bytes.values()) + UPLOAD_FRAMING_BYTES
         ),
     }
 

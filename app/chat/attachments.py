@@ -64,12 +64,7 @@ _TEXT_CONTROLS = frozenset("\t\n\r\f")
 
 def size_limit(settings: Settings, kind: AttachmentKind) -> int:
     """The most bytes an upload of `kind` may have."""
-    return {
-        "image": settings.chat_image_max_bytes,
-        "voice": settings.chat_voice_max_bytes,
-        "file": settings.chat_file_max_bytes,
-        "video": settings.chat_video_max_bytes,
-    }[kind]
+    return settings.chat_attachment_max_bytes[kind]
 
 
 def within_limit(data: bytes, limit: int) -> None:

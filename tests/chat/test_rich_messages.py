@@ -8,7 +8,9 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.chat.attachments import size_limit
 from app.kit.downloads import safe_filename
+from app.request_bodies import upload_limits
 from tests.chat.conftest import use_settings
 from tests.chat.media import PDF, TEXT, mp4, xlsx
 from tests.chat.test_attachments import PNG
@@ -174,3 +176,18 @@ def test_kept_file_names_are_plain_and_short(name: str) -> None:
     assert 0 < len(kept) <= 128
     assert "/" not in kept and "\\" not in kept
     assert all(ord(c) >= 0x20 and c != "\x7f" for c in kept)
+
+
+async def test_a_file_larger_than_the_image_limit_passes_the_body_limit(client, chat) -> None:
+    # 12 MB: over the 10 MB image limit, within the 20 MB file limit.
+    big = TEXT * (12 * 1024 * 1024 // len(TEXT))
+    response = await upload(client, chat, chat.patient_phone, "file", big, "血糖记录.txt")
+    assert response.status_code == 201, response.text
+    assert response.json()["size_bytes"] == len(big)
+
+
+async def test_the_body_limit_of_attachments_admits_every_kind_at_its_own_limit(app) -> None:
+    settings = app.state.settings
+    limit = upload_limits(settings)["/api/v1/chat/conversations/{conversation_id}/attachments"]
+    for kind in ("image", "voice", "file", "video"):
+        assert limit >= size_limit(settings, kind), kind
