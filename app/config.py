@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     redis_connect_timeout_seconds: float = 0.5
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # How long a request waits for a pooled connection before 503 `database_busy` (PostgreSQL).
+    db_pool_timeout_seconds: float = 30.0
     # DATABASE_URL reaches PostgreSQL through a transaction-mode pooler (PgBouncer): every
     # statement goes unprepared or under a name used once, since consecutive transactions of one
     # connection may run on different server sessions; what needs one session throughout (the

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
-from app.errors import AppError, DatabaseUnavailable
+from app.errors import AppError, DatabaseBusy, DatabaseUnavailable
 from app.kit.crypto import use_data_keys
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def _postgres_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=0 if pool_size else settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
         connect_args=connect_args,
     )
     event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
@@ -143,9 +144,15 @@ def database_unreachable(exc: BaseException) -> bool:
     """Whether `exc` means the database could not be reached, rather than a statement failing."""
     if isinstance(exc, sa_exc.DBAPIError):
         return exc.connection_invalidated
-    # No pooled connection came free in time; or the driver could not connect (refused,
-    # reset, timed out) - raised as is, before SQLAlchemy sees a DBAPI error.
-    return isinstance(exc, (sa_exc.TimeoutError, ConnectionError, TimeoutError))
+    # The driver could not connect (refused, reset, timed out) - raised as is, before
+    # SQLAlchemy sees a DBAPI error.
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether `exc` means every pooled connection stayed in use for the pool's timeout: the
+    database is up, this process has more requests in flight than connections."""
+    return isinstance(exc, sa_exc.TimeoutError)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -210,6 +217,9 @@ async def unit_of_work(
                 raise
             await session.commit()
     except Exception as exc:
+        if database_busy(exc):
+            log.warning("no pooled database connection came free: %.300s", exc)
+            raise DatabaseBusy() from exc
         if not database_unreachable(exc):
             raise
         # Nothing was committed, or the commit's outcome is unknown: either way the client's

@@ -110,6 +110,16 @@ class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unreachable"
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """Every pooled database connection stayed in use for DB_POOL_TIMEOUT_SECONDS: the database
+    is up, the process is over-full; the client retries in a second (Retry-After)."""
+
+    code = "database_busy"
+
+    def __init__(self) -> None:
+        super().__init__(extra={"retry_after_seconds": 1})
+
+
 def problem_response(
     status: int,
     code: str,

@@ -158,6 +158,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "zh": "数据库暂时无法连接",
         "en": "The database is unreachable",
     },
+    "database_busy": {
+        "zh": "服务繁忙，数据库连接已全部占用，请稍后重试",
+        "en": "The service is busy (all database connections in use), please retry shortly",
+    },
     "schema_not_at_head": {
         "zh": "数据库结构版本与程序不一致，请先执行迁移",
         "en": "The database schema is not at the code's migration head; run the migrations",

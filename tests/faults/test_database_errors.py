@@ -1,6 +1,7 @@
 """Which failures mean "the database cannot be reached" (503, retry later) and which are a
 statement going wrong (left alone: a conflict or a bug), with real PostgreSQL errors, and that
-a unit of work reports the former as `DatabaseUnavailable`."""
+a unit of work reports the former as `DatabaseUnavailable`; a pool with no connection free in
+time is `DatabaseBusy` (503 `database_busy`), not an outage."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -17,10 +19,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Environment, Settings
-from app.db import create_engine, database_unreachable, unit_of_work
-from app.errors import DatabaseUnavailable
+from app.db import create_engine, database_busy, database_unreachable, unit_of_work
+from app.errors import DatabaseBusy, DatabaseUnavailable
+from app.main import create_app
 from tests.fixtures import databases
-from tests.fixtures.servers import wait_until
+from tests.fixtures.servers import serve_in_loop, wait_until
+from tests.reading.helpers import committed_database, committed_patient
+
+POOL_TIMEOUT = sa_exc.TimeoutError(
+    "QueuePool limit of size 10 overflow 10 reached, connection timed out, timeout 30.00"
+)
 
 
 def dbapi_error(*, invalidated: bool) -> sa_exc.DBAPIError:
@@ -33,7 +41,6 @@ def dbapi_error(*, invalidated: bool) -> sa_exc.DBAPIError:
     "error",
     [
         dbapi_error(invalidated=True),
-        sa_exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached"),
         ConnectionRefusedError(111, "Connection refused"),
         ConnectionResetError(104, "Connection reset by peer"),
         TimeoutError(),  # the connect timeout
@@ -50,11 +57,22 @@ def test_lost_connections_mean_the_database_is_unreachable(error: BaseException)
         dbapi_error(invalidated=False),
         sa_exc.IntegrityError("INSERT", None, Exception("duplicate key")),
         ValueError("not a database error"),
+        POOL_TIMEOUT,
     ],
     ids=repr,
 )
 def test_other_failures_are_not_outages(error: BaseException) -> None:
     assert not database_unreachable(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [dbapi_error(invalidated=True), ConnectionRefusedError(111, "refused"), TimeoutError()],
+    ids=repr,
+)
+def test_only_a_pool_timeout_means_busy(error: BaseException) -> None:
+    assert database_busy(POOL_TIMEOUT)
+    assert not database_busy(error)
 
 
 class FailingSession:
@@ -88,6 +106,15 @@ async def test_a_unit_of_work_reports_an_outage_as_database_unavailable() -> Non
             pass
     assert raised.value.__cause__ is outage
     assert (raised.value.status, raised.value.code) == (503, "database_unreachable")
+
+
+async def test_a_unit_of_work_reports_a_pool_timeout_as_database_busy() -> None:
+    with pytest.raises(DatabaseBusy) as raised:
+        async with unit_of_work(failing_sessions(POOL_TIMEOUT)):
+            pass
+    assert raised.value.__cause__ is POOL_TIMEOUT
+    assert (raised.value.status, raised.value.code) == (503, "database_busy")
+    assert raised.value.extra == {"retry_after_seconds": 1}
 
 
 async def test_a_unit_of_work_leaves_other_failures_alone() -> None:
@@ -174,3 +201,41 @@ async def test_a_backend_killed_mid_query_is_unreachable_and_replaced(pg: Any) -
 async def test_failing_statements_are_not_outages(pg: Any, statements: list[str]) -> None:
     engine, _, _ = pg
     assert not database_unreachable(await _error_of(engine, *statements))
+
+
+@pytest.mark.postgres
+async def test_a_full_pool_answers_database_busy_while_the_database_is_up() -> None:
+    # One pooled connection, held by someone else: the request waits the pool's timeout and is
+    # told to come back (503 database_busy, Retry-After: 1), in Chinese or English; once the
+    # connection is free the same request is served by the same process.
+    async with committed_database() as (settings, sessionmaker):
+        _, headers = await committed_patient(sessionmaker, settings)
+        tight = settings.model_copy(
+            update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout_seconds": 0.3}
+        )
+        application = create_app(tight)
+        async with (
+            serve_in_loop(application) as base_url,
+            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+        ):
+            async with application.state.engine.connect() as held:
+                assert await held.scalar(text("SELECT 1")) == 1
+                busy = await http.get("/api/v1/patients/me", headers=headers)
+                english = await http.get(
+                    "/api/v1/patients/me", headers={**headers, "Accept-Language": "en"}
+                )
+            served = await http.get("/api/v1/patients/me", headers=headers)
+    for response, detail in (
+        (busy, "服务繁忙，数据库连接已全部占用，请稍后重试"),
+        (
+            english,
+            "The service is busy (all database connections in use), please retry shortly",
+        ),
+    ):
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "1"
+        problem = response.json()
+        assert (problem["code"], problem["detail"]) == ("database_busy", detail)
+        assert problem["retry_after_seconds"] == 1
+    assert served.status_code == 200, served.text
