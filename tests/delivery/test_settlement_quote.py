@@ -101,3 +101,32 @@ async def test_after_hand_over_the_quote_is_the_settled_split(
         str(world.drugs.metformin.id),
         str(world.drugs.acarbose.id),
     ]
+
+
+async def test_after_a_quality_return_the_quote_says_the_settlement_was_reversed(
+    client, world: World
+) -> None:
+    order = await ordered(client, world, fulfilment="pickup")
+    await _hand_over_at_counter(client, world, order)
+    quote_url = f"{INSURANCE}/orders/{order['id']}/quote"
+    settled = await ok(await client.get(quote_url, headers=world.as_("patient")))
+    assert (settled["basis"], settled["reversed"]) == ("settlement", False)
+    opened = await ok(
+        await client.post(
+            f"{ORDERS}/{order['id']}/quality-returns",
+            json={"reason": "药片变色"},
+            headers=world.as_("patient"),
+        ),
+        201,
+    )
+    staff, url = world.as_("pharmacist"), f"/api/v1/quality-returns/{opened['id']}"
+    await ok(await client.post(f"{url}/accept", headers=staff))
+    await ok(await client.post(f"{url}/boxes", json={"codes": opened["codes_sold"]}, headers=staff))
+    await ok(await client.post(f"{url}/complete", headers=staff))
+    after = await ok(await client.get(quote_url, headers=world.as_("patient")))
+    # The patient sees the sale they were refunded for as undone, not as a standing charge.
+    assert (after["basis"], after["settlement_id"], after["reversed"]) == (
+        "settlement",
+        settled["settlement_id"],
+        True,
+    )
