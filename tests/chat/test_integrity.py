@@ -13,7 +13,7 @@ from app.config import Environment, Settings
 from app.errors import AppError, TooManyRequests, problem_response
 from app.main import create_app
 from app.models import ChatMessage
-from tests.chat.conftest import send_text, use_settings
+from tests.chat.conftest import LimitWindow, send_text, use_settings
 from tests.chat.live import live_chat, next_of, send_frame
 from tests.realtime.clients import authed
 
@@ -62,9 +62,11 @@ async def test_a_client_id_shaped_like_a_notice_key_cannot_suppress_the_notice(
 
 async def test_a_retry_while_rate_limited_gets_the_stored_message(client, chat, app) -> None:
     use_settings(app, chat_rate_limit_messages=2, chat_rate_limit_window_seconds=60)
+    window = LimitWindow(60)
     first = await send_text(client, chat, chat.patient_phone, "早餐后 9.8", "m-1")
     await send_text(client, chat, chat.patient_phone, "午餐后 11.2", "m-2")
-    assert (await send_text(client, chat, chat.patient_phone, "晚餐后", "m-3")).status_code == 429
+    refused = await window.refused(lambda: send_text(client, chat, chat.patient_phone, "晚餐后"))
+    assert refused.status_code == 429
 
     # The phone lost the first answer and retries from its other device.
     retry = await send_text(client, chat, chat.patient_tablet, "早餐后 9.8", "m-1")
@@ -83,8 +85,9 @@ async def test_a_retry_does_not_count_against_the_rate_limit(client, chat, app) 
 
 async def test_a_rate_limited_send_carries_retry_after(client, chat, app) -> None:
     use_settings(app, chat_rate_limit_messages=1, chat_rate_limit_window_seconds=30)
+    window = LimitWindow(30)
     await send_text(client, chat, chat.patient_phone)
-    refused = await send_text(client, chat, chat.patient_phone)
+    refused = await window.refused(lambda: send_text(client, chat, chat.patient_phone))
     assert refused.status_code == 429
     seconds = int(refused.headers["Retry-After"])
     assert 1 <= seconds <= 30 and refused.json()["retry_after_seconds"] == seconds
