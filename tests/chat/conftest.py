@@ -117,10 +117,14 @@ class LimitWindow:
         self.seconds = seconds
         self.start = time.time() // seconds
 
+    def crossed(self) -> bool:
+        """Whether a window edge has passed since the sends began."""
+        return time.time() // self.seconds != self.start
+
     async def refused(self, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
         """`send` once the limit is reached: again if the first went through on an edge."""
         response = await send()
-        if response.status_code == 201 and time.time() // self.seconds != self.start:
+        if response.status_code == 201 and self.crossed():
             response = await send()
         return response
 
