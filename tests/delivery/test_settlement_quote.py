@@ -11,7 +11,7 @@ from app.insurance.rules import rule_for
 from app.kit.clock import city_date, utcnow
 from app.models import BenefitRule, PharmacyOrderLine, PrescriptionItem
 from tests.delivery.test_settlement_link import _hand_over_at_counter
-from tests.prescription.world import World, item, ok, ordered, rx_body
+from tests.prescription.world import World, item, ok, ordered, quality_returned, rx_body
 
 ORDERS = "/api/v1/orders"
 INSURANCE = "/api/v1/insurance"
@@ -111,18 +111,7 @@ async def test_after_a_quality_return_the_quote_says_the_settlement_was_reversed
     quote_url = f"{INSURANCE}/orders/{order['id']}/quote"
     settled = await ok(await client.get(quote_url, headers=world.as_("patient")))
     assert (settled["basis"], settled["reversed"]) == ("settlement", False)
-    opened = await ok(
-        await client.post(
-            f"{ORDERS}/{order['id']}/quality-returns",
-            json={"reason": "药片变色"},
-            headers=world.as_("patient"),
-        ),
-        201,
-    )
-    staff, url = world.as_("pharmacist"), f"/api/v1/quality-returns/{opened['id']}"
-    await ok(await client.post(f"{url}/accept", headers=staff))
-    await ok(await client.post(f"{url}/boxes", json={"codes": opened["codes_sold"]}, headers=staff))
-    await ok(await client.post(f"{url}/complete", headers=staff))
+    await quality_returned(client, world, order)
     after = await ok(await client.get(quote_url, headers=world.as_("patient")))
     # The patient sees the sale they were refunded for as undone, not as a standing charge.
     assert (after["basis"], after["settlement_id"], after["reversed"]) == (
