@@ -11,7 +11,7 @@ from app.insurance.rules import rule_for
 from app.kit.clock import city_date, utcnow
 from app.models import BenefitRule, PharmacyOrderLine, PrescriptionItem
 from tests.delivery.test_settlement_link import _hand_over_at_counter
-from tests.prescription.world import World, item, ok, ordered, rx_body
+from tests.prescription.world import World, item, ok, ordered, quality_returned, rx_body
 
 ORDERS = "/api/v1/orders"
 INSURANCE = "/api/v1/insurance"
@@ -101,3 +101,21 @@ async def test_after_hand_over_the_quote_is_the_settled_split(
         str(world.drugs.metformin.id),
         str(world.drugs.acarbose.id),
     ]
+
+
+async def test_after_a_quality_return_the_quote_says_the_settlement_was_reversed(
+    client, world: World
+) -> None:
+    order = await ordered(client, world, fulfilment="pickup")
+    await _hand_over_at_counter(client, world, order)
+    quote_url = f"{INSURANCE}/orders/{order['id']}/quote"
+    settled = await ok(await client.get(quote_url, headers=world.as_("patient")))
+    assert (settled["basis"], settled["reversed"]) == ("settlement", False)
+    await quality_returned(client, world, order)
+    after = await ok(await client.get(quote_url, headers=world.as_("patient")))
+    # The patient sees the sale they were refunded for as undone, not as a standing charge.
+    assert (after["basis"], after["settlement_id"], after["reversed"]) == (
+        "settlement",
+        settled["settlement_id"],
+        True,
+    )

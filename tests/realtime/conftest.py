@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,7 +17,7 @@ from app.db import create_engine, create_sessionmaker
 from app.main import create_app
 from app.models import Role
 from tests.fixtures import databases
-from tests.fixtures.servers import serve_in_loop
+from tests.fixtures.servers import serve_in_loop, wait_until
 from tests.realtime.clients import User, sign_in, ws_url
 
 requires_redis = pytest.mark.skipif(
@@ -81,6 +82,19 @@ def start_gateway(
         settings = Settings(APP_ENV=Environment.test, **{**values, **overrides})
         app = create_app(settings)
         async with serve_in_loop(app) as base_url:
+            if hub_redis_url is not None and settings.redis_url == hub_redis_url:
+                # Clients are sent only to a ready process: on Redis, ready means its listener
+                # is subscribed (before that a socket is closed with 1013, as it should be).
+                await _until_ready(base_url)
             yield Gateway(app, ws_url(base_url))
 
     return start
+
+
+async def _until_ready(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as http:
+
+        async def ready() -> bool:
+            return (await http.get("/readyz")).status_code == 200
+
+        await wait_until(ready, within=30, interval=0.05, what="/readyz 200")
