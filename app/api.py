@@ -28,7 +28,9 @@ from app.payment.reconciliation_endpoints import router as reconciliation_router
 from app.pharmacy.dashboard import router as dashboard_router
 from app.pharmacy.delivery.endpoints import router as delivery_router
 from app.pharmacy.endpoints import router as pharmacy_router
+from app.pharmacy.returns.endpoints import router as quality_return_router
 from app.prescription.endpoints import router as prescription_router
+from app.prescription.key_endpoints import router as signing_key_router
 from app.reading.endpoints import router as reading_router
 from app.realtime.gateway import router as realtime_router
 from app.reference.endpoints import router as reference_router
@@ -67,6 +69,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(platform_router)
     app.include_router(payment_router)
     app.include_router(prescription_router)
+    app.include_router(signing_key_router)
     app.include_router(pharmacy_router)
+    app.include_router(quality_return_router)
     app.include_router(dashboard_router)
     app.include_router(realtime_router)

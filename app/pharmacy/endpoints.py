@@ -21,7 +21,6 @@ from app.openapi_contract import raw_json_body
 from app.pharmacy import callbacks, orders, stores, webhooks
 from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy.delivery import geo
-from app.pharmacy.returns.endpoints import router as returns_router
 from app.pharmacy.schemas import (
     CallbackAck,
     Coordinates,
@@ -311,7 +310,3 @@ async def partner_callback(
         request.headers,
         await request.body(),
     )
-
-
-# After-sale quality returns live in their own package; their routes share this prefix.
-router.include_router(returns_router)

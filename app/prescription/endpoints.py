@@ -20,7 +20,6 @@ from app.models import Prescription, Role
 from app.prescription import formulary
 from app.prescription import repository as rx_repository
 from app.prescription import service as rx_service
-from app.prescription.key_endpoints import router as key_router
 from app.prescription.schemas import (
     FormularyItemIn,
     FormularyItemOut,
@@ -38,7 +37,6 @@ from app.prescription.schemas import (
 from app.prescription.views import present, present_formulary, present_payload
 
 router = APIRouter(prefix="/api/v1", tags=["prescriptions"])
-router.include_router(key_router)
 
 Doctor = Annotated[Principal, require_roles(Role.doctor)]
 Pharmacist = Annotated[Principal, require_roles(Role.pharmacist)]

@@ -25,7 +25,9 @@ from app.prescription.schemas import (
 )
 from app.prescription.views import present_key
 
-router = APIRouter(tags=["signing keys"])
+# Included beside the prescriptions router, not inside it: a nested router's routes keep
+# their own path, so the access log and metrics would name them without /api/v1.
+router = APIRouter(prefix="/api/v1", tags=["prescriptions", "signing keys"])
 
 Doctor = Annotated[Principal, require_roles(Role.doctor)]
 Admin = Annotated[Principal, require_roles(Role.admin)]

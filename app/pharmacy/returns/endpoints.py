@@ -32,7 +32,7 @@ from app.pharmacy.returns.states import ReturnStatus
 from app.pharmacy.returns.views import present_returns
 
 # Mounted under /api/v1 by the pharmacy router.
-router = APIRouter(tags=["quality returns"])
+router = APIRouter(prefix="/api/v1", tags=["pharmacy", "quality returns"])
 
 PatientOrPharmacist = Annotated[Principal, require_roles(Role.patient, Role.pharmacist)]
 StorePharmacist = Annotated[Principal, require_roles(Role.pharmacist)]
