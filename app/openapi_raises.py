@@ -4,9 +4,10 @@ At OpenAPI generation the endpoint of every route and every dependency FastAPI c
 (`Depends`, the role guards, the session) are read with `ast`, and the walk follows the app's
 own functions they reach. What it collects:
 
-- `raise SomeError("a_code", ...)` and `SomeError("a_code")` built anywhere (errors are built to
-  be raised), where `SomeError` is an `AppError` subclass: the class's `status`, and the literal
-  code (both branches of `"a" if ... else "b"`), or the class's own `code` when none is given;
+- `raise SomeError(<literal code>, ...)`, and `SomeError(<literal code>)` built anywhere (errors
+  are built to be raised), where `SomeError` is an `AppError` subclass: the class's `status`,
+  and the literal code (both branches of `"a" if ... else "b"`; a parameter of the function,
+  bound to the literals its callers pass), or the class's own `code` when none is given;
 - `raise SomeError` (the class itself): its `status` and `code`.
 
 What it follows, resolving names against the running module's globals (so imports, aliases
