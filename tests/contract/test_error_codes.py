@@ -23,6 +23,11 @@ DOCUMENT = ROOT / "openapi" / "openapi.json"
 KNOWN = [
     ("post", "/api/v1/orders", "409", "insured_identity_unverified"),
     ("post", "/api/v1/orders", "409", "out_of_stock"),
+    # Raised by a dependency of the route (its required idempotency key).
+    ("post", "/api/v1/orders", "422", "idempotency_key_reused"),
+    # Both branches of `Conflict("entitlement_expired" if ... else "not_entitled")`.
+    ("post", "/api/v1/prescriptions", "409", "entitlement_expired"),
+    ("post", "/api/v1/prescriptions", "409", "not_entitled"),
     ("post", "/api/v1/chat/conversations/{conversation_id}/attachments", "413",
      "chat_attachment_too_large"),
     # Passed in by the caller of the function that raises it (a parameter bound to a literal).
