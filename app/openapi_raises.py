@@ -225,10 +225,16 @@ def _argument(function: types.FunctionType, call: ast.Call, name: str) -> ast.ex
 def _constructed(
     error: type[AppError], call: ast.Call, parameters: frozenset[str]
 ) -> Iterator[tuple[int, str | Parameter | None]]:
-    """The (status, code) pairs of `error(...)` as written at a call."""
-    given = call.args[0] if call.args else None
+    """The (status, code) pairs of `error(...)` as written at a call. A class whose own
+    `__init__` takes no `code` (e.g. `PlatformRefused(infcode, message)`) answers its class
+    code whatever it is given."""
+    init = next(c.__dict__["__init__"] for c in error.__mro__ if "__init__" in c.__dict__)
+    takes = init.__code__.co_varnames[
+        1 : init.__code__.co_argcount + init.__code__.co_kwonlyargcount
+    ]
+    given = call.args[0] if call.args and takes[:1] == ("code",) else None
     for keyword in call.keywords:
-        if keyword.arg == "code":
+        if keyword.arg == "code" and "code" in takes:
             given = keyword.value
     if isinstance(given, ast.Constant) and given.value is None:
         given = None

@@ -134,7 +134,8 @@ def test_every_code_observed_in_the_api_tests_is_documented(paths, tmp_path: Pat
     undocumented = sorted(
         (method, path, status, code)
         for method, path, status, code in observed
-        if code
+        if path in paths  # routes left out of the document (Nightscout's aliases) are not in it
+        and code
         not in paths[path][method.lower()]["responses"]
         .get(str(status), {})
         .get("x-error-codes", [])
