@@ -15,7 +15,11 @@ added here to FastAPI's document:
   bytes comes before parsing), declared with `raw_json_body`;
 - the errors each operation can answer by status (401 without a valid token, 403 for a role
   that may not call it, 404 for an object that does not exist or is not the caller's) next to
-  the 422 and default problem answers of app/openapi_errors.py.
+  the 422 and default problem answers of app/openapi_errors.py;
+- the business errors each operation can answer (409 `insured_identity_unverified`, 413
+  `chat_attachment_too_large`, ...), found in its code by app/openapi_raises.py: per status,
+  the codes as `x-error-codes` and one Problem example per code (generators keep the one
+  `Problem` type; the codes are data, so both generators still generate every operation).
 
 CI generates a Python client (openapi-python-client) and TypeScript types (openapi-typescript)
 from the committed document and fails when either skips an operation (tests/contract).
@@ -24,6 +28,7 @@ from the committed document and fails when either skips an operation (tests/cont
 from __future__ import annotations
 
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
@@ -33,7 +38,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.authz.principal import current_principal, roles_admitted_by
+from app.errors import PROBLEM_JSON
+from app.i18n import MESSAGES
 from app.models import Role
+from app.openapi_raises import ErrorWalk
 
 PATIENT_APP = "patient-miniprogram"
 DOCTOR_APP = "doctor-app"
@@ -175,6 +183,76 @@ def _errors(route: RouteContext) -> dict[str, dict[str, Any]]:
     return answers
 
 
+# Codes every answer of these statuses can carry, whatever the walk finds.
+_FIXED_CODES = {
+    "401": ("not_authenticated", "token_invalid", "session_revoked"),
+    "403": ("forbidden_role",),
+    "422": ("validation_failed",),
+}
+
+
+def _example(status: int, code: str) -> dict[str, Any]:
+    """A Problem as the handlers answer `code` (its message with its placeholders); kept once
+    in the document's `components/examples` and referred to by every answer with the code."""
+    message = MESSAGES.get(code, {"zh": code, "en": code})
+    return {
+        "summary": message["en"],
+        "value": {
+            "type": f"https://errors.chronic-care.cn/{code}",
+            "title": code,
+            "status": status,
+            "code": code,
+            "detail": message["zh"],
+            "request_id": "4f6c1d3e9a2b4c7d8e0f1a2b3c4d5e6f",
+        },
+    }
+
+
+def _example_ref(examples: dict[str, Any], status: int, code: str) -> dict[str, str]:
+    name = f"{status}_{code}"
+    examples.setdefault(name, _example(status, code))
+    return {"$ref": f"#/components/examples/{name}"}
+
+
+def _document_codes(
+    responses: dict[str, Any], route: RouteContext, walk: ErrorWalk, examples: dict[str, Any]
+) -> dict[str, Any]:
+    """`responses` with the errors found in the route's code: per status its codes
+    (`x-error-codes`) and an example of each; a status not yet declared gets its answer."""
+    endpoint = route.original_route
+    assert isinstance(endpoint, APIRoute)
+    raised = walk.of_route([endpoint.endpoint, *(d.call for d in _dependants(route.dependant))])
+    for status in sorted(raised.codes):
+        key = str(status)
+        codes = set(raised.codes[status])
+        if key in responses:
+            codes |= set(_FIXED_CODES.get(key, ()))
+        listed = sorted(codes)
+        answer = responses.get(key)
+        if answer is None:
+            named = f"code {', '.join(listed)}" if listed else "codes chosen at run time"
+            if listed and status in raised.dynamic:
+                named += ", or others chosen at run time"
+            answer = {"description": f"{HTTPStatus(status).phrase} ({named})"}
+        else:
+            unnamed = [code for code in listed if code not in answer["description"]]
+            if unnamed:
+                answer["description"] += f" (code {', '.join(unnamed)})"
+            if status in raised.dynamic:
+                answer["description"] += "; other codes are chosen at run time"
+        answer["x-error-codes"] = listed
+        answer["content"] = {
+            PROBLEM_JSON: {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "examples": {code: _example_ref(examples, status, code) for code in listed},
+            }
+        }
+        responses[key] = answer
+    errors = sorted(key for key in responses if key[0] in "45")
+    others = [key for key in responses if key not in errors and key != "default"]
+    return {key: responses[key] for key in [*others, *errors, "default"] if key in responses}
+
+
 def _declare_binary(operation: dict[str, Any]) -> None:
     for response in operation.get("responses", {}).values():
         for media_type, body in response.get("content", {}).items():
@@ -191,6 +269,8 @@ def document_contract(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = generate()
+        walk = ErrorWalk()
+        examples: dict[str, Any] = {}
         _add_raw_body_schemas(document)
         paths = document.get("paths", {})
         for route in iter_route_contexts(app.routes):
@@ -203,8 +283,10 @@ def document_contract(app: FastAPI) -> None:
                     continue
                 operation["x-clients"] = clients
                 operation["tags"] = [*operation.get("tags", []), *(f"client:{c}" for c in clients)]
-                operation["responses"] = {**_errors(route), **operation["responses"]}
+                responses = {**_errors(route), **operation["responses"]}
+                operation["responses"] = _document_codes(responses, route, walk, examples)
                 _declare_binary(operation)
+        document["components"]["examples"] = dict(sorted(examples.items()))
         domains = sorted({t for ops in paths.values() for o in ops.values() for t in o["tags"]})
         document["tags"] = [
             {"name": f"client:{name}", "description": text} for name, text in CLIENTS.items()

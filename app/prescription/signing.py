@@ -197,8 +197,10 @@ def check_signature(
     key_id, signed_at = claimed_key_and_time(content)
     if key is None or key.id != key_id or key.doctor_id != prescription.doctor_id:
         raise Conflict("signing_key_not_active")  # another doctor's key is as good as none
-    if key.status in ("pending", "revoked"):
-        raise Conflict(f"signing_key_{key.status}")
+    if key.status == "pending":
+        raise Conflict("signing_key_pending")
+    if key.status == "revoked":
+        raise Conflict("signing_key_revoked")
     if key.status != "active" or not was_active_at(key, signed_at):
         raise Conflict("signing_key_not_active")
     if not now - PAYLOAD_TTL <= signed_at <= now + CLOCK_SKEW:

@@ -90,7 +90,8 @@ def _examples(
             if "example" in node:
                 yield f"{here}/example", schema, node["example"]
             for name, example in (node.get("examples") or {}).items():
-                yield f"{here}/examples/{name}", schema, example["value"]
+                # An Example object, or a reference to one kept in components/examples.
+                yield f"{here}/examples/{name}", schema, example.get("value", example)
         elif "example" in node:
             yield f"{here}/example", here, node["example"]
     for key, child in node.items():
@@ -103,6 +104,10 @@ def _failures(document: dict[str, Any]) -> tuple[int, list[str]]:
     registry = jsonschema_rs.Registry([(BASE, document)], draft=jsonschema_rs.Draft202012)
     checked, failures = 0, []
     for where, pointer, example in _examples(document):
+        if isinstance(example, dict) and set(example) == {"$ref"}:
+            prefix, name = example["$ref"].rsplit("/", 1)
+            assert prefix == "#/components/examples", where
+            example = document["components"]["examples"][name]["value"]
         validator = jsonschema_rs.Draft202012Validator(
             {"$ref": f"{BASE}#{pointer}"}, registry=registry, validate_formats=True
         )

@@ -1,0 +1,145 @@
+"""Every operation's business errors are in the committed OpenAPI document with their codes,
+found in the code (app/openapi_raises.py), and every code the service is seen to answer in the
+API tests is among those its operation declares."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.i18n import MESSAGES
+from tests.fixtures.error_recorder import OUTPUT
+
+ROOT = Path(__file__).parents[2]
+DOCUMENT = ROOT / "openapi" / "openapi.json"
+
+# (method, path, status, code) that the walk must find: one or two per domain.
+KNOWN = [
+    ("post", "/api/v1/orders", "409", "insured_identity_unverified"),
+    ("post", "/api/v1/orders", "409", "out_of_stock"),
+    # Raised by a dependency of the route (its required idempotency key).
+    ("post", "/api/v1/orders", "422", "idempotency_key_reused"),
+    # Both branches of `Conflict("entitlement_expired" if ... else "not_entitled")`.
+    ("post", "/api/v1/prescriptions", "409", "entitlement_expired"),
+    ("post", "/api/v1/prescriptions", "409", "not_entitled"),
+    ("post", "/api/v1/chat/conversations/{conversation_id}/attachments", "413",
+     "chat_attachment_too_large"),
+    # Passed in by the caller of the function that raises it (a parameter bound to a literal).
+    ("post", "/api/v1/chat/conversations/{conversation_id}/attachments", "413",
+     "chat_voice_too_long"),
+    ("post", "/api/v1/chat/conversations/{conversation_id}/attachments", "415",
+     "chat_attachment_type_unsupported"),
+    ("post", "/api/v1/enrollment/applications", "409", "disease_not_in_catalogue"),
+    ("post", "/api/v1/auth/password-login", "429", "sign_in_throttled"),
+    ("post", "/api/v1/patients/{patient_id}/readings/import", "413",
+     "reading_import_too_many_rows"),
+    ("post", "/api/v1/ecg-strips", "422", "ecg_duration_out_of_range"),
+    ("post", "/api/v1/devices", "409", "device_already_bound"),
+    ("post", "/api/v1/patients/{patient_id}/bp-sleep-periods", "409", "sleep_period_overlaps"),
+    ("post", "/api/v1/prescriptions/{prescription_id}/sign", "409", "signing_key_revoked"),
+    ("post", "/api/v1/entries", "401", "nightscout_unauthorized"),
+    ("post", "/api/v1/identity/patients/{patient_id}/platform-verifications", "404",
+     "insured_person_not_found"),
+]  # fmt: skip
+
+# API tests whose error answers are recorded: many business refusals, across the domains.
+RECORDED_TESTS = [
+    "tests/prescription/test_signing.py",
+    "tests/enrollment/test_applications.py",
+    "tests/pharmacy/test_quality_returns.py",
+    "tests/ecg/test_strips_api.py",
+    "tests/auth/test_password_and_tokens.py",
+    "tests/pharmacy/test_routing.py",
+    "tests/chat/test_attachments.py",
+    "tests/catalogue/test_catalogue.py",
+    "tests/care/test_care.py",
+    "tests/staff/test_staff_api.py",
+]
+
+# What the walk cannot see, observed in the recorded tests: a staff refusal is built by
+# `app.staff.service.refusal` from a `Problem` whose code, and the status it maps to, are
+# chosen at run time (documented as such: "codes chosen at run time" under 422).
+UNRESOLVED_OPERATIONS = {
+    ("POST", "/api/v1/staff"),
+    ("POST", "/api/v1/staff/{account_id}/move"),
+    ("POST", "/api/v1/staff/{account_id}/suspend"),
+}
+
+
+@pytest.fixture(scope="module")
+def paths() -> dict[str, Any]:
+    return json.loads(DOCUMENT.read_text(encoding="utf-8"))["paths"]
+
+
+@pytest.fixture(scope="module")
+def examples() -> dict[str, Any]:
+    return json.loads(DOCUMENT.read_text(encoding="utf-8"))["components"]["examples"]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "code"), KNOWN)
+def test_a_known_business_error_is_documented_with_its_code(
+    paths, examples, method: str, path: str, status: str, code: str
+) -> None:
+    answer = paths[path][method]["responses"][status]
+    assert code in answer["x-error-codes"]
+    assert code in answer["description"]
+    reference = answer["content"]["application/problem+json"]["examples"][code]["$ref"]
+    example = examples[reference.rsplit("/", 1)[1]]["value"]
+    assert (example["status"], example["code"]) == (int(status), code)
+
+
+def test_every_listed_code_has_an_example_and_a_message(paths, examples) -> None:
+    listed = 0
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                codes = answer.get("x-error-codes", [])
+                content = answer["content"]["application/problem+json"] if codes else {}
+                assert sorted(content.get("examples", {})) == codes, (method, path, status)
+                for code in codes:
+                    name = content["examples"][code]["$ref"].rsplit("/", 1)[1]
+                    value = examples[name]["value"]
+                    assert (value["status"], value["code"]) == (int(status), code)
+                    assert code in MESSAGES, code  # so clients can show its detail
+                listed += len(codes)
+    assert listed > 1000
+
+
+def test_a_status_the_code_answers_with_no_fixed_code_says_so(paths) -> None:
+    # A refusal whose code is computed at run time is still declared, and says so.
+    answer = paths["/api/v1/staff"]["post"]["responses"]["422"]
+    assert "chosen at run time" in answer["description"]
+
+
+def test_every_code_observed_in_the_api_tests_is_documented(paths, tmp_path: Path) -> None:
+    output = tmp_path / "observed.json"
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-p", "tests.fixtures.error_recorder",
+            "-p", "no:cacheprovider", "-n", "0", "-q", *RECORDED_TESTS,
+        ],
+        cwd=ROOT, env={**os.environ, OUTPUT: str(output)},
+        capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    observed = [tuple(item) for item in json.loads(output.read_text(encoding="utf-8"))]
+    business = [(m, p, s, c) for m, p, s, c in observed if s not in (401, 403)]
+    assert len(business) > 50, observed  # the recording saw the refusals the tests provoke
+    undocumented = sorted(
+        (method, path, status, code)
+        for method, path, status, code in observed
+        if path in paths  # routes left out of the document (Nightscout's aliases) are not in it
+        and code
+        not in paths[path][method.lower()]["responses"]
+        .get(str(status), {})
+        .get("x-error-codes", [])
+    )
+    assert [u for u in undocumented if u[:2] not in UNRESOLVED_OPERATIONS] == []
+    # Each operation named unresolved still is (drop it from the set once the walk sees it).
+    assert {u[:2] for u in undocumented} == UNRESOLVED_OPERATIONS
