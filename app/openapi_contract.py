@@ -222,9 +222,12 @@ def _document_codes(
     endpoint = route.original_route
     assert isinstance(endpoint, APIRoute)
     raised = walk.of_route([endpoint.endpoint, *(d.call for d in _dependants(route.dependant))])
-    for status in sorted(raised.codes):
+    # Also the statuses already declared whose answers carry fixed codes (e.g. 422
+    # `validation_failed` of a body the walk finds no business 422 for).
+    fixed = {int(key) for key in _FIXED_CODES if key in responses}
+    for status in sorted(set(raised.codes) | fixed):
         key = str(status)
-        codes = set(raised.codes[status])
+        codes = set(raised.codes.get(status, ()))
         if key in responses:
             codes |= set(_FIXED_CODES.get(key, ()))
         listed = sorted(codes)

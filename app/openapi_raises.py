@@ -14,25 +14,31 @@ What it follows, resolving names against the running module's globals (so import
 and module-level instances resolve as Python resolves them):
 
 - functions and methods named by module (`orders.create_order`), by imported name, by class
-  (`Store.find`), on a module-level instance (`MACHINE.check`), on `self`/`cls`, or on a
-  parameter annotated with an app class; a function merely referenced (passed as a callback)
-  is followed as if called;
+  (`Store.find`), on a module-level instance (`MACHINE.check`), on `self`/`cls`, on a
+  parameter annotated with an app class, or on a local every binding of which gives it one
+  app class (`name: Store = ...`, `name = Store(...)`, `name = [await] f(...)` where `f`'s
+  return annotation names the class, e.g. an accessor of an object kept in `app.state`);
+  a function merely referenced (passed as a callback) is followed as if called;
+- a method of a `Protocol`: the same method of every app class declared to implement it
+  (subclassing the Protocol, which mypy checks), e.g. the insurance platform's client;
 - `SomeAppClass(...)`: its `__init__`, when the class defines one.
 
 Only functions of the `app` package are read; the walk is cached per function and stops
 `MAX_DEPTH` calls deep. It cannot see, and so documents nothing for (the `default` Problem
 covers these):
 
-- calls on values whose class it cannot tell (a local bound to what a call returned, an item
-  of a list, a dict of handlers, `getattr`), and handlers run by a registry (event handlers,
-  outbox jobs) unless also referenced by the code it walks;
-- a code computed at run time (`Conflict(f"signing_key_{status}")`, `StaffRefused(problem.code)`
-  with its status set afterwards): the status is still documented, with `dynamic` set;
+- calls on values whose class it cannot tell (an unannotated value, an item of a list, a dict
+  of handlers, `getattr`, a bare `request.app.state.x`, a structural implementation of a
+  Protocol that does not declare it), and handlers run by a registry (event handlers, outbox
+  jobs) unless also referenced by the code it walks;
+- a code computed at run time (`Conflict(f"signing_key_{status}")`, a code read from data):
+  the status is still documented, with `dynamic` set;
 - errors of middleware (413 `payload_too_large` of the body limit, handled before routing) and of
   the generic handlers (422 `validation_failed`, 409 `concurrent_update`), declared elsewhere.
 
 It over-approximates where code is conditional: an error raised on a branch the route never
-takes (or caught by a caller) is still listed.
+takes (or caught by a caller), or one built and reported rather than raised (the staff
+checks, which the spreadsheet import reports per row), is still listed.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import inspect
 import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from app.errors import AppError
 
@@ -137,25 +143,12 @@ def _owner_class(function: types.FunctionType) -> type | None:
     return owner if isinstance(owner, type) else None
 
 
-class _Scope:
-    """How names in one function's body resolve: its module's globals, `self`/`cls`, and its
-    parameters annotated with a class."""
+class _Names:
+    """How names resolve in one module: its globals, as Python resolves them."""
 
-    def __init__(
-        self, function: types.FunctionType, node: ast.FunctionDef | ast.AsyncFunctionDef
-    ) -> None:
-        self.globals = function.__globals__
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.globals = namespace
         self.locals: dict[str, Any] = {}
-        owner = _owner_class(function)
-        arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
-        self.parameters = frozenset(argument.arg for argument in arguments)
-        for position, argument in enumerate(arguments):
-            if position == 0 and owner is not None and argument.arg in ("self", "cls"):
-                self.locals[argument.arg] = owner
-                continue
-            annotated = self.annotation(argument.annotation)
-            if annotated is not None:
-                self.locals[argument.arg] = annotated
 
     def annotation(self, node: ast.expr | None) -> type | None:
         """The app class an annotation names (`Store`, `Store | None`, `"Store"`)."""
@@ -186,6 +179,93 @@ class _Scope:
             except Exception:  # an object whose attributes cannot be read statically
                 return None
         return None
+
+
+def _returned(function: types.FunctionType) -> type | None:
+    """The app class a function's return annotation names (what awaiting a coroutine gives)."""
+    annotation = function.__annotations__.get("return")
+    if isinstance(annotation, str):
+        try:
+            node: ast.expr = ast.parse(annotation, mode="eval").body
+        except SyntaxError:
+            return None
+        return _Names(function.__globals__).annotation(node)
+    if isinstance(annotation, type) and annotation.__module__.startswith(_PACKAGE):
+        return annotation
+    return None
+
+
+class _Scope(_Names):
+    """How names in one function's body resolve: its module's globals, `self`/`cls`, its
+    parameters annotated with a class, and its locals whose every binding is typed (annotated,
+    or the result of an app function whose return annotation names a class)."""
+
+    def __init__(
+        self, function: types.FunctionType, node: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> None:
+        super().__init__(function.__globals__)
+        owner = _owner_class(function)
+        arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+        self.parameters = frozenset(argument.arg for argument in arguments)
+        for position, argument in enumerate(arguments):
+            if position == 0 and owner is not None and argument.arg in ("self", "cls"):
+                self.locals[argument.arg] = owner
+                continue
+            annotated = self.annotation(argument.annotation)
+            if annotated is not None:
+                self.locals[argument.arg] = annotated
+        self._type_locals(node)
+
+    def _type_locals(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """Type the locals bound only by `name = f(...)`, `name = await f(...)`,
+        `name = Class(...)` or `name: Class = ...`, all to one class; read in source order,
+        so a local typed from another resolves. A name also bound any other way (a loop,
+        `with ... as`, unpacking) stays unknown; parameters keep their annotation."""
+        bindings: dict[str, set[type | None]] = {}
+        typed: set[int] = set()  # the Name nodes bound by the statements read here
+        statements = sorted(
+            (n for n in ast.walk(node) if isinstance(n, ast.Assign | ast.AnnAssign)),
+            key=lambda n: (n.lineno, n.col_offset),
+        )
+        for statement in statements:
+            target: ast.expr
+            if isinstance(statement, ast.AnnAssign):
+                target, found = statement.target, self.annotation(statement.annotation)
+            elif len(statement.targets) == 1:
+                target, found = statement.targets[0], self._result(statement.value)
+            else:
+                continue
+            if not isinstance(target, ast.Name) or target.id in self.parameters:
+                continue
+            if _is_app_error(found):
+                found = None  # an error held in a local: `raise name` is not its class's code
+            typed.add(id(target))
+            bindings.setdefault(target.id, set()).add(found)
+            if bindings[target.id] == {found} and found is not None:
+                self.locals[target.id] = found
+            else:
+                self.locals.pop(target.id, None)
+        for child in ast.walk(node):
+            if (
+                isinstance(child, ast.Name)
+                and isinstance(child.ctx, ast.Store)
+                and id(child) not in typed
+                and child.id in bindings
+            ):
+                self.locals.pop(child.id, None)
+
+    def _result(self, value: ast.expr) -> type | None:
+        """The app class a value is an instance of: an app class built, or what an app
+        function returns by its return annotation (awaited, for a coroutine)."""
+        if isinstance(value, ast.Await):
+            value = value.value
+        if not isinstance(value, ast.Call):
+            return None
+        called = self.resolve(value.func)
+        if isinstance(called, type):
+            return called if called.__module__.startswith(_PACKAGE) else None
+        function = _app_function(called)
+        return None if function is None else _returned(function)
 
 
 def _codes(argument: ast.expr, parameters: frozenset[str]) -> Iterator[str | Parameter | None]:
@@ -260,6 +340,29 @@ def _callee(value: Any) -> types.FunctionType | None:
     return _app_function(value)
 
 
+def _callees(value: Any) -> list[types.FunctionType]:
+    """The app functions that calling `value` can run: its function, or for a method of a
+    Protocol, the same method of every app class declared to implement it (by subclassing
+    the Protocol, so mypy checks the claim)."""
+    function = _callee(value)
+    if function is None:
+        return []
+    owner = _owner_class(function)
+    if owner is None or Protocol not in owner.__bases__:
+        return [function]
+    found: list[types.FunctionType] = []
+    pending: list[type] = owner.__subclasses__()
+    while pending:
+        implementation = pending.pop()
+        pending.extend(implementation.__subclasses__())
+        if Protocol in implementation.__bases__:
+            continue  # a Protocol extending this one: its own implementations are found here
+        method = _app_function(inspect.getattr_static(implementation, function.__name__, None))
+        if method is not None and method is not function and method not in found:
+            found.append(method)
+    return found
+
+
 class ErrorWalk:
     """Walks functions for the AppErrors they can raise; one instance caches its results."""
 
@@ -272,8 +375,7 @@ class ErrorWalk:
         """The errors of an endpoint and its dependencies' callables."""
         raised = Raised()
         for call in calls:
-            function = _callee(call)
-            if function is not None:
+            for function in _callees(call):
                 found = self._function(function, 0)
                 raised.merge(found)
                 for status, _ in found.parametric:
@@ -318,14 +420,16 @@ class ErrorWalk:
                 if _is_app_error(target):
                     for status, code in _constructed(target, child, scope.parameters):
                         raised.add(status, code)
-                elif (callee := _callee(target)) is not None:
-                    called.add(id(child.func))
-                    found = self._function(callee, depth + 1)
-                    raised.merge(found)
-                    for status, name in found.parametric:
-                        given = _argument(callee, child, name)
-                        for code in [None] if given is None else _codes(given, scope.parameters):
-                            raised.add(status, code)
+                else:
+                    for callee in _callees(target):
+                        called.add(id(child.func))
+                        found = self._function(callee, depth + 1)
+                        raised.merge(found)
+                        for status, name in found.parametric:
+                            given = _argument(callee, child, name)
+                            codes = [None] if given is None else _codes(given, scope.parameters)
+                            for code in codes:
+                                raised.add(status, code)
             elif isinstance(child, ast.Raise) and child.exc is not None:
                 target = scope.resolve(child.exc)
                 if _is_app_error(target):
@@ -338,8 +442,7 @@ class ErrorWalk:
                 # A function referenced, not called here (a callback): followed as if called.
                 target = scope.resolve(child)
                 if target is not None and not isinstance(target, types.ModuleType):
-                    callee = _callee(target)
-                    if callee is not None:
+                    for callee in _callees(target):
                         found = self._function(callee, depth + 1)
                         raised.merge(found)
                         for status, _ in found.parametric:

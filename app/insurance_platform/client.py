@@ -98,7 +98,7 @@ class InsurancePlatform(Protocol):
         ...
 
 
-class HttpInsurancePlatform:
+class HttpInsurancePlatform(InsurancePlatform):
     """The platform over HTTP (the app's shared httpx client), audited in the database."""
 
     def __init__(

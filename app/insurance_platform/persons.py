@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.identity.sources import InsuranceType, PersonRecord
+from app.identity.sources import InsuranceType, InsuredIdentitySource, PersonRecord
 from app.insurance_platform.amounts import yuan_to_fen
 from app.insurance_platform.client import InsurancePlatform, PlatformUnreachable
 from app.insurance_platform.envelope import interface_time
@@ -104,8 +104,8 @@ async def query_person(
     return PlatformPerson(record=record, psn_no=psn_no)
 
 
-class PlatformPersonSource:
-    """`identity.sources.InsuredIdentitySource` answered by the platform's 1101."""
+class PlatformPersonSource(InsuredIdentitySource):
+    """The insured-identity source answered by the platform's 1101."""
 
     def __init__(self, platform: InsurancePlatform) -> None:
         self._platform = platform

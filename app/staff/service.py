@@ -10,7 +10,6 @@ and protect nothing more.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -47,40 +46,34 @@ WORKPLACES: dict[str, frozenset[WorkplaceKind]] = {
     Role.courier: frozenset({"store"}),
 }
 DOCTOR_ONLY_FIELDS = ("department_zh", "title_zh", "max_active_patients", "specialties")
-# Problems that are not a malformed request: a name in use, a place that does not exist.
-_STATUS = {
-    "staff_username_taken": 409,
-    "staff_institution_not_found": 404,
-    "staff_store_not_found": 404,
-    "staff_cannot_suspend_self": 409,
-    "staff_already_suspended": 409,
-    "staff_not_suspended": 409,
-    "staff_move_same_workplace": 409,
-    "staff_move_changes_kind": 409,
-}
 
 
 class StaffRefused(AppError):
-    """A staff act refused; the status follows the problem (409, 404, else 422)."""
+    """A staff act refused: a request this role and place do not allow (422). `field` names
+    the field at fault, which the spreadsheet import reports per row."""
 
     status = 422
 
+    def __init__(
+        self, code: str, field: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(code)
+        self.field = field
+        # Set after: a message's values may include one named `code`.
+        self.params = dict(params or {})
 
-@dataclass(frozen=True)
-class Problem:
-    """What is wrong with a new staff member: the field at fault and a message code."""
 
-    field: str | None
-    code: str
-    params: dict[str, object] = dataclasses.field(default_factory=dict)
+class StaffConflict(StaffRefused):
+    """Refused by the accounts as they are: a name in use, a suspension already (or not) in
+    force, a move to where the person already works or to another kind of post (409)."""
+
+    status = 409
 
 
-def refusal(problem: Problem) -> StaffRefused:
-    """The error answering a problem with one staff member."""
-    error = StaffRefused(problem.code)
-    error.params = dict(problem.params)
-    error.status = _STATUS.get(problem.code, 422)
-    return error
+class StaffPlaceNotFound(StaffRefused):
+    """The institution or store named does not exist (404)."""
+
+    status = 404
 
 
 @dataclass(frozen=True)
@@ -105,11 +98,14 @@ async def lookups_for(session: AsyncSession, people: Sequence[StaffCreate]) -> L
     )
 
 
-def check_new(data: StaffCreate, lookups: Lookups) -> list[Problem]:
-    """Every problem with creating this person (none when it may be created)."""
-    problems: list[Problem] = []
+def check_new(data: StaffCreate, lookups: Lookups) -> list[StaffRefused]:
+    """Every problem with creating this person, as the error it is answered with (none when
+    it may be created): `create` raises the first, the spreadsheet import reports them all."""
+    problems: list[StaffRefused] = []
     if data.username in lookups.taken:
-        problems.append(Problem("username", "staff_username_taken", {"username": data.username}))
+        problems.append(
+            StaffConflict("staff_username_taken", "username", {"username": data.username})
+        )
     given: list[WorkplaceKind] = []
     if data.institution_code:
         given.append("institution")
@@ -117,21 +113,24 @@ def check_new(data: StaffCreate, lookups: Lookups) -> list[Problem]:
         given.append("store")
     if len(given) != 1 or given[0] not in WORKPLACES[data.role]:
         at_fault = "store_code" if data.role == Role.courier else "institution_code"
-        problems.append(Problem(at_fault, "staff_workplace_invalid"))
+        problems.append(StaffRefused("staff_workplace_invalid", at_fault))
     elif data.institution_code and data.institution_code not in lookups.institutions:
         code = data.institution_code
-        problems.append(Problem("institution_code", "staff_institution_not_found", {"code": code}))
+        problems.append(
+            StaffPlaceNotFound("staff_institution_not_found", "institution_code", {"code": code})
+        )
     elif data.store_code and data.store_code not in lookups.stores:
-        problems.append(Problem("store_code", "staff_store_not_found", {"code": data.store_code}))
+        code = data.store_code
+        problems.append(StaffPlaceNotFound("staff_store_not_found", "store_code", {"code": code}))
     if data.role == Role.doctor:
         problems += [
-            Problem(name, "staff_doctor_profile_required")
+            StaffRefused("staff_doctor_profile_required", name)
             for name in ("department_zh", "title_zh")
             if not getattr(data, name)
         ]
     else:
         problems += [
-            Problem(name, "staff_field_not_for_role")
+            StaffRefused("staff_field_not_for_role", name)
             for name in DOCTOR_ONLY_FIELDS
             if getattr(data, name)
         ]
@@ -151,7 +150,7 @@ async def create(
     lookups = await lookups_for(session, [data])
     problems = check_new(data, lookups)
     if problems:
-        raise refusal(problems[0])
+        raise problems[0]
     chosen = data.initial_password.get_secret_value() if data.initial_password else None
     password = chosen or new_password()
     # argon2 is deliberately slow: keep it off the event loop.
@@ -174,7 +173,7 @@ async def insert(
         is_active=True,
     )
     if not await add_unique(session, account):
-        raise refusal(Problem("username", "staff_username_taken", {"username": data.username}))
+        raise StaffConflict("staff_username_taken", "username", {"username": data.username})
     doctor = store_staff = reviewer = None
     if data.role == Role.doctor and data.institution_code:
         doctor = Doctor(
@@ -265,9 +264,9 @@ async def suspend(
     once (its sign-in sessions are ended, so reinstating does not revive them)."""
     placed = await _locked(session, account_id)
     if actor.account_id == account_id:
-        raise refusal(Problem(None, "staff_cannot_suspend_self"))
+        raise StaffConflict("staff_cannot_suspend_self")
     if not placed.account.is_active:
-        raise refusal(Problem(None, "staff_already_suspended"))
+        raise StaffConflict("staff_already_suspended")
     placed.account.is_active = False
     ended = await staff_repository.revoke_sessions(
         session, account_id, "account_suspended", utcnow()
@@ -286,7 +285,7 @@ async def reinstate(
     """Let a suspended staff account sign in again (with a new sign-in)."""
     placed = await _locked(session, account_id)
     if placed.account.is_active:
-        raise refusal(Problem(None, "staff_not_suspended"))
+        raise StaffConflict("staff_not_suspended")
     placed.account.is_active = True
     await session.flush()
     await audit_service.record(
@@ -323,7 +322,7 @@ async def move(
     current = await workplace(session, placed)
     target = await _target(session, placed, current, body)
     if current is not None and current.id == target.id:
-        raise refusal(Problem(None, "staff_move_same_workplace"))
+        raise StaffConflict("staff_move_same_workplace")
     if placed.doctor is not None:
         placed.doctor.institution_id = target.id
     elif placed.reviewer is not None:
@@ -353,17 +352,17 @@ async def _target(
 ) -> WorkplaceOut:
     """Where a move goes: exactly one place, of the kind the post allows, that exists."""
     if bool(body.institution_code) == bool(body.store_code):
-        raise refusal(Problem(None, "staff_workplace_invalid"))
+        raise StaffRefused("staff_workplace_invalid")
     kind: WorkplaceKind = "institution" if body.institution_code else "store"
     allowed = WORKPLACES.get(placed.account.role, frozenset())
     if kind not in allowed or (current is not None and current.kind != kind):
-        raise refusal(Problem(None, "staff_move_changes_kind"))
+        raise StaffConflict("staff_move_changes_kind")
     if body.institution_code:
         code = body.institution_code
         found = await staff_repository.institutions_by_code(session, [code])
         if code not in found:
-            raise refusal(
-                Problem("institution_code", "staff_institution_not_found", {"code": code})
+            raise StaffPlaceNotFound(
+                "staff_institution_not_found", "institution_code", {"code": code}
             )
         institution = found[code]
         return WorkplaceOut(
@@ -372,7 +371,7 @@ async def _target(
     code = body.store_code or ""
     stores = await staff_repository.active_stores_by_code(session, [code])
     if code not in stores:
-        raise refusal(Problem("store_code", "staff_store_not_found", {"code": code}))
+        raise StaffPlaceNotFound("staff_store_not_found", "store_code", {"code": code})
     return WorkplaceOut(kind="store", id=stores[code].id, code=code, name_zh=stores[code].name_zh)
 
 

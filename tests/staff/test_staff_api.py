@@ -97,6 +97,7 @@ async def test_an_unknown_institution_is_404(client, admin) -> None:
 async def test_a_doctor_without_a_department_is_refused(client, admin, hospital) -> None:
     body = {**doctor_body(hospital.code), "department_zh": None}
     refused = await client.post("/api/v1/staff", headers=admin, json=body)
+    assert refused.status_code == 422
     assert refused.json()["code"] == "staff_doctor_profile_required"
 
 
@@ -198,7 +199,26 @@ async def test_a_move_to_where_they_are_is_409(client, admin, hospital) -> None:
         headers=admin,
         json={"institution_code": hospital.code, "reason": "x"},
     )
+    assert refused.status_code == 409
     assert refused.json()["code"] == "staff_move_same_workplace"
+
+
+async def test_each_refusal_answers_with_its_own_status(client, admin, db_session) -> None:
+    # A refusal by the accounts as they are is 409, a place that does not exist 404.
+    me = (await client.get("/api/v1/auth/me", headers=admin)).json()
+    own = await client.post(
+        f"/api/v1/staff/{me['id']}/suspend", headers=admin, json={"reason": "x"}
+    )
+    assert (own.status_code, own.json()["code"]) == (409, "staff_cannot_suspend_self")
+    courier = await factories.account(db_session, Role.courier)
+    url = f"/api/v1/staff/{courier.id}"
+    active = await client.post(f"{url}/reinstate", headers=admin, json={"reason": "x"})
+    assert (active.status_code, active.json()["code"]) == (409, "staff_not_suspended")
+    nowhere = await client.post(
+        f"{url}/move", headers=admin, json={"store_code": "NO-SUCH-STORE", "reason": "x"}
+    )
+    assert (nowhere.status_code, nowhere.json()["code"]) == (404, "staff_store_not_found")
+    assert "NO-SUCH-STORE" in nowhere.json()["detail"]
 
 
 async def test_registering_a_reviewer_elsewhere_does_not_move_them(
