@@ -19,6 +19,9 @@ and module-level instances resolve as Python resolves them):
   app class (`name: Store = ...`, `name = Store(...)`, `name = [await] f(...)` where `f`'s
   return annotation names the class, e.g. an accessor of an object kept in `app.state`);
   a function merely referenced (passed as a callback) is followed as if called;
+- a domain event recorded (`events.record(session, SomeEvent(...))`): the subscribers
+  app/wiring.py runs in the recording transaction (their errors fail the request; those run
+  after commit never reach the caller);
 - a method of a `Protocol`: the same method of every app class declared to implement it
   (subclassing the Protocol, which mypy checks), e.g. the insurance platform's client;
 - `SomeAppClass(...)`: its `__init__`, when the class defines one.
@@ -29,8 +32,8 @@ covers these):
 
 - calls on values whose class it cannot tell (an unannotated value, an item of a list, a dict
   of handlers, `getattr`, a bare `request.app.state.x`, a structural implementation of a
-  Protocol that does not declare it), and handlers run by a registry (event handlers, outbox
-  jobs) unless also referenced by the code it walks;
+  Protocol that does not declare it), and handlers run by a registry other than the domain
+  events (outbox jobs, websocket handlers) unless also referenced by the code it walks;
 - a code computed at run time (`Conflict(f"signing_key_{status}")`, a code read from data):
   the status is still documented, with `dynamic` set;
 - errors of middleware (413 `payload_too_large` of the body limit, handled before routing) and of
@@ -50,6 +53,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+from app import events
 from app.errors import AppError
 
 MAX_DEPTH = 16
@@ -363,6 +367,19 @@ def _callees(value: Any) -> list[types.FunctionType]:
     return found
 
 
+def _in_transaction_subscribers(call: ast.Call, scope: _Scope) -> list[types.FunctionType]:
+    """The app functions subscribed to run in the transaction of the event `call` records
+    (`events.record(session, SomeEvent(...))`); none when the event's class is not written
+    there."""
+    if len(call.args) < 2 or not isinstance(call.args[1], ast.Call):
+        return []
+    event_type = scope.resolve(call.args[1].func)
+    if not isinstance(event_type, type):
+        return []
+    in_transaction, _after_commit = events.dispatcher.subscribers(event_type)
+    return [f for subscriber in in_transaction for f in _callees(subscriber)]
+
+
 class ErrorWalk:
     """Walks functions for the AppErrors they can raise; one instance caches its results."""
 
@@ -417,6 +434,9 @@ class ErrorWalk:
                 continue
             if isinstance(child, ast.Call):
                 target = scope.resolve(child.func)
+                if target is events.record:
+                    for subscriber in _in_transaction_subscribers(child, scope):
+                        raised.merge(self._function(subscriber, depth + 1))
                 if _is_app_error(target):
                     for status, code in _constructed(target, child, scope.parameters):
                         raised.add(status, code)

@@ -22,10 +22,11 @@ A prescription, from signing to its order and settlement
                           configured, its pre-settlement (2206) is kept on the quote beside the
                           local estimate (a refusal refuses the order; no answer marks the
                           quote's platform split unavailable).
-    order moves        -> OrderTransitioned: in the transaction, hand-over (`delivered`) settles
-                          the claim with insurance: on the insurance platform first where one is
-                          configured (app/insurance_platform/settlement.py: 2207), whose split
-                          is booked, the local estimate kept beside it; dispatched (with its
+    order handed over  -> OrderHandedOver: in the transaction, the claim is settled with
+                          insurance: on the insurance platform first where one is configured
+                          (app/insurance_platform/settlement.py: 2207), whose split is booked,
+                          the local estimate kept beside it.
+    order moves        -> OrderTransitioned: in the transaction, dispatched (with its
                           ETA), ready for pickup and delivery failed are told to the patient
                           (OUTBOX: push.notification; README "Who hears of what").
     revoked            -> RevocationRequested: in the transaction, before the prescription moves,
@@ -95,7 +96,7 @@ from app.payment.refunds import PAYMENT_REFUND, payment_refund_handler, refund_r
 from app.pharmacy.delivery import notifications as delivery_notifications
 from app.pharmacy.delivery import service as delivery_service
 from app.pharmacy.delivery import settlement_link
-from app.pharmacy.delivery.facts import OrderTransitioned
+from app.pharmacy.delivery.facts import OrderHandedOver, OrderTransitioned
 from app.pharmacy.delivery.states import Actor
 from app.pharmacy.webhooks import PARTNER_WEBHOOK, partner_webhook_handler
 from app.prescription.facts import PrescriptionReviewed, RevocationRequested
@@ -194,12 +195,10 @@ def insurance_platform(session: AsyncSession) -> InsurancePlatform | None:
     return platform
 
 
-async def settle_at_hand_over(session: AsyncSession, event: OrderTransitioned) -> None:
+async def settle_at_hand_over(session: AsyncSession, event: OrderHandedOver) -> None:
     """Hand-over settles the claim. Where the insurance platform is configured it settles it
     first (2207, in the same transaction: a refusal fails the hand-over), its split is what is
     booked, and a split other than the local estimate is flagged for the bureau."""
-    if event.target != "delivered":
-        return
     platform = insurance_platform(session)
     if platform is None:
         await settlement_link.settle_at_hand_over(session, event.order)
@@ -276,7 +275,7 @@ def wire(dispatcher: events.Dispatcher = events.dispatcher) -> None:
     # A prescription: reviewed, revoked; its order handed over.
     dispatcher.in_transaction(PrescriptionReviewed, announce_review)
     dispatcher.in_transaction(RevocationRequested, cancel_revoked_order)
-    dispatcher.in_transaction(OrderTransitioned, settle_at_hand_over)
+    dispatcher.in_transaction(OrderHandedOver, settle_at_hand_over)
     dispatcher.in_transaction(QuoteComputed, presettle_on_platform)
     dispatcher.in_transaction(OrderTransitioned, delivery_notifications.tell_patient)
     # A settlement reversed: the patient's payments are owed back.

@@ -61,6 +61,14 @@ KNOWN = [
      "insurance_platform_refused"),
     ("post", "/api/v1/identity/patients/{patient_id}/platform-verifications", "504",
      "insurance_platform_timeout"),
+    # Raised by what the hand-over's domain event runs in its transaction (the settlement).
+    ("post", "/api/v1/orders/{order_id}/handover", "409", "platform_identity_differs"),
+    ("post", "/api/v1/orders/{order_id}/handover", "409", "insured_identity_unverified"),
+    ("post", "/api/v1/orders/{order_id}/handover", "502", "insurance_platform_refused"),
+    ("post", "/api/v1/orders/{order_id}/handover", "504", "insurance_platform_timeout"),
+    # A completed quality return reverses the settlement: the platform's 2208 may refuse.
+    ("post", "/api/v1/quality-returns/{return_id}/complete", "502",
+     "insurance_platform_refused"),
 ]  # fmt: skip
 
 # API tests whose error answers are recorded: many business refusals, across the domains.
@@ -78,6 +86,8 @@ RECORDED_TESTS = [
     # Errors raised by objects kept in app.state: the sign-in guard, the platform's client.
     "tests/auth/test_sign_in_throttle.py",
     "tests/insurance_platform/test_person_query.py",
+    # The settlement run by the hand-over's domain event, with the platform answering.
+    "tests/insurance_platform/test_settlement.py",
 ]
 
 
@@ -164,3 +174,13 @@ def test_every_code_observed_in_the_api_tests_is_documented(paths, tmp_path: Pat
         .get("x-error-codes", [])
     )
     assert undocumented == []
+
+
+def test_an_order_step_other_than_the_hand_over_lists_no_settlement_error(paths) -> None:
+    """Only the hand-over records the event whose subscriber settles: accepting or dispatching
+    an order answers none of the settlement's errors."""
+    for step in ("accept", "dispatch"):
+        responses = paths[f"/api/v1/orders/{{order_id}}/{step}"]["post"]["responses"]
+        listed = {code for answer in responses.values() for code in answer.get("x-error-codes", [])}
+        assert not listed & {"insured_identity_unverified", "insurance_platform_refused"}, step
+        assert "502" not in responses, step

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import events as domain_events
 from app.config import Settings
 from app.errors import Conflict
 from app.kit.clock import utcnow
@@ -34,6 +35,7 @@ from app.pharmacy import repository as pharmacy_repository
 from app.pharmacy import webhooks
 from app.pharmacy.delivery import events, geo, tracking
 from app.pharmacy.delivery import repository as delivery_repository
+from app.pharmacy.delivery.facts import OrderHandedOver
 from app.pharmacy.delivery.states import (
     ORDER_MACHINE,
     Actor,
@@ -311,7 +313,8 @@ async def hand_over(
             raise Conflict("seal_mismatch")
         await _refuse_excursion(session, order)
     order.handover_code = None
-    await step(session, hub, order, OrderStatus.delivered, actor, place, key)
+    if await step(session, hub, order, OrderStatus.delivered, actor, place, key):
+        await domain_events.record(session, OrderHandedOver(order))
 
 
 async def reissue_handover_code(
