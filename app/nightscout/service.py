@@ -31,6 +31,9 @@ from app.reading.items import GlucoseItem, ParsedItem, Rejection
 from app.reading.schemas import UploadReport
 
 RESOURCE = "nightscout_credential"
+# A secret set this recently is not replaced: a double press arriving a moment after the first
+# one committed would otherwise hand out a second secret and silently kill the first.
+ROTATION_SETTLE = timedelta(seconds=10)
 _SHA1_HEX = re.compile(r"^[0-9a-fA-F]{40}$")
 # Nightscout sgv values below 39 are sensor error codes; 39 is shown as LOW.
 NIGHTSCOUT_LOW = 39
@@ -60,11 +63,14 @@ async def rotate(
     session: AsyncSession, settings: Settings, principal: Principal
 ) -> NightscoutSecret:
     """Create the patient's secret, or replace it (the old one stops working at once). A secret
-    shown is a secret that works: when another request made or rotated it after this one
-    looked (a double press), this one is 409 and its secret never existed."""
+    shown is a secret that works: when the secret was set in the last `ROTATION_SETTLE`, or
+    another request made or rotated it after this one looked (a double press), this one is
+    409 and its secret never existed."""
     assert principal.patient_id is not None
     patient_id = principal.patient_id
     seen = await nightscout_repository.rotated_at(session, patient_id)
+    if seen is not None and utcnow() - seen < ROTATION_SETTLE:
+        raise Conflict("nightscout_credential_changed")
     device, _ = await device_service.ensure_device(
         session,
         settings,

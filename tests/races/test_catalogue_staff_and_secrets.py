@@ -14,10 +14,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.clock import city_date
+from app.kit.clock import city_date, utcnow
 from app.models import (
     Account,
     AuditEvent,
@@ -293,6 +293,14 @@ async def test_a_nightscout_secret_made_at_once_hands_out_one_working_secret(
     if first != "create":
         made = await server.http.post(CREDENTIAL, headers=patient)
         assert made.status_code == 201, made.text
+    if first == "rotate":  # set a while ago: a secret set in the last seconds is kept
+        async with server.sessionmaker() as session:
+            await session.execute(
+                update(NightscoutCredential)
+                .where(NightscoutCredential.patient_id == patient_id)
+                .values(rotated_at=utcnow() - timedelta(minutes=5))
+            )
+            await session.commit()
     if first == "after_revoke":  # the uploader device stays: the credential is new again
         gone = await server.http.delete(CREDENTIAL, headers=patient)
         assert gone.status_code == 204, gone.text
