@@ -14,6 +14,10 @@ register_messages(
             "zh": "您还没有主管医生，请先开通线上服务",
             "en": "You have no receiving doctor yet; start online care first",
         },
+        "doctor_changed_meanwhile": {
+            "zh": "您的主管医生刚刚已更换，请查看后再试",
+            "en": "Your receiving doctor has just been changed; check and try again",
+        },
         "not_primary_doctor": {
             "zh": "只有患者的主管医生可以转给其他医生",
             "en": "Only the patient's receiving doctor can transfer them",

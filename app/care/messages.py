@@ -18,6 +18,10 @@ register_messages(
             "zh": "该照护关系已结束",
             "en": "The care relationship has already ended",
         },
+        "team_name_taken": {
+            "zh": "本机构已有同名团队",
+            "en": "The institution already has a team of that name",
+        },
         "team_member_exists": {
             "zh": "该医生已是团队成员",
             "en": "The doctor is already a member of the team",

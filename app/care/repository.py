@@ -232,10 +232,17 @@ async def members_of(
 
 
 async def get_member(
-    session: AsyncSession, team_id: uuid.UUID, doctor_id: uuid.UUID
+    session: AsyncSession, team_id: uuid.UUID, doctor_id: uuid.UUID, *, lock: bool = False
 ) -> CareTeamMember | None:
-    """One member of a team."""
-    return await session.get(CareTeamMember, (team_id, doctor_id))
+    """One member of a team (row-locked when `lock`: a concurrent removal then finds none)."""
+    if not lock:
+        return await session.get(CareTeamMember, (team_id, doctor_id))
+    return await session.scalar(
+        select(CareTeamMember)
+        .where(CareTeamMember.team_id == team_id, CareTeamMember.doctor_id == doctor_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 async def team_patient_ids(session: AsyncSession, team_id: uuid.UUID) -> Sequence[uuid.UUID]:
@@ -251,13 +258,17 @@ async def team_patient_ids(session: AsyncSession, team_id: uuid.UUID) -> Sequenc
 async def team_membership(
     session: AsyncSession, team_id: uuid.UUID, patient_id: uuid.UUID
 ) -> CareTeamPatient | None:
-    """The patient's current membership of the team."""
+    """The patient's current membership of the team, row-locked (a concurrent removal waits,
+    then finds none)."""
     return await session.scalar(
-        select(CareTeamPatient).where(
+        select(CareTeamPatient)
+        .where(
             CareTeamPatient.team_id == team_id,
             CareTeamPatient.patient_id == patient_id,
             CareTeamPatient.left_at.is_(None),
         )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
 
 

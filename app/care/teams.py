@@ -64,14 +64,15 @@ async def _team_for(session: AsyncSession, principal: Principal, team_id: uuid.U
 
 
 async def create_team(session: AsyncSession, body: TeamCreate) -> TeamView:
-    """A new team (admin) with exactly one family doctor, all of one institution."""
+    """A new team (admin) with exactly one family doctor, all of one institution, under a name
+    no other team of the institution has."""
     if sum(1 for m in body.members if m.role == "family_doctor") != 1:
         raise Conflict("team_needs_family_doctor")
     if await by_id(session, Institution, body.institution_id) is None:
         raise NotFound("institution_not_found")
     team = CareTeam(institution_id=body.institution_id, name=body.name)
-    session.add(team)
-    await session.flush()
+    if not await add_unique(session, team):
+        raise Conflict("team_name_taken")
     for member in body.members:
         await _add_member(session, team, member)
     return await _changed(session, await _view(session, team))
@@ -109,7 +110,7 @@ async def remove_member(
 ) -> TeamView:
     """Take a doctor off a team (admin); their team access ends. The family doctor stays."""
     team = await _team_for(session, principal, team_id)
-    member = await care_repository.get_member(session, team.id, doctor_id)
+    member = await care_repository.get_member(session, team.id, doctor_id, lock=True)
     if member is None:
         raise NotFound()
     if member.role == "family_doctor":

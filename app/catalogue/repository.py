@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.sql import add_unique
 from app.models import (
     CatalogueEdition,
     CatalogueEntry,
@@ -106,13 +107,15 @@ async def add_edition(
     edition: CatalogueEdition,
     entries: Sequence[dict[str, Any]],
     limits: Sequence[dict[str, Any]],
-) -> None:
-    """Insert an edition with its entries and limits (executemany)."""
-    session.add(edition)
-    await session.flush()
+) -> bool:
+    """Insert an edition with its entries and limits (executemany); False (and nothing
+    written) when an edition of that day was written meanwhile."""
+    if not await add_unique(session, edition):
+        return False
     await session.execute(
         insert(CatalogueEntry), [{**e, "edition_id": edition.id} for e in entries]
     )
     await session.execute(
         insert(CatalogueLimit), [{**lim, "edition_id": edition.id} for lim in limits]
     )
+    return True

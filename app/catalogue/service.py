@@ -148,7 +148,8 @@ async def _publish(
     edition = CatalogueEdition(
         effective_from=body.effective_from, note=body.note, published_by_account_id=account_id
     )
-    await catalogue_repository.add_edition(session, edition, entries, limits)
+    if not await catalogue_repository.add_edition(session, edition, entries, limits):
+        raise Conflict("catalogue_edition_date_taken")  # an identical publish, meanwhile
     return await _view(session, edition)
 
 

@@ -80,7 +80,9 @@ async def working_hours_of(
 async def replace_working_hours(
     session: AsyncSession, doctor_id: uuid.UUID, slots: Sequence[dict[str, Any]]
 ) -> None:
-    """Replace the doctor's whole week."""
+    """Replace the doctor's whole week, under the doctor's row lock: a concurrent replacement
+    waits and then deletes this one's rows, instead of both adding a week."""
+    await lock_doctor(session, doctor_id)
     await session.execute(
         delete(DoctorWorkingHours).where(DoctorWorkingHours.doctor_id == doctor_id)
     )

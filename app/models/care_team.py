@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.types import UTCDateTime
@@ -14,6 +14,9 @@ from app.models.base import Base, CreatedAt, UUIDPrimaryKey
 
 class CareTeam(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "care_teams"
+    # A team is known by its name in its institution: a second one of that name (an admin's
+    # double press) is refused, whatever the race.
+    __table_args__ = (UniqueConstraint("institution_id", "name", name="uq_care_teams_name"),)
 
     institution_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("institutions.id"), nullable=False, index=True

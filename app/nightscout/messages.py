@@ -16,5 +16,9 @@ register_messages(
             "zh": "尚未创建 Nightscout 上传密钥",
             "en": "No Nightscout secret has been created",
         },
+        "nightscout_credential_changed": {
+            "zh": "Nightscout 上传密钥刚被另一请求更换，请查看后再试",
+            "en": "Another request has just changed the Nightscout secret; check it and try again",
+        },
     }
 )

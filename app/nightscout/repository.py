@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.sql import insert_ignoring_conflicts
 from app.models import Account, NightscoutCredential, Patient, Reading
 
 
@@ -17,6 +18,45 @@ async def for_patient(session: AsyncSession, patient_id: uuid.UUID) -> Nightscou
     return await session.scalar(
         select(NightscoutCredential).where(NightscoutCredential.patient_id == patient_id)
     )
+
+
+async def rotated_at(session: AsyncSession, patient_id: uuid.UUID) -> datetime | None:
+    """When the patient's secret was last set (None: they have none)."""
+    return await session.scalar(
+        select(NightscoutCredential.rotated_at).where(NightscoutCredential.patient_id == patient_id)
+    )
+
+
+async def set_secret(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    device_id: uuid.UUID,
+    secret_index: str,
+    now: datetime,
+    seen: datetime | None,
+) -> uuid.UUID | None:
+    """Give the patient this secret: a new credential when `seen` is None, else a replacement
+    of the secret rotated at `seen`. The credential's id, or None when another request made
+    or rotated it meanwhile (a waiting write re-reads the row its rival committed)."""
+    values = {"secret_index": secret_index, "device_id": device_id, "rotated_at": now}
+    if seen is None:
+        inserted = (
+            insert_ignoring_conflicts(session, NightscoutCredential, ["patient_id"])
+            .values(id=uuid.uuid4(), patient_id=patient_id, created_at=now, **values)
+            .returning(NightscoutCredential.id)
+        )
+        made: uuid.UUID | None = (await session.execute(inserted)).scalar_one_or_none()
+        return made
+    replaced = (
+        update(NightscoutCredential)
+        .where(
+            NightscoutCredential.patient_id == patient_id, NightscoutCredential.rotated_at == seen
+        )
+        .values(**values)
+        .returning(NightscoutCredential.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(replaced)).scalar_one_or_none()
 
 
 async def by_secret_index(

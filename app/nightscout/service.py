@@ -19,7 +19,7 @@ from app.audit.service import AuditAction
 from app.authz.principal import Principal
 from app.config import Settings
 from app.device import service as device_service
-from app.errors import NotFound, Unauthorized
+from app.errors import Conflict, NotFound, Unauthorized
 from app.kit.clock import utcnow
 from app.kit.crypto import blind_index
 from app.models import NightscoutCredential, Reading, Role
@@ -31,6 +31,9 @@ from app.reading.items import GlucoseItem, ParsedItem, Rejection
 from app.reading.schemas import UploadReport
 
 RESOURCE = "nightscout_credential"
+# A secret set this recently is not replaced: a double press arriving a moment after the first
+# one committed would otherwise hand out a second secret and silently kill the first.
+ROTATION_SETTLE = timedelta(seconds=10)
 _SHA1_HEX = re.compile(r"^[0-9a-fA-F]{40}$")
 # Nightscout sgv values below 39 are sensor error codes; 39 is shown as LOW.
 NIGHTSCOUT_LOW = 39
@@ -59,9 +62,15 @@ async def status(session: AsyncSession, principal: Principal) -> NightscoutStatu
 async def rotate(
     session: AsyncSession, settings: Settings, principal: Principal
 ) -> NightscoutSecret:
-    """Create the patient's secret, or replace it (the old one stops working at once)."""
+    """Create the patient's secret, or replace it (the old one stops working at once). A secret
+    shown is a secret that works: when the secret was set in the last `ROTATION_SETTLE`, or
+    another request made or rotated it after this one looked (a double press), this one is
+    409 and its secret never existed."""
     assert principal.patient_id is not None
     patient_id = principal.patient_id
+    seen = await nightscout_repository.rotated_at(session, patient_id)
+    if seen is not None and utcnow() - seen < ROTATION_SETTLE:
+        raise Conflict("nightscout_credential_changed")
     device, _ = await device_service.ensure_device(
         session,
         settings,
@@ -78,16 +87,13 @@ async def rotate(
     secret = secrets.token_urlsafe(18)
     digest = _sha1(secret)
     now = utcnow()
-    credential = await nightscout_repository.for_patient(session, patient_id)
-    if credential is None:
-        credential = NightscoutCredential(patient_id=patient_id, device_id=device.id)
-        session.add(credential)
-    credential.secret_index = blind_index(session, digest)
-    credential.device_id = device.id
-    credential.rotated_at = now
-    await session.flush()
+    credential_id = await nightscout_repository.set_secret(
+        session, patient_id, device.id, blind_index(session, digest), now, seen
+    )
+    if credential_id is None:
+        raise Conflict("nightscout_credential_changed")
     await audit_service.record(
-        session, principal, AuditAction.update, RESOURCE, credential.id, patient_id
+        session, principal, AuditAction.update, RESOURCE, credential_id, patient_id
     )
     return NightscoutSecret(
         secret=secret,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.authz.principal import Principal
 from app.kit.clock import utcnow
 from app.kit.pagination import beyond
-from app.kit.sql import dialect_insert
+from app.kit.sql import dialect_insert, insert_ignoring_conflicts
 from app.models import (
     Account,
     ColdChainReading,
@@ -461,11 +461,19 @@ async def lines_with_drugs_of(
 async def put_integration(
     session: AsyncSession, store_id: uuid.UUID, webhook_url: str, secret: str, is_active: bool
 ) -> StoreIntegration:
-    """Create or change the store's integration (active or not)."""
-    row = await session.get(StoreIntegration, store_id, with_for_update=True)
-    if row is None:
-        row = StoreIntegration(store_id=store_id, webhook_url=webhook_url, secret=secret)
-        session.add(row)
+    """Create or change the store's integration (active or not). The row is made first if
+    missing (a concurrent first PUT waits for the other's, then changes it) and changed under
+    its lock."""
+    values = {"webhook_url": webhook_url, "secret": secret, "is_active": is_active}
+    await session.execute(
+        insert_ignoring_conflicts(session, StoreIntegration, ["store_id"]).values(
+            store_id=store_id, created_at=utcnow(), **values
+        )
+    )
+    row = await session.get(
+        StoreIntegration, store_id, with_for_update=True, populate_existing=True
+    )
+    assert row is not None, "made above or by the request it waited for"
     row.webhook_url, row.secret, row.is_active = webhook_url, secret, is_active
     await session.flush()
     return row

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import app.reference.messages  # noqa: F401 - registers the error texts
 from app.errors import AppError, Conflict, NotFound
+from app.kit.sql import add_unique
 from app.models import Drug, Institution, PharmacyStore, PharmacyStoreCoverage
 from app.reference import repository as reference_repository
 from app.reference.codes import DesignatedKind, code_problem
@@ -43,8 +44,8 @@ async def create_institution(session: AsyncSession, data: InstitutionCreate) -> 
     if await reference_repository.institution_code_exists(session, data.code):
         raise Conflict("institution_code_taken")
     institution = Institution(**data.model_dump())
-    session.add(institution)
-    await session.flush()
+    if not await add_unique(session, institution):  # written meanwhile (an identical create)
+        raise Conflict("institution_code_taken")
     return institution
 
 
@@ -69,8 +70,8 @@ async def create_store(
         **data.model_dump(exclude={"chain_code", "covers"}),
         is_active=True,
     )
-    session.add(store)
-    await session.flush()
+    if not await add_unique(session, store):  # written meanwhile (an identical create)
+        raise Conflict("store_code_taken")
     session.add_all(PharmacyStoreCoverage(store_id=store.id, district_code=c) for c in covers)
     await session.flush()
     return store, covers
@@ -93,8 +94,8 @@ async def create_drug(session: AsyncSession, data: DrugCreate) -> Drug:
     if await reference_repository.drug_code_exists(session, data.national_code):
         raise Conflict("drug_code_taken")
     drug = Drug(**data.model_dump())
-    session.add(drug)
-    await session.flush()
+    if not await add_unique(session, drug):  # written meanwhile (an identical create)
+        raise Conflict("drug_code_taken")
     return drug
 
 

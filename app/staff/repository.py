@@ -50,11 +50,13 @@ async def placement(
     session: AsyncSession, account_id: uuid.UUID, *, lock: bool = False
 ) -> Placement | None:
     """A staff account (never a patient's) with its placement rows; `lock` holds the account
-    row so two acts on one account take turns."""
-    statement = _PLACEMENT.where(Account.id == account_id)
+    row so two acts on one account take turns. The rows are read once the lock is held: a
+    read that waited for the lock in the same statement would return the placement rows as
+    they were before the act it waited for (a move would move again from the old place)."""
     if lock:
-        statement = statement.with_for_update(of=Account)
-    row = (await session.execute(statement)).first()
+        await session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+    statement = _PLACEMENT.where(Account.id == account_id)
+    row = (await session.execute(statement.execution_options(populate_existing=True))).first()
     return None if row is None else Placement(*row)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from app.care import follow_ups as follow_up_service
 from app.kit.clock import city_date, utcnow
-from app.models import CareTeamMember, FollowUp, OutboxMessage, Role
+from app.models import CareTeam, CareTeamMember, FollowUp, OutboxMessage, Role
 from tests.enrollment import builders
 from tests.fixtures import factories
 
@@ -76,6 +76,33 @@ async def test_a_team_has_exactly_one_family_doctor(client, db_session, settings
     )
     assert response.status_code == 409 and response.json()["code"] == "team_needs_family_doctor"
     assert (await db_session.scalars(select(CareTeamMember))).all() == []
+
+
+async def test_a_second_team_of_one_name_in_an_institution_is_409(client, db_session, settings):
+    """A team is known by its name in its institution: the same name again is refused and
+    makes nothing; another institution may use it."""
+    hospital, other = (
+        await factories.institution(db_session),
+        await factories.institution(db_session),
+    )
+    _, lead = await builders.doctor(db_session, institution=hospital)
+    _, elsewhere = await builders.doctor(db_session, institution=other)
+    admin_h = await _h(db_session, settings, await factories.account(db_session, Role.admin))
+
+    async def form(institution_id, doctor_id):  # type: ignore[no-untyped-def]
+        body = {
+            "institution_id": str(institution_id),
+            "name": "家医一组",
+            "members": [{"doctor_id": str(doctor_id), "role": "family_doctor"}],
+        }
+        return await client.post("/api/v1/care/teams", json=body, headers=admin_h)
+
+    assert (await form(hospital.id, lead.id)).status_code == 201
+    again = await form(hospital.id, lead.id)
+    assert again.status_code == 409 and again.json()["code"] == "team_name_taken"
+    assert (await form(other.id, elsewhere.id)).status_code == 201
+    teams = await db_session.scalars(select(CareTeam).where(CareTeam.name == "家医一组"))
+    assert sorted(str(t.institution_id) for t in teams) == sorted([str(hospital.id), str(other.id)])
 
 
 async def _plan(client, db_session, settings, **overrides):

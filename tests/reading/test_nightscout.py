@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from app.models import Reading
+from app.kit.clock import utcnow
+from app.models import NightscoutCredential, Reading
+from app.nightscout.service import ROTATION_SETTLE
 from tests.nightscout.helpers import sgv_entry
 from tests.reading.helpers import wearer
 
@@ -63,6 +65,16 @@ async def test_token_and_recent_entries(client, db_session, settings) -> None:
 async def test_wrong_or_rotated_secrets_are_refused(client, db_session, settings) -> None:
     who = await wearer(db_session, settings)
     old = await _secret(client, who.headers)
+    # A second press right away is refused and changes nothing: the secret shown still works.
+    again = await client.post("/api/v1/nightscout/credential", headers=who.headers)
+    assert (again.status_code, again.json()["code"]) == (409, "nightscout_credential_changed")
+    kept = await client.get("/api/v1/verifyauth", headers={"api-secret": old["api_secret_sha1"]})
+    assert kept.json()["message"]["message"] == "OK"
+    await db_session.execute(  # the patient rotates it later
+        update(NightscoutCredential)
+        .where(NightscoutCredential.patient_id == who.patient.id)
+        .values(rotated_at=utcnow() - ROTATION_SETTLE)
+    )
     new = await _secret(client, who.headers)
     assert old["device_id"] == new["device_id"]
     for secret in (old["api_secret_sha1"], "0" * 40, None):
