@@ -140,6 +140,16 @@ def _recognise_lost_connections(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
+def driver_error(exc: Exception, statement: str) -> sa_exc.DBAPIError:
+    """The error SQLAlchemy raises for a statement, for `exc` that the driver raised to code
+    calling it directly (a COPY): with the same SQLSTATE (a lost race answers 409) and, by the
+    rules of `_recognise_lost_connections`, marked `connection_invalidated` when the connection
+    is gone (503)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    lost = sqlstate is None or sqlstate.startswith(_LOST_CONNECTION_SQLSTATES)
+    return sa_exc.DBAPIError(statement, None, exc, connection_invalidated=lost)
+
+
 def database_unreachable(exc: BaseException) -> bool:
     """Whether `exc` means the database could not be reached, rather than a statement failing."""
     if isinstance(exc, sa_exc.DBAPIError):

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import driver_error
 from app.device.schemas import MAX_INTERVAL_SECONDS
 from app.models import Alert, Device, Patient, Reading, ReadingLatest
 
@@ -160,6 +161,14 @@ class StoredMeanwhile(Exception):
 
 
 _record_of = itemgetter(*COLUMNS)
+# What asyncpg raises from a call SQLAlchemy does not make: the server's refusals, the client's
+# own, and the socket's.
+_DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
 
 
 async def _copy(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -174,6 +183,13 @@ async def _copy(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         )
     except asyncpg.UniqueViolationError:
         raise StoredMeanwhile() from None
+    except _DRIVER_ERRORS as exc:
+        # COPY goes around SQLAlchemy: its errors take the shape of a statement's, so a deadlock
+        # with a partition being attached answers 409 and a lost connection 503, never 500.
+        error = driver_error(exc, "COPY readings")
+        if error.connection_invalidated:
+            await connection.invalidate(exc)
+        raise error from exc
 
 
 def _latest_rows(stored: Sequence[dict[str, Any]], timezone: ZoneInfo) -> list[dict[str, Any]]:

@@ -19,8 +19,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Environment, Settings
-from app.db import create_engine, database_busy, database_unreachable, unit_of_work
-from app.errors import DatabaseBusy, DatabaseUnavailable
+from app.db import (
+    create_engine,
+    database_busy,
+    database_unreachable,
+    driver_error,
+    unit_of_work,
+)
+from app.errors import DatabaseBusy, DatabaseUnavailable, lost_a_race
 from app.main import create_app
 from tests.fixtures import databases
 from tests.fixtures.servers import serve_in_loop, wait_until
@@ -186,6 +192,66 @@ async def test_a_backend_killed_mid_query_is_unreachable_and_replaced(pg: Any) -
     assert database_unreachable(error)
     async with engine.connect() as connection:
         assert await connection.scalar(text("SELECT 1")) == 1
+
+
+@pytest.mark.postgres
+async def test_a_deadlock_the_driver_raises_directly_is_a_lost_race(pg: Any) -> None:
+    # A COPY calls asyncpg around SQLAlchemy (app/reading/repository.py): its deadlock with a
+    # partition being attached must answer 409 like a statement's, not 500.
+    _, _, name = pg
+    server = make_url(databases.POSTGRES_SERVER_URL or "").set(
+        drivername="postgresql", database=name
+    )
+    dsn = server.render_as_string(hide_password=False)
+    setup = await asyncpg.connect(dsn)
+    await setup.execute("CREATE TABLE one (n int); CREATE TABLE two (n int)")
+    await setup.close()
+    first, second = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        both_hold = asyncio.Barrier(2)
+
+        async def cross(connection: asyncpg.Connection, mine: str, theirs: str) -> None:
+            async with connection.transaction():
+                await connection.execute(f"LOCK TABLE {mine}")
+                await both_hold.wait()
+                await connection.execute(f"LOCK TABLE {theirs}")
+
+        outcomes = await asyncio.gather(
+            cross(first, "one", "two"), cross(second, "two", "one"), return_exceptions=True
+        )
+    finally:
+        await first.close()
+        await second.close()
+    [deadlock] = [o for o in outcomes if isinstance(o, BaseException)]
+    assert isinstance(deadlock, asyncpg.DeadlockDetectedError)
+    error = driver_error(deadlock, "COPY readings")
+    assert lost_a_race(error) and not database_unreachable(error)
+
+
+@pytest.mark.postgres
+async def test_a_backend_killed_under_a_direct_driver_call_is_unreachable(pg: Any) -> None:
+    _, admin, name = pg
+    server = make_url(databases.POSTGRES_SERVER_URL or "").set(
+        drivername="postgresql", database=name
+    )
+    connection = await asyncpg.connect(server.render_as_string(hide_password=False))
+    pid = connection.get_server_pid()
+    sleeping = asyncio.create_task(connection.execute("SELECT pg_sleep(10)"))
+    await wait_until(
+        lambda: admin.fetchval(
+            "SELECT count(*) = 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%'",
+            pid,
+        ),
+        what="the query to run",
+    )
+    await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    with pytest.raises(Exception) as raised:
+        await sleeping
+    await connection.close()
+    error = driver_error(raised.value, "COPY readings")
+    assert database_unreachable(error) and not lost_a_race(error)
+    # A refused value stays the client's, a plain failure stays a failure.
+    assert not database_unreachable(driver_error(asyncpg.DivisionByZeroError(), "COPY"))
 
 
 @pytest.mark.postgres
