@@ -86,7 +86,12 @@ async def change_doctor(
 ) -> AssignmentOut:
     """Ask for a different receiving doctor."""
     outcome = await assignment_service.change_doctor(
-        session, principal, request.app.state.settings, body.institution_id, body.reason
+        session,
+        principal,
+        request.app.state.settings,
+        body.institution_id,
+        body.reason,
+        body.from_relationship_id,
     )
     return _assignment_out(outcome)
 

@@ -21,6 +21,13 @@ class DoctorChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=200)
+    from_relationship_id: uuid.UUID = Field(
+        description=(
+            "The care relationship the patient is leaving: `relationship.id` of the doctor the "
+            "app shows. When it ended meanwhile (the same request sent twice, a transfer), the "
+            "change is refused 409 `doctor_changed_meanwhile` instead of made twice."
+        )
+    )
     institution_id: uuid.UUID | None = Field(
         default=None, description="A different institution (default: the current one)"
     )

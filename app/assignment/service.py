@@ -113,19 +113,19 @@ async def change_doctor(
     settings: Settings,
     institution_id: uuid.UUID | None,
     reason: str,
+    leaving: uuid.UUID,
 ) -> AssignmentOutcome:
     """The patient asks for a different receiving doctor: anyone but the current one. The
-    request leaves the doctor the patient had when it arrived: when another request changed
-    them meanwhile (a double press), this one is 409 instead of a second change."""
+    request names the care relationship it leaves; when that one ended meanwhile (the same
+    request sent twice, a transfer), this one is 409 instead of a second change."""
     assert principal.patient_id is not None
     patient_id = principal.patient_id
-    seen = await care_repository.active_primary(session, patient_id)
     await assignment_repository.lock_patient(session, patient_id)
     now = utcnow()
     current = await care_repository.active_primary(session, patient_id, lock=True)
     if current is None:
         raise Conflict("no_current_doctor")
-    if seen is None or current.id != seen.id:
+    if current.id != leaving:
         raise Conflict("doctor_changed_meanwhile")
     context = await engine.patient_context(
         session, patient_id, institution_id or current.institution_id, now

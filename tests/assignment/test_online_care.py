@@ -168,9 +168,11 @@ async def test_a_patient_may_ask_for_a_different_doctor(client, db_session, sett
     await builders.doctor(db_session, presence="online", institution=hospital)
     h = await headers(db_session, settings, account)
     first = await start(client, h, hospital.id)
-    changed = await client.post(
-        "/api/v1/online-care/change-doctor", json={"reason": "prefer a female doctor"}, headers=h
-    )
+    leaving = {
+        "reason": "prefer a female doctor",
+        "from_relationship_id": first["relationship"]["id"],
+    }
+    changed = await client.post("/api/v1/online-care/change-doctor", json=leaving, headers=h)
     assert changed.status_code == 200, changed.text
     body = changed.json()
     assert body["relationship"]["doctor_id"] != first["relationship"]["doctor_id"]
@@ -178,6 +180,34 @@ async def test_a_patient_may_ask_for_a_different_doctor(client, db_session, sett
     old = await db_session.get(CareRelationship, uuid.UUID(first["relationship"]["id"]))
     await db_session.refresh(old)
     assert old.ended_at is not None and old.ended_reason == "changed_doctor"
+    # The same request again (a second press, a retry after a lost answer) leaves a
+    # relationship that has ended: refused, and the patient keeps the doctor just given.
+    again = await client.post("/api/v1/online-care/change-doctor", json=leaving, headers=h)
+    assert again.status_code == 409 and again.json()["code"] == "doctor_changed_meanwhile"
+    current = await start(client, h, hospital.id)
+    assert current["relationship"]["id"] == body["relationship"]["id"]
+
+
+async def test_changing_doctor_names_the_relationship_it_leaves(client, db_session, settings):
+    account, _patient = await builders.patient(db_session, "M01603")
+    hospital = await factories.institution(db_session)
+    await builders.doctor(db_session, presence="online", institution=hospital)
+    await builders.doctor(db_session, presence="online", institution=hospital)
+    h = await headers(db_session, settings, account)
+    first = await start(client, h, hospital.id)
+    unnamed = await client.post(
+        "/api/v1/online-care/change-doctor", json={"reason": "x"}, headers=h
+    )
+    assert unnamed.status_code == 422 and unnamed.json()["code"] == "validation_failed"
+    someone_elses = await client.post(
+        "/api/v1/online-care/change-doctor",
+        json={"reason": "x", "from_relationship_id": str(uuid.uuid4())},
+        headers=h,
+    )
+    assert someone_elses.status_code == 409
+    assert someone_elses.json()["code"] == "doctor_changed_meanwhile"
+    unchanged = await start(client, h, hospital.id)
+    assert unchanged["relationship"]["id"] == first["relationship"]["id"]
 
 
 async def test_changing_doctor_to_an_unknown_institution_is_404(client, db_session, settings):
@@ -186,10 +216,14 @@ async def test_changing_doctor_to_an_unknown_institution_is_404(client, db_sessi
     await builders.doctor(db_session, presence="online", institution=hospital)
     await builders.doctor(db_session, presence="online", institution=hospital)
     h = await headers(db_session, settings, account)
-    await start(client, h, hospital.id)
+    first = await start(client, h, hospital.id)
     changed = await client.post(
         "/api/v1/online-care/change-doctor",
-        json={"reason": "x", "institution_id": str(uuid.uuid4())},
+        json={
+            "reason": "x",
+            "institution_id": str(uuid.uuid4()),
+            "from_relationship_id": first["relationship"]["id"],
+        },
         headers=h,
     )
     assert changed.status_code == 404 and changed.json()["code"] == "institution_not_found"
@@ -199,7 +233,7 @@ async def test_changing_doctor_without_one_is_refused(client, db_session, settin
     account, _ = await builders.patient(db_session, "M01603")
     response = await client.post(
         "/api/v1/online-care/change-doctor",
-        json={"reason": "x"},
+        json={"reason": "x", "from_relationship_id": str(uuid.uuid4())},
         headers=await headers(db_session, settings, account),
     )
     assert response.status_code == 409 and response.json()["code"] == "no_current_doctor"

@@ -280,6 +280,7 @@ class OnlineCare:
     doctor_id: uuid.UUID
     doctor: dict[str, str]
     colleague_id: uuid.UUID
+    relationship_id: uuid.UUID  # the patient's care by `doctor_id`
 
 
 async def _online_care(server: RaceServer) -> OnlineCare:
@@ -295,7 +296,7 @@ async def _online_care(server: RaceServer) -> OnlineCare:
         )
         _, colleague = await builders.doctor(session, presence="online", institution=hospital)
         await builders.doctor(session, presence="online", institution=hospital)
-        await factories.care(session, patient, doctor)
+        relationship = await factories.care(session, patient, doctor)
         load = await session.get(DoctorLoad, doctor.id)
         assert load is not None
         load.active_patients = 1
@@ -305,6 +306,7 @@ async def _online_care(server: RaceServer) -> OnlineCare:
             doctor.id,
             await factories.bearer(session, server.settings, doctor_account),
             colleague.id,
+            relationship.id,
         )
 
     return await committed(server, build)
@@ -347,7 +349,7 @@ async def test_a_change_of_doctor_pressed_at_once_changes_once(server: RaceServe
         server.http,
         "POST",
         "/api/v1/online-care/change-doctor",
-        json={"reason": "想换一位医生"},
+        json={"reason": "想换一位医生", "from_relationship_id": str(care.relationship_id)},
         headers=care.patient,
     )
     result.one_winner("doctor_changed_meanwhile")
