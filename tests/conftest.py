@@ -36,10 +36,14 @@ FAKE_WECHAT_BASE = "http://fake-wechat.test"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip `postgres`/`redis` tests (with the reason) when that server is not configured."""
+    """Skip `postgres`/`redis` tests (with the reason) when that server is not configured, and
+    `sqlite_file` tests in the PostgreSQL pass (they ran, the same, in the SQLite pass)."""
     missing = {
         "postgres": None if databases.on_postgres() else "set TEST_POSTGRES_URL to run",
         "redis": None if databases.REDIS_URL else "set TEST_REDIS_URL to run",
+        "sqlite_file": "on a SQLite file whichever the pass: run in the SQLite pass"
+        if databases.on_postgres()
+        else None,
     }
     for item in items:
         for marker, reason in missing.items():

@@ -97,6 +97,7 @@ async def test_a_public_bind_without_app_env_refuses_the_development_secrets(
     assert b"development secrets" in stderr
 
 
+@pytest.mark.sqlite_file
 async def test_a_public_bind_without_app_env_serves_as_prod(tmp_path: Path) -> None:
     env = {
         **SERVER_ENV,
@@ -152,6 +153,7 @@ async def test_a_patient_signs_in_through_the_fake_wechat_on_another_port() -> N
         await databases.drop_database(url)
 
 
+@pytest.mark.sqlite_file
 async def test_a_taken_port_is_named_in_plain_words(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))

@@ -14,6 +14,8 @@ import pytest
 
 from tests.fixtures.servers import start_uvicorn
 
+pytestmark = pytest.mark.sqlite_file
+
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.0
 MIN_RATE = 200  # bytes per second

@@ -102,6 +102,7 @@ async def test_a_disease_outside_the_file_s_categories_is_refused(db_session) ->
     assert refused.value.code == "catalogue_category_unknown"
 
 
+@pytest.mark.sqlite_file
 def test_a_city_loads_its_catalogue_from_the_command_line(tmp_path: Path) -> None:
     database = tmp_path / "city.db"
     assert run_cli(database, "migrate").returncode == 0

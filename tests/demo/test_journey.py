@@ -183,6 +183,7 @@ async def test_the_whole_loop_across_two_processes_on_postgres_and_redis(tmp_pat
     _assert_whole_loop(result, statement, account)
 
 
+@pytest.mark.sqlite_file
 async def test_the_whole_loop_on_sqlite(tmp_path) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'journey.db'}"
     await _seed(database_url)

@@ -38,6 +38,8 @@ from app.models import (
 )
 from app.reference.codes import code_problem
 
+pytestmark = pytest.mark.sqlite_file
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 METFORMIN = "XA10BAE054A001010100001"  # docs/domain.md (codes)
 DEMO_TABLES = (

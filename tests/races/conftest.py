@@ -14,9 +14,11 @@ from tests.fixtures.races import RaceServer, race_server
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 async def server() -> AsyncIterator[RaceServer]:
-    """The service under race."""
+    """The service under race: one per test process, started by its first race test. (Scoped
+    to the package, it was started again for every file: pytest-xdist hands out whole files,
+    so the package's files reach a worker between other packages'.)"""
     async with race_server() as running:
         yield running
 

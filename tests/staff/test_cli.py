@@ -16,6 +16,8 @@ from app.db import create_engine, create_sessionmaker
 from app.models import Account, AuditEvent, PharmacyStaff, PharmacyStore
 from tests.fixtures.cli import run_cli
 
+pytestmark = pytest.mark.sqlite_file
+
 
 def _ok(database: Path, *args: str) -> str:
     done = run_cli(database, *args)
