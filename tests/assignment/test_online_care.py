@@ -161,13 +161,20 @@ async def test_urgent_patients_weigh_presence_more(client, db_session, settings,
     assert offline_here.id != online_elsewhere.id
 
 
-async def test_a_patient_may_ask_for_a_different_doctor(client, db_session, settings):
+async def _in_online_care(client, db_session, settings):  # type: ignore[no-untyped-def]
+    """A patient in a hospital's online care, with a second doctor free there: (the patient's
+    headers, the hospital, the start's answer)."""
     account, _patient = await builders.patient(db_session, "M01603")
     hospital = await factories.institution(db_session)
     await builders.doctor(db_session, presence="online", institution=hospital)
     await builders.doctor(db_session, presence="online", institution=hospital)
     h = await headers(db_session, settings, account)
     first = await start(client, h, hospital.id)
+    return h, hospital, first
+
+
+async def test_a_patient_may_ask_for_a_different_doctor(client, db_session, settings):
+    h, hospital, first = await _in_online_care(client, db_session, settings)
     leaving = {
         "reason": "prefer a female doctor",
         "from_relationship_id": first["relationship"]["id"],
@@ -189,12 +196,7 @@ async def test_a_patient_may_ask_for_a_different_doctor(client, db_session, sett
 
 
 async def test_changing_doctor_names_the_relationship_it_leaves(client, db_session, settings):
-    account, _patient = await builders.patient(db_session, "M01603")
-    hospital = await factories.institution(db_session)
-    await builders.doctor(db_session, presence="online", institution=hospital)
-    await builders.doctor(db_session, presence="online", institution=hospital)
-    h = await headers(db_session, settings, account)
-    first = await start(client, h, hospital.id)
+    h, hospital, first = await _in_online_care(client, db_session, settings)
     unnamed = await client.post(
         "/api/v1/online-care/change-doctor", json={"reason": "x"}, headers=h
     )
@@ -211,12 +213,7 @@ async def test_changing_doctor_names_the_relationship_it_leaves(client, db_sessi
 
 
 async def test_changing_doctor_to_an_unknown_institution_is_404(client, db_session, settings):
-    account, _patient = await builders.patient(db_session, "M01603")
-    hospital = await factories.institution(db_session)
-    await builders.doctor(db_session, presence="online", institution=hospital)
-    await builders.doctor(db_session, presence="online", institution=hospital)
-    h = await headers(db_session, settings, account)
-    first = await start(client, h, hospital.id)
+    h, _, first = await _in_online_care(client, db_session, settings)
     changed = await client.post(
         "/api/v1/online-care/change-doctor",
         json={
