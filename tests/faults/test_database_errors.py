@@ -1,20 +1,22 @@
 """Which failures mean "the database cannot be reached" (503, retry later) and which are a
 statement going wrong (left alone: a conflict or a bug), with real PostgreSQL errors, and that
 a unit of work reports the former as `DatabaseUnavailable`; a pool with no connection free in
-time is `DatabaseBusy` (503 `database_busy`), not an outage."""
+time is `DatabaseBusy` (503 `database_busy`), not an outage. The same for the readings COPY,
+which calls the driver around SQLAlchemy: a deadlock there is 409, a lost backend 503."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,10 +29,12 @@ from app.db import (
     unit_of_work,
 )
 from app.errors import DatabaseBusy, DatabaseUnavailable, lost_a_race
+from app.kit.clock import utcnow
 from app.main import create_app
+from app.models import Reading
 from tests.fixtures import databases
 from tests.fixtures.servers import serve_in_loop, wait_until
-from tests.reading.helpers import committed_database, committed_patient
+from tests.reading.helpers import cgm_item, committed_database, committed_patient, wearer
 
 POOL_TIMEOUT = sa_exc.TimeoutError(
     "QueuePool limit of size 10 overflow 10 reached, connection timed out, timeout 30.00"
@@ -305,3 +309,110 @@ async def test_a_full_pool_answers_database_busy_while_the_database_is_up() -> N
         assert (problem["code"], problem["detail"]) == ("database_busy", detail)
         assert problem["retry_after_seconds"] == 1
     assert served.status_code == 200, served.text
+
+
+class _KillBackend:
+    """The server terminates the uploading backend just before its COPY."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    async def strike(self, copying: asyncpg.Connection) -> None:
+        admin = await asyncpg.connect(self.dsn)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", copying.get_server_pid())
+        finally:
+            await admin.close()
+
+    async def settle(self) -> None:
+        pass
+
+
+class _Deadlock:
+    """Another transaction (partition maintenance, say) holds a SHARE lock on `readings` and
+    asks for ACCESS EXCLUSIVE, which waits for the upload's read of the table; the COPY then
+    asks for a lock the SHARE one refuses: a deadlock, found at once by the COPY's backend, whose
+    transaction is the one refused."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.admin: asyncpg.Connection | None = None
+        self.upgrade: asyncio.Task[Any] | None = None
+
+    async def strike(self, copying: asyncpg.Connection) -> None:
+        self.admin = admin = await asyncpg.connect(self.dsn)
+        await admin.execute("BEGIN")
+        await admin.execute("LOCK TABLE readings IN SHARE MODE")
+        self.upgrade = asyncio.create_task(
+            admin.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")
+        )
+        watcher = await asyncpg.connect(self.dsn)
+        try:
+            await wait_until(
+                lambda: watcher.fetchval(
+                    "SELECT count(*) > 0 FROM pg_locks WHERE pid = $1 AND NOT granted",
+                    admin.get_server_pid(),
+                ),
+                what="the other transaction to wait for the upload",
+            )
+        finally:
+            await watcher.close()
+
+    async def settle(self) -> None:
+        """The other transaction, granted its lock once the upload gave up, ends."""
+        assert self.admin is not None and self.upgrade is not None
+        await self.upgrade
+        await self.admin.execute("ROLLBACK")
+        await self.admin.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("meanwhile", "status", "code"),
+    [(_Deadlock, 409, "concurrent_update"), (_KillBackend, 503, "database_unreachable")],
+    ids=["deadlock", "backend_killed"],
+)
+async def test_an_upload_whose_copy_fails_is_answered_and_its_resend_stored(
+    monkeypatch: pytest.MonkeyPatch, meanwhile: Any, status: int, code: str
+) -> None:
+    # The readings COPY calls the driver directly (app/reading/repository.py), around
+    # SQLAlchemy: what goes wrong there is answered as a statement's failure would be (409: a
+    # lost race, to retry; 503: the database went away), never 500, and the phone's resend is
+    # stored by the same process.
+    async with committed_database() as (settings, sessionmaker):
+        async with sessionmaker() as session:
+            phone = await wearer(session, settings)
+            await session.commit()
+        server = make_url(settings.database_url).set(drivername="postgresql")
+        strike = meanwhile(server.render_as_string(hide_password=False))
+        copy = asyncpg.Connection.copy_records_to_table
+        struck: list[bool] = []
+
+        async def struck_first(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+            if not struck:
+                struck.append(True)
+                await strike.strike(self)
+            return await copy(self, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, "copy_records_to_table", struck_first)
+        start = utcnow().replace(second=0, microsecond=0) - timedelta(hours=1)
+        batch = {
+            "items": [cgm_item(phone.cgm, start + timedelta(minutes=5 * n), 6.2) for n in range(3)]
+        }
+        async with (
+            serve_in_loop(create_app(settings)) as base_url,
+            httpx.AsyncClient(base_url=base_url, timeout=60) as http,
+        ):
+            failed = await http.post("/api/v1/readings", json=batch, headers=phone.headers)
+            await strike.settle()
+            resent = await http.post("/api/v1/readings", json=batch, headers=phone.headers)
+        async with sessionmaker() as session:
+            stored = await session.scalar(
+                select(func.count()).select_from(Reading).where(Reading.device_id == phone.cgm.id)
+            )
+    assert struck, "the upload did not take the COPY path"
+    assert failed.status_code == status, failed.text
+    assert failed.json()["code"] == code
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["accepted"] == 3
+    assert stored == 3
