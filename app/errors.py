@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,9 @@ class AppError(Exception):
 
     status: int = 400
     code: str = "bad_request"
+    # Every code an instance can carry when the code is chosen at run time (the OpenAPI walk,
+    # app/openapi_raises.py, lists them for the operations that raise it).
+    codes: ClassVar[tuple[str, ...]] = ()
     # When true the request's transaction is committed before the error is answered: for
     # refusals that must leave a trace (e.g. revoking a session whose refresh token was reused).
     keep_changes: bool = False

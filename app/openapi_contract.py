@@ -40,6 +40,7 @@ from pydantic.json_schema import models_json_schema
 from app.authz.principal import current_principal, roles_admitted_by
 from app.errors import PROBLEM_JSON
 from app.i18n import MESSAGES
+from app.kit.pagination import InvalidCursor
 from app.models import Role
 from app.openapi_raises import ErrorWalk
 
@@ -221,7 +222,12 @@ def _document_codes(
     (`x-error-codes`) and an example of each; a status not yet declared gets its answer."""
     endpoint = route.original_route
     assert isinstance(endpoint, APIRoute)
-    raised = walk.of_route([endpoint.endpoint, *(d.call for d in _dependants(route.dependant))])
+    dependants = [route.dependant, *_dependants(route.dependant)]
+    raised = walk.of_route([endpoint.endpoint, *(d.call for d in dependants[1:])])
+    # A list's `cursor` is decoded where the list is read (`PageParams.after` and the like, on
+    # values the walk cannot follow): every operation that takes one can answer it.
+    if any(param.name == "cursor" for d in dependants for param in d.query_params):
+        raised.add(InvalidCursor.status, InvalidCursor.code)
     # Also the statuses already declared whose answers carry fixed codes (e.g. 422
     # `validation_failed` of a body the walk finds no business 422 for).
     fixed = {int(key) for key in _FIXED_CODES if key in responses}

@@ -326,7 +326,10 @@ def _constructed(
         yield error.status, error.code
         return
     for code in _codes(given, parameters):
-        yield error.status, code
+        if code is None and error.codes:  # chosen at run time among those the class declares
+            yield from ((error.status, one) for one in error.codes)
+        else:
+            yield error.status, code
 
 
 def _callee(value: Any) -> types.FunctionType | None:

@@ -32,6 +32,9 @@ from app.main import create_app
 from app.realtime.hub import create_hub
 from tests.fixtures import apps, databases
 
+# Every business error code the tests see answered is checked against the OpenAPI document.
+pytest_plugins = ["tests.fixtures.error_recorder"]
+
 FAKE_WECHAT_BASE = "http://fake-wechat.test"
 
 

@@ -10,7 +10,6 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 from pydantic import BaseModel, Field
 
 from app.db import DbSession
-from app.errors import ServiceUnavailable
 from app.health import readiness
 from app.metrics.state import SCRAPE_CACHE
 from app.web_security import require_metrics_access
@@ -44,9 +43,7 @@ async def healthz() -> Health:
     response_model=Readiness,
     responses={
         503: {
-            "description": "Not ready: `code` names the first part that is down "
-            "(database_unreachable, schema_not_at_head, redis_unreachable, "
-            "realtime_not_listening, outbox_relay_stopped, background_jobs_stopped) and "
+            "description": "Not ready: `code` names the first part that is down and "
             "`parts` gives the state of each"
         }
     },
@@ -61,7 +58,7 @@ async def readyz(session: DbSession, request: Request) -> Readiness:
         "expected_revisions": ready.expected_revisions,
     }
     if ready.problem is not None:
-        raise ServiceUnavailable(ready.problem, extra={"parts": ready.parts, **revisions})
+        raise readiness.NotReady(ready.problem, extra={"parts": ready.parts, **revisions})
     return Readiness(status="ok", **ready.parts, **revisions)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
+from app.errors import ServiceUnavailable
 from app.health import migrations_state
 from app.realtime.hub import RealtimeHub
 
@@ -30,6 +31,12 @@ _PROBLEMS = (
     ("outbox_relay", "stopped", "outbox_relay_stopped"),
     ("background_jobs", "stopped", "background_jobs_stopped"),
 )
+
+
+class NotReady(ServiceUnavailable):
+    """503 naming the first part that is down (one of `_PROBLEMS`' codes)."""
+
+    codes = tuple(code for _, _, code in _PROBLEMS)
 
 
 @dataclass

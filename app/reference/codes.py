@@ -20,6 +20,10 @@ INSTITUTION_CODE_PATTERN = r"^H\d{11}$"
 PHARMACY_CODE_PATTERN = r"^P\d{11}$"
 
 
+# The message codes `code_problem` answers.
+CODE_PROBLEMS = ("designated_code_format", "designated_code_area_mismatch")
+
+
 def code_problem(code: str, kind: DesignatedKind, district_code: str) -> str | None:
     """Why `code` is not a national code of this kind for a place in `district_code` (a
     message code), or None when it is one."""

@@ -12,7 +12,7 @@ from app.errors import AppError, Conflict, NotFound
 from app.kit.sql import add_unique
 from app.models import Drug, Institution, PharmacyStore, PharmacyStoreCoverage
 from app.reference import repository as reference_repository
-from app.reference.codes import DesignatedKind, code_problem
+from app.reference.codes import CODE_PROBLEMS, DesignatedKind, code_problem
 from app.reference.schemas import DrugCreate, InstitutionCreate, PharmacyStoreCreate
 
 
@@ -20,6 +20,7 @@ class InvalidDesignatedCode(AppError):
     """A designated institution's or pharmacy's code not in the national 12-character form."""
 
     status = 422
+    codes = CODE_PROBLEMS
 
 
 def _check_designated_code(code: str, kind: DesignatedKind, district_code: str) -> None:

@@ -1,21 +1,18 @@
 """Every operation's business errors are in the committed OpenAPI document with their codes,
-found in the code (app/openapi_raises.py), and every code the service is seen to answer in the
-API tests is among those its operation declares."""
+found in the code (app/openapi_raises.py); every code the service is seen to answer in a test
+run is among those its operation declares (checked when the run ends:
+tests/fixtures/error_recorder.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.i18n import MESSAGES
-from tests.fixtures import databases
-from tests.fixtures.error_recorder import OUTPUT
+from tests.fixtures.error_recorder import undocumented
 
 ROOT = Path(__file__).parents[2]
 DOCUMENT = ROOT / "openapi" / "openapi.json"
@@ -72,25 +69,6 @@ KNOWN = [
      "insurance_platform_refused"),
 ]  # fmt: skip
 
-# API tests whose error answers are recorded: many business refusals, across the domains.
-RECORDED_TESTS = [
-    "tests/prescription/test_signing.py",
-    "tests/enrollment/test_applications.py",
-    "tests/pharmacy/test_quality_returns.py",
-    "tests/ecg/test_strips_api.py",
-    "tests/auth/test_password_and_tokens.py",
-    "tests/pharmacy/test_routing.py",
-    "tests/chat/test_attachments.py",
-    "tests/catalogue/test_catalogue.py",
-    "tests/care/test_care.py",
-    "tests/staff/test_staff_api.py",
-    # Errors raised by objects kept in app.state: the sign-in guard, the platform's client.
-    "tests/auth/test_sign_in_throttle.py",
-    "tests/insurance_platform/test_person_query.py",
-    # The settlement run by the hand-over's domain event, with the platform answering.
-    "tests/insurance_platform/test_settlement.py",
-]
-
 
 @pytest.fixture(scope="module")
 def paths() -> dict[str, Any]:
@@ -144,41 +122,47 @@ def test_every_malformed_request_answer_lists_validation_failed(paths) -> None:
     assert missing == []
 
 
-def test_a_status_the_code_answers_with_no_fixed_code_says_so(paths) -> None:
-    # A refusal whose code is computed at run time (`InvalidDesignatedCode(problem)`, the
-    # problem found in the code's form) is still declared, and says so.
+def test_a_code_chosen_at_run_time_is_listed_from_what_its_class_declares(paths) -> None:
+    # `InvalidDesignatedCode(problem)`: the problem is found in the code's form at run time,
+    # among the codes the class declares (`codes`); the readiness 503 names the part down.
     answer = paths["/api/v1/institutions"]["post"]["responses"]["422"]
+    assert {"designated_code_format", "designated_code_area_mismatch"} <= set(
+        answer["x-error-codes"]
+    )
+    ready = paths["/readyz"]["get"]["responses"]["503"]["x-error-codes"]
+    assert {"schema_not_at_head", "redis_unreachable", "outbox_relay_stopped"} <= set(ready)
+
+
+def test_a_status_whose_codes_are_computed_says_so(paths) -> None:
+    # The partner's callback answers a code it computes from the callback's kind.
+    answer = paths["/api/v1/partner/stores/{store_id}/callbacks"]["post"]["responses"]["409"]
     assert "chosen at run time" in answer["description"]
 
 
-@pytest.mark.skipif(
-    databases.on_postgres(),
-    reason="runs once per CI run, in the SQLite pass (the answers it checks are the same on both)",
-)
-def test_every_code_observed_in_the_api_tests_is_documented(paths, tmp_path: Path) -> None:
-    output = tmp_path / "observed.json"
-    run = subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "-p", "tests.fixtures.error_recorder",
-            "-p", "no:cacheprovider", "-n", "0", "-q", *RECORDED_TESTS,
-        ],
-        cwd=ROOT, env={**os.environ, OUTPUT: str(output)},
-        capture_output=True, text=True, timeout=1200, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    observed = [tuple(item) for item in json.loads(output.read_text(encoding="utf-8"))]
-    business = [(m, p, s, c) for m, p, s, c in observed if s not in (401, 403)]
-    assert len(business) > 50, observed  # the recording saw the refusals the tests provoke
-    undocumented = sorted(
-        (method, path, status, code)
-        for method, path, status, code in observed
-        if path in paths  # routes left out of the document (Nightscout's aliases) are not in it
-        and code
-        not in paths[path][method.lower()]["responses"]
-        .get(str(status), {})
-        .get("x-error-codes", [])
-    )
-    assert undocumented == []
+def test_every_list_taking_a_cursor_lists_invalid_cursor(paths) -> None:
+    lists = [
+        (method, path, operation)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if any(p["name"] == "cursor" for p in operation.get("parameters", []))
+    ]
+    assert len(lists) > 40
+    missing = [
+        (m, p)
+        for m, p, o in lists
+        if "invalid_cursor" not in o["responses"]["422"]["x-error-codes"]
+    ]
+    assert missing == []
+
+
+def test_the_run_wide_check_reports_a_code_an_operation_does_not_list(paths) -> None:
+    # tests/fixtures/error_recorder.py checks every answer the suite sees when the run ends.
+    documented = ("POST", "/api/v1/orders", 409, "out_of_stock")
+    unlisted = ("POST", "/api/v1/orders", 409, "chat_conversation_closed")
+    other_status = ("POST", "/api/v1/orders", 404, "out_of_stock")
+    left_out = ("GET", "/api/v1/entries.json", 401, "anything")  # not in the document
+    observed = [documented, unlisted, other_status, left_out]
+    assert undocumented(observed, paths) == [other_status, unlisted]
 
 
 def test_an_order_step_other_than_the_hand_over_lists_no_settlement_error(paths) -> None:
