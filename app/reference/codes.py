@@ -10,7 +10,7 @@ sequence number within that division, e.g. H14030200001 or P14032200001.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 DesignatedKind = Literal["H", "P"]
 
@@ -21,10 +21,11 @@ PHARMACY_CODE_PATTERN = r"^P\d{11}$"
 
 
 # The message codes `code_problem` answers.
-CODE_PROBLEMS = ("designated_code_format", "designated_code_area_mismatch")
+CodeProblem = Literal["designated_code_format", "designated_code_area_mismatch"]
+CODE_PROBLEMS: tuple[CodeProblem, ...] = get_args(CodeProblem)
 
 
-def code_problem(code: str, kind: DesignatedKind, district_code: str) -> str | None:
+def code_problem(code: str, kind: DesignatedKind, district_code: str) -> CodeProblem | None:
     """Why `code` is not a national code of this kind for a place in `district_code` (a
     message code), or None when it is one."""
     match = _SHAPE.fullmatch(code)

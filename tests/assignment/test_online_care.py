@@ -161,7 +161,7 @@ async def test_urgent_patients_weigh_presence_more(client, db_session, settings,
     assert offline_here.id != online_elsewhere.id
 
 
-async def _in_online_care(client, db_session, settings):  # type: ignore[no-untyped-def]
+async def _in_online_care(client, db_session, settings):
     """A patient in a hospital's online care, with a second doctor free there: (the patient's
     headers, the hospital, the start's answer)."""
     account, _patient = await builders.patient(db_session, "M01603")
