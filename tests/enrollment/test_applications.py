@@ -11,7 +11,6 @@ from app.kit.clock import city_date
 from app.models import (
     AuditEvent,
     EnrollmentApplication,
-    EnrollmentReviewer,
     Entitlement,
     OutboxMessage,
     Role,
@@ -28,14 +27,7 @@ async def _setup(db_session, settings):
     patient_account, patient = await builders.patient(db_session)
     reviewer_account, reviewer = await builders.doctor(db_session)
     admin = await factories.account(db_session, Role.admin)
-    db_session.add(
-        EnrollmentReviewer(
-            doctor_id=reviewer.id,
-            institution_id=reviewer.institution_id,
-            granted_by_account_id=admin.id,
-        )
-    )
-    await db_session.flush()
+    await factories.enrollment_reviewer(db_session, reviewer, admin)
     return (
         patient,
         reviewer,

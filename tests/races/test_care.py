@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
@@ -17,7 +16,6 @@ from app.models import (
     ConsultationRequest,
     Doctor,
     EnrollmentApplication,
-    EnrollmentReviewer,
     Entitlement,
     Patient,
     Prescription,
@@ -38,10 +36,6 @@ APPS = "/api/v1/enrollment/applications"
 CONSULT = "/api/v1/consultations"
 
 
-async def _count(server: RaceServer, model, *conditions) -> int:  # type: ignore[no-untyped-def]
-    return int(await server.scalar(select(func.count()).select_from(model).where(*conditions)))
-
-
 @dataclass
 class Clinic:
     patient_id: uuid.UUID
@@ -60,14 +54,7 @@ async def _clinic(server: RaceServer, entitled: bool = True) -> Clinic:
         )
         doctor_account, doctor = await builders.doctor(session, presence="online")
         admin = await factories.account(session, Role.admin)
-        session.add(
-            EnrollmentReviewer(
-                doctor_id=doctor.id,
-                institution_id=doctor.institution_id,
-                granted_by_account_id=admin.id,
-            )
-        )
-        await session.flush()
+        await factories.enrollment_reviewer(session, doctor, admin)
         return Clinic(
             patient.id,
             await factories.bearer(session, server.settings, patient_account),
@@ -83,8 +70,8 @@ async def test_one_application_key_sent_at_once_makes_one_application(server: Ra
     body = {"disease_code": "M01603", "institution_id": str(clinic.doctor.institution_id)}
     headers = {**clinic.patient, "Idempotency-Key": f"apply-{uuid.uuid4().hex}"}
     (await race(server.http, "POST", APPS, json=body, headers=headers)).all_replay()
-    applications = await _count(
-        server, EnrollmentApplication, EnrollmentApplication.patient_id == clinic.patient_id
+    applications = await server.count(
+        EnrollmentApplication, EnrollmentApplication.patient_id == clinic.patient_id
     )
     assert applications == 1
 
@@ -114,7 +101,7 @@ async def test_concurrent_approvals_grant_one_entitlement(server: RaceServer) ->
         headers=clinic.doctor_headers,
     )
     result.one_winner()
-    assert await _count(server, Entitlement, Entitlement.application_id == application_id) == 1
+    assert await server.count(Entitlement, Entitlement.application_id == application_id) == 1
 
 
 async def test_one_consultation_key_sent_at_once_queues_once(server: RaceServer) -> None:
@@ -122,8 +109,8 @@ async def test_one_consultation_key_sent_at_once_queues_once(server: RaceServer)
     headers = {**clinic.patient, "Idempotency-Key": f"ask-{uuid.uuid4().hex}"}
     result = await race(server.http, "POST", CONSULT, json={"reason": "血糖高"}, headers=headers)
     result.all_replay()
-    requests = await _count(
-        server, ConsultationRequest, ConsultationRequest.patient_id == clinic.patient_id
+    requests = await server.count(
+        ConsultationRequest, ConsultationRequest.patient_id == clinic.patient_id
     )
     assert requests == 1
 
@@ -159,8 +146,7 @@ async def test_online_care_started_at_once_assigns_one_doctor(server: RaceServer
     )
     result.no_server_errors()
     assert all(r.status_code in (200, 409) for r in result.responses)
-    primaries = await _count(
-        server,
+    primaries = await server.count(
         CareRelationship,
         CareRelationship.patient_id == clinic.patient_id,
         CareRelationship.kind == "primary",
@@ -187,7 +173,7 @@ async def test_one_referral_key_sent_at_once_refers_once(server: RaceServer) -> 
     headers = {**clinic.doctor_headers, "Idempotency-Key": f"ref-{uuid.uuid4().hex}"}
     result = await race(server.http, "POST", "/api/v1/care/referrals", json=body, headers=headers)
     result.all_replay()
-    assert await _count(server, Referral, Referral.patient_id == clinic.patient_id) == 1
+    assert await server.count(Referral, Referral.patient_id == clinic.patient_id) == 1
 
 
 async def _rx_world(server: RaceServer) -> World:
@@ -204,12 +190,11 @@ async def test_one_prescription_key_sent_at_once_writes_one_draft(server: RaceSe
         server.http, "POST", "/api/v1/prescriptions", json=rx_body(world), headers=headers
     )
     result.all_replay()
-    assert await _count(server, Prescription, Prescription.patient_id == world.patient.id) == 1
+    assert await server.count(Prescription, Prescription.patient_id == world.patient.id) == 1
 
 
 async def _moves(server: RaceServer, prescription_id: str, status: str) -> int:
-    return await _count(
-        server,
+    return await server.count(
         PrescriptionTransition,
         PrescriptionTransition.prescription_id == uuid.UUID(prescription_id),
         PrescriptionTransition.to_status == status,

@@ -14,7 +14,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import city_date, utcnow
@@ -45,10 +45,6 @@ pytestmark = pytest.mark.postgres
 CREDENTIAL = "/api/v1/nightscout/credential"
 
 
-async def _count(server: RaceServer, model, *conditions) -> int:  # type: ignore[no-untyped-def]
-    return int(await server.scalar(select(func.count()).select_from(model).where(*conditions)))
-
-
 def _sequence() -> str:
     """A five-digit sequence for a national code nobody else in the race database holds."""
     return f"{random.randrange(1, 100_000):05d}"
@@ -73,7 +69,7 @@ async def test_one_institution_created_at_once_is_added_once(server: RaceServer)
     }  # fmt: skip
     result = await race(server.http, "POST", "/api/v1/institutions", json=body, headers=admin)
     assert result.one_winner("institution_code_taken").status_code == 201
-    assert await _count(server, Institution, Institution.code == code) == 1
+    assert await server.count(Institution, Institution.code == code) == 1
 
 
 async def test_one_store_created_at_once_is_added_once(server: RaceServer) -> None:
@@ -93,7 +89,7 @@ async def test_one_store_created_at_once_is_added_once(server: RaceServer) -> No
     }  # fmt: skip
     result = await race(server.http, "POST", "/api/v1/pharmacy-stores", json=body, headers=admin)
     assert result.one_winner("store_code_taken").status_code == 201
-    assert await _count(server, PharmacyStore, PharmacyStore.code == code) == 1
+    assert await server.count(PharmacyStore, PharmacyStore.code == code) == 1
 
 
 async def test_one_drug_created_at_once_is_added_once(server: RaceServer) -> None:
@@ -106,7 +102,7 @@ async def test_one_drug_created_at_once_is_added_once(server: RaceServer) -> Non
     }  # fmt: skip
     result = await race(server.http, "POST", "/api/v1/drugs", json=body, headers=admin)
     assert result.one_winner("drug_code_taken").status_code == 201
-    assert await _count(server, Drug, Drug.national_code == code) == 1
+    assert await server.count(Drug, Drug.national_code == code) == 1
 
 
 async def test_one_catalogue_edition_published_at_once_is_published_once(
@@ -136,7 +132,7 @@ async def test_one_catalogue_edition_published_at_once_is_published_once(
     }
     result = await race(server.http, "POST", "/api/v1/catalogue/editions", json=body, headers=admin)
     assert result.one_winner("catalogue_edition_date_taken").status_code == 201
-    assert await _count(server, CatalogueEdition, CatalogueEdition.effective_from == day) == 1
+    assert await server.count(CatalogueEdition, CatalogueEdition.effective_from == day) == 1
 
 
 async def test_a_store_integration_put_at_once_is_stored_once(server: RaceServer) -> None:
@@ -156,7 +152,7 @@ async def test_a_store_integration_put_at_once_is_stored_once(server: RaceServer
     result.no_server_errors()
     assert result.statuses == [200] * len(result.responses), result.statuses
     integrations = StoreIntegration.store_id == store_id
-    assert await _count(server, StoreIntegration, integrations) == 1
+    assert await server.count(StoreIntegration, integrations) == 1
     assert (
         await server.scalar(select(StoreIntegration.secret).where(integrations)) == body["secret"]
     )
@@ -177,8 +173,8 @@ async def test_a_staff_move_sent_at_once_moves_once(server: RaceServer) -> None:
     url = f"/api/v1/staff/{account_id}/move"
     result = await race(server.http, "POST", url, json=body, headers=admin)
     result.one_winner("staff_move_same_workplace")
-    moves = await _count(
-        server, AuditEvent, AuditEvent.resource_id == account_id, AuditEvent.action == "move"
+    moves = await server.count(
+        AuditEvent, AuditEvent.resource_id == account_id, AuditEvent.action == "move"
     )
     assert moves == 1
 
@@ -213,9 +209,8 @@ async def test_one_staff_file_imported_at_once_creates_everyone_once(server: Rac
             (409, "staff_username_taken"),
             (422, "staff_import_rejected"),
         }, loser.text
-    assert await _count(server, Account, Account.username.in_(usernames)) == 2
-    doctors = await _count(
-        server,
+    assert await server.count(Account, Account.username.in_(usernames)) == 2
+    doctors = await server.count(
         Doctor,
         Doctor.account_id.in_(select(Account.id).where(Account.username.in_(usernames))),
     )
@@ -234,14 +229,7 @@ async def test_an_enrollment_reviewer_granted_or_revoked_at_once_changes_once(
         admin = await factories.account(session, Role.admin)
         doctor = await factories.doctor_of(session, await factories.account(session, Role.doctor))
         if method == "DELETE":
-            session.add(
-                EnrollmentReviewer(
-                    doctor_id=doctor.id,
-                    institution_id=doctor.institution_id,
-                    granted_by_account_id=admin.id,
-                )
-            )
-            await session.flush()
+            await factories.enrollment_reviewer(session, doctor, admin)
         return await factories.bearer(session, server.settings, admin), doctor.id
 
     admin, doctor_id = await committed(server, build)
@@ -255,13 +243,12 @@ async def test_an_enrollment_reviewer_granted_or_revoked_at_once_changes_once(
         result = await race(server.http, "DELETE", f"{reviewers}/{doctor_id}", headers=admin)
         result.no_server_errors()
         assert result.statuses == [204] + [404] * (len(result.responses) - 1), result.statuses
-    live = await _count(
-        server,
+    live = await server.count(
         EnrollmentReviewer,
         EnrollmentReviewer.doctor_id == doctor_id,
         EnrollmentReviewer.revoked_at.is_(None),
     )
-    grants = await _count(server, EnrollmentReviewer, EnrollmentReviewer.doctor_id == doctor_id)
+    grants = await server.count(EnrollmentReviewer, EnrollmentReviewer.doctor_id == doctor_id)
     assert (live, grants) == ((1, 1) if method == "POST" else (0, 1))
 
 
@@ -308,8 +295,8 @@ async def test_a_nightscout_secret_made_at_once_hands_out_one_working_secret(
     winner = result.one_winner("nightscout_credential_changed")
     assert await _works(server, winner.json()["secret"])
     credential = NightscoutCredential.patient_id == patient_id
-    assert await _count(server, NightscoutCredential, credential) == 1
-    assert await _count(server, Device, Device.patient_id == patient_id) == 1
+    assert await server.count(NightscoutCredential, credential) == 1
+    assert await server.count(Device, Device.patient_id == patient_id) == 1
 
 
 async def test_a_nightscout_secret_revoked_at_once_is_revoked_once(server: RaceServer) -> None:
@@ -320,8 +307,7 @@ async def test_a_nightscout_secret_revoked_at_once_is_revoked_once(server: RaceS
     result.no_server_errors()
     assert result.statuses == [204] + [404] * (len(result.responses) - 1), result.statuses
     assert not await _works(server, made.json()["secret"])
-    revocations = await _count(
-        server,
+    revocations = await server.count(
         AuditEvent,
         AuditEvent.patient_id == patient_id,
         AuditEvent.resource_type == "nightscout_credential",

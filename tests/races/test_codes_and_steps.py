@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.clock import utcnow
 from app.models import (
     Alert,
-    AuditEvent,
     CareRelationship,
     Device,
     DoctorLoad,
@@ -27,22 +26,12 @@ from app.models import (
 from tests.enrollment import builders
 from tests.fixtures import factories
 from tests.fixtures.races import RaceServer, race, race_all
-from tests.races.conftest import committed
+from tests.races.conftest import committed, referral
 
 pytestmark = pytest.mark.postgres
 
 APPS = "/api/v1/enrollment/applications"
 CGM = {"kind": "cgm", "model": "Dexcom G7", "sample_interval_seconds": 300}
-
-
-async def _audits(server: RaceServer, resource_id: object, action: str) -> int:
-    return int(
-        await server.scalar(
-            select(func.count()).where(
-                AuditEvent.resource_id == str(resource_id), AuditEvent.action == action
-            )
-        )
-    )
 
 
 async def _patients(server: RaceServer, n: int) -> list[tuple[uuid.UUID, dict[str, str]]]:
@@ -153,7 +142,7 @@ async def test_an_application_step_sent_at_once_moves_once(
         "application_transition_illegal"
     )
     assert await _status(server, draft.application_id) == status
-    assert await _audits(server, draft.application_id, "update") == 1
+    assert await server.audits(draft.application_id, "update") == 1
 
 
 async def test_identical_reinstatements_reinstate_once(server: RaceServer) -> None:
@@ -175,7 +164,7 @@ async def test_identical_reinstatements_reinstate_once(server: RaceServer) -> No
         headers=admin,
     )
     result.one_winner("staff_not_suspended")
-    assert await _audits(server, account_id, "reinstate") == 1
+    assert await server.audits(account_id, "reinstate") == 1
 
 
 async def test_an_alert_acknowledged_at_once_is_acknowledged_once(server: RaceServer) -> None:
@@ -199,7 +188,7 @@ async def test_an_alert_acknowledged_at_once_is_acknowledged_once(server: RaceSe
         server.http, "POST", f"/api/v1/alerts/{alert_id}/acknowledge", headers=doctor
     )
     result.all_replay(lambda body: (body["acknowledged_at"], body["acknowledged_by"]))
-    assert await _audits(server, alert_id, "update") == 1
+    assert await server.audits(alert_id, "update") == 1
 
 
 async def _bound_cgm(server: RaceServer) -> tuple[str, dict[str, str]]:
@@ -236,7 +225,7 @@ async def test_a_sensor_ended_at_once_ends_once(server: RaceServer) -> None:
     assert {r.json()["code"] for r in result.responses if r.status_code == 404} == {
         "sensor_session_not_found"
     }
-    assert await _audits(server, started.json()["id"], "update") == 1
+    assert await server.audits(started.json()["id"], "update") == 1
 
 
 async def test_a_device_unbound_at_once_is_unbound_once(server: RaceServer) -> None:
@@ -244,7 +233,7 @@ async def test_a_device_unbound_at_once_is_unbound_once(server: RaceServer) -> N
     result = await race(server.http, "DELETE", f"/api/v1/devices/{device_id}", headers=patient)
     result.no_server_errors()
     assert result.statuses == [204] + [404] * (len(result.responses) - 1), result.statuses
-    assert await _audits(server, device_id, "delete") == 1
+    assert await server.audits(device_id, "delete") == 1
 
 
 async def test_a_care_relationship_ended_at_once_ends_once(server: RaceServer) -> None:
@@ -276,7 +265,7 @@ async def test_a_care_relationship_ended_at_once_ends_once(server: RaceServer) -
     result.one_winner("relationship_already_ended")
     load = select(DoctorLoad.active_patients).where(DoctorLoad.doctor_id == doctor_id)
     assert await server.scalar(load) == 2
-    assert await _audits(server, relationship_id, "update") == 1
+    assert await server.audits(relationship_id, "update") == 1
 
 
 async def _plan(server: RaceServer) -> tuple[dict[str, str], dict]:
@@ -316,14 +305,14 @@ async def test_a_follow_up_closed_at_once_is_closed_once(server: RaceServer, ste
         .where(FollowUp.plan_id == uuid.UUID(plan["id"]), FollowUp.sequence == 2)
     )
     assert scheduled == (0 if step == "cancel" else 1)
-    assert await _audits(server, first["id"], "update") == 1
+    assert await server.audits(first["id"], "update") == 1
 
 
 async def test_a_follow_up_plan_ended_at_once_ends_once(server: RaceServer) -> None:
     doctor, plan = await _plan(server)
     url = f"/api/v1/care/follow-up-plans/{plan['id']}/end"
     (await race(server.http, "POST", url, headers=doctor)).one_winner("plan_already_ended")
-    assert await _audits(server, plan["id"], "update") == 1
+    assert await server.audits(plan["id"], "update") == 1
 
 
 @pytest.mark.parametrize(("action", "status"), [("accept", "accepted"), ("reject", "rejected")])
@@ -332,35 +321,8 @@ async def test_a_referral_decided_at_once_is_decided_once(
 ) -> None:
     """The receiving hospital's doctor presses accept (or reject) on several devices at once:
     one decision, one audit, and an acceptance grants the referral access once."""
-
-    async def build(session: AsyncSession) -> tuple[dict[str, str], dict[str, str], dict]:
-        patient = await factories.patient_of(
-            session, await factories.account(session, Role.patient)
-        )
-        referring = await factories.account(session, Role.doctor)
-        doctor = await factories.doctor_of(session, referring)
-        await factories.care(session, patient, doctor)
-        doctor.institution_id = (await factories.institution(session, level="tertiary")).id
-        receiving = await factories.account(session, Role.doctor)
-        hospital = await factories.institution(session, level="secondary")
-        (await factories.doctor_of(session, receiving)).institution_id = hospital.id
-        await session.flush()
-        body = {
-            "patient_id": str(patient.id),
-            "direction": "down",
-            "to_institution_id": str(hospital.id),
-            "reason": "病情稳定，下转社区随访",
-        }
-        return (
-            await factories.bearer(session, server.settings, referring),
-            await factories.bearer(session, server.settings, receiving),
-            body,
-        )
-
-    referring, receiving, body = await committed(server, build)
-    made = await server.http.post("/api/v1/care/referrals", json=body, headers=referring)
-    assert made.status_code == 201, made.text
-    referral_id = made.json()["id"]
+    referred = await referral(server, accepted=False)
+    referral_id, receiving = referred.referral_id, referred.receiving
     result = await race(
         server.http,
         "POST",
@@ -369,13 +331,10 @@ async def test_a_referral_decided_at_once_is_decided_once(
         headers=receiving,
     )
     result.one_winner("referral_transition_illegal")
-    assert await _audits(server, referral_id, "update") == 1
-    accesses = await server.scalar(
-        select(func.count())
-        .select_from(CareRelationship)
-        .where(
-            CareRelationship.patient_id == uuid.UUID(body["patient_id"]),
-            CareRelationship.kind == "referral",
-        )
+    assert await server.audits(referral_id, "update") == 1
+    accesses = await server.count(
+        CareRelationship,
+        CareRelationship.patient_id == referred.patient_id,
+        CareRelationship.kind == "referral",
     )
     assert accesses == (1 if status == "accepted" else 0)

@@ -52,10 +52,6 @@ async def _world(server: RaceServer) -> World:
     return await committed(server, build_world)
 
 
-async def _count(server: RaceServer, model: Any, *conditions: Any) -> int:
-    return int(await server.scalar(select(func.count()).select_from(model).where(*conditions)))
-
-
 async def _stock(server: RaceServer, world: World) -> int:
     return int(
         await server.scalar(
@@ -100,8 +96,8 @@ async def test_one_key_ordered_at_once_reserves_the_stock_once(server: RaceServe
         server.http, "POST", ORDERS, json=_order_body(world, prescription_id), headers=headers
     )
     result.all_replay()
-    orders = await _count(
-        server, PharmacyOrder, PharmacyOrder.prescription_id == uuid.UUID(prescription_id)
+    orders = await server.count(
+        PharmacyOrder, PharmacyOrder.prescription_id == uuid.UUID(prescription_id)
     )
     assert orders == 1
     assert await _stock(server, world) == PACKS - 1
@@ -132,8 +128,7 @@ async def test_concurrent_accepts_accept_once(server: RaceServer) -> None:
     order = await ordered(server.http, world)
     url = f"{ORDERS}/{order['id']}/accept"
     (await race(server.http, "POST", url, headers=world.as_("pharmacist"))).one_winner()
-    moves = await _count(
-        server,
+    moves = await server.count(
         OrderTransition,
         OrderTransition.order_id == uuid.UUID(order["id"]),
         OrderTransition.to_status == "accepted",
@@ -167,7 +162,7 @@ async def test_one_box_scanned_at_once_is_sold_once(server: RaceServer) -> None:
     result.no_server_errors()
     outcomes = sorted(r.json()["items"][0]["outcome"] for r in result.responses)
     assert outcomes == ["accepted"] + ["duplicate"] * (RACERS - 1)
-    assert await _count(server, DispensedBox, DispensedBox.code == code) == 1
+    assert await server.count(DispensedBox, DispensedBox.code == code) == 1
 
 
 async def test_concurrent_picks_and_dispatches_move_once(server: RaceServer) -> None:
@@ -193,7 +188,7 @@ async def test_concurrent_hand_overs_settle_once(server: RaceServer) -> None:
         server.http, "POST", f"{url}/handover", json={"code": code}, headers=world.as_("courier")
     )
     result.one_winner()
-    settlements = await _count(server, Settlement, Settlement.order_id == uuid.UUID(order["id"]))
+    settlements = await server.count(Settlement, Settlement.order_id == uuid.UUID(order["id"]))
     assert settlements == 1
 
 
@@ -243,7 +238,7 @@ async def test_the_whole_due_collected_twice_at_once_is_taken_once(server: RaceS
     (await race_all(server.http, requests)).one_winner(
         "payment_exceeds_due", "settlement_not_payable"
     )
-    assert await _count(server, Payment, Payment.settlement_id == settlement.id) == 1
+    assert await server.count(Payment, Payment.settlement_id == settlement.id) == 1
 
 
 async def test_a_quality_return_completed_at_once_reverses_and_refunds_once(
@@ -281,9 +276,8 @@ async def test_a_quality_return_completed_at_once_reverses_and_refunds_once(
     await ok(await server.http.post(f"{back}/boxes", json=boxes, headers=staff))
     result = await race(server.http, "POST", f"{back}/complete", headers=staff)
     result.one_winner()
-    assert await _count(server, Settlement, Settlement.reverses_id == settlement.id) == 1
-    refunds = await _count(
-        server,
+    assert await server.count(Settlement, Settlement.reverses_id == settlement.id) == 1
+    refunds = await server.count(
         PaymentRefund,
         PaymentRefund.payment_id.in_(
             select(Payment.id).where(Payment.settlement_id == settlement.id)
@@ -307,8 +301,7 @@ async def test_the_way_back_moves_once(server: RaceServer) -> None:
     (await race(server.http, "POST", f"{url}/return", headers=courier)).one_winner()
     returned = await race(server.http, "POST", f"{url}/returned", headers=world.as_("pharmacist"))
     returned.one_winner()
-    moves = await _count(
-        server,
+    moves = await server.count(
         OrderTransition,
         OrderTransition.order_id == uuid.UUID(order["id"]),
         OrderTransition.to_status.in_(("delivery_failed", "returning", "returned")),
@@ -345,9 +338,7 @@ async def test_one_position_sent_at_once_is_recorded_once(server: RaceServer) ->
     )
     result.no_server_errors()
     assert sorted(r.json()["recorded"] for r in result.responses) == [False] * (RACERS - 1) + [True]
-    rows = await _count(
-        server, DeliveryLocation, DeliveryLocation.order_id == uuid.UUID(order["id"])
-    )
+    rows = await server.count(DeliveryLocation, DeliveryLocation.order_id == uuid.UUID(order["id"]))
     assert rows == 1
 
 
@@ -374,9 +365,7 @@ async def test_one_temperature_log_sent_at_once_is_stored_once(server: RaceServe
     )
     result.no_server_errors()
     assert sum(r.json()["recorded"] for r in result.responses) == 2
-    rows = await _count(
-        server, ColdChainReading, ColdChainReading.order_id == uuid.UUID(order["id"])
-    )
+    rows = await server.count(ColdChainReading, ColdChainReading.order_id == uuid.UUID(order["id"]))
     assert rows == 2
 
 

@@ -9,12 +9,11 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
     AssignmentDecision,
-    AuditEvent,
     CareRelationship,
     CareTeam,
     CareTeamMember,
@@ -26,76 +25,15 @@ from app.models import (
 from tests.enrollment import builders
 from tests.fixtures import factories
 from tests.fixtures.races import RaceServer, race
-from tests.races.conftest import committed
+from tests.races.conftest import committed, referral
 
 pytestmark = pytest.mark.postgres
 
 TEAMS = "/api/v1/care/teams"
 
 
-async def _count(server: RaceServer, model, *conditions) -> int:  # type: ignore[no-untyped-def]
-    return int(await server.scalar(select(func.count()).select_from(model).where(*conditions)))
-
-
-async def _audits(server: RaceServer, resource_id: object, action: str) -> int:
-    return await _count(
-        server, AuditEvent, AuditEvent.resource_id == str(resource_id), AuditEvent.action == action
-    )
-
-
 def _active(*conditions):  # type: ignore[no-untyped-def]
     return (CareRelationship.ended_at.is_(None), *conditions)
-
-
-@dataclass
-class Referred:
-    patient_id: uuid.UUID
-    referring: dict[str, str]
-    receiving: dict[str, str]
-    receiving_doctor_id: uuid.UUID
-    referral_id: str
-
-
-async def _referral(server: RaceServer, *, accepted: bool) -> Referred:
-    """A patient in a tertiary doctor's primary care, referred down to a secondary hospital
-    (and accepted there by a doctor of it, when `accepted`)."""
-
-    async def build(session: AsyncSession):  # type: ignore[no-untyped-def]
-        patient = await factories.patient_of(
-            session, await factories.account(session, Role.patient)
-        )
-        referring = await factories.account(session, Role.doctor)
-        doctor = await factories.doctor_of(session, referring)
-        await factories.care(session, patient, doctor)
-        doctor.institution_id = (await factories.institution(session, level="tertiary")).id
-        receiving = await factories.account(session, Role.doctor)
-        hospital = await factories.institution(session, level="secondary")
-        receiving_doctor = await factories.doctor_of(session, receiving)
-        receiving_doctor.institution_id = hospital.id
-        await session.flush()
-        body = {
-            "patient_id": str(patient.id),
-            "direction": "down",
-            "to_institution_id": str(hospital.id),
-            "reason": "病情稳定，下转社区随访",
-        }
-        return (
-            patient.id,
-            await factories.bearer(session, server.settings, referring),
-            await factories.bearer(session, server.settings, receiving),
-            receiving_doctor.id,
-            body,
-        )
-
-    patient_id, referring, receiving, receiving_doctor_id, body = await committed(server, build)
-    made = await server.http.post("/api/v1/care/referrals", json=body, headers=referring)
-    assert made.status_code == 201, made.text
-    referral_id = made.json()["id"]
-    if accepted:
-        url = f"/api/v1/care/referrals/{referral_id}/accept"
-        taken = await server.http.post(url, json={"reason": "同意接收"}, headers=receiving)
-        assert taken.status_code == 200, taken.text
-    return Referred(patient_id, referring, receiving, receiving_doctor_id, referral_id)
 
 
 async def test_a_referral_completed_at_once_hands_the_patient_over_once(
@@ -103,7 +41,7 @@ async def test_a_referral_completed_at_once_hands_the_patient_over_once(
 ) -> None:
     """The receiving doctor presses complete on several devices at once: one completion, the
     patient's primary doctor is the receiving one exactly once, the referral access ends once."""
-    referred = await _referral(server, accepted=True)
+    referred = await referral(server, accepted=True)
     url = f"/api/v1/care/referrals/{referred.referral_id}/complete"
     result = await race(
         server.http, "POST", url, json={"reason": "已接诊"}, headers=referred.receiving
@@ -116,24 +54,23 @@ async def test_a_referral_completed_at_once_hands_the_patient_over_once(
     )
     async with server.sessionmaker() as session:
         assert list(await session.scalars(primaries)) == [referred.receiving_doctor_id]
-    started = await _count(
-        server,
+    started = await server.count(
         CareRelationship,
         CareRelationship.patient_id == referred.patient_id,
         CareRelationship.doctor_id == referred.receiving_doctor_id,
     )
     assert started == 2  # the referral access (now ended) and the one primary relationship
-    assert await _audits(server, referred.referral_id, "update") == 2  # accept, complete
+    assert await server.audits(referred.referral_id, "update") == 2  # accept, complete
 
 
 async def test_a_referral_cancelled_at_once_is_cancelled_once(server: RaceServer) -> None:
-    referred = await _referral(server, accepted=False)
+    referred = await referral(server, accepted=False)
     url = f"/api/v1/care/referrals/{referred.referral_id}/cancel"
     result = await race(
         server.http, "POST", url, json={"reason": "患者拒绝"}, headers=referred.referring
     )
     result.one_winner("referral_transition_illegal")
-    assert await _audits(server, referred.referral_id, "update") == 1
+    assert await server.audits(referred.referral_id, "update") == 1
 
 
 @dataclass
@@ -196,7 +133,7 @@ async def test_one_team_created_at_once_is_formed_once(server: RaceServer) -> No
     }
     result = await race(server.http, "POST", TEAMS, json=body, headers=world.admin)
     result.one_winner("team_name_taken")
-    teams = await _count(server, CareTeam, CareTeam.institution_id == world.institution_id)
+    teams = await server.count(CareTeam, CareTeam.institution_id == world.institution_id)
     assert teams == 1
 
 
@@ -208,12 +145,11 @@ async def test_a_member_added_at_once_joins_once(server: RaceServer) -> None:
     (await race(server.http, "POST", url, json=body, headers=world.admin)).one_winner(
         "team_member_exists"
     )
-    assert await _count(server, CareTeamMember, CareTeamMember.team_id == uuid.UUID(team_id)) == 2
+    assert await server.count(CareTeamMember, CareTeamMember.team_id == uuid.UUID(team_id)) == 2
 
 
-async def test_a_member_removed_at_once_leaves_once(server: RaceServer) -> None:
-    """One removal ends the member's team access; the copies find no member (404, as a
-    removal of someone not in the team is one by one), never a 500."""
+async def _team_with_patient(server: RaceServer):  # type: ignore[no-untyped-def]
+    """A team of the family doctor and a colleague, with the patient in it: (world, team id)."""
     world = await _team_world(server)
     team_id = await _made_team(server, world, with_colleague=True)
     joined = await server.http.post(
@@ -222,16 +158,23 @@ async def test_a_member_removed_at_once_leaves_once(server: RaceServer) -> None:
         headers=world.admin,
     )
     assert joined.status_code == 200, joined.text
+    return world, team_id
+
+
+async def test_a_member_removed_at_once_leaves_once(server: RaceServer) -> None:
+    """One removal ends the member's team access; the copies find no member (404, as a
+    removal of someone not in the team is one by one), never a 500."""
+    world, team_id = await _team_with_patient(server)
     url = f"{TEAMS}/{team_id}/members/{world.colleague_id}"
     result = await race(server.http, "DELETE", url, headers=world.admin)
     result.no_server_errors()
     assert result.statuses == [200] + [404] * (len(result.responses) - 1), result.statuses
-    assert await _count(server, CareTeamMember, CareTeamMember.team_id == uuid.UUID(team_id)) == 1
+    assert await server.count(CareTeamMember, CareTeamMember.team_id == uuid.UUID(team_id)) == 1
     access = _active(
         CareRelationship.team_id == uuid.UUID(team_id),
         CareRelationship.doctor_id == world.colleague_id,
     )
-    assert await _count(server, CareRelationship, *access) == 0
+    assert await server.count(CareRelationship, *access) == 0
 
 
 async def test_a_patient_put_in_a_team_at_once_joins_once(server: RaceServer) -> None:
@@ -245,32 +188,25 @@ async def test_a_patient_put_in_a_team_at_once_joins_once(server: RaceServer) ->
     )
     team = uuid.UUID(team_id)
     in_team = (CareTeamPatient.team_id == team, CareTeamPatient.patient_id == world.patient_id)
-    assert await _count(server, CareTeamPatient, *in_team) == 1
+    assert await server.count(CareTeamPatient, *in_team) == 1
     access = _active(CareRelationship.team_id == team, CareRelationship.kind == "team")
     # The family doctor already sees the patient (primary care): the colleague gets one.
-    assert await _count(server, CareRelationship, *access) == 1
-    assert await _audits(server, team, "create") == 1
+    assert await server.count(CareRelationship, *access) == 1
+    assert await server.audits(team, "create") == 1
 
 
 async def test_a_patient_taken_off_a_team_at_once_leaves_once(server: RaceServer) -> None:
     """One removal, one audit, one "left the team" fact; the copies find no membership (404,
     as one by one)."""
-    world = await _team_world(server)
-    team_id = await _made_team(server, world, with_colleague=True)
-    joined = await server.http.post(
-        f"{TEAMS}/{team_id}/patients",
-        json={"patient_id": str(world.patient_id)},
-        headers=world.admin,
-    )
-    assert joined.status_code == 200, joined.text
+    world, team_id = await _team_with_patient(server)
     url = f"{TEAMS}/{team_id}/patients/{world.patient_id}"
     result = await race(server.http, "DELETE", url, headers=world.admin)
     result.no_server_errors()
     assert result.statuses == [200] + [404] * (len(result.responses) - 1), result.statuses
     team = uuid.UUID(team_id)
     left = (CareTeamPatient.team_id == team, CareTeamPatient.left_at.is_not(None))
-    assert await _count(server, CareTeamPatient, *left) == 1
-    assert await _audits(server, team, "delete") == 1
+    assert await server.count(CareTeamPatient, *left) == 1
+    assert await server.audits(team, "delete") == 1
 
 
 @dataclass
@@ -331,8 +267,7 @@ async def test_a_transfer_sent_at_once_transfers_once(server: RaceServer) -> Non
     async with server.sessionmaker() as session:
         doctors = list(await session.scalars(select(CareRelationship.doctor_id).where(*primary)))
     assert doctors == [care.colleague_id]
-    decisions = await _count(
-        server,
+    decisions = await server.count(
         AssignmentDecision,
         AssignmentDecision.patient_id == care.patient_id,
         AssignmentDecision.purpose == "transfer",
@@ -353,15 +288,13 @@ async def test_a_change_of_doctor_pressed_at_once_changes_once(server: RaceServe
         headers=care.patient,
     )
     result.one_winner("doctor_changed_meanwhile")
-    changes = await _count(
-        server,
+    changes = await server.count(
         AssignmentDecision,
         AssignmentDecision.patient_id == care.patient_id,
         AssignmentDecision.purpose == "change_doctor",
     )
     assert changes == 1
-    ended = await _count(
-        server,
+    ended = await server.count(
         CareRelationship,
         CareRelationship.patient_id == care.patient_id,
         CareRelationship.ended_reason == "changed_doctor",
@@ -385,5 +318,5 @@ async def test_working_hours_put_at_once_leave_one_week(server: RaceServer) -> N
     )
     result.no_server_errors()
     assert result.statuses == [200] * len(result.responses), result.statuses
-    slots = await _count(server, DoctorWorkingHours, DoctorWorkingHours.doctor_id == doctor_id)
+    slots = await server.count(DoctorWorkingHours, DoctorWorkingHours.doctor_id == doctor_id)
     assert slots == len(week)
