@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from app.kit.clock import utcnow
+from app.kit.clock import SHANGHAI, city_date, shifted_by, utcnow
 from tests.reading.helpers import bp_item, cgm_item, upload, wearer
 
 CGM = "http://hl7.org/fhir/uv/cgm/StructureDefinition/"
@@ -151,15 +151,22 @@ async def test_time_in_ranges_uses_the_guides_loinc_components(
     )
 
 
+@pytest.mark.parametrize(("city_time", "days"), [(time(12), 1), (time(0, 30), 2)])
 async def test_days_of_wear_and_sensor_active_percentage_match_the_summary(
-    client, db_session, settings
+    client, db_session, settings, city_time, days
 ) -> None:
-    who = await _cgm_patient(client, db_session, settings)
-    url = f"/api/v1/patients/{who.patient.id}"
-    observations, _ = _export((await client.get(f"{url}/fhir", headers=who.headers)).content)
-    metrics = (await client.get(f"{url}/cgm-summary", headers=who.headers)).json()["metrics"]
+    """Days of wear are city (Asia/Shanghai) days: 40 readings every five minutes up to 12:00
+    fall on one, up to 00:30 on two."""
+    now = utcnow()
+    at = datetime.combine(city_date(now), city_time, SHANGHAI)
+    at -= timedelta(days=1) if at > now else timedelta()
+    with shifted_by(at - now):
+        who = await _cgm_patient(client, db_session, settings)
+        url = f"/api/v1/patients/{who.patient.id}"
+        observations, _ = _export((await client.get(f"{url}/fhir", headers=who.headers)).content)
+        metrics = (await client.get(f"{url}/cgm-summary", headers=who.headers)).json()["metrics"]
     value = {_code(o): o.get("valueQuantity", {}).get("value") for o in observations}
-    assert value["104636-6"] == metrics["days_with_data"] == 1
+    assert value["104636-6"] == metrics["days_with_data"] == days
     assert value["104637-4"] == pytest.approx(metrics["active_percent"], abs=0.01)
     assert value["104637-4"] > 0
 
