@@ -13,17 +13,20 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     String,
+    Table,
     and_,
     bindparam,
     case,
     delete,
     exists,
     func,
+    null,
     or_,
     select,
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.sql import insert_ignoring_conflicts, named_dialect_insert
@@ -92,35 +95,61 @@ async def unread_counts(session: AsyncSession, account_id: uuid.UUID) -> dict[uu
     return {conversation_id: max(int(unread), 0) for conversation_id, unread in rows}
 
 
-def _claim_statement(member_only: bool) -> Any:
+@dataclass(frozen=True)
+class Claim:
+    """The seq taken, whether the conversation is closed, and the message already stored
+    under the sender's client message id (None when there is none, or none was given)."""
+
+    seq: int
+    closed_at: datetime | None
+    stored_id: uuid.UUID | None
+
+
+def _claim_statement(member_only: bool, with_key: bool) -> Any:
     # Built once (below), executed with parameters: building and hashing a statement on every
     # message cost about a tenth of a send's CPU. (Parameter names are not column names, which
     # an UPDATE reserves for its SET clause.)
-    statement = update(ChatConversation).where(
-        ChatConversation.id == bindparam("conversation", type_=ChatConversation.id.type)
-    )
+    conversation = bindparam("conversation", type_=ChatConversation.id.type)
+    statement = update(ChatConversation).where(ChatConversation.id == conversation)
     if member_only:
         statement = statement.where(
             exists().where(
-                ChatParticipant.conversation_id
-                == bindparam("conversation", type_=ChatConversation.id.type),
+                ChatParticipant.conversation_id == conversation,
                 ChatParticipant.account_id
                 == bindparam("sender", type_=ChatParticipant.account_id.type),
                 ChatParticipant.left_at.is_(None),
             )
         )
+    # A client's send also looks up its message id in the same round trip: a retry of a
+    # message stored before the lock was taken is found here, one stored while it was waited
+    # for by the INSERT's conflict.
+    stored = (
+        select(ChatMessage.id)
+        .where(
+            ChatMessage.conversation_id == conversation,
+            ChatMessage.client_msg_id == bindparam("key", type_=String()),
+        )
+        .scalar_subquery()
+        if with_key
+        else null()
+    )
     return (
         statement.values(
             last_seq=ChatConversation.last_seq + 1,
             last_message_at=bindparam("at", type_=ChatConversation.last_message_at.type),
         )
-        .returning(ChatConversation.last_seq, ChatConversation.closed_at)
+        .returning(ChatConversation.last_seq, ChatConversation.closed_at, stored)
         .execution_options(synchronize_session=False)
     )
 
 
-# By whether the sender must be an active participant (a person's send) or not (the server's).
-_CLAIM = {member_only: _claim_statement(member_only) for member_only in (True, False)}
+# By whether the sender must be an active participant (a person's send) or not (the server's),
+# and whether a client message id is looked up with it.
+_CLAIM = {
+    (member_only, with_key): _claim_statement(member_only, with_key)
+    for member_only in (True, False)
+    for with_key in (True, False)
+}
 
 
 async def claim_next_seq(
@@ -128,16 +157,20 @@ async def claim_next_seq(
     conversation_id: uuid.UUID,
     sender_id: uuid.UUID | None,
     now: datetime,
-) -> tuple[int, datetime | None] | None:
-    """Lock the conversation's counter row and take the next seq: (seq, closed_at), or None
-    when the conversation does not exist or `sender_id` does not take part in it."""
+    client_msg_id: str | None = None,
+) -> Claim | None:
+    """Lock the conversation's counter row and take the next seq, or None when the
+    conversation does not exist or `sender_id` does not take part in it."""
     # One statement locks, checks membership and counts. The row lock is held until commit, so
     # committed seqs are 1..N without gaps; a rollback returns the number with everything else.
     parameters: dict[str, Any] = {"conversation": conversation_id, "at": now}
     if sender_id is not None:
         parameters["sender"] = sender_id
-    row = (await session.execute(_CLAIM[sender_id is not None], parameters)).one_or_none()
-    return None if row is None else (row[0], row[1])
+    if client_msg_id is not None:
+        parameters["key"] = client_msg_id
+    statement = _CLAIM[sender_id is not None, client_msg_id is not None]
+    row = (await session.execute(statement, parameters)).one_or_none()
+    return None if row is None else Claim(row[0], row[1], row[2])
 
 
 async def give_back_seq(session: AsyncSession, conversation_id: uuid.UUID) -> None:
@@ -187,36 +220,75 @@ async def find_by_key(
     return await session.scalar(_BY_KEY[key_column], {"conversation": conversation_id, "key": key})
 
 
-_SEQ = bindparam("seq", type_=ChatParticipant.read_seq.type)
-# The sender's read-up-to moves to their message; every active participant's id comes back.
-# One round trip for both: the other rows are rewritten unchanged (read_seq is unindexed, so
-# PostgreSQL keeps these as cheap heap-only updates). Built once, like `_CLAIM`.
-_NOTE_SENT = (
-    update(ChatParticipant)
-    .where(
-        ChatParticipant.conversation_id
-        == bindparam("conversation", type_=ChatParticipant.conversation_id.type),
-        ChatParticipant.left_at.is_(None),
-    )
-    .values(
-        read_seq=case(
-            (
-                and_(
-                    ChatParticipant.account_id
-                    == bindparam("sender", type_=ChatParticipant.account_id.type),
-                    ChatParticipant.read_seq < _SEQ,
-                ),
-                _SEQ,
-            ),
-            else_=ChatParticipant.read_seq,
+def _note_sent_update(conversation: Any, sender: Any, seq: Any) -> Any:
+    # The sender's read-up-to moves to their message; every active participant's id comes
+    # back. One statement for both: the other rows are rewritten unchanged (read_seq is
+    # unindexed, so PostgreSQL keeps these as cheap heap-only updates).
+    return (
+        update(ChatParticipant)
+        .where(ChatParticipant.conversation_id == conversation, ChatParticipant.left_at.is_(None))
+        .values(
+            read_seq=case(
+                (and_(ChatParticipant.account_id == sender, ChatParticipant.read_seq < seq), seq),
+                else_=ChatParticipant.read_seq,
+            )
         )
+        .returning(ChatParticipant.account_id)
     )
-    .returning(ChatParticipant.account_id)
-    .execution_options(synchronize_session=False)
-)
 
 
-async def note_sent(
+# Built once, like `_CLAIM`.
+_NOTE_SENT = _note_sent_update(
+    bindparam("conversation", type_=ChatParticipant.conversation_id.type),
+    bindparam("sender", type_=ChatParticipant.account_id.type),
+    bindparam("seq", type_=ChatParticipant.read_seq.type),
+).execution_options(synchronize_session=False)
+
+_MESSAGE_TABLE = cast(Table, ChatMessage.__table__)
+
+
+@cache
+def _insert_and_note_statement(key_column: str) -> Any:
+    # PostgreSQL: the INSERT and the read-up-to UPDATE in one round trip (data-modifying CTEs);
+    # the UPDATE runs only when the INSERT stored the message. Built once per key column. The
+    # parameters are not named after columns: the UPDATE would SET those of its table.
+    values = {c.name: bindparam(f"m_{c.name}", type_=c.type) for c in _MESSAGE_TABLE.columns}
+    new = (
+        postgresql.insert(_MESSAGE_TABLE)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["conversation_id", key_column])
+        .returning(_MESSAGE_TABLE.c.id)
+        .cte("new")
+    )
+    noted = (
+        _note_sent_update(values["conversation_id"], values["sender_account_id"], values["seq"])
+        .where(exists(select(new.c.id)))
+        .cte("noted")
+    )
+    return select(
+        select(new.c.id).scalar_subquery(),
+        select(func.array_agg(noted.c.account_id)).scalar_subquery(),
+    )
+
+
+async def insert_sent_message(
+    session: AsyncSession, values: dict[str, Any], key_column: str
+) -> list[uuid.UUID] | None:
+    """Store a participant's message unless its idempotency key is already in the
+    conversation (None then) and advance the sender's read-up-to to it (whoever writes has
+    read everything before: unread stays last_seq - read_seq); every active participant's id."""
+    if session.get_bind().dialect.name != "postgresql":
+        if not await insert_message(session, values, key_column):
+            return None
+        return await _note_sent(
+            session, values["conversation_id"], values["sender_account_id"], values["seq"]
+        )
+    parameters = {f"m_{c.name}": values.get(c.name) for c in _MESSAGE_TABLE.columns}
+    row = (await session.execute(_insert_and_note_statement(key_column), parameters)).one()
+    return None if row[0] is None else list(row[1] or ())
+
+
+async def _note_sent(
     session: AsyncSession, conversation_id: uuid.UUID, sender_id: uuid.UUID, seq: int
 ) -> list[uuid.UUID]:
     """Advance the sender's read-up-to to their message; every active participant's id."""

@@ -3,8 +3,9 @@
 Every append locks the conversation's counter row, takes the next seq, stores the message and
 registers the pushes to run after commit, so participants only ever hear of stored messages and
 committed seqs are 1..N without gaps. A client message id makes a send idempotent: the retry
-finds the original (before the rate limit, and again under the lock) and gets it back instead
-of a second message. What the server appends itself (recalls, notices) is keyed in a namespace
+finds the original (in the claim's round trip, before the rate limit, or by the INSERT's
+conflict when it was stored while the lock was waited for) and gets it back instead of a
+second message. What the server appends itself (recalls, notices) is keyed in a namespace
 of its own (`server_key`), so no client id can stand in for one.
 """
 
@@ -53,18 +54,15 @@ async def send_message(
 ) -> tuple[ChatMessage, bool]:
     """Store and fan out a participant's message; (message, created) - a retry gets the original."""
     me = principal.account_id
-    original = await _retried(session, runtime, conversation_id, me, draft.client_msg_id)
-    if original is not None:
-        return original, False
+    now = utcnow()
+    seq = await _claim_for_send(session, runtime, conversation_id, me, draft.client_msg_id, now)
+    if isinstance(seq, ChatMessage):
+        return seq, False
     limit = runtime.settings.chat_max_text_chars
     if draft.text is not None and len(draft.text) > limit:
         raise TooLarge("chat_message_too_large", limit=limit)
-    # Looked up before the counter is locked, to keep the lock short; the uploader and the
-    # conversation must match, so this reveals nothing about other conversations.
-    attachment = await _attachment(session, runtime.settings, conversation_id, me, draft)
-    now = utcnow()
-    seq = await _claim(session, conversation_id, me, now)
     # After the claim, which proved the caller takes part in the conversation.
+    attachment = await _attachment(session, runtime.settings, conversation_id, me, draft)
     quoted = await _quoted(session, conversation_id, draft.reply_to)
     extra: dict[str, Any] = {}
     if draft.card is not None:
@@ -123,9 +121,11 @@ async def forward_message(
     same patient (a care conversation and that patient's team group); the copy records its
     origin and shares any file by reference. (message, created) - a retry gets the original."""
     me = principal.account_id
-    original = await _retried(session, runtime, conversation_id, me, request.client_msg_id)
-    if original is not None:
-        return original, False
+    now = utcnow()
+    seq = await _claim_for_send(session, runtime, conversation_id, me, request.client_msg_id, now)
+    if isinstance(seq, ChatMessage):
+        return seq, False
+    # After the claim, which proved the caller takes part in the target conversation.
     source = await chat_repository.get_membership(session, request.from_conversation_id, me)
     if source is None:
         raise NotFound()
@@ -134,9 +134,6 @@ async def forward_message(
     )
     if forwarded is None:
         raise NotFound()
-    now = utcnow()
-    seq = await _claim(session, conversation_id, me, now)
-    # After the claim, which proved the caller takes part in the target conversation too.
     if forwarded.recalled_at is not None:
         raise Conflict("chat_forward_recalled")
     if forwarded.kind not in FORWARDABLE_KINDS:
@@ -170,27 +167,6 @@ async def forward_message(
         },
         sender_name=principal.display_name,
     )
-
-
-async def _retried(
-    session: AsyncSession,
-    runtime: ChatRuntime,
-    conversation_id: uuid.UUID,
-    me: uuid.UUID,
-    client_msg_id: str,
-) -> ChatMessage | None:
-    """The caller's message already stored under this client id, else None once the send rate
-    allows a new one (429 otherwise)."""
-    # A retry of a message already stored is answered from it before the rate limit: the
-    # client only retries because it lost the first answer, and the send is not a new one.
-    # Only the caller's own messages are looked at, so this tells nobody anything.
-    original = await chat_repository.find_by_key(
-        session, conversation_id, "client_msg_id", client_msg_id
-    )
-    if original is not None and original.sender_account_id == me:
-        return original
-    await runtime.check_send_rate(me)
-    return None
 
 
 async def recall_message(
@@ -304,10 +280,36 @@ async def _claim(
     claimed = await chat_repository.claim_next_seq(session, conversation_id, sender_id, now)
     if claimed is None:
         raise NotFound()
-    seq, closed_at = claimed
-    if closed_at is not None and sender_id is not None:
+    if claimed.closed_at is not None and sender_id is not None:
         raise Conflict("chat_conversation_closed")
-    return seq
+    return claimed.seq
+
+
+async def _claim_for_send(
+    session: AsyncSession,
+    runtime: ChatRuntime,
+    conversation_id: uuid.UUID,
+    me: uuid.UUID,
+    client_msg_id: str,
+    now: datetime,
+) -> int | ChatMessage:
+    """The seq claimed for a participant's new message, or the caller's message already stored
+    under this client id (the seq given back)."""
+    claimed = await chat_repository.claim_next_seq(session, conversation_id, me, now, client_msg_id)
+    if claimed is None:
+        raise NotFound()
+    if claimed.stored_id is not None:
+        original = await chat_repository.get_message(session, claimed.stored_id)
+        # A retry is answered from the original before the rate limit and whatever became of
+        # the conversation since: the client only retries because it lost the first answer.
+        # Only the caller's own messages are answered, so this tells nobody anything.
+        if original is not None and original.sender_account_id == me:
+            await chat_repository.give_back_seq(session, conversation_id)
+            return original
+    if claimed.closed_at is not None:
+        raise Conflict("chat_conversation_closed")
+    await runtime.check_send_rate(me)
+    return claimed.seq
 
 
 async def _attachment(
@@ -374,7 +376,13 @@ async def _store(
         "seq": seq,
         "created_at": now,
     }
-    if not await chat_repository.insert_message(session, row, key_column):
+    if sender_id is not None:
+        everyone = await chat_repository.insert_sent_message(session, row, key_column)
+    elif await chat_repository.insert_message(session, row, key_column):
+        everyone = await chat_repository.active_account_ids(session, conversation_id)
+    else:
+        everyone = None
+    if everyone is None:
         # A retry (checked after the lock, so one committed meanwhile is seen too). This also
         # moved last_message_at to now, which only reorders the list by a retry's moment.
         await chat_repository.give_back_seq(session, conversation_id)
@@ -385,11 +393,6 @@ async def _store(
         if original.sender_account_id != sender_id:
             raise Conflict("chat_client_msg_id_taken")
         return original, False
-    if sender_id is not None:
-        # Whoever writes has read everything before: unread stays last_seq - read_seq.
-        everyone = await chat_repository.note_sent(session, conversation_id, sender_id, seq)
-    else:
-        everyone = await chat_repository.active_account_ids(session, conversation_id)
     message = ChatMessage(**row)
     message.reply_to = quoted
     await _fan_out(session, runtime, message, everyone, sender_name, push=push)

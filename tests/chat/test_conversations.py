@@ -53,6 +53,24 @@ async def test_ended_care_closes_the_conversation_and_the_doctor_leaves(
     assert refused.status_code == 409 and refused.json()["code"] == "chat_conversation_closed"
 
 
+async def test_a_retry_after_the_conversation_closed_gets_its_message(
+    client, db_session, chat
+) -> None:
+    """The client lost the first answer; the care ended meanwhile. The retry is answered from
+    the stored message, numbers nothing, and a new message is still refused."""
+    first = await send_text(client, chat, chat.patient_phone, "今天血压 150/95", "c-lost")
+    care = await db_session.get(CareRelationship, chat.care_id)
+    care.ended_at = utcnow() - timedelta(minutes=1)
+    await db_session.flush()
+    conversation = await ensure_care_conversation(db_session, chat.care_id)
+    retry = await send_text(client, chat, chat.patient_phone, "今天血压 150/95", "c-lost")
+    assert (retry.status_code, retry.json()) == (200, first.json())
+    refused = await send_text(client, chat, chat.patient_phone, "还在吗", "c-new")
+    assert refused.status_code == 409 and refused.json()["code"] == "chat_conversation_closed"
+    await db_session.refresh(conversation)
+    assert conversation.last_seq == first.json()["seq"]
+
+
 async def test_team_membership_follows_the_given_members(db_session) -> None:
     a, b, c = [await factories.account(db_session, Role.doctor) for _ in range(3)]
     team = uuid.uuid4()
