@@ -9,9 +9,11 @@ in turn, so contention hits all alike.
 Kinds: `cgm1` a phone's upload of one live CGM reading (steady state: a reading stored a minute
 before, as in bench.cpu_per_request), `me` GET /api/v1/patients/me (sign-in check, one read,
 audit, commit), `health` GET /healthz (middleware and routing only), `bare` the same upload to
-bench/readings_quick_app.py's small-batch route. CPUSAMPLE=<file> PROFILED=<kind> writes a
-CPU-time profile of that kind (SIGPROF every 0.5 ms of process CPU, collapsed stacks), which
-unlike wall-clock samplers does not count time the process waits for a core.
+bench/readings_quick_app.py's small-batch route, `day` a whole past day of 288 five-minute
+readings (new keys: the COPY path) and `bareday` the same day to the quick app's COPY route.
+CPUSAMPLE=<file> PROFILED=<kind> writes a CPU-time profile of that kind (SIGPROF every 0.5 ms
+of process CPU, collapsed stacks), which unlike wall-clock samplers does not count time the
+process waits for a core.
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ async def call(
 
 
 PROFILED = os.environ.get("PROFILED", "cgm1")
+# The bulk kinds: the service's upload of a 288-reading day and the bare COPY endpoint's.
+DAY_KINDS = ("day", "bareday")
+BARE_KINDS = ("bare", "bareday")
 SAMPLES: collections.Counter[str] = collections.Counter()
 SAMPLING = {"on": False}
 
@@ -100,30 +105,42 @@ def _sample(_signum: int, frame: Any) -> None:
     SAMPLES[";".join(reversed(stack))] += 1
 
 
+def _request(
+    kind: str, wearers: list[Wearer], start: int, position: int, r: int
+) -> tuple[str, str, list[tuple[bytes, bytes]], bytes]:
+    """The `position`-th request of `kind`: method, path, headers and body."""
+    w = wearers[position % len(wearers)]
+    slot = position // len(wearers)
+    headers = [(b"host", b"testserver"), (b"authorization", f"Bearer {w.token}".encode())]
+    if kind == "me":
+        return "GET", "/api/v1/patients/me", headers, b""
+    if kind == "health":
+        return "GET", "/healthz", headers, b""
+    if kind in DAY_KINDS:
+        # A whole past day, 288 five-minute readings: every request a day of its own.
+        day = (start // 86_400 - 2 - slot) * 86_400
+        items = [item(str(w.device_id), day + 300 * i, i) for i in range(288)]
+    else:
+        items = [item(str(w.device_id), start + 60 * slot, r)]
+    body = json.dumps({"items": items}).encode()
+    length = str(len(body)).encode()
+    headers += [(b"content-type", b"application/json"), (b"content-length", length)]
+    path = "/api/v1/readings/small" if kind == "bare" else "/api/v1/readings"
+    return "POST", path, headers, body
+
+
 async def run(
     app: Any, kind: str, wearers: list[Wearer], start: int, offset: int, n: int, url: str
 ) -> tuple[float, float]:
     """`n` requests of `kind`; (service ms, PostgreSQL ms) of CPU per request."""
+    # The requests are made before the clock starts: building their bodies is not the service's.
+    requests = [_request(kind, wearers, start, offset + r, r) for r in range(n)]
     pg_pids = await backends(url)
     pg_before = cpu_seconds(pg_pids)
     started = time.thread_time()
     SAMPLING["on"] = kind == PROFILED and offset > 0
-    for r in range(n):
-        w = wearers[(offset + r) % len(wearers)]
-        slot = (offset + r) // len(wearers)
-        headers = [(b"host", b"testserver"), (b"authorization", f"Bearer {w.token}".encode())]
-        if kind == "me":
-            status, out = await call(app, "GET", "/api/v1/patients/me", headers, b"")
-        elif kind == "health":
-            status, out = await call(app, "GET", "/healthz", headers, b"")
-        else:
-            body = json.dumps({"items": [item(str(w.device_id), start + 60 * slot, r)]}).encode()
-            headers += [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ]
-            path = "/api/v1/readings/small" if kind == "bare" else "/api/v1/readings"
-            status, out = await call(app, "POST", path, headers, body)
+    for method, path, headers, body in requests:
+        status, out = await call(app, method, path, headers, body)
         assert status == 200, (status, out[:300])
     SAMPLING["on"] = False
     app_ms = 1000 * (time.thread_time() - started) / n
@@ -167,11 +184,11 @@ async def main() -> None:
                 offset = 100
                 for _ in range(args.rounds):
                     for kind in kinds:
-                        app = quick.app if kind == "bare" else service
+                        app = quick.app if kind in BARE_KINDS else service
                         results[kind].append(
                             await run(app, kind, wearers, start, offset, args.requests, url)
                         )
-                        if kind in ("cgm1", "bare"):
+                        if kind in ("cgm1", "bare", *DAY_KINDS):
                             offset += args.requests
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average {load}; {args.requests} requests x {args.rounds} rounds, ms of CPU")
