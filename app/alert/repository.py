@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.authz.scopes import patient_scope
+from app.kit.sql import one_of
 from app.models import Alert, CareRelationship, Doctor, Patient, ReadingLatest
 
 _OPEN_EPISODE = text("episode_ended_at IS NULL")
@@ -46,7 +47,7 @@ async def doctor_accounts(
         select(CareRelationship.patient_id, Doctor.account_id)
         .join(Doctor, Doctor.id == CareRelationship.doctor_id)
         .where(
-            CareRelationship.patient_id.in_(patient_ids),
+            one_of(session, CareRelationship.patient_id, patient_ids),
             CareRelationship.started_at <= now,
             or_(CareRelationship.ended_at.is_(None), CareRelationship.ended_at > now),
         )
@@ -130,7 +131,7 @@ async def open_alerts_by_rule(
     to see that it happened."""
     rows = await session.execute(
         select(Alert.patient_id, Alert.rule, func.max(Alert.level), func.count())
-        .where(Alert.patient_id.in_(patient_ids), Alert.acknowledged_at.is_(None))
+        .where(one_of(session, Alert.patient_id, patient_ids), Alert.acknowledged_at.is_(None))
         .group_by(Alert.patient_id, Alert.rule)
     )
     return [(patient, str(rule), int(level), int(count)) for patient, rule, level, count in rows]

@@ -30,6 +30,7 @@ from app.analytics import bp
 from app.analytics.cgm import BAND_EDGES, BANDS
 from app.authz.scopes import doctor_patient_ids
 from app.config import Settings
+from app.kit.sql import one_of
 from app.kit.types import UTCDateTime
 from app.models import BpSleepPeriod, CgmDaily, Patient, Reading
 
@@ -244,7 +245,7 @@ async def period_totals(
             func.count(),
         )
         .where(
-            CgmDaily.patient_id.in_(patient_ids),
+            one_of(session, CgmDaily.patient_id, patient_ids),
             CgmDaily.local_date >= first,
             CgmDaily.local_date <= last,
             days,
@@ -346,7 +347,7 @@ async def bp_means(
             func.avg(Reading.value2).filter(valid),
         )
         .where(
-            Reading.patient_id.in_(patient_ids),
+            one_of(session, Reading.patient_id, patient_ids),
             Reading.kind == "bp",
             Reading.measured_at >= start,
             Reading.measured_at < end,

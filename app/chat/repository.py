@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.sql import insert_ignoring_conflicts, named_dialect_insert
+from app.kit.sql import insert_ignoring_conflicts, named_dialect_insert, one_of
 from app.models import (
     Account,
     CareRelationship,
@@ -378,7 +378,7 @@ async def counterparts(
         .join(Account, Account.id == ChatParticipant.account_id)
         .join(ChatConversation, ChatConversation.id == ChatParticipant.conversation_id)
         .where(
-            ChatParticipant.conversation_id.in_(list(conversation_ids)),
+            one_of(session, ChatParticipant.conversation_id, conversation_ids),
             ChatParticipant.account_id != viewer_id,
             ChatConversation.kind == "care",
         )
@@ -394,7 +394,7 @@ async def patient_names(
         return {}
     rows = await session.execute(
         select(Patient.id, Patient.name).where(
-            Patient.id.in_(list(patient_ids)), Patient.name.is_not(None), scope
+            one_of(session, Patient.id, patient_ids), Patient.name.is_not(None), scope
         )
     )
     return {patient_id: name for patient_id, name in rows if name is not None}
@@ -412,7 +412,7 @@ async def patient_accounts(
     each about one patient, who takes part in it)."""
     rows = await session.execute(
         select(ChatParticipant.conversation_id, ChatParticipant.account_id).where(
-            ChatParticipant.conversation_id.in_(list(conversation_ids)),
+            one_of(session, ChatParticipant.conversation_id, conversation_ids),
             ChatParticipant.role == "patient",
         )
     )

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Insert, func, select
+from sqlalchemy import ColumnElement, Insert, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import QueryableAttribute
+
+
+def one_of(
+    session: AsyncSession,
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    values: Collection[Any],
+) -> ColumnElement[bool]:
+    """`column IN values`. On PostgreSQL as one array parameter (`column = ANY($1)`): the same
+    statement text for any number of values, where an expanding IN renders a placeholder per
+    value on every execution (a 200-patient panel's five lists cost ~15 % of its CPU that way)."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == any_(array)
+    return column.in_(values)
 
 
 def insert_ignoring_conflicts(

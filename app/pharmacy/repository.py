@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.authz.principal import Principal
 from app.kit.clock import utcnow
 from app.kit.pagination import beyond
-from app.kit.sql import dialect_insert, insert_ignoring_conflicts
+from app.kit.sql import dialect_insert, insert_ignoring_conflicts, one_of
 from app.models import (
     Account,
     ColdChainReading,
@@ -179,14 +179,14 @@ async def order_details(session: AsyncSession, orders: Sequence[PharmacyOrder]) 
     boxes: dict[uuid.UUID, list[DispensedBox]] = defaultdict(list)
     for box in await session.scalars(
         select(DispensedBox)
-        .where(DispensedBox.order_id.in_(ids))
+        .where(one_of(session, DispensedBox.order_id, ids))
         .order_by(DispensedBox.scanned_at, DispensedBox.code)
     ):
         boxes[box.order_id].append(box)
     history: dict[uuid.UUID, list[OrderTransition]] = defaultdict(list)
     for transition in await session.scalars(
         select(OrderTransition)
-        .where(OrderTransition.order_id.in_(ids))
+        .where(one_of(session, OrderTransition.order_id, ids))
         .order_by(OrderTransition.id)
     ):
         history[transition.order_id].append(transition)
@@ -215,7 +215,7 @@ async def _cold_chain_logs(
     logs: dict[uuid.UUID, list[ColdChainReading]] = defaultdict(list)
     for reading in await session.scalars(
         select(ColdChainReading)
-        .where(ColdChainReading.order_id.in_(order_ids))
+        .where(one_of(session, ColdChainReading.order_id, order_ids))
         .order_by(ColdChainReading.measured_at)
     ):
         logs[reading.order_id].append(reading)
@@ -229,7 +229,7 @@ async def _newest_quotes(
     quotes: dict[uuid.UUID, Presettlement] = {}
     for quote in await session.scalars(
         select(Presettlement)
-        .where(Presettlement.order_id.in_(order_ids))
+        .where(one_of(session, Presettlement.order_id, order_ids))
         .order_by(Presettlement.computed_at, Presettlement.id)
     ):
         quotes[quote.order_id] = quote
@@ -243,7 +243,7 @@ async def _newest_settlements(
     settlements: dict[uuid.UUID, Settlement] = {}
     for settlement in await session.scalars(
         select(Settlement)
-        .where(Settlement.order_id.in_(order_ids), Settlement.kind == "settlement")
+        .where(one_of(session, Settlement.order_id, order_ids), Settlement.kind == "settlement")
         .order_by(Settlement.settled_at, Settlement.id)
     ):
         settlements[settlement.order_id] = settlement
@@ -253,7 +253,10 @@ async def _newest_settlements(
 async def _by_id(session: AsyncSession, model: Any, ids: set[Any]) -> dict[Any, Any]:
     if not ids:
         return {}
-    return {row.id: row for row in await session.scalars(select(model).where(model.id.in_(ids)))}
+    return {
+        row.id: row
+        for row in await session.scalars(select(model).where(one_of(session, model.id, ids)))
+    }
 
 
 async def covering_stores(session: AsyncSession, district_code: str) -> Sequence[PharmacyStore]:
@@ -449,7 +452,7 @@ async def lines_with_drugs_of(
     rows = await session.execute(
         select(PharmacyOrderLine, Drug)
         .join(Drug, Drug.id == PharmacyOrderLine.drug_id)
-        .where(PharmacyOrderLine.order_id.in_(order_ids))
+        .where(one_of(session, PharmacyOrderLine.order_id, order_ids))
         .order_by(PharmacyOrderLine.order_id, Drug.national_code)
     )
     lines: dict[uuid.UUID, list[tuple[PharmacyOrderLine, Drug]]] = defaultdict(list)

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import driver_error
 from app.device.schemas import MAX_INTERVAL_SECONDS
+from app.kit.sql import one_of
 from app.models import Alert, Device, Patient, Reading, ReadingLatest
 
 Key = tuple[uuid.UUID, str, datetime]
@@ -376,7 +377,7 @@ async def latest_for(
     """The latest reading of every kind for these patients."""
     return (
         await session.scalars(
-            select(ReadingLatest).where(ReadingLatest.patient_id.in_(patient_ids))
+            select(ReadingLatest).where(one_of(session, ReadingLatest.patient_id, patient_ids))
         )
     ).all()
 
@@ -461,7 +462,7 @@ async def stale_patients(
         ReadingLatest.patient_id, ReadingLatest.stale_from, ReadingLatest.version
     ).where(ReadingLatest.kind == "cgm", ReadingLatest.stale_from.is_not(None))
     if patient_ids is not None:
-        statement = statement.where(ReadingLatest.patient_id.in_(patient_ids))
+        statement = statement.where(one_of(session, ReadingLatest.patient_id, patient_ids))
     result = await session.execute(statement.order_by(ReadingLatest.stale_from).limit(limit))
     return [(r.patient_id, r.stale_from, r.version) for r in result]
 

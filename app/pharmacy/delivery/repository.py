@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.sql import one_of
 from app.models import (
     Account,
     ColdChainReading,
@@ -66,7 +67,7 @@ async def orders_with_late_excursion(
     rows = await session.scalars(
         select(ColdChainReading.order_id)
         .where(
-            ColdChainReading.order_id.in_(order_ids),
+            one_of(session, ColdChainReading.order_id, order_ids),
             ColdChainReading.late.is_(True),
             ColdChainReading.in_range.is_(False),
         )
@@ -114,7 +115,7 @@ async def box_events_of(
     history: dict[uuid.UUID, list[TraceabilityEvent]] = defaultdict(list)
     for event in await session.scalars(
         select(TraceabilityEvent)
-        .where(TraceabilityEvent.order_id.in_(order_ids))
+        .where(one_of(session, TraceabilityEvent.order_id, order_ids))
         .order_by(TraceabilityEvent.id)
     ):
         history[event.order_id].append(event)
