@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.sql import one_of
 from app.models import FlagReview, Settlement, SettlementFlag
 
 # The role of the flag the service raises itself (no account) when the insurance platform
@@ -62,7 +63,7 @@ async def close_flags(
     """Mark flags as decided by a review."""
     await session.execute(
         update(SettlementFlag)
-        .where(SettlementFlag.id.in_(flag_ids))
+        .where(one_of(session, SettlementFlag.id, flag_ids))
         .values(review_id=review_id)
         .execution_options(synchronize_session=False)
     )
@@ -84,7 +85,9 @@ async def reviews_by_id(
     """Reviews by id."""
     if not review_ids:
         return {}
-    rows = await session.scalars(select(FlagReview).where(FlagReview.id.in_(review_ids)))
+    rows = await session.scalars(
+        select(FlagReview).where(one_of(session, FlagReview.id, review_ids))
+    )
     return {row.id: row for row in rows}
 
 
@@ -96,7 +99,7 @@ async def flags_of(
         return {}
     rows = await session.scalars(
         select(SettlementFlag)
-        .where(SettlementFlag.settlement_id.in_(settlement_ids))
+        .where(one_of(session, SettlementFlag.settlement_id, settlement_ids))
         .order_by(SettlementFlag.flagged_at, SettlementFlag.id)
     )
     found: dict[uuid.UUID, list[SettlementFlag]] = {}

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.authz.scopes import patient_scope
-from app.kit.sql import insert_ignoring_conflicts
+from app.kit.sql import insert_ignoring_conflicts, one_of
 from app.models import (
     Account,
     BenefitRule,
@@ -269,7 +269,7 @@ async def reversals_of(
     if not settlement_ids:
         return {}
     rows = await session.scalars(
-        select(Settlement).where(Settlement.reverses_id.in_(settlement_ids))
+        select(Settlement).where(one_of(session, Settlement.reverses_id, settlement_ids))
     )
     return {row.reverses_id: row for row in rows if row.reverses_id is not None}
 
@@ -342,7 +342,7 @@ async def flag_counts(
         return {}
     rows = await session.execute(
         select(SettlementFlag.settlement_id, func.count())
-        .where(SettlementFlag.settlement_id.in_(settlement_ids))
+        .where(one_of(session, SettlementFlag.settlement_id, settlement_ids))
         .group_by(SettlementFlag.settlement_id)
     )
     return {settlement_id: count for settlement_id, count in rows}

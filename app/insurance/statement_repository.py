@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.sql import one_of
 from app.models import (
     ChronicDisease,
     Institution,
@@ -119,7 +120,7 @@ async def lines_of(
     if not settlement_ids:
         return {}
     rows = await session.scalars(
-        select(StatementLine).where(StatementLine.settlement_id.in_(settlement_ids))
+        select(StatementLine).where(one_of(session, StatementLine.settlement_id, settlement_ids))
     )
     return {row.settlement_id: row for row in rows}
 
@@ -132,7 +133,7 @@ async def released_ids(
         return set()
     rows = await session.scalars(
         select(StatementRelease.settlement_id).where(
-            StatementRelease.settlement_id.in_(settlement_ids)
+            one_of(session, StatementRelease.settlement_id, settlement_ids)
         )
     )
     return set(rows)
@@ -203,7 +204,7 @@ async def release_of(
         return {}
     rows = await session.execute(
         select(StatementRelease.settlement_id, StatementRelease.statement_id).where(
-            StatementRelease.settlement_id.in_(settlement_ids)
+            one_of(session, StatementRelease.settlement_id, settlement_ids)
         )
     )
     return dict(rows.all())
@@ -280,7 +281,9 @@ async def disease_codes(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid
     if not ids:
         return {}
     rows = await session.execute(
-        select(ChronicDisease.id, ChronicDisease.code).where(ChronicDisease.id.in_(ids))
+        select(ChronicDisease.id, ChronicDisease.code).where(
+            one_of(session, ChronicDisease.id, ids)
+        )
     )
     return dict(rows.all())
 
@@ -293,7 +296,9 @@ async def ledger_sums(
         return {}
     rows = await session.execute(
         select(LedgerEntry.settlement_id, LedgerEntry.account, func.sum(LedgerEntry.amount_fen))
-        .where(LedgerEntry.settlement_id.in_(settlement_ids), LedgerEntry.kind.in_(kinds))
+        .where(
+            one_of(session, LedgerEntry.settlement_id, settlement_ids), LedgerEntry.kind.in_(kinds)
+        )
         .group_by(LedgerEntry.settlement_id, LedgerEntry.account)
     )
     return {
@@ -310,7 +315,7 @@ async def unbalanced_transactions(
     if not settlement_ids:
         return []
     touched = select(LedgerEntry.transaction_id).where(
-        LedgerEntry.settlement_id.in_(settlement_ids)
+        one_of(session, LedgerEntry.settlement_id, settlement_ids)
     )
     rows = await session.execute(
         select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount_fen))
@@ -330,7 +335,7 @@ async def collected_by_payment(
     rows = await session.execute(
         select(LedgerEntry.payment_id, func.sum(LedgerEntry.amount_fen))
         .where(
-            LedgerEntry.settlement_id.in_(settlement_ids),
+            one_of(session, LedgerEntry.settlement_id, settlement_ids),
             LedgerEntry.kind.in_(("payment", "refund")),
             LedgerEntry.account.like("collected_%"),
         )
@@ -378,7 +383,8 @@ async def corrections_touching(
 ) -> Sequence[LedgerCorrection]:
     """Corrections of transactions booked against a statement or its settlements."""
     corrected = select(LedgerEntry.transaction_id).where(
-        (LedgerEntry.statement_id == statement_id) | LedgerEntry.settlement_id.in_(settlement_ids)
+        (LedgerEntry.statement_id == statement_id)
+        | one_of(session, LedgerEntry.settlement_id, settlement_ids)
     )
     return (
         await session.scalars(

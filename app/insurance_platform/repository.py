@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.sql import add_unique
+from app.kit.sql import add_unique, one_of
 from app.models import (
     BenefitRule,
     ChronicDisease,
@@ -116,7 +116,9 @@ async def platform_settlements_for(
     if not settlement_ids:
         return {}
     rows = await session.scalars(
-        select(PlatformSettlement).where(PlatformSettlement.settlement_id.in_(settlement_ids))
+        select(PlatformSettlement).where(
+            one_of(session, PlatformSettlement.settlement_id, settlement_ids)
+        )
     )
     return {row.settlement_id: row for row in rows}
 

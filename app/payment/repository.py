@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
+from app.kit.sql import one_of
 from app.models import (
     Account,
     OutboxMessage,
@@ -41,7 +42,7 @@ async def payments_of(session: AsyncSession, settlement_ids: Sequence[uuid.UUID]
         return []
     rows = await session.scalars(
         select(Payment)
-        .where(Payment.settlement_id.in_(settlement_ids))
+        .where(one_of(session, Payment.settlement_id, settlement_ids))
         .order_by(Payment.created_at, Payment.id)
         .execution_options(populate_existing=True)
     )
@@ -56,7 +57,7 @@ async def refunds_of(
         return []
     rows = await session.scalars(
         select(PaymentRefund)
-        .where(PaymentRefund.payment_id.in_(payment_ids))
+        .where(one_of(session, PaymentRefund.payment_id, payment_ids))
         .order_by(PaymentRefund.created_at, PaymentRefund.id)
     )
     return list(rows)
@@ -69,7 +70,7 @@ async def _refund_totals(
         return {}
     rows = await session.execute(
         select(PaymentRefund.payment_id, func.sum(PaymentRefund.amount_fen))
-        .where(PaymentRefund.payment_id.in_(payment_ids), condition)
+        .where(one_of(session, PaymentRefund.payment_id, payment_ids), condition)
         .group_by(PaymentRefund.payment_id)
     )
     return {payment_id: int(total) for payment_id, total in rows}

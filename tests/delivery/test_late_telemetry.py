@@ -13,6 +13,7 @@ from app.kit.clock import utcnow
 from app.models import (
     ColdChainReading,
     DeliveryLocation,
+    Payment,
     PaymentRefund,
     PharmacyOrder,
     Settlement,
@@ -73,7 +74,10 @@ async def test_a_warm_reading_after_hand_over_reverses_nothing(
     assert logged["recorded"] == 0 and logged["rejected"] == 2
     assert await _status(db_session, order["id"]) == "delivered"
     assert [s.id for s in await _settlements(db_session, order["id"])] == [settled.id]
-    assert (await db_session.scalars(select(PaymentRefund))).all() == []
+    refunds = select(PaymentRefund).join(Payment, Payment.id == PaymentRefund.payment_id)
+    assert (
+        await db_session.scalars(refunds.where(Payment.settlement_id == settled.id))
+    ).all() == []
     stored = await db_session.scalar(
         select(func.count()).where(ColdChainReading.order_id == uuid.UUID(order["id"]))
     )

@@ -125,4 +125,5 @@ async def test_an_order_the_insurance_cannot_price_is_refused(
     prescription = await db_session.get(Prescription, uuid.UUID(prescription_id))
     await db_session.refresh(prescription)
     assert prescription.status == "approved"
-    assert (await db_session.scalars(select(Settlement))).all() == []
+    mine = select(Settlement).where(Settlement.patient_id == world.patient.id)
+    assert (await db_session.scalars(mine)).all() == []
