@@ -144,11 +144,10 @@ def _claim_statement(member_only: bool, with_key: bool) -> Any:
 
 
 # By whether the sender must be an active participant (a person's send) or not (the server's),
-# and whether a client message id is looked up with it.
+# and whether a client message id is looked up with it (only a person's send has one).
 _CLAIM = {
     (member_only, with_key): _claim_statement(member_only, with_key)
-    for member_only in (True, False)
-    for with_key in (True, False)
+    for member_only, with_key in ((True, True), (True, False), (False, False))
 }
 
 
