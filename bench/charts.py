@@ -5,7 +5,7 @@ and in a renderer process (CHART_RENDER_PROCESSES=1, the default), in the same r
     .venv/bin/python -m bench.charts [--server URL] [--patients 100] [--seconds 20]
                                      [--chart-clients 2] [--uploaders 4]
 
-Patients with 14 days of 5-minute CGM readings ending a day ago. For each setting, one uvicorn
+Patients with 14 days of 5-minute CGM readings ending three days ago. For each setting, one uvicorn
 worker: first uploads alone (`--uploaders` clients, each posting 1-3 new readings of a patient,
 then the next, as fast as answered), then the same uploads with `--chart-clients` clients each
 asking for the AGP PNG of a patient and period not asked before (the image cache never answers:
@@ -33,11 +33,12 @@ import httpx
 from bench.readings_setup import DEFAULT_SERVER, Wearer, bench_database, plain, seed_patients
 from bench.readings_setup import uvicorn_server as serve
 
-# 14 days of 5-minute CGM readings per patient, ending a day ago (uploads fill the last day).
+# 14 days of 5-minute CGM readings per patient, ending three days ago: uploads fill the last three
+# days (both settings' phases, at ~11 hours of readings per patient each, fit in them).
 HISTORY = """
 INSERT INTO readings (device_id, kind, measured_at, patient_id, utc_offset_minutes, value,
                       sample_interval_seconds, backfilled, source, received_at)
-SELECT d.id, 'cgm', date_trunc('minute', now()) - interval '1 day' - make_interval(mins => 5 * i),
+SELECT d.id, 'cgm', date_trunc('minute', now()) - interval '3 days' - make_interval(mins => 5 * i),
        d.patient_id, 480, 150 + 70 * sin(i / 40.0 + hashtext(d.id::text) % 7)
        + (random() - 0.5) * 30, 300, false, 'app', now()
 FROM devices d, generate_series(0, 14 * 288 - 1) i
@@ -54,7 +55,7 @@ class Uploads:
     next_at: dict[object, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=23)
+        start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=71)
         self.next_at = {w.patient_id: start for w in self.wearers}
 
     def batches(self) -> Iterator[tuple[Wearer, list[dict[str, object]]]]:
