@@ -1,5 +1,6 @@
-"""The AGP PNG as drawn for a request (kept background, the patient's shapes over it, texts set
-by Pillow) against a whole matplotlib draw of the same figure: the same picture."""
+"""Chart PNGs: the service's own PNG writer against Pillow's decoder, and the AGP PNG as drawn
+for a request (kept background, the patient's shapes over it, texts set by Pillow) against a
+whole matplotlib draw of the same figure: the same picture."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from app.analytics import chart_drawing
@@ -47,6 +51,31 @@ def _spec(language: str) -> AgpSpec:
         hours=HOURS,
         percentiles=np.vstack([MEDIAN - 4, MEDIAN - 1.5, MEDIAN, MEDIAN + 1.5, MEDIAN + 5]),
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 40).flatmap(
+        lambda height: st.integers(1, 40).flatmap(
+            lambda width: arrays(np.uint8, (height, width, 3))
+        )
+    )
+)
+def test_a_png_decodes_to_its_pixels(pixels) -> None:
+    png = chart_drawing._png_bytes(Image.fromarray(pixels, "RGB"))
+    checked = Image.open(io.BytesIO(png))
+    checked.verify()  # chunk checksums, structure
+    decoded = Image.open(io.BytesIO(png))
+    assert decoded.format == "PNG" and decoded.mode == "RGB"
+    assert np.array_equal(np.asarray(decoded), pixels)
+
+
+def test_a_chart_png_is_no_larger_than_pillows() -> None:
+    image = Image.open(io.BytesIO(chart_drawing.render(_spec("zh"), "png")))
+    ours = chart_drawing._png_bytes(image.convert("RGB"))
+    pillows = io.BytesIO()
+    image.save(pillows, format="png", compress_level=1)
+    assert len(ours) <= len(pillows.getvalue())
 
 
 def _grey(png: bytes) -> np.ndarray:
