@@ -34,6 +34,7 @@ import numpy as np
 from matplotlib import dates as mdates
 from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from PIL import Image, ImageDraw, ImageFont
@@ -210,6 +211,7 @@ class _Lettering:
     va: str
     size_px: float
     linespacing: float | str
+    colour: str
 
     @classmethod
     def of(cls, text: Text) -> _Lettering:
@@ -224,10 +226,11 @@ class _Lettering:
             va=text.get_verticalalignment(),
             size_px=text.get_fontproperties().get_size_in_points() * figure.dpi / 72,
             linespacing=text.get_linespacing(),
+            colour=to_hex(text.get_color()),
         )
 
     def draw(self, canvas: ImageDraw.ImageDraw, content: str) -> None:
-        """Set `content` in black: each line's ink box above and below its baseline, stretched
+        """Set `content`: each line's ink box above and below its baseline, stretched
         to the font's line height ('normal') or to `linespacing` line heights with the leading
         shared above and below (matplotlib's `Text._get_layout`)."""
         if not content:
@@ -253,7 +256,8 @@ class _Lettering:
         top = self.y if self.va == "top" else self.y - top_down / 2
         for line, baseline in zip(lines, baselines, strict=True):
             if line:
-                canvas.text((self.x, top + baseline), line, font=font, fill="black", anchor="ls")
+                place = (self.x, top + baseline)
+                canvas.text(place, line, font=font, fill=self.colour, anchor="ls")
 
 
 class _AgpFigure:
@@ -319,9 +323,9 @@ class _AgpFigure:
         self.title = axes.set_title("", fontsize=12, loc="left", y=1.0)
         # What changes from patient to patient; the rest (axes, grid, ticks, target range,
         # titles, labels and legend in one language) is drawn once into a kept background (PNG).
-        # In a PNG matplotlib draws the shapes over it and Pillow sets the texts.
-        # In the order a whole draw takes them (fills, lines, then the axes' frame): the target
-        # range's edges and the frame are drawn over the bands.
+        # In a PNG matplotlib draws the shapes over it, in the order a whole draw takes them
+        # (fills, lines, then the axes' frame: the target range's edges and the frame over the
+        # bands), and Pillow sets the texts.
         self.shapes = [
             *self.bars,
             *self.leaders,
