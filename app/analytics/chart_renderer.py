@@ -1,6 +1,6 @@
 """Chart images drawn off the event loop, in a small pool of renderer processes.
 
-A render holds the GIL for most of its ~65-125 ms of CPU: in a worker thread it still stalls the
+A render holds the GIL for most of its ~20-60 ms of CPU: in a worker thread it still stalls the
 event loop, and every upload and chat message waiting on it, for that long. So images are drawn
 in child processes (CHART_RENDER_PROCESSES, default 1), started on the first chart with the
 'spawn' method (a fork of the running service would copy its event loop, threads and
