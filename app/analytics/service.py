@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,7 +82,9 @@ def _utc(epoch: float) -> datetime:
 
 
 def _percentile_list(values: np.ndarray, column: int) -> list[float | None]:
-    return [None if np.isnan(v) else round(float(v), 1) for v in values[:, column]]
+    # Python floats first: numpy's scalar isnan and float() per value were ~7 % of an AGP
+    # request's CPU.
+    return [None if math.isnan(v) else round(v, 1) for v in values[:, column].tolist()]
 
 
 def summarise_cgm(patient_id: uuid.UUID, period: Period, series: GlucoseSeries) -> CgmSummaryOut:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from app.analytics import chart_drawing
 from app.analytics.chart_drawing import AgpSpec
@@ -70,12 +70,42 @@ def test_a_png_decodes_to_its_pixels(pixels) -> None:
     assert np.array_equal(np.asarray(decoded), pixels)
 
 
-def test_a_chart_png_is_no_larger_than_pillows() -> None:
-    image = Image.open(io.BytesIO(chart_drawing.render(_spec("zh"), "png")))
+@settings(max_examples=200, deadline=None)
+@given(
+    line=st.text(
+        st.sampled_from("葡萄糖目标范围内时间 Glucose 8.1%/()gjpqy"), min_size=1, max_size=14
+    ),
+    size_px=st.floats(8, 24),
+    x=st.floats(-30, 150),
+    y=st.floats(-10, 70),
+    colour=st.sampled_from(["#000000", "#2e9e49", "#e53935"]),
+)
+def test_a_line_set_on_its_tile_is_the_line_set_on_the_whole_image(
+    line, size_px, x, y, colour
+) -> None:
+    # Against Pillow setting the same line on an image of the whole canvas: any sub-pixel
+    # place, lines running off every edge, on a background that is not blank.
+    background = np.fromfunction(
+        lambda row, column, channel: (row * 7 + column * 3 + channel * 50) % 256, (60, 120, 4)
+    ).astype(np.uint8)
+    font = chart_drawing._pillow_font(size_px)
+    whole = Image.fromarray(background[:, :, :3].copy())
+    ImageDraw.Draw(whole).text((x, y), line, font=font, fill=colour, anchor="ls")
+    pixels = background.copy()
+    chart_drawing._set_line(pixels, line, font, colour, (x, y), font.getbbox(line, anchor="ls"))
+    assert np.array_equal(pixels[:, :, :3], np.asarray(whole))
+    assert np.array_equal(pixels[:, :, 3], background[:, :, 3])
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_chart_png_is_hardly_larger_than_pillows(language) -> None:
+    # Unfiltered rows deflated fast cost a phone at most 2 % more bytes than Pillow's best
+    # filter per row at its fastest level (87-88 KB for an AGP report).
+    image = Image.open(io.BytesIO(chart_drawing.render(_spec(language), "png")))
     ours = chart_drawing._png_bytes(np.asarray(image.convert("RGB")))
     pillows = io.BytesIO()
     image.save(pillows, format="png", compress_level=1)
-    assert len(ours) <= len(pillows.getvalue())
+    assert len(ours) <= 1.02 * len(pillows.getvalue())
 
 
 def _grey(png: bytes) -> np.ndarray:
