@@ -1,12 +1,13 @@
 """Chart images drawn off the event loop, in a small pool of renderer processes.
 
-A render holds the GIL for most of its ~20-60 ms of CPU: in a worker thread it still stalls the
-event loop, and every upload and chat message waiting on it, for that long. So images are drawn
-in child processes (CHART_RENDER_PROCESSES, default 1), started on the first chart with the
-'spawn' method (a fork of the running service would copy its event loop, threads and
-connections) and warmed once (font, figures). The parent sends the spec (plain data: strings,
-tuples, numpy arrays) and the drawing function by reference, and gets the image's bytes back;
-the image cache and its single-flight (`chart_cache`) stay in the parent.
+A render holds the GIL for most of its ~14-60 ms of CPU (an AGP PNG ~14, a whole draw 50-60): in
+a worker thread it still stalls the event loop, and every upload and chat message waiting on it,
+for that long. So images are drawn in child processes (CHART_RENDER_PROCESSES, default 1),
+started on the first chart with the 'spawn' method (a fork of the running service would copy
+its event loop, threads and connections) and warmed once (font, figures). The parent sends the
+spec (plain data: strings, tuples, numpy arrays) and the drawing function by reference, and gets
+the image's bytes back; the image cache and its single-flight (`chart_cache`) stay in the
+parent.
 
 A child that dies (killed for memory, a crash in a native library) breaks the pool: the pool is
 replaced and the render tried once more, then the request answers 503 `chart_renderer_unavailable`.
