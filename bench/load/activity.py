@@ -57,14 +57,15 @@ class World:
 
     disease_id: uuid.UUID  # diabetes with complications
     metformin_id: uuid.UUID
-    reviewer: uuid.UUID
     admin: uuid.UUID  # activates the doctors' phone keys
     stores: list[Store]
     doctor_of: dict[uuid.UUID, uuid.UUID]  # patient id -> doctor account id
     account_of: dict[uuid.UUID, uuid.UUID]  # patient id -> patient account id
     district_of: dict[uuid.UUID, str]
     username_of: dict[uuid.UUID, str]  # doctor account id -> username (names their phone)
-    reviewed: set[uuid.UUID]  # patients whose doctor's prescriptions the reviewer reviews
+    # patient id -> the prescription reviewer at their doctor's institution (patients whose
+    # doctor's institution has none are left out: nobody could approve their prescriptions)
+    reviewer_of: dict[uuid.UUID, uuid.UUID]
     conversation_of: dict[uuid.UUID, uuid.UUID]  # chatting patient id -> care conversation
     url: str
     headers: dict[uuid.UUID, dict[str, str]]
@@ -79,12 +80,12 @@ class World:
             care = await connection.fetch(
                 "SELECT p.id, p.account_id, p.district_code, d.account_id AS doctor, "
                 "(SELECT username FROM accounts WHERE id = d.account_id) AS doctor_username, "
-                "i.code = $2 AS reviewed FROM patients p JOIN care_relationships c "
+                "(SELECT r.account_id FROM prescription_reviewers r WHERE r.institution_id = "
+                "d.institution_id ORDER BY r.created_at LIMIT 1) AS reviewer "
+                "FROM patients p JOIN care_relationships c "
                 "ON c.patient_id = p.id AND c.kind = 'primary' AND c.ended_at IS NULL "
-                "JOIN doctors d ON d.id = c.doctor_id JOIN institutions i "
-                "ON i.id = d.institution_id WHERE p.id = ANY($1::uuid[])",
+                "JOIN doctors d ON d.id = c.doctor_id WHERE p.id = ANY($1::uuid[])",
                 patient_ids,
-                demo.PILOT_INSTITUTION_CODE,
             )
             stores = await connection.fetch(
                 "SELECT s.id, s.code, array_agg(DISTINCT v.district_code) AS districts, "
@@ -105,11 +106,6 @@ class World:
             metformin_id = await connection.fetchval(
                 "SELECT id FROM drugs WHERE national_code = $1", demo.METFORMIN_CODE
             )
-            reviewer = await connection.fetchval(
-                "SELECT r.account_id FROM prescription_reviewers r JOIN institutions i "
-                "ON i.id = r.institution_id WHERE i.code = $1 ORDER BY r.created_at LIMIT 1",
-                demo.PILOT_INSTITUTION_CODE,
-            )
             admin = await connection.fetchval(
                 "SELECT id FROM accounts WHERE role = 'admin' ORDER BY username LIMIT 1"
             )
@@ -118,7 +114,6 @@ class World:
         return cls(
             disease_id=disease_id,
             metformin_id=metformin_id,
-            reviewer=reviewer,
             admin=admin,
             stores=[
                 Store(
@@ -134,7 +129,7 @@ class World:
             account_of={r["id"]: r["account_id"] for r in care},
             district_of={r["id"]: r["district_code"] for r in care},
             username_of={r["doctor"]: r["doctor_username"] for r in care},
-            reviewed={r["id"] for r in care if r["reviewed"]},
+            reviewer_of={r["id"]: r["reviewer"] for r in care if r["reviewer"]},
             conversation_of={r["patient_id"]: r["id"] for r in conversations},
             url=url,
             headers={},
@@ -230,7 +225,7 @@ async def stock_boards(base: str, world: World, new_orders: int, in_transit: int
         }
         for state, number in wanted.items():
             plans += [(store, state)] * max(0, number - have.get((store.id, state), 0))
-    free = [p for p in world.reviewed if p not in prescribed]
+    free = [p for p in world.reviewer_of if p not in prescribed]
     chosen: list[tuple[Store, str, uuid.UUID]] = []
     for store, state in plans:
         patient = next((p for p in free if world.district_of[p] in store.districts), None)
@@ -240,9 +235,13 @@ async def stock_boards(base: str, world: World, new_orders: int, in_transit: int
         chosen.append((store, state, patient))
     await verify_identities(world.url, [p for _, _, p in chosen])
     await world.sign_in(
-        [world.reviewer, world.admin]
+        [world.admin]
         + [a for s in world.stores for a in (s.pharmacist, s.courier)]
-        + [a for _, _, p in chosen for a in (world.account_of[p], world.doctor_of[p])]
+        + [
+            a
+            for _, _, p in chosen
+            for a in (world.account_of[p], world.doctor_of[p], world.reviewer_of[p])
+        ]
     )
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         for store in {s for s, _, _ in chosen}:
@@ -365,7 +364,8 @@ def _order_job(
         # The doctor's phone signs the exact bytes the service hands out.
         payload = await ok(await http.get(f"{rx}/signing-payload", headers=doctor))
         await ok(await http.post(f"{rx}/sign", json=phone.signature_for(payload), headers=doctor))
-        await ok(await http.post(f"{rx}/approve", headers=world.headers[world.reviewer]))
+        reviewer = world.headers[world.reviewer_of[patient_id]]
+        await ok(await http.post(f"{rx}/approve", headers=reviewer))
         order = await ok(
             await http.post(
                 "/api/v1/orders",

@@ -18,8 +18,12 @@ Environment:
 - LOAD_GROUP: patients' phones played by one simulated user (default 50): one user uploads for
   each of its phones in turn, so the city's 30,000 phones are ~600 users with the same
   aggregate rate, each upload for a distinct patient with that patient's own token.
+- LOAD_READS_HOST: where doctors send their panel, CGM and BP summaries and AGP charts (the
+  "reads" deployment: the same app on processes of its own behind a path rule of the load
+  balancer); unset, they go to --host with everything else.
 - LOAD_CPU_OUT: where to write the CPU used over the measured window by the service
-  (LOAD_SERVER_PID and its child processes), PostgreSQL (the backends of LOAD_DATABASE, and
+  (LOAD_SERVER_PID, one pid or several separated by commas, and their child processes),
+  PostgreSQL (the backends of LOAD_DATABASE, and
   its background processes), Redis, locust itself and the whole machine (JSON).
 
 Patients start with the sign-in sessions set-up opened for them through the app's own token
@@ -50,6 +54,7 @@ from typing import Any
 import gevent
 import psutil
 from locust import FastHttpUser, between, constant_pacing, events, task
+from locust.contrib.fasthttp import FastHttpSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -61,6 +66,7 @@ CITY: dict[str, Any] = json.loads(
 TIME_SCALE = float(os.environ.get("LOAD_TIME_SCALE", "1"))
 MEASURE_SECONDS = float(os.environ.get("LOAD_DURATION", "0"))
 GROUP = int(os.environ.get("LOAD_GROUP", "50"))
+READS_HOST = os.environ.get("LOAD_READS_HOST", "")
 
 UPLOAD_EVERY = 300.0  # seconds between a phone's uploads (real time)
 MISSED_UPLOADS = 0.1  # share of five-minute ticks a phone is out of reach and skips
@@ -140,7 +146,7 @@ class CpuMeter:
     start() and stop(), from the processes' own counters (less noisy than latency)."""
 
     def __init__(self) -> None:
-        self.server = int(os.environ.get("LOAD_SERVER_PID", "0"))
+        self.servers = [int(pid) for pid in os.environ.get("LOAD_SERVER_PID", "").split(",") if pid]
         self.database = os.environ.get("LOAD_DATABASE", "")
         self.before: dict[tuple[int, float], tuple[str, float]] = {}
         self.machine_before = psutil.cpu_times()
@@ -152,10 +158,10 @@ class CpuMeter:
         """(pid, start time) -> (group, CPU seconds so far) of every process measured."""
         out: dict[tuple[int, float], tuple[str, float]] = {}
         service = set()
-        if self.server:
+        for server in self.servers:
             try:
-                root = psutil.Process(self.server)
-                service = {root, *root.children(recursive=True)}
+                root = psutil.Process(server)
+                service |= {root, *root.children(recursive=True)}
             except psutil.NoSuchProcess:
                 pass
         me = psutil.Process()
@@ -310,11 +316,13 @@ class Person(FastHttpUser):
         expect: int | tuple[int, ...] = 200,
         headers: dict[str, str] | None = None,
         credentials: Credentials | None = None,
+        client: FastHttpSession | None = None,
         **kwargs: Any,
     ) -> Any | None:
         """One API request under the route-template `name` as `credentials` (default: this
-        person's): its JSON body (the response itself for an image or a 304), or None after
-        recording a failure when the status is not `expect` (one status or several)."""
+        person's), through `client` (default: this person's, to --host): its JSON body (the
+        response itself for an image or a 304), or None after recording a failure when the
+        status is not `expect` (one status or several)."""
         headers = {"Accept-Language": "zh-CN", **(headers or {})}
         if not path.startswith("/api/v1/auth/"):
             who = credentials or self.credentials
@@ -322,7 +330,7 @@ class Person(FastHttpUser):
             if time.monotonic() >= who.renew_at:
                 self.refresh(who)
             headers["Authorization"] = f"Bearer {who.access}"
-        with self.client.request(
+        with (client or self.client).request(
             method, path, name=name, headers=headers, catch_response=True, **kwargs
         ) as response:
             if response.status_code not in (expect if isinstance(expect, tuple) else (expect,)):
@@ -604,11 +612,23 @@ class Doctor(Person):
     wait_time = scaled_between(10, 30)
     patients: list[dict[str, Any]]
     chart_tags: dict[str, str]  # the app's image cache: ETag by chart URL
+    reads: FastHttpSession | None  # to the reads deployment (LOAD_READS_HOST), if there is one
 
     def on_start(self) -> None:
         """Sign in and open the panel."""
         self.patients = []
         self.chart_tags = {}
+        self.reads = (
+            FastHttpSession(
+                base_url=READS_HOST,
+                request_event=self.environment.events.request,
+                user=self,
+                network_timeout=self.network_timeout,
+                connection_timeout=self.connection_timeout,
+            )
+            if READS_HOST
+            else None
+        )
         self.sign_in_as(_doctors, self.open_panel)
 
     def open_panel(self, username: str) -> None:
@@ -624,7 +644,7 @@ class Doctor(Person):
     @task(2)
     def panel(self) -> None:
         """All my patients, most urgent first."""
-        page = self.call("GET", "/api/v1/panel", "/api/v1/panel")
+        page = self.call("GET", "/api/v1/panel", "/api/v1/panel", client=self.reads)
         if page is not None:
             self.patients = page["items"]
 
@@ -636,6 +656,7 @@ class Doctor(Person):
                 "GET",
                 f"/api/v1/patients/{chosen['patient_id']}/cgm-summary",
                 "/api/v1/patients/{patient_id}/cgm-summary",
+                client=self.reads,
             )
 
     @task(1)
@@ -650,6 +671,7 @@ class Doctor(Person):
                 "/api/v1/patients/{patient_id}/charts/agp.png",
                 expect=(200, 304) if cached else 200,
                 headers={"If-None-Match": cached} if cached else None,
+                client=self.reads,
             )
             if response is not None and response.headers.get("etag"):
                 self.chart_tags[path] = response.headers["etag"]
@@ -662,6 +684,7 @@ class Doctor(Person):
                 "GET",
                 f"/api/v1/patients/{chosen['patient_id']}/bp-summary",
                 "/api/v1/patients/{patient_id}/bp-summary",
+                client=self.reads,
             )
 
     @task(2)

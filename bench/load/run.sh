@@ -25,6 +25,10 @@
 #   IN_TRANSIT  orders out with each store's courier in a fresh city (6)
 #   REUSE=1     top up the city kept by an earlier KEEP_DB=1 run instead of building one
 #   KEEP_DB=1   keep the database and city file afterwards (default: drop them)
+#   READS_WORKERS  0 (default): doctors' panel, summaries and charts go to the 2 workers with
+#               everything else; N: to a "reads" deployment of their own, the same app on N more
+#               uvicorn workers (port PORT+1, no outbox relay or background jobs), as a load
+#               balancer's path rule would send them (README, "Scaling")
 #   DB (chronic_load), PORT (8400), REDIS_URL (redis://127.0.0.1:6379/5),
 #   PG_SERVER (postgresql+asyncpg://postgres@127.0.0.1:5432/postgres), TAG (result file names),
 #   CITY (bench/load/city.json: the city file)
@@ -51,6 +55,7 @@ PORT=${PORT:-8400}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/5}
 PG_SERVER=${PG_SERVER:-postgresql+asyncpg://postgres@127.0.0.1:5432/postgres}
 CITY=${CITY:-bench/load/city.json}
+READS_WORKERS=${READS_WORKERS:-0}
 RESULTS=bench/load/results
 PY=.venv/bin/python
 mkdir -p "$RESULTS"
@@ -59,12 +64,13 @@ bash scripts/bootstrap.sh
 [ -x .venv/bin/locust ] || $PY -m pip install -q -c constraints.txt -e ".[bench]"
 
 server=""
+reads=""
 DATABASE=""  # the city's, once known
 cleanup() {
-    if [ -n "$server" ]; then
-        kill "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-    fi
+    for pid in $server $reads; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     if [ "$KEEP_DB" != 1 ]; then
         psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS \"${DATABASE:-$DB}\" WITH (FORCE)"
         rm -f "$CITY"
@@ -96,11 +102,27 @@ APP_ENV=dev DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL LOG_LEVEL=WARNING \
     $PY -m uvicorn app.main:create_app --factory --host 127.0.0.1 --port "$PORT" --workers 2 \
     --no-access-log --log-level warning >"$RESULTS/$TAG.server.log" 2>&1 &
 server=$!
-for _ in $(seq 300); do
-    curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
-    sleep 0.2
+servers=$server
+reads_host=""
+if [ "$READS_WORKERS" -gt 0 ]; then
+    APP_ENV=dev DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL LOG_LEVEL=WARNING \
+        SIGN_IN_RATE_PER_ADDRESS=100000/minute \
+        OUTBOX_RELAY_ENABLED=false BACKGROUND_JOBS_ENABLED=false \
+        $PY -m uvicorn app.main:create_app --factory --host 127.0.0.1 --port "$(( PORT + 1 ))" \
+        --workers "$READS_WORKERS" --no-access-log --log-level warning \
+        >"$RESULTS/$TAG.reads.log" 2>&1 &
+    reads=$!
+    servers="$server,$reads"
+    reads_host="http://127.0.0.1:$(( PORT + 1 ))"
+fi
+for port in $PORT $([ -n "$reads" ] && echo $(( PORT + 1 ))); do
+    for _ in $(seq 300); do
+        curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+        sleep 0.2
+    done
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null \
+        || { echo "the service on port $port did not start" >&2; exit 1; }
 done
-curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "the service did not start" >&2; exit 1; }
 
 # The locustfile resets the statistics once everyone has signed in and stops DURATION seconds
 # later: the figures are the steady state. -t only caps a run whose sign-ins never finish.
@@ -108,7 +130,7 @@ spawn=$(( (USERS + SPAWN_RATE - 1) / SPAWN_RATE ))
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== $USERS simulated people, time scale $TIME_SCALE, ${spawn}s spawning + ${DURATION}s measured"
 LOAD_CITY=$CITY LOAD_TIME_SCALE=$TIME_SCALE LOAD_DURATION=$DURATION LOAD_GROUP=$GROUP \
-    LOAD_SERVER_PID=$server LOAD_DATABASE=$DATABASE LOAD_CPU_OUT="$RESULTS/$TAG.cpu.json" \
+    LOAD_SERVER_PID=$servers LOAD_READS_HOST=$reads_host LOAD_DATABASE=$DATABASE LOAD_CPU_OUT="$RESULTS/$TAG.cpu.json" \
     .venv/bin/locust -f bench/load/locustfile.py --headless --host "http://127.0.0.1:$PORT" \
     -u "$USERS" -r "$SPAWN_RATE" -t "$(( 3 * spawn + DURATION + 120 ))s" --only-summary \
     --stop-timeout 10 --csv "$RESULTS/$TAG" --loglevel WARNING >"$RESULTS/$TAG.locust.log" 2>&1 \
@@ -116,6 +138,7 @@ LOAD_CITY=$CITY LOAD_TIME_SCALE=$TIME_SCALE LOAD_DURATION=$DURATION LOAD_GROUP=$
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 command="DURATION=$DURATION USERS=$USERS SPAWN_RATE=$SPAWN_RATE TIME_SCALE=$TIME_SCALE GROUP=$GROUP"
+[ "$READS_WORKERS" -gt 0 ] && command="$command READS_WORKERS=$READS_WORKERS"
 if [ "$REUSE" = 1 ]; then
     command="$command REUSE=1"
 else
@@ -126,6 +149,7 @@ fi
 $PY bench/load/summary.py "$RESULTS/$TAG" --city "$CITY" --users "$USERS" --group "$GROUP" \
     --time-scale "$TIME_SCALE" --command "$command bash bench/load/run.sh" \
     --load-before "$load_before" --load-after "$load_after" \
-    --server-errors "$(grep -c -E '"level": ?"(error|critical)"|Traceback' "$RESULTS/$TAG.server.log" || true)" \
+    --server-errors "$(cat "$RESULTS/$TAG.server.log" "$RESULTS/$TAG.reads.log" 2>/dev/null \
+        | grep -c -E '"level": ?"(error|critical)"|Traceback' || true)" \
     >"$RESULTS/$TAG.md"
 cat "$RESULTS/$TAG.md"

@@ -219,18 +219,21 @@ async def add_doctors(connection: asyncpg.Connection, count: int) -> None:
 
 
 async def add_pharmacy_staff(connection: asyncpg.Connection) -> None:
-    """A prescription reviewer at the pilot hospital unless the demo has one, and a pharmacist
-    and a courier at every store the demo leaves unstaffed."""
+    """A prescription reviewer at every designated institution the demo leaves without one (a
+    doctor's prescriptions are reviewed at their own institution, and the generated doctors
+    take turns among all of them), and a pharmacist and a courier at every store the demo
+    leaves unstaffed."""
     password_hash = await asyncio.to_thread(hash_password, demo.DEMO_PASSWORD)
     await connection.execute(
-        "WITH hospital AS (SELECT id FROM institutions WHERE code = $2 AND NOT EXISTS "
-        "(SELECT 1 FROM prescription_reviewers r WHERE r.institution_id = institutions.id)), "
-        "made AS (INSERT INTO accounts (id, role, display_name, username, password_hash, "
-        "is_active, created_at) SELECT gen_random_uuid(), 'pharmacist', '审方药师', "
-        "'load.rx.review', $1, true, now() FROM hospital RETURNING id) "
+        "WITH hospitals AS (SELECT id, 'load.rx.' || lower(code) AS username FROM institutions "
+        "i WHERE NOT EXISTS (SELECT 1 FROM prescription_reviewers r WHERE r.institution_id = "
+        "i.id)), made AS (INSERT INTO accounts (id, role, display_name, username, password_hash, "
+        "is_active, created_at) SELECT gen_random_uuid(), 'pharmacist', '审方药师', username, "
+        "$1, true, now() FROM hospitals RETURNING id, username) "
         "INSERT INTO prescription_reviewers (id, account_id, institution_id, created_at) "
-        "SELECT gen_random_uuid(), made.id, hospital.id, now() FROM made, hospital",
-        password_hash, demo.PILOT_INSTITUTION_CODE,
+        "SELECT gen_random_uuid(), made.id, hospitals.id, now() FROM made JOIN hospitals "
+        "USING (username)",
+        password_hash,
     )  # fmt: skip
     stores = await connection.fetch(
         "SELECT s.id, s.code FROM pharmacy_stores s WHERE NOT EXISTS "
