@@ -23,8 +23,8 @@ Environment:
   balancer); unset, they go to --host with everything else.
 - LOAD_CPU_OUT: where to write the CPU used over the measured window by the service
   (LOAD_SERVER_PID, one pid or several separated by commas, and their child processes),
-  PostgreSQL (the backends of LOAD_DATABASE, and
-  its background processes), Redis, locust itself and the whole machine (JSON).
+  PostgreSQL (the backends of LOAD_DATABASE, and its background processes), Redis, locust
+  itself and the whole machine (JSON).
 
 Patients start with the sign-in sessions set-up opened for them through the app's own token
 service (sign-in is measured by bench/sign_in_flood.py); each phone refreshes its access
