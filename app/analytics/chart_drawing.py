@@ -9,9 +9,8 @@ render only sets their texts and data: building axes, ticks and legends and layi
 most of the cost. An AGP PNG goes further: what does not change from patient to patient is drawn
 once per language into a kept background, a render draws only the patient's bars and bands over
 it, Pillow sets the patient's texts where matplotlib would, straight into the canvas's pixels,
-and the PNG is written unfiltered and deflated by ISA-L (~14 ms of CPU on a quiet machine,
-`bench.chart_render`; ~40 with matplotlib setting the texts and Pillow's encoder, ~125 for a
-whole draw).
+and the PNG is written unfiltered (~17 ms of CPU on a quiet machine, `bench.chart_render`; ~40
+with matplotlib setting the texts and Pillow's encoder, ~125 for a whole draw).
 
 Labels are set in Noto Sans SC shipped by the `pylopdf-fonts-zh-cn` package (it has the Latin
 glyphs too); SVG text is written as glyph outlines, so it renders the same without any font on
@@ -33,7 +32,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from isal import isal_zlib
 from matplotlib import dates as mdates
 from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -159,11 +157,12 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 def _png_bytes(pixels: np.ndarray) -> bytes:
     """Opaque pixels (height x width x RGB or RGBA, 8-bit; any alpha is dropped) as PNG (8-bit
-    truecolour, not interlaced): its rows unfiltered, deflated by ISA-L at its level 2 (a zlib
-    stream like any other). Pillow's encoder tries each of PNG's row filters on every row and
-    keeps the best (two thirds of its ~15 ms for a chart, with no option to skip it); on these
-    flat-colour charts no filter deflates about as small anyway (an AGP report within 2 % of
-    Pillow's 87-88 KB), and ISA-L deflates it in ~0.5 ms where zlib's level 1 takes ~4."""
+    truecolour, not interlaced): its rows unfiltered, deflated at zlib level 1. Pillow's encoder
+    tries each of PNG's row filters on every row and keeps the best (two thirds of its ~15 ms for
+    a chart, with no option to skip it); on these flat-colour charts no filter deflates smallest
+    anyway (85 KB against Pillow's 88 for an AGP report, in ~5 ms). zlib, not a faster deflate:
+    the same pixels must give the same bytes in every process, since a chart's strong ETag
+    names its bytes."""
     height, width, channels = pixels.shape
     assert channels in (3, 4) and pixels.dtype == np.uint8
     rows = np.zeros((height, 1 + 3 * width), dtype=np.uint8)  # each row's filter byte: 0, none
@@ -173,7 +172,7 @@ def _png_bytes(pixels: np.ndarray) -> bytes:
         (
             PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", isal_zlib.compress(rows.data, 2)),
+            _png_chunk(b"IDAT", zlib.compress(rows.data, 1)),
             _png_chunk(b"IEND", b""),
         )
     )

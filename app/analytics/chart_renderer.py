@@ -1,6 +1,6 @@
 """Chart images drawn off the event loop, in a small pool of renderer processes.
 
-A render holds the GIL for most of its ~14-60 ms of CPU (an AGP PNG ~14, a whole draw 50-60): in
+A render holds the GIL for most of its ~17-60 ms of CPU (an AGP PNG ~17, a whole draw 50-60): in
 a worker thread it still stalls the event loop, and every upload and chat message waiting on it,
 for that long. So images are drawn in child processes (CHART_RENDER_PROCESSES, default 1),
 started on the first chart with the 'spawn' method (a fork of the running service would copy

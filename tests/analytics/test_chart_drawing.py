@@ -97,15 +97,12 @@ def test_a_line_set_on_its_tile_is_the_line_set_on_the_whole_image(
     assert np.array_equal(pixels[:, :, 3], background[:, :, 3])
 
 
-@pytest.mark.parametrize("language", ["zh", "en"])
-def test_a_chart_png_is_hardly_larger_than_pillows(language) -> None:
-    # Unfiltered rows deflated fast cost a phone at most 2 % more bytes than Pillow's best
-    # filter per row at its fastest level (87-88 KB for an AGP report).
-    image = Image.open(io.BytesIO(chart_drawing.render(_spec(language), "png")))
+def test_a_chart_png_is_no_larger_than_pillows() -> None:
+    image = Image.open(io.BytesIO(chart_drawing.render(_spec("zh"), "png")))
     ours = chart_drawing._png_bytes(np.asarray(image.convert("RGB")))
     pillows = io.BytesIO()
     image.save(pillows, format="png", compress_level=1)
-    assert len(ours) <= 1.02 * len(pillows.getvalue())
+    assert len(ours) <= len(pillows.getvalue())
 
 
 def _grey(png: bytes) -> np.ndarray:
