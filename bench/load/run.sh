@@ -130,7 +130,8 @@ spawn=$(( (USERS + SPAWN_RATE - 1) / SPAWN_RATE ))
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== $USERS simulated people, time scale $TIME_SCALE, ${spawn}s spawning + ${DURATION}s measured"
 LOAD_CITY=$CITY LOAD_TIME_SCALE=$TIME_SCALE LOAD_DURATION=$DURATION LOAD_GROUP=$GROUP \
-    LOAD_SERVER_PID=$servers LOAD_READS_HOST=$reads_host LOAD_DATABASE=$DATABASE LOAD_CPU_OUT="$RESULTS/$TAG.cpu.json" \
+    LOAD_SERVER_PID=$servers LOAD_READS_HOST=$reads_host LOAD_DATABASE=$DATABASE \
+    LOAD_CPU_OUT="$RESULTS/$TAG.cpu.json" \
     .venv/bin/locust -f bench/load/locustfile.py --headless --host "http://127.0.0.1:$PORT" \
     -u "$USERS" -r "$SPAWN_RATE" -t "$(( 3 * spawn + DURATION + 120 ))s" --only-summary \
     --stop-timeout 10 --csv "$RESULTS/$TAG" --loglevel WARNING >"$RESULTS/$TAG.locust.log" 2>&1 \
