@@ -59,8 +59,11 @@ class Settings(BaseSettings):
     # second instead of many (the message is still stored; realtime degrades).
     redis_timeout_seconds: float = 0.25
     redis_connect_timeout_seconds: float = 0.5
+    # PostgreSQL connections per process, kept open; past them a request waits (see below).
     db_pool_size: int = 10
-    db_max_overflow: int = 10
+    # Connections opened beyond the pool under a burst and closed when handed back: each costs
+    # PostgreSQL a new backend, so 0 unless a deployment measured that it gains.
+    db_max_overflow: int = 0
     # How long a request waits for a pooled connection before 503 `database_busy` (PostgreSQL).
     db_pool_timeout_seconds: float = 30.0
     # DATABASE_URL reaches PostgreSQL through a transaction-mode pooler (PgBouncer): every

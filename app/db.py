@@ -38,10 +38,11 @@ _CONNECT_TIMEOUT_SECONDS = 5.0
 _LOST_CONNECTION_SQLSTATES = ("08", "53", "57P")
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, pool_size: int | None = None) -> AsyncEngine:
     """An async engine for DATABASE_URL that encrypts columns with the settings' field keys and
     computes blind indexes with their blind-index key; SQLite gets WAL, foreign keys and real
-    transactions."""
+    transactions. `pool_size` gives PostgreSQL a pool of that many connections instead of
+    DB_POOL_SIZE + DB_MAX_OVERFLOW (for work kept off the requests' pool)."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -56,29 +57,36 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args: dict[str, Any] = {"timeout": _CONNECT_TIMEOUT_SECONDS}
         if settings.database_transaction_pooler:
             connect_args |= _UNPREPARED
-        engine = _postgres_engine(url, settings, connect_args)
+        engine = _postgres_engine(url, settings, connect_args, pool_size)
     use_data_keys(
         engine.sync_engine.dialect, settings.field_encryption_keys, settings.blind_index_key
     )
     return engine
 
 
-def create_session_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
-    """The engine for work that needs one PostgreSQL session throughout (session advisory
-    locks): `engine` itself, or behind a transaction pooler a small one of its own on
-    DATABASE_DIRECT_URL (which the caller disposes of)."""
-    if not settings.database_transaction_pooler:
+def create_lock_engine(settings: Settings, engine: AsyncEngine, locks: int) -> AsyncEngine:
+    """The engine the periodic jobs take their locks on, for `locks` jobs.
+
+    On PostgreSQL a job's lock is a session advisory lock on a connection held for the whole
+    run, while the job works on connections of `engine`'s. So the locks get a pool of their
+    own, one connection per job: taken from `engine`'s pool, jobs started together would hold
+    every connection with their locks and wait for one to work with (and the requests of a web
+    process that runs the jobs with them). Behind a transaction pooler the pool is on
+    DATABASE_DIRECT_URL, PostgreSQL itself. SQLite's locks are in-process: `engine` itself.
+    The caller disposes of the engine it gets when it is not `engine`.
+    """
+    if engine.dialect.name != "postgresql":
         return engine
-    if not settings.database_direct_url:
-        raise ValueError(
-            "DATABASE_TRANSACTION_POOLER needs DATABASE_DIRECT_URL (PostgreSQL itself, not the "
-            "pooler) for the job locks, which hold a session"
-        )
+    url = settings.database_url
+    if settings.database_transaction_pooler:
+        if not settings.database_direct_url:
+            raise ValueError(
+                "DATABASE_TRANSACTION_POOLER needs DATABASE_DIRECT_URL (PostgreSQL itself, not "
+                "the pooler) for the job locks, which hold a session"
+            )
+        url = settings.database_direct_url
     return _postgres_engine(
-        make_url(settings.database_direct_url),
-        settings,
-        {"timeout": _CONNECT_TIMEOUT_SECONDS},
-        pool_size=2,
+        make_url(url), settings, {"timeout": _CONNECT_TIMEOUT_SECONDS}, pool_size=locks
     )
 
 
@@ -97,6 +105,10 @@ _UNPREPARED: dict[str, Any] = {
 def _postgres_engine(
     url: Any, settings: Settings, connect_args: dict[str, Any], pool_size: int | None = None
 ) -> AsyncEngine:
+    # The pool keeps its connections: one opened beyond it (overflow) is closed as soon as it
+    # comes back to a full pool, so load that hovers around the pool's size opens and closes
+    # a PostgreSQL backend every few requests (a fork, sign-in, and every statement prepared
+    # again): bench/README.md, "The pool keeps its connections". Past the pool, requests wait.
     engine = create_async_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,

@@ -20,7 +20,7 @@ from app.auth.fake_wechat import create_fake_wechat_app
 from app.auth.wechat import WeChatClient
 from app.chat.runtime import ChatRuntime
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_lock_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.insurance_platform.client import HttpInsurancePlatform
 from app.insurance_platform.fake import FAKE_PLATFORM_PATH, create_fake_insurance_platform_app
@@ -51,6 +51,8 @@ log = structlog.get_logger(__name__)
 FAKE_WECHAT_PATH = "/_dev/wechat"
 FAKE_SMS_PATH = "/_dev/sms"
 DOCS_ASSETS_PATH = "/docs-assets"  # Swagger UI and ReDoc files, served by this service
+# Connections of the insurance platform client's own transactions (its message log, sign-in).
+PLATFORM_LOG_CONNECTIONS = 4
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,8 +78,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.wechat = WeChatClient(
                 http, settings.wechat_api_base, settings.wechat_appid, settings.wechat_secret
             )
+        platform_engine = None
         if settings.insurance_platform_url and not hasattr(app.state, "insurance_platform"):
-            app.state.insurance_platform = HttpInsurancePlatform(http, settings, sessionmaker)
+            # The platform's message log and sign-in commit in transactions of their own while
+            # the caller's is open: on a pool of their own, a request never waits on its own
+            # pool for a second connection (every one of which may be held by such requests).
+            platform_engine = create_engine(settings, pool_size=PLATFORM_LOG_CONNECTIONS)
+            app.state.insurance_platform = HttpInsurancePlatform(
+                http, settings, create_sessionmaker(platform_engine)
+            )
         if hasattr(app.state, "insurance_platform"):
             # Insured identity comes from the platform's person query (identity endpoints).
             app.state.identity_source = PlatformPersonSource(app.state.insurance_platform)
@@ -98,10 +107,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings,
             )
             tasks.append(asyncio.create_task(relay.run_forever(), name="outbox-relay"))
+        locks = engine
         if settings.background_jobs_enabled:
-            # The demo's periodic work; production runs `python -m app.worker` instead.
+            # The demo's periodic work; production runs `python -m app.worker` instead. Their
+            # locks hold connections of their own, never the requests'.
+            locks = create_lock_engine(settings, engine, len(worker.SCHEDULE))
             jobs = worker.JobContext(
-                engine, sessionmaker, settings, hub, app.state.blobs, outbox_http
+                locks, sessionmaker, settings, hub, app.state.blobs, outbox_http
             )
             tasks.append(asyncio.create_task(worker.run_schedule(jobs), name="periodic-jobs"))
         # /readyz reports whether each of these is still running.
@@ -122,6 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             await outbox_http.aclose()
             await http.aclose()
+            if locks is not engine:
+                await locks.dispose()
+            if platform_engine is not None:
+                await platform_engine.dispose()
             await engine.dispose()
             clock.close()
 

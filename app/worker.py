@@ -39,7 +39,7 @@ from app.assignment import jobs as assignment_jobs
 from app.auth import jobs as auth_jobs
 from app.chat import jobs as chat_jobs
 from app.config import Settings, get_settings
-from app.db import create_engine, create_session_engine, create_sessionmaker
+from app.db import create_engine, create_lock_engine, create_sessionmaker
 from app.idempotency import keys as idempotency_keys
 from app.kit import sql
 from app.kit.blobstore import BlobStore, create_blob_store
@@ -58,7 +58,7 @@ log = structlog.get_logger(__name__)
 class JobContext:
     """What the jobs run with: the database, the settings, the hub, blobs and an HTTP client."""
 
-    engine: AsyncEngine  # where the job locks are taken (one session per lock)
+    engine: AsyncEngine  # where the job locks are taken (see app.db.create_lock_engine)
     sessionmaker: async_sessionmaker[AsyncSession]
     settings: Settings
     hub: RealtimeHub
@@ -208,10 +208,10 @@ async def run_schedule(ctx: JobContext, schedule: Sequence[Job] = SCHEDULE) -> N
 @contextlib.asynccontextmanager
 async def standalone_context(settings: Settings) -> AsyncIterator[JobContext]:
     """A worker process's own engine, hub (Redis with REDIS_URL: pushes reach every web
-    process), blob store and HTTP client, released at the end. Behind a transaction pooler the
-    job locks take their sessions on DATABASE_DIRECT_URL."""
+    process), blob store and HTTP client, released at the end. The job locks hold connections
+    of a pool of their own (on DATABASE_DIRECT_URL behind a transaction pooler)."""
     engine = create_engine(settings)
-    locks = create_session_engine(settings, engine)
+    locks = create_lock_engine(settings, engine, len(SCHEDULE))
     hub = create_hub(settings)
     await hub.start()
     try:

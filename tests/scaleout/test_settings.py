@@ -4,6 +4,7 @@ they cannot work, and the month arithmetic of retention."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from app.config import Environment, Settings
-from app.db import create_engine, create_session_engine
+from app.db import create_engine, create_lock_engine
 from app.reading import repository
 from app.reading.jobs import months_before
 
@@ -37,21 +38,32 @@ def test_behind_a_pooler_the_periodic_jobs_leave_the_web_process() -> None:
         _settings(database_url=PG, database_transaction_pooler=True, background_jobs_enabled=True)
 
 
-async def test_job_locks_take_their_session_on_the_direct_url_behind_a_pooler() -> None:
+async def test_job_locks_have_connections_of_their_own_on_the_direct_url_behind_a_pooler() -> None:
     pooled = _settings(
         database_url=PG, database_transaction_pooler=True, background_jobs_enabled=False
     )
     engine = create_engine(pooled)
     try:
         with pytest.raises(ValueError, match="DATABASE_DIRECT_URL"):
-            create_session_engine(pooled, engine)
+            create_lock_engine(pooled, engine, 3)
         direct = pooled.model_copy(update={"database_direct_url": DIRECT})
-        locks = create_session_engine(direct, engine)
+        locks = create_lock_engine(direct, engine, 3)
         assert locks is not engine
         assert locks.url.host == "primary.example"
         await locks.dispose()
         plain = _settings(database_url=PG)
-        assert create_session_engine(plain, engine) is engine
+        locks = create_lock_engine(plain, engine, 3)
+        assert (locks is not engine, locks.url.host) == (True, "db.example")
+        await locks.dispose()
+    finally:
+        await engine.dispose()
+
+
+async def test_on_sqlite_the_job_locks_stay_in_process(tmp_path: Path) -> None:
+    sqlite = _settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    engine = create_engine(sqlite)
+    try:
+        assert create_lock_engine(sqlite, engine, 3) is engine
     finally:
         await engine.dispose()
 
