@@ -29,6 +29,9 @@
 #               everything else; N: to a "reads" deployment of their own, the same app on N more
 #               uvicorn workers (port PORT+1, no outbox relay or background jobs), as a load
 #               balancer's path rule would send them (README, "Scaling")
+#   WORKER=1    the periodic jobs and the outbox relay in processes of their own
+#               (`python -m app.worker`, `python -m app.outbox`), the 2 web workers without
+#               them, as the README's "Scaling out" runs production; default: in the web workers
 #   DB (chronic_load), PORT (8400), REDIS_URL (redis://127.0.0.1:6379/5),
 #   PG_SERVER (postgresql+asyncpg://postgres@127.0.0.1:5432/postgres), TAG (result file names),
 #   CITY (bench/load/city.json: the city file)
@@ -56,6 +59,7 @@ REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/5}
 PG_SERVER=${PG_SERVER:-postgresql+asyncpg://postgres@127.0.0.1:5432/postgres}
 CITY=${CITY:-bench/load/city.json}
 READS_WORKERS=${READS_WORKERS:-0}
+WORKER=${WORKER:-0}
 RESULTS=bench/load/results
 PY=.venv/bin/python
 mkdir -p "$RESULTS"
@@ -65,9 +69,10 @@ bash scripts/bootstrap.sh
 
 server=""
 reads=""
+background=""
 DATABASE=""  # the city's, once known
 cleanup() {
-    for pid in $server $reads; do
+    for pid in $server $reads $background; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -96,13 +101,23 @@ TAG=${TAG:-$(date -u +%Y%m%dT%H%M%SZ)-u${USERS}-x${TIME_SCALE}}
 # Every simulated person signs in and refreshes from this one address: the per-address
 # sign-in limit is for a real city's many addresses (the per-username limits and lockout
 # still apply).
+in_web=true
+[ "$WORKER" = 1 ] && in_web=false
 APP_ENV=dev DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL LOG_LEVEL=WARNING \
     SIGN_IN_RATE_PER_ADDRESS=100000/minute \
-    OUTBOX_RELAY_ENABLED=true BACKGROUND_JOBS_ENABLED=true \
+    OUTBOX_RELAY_ENABLED=$in_web BACKGROUND_JOBS_ENABLED=$in_web \
     $PY -m uvicorn app.main:create_app --factory --host 127.0.0.1 --port "$PORT" --workers 2 \
     --no-access-log --log-level warning >"$RESULTS/$TAG.server.log" 2>&1 &
 server=$!
 servers=$server
+if [ "$WORKER" = 1 ]; then
+    for module in app.worker app.outbox; do
+        APP_ENV=dev DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL LOG_LEVEL=WARNING \
+            $PY -m "$module" >>"$RESULTS/$TAG.server.log" 2>&1 &
+        background="$background $!"
+        servers="$servers,$!"
+    done
+fi
 reads_host=""
 if [ "$READS_WORKERS" -gt 0 ]; then
     APP_ENV=dev DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL LOG_LEVEL=WARNING \
@@ -140,6 +155,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 command="DURATION=$DURATION USERS=$USERS SPAWN_RATE=$SPAWN_RATE TIME_SCALE=$TIME_SCALE GROUP=$GROUP"
 [ "$READS_WORKERS" -gt 0 ] && command="$command READS_WORKERS=$READS_WORKERS"
+[ "$WORKER" = 1 ] && command="$command WORKER=1"
 if [ "$REUSE" = 1 ]; then
     command="$command REUSE=1"
 else
