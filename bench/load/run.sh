@@ -127,7 +127,7 @@ if [ "$READS_WORKERS" -gt 0 ]; then
         --workers "$READS_WORKERS" --no-access-log --log-level warning \
         >"$RESULTS/$TAG.reads.log" 2>&1 &
     reads=$!
-    servers="$server,$reads"
+    servers="$servers,$reads"
     reads_host="http://127.0.0.1:$(( PORT + 1 ))"
 fi
 for port in $PORT $([ -n "$reads" ] && echo $(( PORT + 1 ))); do
